@@ -1,0 +1,80 @@
+"""Params, MACs and other ops per row, computed from the spec alone. No torch.
+
+Conventions (stated in every output):
+- ``params``: every trainable parameter: conv/linear weights and biases, BatchNorm scale and shift.
+- ``weights``: conv/linear weights only (no biases, no BN), how the GoogLeNet paper's params column reads.
+- ``macs``: multiply-accumulates of conv and linear layers, one MAC per multiply-add, per image:
+  ``k_h * k_w * (C_in / groups) * C_out * H_out * W_out`` for a conv, ``in * out`` for a linear layer.
+- ``other_ops``: everything that is not a conv/linear MAC, kept apart: one op per window element per
+  output for pooling (per input element for global pooling), 2 per element for BatchNorm (scale and
+  shift), ``size`` per element for LRN, 1 per element for ReLU and softmax. Dropout is free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import (LRN, ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Placed, Pool,
+                   Shape, Softmax, place, walk)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Integer counts for one layer, row or network, per image."""
+
+    params: int = 0
+    weights: int = 0
+    macs: int = 0
+    other_ops: int = 0
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.params + other.params, self.weights + other.weights,
+                      self.macs + other.macs, self.other_ops + other.other_ops)
+
+
+def _numel(shape: Shape) -> int:
+    return shape[0] * shape[1] * shape[2]
+
+
+def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
+    """Counts of one layer (Branches: the sum of its branches)."""
+    if isinstance(layer, Conv):
+        kh, kw = layer.kernel
+        weights = kh * kw * (in_shape[0] // layer.groups) * layer.out
+        params = weights + (layer.out if layer.bias else 0) + (2 * layer.out if layer.bn_eps else 0)
+        other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
+        return Counts(params, weights, weights * out_shape[1] * out_shape[2], other)
+    if isinstance(layer, Linear):
+        weights = _numel(in_shape) * layer.out
+        params = weights + (layer.out if layer.bias else 0)
+        return Counts(params, weights, weights, layer.out if layer.relu else 0)
+    if isinstance(layer, Pool):
+        return Counts(other_ops=layer.kernel[0] * layer.kernel[1] * _numel(out_shape))
+    if isinstance(layer, GlobalAvgPool):
+        return Counts(other_ops=_numel(in_shape))
+    if isinstance(layer, LRN):
+        return Counts(other_ops=layer.size * _numel(out_shape))
+    if isinstance(layer, Softmax):
+        return Counts(other_ops=_numel(out_shape))
+    if isinstance(layer, Branches):
+        return sum((sequence_counts(b, in_shape) for b in layer.branches), Counts())
+    return Counts()  # dropout
+
+
+def sequence_counts(layers: tuple[Layer, ...], in_shape: Shape) -> Counts:
+    """Counts of a sequence of layers starting from ``in_shape``."""
+    steps, _ = walk(layers, in_shape)
+    return sum((layer_counts(layer, i, o) for layer, i, o in steps), Counts())
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    """A placed row (or aux head) with its counts per image."""
+
+    placed: Placed
+    counts: Counts
+
+
+def count_spec(spec: ArchSpec, input_hw: Pair | None = None) -> list[RowCounts]:
+    """Counts per image for every row and aux head of a spec, in network order."""
+    return [RowCounts(p, sequence_counts(p.layers, p.in_shape)) for p in place(spec, input_hw)]

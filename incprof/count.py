@@ -1,0 +1,54 @@
+"""Per-row params and MACs measured by fvcore on a built network (the only fvcore user)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# fvcore operator names whose counts are multiply-accumulates of conv and linear layers.
+MAC_OPERATORS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """fvcore's figures for one row or aux head, for the whole batch."""
+
+    params: int
+    macs: int
+
+
+def measure(spec, input_hw=None, batch_size: int = 1) -> dict[str, Measured]:
+    """Build the network and count each row (eval mode) and each aux head (on its own input) with
+    fvcore. Returns figures keyed by row / aux head name."""
+    import torch
+    from fvcore.nn import FlopCountAnalysis, parameter_count
+
+    from .build import build
+    from .spec import place
+
+    model = build(spec, input_hw).eval()
+    params = parameter_count(model)
+    placed = place(spec, input_hw)
+    results: dict[str, Measured] = {}
+    with torch.no_grad():
+        main = _by_module(FlopCountAnalysis, model, torch.zeros(batch_size, *placed[0].in_shape))
+        for p in placed:
+            if p.is_aux:
+                head = model.aux[p.name]
+                macs = _macs(_by_module(FlopCountAnalysis, head,
+                                        torch.zeros(batch_size, *p.in_shape))[""])
+                results[p.name] = Measured(params.get(f"aux.{p.name}", 0), macs)
+            else:
+                results[p.name] = Measured(params.get(p.name, 0), _macs(main.get(p.name, {})))
+    return results
+
+
+def _by_module(analysis_cls, module, inputs) -> dict:
+    analysis = analysis_cls(module, inputs)
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    return analysis.by_module_and_operator()
+
+
+def _macs(by_operator) -> int:
+    return int(sum(by_operator.get(op, 0) for op in MAC_OPERATORS))

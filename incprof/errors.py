@@ -1,0 +1,30 @@
+"""The one error type users see for bad input."""
+
+from __future__ import annotations
+
+
+class SpecError(ValueError):
+    """A problem with a spec file, reported as one line: ``file:line: row 'name': problem``."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 row: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.row = row
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or "<spec>"
+        if self.line:
+            where += f":{self.line}"
+        prefix = f"{where}: "
+        if self.row:
+            prefix += f"row '{self.row}': "
+        return prefix + " ".join(self.message.split())
+
+    def located(self, *, path: str | None = None, line: int | None = None,
+                row: str | None = None) -> "SpecError":
+        """Return a copy with missing location fields filled in."""
+        return SpecError(self.message, path=self.path or path, line=self.line or line,
+                         row=self.row or row)

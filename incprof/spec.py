@@ -1,0 +1,689 @@
+"""Architecture specs: YAML -> frozen dataclasses, validation, and shape inference. No torch.
+
+A spec is a list of rows, one per row of a paper's layer table. Each row holds the paper's printed columns
+(type, patch size/stride, output size, depth, filter counts, params, ops) and the layers that build it.
+The GoogLeNet filter columns (``ch1x1 ... pool_proj``, named as in torchvision) are shorthand: they expand
+into parallel branches of convs tagged with a ``role``, which the variant rewrites use.
+Shapes are ``(C, H, W)`` tuples per image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import SpecError
+from .yamlio import load_yaml
+
+Shape = tuple[int, int, int]
+Pair = tuple[int, int]
+
+FILTER_COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
+MAX_WIDTH = 1 << 20  # channels or features in one layer
+MAX_INPUT_SIDE = 1 << 14
+
+
+# ----------------------------------------------------------------------------------------------- layers
+@dataclass(frozen=True)
+class Conv:
+    """2-D convolution, optionally followed by BatchNorm (``bn_eps`` set) and ReLU."""
+
+    out: int
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: Pair = (0, 0)
+    groups: int = 1
+    bias: bool = True
+    bn_eps: float | None = None
+    relu: bool = True
+    role: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max or average pooling over a fixed window."""
+
+    kind: str  # "max" or "avg"
+    kernel: Pair
+    stride: Pair
+    padding: Pair = (0, 0)
+    ceil_mode: bool = False
+    role: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool:
+    """Adaptive average pooling to 1x1."""
+
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class LRN:
+    """Local response normalization across channels (Caffe / torch semantics)."""
+
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 1.0
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Dropout with drop probability ``p`` (identity in eval mode)."""
+
+    p: float
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Fully connected layer on the flattened input, optionally followed by ReLU."""
+
+    out: int
+    bias: bool = True
+    relu: bool = False
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Softmax:
+    """Softmax over classes."""
+
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Branches:
+    """Parallel branches on the same input, concatenated on channels."""
+
+    branches: tuple[tuple["Layer", ...], ...]
+    line: int = field(default=0, compare=False)
+
+
+Layer = Union[Conv, Pool, GlobalAvgPool, LRN, Dropout, Linear, Softmax, Branches]
+
+
+# ------------------------------------------------------------------------------------------- rows/specs
+@dataclass(frozen=True)
+class Printed:
+    """A row's figures as the paper prints them (strings kept verbatim, numbers parsed)."""
+
+    patch: str | None = None
+    output_size: str | None = None
+    depth: int | None = None
+    params: str | None = None
+    ops: str | None = None
+    params_value: int | None = None
+    ops_value: int | None = None
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A different reading of a row that explains its printed figures (counted without biases)."""
+
+    note: str
+    layers: tuple[Layer, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the layer table: its name, printed columns and the layers that build it."""
+
+    name: str
+    type: str
+    layers: tuple[Layer, ...]
+    filters: dict = field(default_factory=dict, compare=False)
+    printed: Printed = Printed()
+    note: str | None = None
+    alternative: Alternative | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class AuxHead:
+    """An auxiliary classifier fed by the output of row ``after``; it runs in training only."""
+
+    name: str
+    after: str
+    layers: tuple[Layer, ...]
+    loss_weight: float
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole architecture: input shape, rows, auxiliary heads and paper-level figures."""
+
+    name: str
+    title: str
+    source: str
+    input: Shape
+    rows: tuple[Row, ...]
+    aux: tuple[AuxHead, ...] = ()
+    paper_depth: int | None = None
+    flavors: dict = field(default_factory=dict, compare=False)
+    path: str = ""
+
+    def row(self, name: str) -> Row:
+        """The row called ``name``."""
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+_TOP_KEYS = {"name", "title", "source", "input", "defaults", "paper_units", "paper_depth", "rows",
+             "aux", "flavors"}
+_ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
+             "alternative", *FILTER_COLUMNS}
+_LAYER_KEYS = {
+    "conv": ({"out", "kernel"}, {"stride", "padding", "groups", "bias", "bn_eps", "relu", "role"}),
+    "maxpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
+    "avgpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
+    "global_avgpool": (set(), set()),
+    "lrn": ({"size"}, {"alpha", "beta", "k"}),
+    "dropout": ({"p"}, set()),
+    "linear": ({"out"}, {"bias", "relu"}),
+    "softmax": (set(), set()),
+}
+_CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
+_DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}
+
+
+class _Parser:
+    """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.row: str | None = None
+        self.conv_defaults: dict[str, Any] = {}
+        self.units: dict[str, dict[str, int]] = {}
+
+    def fail(self, message: str, line: int | None) -> SpecError:
+        return SpecError(message, path=self.path, line=line, row=self.row)
+
+    # -- generic checks
+    def mapping(self, value, what: str, line: int) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{what} must be a mapping, got {_kind(value)}", line)
+        return value
+
+    def keys(self, data: dict, allowed: set[str], required: set[str], what: str, line: int) -> None:
+        lines = getattr(data, "key_lines", {})
+        for key in data:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(f"unknown key {key!r} in {what} (allowed: {hint})",
+                                lines.get(key, line))
+        for key in sorted(required - set(data)):
+            raise self.fail(f"{what} is missing required key {key!r}", line)
+
+    def integer(self, value, what: str, line: int, *, minimum: int = 1,
+                maximum: int = MAX_WIDTH) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{what} must be an integer, got {_kind(value)} {value!r}", line)
+        if value < minimum:
+            raise self.fail(f"{what} must be >= {minimum}, got {value}", line)
+        if value > maximum:
+            raise self.fail(f"{what} must be <= {maximum}, got {value}", line)
+        return value
+
+    def number(self, value, what: str, line: int) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(f"{what} must be a finite number, got {_kind(value)} {value!r}", line)
+        return float(value)
+
+    def boolean(self, value, what: str, line: int) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(f"{what} must be true or false, got {_kind(value)} {value!r}", line)
+        return value
+
+    def text(self, value, what: str, line: int) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{what} must be a non-empty string, got {_kind(value)} {value!r}", line)
+        return value
+
+    def pair(self, value, what: str, line: int, *, minimum: int = 1) -> Pair:
+        """An int, a ``"HxW"`` string or a two-item list."""
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", value)
+            if not match:
+                raise self.fail(f"{what} must look like 3 or '1x7', got {value!r}", line)
+            value = [int(match[1]), int(match[2])]
+        if isinstance(value, list):
+            if len(value) != 2:
+                raise self.fail(f"{what} must have two items, got {len(value)}", line)
+            return (self.integer(value[0], what, line, minimum=minimum),
+                    self.integer(value[1], what, line, minimum=minimum))
+        n = self.integer(value, what, line, minimum=minimum)
+        return (n, n)
+
+    def padding(self, value, kernel: Pair, line: int) -> Pair:
+        if value == "valid":
+            return (0, 0)
+        if value == "same":
+            if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+                raise self.fail(f"padding 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}",
+                                line)
+            return ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
+        return self.pair(value, "padding", line, minimum=0)
+
+    def printed_number(self, value, column: str, line: int) -> int | None:
+        """Parse a printed figure such as '2.7K' or '34M' with the spec's units."""
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise self.fail(f"{column} must be a number like '159K', got {value!r}", line)
+        if isinstance(value, (int, float)):
+            return round(value)
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
+        units = self.units.get(column, _DEFAULT_UNITS)
+        if not match or (match[2] and match[2] not in units):
+            raise self.fail(f"{column} must be a number with an optional suffix "
+                            f"({', '.join(units)}), got {value!r}", line)
+        return round(float(match[1]) * (units[match[2]] if match[2] else 1))
+
+    # -- layers
+    def layers(self, items, what: str, line: int) -> tuple[Layer, ...]:
+        if not isinstance(items, list) or not items:
+            raise self.fail(f"{what} must be a non-empty list of layers", line)
+        lines = getattr(items, "item_lines", [line] * len(items))
+        return tuple(self.layer(item, item_line) for item, item_line in zip(items, lines))
+
+    def layer(self, item, line: int) -> Layer:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise self.fail("a layer must be a one-key mapping such as '{conv: {out: 64, kernel: 3}}'",
+                            line)
+        ((op, args),) = item.items()
+        if op == "branches":
+            if not isinstance(args, list) or len(args) < 2:
+                raise self.fail("branches must be a list of at least two layer lists", line)
+            lines = getattr(args, "item_lines", [line] * len(args))
+            return Branches(tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines)),
+                            line=line)
+        if op not in _LAYER_KEYS:
+            known = ", ".join(sorted([*_LAYER_KEYS, "branches"]))
+            raise self.fail(f"unknown layer type {op!r} (known: {known})", line)
+        args = self.mapping(args, f"{op} layer", line)
+        required, optional = _LAYER_KEYS[op]
+        self.keys(args, required | optional, required, f"{op} layer", line)
+        if op == "conv":
+            d = {**self.conv_defaults, **args}
+            kernel = self.pair(d["kernel"], "kernel", line)
+            groups = self.integer(d.get("groups", 1), "groups", line)
+            out = self.integer(d["out"], "out", line)
+            if out % groups:
+                raise self.fail(f"out ({out}) must be divisible by groups ({groups})", line)
+            bn_eps = d.get("bn_eps")
+            if bn_eps is not None and self.number(bn_eps, "bn_eps", line) <= 0:
+                raise self.fail(f"bn_eps must be > 0, got {bn_eps}", line)
+            role = d.get("role")
+            return Conv(out=out, kernel=kernel, stride=self.pair(d.get("stride", 1), "stride", line),
+                        padding=self.padding(d.get("padding", 0), kernel, line), groups=groups,
+                        bias=self.boolean(d.get("bias", True), "bias", line),
+                        bn_eps=None if bn_eps is None else float(bn_eps),
+                        relu=self.boolean(d.get("relu", True), "relu", line),
+                        role=None if role is None else self.text(role, "role", line), line=line)
+        if op in ("maxpool", "avgpool"):
+            kernel = self.pair(args["kernel"], "kernel", line)
+            padding = self.padding(args.get("padding", 0), kernel, line)
+            if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
+                raise self.fail(f"pool padding {padding} must be at most half the kernel {kernel}",
+                                line)
+            role = args.get("role")
+            return Pool(kind=op[:3], kernel=kernel,
+                        stride=self.pair(args.get("stride", args["kernel"]), "stride", line),
+                        padding=padding,
+                        ceil_mode=self.boolean(args.get("ceil_mode", False), "ceil_mode", line),
+                        role=None if role is None else self.text(role, "role", line), line=line)
+        if op == "global_avgpool":
+            return GlobalAvgPool(line=line)
+        if op == "lrn":
+            return LRN(size=self.integer(args["size"], "size", line),
+                       alpha=self.number(args.get("alpha", 1e-4), "alpha", line),
+                       beta=self.number(args.get("beta", 0.75), "beta", line),
+                       k=self.number(args.get("k", 1.0), "k", line), line=line)
+        if op == "dropout":
+            p = self.number(args["p"], "p", line)
+            if not 0 <= p < 1:
+                raise self.fail(f"dropout p must be in [0, 1), got {p}", line)
+            return Dropout(p=p, line=line)
+        if op == "linear":
+            return Linear(out=self.integer(args["out"], "out", line),
+                          bias=self.boolean(args.get("bias", True), "bias", line),
+                          relu=self.boolean(args.get("relu", False), "relu", line), line=line)
+        return Softmax(line=line)
+
+    def filter_layers(self, filters: dict[str, int], line: int) -> tuple[Layer, ...]:
+        """Expand Table 1's filter columns into convs (and the pool branch), tagged by role."""
+        d = self.conv_defaults
+
+        def conv(role: str, kernel: int) -> Conv:
+            return Conv(out=filters[role], kernel=(kernel, kernel),
+                        padding=((kernel - 1) // 2,) * 2, bias=d.get("bias", True),
+                        bn_eps=d.get("bn_eps"), relu=d.get("relu", True), role=role, line=line)
+
+        for reduce, main in (("ch3x3red", "ch3x3"), ("ch5x5red", "ch5x5")):
+            if reduce in filters and main not in filters:
+                raise self.fail(f"{reduce} is given without {main}", line)
+        branches = []
+        if "ch1x1" in filters:
+            branches.append((conv("ch1x1", 1),))
+        for reduce, main, k in (("ch3x3red", "ch3x3", 3), ("ch5x5red", "ch5x5", 5)):
+            if main in filters:
+                branches.append(((conv(reduce, 1),) if reduce in filters else ()) + (conv(main, k),))
+        if "pool_proj" in filters:
+            pool = Pool(kind="max", kernel=(3, 3), stride=(1, 1), padding=(1, 1), ceil_mode=True,
+                        role="pool", line=line)
+            branches.append((pool, conv("pool_proj", 1)))
+        if len(branches) == 1:
+            return branches[0]
+        return (Branches(tuple(branches), line=line),)
+
+    # -- rows, heads, spec
+    def parse_row(self, data, line: int) -> Row:
+        data = self.mapping(data, "a row", line)
+        self.row = data.get("name") if isinstance(data.get("name"), str) else None
+        self.keys(data, _ROW_KEYS, {"name", "type"}, "a row", line)
+        lines = getattr(data, "key_lines", {})
+        at = lambda key: lines.get(key, line)  # noqa: E731
+        name = self.text(data["name"], "name", at("name"))
+        filters = {c: self.integer(data[c], c, at(c)) for c in FILTER_COLUMNS if c in data}
+        layers = self.filter_layers(filters, line) if filters else ()
+        if "layers" in data:
+            layers += self.layers(data["layers"], "layers", at("layers"))
+        if not layers:
+            raise self.fail("a row needs 'layers' or filter columns (ch1x1, ch3x3, ...)", line)
+        depth = data.get("depth")
+        printed = Printed(
+            patch=None if data.get("patch") is None else str(data["patch"]),
+            output_size=None if data.get("output_size") is None else str(data["output_size"]),
+            depth=None if depth is None else self.integer(depth, "depth", at("depth"), minimum=0),
+            params=None if data.get("params") is None else str(data["params"]),
+            ops=None if data.get("ops") is None else str(data["ops"]),
+            params_value=self.printed_number(data.get("params"), "params", at("params")),
+            ops_value=self.printed_number(data.get("ops"), "ops", at("ops")),
+        )
+        alternative = None
+        if "alternative" in data:
+            alt = self.mapping(data["alternative"], "alternative", at("alternative"))
+            self.keys(alt, {"note", "layers"}, {"note", "layers"}, "alternative", at("alternative"))
+            alternative = Alternative(note=self.text(alt["note"], "note", at("alternative")),
+                                      layers=self.layers(alt["layers"], "alternative layers",
+                                                         at("alternative")))
+        note = data.get("note")
+        return Row(name=name, type=self.text(data["type"], "type", at("type")), layers=layers,
+                   filters=filters, printed=printed,
+                   note=None if note is None else self.text(note, "note", at("note")),
+                   alternative=alternative, line=line)
+
+    def parse_aux(self, data, line: int) -> AuxHead:
+        data = self.mapping(data, "an aux head", line)
+        self.row = data.get("name") if isinstance(data.get("name"), str) else None
+        self.keys(data, {"name", "after", "layers", "loss_weight"}, {"name", "after", "layers"},
+                  "an aux head", line)
+        return AuxHead(name=self.text(data["name"], "name", line),
+                       after=self.text(data["after"], "after", line),
+                       layers=self.layers(data["layers"], "layers", line),
+                       loss_weight=self.number(data.get("loss_weight", 1.0), "loss_weight", line),
+                       line=line)
+
+    def parse(self, data) -> ArchSpec:
+        if not isinstance(data, dict):
+            raise self.fail(f"the top level must be a mapping, got {_kind(data)}", 1)
+        self.keys(data, _TOP_KEYS, {"name", "input", "rows"}, "the spec", 1)
+        lines = getattr(data, "key_lines", {})
+        at = lambda key: lines.get(key, 1)  # noqa: E731
+        inp = data["input"]
+        if not isinstance(inp, list) or len(inp) != 3:
+            raise self.fail("input must be [channels, height, width]", at("input"))
+        shape = (self.integer(inp[0], "input channels", at("input")),
+                 self.integer(inp[1], "input height", at("input"), maximum=MAX_INPUT_SIDE),
+                 self.integer(inp[2], "input width", at("input"), maximum=MAX_INPUT_SIDE))
+        defaults = self.mapping(data.get("defaults"), "defaults", at("defaults"))
+        self.keys(defaults, {"conv"}, set(), "defaults", at("defaults"))
+        conv_defaults = self.mapping(defaults.get("conv"), "defaults.conv", at("defaults"))
+        self.keys(conv_defaults, _CONV_DEFAULT_KEYS, set(), "defaults.conv", at("defaults"))
+        self.conv_defaults = dict(conv_defaults)
+        units = self.mapping(data.get("paper_units"), "paper_units", at("paper_units"))
+        self.keys(units, {"params", "ops"}, set(), "paper_units", at("paper_units"))
+        for column, table in units.items():
+            table = self.mapping(table, f"paper_units.{column}", at("paper_units"))
+            self.units[column] = {str(k): self.integer(v, f"paper_units.{column}.{k}",
+                                                       at("paper_units")) for k, v in table.items()}
+        rows_data = data["rows"]
+        if not isinstance(rows_data, list) or not rows_data:
+            raise self.fail("rows must be a non-empty list", at("rows"))
+        row_lines = getattr(rows_data, "item_lines", [at("rows")] * len(rows_data))
+        rows = tuple(self.parse_row(r, ln) for r, ln in zip(rows_data, row_lines))
+        aux_data = data.get("aux") or []
+        if not isinstance(aux_data, list):
+            raise self.fail("aux must be a list of heads", at("aux"))
+        aux_lines = getattr(aux_data, "item_lines", [at("aux")] * len(aux_data))
+        aux = tuple(self.parse_aux(a, ln) for a, ln in zip(aux_data, aux_lines))
+        self.row = None
+        seen: dict[str, int] = {}
+        for item in (*rows, *aux):
+            if item.name in seen:
+                raise SpecError(f"duplicate name {item.name!r} (first on line {seen[item.name]})",
+                                path=self.path, line=item.line, row=item.name)
+            seen[item.name] = item.line
+        for head in aux:
+            if head.after not in {r.name for r in rows}:
+                raise SpecError(f"aux head follows unknown row {head.after!r}", path=self.path,
+                                line=head.line, row=head.name)
+        flavors = self.mapping(data.get("flavors"), "flavors", at("flavors"))
+        for flavor, body in flavors.items():
+            body = self.mapping(body, f"flavor {flavor}", at("flavors"))
+            self.keys(body, {"note", "replace"}, set(), f"flavor {flavor}", at("flavors"))
+            replace = self.mapping(body.get("replace"), "replace", at("flavors"))
+            for target, layers in replace.items():
+                if target not in seen:
+                    raise self.fail(f"flavor {flavor} replaces unknown row {target!r}",
+                                    at("flavors"))
+                replace[target] = self.layers(layers, f"flavor {flavor} layers", at("flavors"))
+        depth = data.get("paper_depth")
+        return ArchSpec(
+            name=self.text(data["name"], "name", at("name")),
+            title=str(data.get("title") or data["name"]), source=str(data.get("source") or ""),
+            input=shape, rows=rows, aux=aux,
+            paper_depth=None if depth is None else self.integer(depth, "paper_depth",
+                                                                at("paper_depth"), minimum=0),
+            flavors={k: dict(v) for k, v in flavors.items()}, path=self.path)
+
+
+def _kind(value) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+# ----------------------------------------------------------------------------------------------- shapes
+def layer_out_shape(layer: Layer, shape: Shape) -> Shape:
+    """Output shape of one layer for an input shape (raises SpecError if it does not fit)."""
+    c, h, w = shape
+    if isinstance(layer, Conv):
+        if c % layer.groups:
+            raise SpecError(f"conv input channels ({c}) not divisible by groups ({layer.groups})",
+                            line=layer.line)
+        return (layer.out, *_window(layer.kernel, layer.stride, layer.padding, False, (h, w),
+                                    layer.line, "conv"))
+    if isinstance(layer, Pool):
+        return (c, *_window(layer.kernel, layer.stride, layer.padding, layer.ceil_mode, (h, w),
+                            layer.line, f"{layer.kind} pool"))
+    if isinstance(layer, GlobalAvgPool):
+        return (c, 1, 1)
+    if isinstance(layer, Linear):
+        return (layer.out, 1, 1)
+    if isinstance(layer, Branches):
+        outs = [walk(branch, shape)[1] for branch in layer.branches]
+        sizes = {o[1:] for o in outs}
+        if len(sizes) > 1:
+            shown = ", ".join(f"{o[1]}x{o[2]}" for o in outs)
+            raise SpecError(f"branches end at different sizes ({shown}); they cannot be "
+                            "concatenated", line=layer.line)
+        return (sum(o[0] for o in outs), *outs[0][1:])
+    return shape  # LRN, dropout, softmax keep the shape
+
+
+def _window(kernel: Pair, stride: Pair, padding: Pair, ceil: bool, hw: Pair, line: int,
+            what: str) -> Pair:
+    """PyTorch's output-size rule for convs and pools, per spatial axis."""
+    out = []
+    for k, s, p, n in zip(kernel, stride, padding, hw):
+        span = n + 2 * p - k
+        if span < 0:
+            raise SpecError(f"{what} kernel {kernel[0]}x{kernel[1]} is larger than its padded "
+                            f"input {hw[0]}x{hw[1]}; the shape shrinks to nothing", line=line)
+        size = (-(-span // s) if ceil else span // s) + 1
+        if ceil and (size - 1) * s >= n + p:  # the last window must start inside the input
+            size -= 1
+        out.append(size)
+    return (out[0], out[1])
+
+
+def walk(layers: tuple[Layer, ...], shape: Shape) -> tuple[list[tuple[Layer, Shape, Shape]], Shape]:
+    """Each top-level layer with its input and output shape, and the final shape."""
+    steps = []
+    for layer in layers:
+        out = layer_out_shape(layer, shape)
+        steps.append((layer, shape, out))
+        shape = out
+    return steps, shape
+
+
+def depth(layers: tuple[Layer, ...]) -> int:
+    """Layers with parameters on the longest path (the paper's 'depth' column)."""
+    total = 0
+    for layer in layers:
+        if isinstance(layer, (Conv, Linear)):
+            total += 1
+        elif isinstance(layer, Branches):
+            total += max(depth(b) for b in layer.branches)
+    return total
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A row or aux head placed in the network: its input and output shape per image."""
+
+    name: str
+    layers: tuple[Layer, ...]
+    in_shape: Shape
+    out_shape: Shape
+    is_aux: bool = False
+
+
+def place(spec: ArchSpec, input_hw: Pair | None = None) -> list[Placed]:
+    """Infer every row's (and aux head's) input and output shape, in network order."""
+    shape: Shape = (spec.input[0], *(input_hw or spec.input[1:]))
+    placed: list[Placed] = []
+    outputs: dict[str, Shape] = {}
+    for item in (*spec.rows, *spec.aux):
+        is_aux = isinstance(item, AuxHead)
+        start = outputs[item.after] if is_aux else shape
+        try:
+            _, out = walk(item.layers, start)
+        except SpecError as exc:
+            raise exc.located(path=spec.path, line=item.line, row=item.name) from None
+        placed.append(Placed(item.name, item.layers, start, out, is_aux))
+        if not is_aux:
+            outputs[item.name] = shape = out
+    return placed
+
+
+def format_shape(shape: Shape) -> str:
+    """'HxWxC', the way the paper prints output sizes."""
+    return f"{shape[1]}x{shape[2]}x{shape[0]}"
+
+
+def _check(spec: ArchSpec) -> None:
+    """Compare inferred shapes, depths and patches with the printed columns."""
+    for row, placed in zip(spec.rows, place(spec)):
+        def fail(message: str) -> SpecError:
+            return SpecError(message, path=spec.path, line=row.line, row=row.name)
+
+        printed = row.printed
+        if printed.output_size is not None:
+            norm = printed.output_size.replace("×", "x").replace(" ", "")
+            if norm != format_shape(placed.out_shape):
+                raise fail(f"printed output size {printed.output_size} but the layers give "
+                           f"{format_shape(placed.out_shape)}")
+        if printed.depth is not None and printed.depth != depth(row.layers):
+            raise fail(f"printed depth {printed.depth} but the layers have {depth(row.layers)} "
+                       "layers with parameters on the longest path")
+        if printed.patch is not None:
+            patches = {f"{k[0]}x{k[1]}/{s[0]}" for k, s in _windows(row.layers)}
+            if printed.patch.replace("×", "x").replace(" ", "") not in patches:
+                raise fail(f"printed patch size/stride {printed.patch} matches no conv or pool "
+                           f"in the row (found {', '.join(sorted(patches)) or 'none'})")
+
+
+def _windows(layers: tuple[Layer, ...]):
+    for layer in layers:
+        if isinstance(layer, (Conv, Pool)):
+            yield layer.kernel, layer.stride
+        elif isinstance(layer, Branches):
+            for branch in layer.branches:
+                yield from _windows(branch)
+
+
+def parse_spec(data, path: str = "<spec>") -> ArchSpec:
+    """Build and check an ArchSpec from already-loaded YAML data."""
+    spec = _Parser(path).parse(data)
+    _check(spec)
+    return spec
+
+
+def load_spec(path: str | Path) -> ArchSpec:
+    """Load, validate and shape-check a spec file."""
+    return parse_spec(load_yaml(path), str(path))
+
+
+# --------------------------------------------------------------------------------------------- registry
+def tables_dir() -> Path:
+    """The folder of built-in specs (``tables/`` in a checkout, ``incprof/tables`` when installed)."""
+    checkout = Path(__file__).resolve().parent.parent / "tables"
+    if checkout.is_dir():
+        return checkout
+    from importlib.resources import files
+
+    return Path(str(files("incprof.tables")))
+
+
+def available() -> list[str]:
+    """Names of the built-in architectures."""
+    return sorted(p.stem for p in tables_dir().glob("*.yaml"))
+
+
+def resolve(name_or_path: str) -> ArchSpec:
+    """Load a built-in spec by name, or a spec file by path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return load_spec(candidate)
+    path = tables_dir() / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise SpecError(f"unknown architecture {name_or_path!r}; built-in: "
+                        f"{', '.join(available())} (or pass a path to a YAML spec)")
+    return load_spec(path)
+
+
+def replace_layers(layers: tuple[Layer, ...], fn) -> tuple[Layer, ...]:
+    """Rebuild a layer tuple bottom-up; ``fn(layer)`` returns a tuple of layers to put in its place."""
+    out: list[Layer] = []
+    for layer in layers:
+        if isinstance(layer, Branches):
+            layer = dataclasses.replace(
+                layer, branches=tuple(replace_layers(b, fn) for b in layer.branches))
+        out.extend(fn(layer))
+    return tuple(out)
