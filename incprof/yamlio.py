@@ -75,6 +75,9 @@ class _Converter:
         if self.budget < 0:
             raise SpecError(f"document expands to more than {MAX_NODES} nodes "
                             "(are aliases multiplying it?)", path=self.path, line=line)
+        if node.tag == "tag:yaml.org,2002:merge":
+            raise SpecError("YAML merge keys ('<<') are not supported; write the keys out",
+                            path=self.path, line=line)
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(f"tag {node.tag!r} is not allowed; only plain YAML data is",
                             path=self.path, line=line)
@@ -87,9 +90,6 @@ class _Converter:
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise SpecError("mapping keys must be plain scalars", path=self.path,
                                     line=key_line)
-                if key == "<<":
-                    raise SpecError("YAML merge keys ('<<') are not supported; write the keys out",
-                                    path=self.path, line=key_line)
                 if key in out:
                     raise SpecError(f"duplicate key {key!r}", path=self.path, line=key_line)
                 out[key] = self.convert(value_node)

@@ -1,0 +1,5 @@
+"""``python -m incprof``."""
+
+from .cli import app
+
+app()

@@ -1,0 +1,135 @@
+"""The command line: thin commands that parse options, call one library function and print.
+
+Heavy libraries (torch, fvcore, pandas) are imported inside the commands, so ``incprof --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+
+from .errors import SpecError
+
+app = typer.Typer(
+    name="incprof",
+    help="Take Inception-family networks apart the way their papers describe them: exact per-row "
+         "params and MACs from the paper's own layer table, checked against the built PyTorch "
+         "network and against the paper's printed figures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, Enum):
+    """Output formats of the table command."""
+
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+class Flavor(str, Enum):
+    """How the network is built from the spec."""
+
+    paper = "paper"
+    torchvision = "torchvision"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one red line on stderr and exit (2: bad input or usage)."""
+    typer.secho(f"error: {' '.join(str(message).split())}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def parse_input_size(text: str | None) -> tuple[int, int] | None:
+    """'224' -> (224, 224); '299x320' -> (299, 320); None stays None."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*", text)
+    if not match or int(match[1]) < 1 or int(match[2] or match[1]) < 1:
+        fail(f"--input-size must be a positive size like 224 or 224x224, got {text!r}")
+    return int(match[1]), int(match[2] or match[1])
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from .files import write_atomic
+
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    typer.secho(f"wrote {output}", err=True)
+
+
+@app.command()
+def table(
+    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture (see "
+                                      "'incprof list').")] = "googlenet",
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec (same "
+                                                 "schema as tables/*.yaml); replaces --arch.")] = None,
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Include the auxiliary classifiers "
+                                      "(training-only heads), listed and totalled apart.")] = True,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width, e.g. 320 or "
+                                                      "299x299 (default: the spec's input).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch; MACs scale with it, "
+                                            "params do not.")] = 1,
+    flavor: Annotated[Flavor, typer.Option(help="paper: as published (biases, LRN). torchvision: "
+                                           "conv+BN, no LRN, 3x3 in the 5x5 branch.")] = Flavor.paper,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table (rich), markdown, csv or "
+                                        "json; csv/json carry raw integers.")] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "(atomically) instead of stdout.")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
+                                         "re-count every row with fvcore (needs torch); "
+                                         "--no-verify is instant and torch-free.")] = True,
+) -> None:
+    """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
+
+    Example: incprof table --arch googlenet --format csv -o googlenet.csv
+    """
+    from . import render
+    from .profiler import profile
+
+    try:
+        df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
+                     input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify)
+    except SpecError as exc:
+        fail(str(exc))
+    except ImportError as exc:
+        fail(f"{exc.name or exc} is not installed; install incprof with its dependencies, or "
+             "use --no-verify to count from the spec alone")
+    if fmt is Format.table and output is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        render.print_table(df, Console())
+    else:
+        text = {Format.table: render.to_text, Format.markdown: render.to_markdown,
+                Format.csv: render.to_csv, Format.json: render.to_json}[fmt](df)
+        _emit(text, output)
+    if df.attrs["totals"]["fvcore_agrees"] is False:
+        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+
+
+@app.command("list")
+def list_archs() -> None:
+    """List the built-in architectures (the YAML files in tables/)."""
+    from .spec import available, format_shape, resolve
+
+    for name in available():
+        try:
+            spec = resolve(name)
+        except SpecError as exc:
+            typer.echo(f"{name:<16} (broken: {exc})")
+            continue
+        shape = format_shape(spec.input)
+        typer.echo(f"{name:<16} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")

@@ -1,0 +1,137 @@
+"""Joins spec, analytic counts, fvcore measurements and the paper's printed figures into a DataFrame."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from .analytic import count_spec, sequence_counts
+from .spec import FILTER_COLUMNS, ArchSpec, Pair, Row, depth, format_shape, resolve
+from .variants import apply_flavor
+
+FLAG_THRESHOLD_PCT = 5.0
+
+COLUMNS = ["row", "type", "patch", "output_size", "depth", *FILTER_COLUMNS, "params", "macs",
+           "other_ops", "weights", "fvcore_params", "fvcore_macs", "printed_params", "printed_ops", "paper_params",
+           "paper_ops", "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
+           "alt_macs", "aux"]
+INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "fvcore_params",
+               "fvcore_macs", "paper_params", "paper_ops", "alt_params", "alt_macs"]
+
+CONVENTIONS = (
+    "params: all trainable parameters (conv/linear weights and biases, BatchNorm scale and shift). "
+    "MACs: multiply-accumulates of conv and linear layers only (1 MAC = 1 multiply-add; fvcore's "
+    "'flops'), for the whole batch. Pooling, LRN, ReLU, BN and softmax are counted apart as "
+    "other_ops. Counts are for inference (eval mode); aux heads run only in training and are "
+    "listed and totalled apart. Paper deltas are (printed / computed - 1), per image."
+)
+
+
+def load(arch: str | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchSpec:
+    """Resolve a name, path or spec and apply a flavour; ``aux=False`` drops the aux heads."""
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)
+    spec = apply_flavor(spec, flavor)
+    return spec if aux else dataclasses.replace(spec, aux=())
+
+
+def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: bool = True,
+            input_size: Pair | None = None, batch_size: int = 1,
+            verify: bool = False) -> pd.DataFrame:
+    """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
+
+    ``verify=True`` builds the network and measures every row with fvcore (needs torch).
+    Totals and run metadata are in ``df.attrs["totals"]`` and ``df.attrs["meta"]``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    spec = load(arch, flavor, aux)
+    native = input_size is None or tuple(input_size) == spec.input[1:]
+    counted = count_spec(spec, input_size)
+    measured = None
+    if verify:
+        from .count import measure
+
+        measured = measure(spec, input_size, batch_size)
+    items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
+    records = []
+    for rc in counted:
+        p, c, item = rc.placed, rc.counts, items[rc.placed.name]
+        row = item if isinstance(item, Row) else None
+        record = {
+            "row": p.name, "type": row.type if row else "aux head",
+            "patch": row.printed.patch if row else None, "output_size": format_shape(p.out_shape),
+            "depth": depth(p.layers), **{f: (row.filters.get(f) if row else None)
+                                          for f in FILTER_COLUMNS},
+            "params": c.params, "macs": c.macs * batch_size, "other_ops": c.other_ops * batch_size,
+            "weights": c.weights,
+            "fvcore_params": measured[p.name].params if measured else None,
+            "fvcore_macs": measured[p.name].macs if measured else None,
+            "aux": p.is_aux,
+        }
+        record.update(_audit(row, c.params, c.macs, p.in_shape, native))
+        records.append(record)
+    df = pd.DataFrame.from_records(records, columns=COLUMNS)
+    for column in INT_COLUMNS:
+        df[column] = df[column].astype("Int64")
+    df.attrs["totals"] = _totals(df, spec, measured)
+    df.attrs["meta"] = {
+        "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
+        "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
+        "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
+        "paper_figures_apply": native, "conventions": CONVENTIONS,
+    }
+    return df
+
+
+def _delta(printed: int | None, computed: int) -> float | None:
+    if printed is None or computed == 0:
+        return None
+    return round((printed / computed - 1) * 100, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _audit(row: Row | None, params: int, macs: int, in_shape, native: bool) -> dict:
+    """The paper's printed params/ops beside ours, the flag, its reason and any alternative."""
+    out = {"printed_params": None, "printed_ops": None, "paper_params": None, "paper_ops": None,
+           "paper_params_delta_pct": None,
+           "paper_ops_delta_pct": None, "flag": None, "reason": None, "alt_params": None,
+           "alt_macs": None}
+    if row is None:
+        return out
+    out["printed_params"], out["printed_ops"] = row.printed.params, row.printed.ops
+    out["paper_params"] = row.printed.params_value
+    if native:
+        out["paper_ops"] = row.printed.ops_value
+        out["paper_params_delta_pct"] = _delta(row.printed.params_value, params)
+        out["paper_ops_delta_pct"] = _delta(row.printed.ops_value, macs)
+        if row.alternative:
+            alt = sequence_counts(row.alternative.layers, in_shape)
+            out["alt_params"], out["alt_macs"] = alt.params, alt.macs
+    off = [name for name, key in (("params", "paper_params_delta_pct"),
+                                  ("ops", "paper_ops_delta_pct"))
+           if out[key] is not None and abs(out[key]) > FLAG_THRESHOLD_PCT]
+    if off:
+        out["flag"] = " and ".join(off) + f" off by more than {FLAG_THRESHOLD_PCT:g}%"
+        out["reason"] = row.note or "no known explanation"
+        if row.alternative:
+            out["reason"] += (f" Computed alternative, {row.alternative.note}: "
+                              f"{out['alt_params']:,} params, {out['alt_macs']:,} MACs.")
+    return out
+
+
+def _totals(df: pd.DataFrame, spec: ArchSpec, measured) -> dict:
+    main = df[~df["aux"]]
+    totals = {
+        "params": int(main["params"].sum()), "macs": int(main["macs"].sum()),
+        "other_ops": int(main["other_ops"].sum()),
+        "params_with_aux": int(df["params"].sum()), "macs_with_aux": int(df["macs"].sum()),
+        "depth": int(main["depth"].sum()), "paper_depth": spec.paper_depth,
+        "paper_params_sum": int(main["paper_params"].sum()) if main["paper_params"].notna().any()
+        else None,
+        "paper_ops_sum": int(main["paper_ops"].sum()) if main["paper_ops"].notna().any() else None,
+        "fvcore_agrees": None,
+    }
+    if measured is not None:
+        totals["fvcore_agrees"] = bool((df["params"] == df["fvcore_params"]).all()
+                                       and (df["macs"] == df["fvcore_macs"]).all())
+    return totals

@@ -1,0 +1,103 @@
+"""Analytic counts against formulas written out here and a spec worked by hand."""
+
+import pytest
+
+from conftest import DATA
+from incprof.analytic import count_spec
+from incprof.spec import load_spec, resolve
+
+
+def conv(cin, cout, k, hw, bias=True):
+    """(params, macs) of a k x k conv with an hw x hw output."""
+    weights = k * k * cin * cout
+    return weights + (cout if bias else 0), weights * hw * hw
+
+
+def inception(cin, c1, c3r, c3, c5r, c5, pp, hw):
+    """(params, macs) of a GoogLeNet module with 1x1 reductions (Figure 2b)."""
+    parts = [conv(cin, c1, 1, hw), conv(cin, c3r, 1, hw), conv(c3r, c3, 3, hw),
+             conv(cin, c5r, 1, hw), conv(c5r, c5, 5, hw), conv(cin, pp, 1, hw)]
+    return sum(p for p, _ in parts), sum(m for _, m in parts)
+
+
+# Table 1: input channels, the six filter columns, and the grid size.
+TABLE1_MODULES = {
+    "inception_3a": (192, 64, 96, 128, 16, 32, 32, 28),
+    "inception_3b": (256, 128, 128, 192, 32, 96, 64, 28),
+    "inception_4a": (480, 192, 96, 208, 16, 48, 64, 14),
+    "inception_4b": (512, 160, 112, 224, 24, 64, 64, 14),
+    "inception_4c": (512, 128, 128, 256, 24, 64, 64, 14),
+    "inception_4d": (512, 112, 144, 288, 32, 64, 64, 14),
+    "inception_4e": (528, 256, 160, 320, 32, 128, 128, 14),
+    "inception_5a": (832, 256, 160, 320, 32, 128, 128, 7),
+    "inception_5b": (832, 384, 192, 384, 48, 128, 128, 7),
+}
+
+
+@pytest.fixture(scope="module")
+def googlenet():
+    return {rc.placed.name: rc.counts for rc in count_spec(resolve("googlenet"))}
+
+
+@pytest.mark.parametrize("name", TABLE1_MODULES)
+def test_inception_modules_match_the_formula(googlenet, name):
+    params, macs = inception(*TABLE1_MODULES[name])
+    assert (googlenet[name].params, googlenet[name].macs) == (params, macs)
+
+
+def test_3a_worked_example(googlenet):
+    # 163,328 weights + 368 biases; 28 * 28 * 163,328 multiply-adds.
+    assert googlenet["inception_3a"].weights == 163_328
+    assert googlenet["inception_3a"].params == 163_328 + 368
+    assert googlenet["inception_3a"].macs == 28 * 28 * 163_328 == 128_049_152
+
+
+def test_stem_and_classifier(googlenet):
+    assert (googlenet["conv1"].params, googlenet["conv1"].macs) == conv(3, 64, 7, 112)
+    reduce, main = conv(64, 64, 1, 56), conv(64, 192, 3, 56)
+    assert (googlenet["conv2"].params, googlenet["conv2"].macs) == (reduce[0] + main[0],
+                                                                    reduce[1] + main[1])
+    assert googlenet["conv2"].weights == 64 * 64 + 9 * 64 * 192 == 112 * 1024
+    assert (googlenet["linear"].params, googlenet["linear"].macs) == (1024 * 1000 + 1000,
+                                                                      1024 * 1000)
+    for pool in ("pool1", "pool2", "pool3", "pool4", "avgpool", "dropout", "softmax"):
+        assert googlenet[pool].params == googlenet[pool].macs == 0
+
+
+def test_aux_heads(googlenet):
+    for name, cin in (("aux1", 512), ("aux2", 528)):
+        conv_p, conv_m = conv(cin, 128, 1, 4)
+        fc1 = 128 * 4 * 4 * 1024
+        fc2 = 1024 * 1000
+        assert googlenet[name].params == conv_p + fc1 + 1024 + fc2 + 1000
+        assert googlenet[name].macs == conv_m + fc1 + fc2
+
+
+def test_other_ops_are_kept_apart(googlenet):
+    # conv1: one ReLU op per output element; pool1: 9 reads per output + LRN of size 5 per element
+    assert googlenet["conv1"].other_ops == 64 * 112 * 112
+    assert googlenet["pool1"].other_ops == 9 * 64 * 56 * 56 + 5 * 64 * 56 * 56
+    assert googlenet["avgpool"].other_ops == 49 * 1024
+
+
+def test_tiny_spec_by_hand():
+    counts = {rc.placed.name: rc.counts for rc in count_spec(load_spec(DATA / "tiny.yaml"))}
+    # conv: 3*3*3*4 weights + 4 biases = 112; 108 weights * 8*8 outputs = 6912 MACs
+    assert (counts["conv"].params, counts["conv"].macs) == (112, 6912)
+    # mixed on 4x4x4: 1x1 4->2 (8+2), 1x1 4->2 (8+2), 3x3 2->3 (54+3), 1x1 4->1 (4+1),
+    # 5x5 1->2 (50+2), pool proj 1x1 4->1 (4+1): 139 params; 128 weights * 16 = 2048 MACs
+    assert (counts["mixed"].params, counts["mixed"].macs) == (139, 2048)
+    # fc: 8*5 + 5 = 45 params, 40 MACs; head: 4*2*2 -> 3: 16*3 + 3 = 51 params, 48 MACs
+    assert (counts["fc"].params, counts["fc"].macs) == (45, 40)
+    assert (counts["head"].params, counts["head"].macs) == (51, 48)
+    assert counts["pool"].params == counts["gap"].params == 0
+
+
+def test_batchnorm_params():
+    from incprof.analytic import layer_counts
+    from incprof.spec import Conv
+
+    layer = Conv(out=32, kernel=(3, 3), bias=False, bn_eps=1e-3)
+    counts = layer_counts(layer, (16, 10, 10), (32, 8, 8))
+    assert counts.params == 9 * 16 * 32 + 2 * 32 and counts.weights == 9 * 16 * 32
+    assert counts.other_ops == 32 * 8 * 8 * 3  # BN scale + shift, then ReLU, per element

@@ -1,0 +1,123 @@
+"""The command line, driven through typer's CliRunner, asserting on data."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import DATA
+from incprof.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_table_json():
+    result = invoke("table", "--arch", "googlenet", "--format", "json", "--no-verify")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["totals"]["params"] == 6_998_552 and data["meta"]["flavor"] == "paper"
+
+
+def test_table_verified_torchvision_csv():
+    pytest.importorskip("torch")
+    result = invoke("table", "--flavor", "torchvision", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = {r["row"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows["TOTAL"]["params"] == "6624904"
+    assert rows["inception_3a"]["fvcore_macs"] == rows["inception_3a"]["macs"]
+
+
+def test_table_text_default(tmp_path):
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 0
+    assert "inception_3a" in result.stdout and "6,998,552" in result.stdout
+
+
+def test_output_file_and_markdown(tmp_path):
+    out = tmp_path / "g.md"
+    result = invoke("table", "--no-verify", "-f", "markdown", "-o", str(out))
+    assert result.exit_code == 0
+    assert out.read_text().startswith("| row | type |")
+    assert result.stdout == ""
+
+
+def test_options_change_the_numbers():
+    result = invoke("table", "--no-verify", "-f", "json", "--batch-size", "2", "--no-aux",
+                    "--input-size", "256x256")
+    data = json.loads(result.stdout)
+    assert data["meta"]["input"] == [3, 256, 256] and data["meta"]["aux_heads"] == {}
+    conv1 = data["rows"][0]
+    assert conv1["macs"] == 2 * 7 * 7 * 3 * 64 * 128 * 128
+
+
+def test_user_spec():
+    result = invoke("table", "--spec", str(DATA / "tiny.yaml"), "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["params"] == 112 + 139 + 45
+
+
+@pytest.mark.parametrize("args, message", [
+    (("table", "--arch", "nosuch"), "unknown architecture 'nosuch'"),
+    (("table", "--input-size", "big"), "--input-size must be"),
+    (("table", "--input-size", "100", "--no-verify"), "shrinks to nothing"),
+])
+def test_usage_errors_are_one_line_exit_2(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_bad_spec_file_is_one_line_exit_2(write_spec):
+    path = write_spec("name: t\ninput: [3, 8, 8]\nrows:\n  - name: a\n    type: x\n"
+                      "    layers: [{conv: {out: 0, kernel: 1}}]\n")
+    result = invoke("table", "--spec", str(path), "--no-verify")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {path}:6: row 'a': out must be >= 1, got 0"
+
+
+def test_python_tag_is_refused(write_spec):
+    path = write_spec("name: !!python/object/apply:os.system ['echo pwned']\n")
+    result = invoke("table", "--spec", str(path))
+    assert result.exit_code == 2 and "not allowed" in result.stderr
+
+
+def test_unwritable_output(tmp_path):
+    result = invoke("table", "--no-verify", "-f", "csv", "-o", str(tmp_path / "nodir" / "x.csv"))
+    assert result.exit_code == 2 and "cannot write" in result.stderr
+
+
+def test_list():
+    result = invoke("list")
+    assert result.exit_code == 0 and result.stdout.startswith("googlenet")
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+            "r = CliRunner().invoke(app, ['table', '--help']); assert r.exit_code == 0; "
+            "bad = [m for m in ('torch', 'fvcore', 'pandas', 'matplotlib') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_verify_path_does_not_import_torch():
+    code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app; "
+            "r = CliRunner().invoke(app, ['table', '--no-verify', '-f', 'csv']); "
+            "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_python_dash_m():
+    result = subprocess.run([sys.executable, "-m", "incprof", "list"], capture_output=True,
+                            text=True, check=True)
+    assert "googlenet" in result.stdout

@@ -1,0 +1,39 @@
+"""Analytic counts equal fvcore's on the built network, to the unit, for every spec and flavour."""
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("fvcore")
+
+from conftest import DATA  # noqa: E402
+from incprof.analytic import count_spec  # noqa: E402
+from incprof.count import measure  # noqa: E402
+from incprof.spec import available, load_spec, resolve  # noqa: E402
+from incprof.variants import FLAVORS, apply_flavor  # noqa: E402
+
+SPECS = [*available(), str(DATA / "tiny.yaml")]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("name", SPECS)
+def test_analytic_equals_fvcore_on_every_row(name, flavor):
+    spec = apply_flavor(resolve(name), flavor)
+    measured = measure(spec)
+    counted = count_spec(spec)
+    assert [rc.placed.name for rc in counted] == list(measured)
+    for rc in counted:
+        m = measured[rc.placed.name]
+        assert (m.params, m.macs) == (rc.counts.params, rc.counts.macs), rc.placed.name
+
+
+def test_batch_and_input_size_scale_like_the_analytic_counts():
+    spec = resolve("googlenet")
+    measured = measure(spec, (256, 256), batch_size=3)
+    for rc in count_spec(spec, (256, 256)):
+        m = measured[rc.placed.name]
+        assert (m.params, m.macs) == (rc.counts.params, 3 * rc.counts.macs), rc.placed.name
+
+
+def test_fvcore_sees_the_tiny_spec():
+    measured = measure(load_spec(DATA / "tiny.yaml"))
+    assert measured["conv"].macs == 6912 and measured["head"].params == 51

@@ -1,0 +1,29 @@
+"""Atomic writes leave either the old file or the whole new one."""
+
+import os
+
+import pytest
+
+from incprof.files import write_atomic
+
+
+def test_write_and_replace(tmp_path):
+    target = tmp_path / "out.txt"
+    write_atomic(target, "one")
+    write_atomic(target, b"two")
+    assert target.read_text() == "two"
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_failure_midway_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        write_atomic(target, "new " * 1000)
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["out.txt"]

@@ -1,0 +1,39 @@
+"""The README stays true: its output excerpt, its commands and its example spec."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    blocks = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    test_command = next(b for b in blocks if "pytest" in b)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_output_excerpt_is_real():
+    pytest.importorskip("torch")
+    from incprof.profiler import profile
+    from incprof.render import to_text
+
+    excerpt = re.search(r"```text\n(.*?)\n```", README, flags=re.S)[1]
+    actual = to_text(profile("googlenet", verify=True))
+    for line in excerpt.splitlines():
+        assert line.rstrip() in actual, line
+
+
+def test_example_spec_is_the_tested_one():
+    example = re.search(r"```yaml\n(.*?)\n```", README, flags=re.S)[1]
+    tiny = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+    shown = yaml.safe_load(example)
+    assert [r["name"] for r in shown["rows"]] == [r["name"] for r in tiny["rows"]]
+    from incprof.analytic import count_spec
+    from incprof.spec import parse_spec
+
+    counts = [rc.counts for rc in count_spec(parse_spec(shown))]
+    assert sum(c.params for c in counts[:-1]) == 112 + 139 + 45

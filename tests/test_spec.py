@@ -1,0 +1,175 @@
+"""Spec parsing, validation and shape inference (no torch)."""
+
+import sys
+
+import pytest
+
+from conftest import DATA
+from incprof.errors import SpecError
+from incprof.spec import (Branches, Conv, Pool, available, depth, format_shape, load_spec, place,
+                          resolve)
+
+# Table 1 of the GoogLeNet paper, output size column, as printed (H, W, C).
+TABLE1_OUTPUT = {
+    "conv1": (112, 112, 64), "pool1": (56, 56, 64), "conv2": (56, 56, 192), "pool2": (28, 28, 192),
+    "inception_3a": (28, 28, 256), "inception_3b": (28, 28, 480), "pool3": (14, 14, 480),
+    "inception_4a": (14, 14, 512), "inception_4b": (14, 14, 512), "inception_4c": (14, 14, 512),
+    "inception_4d": (14, 14, 528), "inception_4e": (14, 14, 832), "pool4": (7, 7, 832),
+    "inception_5a": (7, 7, 832), "inception_5b": (7, 7, 1024), "avgpool": (1, 1, 1024),
+    "dropout": (1, 1, 1024), "linear": (1, 1, 1000), "softmax": (1, 1, 1000),
+}
+
+
+def test_googlenet_shapes_match_every_printed_output_size():
+    spec = resolve("googlenet")
+    rows = [p for p in place(spec) if not p.is_aux]
+    assert [p.name for p in rows] == list(TABLE1_OUTPUT)
+    for p in rows:
+        c, h, w = p.out_shape
+        assert (h, w, c) == TABLE1_OUTPUT[p.name], p.name
+
+
+def test_googlenet_aux_heads_see_4x4_maps():
+    spec = resolve("googlenet")
+    heads = {p.name: p for p in place(spec) if p.is_aux}
+    assert heads["aux1"].in_shape == (512, 14, 14) and heads["aux2"].in_shape == (528, 14, 14)
+    # 5x5/3 average pool: floor((14 - 5) / 3) + 1 = 4
+    pool = heads["aux1"].layers[0]
+    assert isinstance(pool, Pool) and (14 - pool.kernel[0]) // pool.stride[0] + 1 == 4
+
+
+def test_googlenet_depth_is_22():
+    spec = resolve("googlenet")
+    assert sum(depth(r.layers) for r in spec.rows) == 22 == spec.paper_depth
+
+
+def test_filter_columns_expand_into_four_branches():
+    row = resolve("googlenet").row("inception_3a")
+    (module,) = row.layers
+    assert isinstance(module, Branches)
+    roles = [[getattr(layer, "role", None) for layer in b] for b in module.branches]
+    assert roles == [["ch1x1"], ["ch3x3red", "ch3x3"], ["ch5x5red", "ch5x5"], ["pool", "pool_proj"]]
+    assert [layer.out for layer in module.branches[1]] == [96, 128]
+    assert module.branches[2][1].kernel == (5, 5) and module.branches[2][1].padding == (2, 2)
+
+
+@pytest.mark.parametrize("n, k, s, p, ceil, expected", [
+    (112, 3, 2, 0, True, 56),   # ceil((112 - 3) / 2) + 1 = 55 + 1
+    (112, 3, 2, 0, False, 55),  # floor
+    (14, 2, 2, 0, True, 7),
+    (7, 7, 1, 0, False, 1),
+    (5, 2, 2, 0, True, 3),      # ceil(3 / 2) + 1 = 3: the last window starts inside the input
+    (5, 2, 2, 1, True, 3),      # ceil(5 / 2) + 1 = 4, but the 4th window would start at 6 >= 5 + 1
+])
+def test_pool_output_size_rule(n, k, s, p, ceil, expected):
+    from incprof.spec import _window
+
+    assert _window((k, k), (s, s), (p, p), ceil, (n, n), 0, "pool") == (expected, expected)
+
+
+def test_pool_rule_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    for n in range(3, 20):
+        for k, s, p in ((3, 2, 0), (3, 2, 1), (2, 2, 0), (3, 3, 1), (5, 3, 0)):
+            if n + 2 * p < k:
+                continue
+            for ceil in (False, True):
+                from incprof.spec import _window
+
+                ours = _window((k, k), (s, s), (p, p), ceil, (n, n), 0, "pool")[0]
+                theirs = torch.nn.MaxPool2d(k, s, p, ceil_mode=ceil)(torch.zeros(1, 1, n, n)).shape[-1]
+                assert ours == theirs, (n, k, s, p, ceil)
+
+
+def test_tiny_spec_loads():
+    spec = load_spec(DATA / "tiny.yaml")
+    assert [format_shape(p.out_shape) for p in place(spec)] == [
+        "8x8x4", "4x4x4", "4x4x8", "1x1x8", "1x1x5", "1x1x3"]
+
+
+def test_input_size_override_reshapes_everything():
+    spec = resolve("googlenet")
+    placed = place(spec, (320, 320))
+    assert placed[0].out_shape == (64, 160, 160)
+    assert placed[[p.name for p in placed].index("avgpool")].out_shape == (1024, 4, 4)
+
+
+def test_registry_lists_tables():
+    assert "googlenet" in available()
+
+
+def test_spec_needs_no_torch():
+    import subprocess
+
+    code = ("import sys; from incprof.spec import resolve; from incprof.analytic import count_spec; "
+            "count_spec(resolve('googlenet')); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- bad specs: each problem gets one located error line
+GOOD_ROW = """\
+name: t
+input: [3, 32, 32]
+rows:
+  - name: c1
+    type: convolution
+    layers:
+      - conv: {out: 8, kernel: 3}
+"""
+
+
+@pytest.mark.parametrize("text, line, row, message", [
+    (GOOD_ROW.replace("out: 8", "out: 0"), 7, "c1", "out must be >= 1, got 0"),
+    (GOOD_ROW.replace("out: 8", "out: -3"), 7, "c1", "out must be >= 1, got -3"),
+    (GOOD_ROW.replace("out: 8", "out: eight"), 7, "c1", "out must be an integer"),
+    (GOOD_ROW.replace("out: 8", "out: 8, colour: red"), 7, "c1", "unknown key 'colour'"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    widht: 3"), 6, "c1",
+     "unknown key 'widht' in a row"),
+    (GOOD_ROW.replace("conv:", "convolution:"), 7, "c1", "unknown layer type 'convolution'"),
+    (GOOD_ROW.replace("kernel: 3", "kernel: 33, stride: 2"), 7, "c1", "shrinks to nothing"),
+    (GOOD_ROW.replace("kernel: 3", "kernel: 2, padding: same"), 7, "c1", "needs an odd kernel"),
+    (GOOD_ROW.replace("    type: convolution\n", ""), 4, "c1", "missing required key 'type'"),
+    (GOOD_ROW.replace("[3, 32, 32]", "[3, 32]"), 2, None, "input must be"),
+    (GOOD_ROW + "  - name: c1\n    type: x\n    layers: [{softmax: {}}]\n", 8, "c1",
+     "duplicate name 'c1'"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    output_size: 30x30x9"), 4,
+     "c1", "printed output size 30x30x9 but the layers give 30x30x8"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    depth: 2"), 4, "c1",
+     "printed depth 2"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    patch: 5x5/1"), 4, "c1",
+     "matches no conv or pool"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    params: lots"), 6, "c1",
+     "params must be a number"),
+    (GOOD_ROW + "aux:\n  - name: h\n    after: nowhere\n    layers: [{linear: {out: 2}}]\n", 9, "h",
+     "aux head follows unknown row 'nowhere'"),
+    (GOOD_ROW.replace("layers:\n      - conv: {out: 8, kernel: 3}", "ch3x3red: 4"), 4, "c1",
+     "ch3x3red is given without ch3x3"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}",
+                      "- branches: [[{conv: {out: 2, kernel: 1}}], [{conv: {out: 2, kernel: 3}}]]"),
+     7, "c1", "branches end at different sizes"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- conv: {out: 8, kernel: 3, groups: 2}"),
+     7, "c1", "not divisible by groups"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- dropout: {p: 1.5}"), 7, "c1",
+     "dropout p must be in [0, 1)"),
+    ("- just\n- a list\n", 1, None, "top level must be a mapping"),
+])
+def test_bad_specs_get_located_errors(write_spec, text, line, row, message):
+    path = write_spec(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    err = info.value
+    assert message in str(err)
+    assert (err.path, err.line, err.row) == (str(path), line, row)
+    assert "\n" not in str(err)
+    assert str(err).startswith(f"{path}:{line}: ")
+
+
+def test_unknown_architecture_lists_valid_names():
+    with pytest.raises(SpecError, match="built-in: .*googlenet"):
+        resolve("googlenett")
+
+
+def test_conv_dataclass_is_frozen():
+    conv = Conv(out=1, kernel=(1, 1))
+    with pytest.raises(Exception):
+        conv.out = 2  # type: ignore[misc]
