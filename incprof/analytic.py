@@ -5,6 +5,8 @@ Conventions (stated in every output):
 - ``weights``: conv/linear weights only (no biases, no BN), how the GoogLeNet paper's params column reads.
 - ``macs``: multiply-accumulates of conv and linear layers, one MAC per multiply-add, per image:
   ``k_h * k_w * (C_in / groups) * C_out * H_out * W_out`` for a conv, ``in * out`` for a linear layer.
+- ``activations``: output elements written by every layer (a Branches' concatenation included), per
+  image; an upper bound on what one forward pass allocates.
 - ``other_ops``: everything that is not a conv/linear MAC, kept apart: one op per window element per
   output for pooling (per input element for global pooling), 2 per element for BatchNorm (scale and
   shift), ``size`` per element for LRN, 1 per element for ReLU and softmax. Dropout is free.
@@ -12,7 +14,7 @@ Conventions (stated in every output):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .spec import (LRN, ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Placed, Pool,
                    Shape, Softmax, place, walk)
@@ -26,10 +28,10 @@ class Counts:
     weights: int = 0
     macs: int = 0
     other_ops: int = 0
+    activations: int = 0
 
     def __add__(self, other: "Counts") -> "Counts":
-        return Counts(self.params + other.params, self.weights + other.weights,
-                      self.macs + other.macs, self.other_ops + other.other_ops)
+        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Counts)))
 
 
 def _numel(shape: Shape) -> int:
@@ -64,7 +66,10 @@ def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
 def sequence_counts(layers: tuple[Layer, ...], in_shape: Shape) -> Counts:
     """Counts of a sequence of layers starting from ``in_shape``."""
     steps, _ = walk(layers, in_shape)
-    return sum((layer_counts(layer, i, o) for layer, i, o in steps), Counts())
+    total = Counts()
+    for layer, i, o in steps:
+        total += layer_counts(layer, i, o) + Counts(activations=_numel(o))
+    return total
 
 
 @dataclass(frozen=True)

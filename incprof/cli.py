@@ -111,12 +111,98 @@ def table(
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
-        render.print_table(df, Console())
+        render.print_grid(render.profile_grid(df), Console())
     else:
         text = {Format.table: render.to_text, Format.markdown: render.to_markdown,
                 Format.csv: render.to_csv, Format.json: render.to_json}[fmt](df)
         _emit(text, output)
     if df.attrs["totals"]["fvcore_agrees"] is False:
+        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+
+
+class Level(str, Enum):
+    """Which comparison to show."""
+
+    module = "module"
+    network = "network"
+    both = "both"
+
+
+@app.command()
+def compare(
+    a: Annotated[Optional[str], typer.Argument(help="A: a variant of --arch (naive, reduced), a "
+                                               "built-in architecture, or a YAML file.")] = None,
+    b: Annotated[Optional[str], typer.Argument(help="B, the baseline; same choices as A.")] = None,
+    spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", help="A spec file for the "
+                                                       "next free side (A, then B); repeatable.")
+                    ] = None,
+    arch: Annotated[str, typer.Option("--arch", "-a", help="The architecture that variant names "
+                                      "rewrite.")] = "googlenet",
+    level: Annotated[Level, typer.Option(help="module: each changed row on B's input for that "
+                                         "row; network: both whole networks, rows joined by "
+                                         "name.")] = Level.both,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (MACs scale).")] = 1,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
+                   ] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "instead of stdout.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write a grouped bar chart of MACs per "
+                                                 "module (.png or .svg).")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
+                                         "network with fvcore on the built PyTorch modules.")
+                      ] = True,
+) -> None:
+    """Compare two variants or specs: params, MACs and output sizes, row by row.
+
+    Example: incprof compare naive reduced --plot naive-vs-reduced.png
+    """
+    from . import render
+    from .compare import compare_modules, compare_networks, resolve_side
+
+    sides = [x for x in (a, b) if x] + [str(p) for p in spec or []]
+    if len(sides) != 2:
+        fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
+             "'incprof compare naive reduced'")
+    try:
+        specs = [resolve_side(side, arch) for side in sides]
+        labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
+                       for side in sides)
+        frames = []
+        if level in (Level.module, Level.both):
+            frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
+                                          labels=labels))
+        if level in (Level.network, Level.both):
+            frames.append(compare_networks(*specs, batch_size=batch_size, verify=verify,
+                                           labels=labels))
+        if plot is not None:
+            from .plot import module_macs_bars
+
+            modules = frames[0] if level is not Level.network else compare_modules(
+                *specs, batch_size=batch_size, labels=labels)
+            module_macs_bars(modules, plot)
+            typer.secho(f"wrote {plot}", err=True)
+    except SpecError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {plot}: {exc.strerror or exc}")
+    if fmt is Format.json:
+        import json
+
+        _emit(json.dumps(render.comparison_payload(frames), indent=2) + "\n", output)
+    elif fmt is Format.csv:
+        _emit(render.comparison_csv(frames), output)
+    elif fmt is Format.markdown:
+        _emit("\n".join(render.grid_markdown(render.comparison_grid(f, exact=True))
+                        for f in frames), output)
+    elif output is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console()
+        for frame in frames:
+            render.print_grid(render.comparison_grid(frame), console)
+    else:
+        _emit("\n".join(render.grid_text(render.comparison_grid(f)) for f in frames), output)
+    if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
         fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
 
 

@@ -16,9 +16,14 @@ class Measured:
     macs: int
 
 
-def measure(spec, input_hw=None, batch_size: int = 1) -> dict[str, Measured]:
+def measure(spec, input_hw=None, batch_size: int = 1,
+            max_memory: int | None = None) -> dict[str, Measured]:
     """Build the network and count each row (eval mode) and each aux head (on its own input) with
-    fvcore. Returns figures keyed by row / aux head name."""
+    fvcore. Returns figures keyed by row / aux head name. Refuses (ResourceError) before allocating
+    anything if the estimated memory exceeds ``max_memory`` bytes (default: half of what is free)."""
+    from .limits import check_memory
+
+    check_memory(spec, input_hw, batch_size, max_memory)
     import torch
     from fvcore.nn import FlopCountAnalysis, parameter_count
 

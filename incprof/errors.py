@@ -28,3 +28,7 @@ class SpecError(ValueError):
         """Return a copy with missing location fields filled in."""
         return SpecError(self.message, path=self.path or path, line=self.line or line,
                          row=self.row or row)
+
+
+class ResourceError(SpecError):
+    """The requested work would exceed a resource bound (memory, size); reported like a SpecError."""

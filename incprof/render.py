@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -104,67 +105,90 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def rich_table(df: pd.DataFrame):
-    """A rich Table of the profile, with numbered notes for flagged rows in its caption."""
+@dataclass
+class Grid:
+    """A rendered-agnostic table: headers, string cells, notes and summary sentences."""
+
+    title: str
+    headers: list[tuple[str, str]]  # (header, "left" | "right" | "center")
+    rows: list[list[str]]
+    dim: list[bool] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+
+def profile_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
+    """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones."""
+    number = _int if exact else human
+    rows = records(df)
+    show_filters = [f for f in FILTER_COLUMNS if df[f].notna().any()]
+    headers = [("row", "left"), ("type", "left"), ("output", "right"), ("depth", "right"),
+               *((FILTER_HEADERS[f], "right") for f in show_filters), ("params", "right"),
+               ("MACs", "right"), ("paper params", "right"), ("paper ops", "right"),
+               ("Δ params", "right"), ("Δ ops", "right"), ("fvcore", "center"), ("flag", "left")]
+    cells, note = [], 0
+    for r in rows:
+        note += bool(r["flag"])
+        cells.append([r["row"], r["type"], r["output_size"], str(r["depth"]),
+                      *(_int(r[f]) for f in show_filters), number(r["params"]), number(r["macs"]),
+                      r["printed_params"] or "", r["printed_ops"] or "",
+                      _pct(r["paper_params_delta_pct"]), _pct(r["paper_ops_delta_pct"]),
+                      _fvcore_cell(r), f"[{note}]" if r["flag"] else ""])
+    return Grid(df.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], _notes(rows),
+                summary_lines(df))
+
+
+def rich_table(grid: Grid):
+    """A rich Table of a Grid."""
     from rich import box
     from rich.table import Table
 
-    rows = records(df)
-    show_filters = [f for f in FILTER_COLUMNS if df[f].notna().any()]
-    table = Table(title=df.attrs["meta"]["title"], header_style="bold", box=box.SIMPLE_HEAD)
-    for header, justify in (("row", "left"), ("type", "left"), ("output", "right"),
-                            ("depth", "right"), *((FILTER_HEADERS[f], "right") for f in show_filters),
-                            ("params", "right"), ("MACs", "right"), ("paper params", "right"),
-                            ("paper ops", "right"), ("Δ params", "right"), ("Δ ops", "right"),
-                            ("fvcore", "center"), ("flag", "left")):
+    table = Table(title=grid.title, header_style="bold", box=box.SIMPLE_HEAD)
+    for header, justify in grid.headers:
         table.add_column(header, justify=justify)
-    note = 0
-    for r in rows:
-        if r["flag"]:
-            note += 1
-        table.add_row(
-            r["row"], r["type"], r["output_size"], str(r["depth"]),
-            *(_int(r[f]) for f in show_filters), human(r["params"]), human(r["macs"]),
-            r["printed_params"] or "", r["printed_ops"] or "", _pct(r["paper_params_delta_pct"]),
-            _pct(r["paper_ops_delta_pct"]), _fvcore_cell(r), f"[{note}]" if r["flag"] else "",
-            style="dim" if r["aux"] else None)
+    dim = grid.dim or [False] * len(grid.rows)
+    for cells, faint in zip(grid.rows, dim):
+        table.add_row(*cells, style="dim" if faint else None)
     return table
 
 
-def print_table(df: pd.DataFrame, console) -> None:
-    """Print the rich table, its notes and the summary on a rich console."""
-    console.print(rich_table(df))
-    for line in _notes(records(df)) + [""] + summary_lines(df):
+def print_grid(grid: Grid, console) -> None:
+    """Print a Grid as a rich table, then its notes and summary, on a rich console."""
+    console.print(rich_table(grid))
+    for line in grid.notes + [""] + grid.summary:
         console.print(line, highlight=False, markup=False)
 
 
-def to_text(df: pd.DataFrame, width: int = 200) -> str:
-    """The rich table, its notes and the summary as plain text of a fixed width."""
+def grid_text(grid: Grid, width: int = 200) -> str:
+    """A Grid as plain text of a fixed width (no colour, no trailing spaces)."""
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
-    print_table(df, console)
+    print_grid(grid, console)
     return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
 
 
-def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table with notes and the summary."""
-    rows = records(df)
-    show_filters = [f for f in FILTER_COLUMNS if df[f].notna().any()]
-    headers = ["row", "type", "output", "depth", *(FILTER_HEADERS[f] for f in show_filters),
-               "params", "MACs", "paper params", "paper ops", "Δ params", "Δ ops", "fvcore", "flag"]
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers))) + "|"]
-    note = 0
-    for r in rows:
-        note += bool(r["flag"])
-        cells = [f"`{r['row']}`", r["type"], r["output_size"], str(r["depth"]),
-                 *(_int(r[f]) for f in show_filters), _int(r["params"]), _int(r["macs"]),
-                 r["printed_params"] or "", r["printed_ops"] or "", _pct(r["paper_params_delta_pct"]),
-                 _pct(r["paper_ops_delta_pct"]), _fvcore_cell(r), f"[{note}]" if r["flag"] else ""]
+def grid_markdown(grid: Grid) -> str:
+    """A Grid as a GitHub-flavoured markdown table, then its notes and summary as lists."""
+    align = {"left": "---", "right": "---:", "center": ":---:"}
+    lines = ["| " + " | ".join(h for h, _ in grid.headers) + " |",
+             "|" + "|".join(align[j] for _, j in grid.headers) + "|"]
+    for cells in grid.rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    lines += [""] + [f"- {n}" for n in _notes(rows)] + [""] + [f"- {s}" for s in summary_lines(df)]
+    if grid.notes:
+        lines += [""] + [f"- {n}" for n in grid.notes]
+    lines += [""] + [f"- {s}" for s in grid.summary]
     return "\n".join(lines) + "\n"
+
+
+def to_text(df: pd.DataFrame) -> str:
+    """The profile as plain text: table, notes and summary."""
+    return grid_text(profile_grid(df))
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """The profile as markdown, with exact integers."""
+    return grid_markdown(profile_grid(df, exact=True))
 
 
 def _total_rows(df: pd.DataFrame) -> list[dict]:
@@ -189,3 +213,80 @@ def to_json(df: pd.DataFrame) -> str:
     """JSON with raw integers: meta, rows and totals."""
     payload = {"meta": df.attrs["meta"], "rows": records(df), "totals": df.attrs["totals"]}
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
+    """A module- or network-level comparison (see incprof.compare) as a Grid."""
+    number = _int if exact else human
+    meta, t = df.attrs["meta"], df.attrs["totals"]
+    a, b = meta["a"], meta["b"]
+    module = meta["level"] == "module"
+    rows = records(df)
+    verified = meta["verified_with_fvcore"]
+    headers = [("row", "left"), *([("input", "right")] if module else []),
+               (f"{a} out", "right"), (f"{b} out", "right"), (f"{a} params", "right"),
+               (f"{b} params", "right"), (f"{a} MACs", "right"), (f"{b} MACs", "right"),
+               ("MACs ratio", "right"), ("MACs saved", "right"), ("params saved", "right"),
+               *([("fvcore", "center")] if verified else [])]
+
+    def ratio(v):
+        return "" if v is None else f"{v:.2f}x"
+
+    def saved(v):
+        return "" if v is None else f"{v:.1f}%"
+
+    cells = []
+    for r in rows + [{"row": "total", "input": "", "a_output": "", "b_output": "", **t}]:
+        ok = all(r.get(f"{s}_fvcore_{k}") == r.get(f"{s}_{k}") for s in "ab"
+                 for k in ("params", "macs"))
+        cells.append([r["row"], *([r["input"]] if module else []), r["a_output"], r["b_output"],
+                      number(r["a_params"]), number(r["b_params"]), number(r["a_macs"]),
+                      number(r["b_macs"]), ratio(r["macs_ratio"]), saved(r["macs_saving_pct"]),
+                      saved(r["params_saving_pct"]),
+                      *([("=" if ok else "DIFFERS") if r["row"] != "total" else ""]
+                        if verified else [])])
+    summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
+               f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
+               f"{a} {t['a_params']:,} params and {t['a_macs']:,} MACs; {b} {t['b_params']:,} "
+               f"params and {t['b_macs']:,} MACs. {b} needs {t['macs_saving_pct']}% fewer MACs "
+               f"and {t['params_saving_pct']}% fewer params than {a} ({a}/{b} = "
+               f"{t['macs_ratio']}x MACs)."]
+    if module:
+        summary.append(f"Each row is counted on the input it has in {b}, so the two columns "
+                       "compare like with like.")
+    wider = [r["row"] for r in rows if r["a_output"] != r["b_output"]]
+    if wider:
+        summary.append(f"Output sizes differ in {len(wider)} of {len(rows)} rows "
+                       f"({', '.join(wider[:3])}{', ...' if len(wider) > 3 else ''}).")
+    for side, label in (("only_in_a", a), ("only_in_b", b)):
+        if meta.get(side):
+            summary.append(f"Rows only in {label}: {', '.join(meta[side])}.")
+    if verified:
+        summary.append("fvcore on the built modules: " + (
+            "agrees with the analytic counts on every row." if t.get("fvcore_agrees")
+            else "DISAGREES with the analytic counts (see the fvcore column)."))
+    summary.append("Conventions: " + meta["conventions"])
+    title = (f"{a} vs {b}, per module" if module else f"{a} vs {b}, whole networks")
+    return Grid(title, headers, cells, summary=summary)
+
+
+def comparison_payload(frames: list[pd.DataFrame]) -> dict:
+    """Comparison frames as one JSON-ready dict, keyed by level."""
+    return {df.attrs["meta"]["level"]: {"meta": df.attrs["meta"], "rows": records(df),
+                                        "totals": df.attrs["totals"]} for df in frames}
+
+
+def comparison_csv(frames: list[pd.DataFrame]) -> str:
+    """Comparison frames as one CSV with a ``level`` column and a total row per level."""
+    parts = []
+    for df in frames:
+        level = df.attrs["meta"]["level"]
+        part = pd.DataFrame.from_records(
+            records(df) + [{"row": "TOTAL", **df.attrs["totals"]}], columns=list(df.columns))
+        part.insert(0, "level", level)
+        for column in df.columns:
+            if str(df[column].dtype) == "Int64":
+                part[column] = part[column].astype("Int64")
+        parts.append(part)
+    columns = list(dict.fromkeys(c for p in parts for c in p.columns))
+    return pd.concat(parts, ignore_index=True)[columns].to_csv(index=False, lineterminator="\n")

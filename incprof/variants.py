@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import SpecError
-from .spec import LRN, ArchSpec, Conv, Layer, replace_layers
+from .spec import LRN, ArchSpec, Conv, Layer, Printed, replace_layers
 
 FLAVORS = ("paper", "torchvision")
 
@@ -47,3 +47,40 @@ def apply_flavor(spec: ArchSpec, flavor: str) -> ArchSpec:
     if flavor == "torchvision":
         return torchvision_flavor(spec)
     raise SpecError(f"unknown flavour {flavor!r}; choose from {', '.join(FLAVORS)}")
+
+
+REDUCTION_ROLES = ("ch3x3red", "ch5x5red", "pool_proj")
+
+
+def naive(spec: ArchSpec) -> ArchSpec:
+    """The paper's naive Inception module (Figure 2a) in place of every reduced one (Figure 2b).
+
+    The 1x1 "reduce" convs and the pool projection are dropped; the 1x1, 3x3 and 5x5 convs keep
+    their widths but now read the module's input, and the 3x3 max pool passes every input channel
+    through, so outputs grow from module to module. Printed figures no longer apply and are dropped.
+    """
+
+    def rewrite(layer: Layer) -> tuple[Layer, ...]:
+        if isinstance(layer, Conv) and layer.role in REDUCTION_ROLES:
+            return ()
+        return (layer,)
+
+    rows = []
+    for row in spec.rows:
+        if any(role in row.filters for role in REDUCTION_ROLES) and "ch1x1" in row.filters:
+            row = dataclasses.replace(row, type=f"{row.type}, naive",
+                                      layers=replace_layers(row.layers, rewrite))
+        rows.append(dataclasses.replace(row, printed=Printed(), alternative=None, note=None))
+    return dataclasses.replace(
+        spec, name=f"{spec.name}[naive]", rows=tuple(rows), paper_depth=None,
+        title=f"{spec.title}, naive modules: no 1x1 reductions, the pool branch passes all input "
+              "channels through")
+
+
+def reduced(spec: ArchSpec) -> ArchSpec:
+    """The spec as written: GoogLeNet's modules with their 1x1 reductions (Figure 2b)."""
+    return spec
+
+
+# Named variants that `incprof compare` accepts, each a rewrite of a base architecture.
+VARIANTS = {"reduced": reduced, "naive": naive}

@@ -1,0 +1,150 @@
+"""Two variants or specs side by side: per module at the same input, and per network row."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+from .analytic import sequence_counts
+from .errors import SpecError
+from .spec import ArchSpec, Printed, available, format_shape, place, resolve, walk
+from .variants import VARIANTS
+
+MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
+                  "a_params", "b_params", "a_macs", "b_macs", "a_fvcore_params", "b_fvcore_params",
+                  "a_fvcore_macs", "b_fvcore_macs", "params_ratio", "macs_ratio",
+                  "params_saving_pct", "macs_saving_pct"]
+NETWORK_COLUMNS = ["row", "a_output", "b_output", "a_params", "b_params", "a_macs", "b_macs",
+                   "a_fvcore_params", "b_fvcore_params", "a_fvcore_macs", "b_fvcore_macs",
+                   "params_ratio", "macs_ratio", "params_saving_pct", "macs_saving_pct"]
+
+
+def resolve_side(name: str, base: str = "googlenet") -> ArchSpec:
+    """A variant of ``base`` (e.g. 'naive', 'reduced'), a built-in architecture, or a spec file."""
+    if name in VARIANTS:
+        return VARIANTS[name](resolve(base))
+    if name in available() or Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
+        return resolve(name)
+    raise SpecError(f"{name!r} is neither a variant ({', '.join(VARIANTS)}), a built-in "
+                    f"architecture ({', '.join(available())}) nor a YAML file")
+
+
+def single_row_spec(spec: ArchSpec, row_name: str, in_shape) -> ArchSpec:
+    """A one-row spec: ``row_name`` of ``spec`` alone, fed an input of ``in_shape``."""
+    row = dataclasses.replace(spec.row(row_name), printed=Printed(), alternative=None)
+    return dataclasses.replace(spec, name=f"{spec.name}:{row_name}", rows=(row,), aux=(),
+                               input=tuple(in_shape), paper_depth=None)
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return None if b == 0 else round(a / b, 3)
+
+
+def _saving(a: int, b: int) -> float | None:
+    return None if a == 0 else round((1 - b / a) * 100, 1) + 0.0
+
+
+def _derived(record: dict) -> dict:
+    record["params_ratio"] = _ratio(record["a_params"], record["b_params"])
+    record["macs_ratio"] = _ratio(record["a_macs"], record["b_macs"])
+    record["params_saving_pct"] = _saving(record["a_params"], record["b_params"])
+    record["macs_saving_pct"] = _saving(record["a_macs"], record["b_macs"])
+    return record
+
+
+def _frame(records: list[dict], columns: list[str], int_columns: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(records, columns=columns)
+    for column in int_columns:
+        df[column] = df[column].astype("Int64")
+    return df
+
+
+def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
+                    labels: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Rows whose layers differ between A and B, each counted on the input it has in B.
+
+    For naive against reduced this is one row per Inception module at its Table 1 input shape.
+    """
+    b_placed = {p.name: p for p in place(b) if not p.is_aux}
+    b_rows = {r.name: r for r in b.rows}
+    records = []
+    for row in a.rows:
+        if row.name not in b_rows or row.layers == b_rows[row.name].layers:
+            continue
+        p = b_placed[row.name]
+        try:
+            a_out = walk(row.layers, p.in_shape)[1]
+        except SpecError as exc:
+            raise exc.located(path=a.path, line=row.line, row=row.name) from None
+        ca, cb = sequence_counts(row.layers, p.in_shape), sequence_counts(p.layers, p.in_shape)
+        record = {"row": row.name, "input": format_shape(p.in_shape),
+                  "a_output": format_shape(a_out), "b_output": format_shape(p.out_shape),
+                  "a_out_channels": a_out[0], "b_out_channels": p.out_shape[0],
+                  "a_params": ca.params, "b_params": cb.params,
+                  "a_macs": ca.macs * batch_size, "b_macs": cb.macs * batch_size}
+        if verify:
+            from .count import measure
+
+            for side, spec in (("a", a), ("b", b)):
+                m = measure(single_row_spec(spec, row.name, p.in_shape), None, batch_size)[row.name]
+                record[f"{side}_fvcore_params"], record[f"{side}_fvcore_macs"] = m.params, m.macs
+        records.append(_derived(record))
+    ints = [c for c in MODULE_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c]
+    df = _frame(records, MODULE_COLUMNS, ints)
+    df.attrs["meta"] = _meta(a, b, batch_size, verify, "module", labels)
+    df.attrs["totals"] = _sum_totals(df)
+    return df
+
+
+def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
+                     labels: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Both whole networks (inference, no aux heads), rows joined by name."""
+    from .profiler import profile
+
+    da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify) for s in (a, b))
+    a_rows, b_rows = da.set_index("row"), db.set_index("row")
+    names = list(a_rows.index) + [n for n in b_rows.index if n not in a_rows.index]
+    records = []
+    for name in names:
+        if name not in a_rows.index or name not in b_rows.index:
+            continue
+        ra, rb = a_rows.loc[name], b_rows.loc[name]
+        record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
+        for key in ("params", "macs", "fvcore_params", "fvcore_macs"):
+            record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
+        records.append(_derived({k: (None if v is pd.NA else v) for k, v in record.items()}))
+    ints = [c for c in NETWORK_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c]
+    df = _frame(records, NETWORK_COLUMNS, ints)
+    df.attrs["meta"] = {**_meta(a, b, batch_size, verify, "network", labels),
+                        "only_in_a": [n for n in a_rows.index if n not in b_rows.index],
+                        "only_in_b": [n for n in b_rows.index if n not in a_rows.index]}
+    totals = {"a_params": da.attrs["totals"]["params"], "b_params": db.attrs["totals"]["params"],
+              "a_macs": da.attrs["totals"]["macs"], "b_macs": db.attrs["totals"]["macs"]}
+    if verify:
+        totals["fvcore_agrees"] = bool(da.attrs["totals"]["fvcore_agrees"]
+                                       and db.attrs["totals"]["fvcore_agrees"])
+    df.attrs["totals"] = _derived(totals)
+    return df
+
+
+def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
+          labels: tuple[str, str] | None) -> dict:
+    a_label, b_label = labels or (a.name, b.name)
+    return {"a": a_label, "b": b_label, "a_spec": a.name, "b_spec": b.name, "a_title": a.title,
+            "b_title": b.title, "level": level,
+            "batch_size": batch_size,
+            "verified_with_fvcore": verify,
+            "conventions": "params: all trainable parameters. MACs: conv and linear "
+                           "multiply-accumulates (1 per multiply-add), for the whole batch, "
+                           "inference (eval mode, no aux heads). ratio = A / B; saving = 1 - B / A."}
+
+
+def _sum_totals(df: pd.DataFrame) -> dict:
+    totals = {k: int(df[k].sum()) for k in ("a_params", "b_params", "a_macs", "b_macs")}
+    if df["a_fvcore_params"].notna().any():
+        totals["fvcore_agrees"] = bool(
+            all((df[f"{s}_fvcore_{k}"] == df[f"{s}_{k}"]).all() for s in "ab"
+                for k in ("params", "macs")))
+    return _derived(totals)
