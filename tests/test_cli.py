@@ -121,3 +121,42 @@ def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "incprof", "list"], capture_output=True,
                             text=True, check=True)
     assert "googlenet" in result.stdout
+
+
+def test_compare_json_both_levels():
+    result = invoke("compare", "naive", "reduced", "-f", "json", "--no-verify")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"module", "network"}
+    assert len(data["module"]["rows"]) == 9
+    assert data["network"]["totals"]["b_params"] == 6_998_552
+
+
+def test_compare_csv_and_plot(tmp_path):
+    pytest.importorskip("torch")
+    plot = tmp_path / "m.png"
+    result = invoke("compare", "naive", "reduced", "--level", "module", "-f", "csv", "--plot",
+                    str(plot))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows[-1]["row"] == "TOTAL" and rows[0]["level"] == "module"
+    assert rows[0]["a_fvcore_macs"] == rows[0]["a_macs"]
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_compare_with_spec_files_and_text():
+    result = invoke("compare", "--spec", str(DATA / "tiny.yaml"), "--spec",
+                    str(DATA / "tiny.yaml"), "--no-verify", "--level", "network")
+    assert result.exit_code == 0, result.output
+    assert "tiny vs tiny" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("compare", "naive"), "exactly two sides"),
+    (("compare", "naive", "bogus"), "'bogus' is neither a variant"),
+    (("compare", "naive", "reduced", "--plot", "x.gif", "--no-verify"), ".png or .svg"),
+])
+def test_compare_errors(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

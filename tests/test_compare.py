@@ -1,0 +1,123 @@
+"""Naive against reduced, per module and per network, against formulas written out here."""
+
+import pytest
+
+from conftest import DATA
+from incprof.compare import compare_modules, compare_networks, resolve_side
+from incprof.errors import SpecError
+from incprof.spec import Conv, place
+
+# Table 1: input channels, the six filter columns, and the grid size.
+MODULES = {
+    "inception_3a": (192, 64, 96, 128, 16, 32, 32, 28),
+    "inception_3b": (256, 128, 128, 192, 32, 96, 64, 28),
+    "inception_4a": (480, 192, 96, 208, 16, 48, 64, 14),
+    "inception_4b": (512, 160, 112, 224, 24, 64, 64, 14),
+    "inception_4c": (512, 128, 128, 256, 24, 64, 64, 14),
+    "inception_4d": (512, 112, 144, 288, 32, 64, 64, 14),
+    "inception_4e": (528, 256, 160, 320, 32, 128, 128, 14),
+    "inception_5a": (832, 256, 160, 320, 32, 128, 128, 7),
+    "inception_5b": (832, 384, 192, 384, 48, 128, 128, 7),
+}
+
+
+def naive_module(cin, c1, c3, c5, hw):
+    """(params, macs, out channels) of Figure 2a: 1x1, 3x3, 5x5 on the input, plus a 3x3 pool."""
+    weights = cin * c1 + 9 * cin * c3 + 25 * cin * c5
+    return weights + c1 + c3 + c5, weights * hw * hw, c1 + c3 + c5 + cin
+
+
+def reduced_module(cin, c1, c3r, c3, c5r, c5, pp, hw):
+    """(params, macs, out channels) of Figure 2b."""
+    weights = cin * c1 + cin * c3r + 9 * c3r * c3 + cin * c5r + 25 * c5r * c5 + cin * pp
+    return weights + c1 + c3r + c3 + c5r + c5 + pp, weights * hw * hw, c1 + c3 + c5 + pp
+
+
+@pytest.fixture(scope="module")
+def modules():
+    return compare_modules(resolve_side("naive"), resolve_side("reduced"),
+                           labels=("naive", "reduced")).set_index("row")
+
+
+def test_one_row_per_inception_module(modules):
+    assert list(modules.index) == list(MODULES)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_counts_match_formulas(modules, name):
+    cin, c1, c3r, c3, c5r, c5, pp, hw = MODULES[name]
+    row = modules.loc[name]
+    assert (row["a_params"], row["a_macs"], row["a_out_channels"]) == naive_module(cin, c1, c3, c5,
+                                                                                   hw)
+    assert (row["b_params"], row["b_macs"], row["b_out_channels"]) == reduced_module(
+        cin, c1, c3r, c3, c5r, c5, pp, hw)
+    assert row["input"] == f"{hw}x{hw}x{cin}"  # both measured on the Table 1 input
+    assert row["macs_ratio"] == round(row["a_macs"] / row["b_macs"], 3)
+    assert row["macs_saving_pct"] == round((1 - row["b_macs"] / row["a_macs"]) * 100, 1)
+
+
+def test_module_totals(modules):
+    t = modules.attrs["totals"]
+    assert t["a_macs"] == sum(naive_module(m[0], m[1], m[3], m[5], m[7])[1] for m in MODULES.values())
+    assert t["b_macs"] == sum(reduced_module(*m)[1] for m in MODULES.values())
+
+
+def test_naive_network_carries_channel_growth_forward():
+    df = compare_networks(resolve_side("naive"), resolve_side("reduced")).set_index("row")
+    channels, grown = 192, {}
+    for name, (_, c1, _, c3, _, c5, _, _) in MODULES.items():
+        channels = c1 + c3 + c5 + channels  # the pool branch passes all channels through
+        grown[name] = channels
+    for name, c in grown.items():
+        assert df.loc[name, "a_output"].endswith(f"x{c}"), name
+    assert df.loc["linear", "a_params"] == grown["inception_5b"] * 1000 + 1000
+    assert df.attrs["meta"]["only_in_a"] == df.attrs["meta"]["only_in_b"] == []
+    t = df.attrs["totals"]
+    assert t["b_params"] == 6_998_552 and t["a_params"] == df["a_params"].sum()
+
+
+def test_naive_variant_marks_its_name_and_drops_reductions():
+    spec = resolve_side("naive")
+    assert spec.name == "googlenet[naive]"
+    row = spec.row("inception_3a")
+    assert row.type.endswith("naive")
+    roles = {leaf.role for branch in row.layers[0].branches for leaf in branch
+             if isinstance(leaf, Conv)}
+    assert roles == {"ch1x1", "ch3x3", "ch5x5"}
+    assert spec.row("conv2").layers == resolve_side("reduced").row("conv2").layers
+
+
+def test_verified_modules_and_networks_agree_with_fvcore():
+    pytest.importorskip("torch")
+    a, b = resolve_side("naive"), resolve_side("reduced")
+    assert compare_modules(a, b, verify=True).attrs["totals"]["fvcore_agrees"] is True
+    assert compare_networks(a, b, verify=True).attrs["totals"]["fvcore_agrees"] is True
+
+
+def test_generic_comparison_lists_unmatched_rows():
+    tiny = resolve_side(str(DATA / "tiny.yaml"))
+    df = compare_networks(tiny, resolve_side("reduced"))
+    assert df.empty
+    assert df.attrs["meta"]["only_in_a"] == ["conv", "pool", "mixed", "gap", "fc"]
+    assert "conv1" in df.attrs["meta"]["only_in_b"]
+
+
+def test_unknown_side_lists_valid_names():
+    with pytest.raises(SpecError, match="neither a variant \\(reduced, naive.*googlenet"):
+        resolve_side("naïve")
+
+
+def test_memory_guard_refuses_before_building():
+    from incprof.errors import ResourceError
+    from incprof.limits import check_memory, estimate_bytes
+
+    spec = resolve_side("naive")
+    needed = estimate_bytes(spec)
+    params = 97_526_008 + 3_287_144 + 3_461_224
+    assert needed > 4 * params
+    with pytest.raises(ResourceError, match="lower --batch-size"):
+        check_memory(spec, limit_bytes=needed - 1)
+    assert check_memory(spec, limit_bytes=needed) == needed
+    # activations grow with the batch, params do not
+    assert estimate_bytes(spec, batch_size=3) - estimate_bytes(spec) == 2 * (needed - 4 * params)
+    assert place(spec)[0].in_shape == (3, 224, 224)
