@@ -7,12 +7,13 @@ import dataclasses
 import pandas as pd
 
 from .analytic import count_spec, sequence_counts
-from .spec import FILTER_COLUMNS, ArchSpec, Pair, Row, depth, format_shape, resolve
+from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
+                   printed_mismatches, resolve)
 from .variants import apply_flavor
 
 FLAG_THRESHOLD_PCT = 5.0
 
-COLUMNS = ["row", "type", "patch", "output_size", "depth", *FILTER_COLUMNS, "params", "macs",
+COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth", *FILTER_COLUMNS, "params", "macs",
            "other_ops", "weights", "fvcore_params", "fvcore_macs", "printed_params", "printed_ops", "paper_params",
            "paper_ops", "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
            "alt_macs", "aux"]
@@ -69,12 +70,12 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
             "fvcore_macs": measured[p.name].macs if measured else None,
             "aux": p.is_aux,
         }
-        record.update(_audit(row, c.params, c.macs, p.in_shape, native))
+        record.update(_audit(row, c.params, c.macs, p, native))
         records.append(record)
     df = pd.DataFrame.from_records(records, columns=COLUMNS)
     for column in INT_COLUMNS:
         df[column] = df[column].astype("Int64")
-    df.attrs["totals"] = _totals(df, spec, measured)
+    df.attrs["totals"] = _totals(df, spec, measured, flavor, batch_size)
     df.attrs["meta"] = {
         "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
@@ -90,14 +91,15 @@ def _delta(printed: int | None, computed: int) -> float | None:
     return round((printed / computed - 1) * 100, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def _audit(row: Row | None, params: int, macs: int, in_shape, native: bool) -> dict:
+def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool) -> dict:
     """The paper's printed params/ops beside ours, the flag, its reason and any alternative."""
-    out = {"printed_params": None, "printed_ops": None, "paper_params": None, "paper_ops": None,
+    out = {"printed_output_size": None, "printed_params": None, "printed_ops": None, "paper_params": None, "paper_ops": None,
            "paper_params_delta_pct": None,
            "paper_ops_delta_pct": None, "flag": None, "reason": None, "alt_params": None,
            "alt_macs": None}
     if row is None:
         return out
+    out["printed_output_size"] = row.printed.output_size
     out["printed_params"], out["printed_ops"] = row.printed.params, row.printed.ops
     out["paper_params"] = row.printed.params_value
     if native:
@@ -105,12 +107,15 @@ def _audit(row: Row | None, params: int, macs: int, in_shape, native: bool) -> d
         out["paper_params_delta_pct"] = _delta(row.printed.params_value, params)
         out["paper_ops_delta_pct"] = _delta(row.printed.ops_value, macs)
         if row.alternative:
-            alt = sequence_counts(row.alternative.layers, in_shape)
+            alt = sequence_counts(row.alternative.layers, placed.in_shape)
             out["alt_params"], out["alt_macs"] = alt.params, alt.macs
     off = [name for name, key in (("params", "paper_params_delta_pct"),
                                   ("ops", "paper_ops_delta_pct"))
            if out[key] is not None and abs(out[key]) > FLAG_THRESHOLD_PCT]
-    if off:
+    mismatches = printed_mismatches(row, placed) if native else []
+    if mismatches:
+        out["flag"], out["reason"] = "; ".join(mismatches), row.deviation
+    elif off:
         out["flag"] = " and ".join(off) + f" off by more than {FLAG_THRESHOLD_PCT:g}%"
         out["reason"] = row.note or "no known explanation"
         if row.alternative:
@@ -119,7 +124,20 @@ def _audit(row: Row | None, params: int, macs: int, in_shape, native: bool) -> d
     return out
 
 
-def _totals(df: pd.DataFrame, spec: ArchSpec, measured) -> dict:
+def _published(entry, totals_params: int, macs: int) -> dict:
+    """A published figure beside ours: params exactly, MACs at the printed precision."""
+    out = {"source": entry.source, "aux": entry.aux, "params": entry.params, "macs": entry.macs,
+           "params_matches": None if entry.params is None else entry.params == totals_params,
+           "macs_matches": None}
+    if entry.macs is not None:
+        number, unit = entry.macs[:-1], entry.macs[-1]
+        scale = {"K": 10**3, "M": 10**6, "G": 10**9}[unit]
+        decimals = len(number.split(".")[1]) if "." in number else 0
+        out["macs_matches"] = round(macs / scale, decimals) == float(number)
+    return out
+
+
+def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size: int) -> dict:
     main = df[~df["aux"]]
     totals = {
         "params": int(main["params"].sum()), "macs": int(main["macs"].sum()),
@@ -130,6 +148,10 @@ def _totals(df: pd.DataFrame, spec: ArchSpec, measured) -> dict:
         else None,
         "paper_ops_sum": int(main["paper_ops"].sum()) if main["paper_ops"].notna().any() else None,
         "fvcore_agrees": None,
+        "published": [_published(p, totals_params=(int(df["params"].sum()) if p.aux else
+                                                   int(main["params"].sum())),
+                                 macs=int(main["macs"].sum()) // max(1, batch_size))
+                      for p in spec.published if p.flavor == flavor],
     }
     if measured is not None:
         totals["fvcore_agrees"] = bool((df["params"] == df["fvcore_params"]).all()

@@ -85,9 +85,17 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      f"params {t['params_with_aux']:,} ({human(t['params_with_aux'])}), "
                      f"MACs {t['macs_with_aux']:,} ({human(t['macs_with_aux'])}).")
     if t["paper_depth"] is not None:
-        mark = "matches" if t["depth"] == t["paper_depth"] else "DOES NOT match"
-        lines.append(f"Depth: {t['depth']} layers with parameters; the paper says "
-                     f"{t['paper_depth']} ({mark}).")
+        mark = "matches" if t["depth"] == t["paper_depth"] else "differs"
+        lines.append(f"Depth: {t['depth']} layers with parameters on the longest path; the paper "
+                     f"says {t['paper_depth']} ({mark}).")
+    for p in t["published"]:
+        which = "with" if p["aux"] else "without"
+        if p["params"] is not None:
+            lines.append(f"{p['source']} publishes {p['params']:,} params ({which} aux heads): "
+                         f"{'matches exactly' if p['params_matches'] else 'DIFFERS'}.")
+        if p["macs"] is not None:
+            lines.append(f"{p['source']} publishes {p['macs']} (conv and linear MACs per image): "
+                         f"{'matches' if p['macs_matches'] else 'DIFFERS'} at that precision.")
     if t["paper_params_sum"] is not None and meta["paper_figures_apply"]:
         lines.append(f"Paper column sums: params {t['paper_params_sum']:,}, ops "
                      f"{t['paper_ops_sum'] or 0:,}.")

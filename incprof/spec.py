@@ -144,6 +144,7 @@ class Row:
     printed: Printed = Printed()
     note: str | None = None
     alternative: Alternative | None = None
+    deviation: str | None = None
     line: int = field(default=0, compare=False)
 
 
@@ -154,8 +155,19 @@ class AuxHead:
     name: str
     after: str
     layers: tuple[Layer, ...]
-    loss_weight: float
+    loss_weight: float | None = None
     line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A whole-network figure published by a reference implementation, for one flavour."""
+
+    source: str
+    flavor: str = "paper"
+    aux: bool = False
+    params: int | None = None
+    macs: str | None = None  # as printed, e.g. "5.71G": compared at that precision
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,7 @@ class ArchSpec:
     aux: tuple[AuxHead, ...] = ()
     paper_depth: int | None = None
     flavors: dict = field(default_factory=dict, compare=False)
+    published: tuple[Published, ...] = ()
     path: str = ""
 
     def row(self, name: str) -> Row:
@@ -182,9 +195,9 @@ class ArchSpec:
 
 # ----------------------------------------------------------------------------------------------- parsing
 _TOP_KEYS = {"name", "title", "source", "input", "defaults", "paper_units", "paper_depth", "rows",
-             "aux", "flavors"}
+             "aux", "flavors", "published"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
-             "alternative", *FILTER_COLUMNS}
+             "alternative", "deviation", *FILTER_COLUMNS}
 _LAYER_KEYS = {
     "conv": ({"out", "kernel"}, {"stride", "padding", "groups", "bias", "bn_eps", "relu", "role"}),
     "maxpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
@@ -422,11 +435,14 @@ class _Parser:
             alternative = Alternative(note=self.text(alt["note"], "note", at("alternative")),
                                       layers=self.layers(alt["layers"], "alternative layers",
                                                          at("alternative")))
-        note = data.get("note")
+        note, deviation = data.get("note"), data.get("deviation")
         return Row(name=name, type=self.text(data["type"], "type", at("type")), layers=layers,
                    filters=filters, printed=printed,
                    note=None if note is None else self.text(note, "note", at("note")),
-                   alternative=alternative, line=line)
+                   alternative=alternative,
+                   deviation=None if deviation is None else self.text(deviation, "deviation",
+                                                                     at("deviation")),
+                   line=line)
 
     def parse_aux(self, data, line: int) -> AuxHead:
         data = self.mapping(data, "an aux head", line)
@@ -436,7 +452,8 @@ class _Parser:
         return AuxHead(name=self.text(data["name"], "name", line),
                        after=self.text(data["after"], "after", line),
                        layers=self.layers(data["layers"], "layers", line),
-                       loss_weight=self.number(data.get("loss_weight", 1.0), "loss_weight", line),
+                       loss_weight=None if data.get("loss_weight") is None else
+                       self.number(data["loss_weight"], "loss_weight", line),
                        line=line)
 
     def parse(self, data) -> ArchSpec:
@@ -493,6 +510,24 @@ class _Parser:
                     raise self.fail(f"flavor {flavor} replaces unknown row {target!r}",
                                     at("flavors"))
                 replace[target] = self.layers(layers, f"flavor {flavor} layers", at("flavors"))
+        published_data = data.get("published") or []
+        if not isinstance(published_data, list):
+            raise self.fail("published must be a list", at("published"))
+        published = []
+        for entry in published_data:
+            entry = self.mapping(entry, "a published entry", at("published"))
+            self.keys(entry, {"source", "flavor", "aux", "params", "macs"}, {"source"},
+                      "a published entry", at("published"))
+            macs = entry.get("macs")
+            if macs is not None:
+                self.printed_number(macs, "macs", at("published"))
+            published.append(Published(
+                source=self.text(entry["source"], "source", at("published")),
+                flavor=self.text(entry.get("flavor", "paper"), "flavor", at("published")),
+                aux=self.boolean(entry.get("aux", False), "aux", at("published")),
+                params=None if entry.get("params") is None else self.integer(
+                    entry["params"], "params", at("published"), maximum=10**13),
+                macs=None if macs is None else str(macs)))
         depth = data.get("paper_depth")
         return ArchSpec(
             name=self.text(data["name"], "name", at("name")),
@@ -500,7 +535,8 @@ class _Parser:
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
-            flavors={k: dict(v) for k, v in flavors.items()}, path=self.path)
+            flavors={k: dict(v) for k, v in flavors.items()}, published=tuple(published),
+            path=self.path)
 
 
 def _kind(value) -> str:
@@ -607,26 +643,38 @@ def format_shape(shape: Shape) -> str:
     return f"{shape[1]}x{shape[2]}x{shape[0]}"
 
 
+def printed_mismatches(row: Row, placed: Placed) -> list[str]:
+    """Where the row's printed output size or patch disagrees with its layers (empty if none)."""
+    found = []
+    printed = row.printed
+    if printed.output_size is not None:
+        norm = printed.output_size.replace("×", "x").replace(" ", "")
+        if norm != format_shape(placed.out_shape):
+            found.append(f"printed output size {printed.output_size} but the layers give "
+                         f"{format_shape(placed.out_shape)}")
+    if printed.patch is not None and re.fullmatch(r"\d+[x×]\d+/\d+", printed.patch.strip()):
+        patches = {f"{k[0]}x{k[1]}/{s[0]}" for k, s in _windows(row.layers)}
+        if printed.patch.replace("×", "x").strip() not in patches:
+            found.append(f"printed patch size/stride {printed.patch} matches no conv or pool in "
+                         f"the row (found {', '.join(sorted(patches)) or 'none'})")
+    return found
+
+
 def _check(spec: ArchSpec) -> None:
-    """Compare inferred shapes, depths and patches with the printed columns."""
+    """Compare inferred shapes, depths and patches with the printed columns. A row with a
+    ``deviation`` must disagree with its printed columns, and says why."""
     for row, placed in zip(spec.rows, place(spec)):
         def fail(message: str) -> SpecError:
             return SpecError(message, path=spec.path, line=row.line, row=row.name)
 
-        printed = row.printed
-        if printed.output_size is not None:
-            norm = printed.output_size.replace("×", "x").replace(" ", "")
-            if norm != format_shape(placed.out_shape):
-                raise fail(f"printed output size {printed.output_size} but the layers give "
-                           f"{format_shape(placed.out_shape)}")
-        if printed.depth is not None and printed.depth != depth(row.layers):
-            raise fail(f"printed depth {printed.depth} but the layers have {depth(row.layers)} "
-                       "layers with parameters on the longest path")
-        if printed.patch is not None:
-            patches = {f"{k[0]}x{k[1]}/{s[0]}" for k, s in _windows(row.layers)}
-            if printed.patch.replace("×", "x").replace(" ", "") not in patches:
-                raise fail(f"printed patch size/stride {printed.patch} matches no conv or pool "
-                           f"in the row (found {', '.join(sorted(patches)) or 'none'})")
+        if row.printed.depth is not None and row.printed.depth != depth(row.layers):
+            raise fail(f"printed depth {row.printed.depth} but the layers have "
+                       f"{depth(row.layers)} layers with parameters on the longest path")
+        mismatches = printed_mismatches(row, placed)
+        if mismatches and not row.deviation:
+            raise fail(mismatches[0] + " (add a 'deviation' to the row if this is intended)")
+        if row.deviation and not mismatches:
+            raise fail("the row has a 'deviation' but its printed columns match the layers")
 
 
 def _windows(layers: tuple[Layer, ...]):

@@ -84,3 +84,14 @@ def test_linear_after_linear_and_conv_after_linear():
     model = build(spec).train()
     main, head = model(torch.randn(2, 3, 8, 8))
     assert main.shape == (2, 5) and head.shape == (2, 3)
+
+
+def test_inception_v3_has_torchvisions_published_size():
+    spec = resolve("inception_v3")
+    model = build(spec)
+    assert sum(p.numel() for p in model.parameters()) == 27_161_264  # with the aux head
+    main = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux."))
+    assert main == 23_834_568  # the "fewer than 25 million" holds without the aux head
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 299, 299)).shape == (1, 1000)

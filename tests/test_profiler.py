@@ -84,3 +84,22 @@ def test_verify_fills_fvcore_columns():
 def test_bad_batch_size():
     with pytest.raises(ValueError):
         profile("googlenet", batch_size=0)
+
+
+def test_inception_v3_published_figures():
+    df = profile("inception_v3")
+    t = df.attrs["totals"]
+    assert t["params_with_aux"] == 27_161_264
+    (published,) = t["published"]
+    assert published["params_matches"] and published["macs_matches"]
+    assert round(t["macs"] / 1e9, 2) == 5.71
+    flagged = df[df["flag"].notna()]
+    assert list(flagged["row"]) == ["conv_3b", "conv_4a", "pool_2"]
+    assert all("torchvision" in reason for reason in flagged["reason"])
+
+
+def test_googlenet_published_figures_are_for_the_torchvision_flavour():
+    assert profile("googlenet").attrs["totals"]["published"] == []
+    (published,) = profile("googlenet", flavor="torchvision").attrs["totals"]["published"]
+    assert published["params"] == 6_624_904 and published["params_matches"]
+    assert published["macs"] == "1.498G" and published["macs_matches"]

@@ -173,3 +173,37 @@ def test_conv_dataclass_is_frozen():
     conv = Conv(out=1, kernel=(1, 1))
     with pytest.raises(Exception):
         conv.out = 2  # type: ignore[misc]
+
+
+# ---- Inception-v3: the paper's Table 1 prints input sizes; each row's output is the next input.
+V3_PAPER_INPUTS = ["299x299x3", "149x149x32", "147x147x32", "147x147x64", "73x73x64", "71x71x80",
+                   "35x35x192", "35x35x288", "17x17x768", "8x8x1280", "8x8x2048", "1x1x2048",
+                   "1x1x1000"]
+
+
+def test_v3_group_ends_match_the_paper():
+    spec = resolve("inception_v3")
+    out = {p.name: format_shape(p.out_shape) for p in place(spec)}
+    # stem rows that agree with the paper, then the ends of the 3x, 5x and 2x module groups
+    assert [out[n] for n in ("conv_1a", "conv_2a", "conv_2b", "pool_1")] == V3_PAPER_INPUTS[1:5]
+    assert out["mixed_6a"] == V3_PAPER_INPUTS[8] and out["mixed_7a"] == V3_PAPER_INPUTS[9]
+    assert out["mixed_7c"] == V3_PAPER_INPUTS[10] and out["avgpool"] == V3_PAPER_INPUTS[11]
+    assert out["linear"] == "1x1x1000" and out["aux"] == "1x1x1000"
+
+
+def test_v3_stem_deviations_are_recorded_not_hidden():
+    spec = resolve("inception_v3")
+    deviated = [r.name for r in spec.rows if r.deviation]
+    assert deviated == ["conv_3b", "conv_4a", "pool_2"]
+    printed = [spec.row(n).printed.output_size for n in deviated]
+    assert printed == V3_PAPER_INPUTS[5:8]
+
+
+def test_deviation_must_be_real(write_spec):
+    text = GOOD_ROW.replace("type: convolution",
+                            "type: convolution\n    output_size: 30x30x8\n    deviation: none")
+    with pytest.raises(SpecError, match="has a 'deviation' but its printed columns match"):
+        load_spec(write_spec(text))
+    text = GOOD_ROW.replace("type: convolution",
+                            "type: convolution\n    output_size: 29x29x8\n    deviation: on purpose")
+    assert load_spec(write_spec(text)).row("c1").deviation == "on purpose"
