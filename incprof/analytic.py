@@ -83,3 +83,28 @@ class RowCounts:
 def count_spec(spec: ArchSpec, input_hw: Pair | None = None) -> list[RowCounts]:
     """Counts per image for every row and aux head of a spec, in network order."""
     return [RowCounts(p, sequence_counts(p.layers, p.in_shape)) for p in place(spec, input_hw)]
+
+
+def conv_kind(layer: Layer) -> str | None:
+    """The MAC class of a layer: '1x1', 'n x n', '1 x n / n x 1' convs, 'linear', or None."""
+    if isinstance(layer, Linear):
+        return "linear"
+    if not isinstance(layer, Conv):
+        return None
+    kh, kw = layer.kernel
+    if kh == kw == 1:
+        return "1x1 conv"
+    return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
+
+
+def macs_by_kind(layers: tuple[Layer, ...], in_shape: Shape) -> dict[str, int]:
+    """MACs per image of a layer sequence, split by ``conv_kind``."""
+    out: dict[str, int] = {}
+    for layer, i, o in walk(layers, in_shape)[0]:
+        if isinstance(layer, Branches):
+            for branch in layer.branches:
+                for kind, macs in macs_by_kind(branch, i).items():
+                    out[kind] = out.get(kind, 0) + macs
+        elif conv_kind(layer):
+            out[conv_kind(layer)] = out.get(conv_kind(layer), 0) + layer_counts(layer, i, o).macs
+    return out

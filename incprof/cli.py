@@ -92,6 +92,8 @@ def table(
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
                                          "re-count every row with fvcore (needs torch); "
                                          "--no-verify is instant and torch-free.")] = True,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
+                                                 "by conv kind (.png or .svg).")] = None,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -108,6 +110,16 @@ def table(
     except ImportError as exc:
         fail(f"{exc.name or exc} is not installed; install incprof with its dependencies, or "
              "use --no-verify to count from the spec alone")
+    if plot is not None:
+        from .plot import macs_by_kind_bars
+
+        try:
+            macs_by_kind_bars(df, plot)
+        except SpecError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write {plot}: {exc.strerror or exc}")
+        typer.secho(f"wrote {plot}", err=True)
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
@@ -191,19 +203,86 @@ def compare(
         _emit(json.dumps(render.comparison_payload(frames), indent=2) + "\n", output)
     elif fmt is Format.csv:
         _emit(render.comparison_csv(frames), output)
-    elif fmt is Format.markdown:
-        _emit("\n".join(render.grid_markdown(render.comparison_grid(f, exact=True))
-                        for f in frames), output)
+    else:
+        _show([render.comparison_grid(f, exact=fmt is Format.markdown) for f in frames], fmt,
+              output)
+    if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
+        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+
+
+@app.command()
+def factorize(
+    width: Annotated[int, typer.Option(min=1, help="Input and output channels of the conv being "
+                                       "factorized (the paper's equal-width case).")] = 64,
+    cin: Annotated[Optional[int], typer.Option(min=1, help="Input channels, if not --width.")
+                   ] = None,
+    cout: Annotated[Optional[int], typer.Option(min=1, help="Output channels, if not --width.")
+                    ] = None,
+    size: Annotated[int, typer.Option(min=1, help="Grid size (height = width) of the conv's "
+                                      "input.")] = 17,
+    grid_size: Annotated[int, typer.Option(min=2, help="d, the grid before a grid reduction "
+                                           "(even).")] = 34,
+    grid_channels: Annotated[int, typer.Option(min=1, help="k, the channels before a grid "
+                                               "reduction.")] = 64,
+    grid_kernel: Annotated[int, typer.Option(min=1, help="Conv kernel in the grid reductions "
+                                             "(1 reproduces the paper's 2d²k²).")] = 3,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
+                   ] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "instead of stdout.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
+                                                 "(.png or .svg).")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
+                                         "fvcore on the built modules.")] = True,
+) -> None:
+    """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.
+
+    Example: incprof factorize --width 192 --size 17 --grid-kernel 1
+    """
+    from . import render
+    from .lab import factorization_table, grid_table
+
+    if grid_kernel % 2 == 0:
+        fail(f"--grid-kernel must be odd, got {grid_kernel}")
+    try:
+        rules = factorization_table(width, size, cin, cout, verify=verify)
+        grid = grid_table(grid_size, grid_channels, grid_kernel, verify=verify)
+        if plot is not None:
+            from .plot import savings_bars
+
+            savings_bars(rules, grid, plot)
+            typer.secho(f"wrote {plot}", err=True)
+    except SpecError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {plot}: {exc.strerror or exc}")
+    if fmt is Format.json:
+        import json
+
+        payload = {"rules": {"meta": rules.attrs["meta"], "rows": render.records(rules)},
+                   "grid_reduction": {"meta": grid.attrs["meta"], "rows": render.records(grid)}}
+        _emit(json.dumps(payload, indent=2) + "\n", output)
+    elif fmt is Format.csv:
+        _emit(rules.to_csv(index=False, lineterminator="\n") + "\n"
+              + grid.to_csv(index=False, lineterminator="\n"), output)
+    else:
+        _show(render.factorization_grids(rules, grid, exact=fmt is Format.markdown), fmt, output)
+
+
+def _show(grids, fmt: Format, output: Path | None) -> None:
+    """Grids as a rich table on a terminal, else as text or markdown."""
+    from . import render
+
+    if fmt is Format.markdown:
+        _emit("\n".join(render.grid_markdown(g) for g in grids), output)
     elif output is None and sys.stdout.isatty():
         from rich.console import Console
 
         console = Console()
-        for frame in frames:
-            render.print_grid(render.comparison_grid(frame), console)
+        for grid in grids:
+            render.print_grid(grid, console)
     else:
-        _emit("\n".join(render.grid_text(render.comparison_grid(f)) for f in frames), output)
-    if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
-        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+        _emit("\n".join(render.grid_text(g) for g in grids), output)
 
 
 @app.command("list")

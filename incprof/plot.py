@@ -68,3 +68,59 @@ def module_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     save_figure(fig, path)
+
+
+KIND_COLORS = {"macs_1x1": ("1x1 convs", "#66a61e"), "macs_nxn": ("n x n convs", "#7570b3"),
+               "macs_1xn": ("1 x n / n x 1 convs", "#e7298a"), "macs_linear": ("linear", "#e6ab02")}
+
+
+def macs_by_kind_bars(df: pd.DataFrame, path: str | Path) -> None:
+    """Stacked bars of MACs per row (rows with MACs only), split by conv kind (a profile)."""
+    plt = _pyplot()
+    meta = df.attrs["meta"]
+    rows = df[(~df["aux"]) & (df["macs"] > 0)]
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    bottom = [0.0] * len(rows)
+    x = list(range(len(rows)))
+    for column, (label, color) in KIND_COLORS.items():
+        values = [int(v) / 1e6 for v in rows[column]]
+        if any(values):
+            ax.bar(x, values, 0.7, bottom=bottom, label=label, color=color)
+            bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_ylim(0, max(bottom) * 1.08)
+    ax.set_xticks(x, list(rows["row"]), rotation=45, ha="right")
+    ax.set_xlabel("row")
+    ax.set_ylabel(f"MACs (millions, batch {meta['batch_size']})")
+    total = df.attrs["totals"]["macs"]
+    ax.set_title(f"{meta['title']}: MACs per row by conv kind ({total / 1e9:.2f} G in all)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    save_figure(fig, path)
+
+
+def savings_bars(rules: pd.DataFrame, grid: pd.DataFrame, path: str | Path) -> None:
+    """Bars of the saving of each factorization rule (per output position) and of each grid
+    reduction against conv-then-pool, with the v3 paper's stated figures as markers."""
+    plt = _pyplot()
+    labels = list(rules["rule"]) + [f"grid: {f}" for f in grid["form"][1:]]
+    ours = list(rules["saving_per_position_pct"]) + [
+        round((1 - r) * 100, 1) for r in grid["relative_to_conv_then_pool"][1:]]
+    paper = [None if pd.isna(v) else v for v in rules["paper_saving_pct"]] + [75.0, None]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = list(range(len(labels)))
+    bars = ax.bar(x, ours, 0.6, color="#1b9e77", label="computed by incprof")
+    ax.bar_label(bars, labels=[f"{v:.1f}%" for v in ours], fontsize=8, padding=2)
+    marks = [(i, v) for i, v in enumerate(paper) if v is not None]
+    ax.scatter([i for i, _ in marks], [v for _, v in marks], color="black", marker="_", s=600,
+               linewidths=2, zorder=3, label="stated in the v3 paper")
+    ax.set_xticks(x, labels, rotation=20, ha="right")
+    ax.set_ylabel("MACs saved (%)")
+    ax.set_ylim(0, 100)
+    meta = rules.attrs["meta"]
+    ax.set_title(f"MACs saved per factorization ({meta['cin']} -> {meta['cout']} channels, per "
+                 "output position)\nand per grid reduction (against conv then pool)")
+    ax.legend(loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    save_figure(fig, path)

@@ -6,19 +6,21 @@ import dataclasses
 
 import pandas as pd
 
-from .analytic import count_spec, sequence_counts
+from .analytic import count_spec, macs_by_kind, sequence_counts
 from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
                    printed_mismatches, resolve)
 from .variants import apply_flavor
 
 FLAG_THRESHOLD_PCT = 5.0
+KIND_COLUMNS = {"1x1 conv": "macs_1x1", "n x n conv": "macs_nxn", "1 x n / n x 1 conv": "macs_1xn",
+                "linear": "macs_linear"}
 
 COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth", *FILTER_COLUMNS, "params", "macs",
-           "other_ops", "weights", "fvcore_params", "fvcore_macs", "printed_params", "printed_ops", "paper_params",
+           "other_ops", "weights", "fvcore_params", "fvcore_macs", *KIND_COLUMNS.values(), "printed_params", "printed_ops", "paper_params",
            "paper_ops", "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
            "alt_macs", "aux"]
 INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "fvcore_params",
-               "fvcore_macs", "paper_params", "paper_ops", "alt_params", "alt_macs"]
+               "fvcore_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops", "alt_params", "alt_macs"]
 
 CONVENTIONS = (
     "params: all trainable parameters (conv/linear weights and biases, BatchNorm scale and shift). "
@@ -70,6 +72,9 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
             "fvcore_macs": measured[p.name].macs if measured else None,
             "aux": p.is_aux,
         }
+        by_kind = macs_by_kind(p.layers, p.in_shape)
+        record.update({column: by_kind.get(kind, 0) * batch_size
+                       for kind, column in KIND_COLUMNS.items()})
         record.update(_audit(row, c.params, c.macs, p, native))
         records.append(record)
     df = pd.DataFrame.from_records(records, columns=COLUMNS)

@@ -223,6 +223,12 @@ def to_json(df: pd.DataFrame) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
+def _fewer(saving_pct) -> str:
+    if saving_pct is None:
+        return "no"
+    return f"{saving_pct}% fewer" if saving_pct >= 0 else f"{-saving_pct}% more"
+
+
 def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
     """A module- or network-level comparison (see incprof.compare) as a Grid."""
     number = _int if exact else human
@@ -256,8 +262,8 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
     summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
                f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
                f"{a} {t['a_params']:,} params and {t['a_macs']:,} MACs; {b} {t['b_params']:,} "
-               f"params and {t['b_macs']:,} MACs. {b} needs {t['macs_saving_pct']}% fewer MACs "
-               f"and {t['params_saving_pct']}% fewer params than {a} ({a}/{b} = "
+               f"params and {t['b_macs']:,} MACs. {b} needs {_fewer(t['macs_saving_pct'])} MACs "
+               f"and {_fewer(t['params_saving_pct'])} params than {a} ({a}/{b} = "
                f"{t['macs_ratio']}x MACs)."]
     if module:
         summary.append(f"Each row is counted on the input it has in {b}, so the two columns "
@@ -298,3 +304,47 @@ def comparison_csv(frames: list[pd.DataFrame]) -> str:
         parts.append(part)
     columns = list(dict.fromkeys(c for p in parts for c in p.columns))
     return pd.concat(parts, ignore_index=True)[columns].to_csv(index=False, lineterminator="\n")
+
+
+def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = False) -> list[Grid]:
+    """The factorization lab's two tables (see incprof.lab) as Grids."""
+    number = _int if exact else human
+    m, g = rules.attrs["meta"], grid.attrs["meta"]
+    verified = m["verified_with_fvcore"]
+    check = [("fvcore", "center")] if verified else []
+    rule_rows = [[r["rule"], number(r["original_macs"]), number(r["factorized_macs"]),
+                  f"{r['saving_per_position_pct']:.1f}%", f"{r['saving_on_grid_pct']:.1f}%",
+                  "" if r["paper_saving_pct"] is None else f"{r['paper_saving_pct']:.0f}%",
+                  *(["=" if r["fvcore_agrees"] else "DIFFERS"] if verified else [])]
+                 for r in records(rules)]
+    first = Grid(
+        f"Factorizing one conv: {m['cin']} -> {m['cout']} channels on a {m['size']}x{m['size']} grid",
+        [("rule", "left"), ("MACs before", "right"), ("MACs after", "right"),
+         ("saved per position", "right"), ("saved on the grid", "right"),
+         ("v3 paper says", "right"), *check],
+        rule_rows,
+        summary=["Each factorized conv keeps the original's output width for both of its convs, "
+                 "so 'saved per position' is the saving in weights (k_h*k_w*C_in*C_out), the "
+                 "measure the paper uses. 'saved on the grid' counts every output position with "
+                 "the padding used: two 2x2 convs need a 1-pixel larger intermediate grid, so "
+                 "they save less than the paper's 11% on a real grid.",
+                 "Sources: " + "; ".join(r["paper_source"] for r in records(rules)
+                                         if r["paper_source"] and r["paper_saving_pct"])
+                 + "."])
+    grid_rows = [[r["form"], r["output"], number(r["macs"]), f"{r['macs_per_d2k2']:g}",
+                  f"{r['relative_to_conv_then_pool']:g}", r["description"],
+                  *(["=" if r["fvcore_agrees"] else "DIFFERS"] if verified else [])]
+                 for r in records(grid)]
+    second = Grid(
+        f"Grid reduction {g['d']}x{g['d']}x{g['k']} -> {g['d'] // 2}x{g['d'] // 2}x{2 * g['k']} "
+        f"with {g['kernel']}x{g['kernel']} convs",
+        [("form", "left"), ("output", "right"), ("MACs", "right"), ("MACs / (d²k²)", "right"),
+         ("vs conv then pool", "right"), ("what it is", "left"), *check],
+        grid_rows,
+        summary=[f"The paper's 2d²k² for conv then pool counts one kernel tap; with "
+                 f"{g['kernel']}x{g['kernel']} kernels it is 2·{g['kernel'] ** 2}·d²k² = "
+                 f"{2 * g['kernel'] ** 2}d²k² (--grid-kernel 1 gives the paper's 2). Pool then "
+                 "conv is 4x cheaper but squeezes the representation through k channels at d/2 "
+                 "(a bottleneck); the parallel module is cheaper still and has none.",
+                 "MACs: conv and linear multiply-accumulates per image; pooling is not counted."])
+    return [first, second]

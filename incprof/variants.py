@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import SpecError
-from .spec import LRN, ArchSpec, Conv, Layer, Printed, replace_layers
+from .spec import LRN, ArchSpec, Branches, Conv, Layer, Printed, replace_layers
 
 FLAVORS = ("paper", "torchvision")
 
@@ -77,10 +77,100 @@ def naive(spec: ArchSpec) -> ArchSpec:
               "channels through")
 
 
+def factor_asymmetric(conv: Conv) -> tuple[Conv, Conv]:
+    """n x n -> 1 x n followed by n x 1 (v3 paper, section 3.2), both at the conv's output width.
+    Strides and paddings split by axis, so the output shape is unchanged."""
+    n = conv.kernel[0]
+    if conv.kernel != (n, n) or n < 3 or n % 2 == 0 or conv.groups != 1:
+        raise SpecError(f"the asymmetric rule needs an odd square kernel of 3 or more and no "
+                        f"groups, got {conv.kernel[0]}x{conv.kernel[1]}", line=conv.line)
+    (sh, sw), (ph, pw) = conv.stride, conv.padding
+    return (dataclasses.replace(conv, kernel=(1, n), stride=(1, sw), padding=(0, pw)),
+            dataclasses.replace(conv, kernel=(n, 1), stride=(sh, 1), padding=(ph, 0)))
+
+
+def factor_stack(conv: Conv) -> tuple[Conv, Conv]:
+    """n x n -> two stacked m x m with 2m - 1 = n (5x5 -> two 3x3, 3x3 -> two 2x2; v3 paper,
+    section 3.1), both at the conv's output width; the padding is split so the shape is unchanged."""
+    n = conv.kernel[0]
+    if conv.kernel != (n, n) or n < 3 or conv.stride != (1, 1) or conv.groups != 1:
+        raise SpecError(f"the stack rule needs a square stride-1 kernel of 3 or more and no groups, "
+                        f"got {conv.kernel[0]}x{conv.kernel[1]}/{conv.stride[0]}", line=conv.line)
+    m, p = (n + 1) // 2, conv.padding[0]
+    if conv.padding[1] != p:
+        raise SpecError("the stack rule needs the same padding on both axes", line=conv.line)
+    first = -(-p // 2)
+    return (dataclasses.replace(conv, kernel=(m, m), padding=(first, first)),
+            dataclasses.replace(conv, kernel=(m, m), padding=(p - first, p - first)))
+
+
+RULES = {"asymmetric": factor_asymmetric, "stack": factor_stack}
+
+
+def factorize(spec: ArchSpec, rule: str, kernel: int, where: str | None = None,
+              modules_only: bool = False) -> ArchSpec:
+    """Apply a factorization rule to every square ``kernel`` x ``kernel`` conv of the spec, of the
+    rows with parallel branches (``modules_only``), of one row (``where="row"``), or to one conv
+    (``where="row:role"`` or ``where="row:N"``, the N-th conv of the row, counting from 1)."""
+    if rule not in RULES:
+        raise SpecError(f"unknown rule {rule!r}; choose from {', '.join(RULES)}")
+    row_name, _, pick = (where or "").partition(":")
+    if row_name and row_name not in {r.name for r in spec.rows}:
+        raise SpecError(f"no row named {row_name!r} in {spec.name}")
+    changed = 0
+    rows = []
+    for row in spec.rows:
+        eligible = (not row_name or row.name == row_name) and (
+            not modules_only or any(isinstance(layer, Branches) for layer in row.layers))
+        seen = 0
+
+        def rewrite(layer: Layer) -> tuple[Layer, ...]:
+            nonlocal seen, changed
+            if not isinstance(layer, Conv):
+                return (layer,)
+            seen += 1
+            wanted = (not pick or pick == layer.role or pick == str(seen))
+            if not (eligible and wanted and layer.kernel == (kernel, kernel)):
+                return (layer,)
+            changed += 1
+            try:
+                return RULES[rule](layer)
+            except SpecError as exc:
+                raise exc.located(path=spec.path, row=row.name) from None
+
+        layers = replace_layers(row.layers, rewrite)
+        if layers != row.layers:
+            row = dataclasses.replace(row, layers=layers, alternative=None, note=None,
+                                      printed=dataclasses.replace(row.printed, depth=None,
+                                                                  params=None, ops=None,
+                                                                  params_value=None,
+                                                                  ops_value=None))
+        rows.append(row)
+    if not changed:
+        raise SpecError(f"the {rule} rule matched no {kernel}x{kernel} conv in {spec.name}"
+                        + (f" at {where!r}" if where else ""))
+    label = {"asymmetric": f"{kernel}x{kernel}->1x{kernel}+{kernel}x1",
+             "stack": f"{kernel}x{kernel}->2x{(kernel + 1) // 2}x{(kernel + 1) // 2}"}[rule]
+    return dataclasses.replace(spec, name=f"{spec.name}[{label}]", rows=tuple(rows),
+                               paper_depth=None, published=(),
+                               title=f"{spec.title}, {label} ({changed} convs)")
+
+
+def factorized(spec: ArchSpec) -> ArchSpec:
+    """Every 5x5 conv inside a module as two stacked 3x3 (the v3 paper's first factorization)."""
+    return factorize(spec, "stack", 5, modules_only=True)
+
+
+def factorized_asym(spec: ArchSpec) -> ArchSpec:
+    """``factorized``, then every 3x3 conv inside a module as 1x3 followed by 3x1."""
+    return factorize(factorized(spec), "asymmetric", 3, modules_only=True)
+
+
 def reduced(spec: ArchSpec) -> ArchSpec:
     """The spec as written: GoogLeNet's modules with their 1x1 reductions (Figure 2b)."""
     return spec
 
 
 # Named variants that `incprof compare` accepts, each a rewrite of a base architecture.
-VARIANTS = {"reduced": reduced, "naive": naive}
+VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
+            "factorized_asym": factorized_asym}

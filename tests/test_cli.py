@@ -160,3 +160,43 @@ def test_compare_errors(args, message):
     result = invoke(*args)
     assert result.exit_code == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_factorize_json_and_plot(tmp_path):
+    pytest.importorskip("torch")
+    plot = tmp_path / "s.svg"
+    result = invoke("factorize", "--width", "32", "--size", "9", "-f", "json", "--plot", str(plot))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    rules = {r["rule"]: r for r in data["rules"]["rows"]}
+    assert rules["5x5 -> two 3x3"]["saving_per_position_pct"] == 28.0
+    assert all(r["fvcore_agrees"] for r in data["rules"]["rows"])
+    assert data["grid_reduction"]["rows"][0]["macs_per_d2k2"] == 18
+    assert plot.read_text().startswith("<?xml")
+
+
+def test_factorize_text_and_errors():
+    result = invoke("factorize", "--no-verify", "--grid-kernel", "1")
+    assert result.exit_code == 0 and "2d²k²" in result.stdout
+    result = invoke("factorize", "--grid-size", "35", "--no-verify")
+    assert result.exit_code == 2 and "even" in result.stderr
+    result = invoke("factorize", "--grid-kernel", "2", "--no-verify")
+    assert result.exit_code == 2 and "odd" in result.stderr
+
+
+def test_table_plot_and_v3(tmp_path):
+    plot = tmp_path / "v3.png"
+    result = invoke("table", "--arch", "inception_v3", "--no-verify", "-f", "json", "--plot",
+                    str(plot))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["totals"]["params_with_aux"] == 27_161_264
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_compare_reduced_factorized():
+    result = invoke("compare", "reduced", "factorized", "--level", "module", "-f", "json",
+                    "--no-verify")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["module"]["rows"]
+    assert len(rows) == 9 and all(r["a_output"] == r["b_output"] for r in rows)
