@@ -285,9 +285,121 @@ def _show(grids, fmt: Format, output: Path | None) -> None:
         _emit("\n".join(render.grid_text(g) for g in grids), output)
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the markdown reports and their "
+                                      "figures.")] = Path("reports"),
+) -> None:
+    """Write the counting reports and their SVG figures.
+
+    googlenet.md, naive-vs-reduced.md, factorizations.md and inception_v3.md, into --out.
+    They are byte-for-byte reproducible; CI regenerates them and fails if they drift.
+    Example: incprof report --out reports
+    """
+    from rich.progress import Progress
+
+    from .report import REPORTS, write_reports
+
+    try:
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("writing reports", total=len(REPORTS))
+            written = write_reports(out, lambda name: progress.advance(task))
+    except SpecError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write to {out}: {exc.strerror or exc}")
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+def parse_count(text: str, option: str) -> int:
+    """'7000000', '7M', '1.6G' or '6,998,552' -> an integer count."""
+    match = re.fullmatch(r"\s*([0-9][0-9,_]*\.?[0-9]*)\s*([KMGT]?)\s*", text or "",
+                         flags=re.IGNORECASE)
+    if not match:
+        fail(f"{option} must be a count like 7000000, 7M or 1.6G, got {text!r}")
+    scale = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}[match[2].upper()]
+    return round(float(match[1].replace(",", "").replace("_", "")) * scale)
+
+
+@app.command()
+def check(
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="The YAML spec to check.")
+                    ] = None,
+    arch: Annotated[str, typer.Option("--arch", "-a", help="A built-in architecture, if no "
+                                      "--spec.")] = "googlenet",
+    max_params: Annotated[Optional[str], typer.Option(help="Budget for params (inference, no "
+                                                      "aux heads), e.g. 7M.")] = None,
+    max_macs: Annotated[Optional[str], typer.Option(help="Budget for MACs per image at "
+                                                    "inference, e.g. 1.6G.")] = None,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width (default: the "
+                                                      "spec's).")] = None,
+) -> None:
+    """Exit 1 with a one-line reason when a spec exceeds a budget, 0 with the figures otherwise.
+
+    Example: incprof check --spec my.yaml --max-params 7M --max-macs 1.6G
+    """
+    from .profiler import profile
+
+    if max_params is None and max_macs is None:
+        fail("give at least one budget: --max-params and/or --max-macs")
+    limits = {"params": parse_count(max_params, "--max-params") if max_params else None,
+              "MACs": parse_count(max_macs, "--max-macs") if max_macs else None}
+    try:
+        df = profile(str(spec) if spec else arch, aux=False,
+                     input_size=parse_input_size(input_size))
+    except SpecError as exc:
+        fail(str(exc))
+    t = df.attrs["totals"]
+    name = str(spec) if spec else arch
+    figures = {"params": t["params"], "MACs": t["macs"]}
+    for what, limit in limits.items():
+        if limit is not None and figures[what] > limit:
+            fail(f"{name}: {what} {figures[what]:,} exceed the budget of {limit:,} "
+                 f"(by {figures[what] - limit:,})", code=1)
+    typer.echo(f"ok: {name}: " + ", ".join(
+        f"{what} {figures[what]:,} <= {limit:,}" for what, limit in limits.items() if limit))
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="The old spec (YAML file or built-in name).")],
+    new: Annotated[str, typer.Argument(help="The new spec.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
+                   ] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "instead of stdout.")] = None,
+) -> None:
+    """Print the rows whose params, MACs or output size changed, and the rows added or removed.
+
+    Example: incprof diff tables/googlenet.yaml my_googlenet.yaml
+    """
+    from . import render
+    from .compare import compare_networks
+    from .spec import resolve
+
+    try:
+        frame = compare_networks(resolve(old), resolve(new), labels=(old, new))
+    except SpecError as exc:
+        fail(str(exc))
+    changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
+        (frame["a_output"] != frame["b_output"])
+    meta, totals = frame.attrs["meta"], frame.attrs["totals"]
+    frame = frame[changed].reset_index(drop=True)
+    frame.attrs.update(meta={**meta, "level": "diff"}, totals=totals)
+    if fmt is Format.json:
+        import json
+
+        _emit(json.dumps(render.comparison_payload([frame]), indent=2) + "\n", output)
+    elif fmt is Format.csv:
+        _emit(render.comparison_csv([frame]), output)
+    else:
+        _show([render.comparison_grid(frame, exact=fmt is Format.markdown)], fmt, output)
+
+
 @app.command("list")
 def list_archs() -> None:
-    """List the built-in architectures (the YAML files in tables/)."""
+    """Lists the architectures in tables/."""
     from .spec import available, format_shape, resolve
 
     for name in available():

@@ -61,7 +61,8 @@ def module_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
                   if meta["level"] == "module" else "row")
     ax.set_ylabel(f"MACs (millions, batch {meta['batch_size']})")
     total_a, total_b = df.attrs["totals"]["a_macs"], df.attrs["totals"]["b_macs"]
-    ax.set_title(f"MACs per module: {meta['a']} vs {meta['b']} "
+    what = "module" if meta["level"] == "module" else "row, whole networks"
+    ax.set_title(f"MACs per {what}: {meta['a']} vs {meta['b']} "
                  f"({total_a / 1e9:.2f} G vs {total_b / 1e9:.2f} G in all, "
                  f"{df.attrs['totals']['macs_saving_pct']:.0f}% saved)")
     ax.legend()
@@ -123,4 +124,61 @@ def savings_bars(rules: pd.DataFrame, grid: pd.DataFrame, path: str | Path) -> N
     ax.legend(loc="upper left")
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
+    save_figure(fig, path)
+
+
+def rows_params_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
+    """Two panels of per-row bars: params and MACs (rows with parameters, aux heads excluded)."""
+    plt = _pyplot()
+    meta = df.attrs["meta"]
+    rows = df[(~df["aux"]) & (df["params"] > 0)]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    x = list(range(len(rows)))
+    for ax, column, label, color in ((top, "params", "params (millions)", "#7570b3"),
+                                     (bottom, "macs", f"MACs (millions, batch "
+                                                      f"{meta['batch_size']})", "#d95f02")):
+        values = [int(v) / 1e6 for v in rows[column]]
+        bars = ax.bar(x, values, 0.7, color=color)
+        ax.bar_label(bars, labels=[f"{v:.2f}" if v < 10 else f"{v:.0f}" for v in values],
+                     fontsize=7, padding=2)
+        ax.set_ylabel(label)
+        ax.set_ylim(0, max(values) * 1.15)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    bottom.set_xticks(x, list(rows["row"]), rotation=45, ha="right")
+    bottom.set_xlabel("row")
+    t = df.attrs["totals"]
+    top.set_title(f"{meta['title']}: params and MACs per row "
+                  f"({t['params'] / 1e6:.2f}M params, {t['macs'] / 1e9:.2f} G MACs, no aux heads)")
+    save_figure(fig, path)
+
+
+def paper_vs_measured_bars(df: pd.DataFrame, path: str | Path) -> None:
+    """Per row, the paper's printed params and ops beside incprof's (log scale, rows the paper
+    prints figures for)."""
+    plt = _pyplot()
+    meta = df.attrs["meta"]
+    rows = df[df["paper_params"].notna() | df["paper_ops"].notna()]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    x = list(range(len(rows)))
+    width = 0.4
+    for ax, ours, paper, label in ((axes[0], "params", "paper_params", "params"),
+                                   (axes[1], "macs", "paper_ops", "MACs (paper: ops)")):
+        ax.bar([i - width / 2 for i in x], [int(v) for v in rows[paper].fillna(0)], width,
+               label="printed in the paper", color="#bbbbbb")
+        ax.bar([i + width / 2 for i in x], [int(v) for v in rows[ours]], width,
+               label="computed by incprof", color="#1b9e77")
+        ax.set_yscale("log")
+        ax.set_xticks(x, [n.replace("inception_", "") for n in rows["row"]], rotation=45,
+                      ha="right")
+        ax.set_ylabel(f"{label}, per image (log scale)")
+        ax.set_xlabel("row")
+        for i, flag in enumerate(rows["flag"]):
+            if isinstance(flag, str):
+                ax.annotate("flagged", (i, ax.get_ylim()[1]), ha="center", va="top", fontsize=7,
+                            color="#d95f02")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"{meta['title']}: the paper's params and ops against computed ones")
     save_figure(fig, path)

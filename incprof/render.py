@@ -331,15 +331,17 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
                  "Sources: " + "; ".join(r["paper_source"] for r in records(rules)
                                          if r["paper_source"] and r["paper_saving_pct"])
                  + "."])
+    grid_verified = g["verified_with_fvcore"]
     grid_rows = [[r["form"], r["output"], number(r["macs"]), f"{r['macs_per_d2k2']:g}",
                   f"{r['relative_to_conv_then_pool']:g}", r["description"],
-                  *(["=" if r["fvcore_agrees"] else "DIFFERS"] if verified else [])]
+                  *(["=" if r["fvcore_agrees"] else "DIFFERS"] if grid_verified else [])]
                  for r in records(grid)]
     second = Grid(
         f"Grid reduction {g['d']}x{g['d']}x{g['k']} -> {g['d'] // 2}x{g['d'] // 2}x{2 * g['k']} "
         f"with {g['kernel']}x{g['kernel']} convs",
         [("form", "left"), ("output", "right"), ("MACs", "right"), ("MACs / (d²k²)", "right"),
-         ("vs conv then pool", "right"), ("what it is", "left"), *check],
+         ("vs conv then pool", "right"), ("what it is", "left"),
+         *([("fvcore", "center")] if grid_verified else [])],
         grid_rows,
         summary=[f"The paper's 2d²k² for conv then pool counts one kernel tap; with "
                  f"{g['kernel']}x{g['kernel']} kernels it is 2·{g['kernel'] ** 2}·d²k² = "

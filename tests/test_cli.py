@@ -200,3 +200,38 @@ def test_compare_reduced_factorized():
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["module"]["rows"]
     assert len(rows) == 9 and all(r["a_output"] == r["b_output"] for r in rows)
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (("check", "--max-params", "7M", "--max-macs", "1.6G"), 0, "ok: googlenet: params 6,998,552"),
+    (("check", "--max-params", "6,998,552"), 0, "ok:"),
+    (("check", "--max-params", "6998551"), 1, "params 6,998,552 exceed the budget of 6,998,551"),
+    (("check", "--max-macs", "1.5G"), 1, "MACs 1,582,671,872 exceed the budget"),
+    (("check", "--arch", "inception_v3", "--max-params", "25M"), 0, "23,834,568"),
+    (("check",), 2, "give at least one budget"),
+    (("check", "--max-params", "lots"), 2, "--max-params must be a count"),
+])
+def test_check_budgets(args, code, message):
+    result = invoke(*args)
+    assert result.exit_code == code, result.output
+    assert message in (result.stdout if code == 0 else result.stderr)
+
+
+def test_diff_lists_changed_rows(write_spec):
+    text = (DATA / "tiny.yaml").read_text().replace("linear: {out: 5}", "linear: {out: 7}")
+    text = text.replace("1x1x5", "1x1x7")
+    changed = write_spec(text, "tiny2.yaml")
+    result = invoke("diff", str(DATA / "tiny.yaml"), str(changed), "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["diff"]["rows"]
+    assert [r["row"] for r in rows] == ["fc"]
+    assert (rows[0]["a_params"], rows[0]["b_params"]) == (45, 8 * 7 + 7)
+
+
+def test_report_command(tmp_path):
+    pytest.importorskip("torch")
+    result = invoke("report", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]

@@ -37,3 +37,19 @@ def test_example_spec_is_the_tested_one():
 
     counts = [rc.counts for rc in count_spec(parse_spec(shown))]
     assert sum(c.params for c in counts[:-1]) == 112 + 139 + 45
+
+
+def test_every_command_and_option_is_documented():
+    import typer.main
+
+    from incprof.cli import app
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        assert f"### `incprof {name}`" in README or f"`incprof {name}`" in README, name
+        first_line = (command.help or "").strip().splitlines()[0]
+        assert first_line.rstrip(".").lower() in README.replace("\n", " ").lower(), name
+        for param in command.params:
+            for flag in param.opts + param.secondary_opts:
+                if flag.startswith("--") and flag != "--help":
+                    assert f"{flag}" in README, (name, flag)
