@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -48,6 +49,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+@contextmanager
+def user_errors():
+    """Turn the errors a user can cause or fix into one red line and exit code 2."""
+    try:
+        yield
+    except SpecError as exc:
+        fail(str(exc))
+    except ImportError as exc:
+        missing = (exc.name or str(exc)).split(".")[0]
+        fail(f"{missing} is not installed; install incprof with its dependencies "
+             "(pip install -e .), or use --no-verify to count from the spec alone")
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"cannot write{where}: {exc.strerror or exc}")
+
+
 def parse_input_size(text: str | None) -> tuple[int, int] | None:
     """'224' -> (224, 224); '299x320' -> (299, 320); None stays None."""
     if text is None:
@@ -64,10 +81,8 @@ def _emit(text: str, output: Path | None) -> None:
         return
     from .files import write_atomic
 
-    try:
+    with user_errors():
         write_atomic(output, text)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
     typer.secho(f"wrote {output}", err=True)
 
 
@@ -94,6 +109,10 @@ def table(
                                          "--no-verify is instant and torch-free.")] = True,
     plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
                                                  "by conv kind (.png or .svg).")] = None,
+    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to build a network whose "
+                                                      "estimated memory exceeds this many bytes, "
+                                                      "e.g. 8G (default: half the available "
+                                                      "memory).")] = None,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -102,24 +121,15 @@ def table(
     from . import render
     from .profiler import profile
 
-    try:
+    with user_errors():
         df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
-                     input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify)
-    except SpecError as exc:
-        fail(str(exc))
-    except ImportError as exc:
-        fail(f"{exc.name or exc} is not installed; install incprof with its dependencies, or "
-             "use --no-verify to count from the spec alone")
-    if plot is not None:
-        from .plot import macs_by_kind_bars
+                     input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
+                     max_memory=parse_count(max_memory, "--max-memory") if max_memory else None)
+        if plot is not None:
+            from .plot import macs_by_kind_bars
 
-        try:
             macs_by_kind_bars(df, plot)
-        except SpecError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"cannot write {plot}: {exc.strerror or exc}")
-        typer.secho(f"wrote {plot}", err=True)
+            typer.secho(f"wrote {plot}", err=True)
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
@@ -163,6 +173,10 @@ def compare(
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
                                          "network with fvcore on the built PyTorch modules.")
                       ] = True,
+    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to build a network whose "
+                                                      "estimated memory exceeds this many bytes, "
+                                                      "e.g. 8G (default: half the available "
+                                                      "memory).")] = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -175,17 +189,18 @@ def compare(
     if len(sides) != 2:
         fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
              "'incprof compare naive reduced'")
-    try:
+    limit = parse_count(max_memory, "--max-memory") if max_memory else None
+    with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
                        for side in sides)
         frames = []
         if level in (Level.module, Level.both):
             frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
-                                          labels=labels))
+                                          labels=labels, max_memory=limit))
         if level in (Level.network, Level.both):
             frames.append(compare_networks(*specs, batch_size=batch_size, verify=verify,
-                                           labels=labels))
+                                           labels=labels, max_memory=limit))
         if plot is not None:
             from .plot import module_macs_bars
 
@@ -193,10 +208,6 @@ def compare(
                 *specs, batch_size=batch_size, labels=labels)
             module_macs_bars(modules, plot)
             typer.secho(f"wrote {plot}", err=True)
-    except SpecError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write {plot}: {exc.strerror or exc}")
     if fmt is Format.json:
         import json
 
@@ -244,7 +255,7 @@ def factorize(
 
     if grid_kernel % 2 == 0:
         fail(f"--grid-kernel must be odd, got {grid_kernel}")
-    try:
+    with user_errors():
         rules = factorization_table(width, size, cin, cout, verify=verify)
         grid = grid_table(grid_size, grid_channels, grid_kernel, verify=verify)
         if plot is not None:
@@ -252,10 +263,6 @@ def factorize(
 
             savings_bars(rules, grid, plot)
             typer.secho(f"wrote {plot}", err=True)
-    except SpecError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write {plot}: {exc.strerror or exc}")
     if fmt is Format.json:
         import json
 
@@ -300,14 +307,9 @@ def report(
 
     from .report import REPORTS, write_reports
 
-    try:
-        with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-            task = progress.add_task("writing reports", total=len(REPORTS))
-            written = write_reports(out, lambda name: progress.advance(task))
-    except SpecError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write to {out}: {exc.strerror or exc}")
+    with user_errors(), Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("writing reports", total=len(REPORTS))
+        written = write_reports(out, lambda name: progress.advance(task))
     for path in written:
         typer.echo(f"wrote {path}")
 
@@ -345,11 +347,9 @@ def check(
         fail("give at least one budget: --max-params and/or --max-macs")
     limits = {"params": parse_count(max_params, "--max-params") if max_params else None,
               "MACs": parse_count(max_macs, "--max-macs") if max_macs else None}
-    try:
+    with user_errors():
         df = profile(str(spec) if spec else arch, aux=False,
                      input_size=parse_input_size(input_size))
-    except SpecError as exc:
-        fail(str(exc))
     t = df.attrs["totals"]
     name = str(spec) if spec else arch
     figures = {"params": t["params"], "MACs": t["macs"]}
@@ -378,10 +378,8 @@ def diff(
     from .compare import compare_networks
     from .spec import resolve
 
-    try:
+    with user_errors():
         frame = compare_networks(resolve(old), resolve(new), labels=(old, new))
-    except SpecError as exc:
-        fail(str(exc))
     changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
         (frame["a_output"] != frame["b_output"])
     meta, totals = frame.attrs["meta"], frame.attrs["totals"]

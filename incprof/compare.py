@@ -62,7 +62,8 @@ def _frame(records: list[dict], columns: list[str], int_columns: list[str]) -> p
 
 
 def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
-                    labels: tuple[str, str] | None = None) -> pd.DataFrame:
+                    labels: tuple[str, str] | None = None,
+                    max_memory: int | None = None) -> pd.DataFrame:
     """Rows whose layers differ between A and B, each counted on the input it has in B.
 
     For naive against reduced this is one row per Inception module at its Table 1 input shape.
@@ -88,7 +89,8 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
             from .count import measure
 
             for side, spec in (("a", a), ("b", b)):
-                m = measure(single_row_spec(spec, row.name, p.in_shape), None, batch_size)[row.name]
+                one = single_row_spec(spec, row.name, p.in_shape)
+                m = measure(one, None, batch_size, max_memory)[row.name]
                 record[f"{side}_fvcore_params"], record[f"{side}_fvcore_macs"] = m.params, m.macs
         records.append(_derived(record))
     ints = [c for c in MODULE_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c]
@@ -99,11 +101,13 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
 
 
 def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
-                     labels: tuple[str, str] | None = None) -> pd.DataFrame:
+                     labels: tuple[str, str] | None = None,
+                     max_memory: int | None = None) -> pd.DataFrame:
     """Both whole networks (inference, no aux heads), rows joined by name."""
     from .profiler import profile
 
-    da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify) for s in (a, b))
+    da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify, max_memory=max_memory)
+              for s in (a, b))
     a_rows, b_rows = da.set_index("row"), db.set_index("row")
     names = list(a_rows.index) + [n for n in b_rows.index if n not in a_rows.index]
     records = []

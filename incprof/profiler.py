@@ -39,11 +39,12 @@ def load(arch: str | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchS
 
 
 def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: bool = True,
-            input_size: Pair | None = None, batch_size: int = 1,
-            verify: bool = False) -> pd.DataFrame:
+            input_size: Pair | None = None, batch_size: int = 1, verify: bool = False,
+            max_memory: int | None = None) -> pd.DataFrame:
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
 
-    ``verify=True`` builds the network and measures every row with fvcore (needs torch).
+    ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
+    its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
     Totals and run metadata are in ``df.attrs["totals"]`` and ``df.attrs["meta"]``.
     """
     if batch_size < 1:
@@ -55,7 +56,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     if verify:
         from .count import measure
 
-        measured = measure(spec, input_size, batch_size)
+        measured = measure(spec, input_size, batch_size, max_memory)
     items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
     records = []
     for rc in counted:

@@ -299,6 +299,8 @@ class _Parser:
         if isinstance(value, bool):
             raise self.fail(f"{column} must be a number like '159K', got {value!r}", line)
         if isinstance(value, (int, float)):
+            if not math.isfinite(value) or value < 0:
+                raise self.fail(f"{column} must be a finite number >= 0, got {value!r}", line)
             return round(value)
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
         units = self.units.get(column, _DEFAULT_UNITS)
@@ -500,16 +502,18 @@ class _Parser:
             if head.after not in {r.name for r in rows}:
                 raise SpecError(f"aux head follows unknown row {head.after!r}", path=self.path,
                                 line=head.line, row=head.name)
-        flavors = self.mapping(data.get("flavors"), "flavors", at("flavors"))
-        for flavor, body in flavors.items():
+        flavors = {}
+        for flavor, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
             body = self.mapping(body, f"flavor {flavor}", at("flavors"))
             self.keys(body, {"note", "replace"}, set(), f"flavor {flavor}", at("flavors"))
-            replace = self.mapping(body.get("replace"), "replace", at("flavors"))
-            for target, layers in replace.items():
+            replace = {}
+            for target, layers in self.mapping(body.get("replace"), "replace",
+                                               at("flavors")).items():
                 if target not in seen:
                     raise self.fail(f"flavor {flavor} replaces unknown row {target!r}",
                                     at("flavors"))
                 replace[target] = self.layers(layers, f"flavor {flavor} layers", at("flavors"))
+            flavors[str(flavor)] = {"note": body.get("note"), "replace": replace}
         published_data = data.get("published") or []
         if not isinstance(published_data, list):
             raise self.fail("published must be a list", at("published"))
@@ -535,7 +539,7 @@ class _Parser:
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
-            flavors={k: dict(v) for k, v in flavors.items()}, published=tuple(published),
+            flavors=flavors, published=tuple(published),
             path=self.path)
 
 

@@ -17,3 +17,12 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many fuzzed specs ran (tests/test_fuzz.py)."""
+    import sys
+
+    fuzz = sys.modules.get("test_fuzz")
+    if fuzz is not None and fuzz.TALLY["tried"]:
+        terminalreporter.write_line(fuzz.pytest_terminal_summary_line())

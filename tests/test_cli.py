@@ -235,3 +235,44 @@ def test_report_command(tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
+
+
+# ---- environment faults, each simulated
+def test_missing_dependency_is_a_clear_message(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fvcore", None)  # import fvcore now raises ImportError
+    result = invoke("table", "--verify")
+    assert result.exit_code == 2
+    assert "fvcore is not installed" in result.stderr and "--no-verify" in result.stderr
+
+
+def test_read_only_output_folder(monkeypatch, tmp_path):
+    import incprof.files
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x.csv"))
+
+    monkeypatch.setattr(incprof.files.tempfile, "mkstemp", refuse)
+    result = invoke("table", "--no-verify", "-f", "csv", "-o", str(tmp_path / "x.csv"))
+    assert result.exit_code == 2 and "Permission denied" in result.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_failed_write_keeps_the_previous_file(monkeypatch, tmp_path):
+    import os
+
+    target = tmp_path / "g.json"
+    target.write_text("previous")
+
+    def broken(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    result = invoke("table", "--no-verify", "-f", "json", "-o", str(target))
+    assert result.exit_code == 2 and "No space left" in result.stderr
+    assert target.read_text() == "previous" and sorted(os.listdir(tmp_path)) == ["g.json"]
+
+
+def test_memory_limit_refuses_before_building():
+    result = invoke("compare", "naive", "reduced", "--level", "network", "--max-memory", "100M")
+    assert result.exit_code == 2
+    assert "would need about" in result.stderr and "set by --max-memory" in result.stderr
