@@ -29,6 +29,7 @@ class Counts:
     macs: int = 0
     other_ops: int = 0
     activations: int = 0
+    mac_outputs: int = 0  # output elements of conv and linear layers (fvcore's activation count)
 
     def __add__(self, other: "Counts") -> "Counts":
         return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Counts)))
@@ -45,11 +46,13 @@ def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
         weights = kh * kw * (in_shape[0] // layer.groups) * layer.out
         params = weights + (layer.out if layer.bias else 0) + (2 * layer.out if layer.bn_eps else 0)
         other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
-        return Counts(params, weights, weights * out_shape[1] * out_shape[2], other)
+        return Counts(params, weights, weights * out_shape[1] * out_shape[2], other,
+                      mac_outputs=_numel(out_shape))
     if isinstance(layer, Linear):
         weights = _numel(in_shape) * layer.out
         params = weights + (layer.out if layer.bias else 0)
-        return Counts(params, weights, weights, layer.out if layer.relu else 0)
+        return Counts(params, weights, weights, layer.out if layer.relu else 0,
+                      mac_outputs=layer.out)
     if isinstance(layer, Pool):
         return Counts(other_ops=layer.kernel[0] * layer.kernel[1] * _numel(out_shape))
     if isinstance(layer, GlobalAvgPool):
@@ -80,9 +83,24 @@ class RowCounts:
     counts: Counts
 
 
+# A ceiling far above any real network, so that every count fits a 64-bit integer at any batch size
+# a user would ask for.
+MAX_COUNT = 10**15
+
+
 def count_spec(spec: ArchSpec, input_hw: Pair | None = None) -> list[RowCounts]:
-    """Counts per image for every row and aux head of a spec, in network order."""
-    return [RowCounts(p, sequence_counts(p.layers, p.in_shape)) for p in place(spec, input_hw)]
+    """Counts per image for every row and aux head of a spec, in network order. Raises
+    ResourceError past MAX_COUNT params, MACs or activations."""
+    from .errors import ResourceError
+
+    counted = [RowCounts(p, sequence_counts(p.layers, p.in_shape)) for p in place(spec, input_hw)]
+    for what in ("params", "macs", "activations", "other_ops"):
+        total = sum(getattr(rc.counts, what) for rc in counted)
+        if total > MAX_COUNT:
+            raise ResourceError(f"the spec has {total:.3g} {what} per image, over incprof's "
+                                f"ceiling of {MAX_COUNT:.0e}; no real network is that large",
+                                path=spec.path)
+    return counted
 
 
 def conv_kind(layer: Layer) -> str | None:

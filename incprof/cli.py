@@ -36,6 +36,14 @@ class Format(str, Enum):
     json = "json"
 
 
+class DType(str, Enum):
+    """Value types for memory figures."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
 class Flavor(str, Enum):
     """How the network is built from the spec."""
 
@@ -63,6 +71,18 @@ def user_errors():
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         fail(f"cannot write{where}: {exc.strerror or exc}")
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """'rf,memory' -> ('rf', 'memory'); 'all' -> every group."""
+    from .render import COLUMN_GROUPS
+
+    groups = tuple(g.strip() for g in text.split(",") if g.strip())
+    unknown = [g for g in groups if g not in (*COLUMN_GROUPS, "all")]
+    if unknown:
+        fail(f"unknown --columns group {unknown[0]!r}; choose from "
+             f"{', '.join(COLUMN_GROUPS)} or all")
+    return groups
 
 
 def parse_input_size(text: str | None) -> tuple[int, int] | None:
@@ -96,7 +116,7 @@ def table(
                                       "(training-only heads), listed and totalled apart.")] = True,
     input_size: Annotated[Optional[str], typer.Option(help="Input height x width, e.g. 320 or "
                                                       "299x299 (default: the spec's input).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch; MACs scale with it, "
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch; MACs scale with it, "
                                             "params do not.")] = 1,
     flavor: Annotated[Flavor, typer.Option(help="paper: as published (biases, LRN). torchvision: "
                                            "conv+BN, no LRN, 3x3 in the 5x5 branch.")] = Flavor.paper,
@@ -113,6 +133,14 @@ def table(
                                                       "estimated memory exceeds this many bytes, "
                                                       "e.g. 8G (default: half the available "
                                                       "memory).")] = None,
+    columns: Annotated[str, typer.Option(help="Extra column groups, comma-separated: rf "
+                                         "(receptive field, jump), memory (activations, peak live "
+                                         "bytes), bottleneck (size drop), or all.")] = "",
+    dtype: Annotated[DType, typer.Option(help="Bytes per value for activation memory.")
+                     ] = DType.fp32,
+    bottleneck_factor: Annotated[float, typer.Option(min=1.0, help="Flag a row whose output is "
+                                                     "more than this many times smaller than "
+                                                     "the previous row's.")] = 4.0,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -121,10 +149,12 @@ def table(
     from . import render
     from .profiler import profile
 
+    groups = parse_columns(columns)
     with user_errors():
         df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
-                     max_memory=parse_count(max_memory, "--max-memory") if max_memory else None)
+                     max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
+                     dtype=dtype.value, bottleneck_factor=bottleneck_factor)
         if plot is not None:
             from .plot import macs_by_kind_bars
 
@@ -133,11 +163,12 @@ def table(
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
-        render.print_grid(render.profile_grid(df), Console())
+        render.print_grid(render.profile_grid(df, columns=groups), Console())
+    elif fmt in (Format.table, Format.markdown):
+        render_text = render.to_text if fmt is Format.table else render.to_markdown
+        _emit(render_text(df, columns=groups), output)
     else:
-        text = {Format.table: render.to_text, Format.markdown: render.to_markdown,
-                Format.csv: render.to_csv, Format.json: render.to_json}[fmt](df)
-        _emit(text, output)
+        _emit((render.to_csv if fmt is Format.csv else render.to_json)(df), output)
     if df.attrs["totals"]["fvcore_agrees"] is False:
         fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
 
@@ -163,7 +194,7 @@ def compare(
     level: Annotated[Level, typer.Option(help="module: each changed row on B's input for that "
                                          "row; network: both whole networks, rows joined by "
                                          "name.")] = Level.both,
-    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (MACs scale).")] = 1,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch (MACs scale).")] = 1,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
                    ] = Format.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
@@ -393,6 +424,48 @@ def diff(
         _emit(render.comparison_csv([frame]), output)
     else:
         _show([render.comparison_grid(frame, exact=fmt is Format.markdown)], fmt, output)
+
+
+@app.command("sweep")
+def sweep_sizes(
+    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture.")
+                    ] = "googlenet",
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
+                                                 "replaces --arch.")] = None,
+    input_size: Annotated[str, typer.Option(help="Square input sides, comma-separated, e.g. "
+                                            "79,151,299.")] = "79,151,224,299",
+    dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory.")
+                     ] = DType.fp32,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
+                   ] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "instead of stdout.")] = None,
+) -> None:
+    """Params, MACs, final feature map and validity across input resolutions.
+
+    Also reports the smallest square input the network accepts at all.
+    Example: incprof sweep --arch inception_v3 --input-size 79,151,299
+    """
+    from . import render
+    from .spec import resolve
+    from .sweep import sweep
+
+    sides = []
+    for part in input_size.split(","):
+        if not part.strip().isdigit() or not 1 <= int(part) <= 16384:
+            fail(f"--input-size must be comma-separated sides from 1 to 16384, got {input_size!r}")
+        sides.append(int(part))
+    with user_errors():
+        df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value)
+    if fmt is Format.json:
+        import json
+
+        payload = {"meta": df.attrs["meta"], "rows": render.records(df)}
+        _emit(json.dumps(payload, indent=2) + "\n", output)
+    elif fmt is Format.csv:
+        _emit(df.to_csv(index=False, lineterminator="\n"), output)
+    else:
+        _show([render.sweep_grid(df, exact=fmt is Format.markdown)], fmt, output)
 
 
 @app.command("list")

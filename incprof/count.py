@@ -14,6 +14,7 @@ class Measured:
 
     params: int
     macs: int
+    activations: int  # fvcore's activation count: output elements of conv and linear layers
 
 
 def measure(spec, input_hw=None, batch_size: int = 1,
@@ -25,7 +26,7 @@ def measure(spec, input_hw=None, batch_size: int = 1,
 
     check_memory(spec, input_hw, batch_size, max_memory)
     import torch
-    from fvcore.nn import FlopCountAnalysis, parameter_count
+    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis, parameter_count
 
     from .build import build
     from .spec import place
@@ -35,15 +36,20 @@ def measure(spec, input_hw=None, batch_size: int = 1,
     placed = place(spec, input_hw)
     results: dict[str, Measured] = {}
     with torch.no_grad():
-        main = _by_module(FlopCountAnalysis, model, torch.zeros(batch_size, *placed[0].in_shape))
+        x = torch.zeros(batch_size, *placed[0].in_shape)
+        flops = _by_module(FlopCountAnalysis, model, x)
+        acts = _by_module(ActivationCountAnalysis, model, x)
         for p in placed:
             if p.is_aux:
-                head = model.aux[p.name]
-                macs = _macs(_by_module(FlopCountAnalysis, head,
-                                        torch.zeros(batch_size, *p.in_shape))[""])
-                results[p.name] = Measured(params.get(f"aux.{p.name}", 0), macs)
+                head, x = model.aux[p.name], torch.zeros(batch_size, *p.in_shape)
+                results[p.name] = Measured(
+                    params.get(f"aux.{p.name}", 0),
+                    _total(_by_module(FlopCountAnalysis, head, x)[""], MAC_OPERATORS),
+                    _total(_by_module(ActivationCountAnalysis, head, x)[""], None))
             else:
-                results[p.name] = Measured(params.get(p.name, 0), _macs(main.get(p.name, {})))
+                results[p.name] = Measured(params.get(p.name, 0),
+                                           _total(flops.get(p.name, {}), MAC_OPERATORS),
+                                           _total(acts.get(p.name, {}), None))
     return results
 
 
@@ -55,5 +61,6 @@ def _by_module(analysis_cls, module, inputs) -> dict:
     return analysis.by_module_and_operator()
 
 
-def _macs(by_operator) -> int:
-    return int(sum(by_operator.get(op, 0) for op in MAC_OPERATORS))
+def _total(by_operator, operators) -> int:
+    """Sum of an fvcore per-operator Counter, over ``operators`` (None: all of them)."""
+    return int(sum(v for op, v in by_operator.items() if operators is None or op in operators))

@@ -7,20 +7,28 @@ import dataclasses
 import pandas as pd
 
 from .analytic import count_spec, macs_by_kind, sequence_counts
+from .geometry import BYTES, geometry
 from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
                    printed_mismatches, resolve)
 from .variants import apply_flavor
 
 FLAG_THRESHOLD_PCT = 5.0
+# v3 paper, section 2, principle 1: avoid representational bottlenecks; flag drops beyond this.
+BOTTLENECK_FACTOR = 4.0
 KIND_COLUMNS = {"1x1 conv": "macs_1x1", "n x n conv": "macs_nxn", "1 x n / n x 1 conv": "macs_1xn",
                 "linear": "macs_linear"}
 
-COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth", *FILTER_COLUMNS, "params", "macs",
-           "other_ops", "weights", "fvcore_params", "fvcore_macs", *KIND_COLUMNS.values(), "printed_params", "printed_ops", "paper_params",
-           "paper_ops", "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
-           "alt_macs", "aux"]
-INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "fvcore_params",
-               "fvcore_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops", "alt_params", "alt_macs"]
+COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth", *FILTER_COLUMNS,
+           "params", "macs", "other_ops", "weights", "mac_outputs", "fvcore_params", "fvcore_macs",
+           *KIND_COLUMNS.values(), "printed_params", "printed_ops", "paper_params", "paper_ops",
+           "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
+           "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations", "activation_bytes",
+           "peak_activation_bytes", "fvcore_activations", "representation_ratio", "bottleneck",
+           "aux"]
+INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "mac_outputs",
+               "fvcore_params", "fvcore_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops",
+               "alt_params", "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations",
+               "activation_bytes", "peak_activation_bytes", "fvcore_activations"]
 
 CONVENTIONS = (
     "params: all trainable parameters (conv/linear weights and biases, BatchNorm scale and shift). "
@@ -40,18 +48,25 @@ def load(arch: str | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchS
 
 def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: bool = True,
             input_size: Pair | None = None, batch_size: int = 1, verify: bool = False,
-            max_memory: int | None = None) -> pd.DataFrame:
+            max_memory: int | None = None, dtype: str = "fp32",
+            bottleneck_factor: float = BOTTLENECK_FACTOR) -> pd.DataFrame:
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
 
     ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
     its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
+    Activation bytes use ``dtype``; a row whose output is more than ``bottleneck_factor`` times
+    smaller than the previous row's is flagged as a representational bottleneck.
     Totals and run metadata are in ``df.attrs["totals"]`` and ``df.attrs["meta"]``.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    if not 1 <= batch_size <= 4096:
+        raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
+    if dtype not in BYTES:
+        raise ValueError(f"dtype must be one of {', '.join(BYTES)}, got {dtype!r}")
+    size = BYTES[dtype]
     spec = load(arch, flavor, aux)
     native = input_size is None or tuple(input_size) == spec.input[1:]
     counted = count_spec(spec, input_size)
+    shapes = geometry(spec, input_size)
     measured = None
     if verify:
         from .count import measure
@@ -68,11 +83,21 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
             "depth": depth(p.layers), **{f: (row.filters.get(f) if row else None)
                                           for f in FILTER_COLUMNS},
             "params": c.params, "macs": c.macs * batch_size, "other_ops": c.other_ops * batch_size,
-            "weights": c.weights,
+            "weights": c.weights, "mac_outputs": c.mac_outputs * batch_size,
             "fvcore_params": measured[p.name].params if measured else None,
             "fvcore_macs": measured[p.name].macs if measured else None,
             "aux": p.is_aux,
         }
+        g = shapes[p.name]
+        record.update({
+            "rf_h": g.field.size[0], "rf_w": g.field.size[1], "jump_h": g.field.jump[0],
+            "jump_w": g.field.jump[1], "activations": g.output_elements * batch_size,
+            "activation_bytes": g.output_elements * batch_size * size,
+            "peak_activation_bytes": g.peak_elements * batch_size * size,
+            "fvcore_activations": measured[p.name].activations if measured else None,
+            "representation_ratio": g.representation_ratio,
+            "bottleneck": bool(g.representation_ratio is not None
+                               and g.representation_ratio > bottleneck_factor)})
         by_kind = macs_by_kind(p.layers, p.in_shape)
         record.update({column: by_kind.get(kind, 0) * batch_size
                        for kind, column in KIND_COLUMNS.items()})
@@ -85,6 +110,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     df.attrs["meta"] = {
         "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
+        "dtype": dtype, "bottleneck_factor": bottleneck_factor,
         "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
         "paper_figures_apply": native, "conventions": CONVENTIONS,
     }
@@ -148,6 +174,9 @@ def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size:
     totals = {
         "params": int(main["params"].sum()), "macs": int(main["macs"].sum()),
         "other_ops": int(main["other_ops"].sum()),
+        "peak_activation_bytes": int(main["peak_activation_bytes"].max()),
+        "receptive_field": [int(main["rf_h"].iloc[-1]), int(main["rf_w"].iloc[-1])],
+        "bottlenecks": list(main.loc[main["bottleneck"], "row"]),
         "params_with_aux": int(df["params"].sum()), "macs_with_aux": int(df["macs"].sum()),
         "depth": int(main["depth"].sum()), "paper_depth": spec.paper_depth,
         "paper_params_sum": int(main["paper_params"].sum()) if main["paper_params"].notna().any()
@@ -162,4 +191,6 @@ def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size:
     if measured is not None:
         totals["fvcore_agrees"] = bool((df["params"] == df["fvcore_params"]).all()
                                        and (df["macs"] == df["fvcore_macs"]).all())
+        totals["fvcore_activations_agree"] = bool(
+            (df["fvcore_activations"] == df["mac_outputs"]).all())
     return totals

@@ -102,13 +102,25 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     if not meta["paper_figures_apply"]:
         lines.append("The paper's printed sizes and ops apply to the spec's own input size; at "
                      "this input they are not compared.")
+    rf = t["receptive_field"]
+    lines.append(f"Receptive field of the last row: {rf[0]}x{rf[1]} input pixels. Peak live "
+                 f"activations of one inference pass: {human(t['peak_activation_bytes'])}B at "
+                 f"{meta['dtype']}, batch {batch} (a model: each layer's input and output, and "
+                 "every branch output until the concatenation).")
+    if t["bottlenecks"]:
+        lines.append(f"Representational bottlenecks (output more than "
+                     f"{meta['bottleneck_factor']:g}x smaller than the previous row's; v3 paper, "
+                     f"section 2, principle 1): {', '.join(t['bottlenecks'])}.")
     if t["fvcore_agrees"] is None:
         lines.append("fvcore cross-check: not run (--no-verify).")
     else:
         lines.append("fvcore on the built network: "
-                     + ("agrees with the analytic params and MACs on every row."
+                     + ("agrees with the analytic params and MACs on every row"
                         if t["fvcore_agrees"] else "DISAGREES with the analytic counts (see "
-                                                   "the fvcore column)."))
+                                                   "the fvcore column)")
+                     + ("; its activation counter agrees with the conv and linear output sizes."
+                        if t["fvcore_activations_agree"] else
+                        "; its activation counter DISAGREES with the conv/linear outputs."))
     lines.append("Conventions: " + meta["conventions"])
     return lines
 
@@ -125,15 +137,40 @@ class Grid:
     summary: list[str] = field(default_factory=list)
 
 
-def profile_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
-    """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones."""
+# Extra column groups for `incprof table --columns`.
+COLUMN_GROUPS = ("rf", "memory", "bottleneck")
+
+
+def _extra_cells(r: dict, groups, number) -> list[str]:
+    cells = []
+    if "rf" in groups:
+        cells += [f"{r['rf_h']}x{r['rf_w']}", f"{r['jump_h']}x{r['jump_w']}"]
+    if "memory" in groups:
+        cells += [number(r["activations"]), f"{human(r['activation_bytes'])}B",
+                  f"{human(r['peak_activation_bytes'])}B"]
+    if "bottleneck" in groups:
+        ratio = r["representation_ratio"]
+        cells += ["" if ratio is None else f"{ratio:g}x", "yes" if r["bottleneck"] else ""]
+    return cells
+
+
+def profile_grid(df: pd.DataFrame, exact: bool = False, columns=()) -> Grid:
+    """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
+    ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group)."""
     number = _int if exact else human
+    groups = COLUMN_GROUPS if "all" in columns else tuple(columns)
     rows = records(df)
     show_filters = [f for f in FILTER_COLUMNS if df[f].notna().any()]
     headers = [("row", "left"), ("type", "left"), ("output", "right"), ("depth", "right"),
                *((FILTER_HEADERS[f], "right") for f in show_filters), ("params", "right"),
                ("MACs", "right"), ("paper params", "right"), ("paper ops", "right"),
                ("Δ params", "right"), ("Δ ops", "right"), ("fvcore", "center"), ("flag", "left")]
+    if "rf" in groups:
+        headers += [("receptive field", "right"), ("jump", "right")]
+    if "memory" in groups:
+        headers += [("activations", "right"), ("act. bytes", "right"), ("peak live", "right")]
+    if "bottleneck" in groups:
+        headers += [("size drop", "right"), ("bottleneck", "center")]
     cells, note = [], 0
     for r in rows:
         note += bool(r["flag"])
@@ -141,7 +178,8 @@ def profile_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                       *(_int(r[f]) for f in show_filters), number(r["params"]), number(r["macs"]),
                       r["printed_params"] or "", r["printed_ops"] or "",
                       _pct(r["paper_params_delta_pct"]), _pct(r["paper_ops_delta_pct"]),
-                      _fvcore_cell(r), f"[{note}]" if r["flag"] else ""])
+                      _fvcore_cell(r), f"[{note}]" if r["flag"] else "",
+                      *_extra_cells(r, groups, number)])
     return Grid(df.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], _notes(rows),
                 summary_lines(df))
 
@@ -167,13 +205,19 @@ def print_grid(grid: Grid, console) -> None:
         console.print(line, highlight=False, markup=False)
 
 
-def grid_text(grid: Grid, width: int = 200) -> str:
-    """A Grid as plain text of a fixed width (no colour, no trailing spaces)."""
+def grid_text(grid: Grid, wrap: int = 110) -> str:
+    """A Grid as plain text: the table at its natural width, notes and summary wrapped at
+    ``wrap`` columns (no colour, no trailing spaces)."""
+    import textwrap
+
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
-    print_grid(grid, console)
-    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+    console = Console(file=io.StringIO(), width=1000, force_terminal=False, color_system=None)
+    console.print(rich_table(grid))
+    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    for paragraph in grid.notes + [""] + grid.summary:
+        lines += textwrap.wrap(paragraph, wrap, subsequent_indent="    ") or [""]
+    return "\n".join(lines) + "\n"
 
 
 def grid_markdown(grid: Grid) -> str:
@@ -189,14 +233,14 @@ def grid_markdown(grid: Grid) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_text(df: pd.DataFrame) -> str:
+def to_text(df: pd.DataFrame, columns=()) -> str:
     """The profile as plain text: table, notes and summary."""
-    return grid_text(profile_grid(df))
+    return grid_text(profile_grid(df, columns=columns))
 
 
-def to_markdown(df: pd.DataFrame) -> str:
+def to_markdown(df: pd.DataFrame, columns=()) -> str:
     """The profile as markdown, with exact integers."""
-    return grid_markdown(profile_grid(df, exact=True))
+    return grid_markdown(profile_grid(df, exact=True, columns=columns))
 
 
 def _total_rows(df: pd.DataFrame) -> list[dict]:
@@ -350,3 +394,26 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
                  "(a bottleneck); the parallel module is cheaper still and has none.",
                  "MACs: conv and linear multiply-accumulates per image; pooling is not counted."])
     return [first, second]
+
+
+def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
+    """A resolution sweep (see incprof.sweep) as a Grid."""
+    number = _int if exact else human
+    meta = df.attrs["meta"]
+    rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
+             r["final_feature_map"] or "", r["receptive_field"] or "",
+             f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "", r["reason"] or ""]
+            for r in records(df)]
+    smallest = meta["min_input_size"]
+    return Grid(
+        f"{meta['title']}: input resolution sweep",
+        [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
+         (f"{meta['last_conv_row']} output", "right"), ("its receptive field", "right"),
+         ("peak live", "right"), ("why not", "left")],
+        rows,
+        summary=[("The smallest square input every row accepts is "
+                  f"{smallest}x{smallest}." if smallest else
+                  "No square input up to the native size is accepted."),
+                 "Inference, no aux heads; MACs are conv and linear multiply-accumulates per "
+                 f"image; peak live activations at {meta['dtype']}. A fixed-size pool before the "
+                 "classifier makes params depend on the input size."])

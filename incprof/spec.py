@@ -299,15 +299,18 @@ class _Parser:
         if isinstance(value, bool):
             raise self.fail(f"{column} must be a number like '159K', got {value!r}", line)
         if isinstance(value, (int, float)):
-            if not math.isfinite(value) or value < 0:
-                raise self.fail(f"{column} must be a finite number >= 0, got {value!r}", line)
+            if not math.isfinite(value) or not 0 <= value <= 10**15:
+                raise self.fail(f"{column} must be a number from 0 to 1e15, got {value!r}", line)
             return round(value)
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
         units = self.units.get(column, _DEFAULT_UNITS)
         if not match or (match[2] and match[2] not in units):
             raise self.fail(f"{column} must be a number with an optional suffix "
                             f"({', '.join(units)}), got {value!r}", line)
-        return round(float(match[1]) * (units[match[2]] if match[2] else 1))
+        value = round(float(match[1]) * (units[match[2]] if match[2] else 1))
+        if value > 10**15:
+            raise self.fail(f"{column} {value:.3g} is beyond any real network", line)
+        return value
 
     # -- layers
     def layers(self, items, what: str, line: int) -> tuple[Layer, ...]:
@@ -523,8 +526,9 @@ class _Parser:
             self.keys(entry, {"source", "flavor", "aux", "params", "macs"}, {"source"},
                       "a published entry", at("published"))
             macs = entry.get("macs")
-            if macs is not None:
-                self.printed_number(macs, "macs", at("published"))
+            if macs is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?[KMG]", str(macs)):
+                raise self.fail(f"published macs must look like 5.71G (a number and K, M or G), "
+                                f"got {macs!r}", at("published"))
             published.append(Published(
                 source=self.text(entry["source"], "source", at("published")),
                 flavor=self.text(entry.get("flavor", "paper"), "flavor", at("published")),
@@ -674,6 +678,14 @@ def _check(spec: ArchSpec) -> None:
         if row.printed.depth is not None and row.printed.depth != depth(row.layers):
             raise fail(f"printed depth {row.printed.depth} but the layers have "
                        f"{depth(row.layers)} layers with parameters on the longest path")
+        if row.alternative:
+            try:
+                alt_shape = walk(row.alternative.layers, placed.in_shape)[1]
+            except SpecError as exc:
+                raise exc.located(path=spec.path, line=row.line, row=row.name) from None
+            if alt_shape != placed.out_shape:
+                raise fail(f"the alternative gives {format_shape(alt_shape)}, the row "
+                           f"{format_shape(placed.out_shape)}")
         mismatches = printed_mismatches(row, placed)
         if mismatches and not row.deviation:
             raise fail(mismatches[0] + " (add a 'deviation' to the row if this is intended)")

@@ -239,7 +239,8 @@ def test_report_command(tmp_path):
 
 # ---- environment faults, each simulated
 def test_missing_dependency_is_a_clear_message(monkeypatch):
-    monkeypatch.setitem(sys.modules, "fvcore", None)  # import fvcore now raises ImportError
+    for name in [m for m in sys.modules if m == "fvcore" or m.startswith("fvcore.")] + ["fvcore"]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing fvcore now raises ImportError
     result = invoke("table", "--verify")
     assert result.exit_code == 2
     assert "fvcore is not installed" in result.stderr and "--no-verify" in result.stderr
@@ -276,3 +277,20 @@ def test_memory_limit_refuses_before_building():
     result = invoke("compare", "naive", "reduced", "--level", "network", "--max-memory", "100M")
     assert result.exit_code == 2
     assert "would need about" in result.stderr and "set by --max-memory" in result.stderr
+
+
+def test_sweep_command():
+    result = invoke("sweep", "--arch", "inception_v3", "--input-size", "79,151,299", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["meta"]["min_input_size"] == 75 and len(data["rows"]) == 3
+    result = invoke("sweep", "--input-size", "79,abc")
+    assert result.exit_code == 2 and "--input-size" in result.stderr
+
+
+def test_table_columns_option():
+    result = invoke("table", "--no-verify", "--columns", "all", "-f", "markdown")
+    assert result.exit_code == 0 and "receptive field" in result.stdout
+    assert "| 907x907 |" in result.stdout
+    result = invoke("table", "--no-verify", "--columns", "speed")
+    assert result.exit_code == 2 and "unknown --columns group 'speed'" in result.stderr

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from conftest import DATA
 from incprof.analytic import count_spec
 from incprof.errors import SpecError
+from incprof.profiler import profile
 from incprof.spec import parse_spec, place, tables_dir
 from incprof.yamlio import load_yaml
 
@@ -89,6 +90,7 @@ def _check_text(text, name="fuzz.yaml"):
     try:
         spec = parse_spec(load_yaml(name, text), name)
         count_spec(spec)
+        profile(spec)
         place(spec, (spec.input[1] // 2 + 1, spec.input[2]))
     except SpecError as exc:
         TALLY["rejected"] += 1

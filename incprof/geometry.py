@@ -1,0 +1,113 @@
+"""Receptive fields, live activation memory and representation sizes, from the spec alone. No torch.
+
+- Receptive field and jump (effective stride) per axis, at each row's output, in input pixels. A
+  layer with kernel k and stride s turns (field, jump) into (field + (k - 1) * jump, jump * s);
+  a global pool or a linear layer sees its whole input; parallel branches take their largest field.
+- Peak live activations of one inference pass, under this model: a layer's input and output are
+  alive while it runs (BatchNorm after a conv also holds the conv's output; ReLU is in place);
+  inside a module, its input and every finished branch output stay alive until the concatenation,
+  which is alive with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import (ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Pool, Shape,
+                   layer_out_shape, place, walk)
+
+BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+
+
+@dataclass(frozen=True)
+class Field:
+    """Receptive field size and jump per axis (height, width), in input pixels."""
+
+    size: Pair = (1, 1)
+    jump: Pair = (1, 1)
+
+
+def _numel(shape: Shape) -> int:
+    return shape[0] * shape[1] * shape[2]
+
+
+def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
+    """The field after one layer."""
+    if isinstance(layer, (Conv, Pool)):
+        return Field(tuple(f + (k - 1) * j for f, k, j in zip(field.size, layer.kernel,
+                                                               field.jump)),
+                     tuple(j * s for j, s in zip(field.jump, layer.stride)))
+    if isinstance(layer, (GlobalAvgPool, Linear)):
+        if in_shape[1:] == (1, 1):
+            return field
+        return Field(tuple(f + (n - 1) * j for f, n, j in zip(field.size, in_shape[1:],
+                                                               field.jump)),
+                     tuple(j * n for j, n in zip(field.jump, in_shape[1:])))
+    if isinstance(layer, Branches):
+        fields = [sequence_field(b, field, in_shape) for b in layer.branches]
+        return Field(tuple(max(f.size[i] for f in fields) for i in range(2)),
+                     tuple(max(f.jump[i] for f in fields) for i in range(2)))
+    return field
+
+
+def sequence_field(layers: tuple[Layer, ...], field: Field, in_shape: Shape) -> Field:
+    """The field after a sequence of layers."""
+    shape = in_shape
+    for layer in layers:
+        field = layer_field(layer, field, shape)
+        shape = layer_out_shape(layer, shape)
+    return field
+
+
+def sequence_peak(layers: tuple[Layer, ...], in_shape: Shape, held: int = 0) -> int:
+    """Peak live activation elements (per image) while a sequence runs; ``held`` elements are kept
+    alive by the caller, and the sequence's input is counted here."""
+    current = _numel(in_shape)
+    peak = held + current
+    shape = in_shape
+    for layer in layers:
+        out_shape = layer_out_shape(layer, shape)
+        out = _numel(out_shape)
+        if isinstance(layer, Branches):
+            done = 0
+            for branch in layer.branches:
+                peak = max(peak, sequence_peak(branch, shape, held + done))
+                done += _numel(walk(branch, shape)[1])
+            peak = max(peak, held + current + done + out)
+        else:
+            extra = out if isinstance(layer, Conv) and layer.bn_eps is not None else 0
+            peak = max(peak, held + current + out + extra)
+        current, shape = out, out_shape
+    return peak
+
+
+@dataclass(frozen=True)
+class RowGeometry:
+    """Receptive field, activations and representation size at a row's (or aux head's) output."""
+
+    field: Field
+    output_elements: int
+    peak_elements: int
+    representation_ratio: float | None  # previous row's output size / this row's
+
+
+def geometry(spec: ArchSpec, input_hw: Pair | None = None) -> dict[str, RowGeometry]:
+    """Per row and aux head: receptive field, output elements, peak live elements, size ratio."""
+    result: dict[str, RowGeometry] = {}
+    fields: dict[str, Field] = {}
+    field, previous = Field(), None
+    for p in place(spec, input_hw):
+        start = fields[spec_after(spec, p.name)] if p.is_aux else field
+        out_field = sequence_field(p.layers, start, p.in_shape)
+        size = _numel(p.out_shape)
+        ratio = None
+        if not p.is_aux:
+            ratio = round((previous if previous is not None else _numel(p.in_shape)) / size, 2)
+            fields[p.name], field, previous = out_field, out_field, size
+        result[p.name] = RowGeometry(out_field, size, sequence_peak(p.layers, p.in_shape), ratio)
+    return result
+
+
+def spec_after(spec: ArchSpec, head: str) -> str:
+    """The row an aux head reads from."""
+    return next(h.after for h in spec.aux if h.name == head)

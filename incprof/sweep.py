@@ -1,0 +1,68 @@
+"""Input-resolution sweeps: which sizes a spec accepts, and what they cost. No torch."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from .analytic import count_spec
+from .errors import SpecError
+from .geometry import BYTES, geometry
+from .spec import ArchSpec, Branches, Conv, format_shape
+
+
+def _last_conv_row(spec: ArchSpec) -> str:
+    def has_conv(layers) -> bool:
+        return any(isinstance(layer, Conv) or (isinstance(layer, Branches) and any(
+            has_conv(b) for b in layer.branches)) for layer in layers)
+
+    return [r.name for r in spec.rows if has_conv(r.layers)][-1]
+
+
+def min_input_size(spec: ArchSpec, largest: int | None = None) -> int | None:
+    """The smallest square input every row (and aux head) of the spec accepts, or None."""
+    largest = largest or max(spec.input[1:])
+    for side in range(1, largest + 1):
+        try:
+            count_spec(spec, (side, side))
+        except SpecError:
+            continue
+        return side
+    return None
+
+
+def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32") -> pd.DataFrame:
+    """One row per square input size: valid or why not, params, MACs, the last conv row's feature
+    map, its receptive field, and peak live activation bytes (inference, no aux heads)."""
+    spec = dataclasses.replace(spec, aux=())
+    last = _last_conv_row(spec)
+    records = []
+    for side in sizes:
+        record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True, "reason": None,
+                  "params": None, "macs": None, "final_feature_map": None, "receptive_field": None,
+                  "peak_activation_bytes": None}
+        try:
+            counted = count_spec(spec, (side, side))
+            shapes = geometry(spec, (side, side))
+        except SpecError as exc:
+            record.update(valid=False, reason=exc.message if not exc.row else
+                          f"row '{exc.row}': {exc.message}")
+            records.append(record)
+            continue
+        placed = {rc.placed.name: rc.placed for rc in counted}
+        field = shapes[last].field.size
+        record.update(params=sum(rc.counts.params for rc in counted),
+                      macs=sum(rc.counts.macs for rc in counted),
+                      final_feature_map=format_shape(placed[last].out_shape),
+                      receptive_field=f"{field[0]}x{field[1]}",
+                      peak_activation_bytes=max(g.peak_elements for g in shapes.values())
+                      * BYTES[dtype])
+        records.append(record)
+    df = pd.DataFrame.from_records(records)
+    for column in ("params", "macs", "peak_activation_bytes"):
+        df[column] = df[column].astype("Int64")
+    df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "last_conv_row": last,
+                        "min_input_size": min_input_size(spec), "native": list(spec.input),
+                        "dtype": dtype}
+    return df
