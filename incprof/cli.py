@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
-from .errors import SpecError
+from .errors import SpecError, UsageError
 
 app = typer.Typer(
     name="incprof",
@@ -62,7 +62,7 @@ def user_errors():
     """Turn the errors a user can cause or fix into one red line and exit code 2."""
     try:
         yield
-    except SpecError as exc:
+    except (SpecError, UsageError) as exc:
         fail(str(exc))
     except ImportError as exc:
         missing = (exc.name or str(exc)).split(".")[0]
@@ -71,6 +71,35 @@ def user_errors():
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         fail(f"cannot write{where}: {exc.strerror or exc}")
+
+
+DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="Time in channels-last "
+                                               "memory format.")]
+CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the whole network "
+                                          "first; compile time is reported apart.")]
+WarmupOpt = Annotated[Optional[int], typer.Option(min=0, help="Warm-up iterations (default: "
+                                                  "adaptive).")]
+RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (default: adaptive, "
+                                                   "until the median is stable).")]
+
+
+def _latency_args(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
+                  warmup: int | None, repeats: int | None) -> dict:
+    """profile() keyword arguments for timing, with a rich progress bar on a terminal."""
+    if not latency:
+        return {}
+    from rich.progress import Progress
+
+    from .latency import TimingOptions
+
+    progress = Progress(transient=True, disable=not sys.stderr.isatty())
+    progress.start()
+    task = progress.add_task("timing rows", total=None)
+    return {"latency": TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
+                                     compile=compile_model, warmup=warmup, repeats=repeats),
+            "progress": lambda name: progress.update(task, description=f"timed {name}")
+            if name != "network" else progress.stop()}
 
 
 def parse_columns(text: str) -> tuple[str, ...]:
@@ -141,6 +170,13 @@ def table(
     bottleneck_factor: Annotated[float, typer.Option(min=1.0, help="Flag a row whose output is "
                                                      "more than this many times smaller than "
                                                      "the previous row's.")] = 4.0,
+    latency: Annotated[bool, typer.Option("--latency", help="Time every row alone and the whole "
+                                          "network (machine-dependent; see --device).")] = False,
+    device: DeviceOpt = "auto",
+    channels_last: ChannelsLastOpt = False,
+    compile_model: CompileOpt = False,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -154,7 +190,9 @@ def table(
         df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
                      max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
-                     dtype=dtype.value, bottleneck_factor=bottleneck_factor)
+                     dtype=dtype.value, bottleneck_factor=bottleneck_factor,
+                     **_latency_args(latency, device, dtype, channels_last, compile_model, warmup,
+                                     repeats))
         if plot is not None:
             from .plot import macs_by_kind_bars
 
@@ -208,6 +246,14 @@ def compare(
                                                       "estimated memory exceeds this many bytes, "
                                                       "e.g. 8G (default: half the available "
                                                       "memory).")] = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Also time both forms of every row, "
+                                          "and both networks (machine-dependent).")] = False,
+    device: DeviceOpt = "auto",
+    dtype: Annotated[DType, typer.Option(help="Timing dtype: fp32, fp16 or bf16 (model and "
+                                         "input cast).")] = DType.fp32,
+    channels_last: ChannelsLastOpt = False,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -221,6 +267,8 @@ def compare(
         fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
+    timing = _latency_args(latency, device, dtype, channels_last, False, warmup, repeats).get(
+        "latency")
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
@@ -228,10 +276,10 @@ def compare(
         frames = []
         if level in (Level.module, Level.both):
             frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
-                                          labels=labels, max_memory=limit))
+                                          labels=labels, max_memory=limit, latency=timing))
         if level in (Level.network, Level.both):
             frames.append(compare_networks(*specs, batch_size=batch_size, verify=verify,
-                                           labels=labels, max_memory=limit))
+                                           labels=labels, max_memory=limit, latency=timing))
         if plot is not None:
             from .plot import module_macs_bars
 
@@ -327,6 +375,16 @@ def _show(grids, fmt: Format, output: Path | None) -> None:
 def report(
     out: Annotated[Path, typer.Option("--out", help="Folder for the markdown reports and their "
                                       "figures.")] = Path("reports"),
+    latency: Annotated[bool, typer.Option("--latency", help="Write a machine-dependent latency "
+                                          "report under OUT/latency/ instead, named after its "
+                                          "environment.")] = False,
+    arch: Annotated[str, typer.Option("--arch", "-a", help="With --latency: the architecture.")
+                    ] = "googlenet",
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="With --latency: the batch "
+                                            "size.")] = 1,
+    device: DeviceOpt = "auto",
+    dtype: Annotated[DType, typer.Option(help="With --latency: fp32, fp16 or bf16.")
+                     ] = DType.fp32,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
@@ -336,8 +394,16 @@ def report(
     """
     from rich.progress import Progress
 
-    from .report import REPORTS, write_reports
+    from .report import REPORTS, latency_report, write_reports
 
+    if latency:
+        from .latency import TimingOptions
+
+        with user_errors():
+            path = latency_report(arch, out, batch_size,
+                                  TimingOptions(device=device, dtype=dtype.value))
+        typer.echo(f"wrote {path}")
+        return
     with user_errors(), Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("writing reports", total=len(REPORTS))
         written = write_reports(out, lambda name: progress.advance(task))
@@ -466,6 +532,58 @@ def sweep_sizes(
         _emit(df.to_csv(index=False, lineterminator="\n"), output)
     else:
         _show([render.sweep_grid(df, exact=fmt is Format.markdown)], fmt, output)
+
+
+@app.command()
+def bench(
+    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture.")
+                    ] = "googlenet",
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
+                                                 "replaces --arch.")] = None,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
+    device: DeviceOpt = "auto",
+    dtype: Annotated[DType, typer.Option(help="fp32, fp16 or bf16 (model and input cast).")
+                     ] = DType.fp32,
+    channels_last: ChannelsLastOpt = False,
+    compile_model: CompileOpt = False,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
+                   ] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "instead of stdout.")] = None,
+) -> None:
+    """Whole-network throughput (images/s) per batch size, with its environment.
+
+    Example: incprof bench --arch googlenet --batch-sizes 1,8,32,64 --device cuda --dtype bf16
+    """
+    from rich.progress import Progress
+
+    from . import render
+    from .bench import bench_batches
+    from .latency import TimingOptions
+    from .spec import resolve
+
+    sizes = []
+    for part in batch_sizes.split(","):
+        if not part.strip().isdigit() or not 1 <= int(part) <= 4096:
+            fail(f"--batch-sizes must be comma-separated sizes from 1 to 4096, got {batch_sizes!r}")
+        sizes.append(int(part))
+    options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
+                            compile=compile_model, warmup=warmup, repeats=repeats)
+    with user_errors(), Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("benchmarking", total=len(sizes))
+        df = bench_batches(resolve(str(spec) if spec else arch), sizes, options,
+                           lambda: progress.advance(task))
+    if fmt is Format.json:
+        import json
+
+        _emit(json.dumps({"meta": df.attrs["meta"], "rows": render.records(df)}, indent=2)
+              + "\n", output)
+    elif fmt is Format.csv:
+        _emit(df.to_csv(index=False, lineterminator="\n"), output)
+    else:
+        _show([render.bench_grid(df)], fmt, output)
 
 
 @app.command("list")

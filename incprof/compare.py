@@ -15,10 +15,11 @@ from .variants import VARIANTS
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
                   "a_params", "b_params", "a_macs", "b_macs", "a_fvcore_params", "b_fvcore_params",
                   "a_fvcore_macs", "b_fvcore_macs", "params_ratio", "macs_ratio",
-                  "params_saving_pct", "macs_saving_pct"]
+                  "params_saving_pct", "macs_saving_pct", "a_latency_ms", "b_latency_ms"]
 NETWORK_COLUMNS = ["row", "a_output", "b_output", "a_params", "b_params", "a_macs", "b_macs",
                    "a_fvcore_params", "b_fvcore_params", "a_fvcore_macs", "b_fvcore_macs",
-                   "params_ratio", "macs_ratio", "params_saving_pct", "macs_saving_pct"]
+                   "params_ratio", "macs_ratio", "params_saving_pct", "macs_saving_pct",
+                   "a_latency_ms", "b_latency_ms"]
 
 
 def resolve_side(name: str, base: str = "googlenet") -> ArchSpec:
@@ -62,13 +63,15 @@ def _frame(records: list[dict], columns: list[str], int_columns: list[str]) -> p
 
 
 def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
-                    labels: tuple[str, str] | None = None,
-                    max_memory: int | None = None) -> pd.DataFrame:
+                    labels: tuple[str, str] | None = None, max_memory: int | None = None,
+                    latency=None) -> pd.DataFrame:
     """Rows whose layers differ between A and B, each counted on the input it has in B.
 
     For naive against reduced this is one row per Inception module at its Table 1 input shape.
+    ``latency`` (a latency.TimingOptions) also times both forms of each row on that input.
     """
     b_placed = {p.name: p for p in place(b) if not p.is_aux}
+    env = None
     b_rows = {r.name: r for r in b.rows}
     records = []
     for row in a.rows:
@@ -92,22 +95,35 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
                 one = single_row_spec(spec, row.name, p.in_shape)
                 m = measure(one, None, batch_size, max_memory)[row.name]
                 record[f"{side}_fvcore_params"], record[f"{side}_fvcore_macs"] = m.params, m.macs
+        if latency is not None:
+            from .latency import time_spec
+
+            for side, spec in (("a", a), ("b", b)):
+                one = single_row_spec(spec, row.name, p.in_shape)
+                timings = time_spec(one, None, batch_size, latency, max_memory=max_memory)
+                env = timings.env
+                stats = timings.rows[row.name]
+                record[f"{side}_latency_ms"] = None if isinstance(stats, str) else round(
+                    stats.median_ms, 4)
         records.append(_derived(record))
-    ints = [c for c in MODULE_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c]
+    ints = [c for c in MODULE_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c
+            and "latency" not in c]
     df = _frame(records, MODULE_COLUMNS, ints)
-    df.attrs["meta"] = _meta(a, b, batch_size, verify, "module", labels)
+    df.attrs["meta"] = {**_meta(a, b, batch_size, verify, "module", labels),
+                        "latency_env": env if latency is not None and records else None}
     df.attrs["totals"] = _sum_totals(df)
     return df
 
 
 def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
-                     labels: tuple[str, str] | None = None,
-                     max_memory: int | None = None) -> pd.DataFrame:
-    """Both whole networks (inference, no aux heads), rows joined by name."""
+                     labels: tuple[str, str] | None = None, max_memory: int | None = None,
+                     latency=None) -> pd.DataFrame:
+    """Both whole networks (inference, no aux heads), rows joined by name; ``latency`` also
+    times every row and both networks."""
     from .profiler import profile
 
-    da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify, max_memory=max_memory)
-              for s in (a, b))
+    da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify, max_memory=max_memory,
+                      latency=latency) for s in (a, b))
     a_rows, b_rows = da.set_index("row"), db.set_index("row")
     names = list(a_rows.index) + [n for n in b_rows.index if n not in a_rows.index]
     records = []
@@ -116,12 +132,14 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
             continue
         ra, rb = a_rows.loc[name], b_rows.loc[name]
         record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
-        for key in ("params", "macs", "fvcore_params", "fvcore_macs"):
+        for key in ("params", "macs", "fvcore_params", "fvcore_macs", "latency_ms"):
             record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
         records.append(_derived({k: (None if v is pd.NA else v) for k, v in record.items()}))
-    ints = [c for c in NETWORK_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c]
+    ints = [c for c in NETWORK_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c
+            and "latency" not in c]
     df = _frame(records, NETWORK_COLUMNS, ints)
     df.attrs["meta"] = {**_meta(a, b, batch_size, verify, "network", labels),
+                        "latency_env": da.attrs["meta"]["latency_env"],
                         "only_in_a": [n for n in a_rows.index if n not in b_rows.index],
                         "only_in_b": [n for n in b_rows.index if n not in a_rows.index]}
     totals = {"a_params": da.attrs["totals"]["params"], "b_params": db.attrs["totals"]["params"],
@@ -129,6 +147,11 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
     if verify:
         totals["fvcore_agrees"] = bool(da.attrs["totals"]["fvcore_agrees"]
                                        and db.attrs["totals"]["fvcore_agrees"])
+    if latency is not None:
+        for side, frame in (("a", da), ("b", db)):
+            network = frame.attrs["totals"]["latency"]["network"]
+            totals[f"{side}_latency_ms"] = None if isinstance(network, str) else round(
+                network["median_ms"], 4)
     df.attrs["totals"] = _derived(totals)
     return df
 
@@ -147,6 +170,8 @@ def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
 
 def _sum_totals(df: pd.DataFrame) -> dict:
     totals = {k: int(df[k].sum()) for k in ("a_params", "b_params", "a_macs", "b_macs")}
+    if df["a_latency_ms"].notna().any():
+        totals.update({k: round(float(df[k].sum()), 4) for k in ("a_latency_ms", "b_latency_ms")})
     if df["a_fvcore_params"].notna().any():
         totals["fvcore_agrees"] = bool(
             all((df[f"{s}_fvcore_{k}"] == df[f"{s}_{k}"]).all() for s in "ab"

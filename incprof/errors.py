@@ -32,3 +32,7 @@ class SpecError(ValueError):
 
 class ResourceError(SpecError):
     """The requested work would exceed a resource bound (memory, size); reported like a SpecError."""
+
+
+class UsageError(Exception):
+    """A request the environment cannot serve (no CUDA, an unsupported dtype, out of memory)."""

@@ -182,3 +182,25 @@ def paper_vs_measured_bars(df: pd.DataFrame, path: str | Path) -> None:
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle(f"{meta['title']}: the paper's params and ops against computed ones")
     save_figure(fig, path)
+
+
+def latency_vs_macs(df: pd.DataFrame, path: str | Path) -> None:
+    """Per row, measured latency against MACs (log-log), labelled: where time and work disagree."""
+    plt = _pyplot()
+    meta = df.attrs["meta"]
+    env = meta["latency_env"]
+    rows = df[(~df["aux"]) & df["latency_ms"].notna() & (df["macs"] > 0)]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    ax.scatter([int(v) / 1e6 for v in rows["macs"]], list(rows["latency_ms"]), color="#1b9e77",
+               zorder=3)
+    for name, macs, ms in zip(rows["row"], rows["macs"], rows["latency_ms"]):
+        ax.annotate(name.replace("inception_", ""), (int(macs) / 1e6, ms), fontsize=8,
+                    xytext=(4, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"MACs (millions, batch {meta['batch_size']})")
+    ax.set_ylabel("latency (ms, median)")
+    ax.set_title(f"{meta['title']}: latency against MACs per row\n"
+                 f"{env['device']}, {env['dtype']}, batch {env['batch_size']}")
+    ax.grid(alpha=0.3, which="both")
+    save_figure(fig, path)

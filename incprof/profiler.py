@@ -12,6 +12,8 @@ from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_sh
                    printed_mismatches, resolve)
 from .variants import apply_flavor
 
+LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
+                   "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte", "peak_fraction"]
 FLAG_THRESHOLD_PCT = 5.0
 # v3 paper, section 2, principle 1: avoid representational bottlenecks; flag drops beyond this.
 BOTTLENECK_FACTOR = 4.0
@@ -24,11 +26,12 @@ COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth"
            "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
            "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations", "activation_bytes",
            "peak_activation_bytes", "fvcore_activations", "representation_ratio", "bottleneck",
-           "aux"]
+           "aux", *LATENCY_COLUMNS]
 INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "mac_outputs",
                "fvcore_params", "fvcore_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops",
                "alt_params", "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations",
-               "activation_bytes", "peak_activation_bytes", "fvcore_activations"]
+               "activation_bytes", "peak_activation_bytes", "fvcore_activations", "latency_repeats",
+               "bytes_moved"]
 
 CONVENTIONS = (
     "params: all trainable parameters (conv/linear weights and biases, BatchNorm scale and shift). "
@@ -49,12 +52,14 @@ def load(arch: str | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchS
 def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: bool = True,
             input_size: Pair | None = None, batch_size: int = 1, verify: bool = False,
             max_memory: int | None = None, dtype: str = "fp32",
-            bottleneck_factor: float = BOTTLENECK_FACTOR) -> pd.DataFrame:
+            bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
+            progress=None) -> pd.DataFrame:
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
 
     ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
     its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
-    Activation bytes use ``dtype``; a row whose output is more than ``bottleneck_factor`` times
+    ``latency`` (a latency.TimingOptions) times every row and the whole network (eval, no aux
+    heads); its dtype then also sets the bytes of the memory columns. Activation bytes use ``dtype``; a row whose output is more than ``bottleneck_factor`` times
     smaller than the previous row's is flagged as a representational bottleneck.
     Totals and run metadata are in ``df.attrs["totals"]`` and ``df.attrs["meta"]``.
     """
@@ -72,6 +77,12 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
         from .count import measure
 
         measured = measure(spec, input_size, batch_size, max_memory)
+    timings = None
+    if latency is not None:
+        from .latency import time_spec
+
+        dtype = latency.dtype
+        timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory)
     items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
     records = []
     for rc in counted:
@@ -103,14 +114,17 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
                        for kind, column in KIND_COLUMNS.items()})
         record.update(_audit(row, c.params, c.macs, p, native))
         records.append(record)
+    if timings is not None:
+        _add_latency(records, timings, counted, BYTES[dtype], batch_size)
     df = pd.DataFrame.from_records(records, columns=COLUMNS)
     for column in INT_COLUMNS:
         df[column] = df[column].astype("Int64")
-    df.attrs["totals"] = _totals(df, spec, measured, flavor, batch_size)
+    df.attrs["totals"] = _totals(df, spec, measured, flavor, batch_size, timings)
     df.attrs["meta"] = {
         "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
         "dtype": dtype, "bottleneck_factor": bottleneck_factor,
+        "latency_env": timings.env if timings else None,
         "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
         "paper_figures_apply": native, "conventions": CONVENTIONS,
     }
@@ -156,6 +170,29 @@ def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool
     return out
 
 
+def _add_latency(records: list[dict], timings, counted, size: int, batch_size: int) -> None:
+    """Latency, achieved MAC/s, bytes moved, arithmetic intensity and peak fraction per row."""
+    from .latency import Stats
+
+    peak = timings.env["peak"]
+    counts = {rc.placed.name: rc for rc in counted}
+    for record in records:
+        stats = timings.rows.get(record["row"])
+        rc = counts[record["row"]]
+        c, h, w = rc.placed.in_shape
+        moved = (c * h * w * batch_size + record["activations"]) * size + record["params"] * size
+        record.update(bytes_moved=moved, macs_per_byte=round(record["macs"] / moved, 3))
+        if isinstance(stats, Stats):
+            rate = record["macs"] / (stats.median_ms / 1000) if stats.median_ms > 0 else None
+            record.update(latency_ms=round(stats.median_ms, 4), latency_p10_ms=round(stats.p10_ms, 4),
+                          latency_p90_ms=round(stats.p90_ms, 4), latency_repeats=stats.repeats,
+                          gmacs_per_s=None if rate is None else round(rate / 1e9, 3),
+                          peak_fraction=None if not (peak and rate) else
+                          round(rate / peak["macs_per_s"], 4))
+        elif stats is not None:
+            record["latency_error"] = stats
+
+
 def _published(entry, totals_params: int, macs: int) -> dict:
     """A published figure beside ours: params exactly, MACs at the printed precision."""
     out = {"source": entry.source, "aux": entry.aux, "params": entry.params, "macs": entry.macs,
@@ -169,7 +206,16 @@ def _published(entry, totals_params: int, macs: int) -> dict:
     return out
 
 
-def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size: int) -> dict:
+def _latency_totals(main: pd.DataFrame, timings) -> dict | None:
+    if timings is None:
+        return None
+    plain = timings.as_dict()
+    return {"sum_of_rows_ms": round(float(main["latency_ms"].fillna(0).sum()), 4),
+            "network": plain["network"], "compile_s": plain["compile_s"]}
+
+
+def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size: int,
+            timings) -> dict:
     main = df[~df["aux"]]
     totals = {
         "params": int(main["params"].sum()), "macs": int(main["macs"].sum()),
@@ -183,6 +229,7 @@ def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size:
         else None,
         "paper_ops_sum": int(main["paper_ops"].sum()) if main["paper_ops"].notna().any() else None,
         "fvcore_agrees": None,
+        "latency": _latency_totals(main, timings),
         "published": [_published(p, totals_params=(int(df["params"].sum()) if p.aux else
                                                    int(main["params"].sum())),
                                  macs=int(main["macs"].sum()) // max(1, batch_size))

@@ -154,6 +154,46 @@ def _extra_cells(r: dict, groups, number) -> list[str]:
     return cells
 
 
+def _latency_cells(r: dict, peaks: bool) -> list[str]:
+    if r["latency_ms"] is None:
+        return [r["latency_error"] or "", "", "", f"{r['macs_per_byte']:g}", *([""] * peaks)]
+    fraction = r["peak_fraction"]
+    return [f"{r['latency_ms']:.3f}", f"{r['latency_p10_ms']:.3f}-{r['latency_p90_ms']:.3f}",
+            f"{r['gmacs_per_s']:.1f}", f"{r['macs_per_byte']:g}",
+            *([("" if fraction is None else f"{fraction:.1%}")] if peaks else [])]
+
+
+def latency_lines(df: pd.DataFrame) -> list[str]:
+    """The machine-dependent part of a profile's summary: whole network, sum of rows, environment."""
+    env, t = df.attrs["meta"].get("latency_env"), df.attrs["totals"].get("latency")
+    if env is None:
+        return []
+    network = t["network"]
+    whole = (network if isinstance(network, str) else
+             f"{network['median_ms']:.3f} ms median (p10 {network['p10_ms']:.3f}, p90 "
+             f"{network['p90_ms']:.3f}, {network['repeats']} repeats after {network['warmup']} "
+             "warm-up)")
+    lines = [f"MACHINE-DEPENDENT: latency on {env['device']} ({env['device_type']}), torch "
+             f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
+             f"{env['dtype']} ({env['dtype_method']}), batch {env['batch_size']}, "
+             f"{env['memory_format']}, {env['threads']} CPU threads"
+             + (", torch.compile" if env["compile"] else "") + ".",
+             f"Whole network (eval, no aux heads): {whole}; sum of the rows timed alone: "
+             f"{t['sum_of_rows_ms']:.3f} ms."]
+    if env["peak"]:
+        peak = env["peak"]
+        lines.append(f"'of peak' is achieved MAC/s over the dense {env['dtype']} peak of "
+                     f"{peak['tflops']:g} TFLOPS ({peak['source']}), memory bandwidth "
+                     f"{peak['bytes_per_s'] / 1e12:g} TB/s.")
+    if t["compile_s"] is not None:
+        lines.append(f"torch.compile took {t['compile_s']:.1f} s before the timed runs (rows "
+                     "are timed eager).")
+    lines.append("MAC/byte is MACs over the bytes a row reads and writes (input, weights, output "
+                 "at the dtype): rows far below a device's MACs-per-byte balance point are "
+                 "memory-bound, which is why latency does not follow MACs.")
+    return lines
+
+
 def profile_grid(df: pd.DataFrame, exact: bool = False, columns=()) -> Grid:
     """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
     ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group)."""
@@ -171,6 +211,11 @@ def profile_grid(df: pd.DataFrame, exact: bool = False, columns=()) -> Grid:
         headers += [("activations", "right"), ("act. bytes", "right"), ("peak live", "right")]
     if "bottleneck" in groups:
         headers += [("size drop", "right"), ("bottleneck", "center")]
+    timed = df.attrs["meta"].get("latency_env") is not None
+    peaks = bool(timed and df["peak_fraction"].notna().any())
+    if timed:
+        headers += [("latency ms", "right"), ("p10-p90 ms", "right"), ("GMAC/s", "right"),
+                    ("MAC/byte", "right"), *([("of peak", "right")] if peaks else [])]
     cells, note = [], 0
     for r in rows:
         note += bool(r["flag"])
@@ -179,9 +224,10 @@ def profile_grid(df: pd.DataFrame, exact: bool = False, columns=()) -> Grid:
                       r["printed_params"] or "", r["printed_ops"] or "",
                       _pct(r["paper_params_delta_pct"]), _pct(r["paper_ops_delta_pct"]),
                       _fvcore_cell(r), f"[{note}]" if r["flag"] else "",
-                      *_extra_cells(r, groups, number)])
+                      *_extra_cells(r, groups, number),
+                      *(_latency_cells(r, peaks) if timed else [])])
     return Grid(df.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], _notes(rows),
-                summary_lines(df))
+                summary_lines(df) + latency_lines(df))
 
 
 def rich_table(grid: Grid):
@@ -273,6 +319,10 @@ def _fewer(saving_pct) -> str:
     return f"{saving_pct}% fewer" if saving_pct >= 0 else f"{-saving_pct}% more"
 
 
+def _ms(value) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
 def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
     """A module- or network-level comparison (see incprof.compare) as a Grid."""
     number = _int if exact else human
@@ -286,6 +336,9 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                (f"{b} params", "right"), (f"{a} MACs", "right"), (f"{b} MACs", "right"),
                ("MACs ratio", "right"), ("MACs saved", "right"), ("params saved", "right"),
                *([("fvcore", "center")] if verified else [])]
+    timed = meta.get("latency_env") is not None
+    if timed:
+        headers += [(f"{a} ms", "right"), (f"{b} ms", "right")]
 
     def ratio(v):
         return "" if v is None else f"{v:.2f}x"
@@ -302,7 +355,8 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                       number(r["b_macs"]), ratio(r["macs_ratio"]), saved(r["macs_saving_pct"]),
                       saved(r["params_saving_pct"]),
                       *([("=" if ok else "DIFFERS") if r["row"] != "total" else ""]
-                        if verified else [])])
+                        if verified else []),
+                      *([_ms(r.get("a_latency_ms")), _ms(r.get("b_latency_ms"))] if timed else [])])
     summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
                f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
                f"{a} {t['a_params']:,} params and {t['a_macs']:,} MACs; {b} {t['b_params']:,} "
@@ -324,6 +378,13 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
             "agrees with the analytic counts on every row." if t.get("fvcore_agrees")
             else "DISAGREES with the analytic counts (see the fvcore column)."))
     summary.append("Conventions: " + meta["conventions"])
+    if timed:
+        env = meta["latency_env"]
+        summary.append(f"MACHINE-DEPENDENT: latency columns are medians on {env['device']} "
+                       f"({env['device_type']}), torch {env['torch']}, {env['dtype']}, batch "
+                       f"{env['batch_size']}, {env['memory_format']}, {env['threads']} CPU "
+                       "threads; the total row of a network comparison is each whole network "
+                       "end to end.")
     title = (f"{a} vs {b}, per module" if module else f"{a} vs {b}, whole networks")
     return Grid(title, headers, cells, summary=summary)
 
@@ -417,3 +478,24 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                  "Inference, no aux heads; MACs are conv and linear multiply-accumulates per "
                  f"image; peak live activations at {meta['dtype']}. A fixed-size pool before the "
                  "classifier makes params depend on the input size."])
+
+
+def bench_grid(df: pd.DataFrame) -> Grid:
+    """A batch-size benchmark (see incprof.bench) as a Grid; all of it is machine-dependent."""
+    meta, env = df.attrs["meta"], df.attrs["meta"]["env"]
+    rows = [[str(r["batch_size"]), "" if r["latency_ms"] is None else f"{r['latency_ms']:.3f}",
+             "" if r["p10_ms"] is None else f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}",
+             "" if r["images_per_s"] is None else f"{r['images_per_s']:,.1f}",
+             "" if r["gmacs_per_s"] is None else f"{r['gmacs_per_s']:.1f}", r["error"] or ""]
+            for r in records(df)]
+    return Grid(
+        f"{meta['title']}: throughput by batch size",
+        [("batch", "right"), ("latency ms", "right"), ("p10-p90 ms", "right"),
+         ("images/s", "right"), ("GMAC/s", "right"), ("error", "left")], rows,
+        summary=[f"MACHINE-DEPENDENT: {env['device']} ({env['device_type']}), torch "
+                 f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
+                 f"{env['dtype']} ({env['dtype_method']}), {env['memory_format']}, "
+                 f"{env['threads']} CPU threads" + (", torch.compile" if env["compile"] else "")
+                 + ".",
+                 f"Whole network in eval mode (no aux heads), {meta['macs_per_image']:,} MACs per "
+                 "image; median of adaptive repeats after warm-up."])

@@ -294,3 +294,39 @@ def test_table_columns_option():
     assert "| 907x907 |" in result.stdout
     result = invoke("table", "--no-verify", "--columns", "speed")
     assert result.exit_code == 2 and "unknown --columns group 'speed'" in result.stderr
+
+
+def test_table_latency_on_cpu():
+    result = invoke("table", "--spec", str(DATA / "tiny.yaml"), "--latency", "--device", "cpu",
+                    "--warmup", "1", "--repeats", "2", "--no-verify", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["meta"]["latency_env"]["device_type"] == "cpu"
+    assert all(r["latency_repeats"] == 2 for r in data["rows"] if not r["aux"])
+    result = invoke("table", "--spec", str(DATA / "tiny.yaml"), "--latency", "--device", "cpu",
+                    "--warmup", "1", "--repeats", "2", "--no-verify")
+    assert "MACHINE-DEPENDENT" in result.stdout and "Whole network (eval" in result.stdout
+
+
+def test_latency_errors_exit_2():
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = invoke("table", "--latency", "--device", "cuda", "--no-verify")
+    assert result.exit_code == 2 and "CUDA is not available" in result.stderr
+
+
+def test_bench_and_compare_latency():
+    result = invoke("bench", "--spec", str(DATA / "tiny.yaml"), "--batch-sizes", "1,2",
+                    "--device", "cpu", "--warmup", "1", "--repeats", "2", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    assert [r["batch_size"] for r in rows] == [1, 2]
+    assert all(r["images_per_s"] == pytest.approx(r["batch_size"] / (r["latency_ms"] / 1000),
+                                                  rel=1e-3) for r in rows)
+    result = invoke("compare", "naive", "reduced", "--level", "module", "--latency", "--device",
+                    "cpu", "--warmup", "1", "--repeats", "2", "--no-verify", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["module"]["rows"]
+    assert all(r["a_latency_ms"] > 0 and r["b_latency_ms"] > 0 for r in rows)
+    result = invoke("bench", "--batch-sizes", "0")
+    assert result.exit_code == 2 and "--batch-sizes" in result.stderr

@@ -1,0 +1,38 @@
+"""Batch-size sweeps of whole-network latency and throughput."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .analytic import count_spec
+from .latency import Stats, TimingOptions, time_spec
+from .spec import ArchSpec
+
+
+def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
+                  advance=None) -> pd.DataFrame:
+    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval)."""
+    macs = sum(rc.counts.macs for rc in count_spec(spec) if not rc.placed.is_aux)
+    records, env = [], None
+    for batch in batch_sizes:
+        timings = time_spec(spec, None, batch, options, rows=False)
+        env = timings.env
+        stats = timings.network
+        record = {"batch_size": batch, "latency_ms": None, "p10_ms": None, "p90_ms": None,
+                  "repeats": None, "images_per_s": None, "gmacs_per_s": None, "error": None}
+        if isinstance(stats, Stats):
+            seconds = stats.median_ms / 1000
+            record.update(latency_ms=round(stats.median_ms, 4), p10_ms=round(stats.p10_ms, 4),
+                          p90_ms=round(stats.p90_ms, 4), repeats=stats.repeats,
+                          images_per_s=round(batch / seconds, 2),
+                          gmacs_per_s=round(batch * macs / seconds / 1e9, 3))
+        else:
+            record["error"] = stats
+        records.append(record)
+        if advance:
+            advance()
+    df = pd.DataFrame.from_records(records)
+    df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "macs_per_image": macs,
+                        "env": {k: v for k, v in (env or {}).items() if k != "batch_size"},
+                        "compile_s": timings.compile_s}
+    return df
