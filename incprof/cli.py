@@ -73,6 +73,9 @@ def user_errors():
         fail(f"cannot write{where}: {exc.strerror or exc}")
 
 
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "(atomically) instead of stdout.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="Time in channels-last "
                                                "memory format.")]
@@ -100,6 +103,14 @@ def _latency_args(latency: bool, device: str, dtype, channels_last: bool, compil
                                      compile=compile_model, warmup=warmup, repeats=repeats),
             "progress": lambda name: progress.update(task, description=f"timed {name}")
             if name != "network" else progress.stop()}
+
+
+def parse_int_list(text: str, option: str, largest: int) -> list[int]:
+    """'79,151,299' -> [79, 151, 299], each from 1 to ``largest``."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and 1 <= int(part) <= largest for part in parts):
+        fail(f"{option} must be comma-separated whole numbers from 1 to {largest}, got {text!r}")
+    return [int(part) for part in parts]
 
 
 def parse_columns(text: str) -> tuple[str, ...]:
@@ -233,10 +244,8 @@ def compare(
                                          "row; network: both whole networks, rows joined by "
                                          "name.")] = Level.both,
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch (MACs scale).")] = 1,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
-                   ] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "instead of stdout.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     plot: Annotated[Optional[Path], typer.Option(help="Also write a grouped bar chart of MACs per "
                                                  "module (.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
@@ -316,10 +325,8 @@ def factorize(
                                                "reduction.")] = 64,
     grid_kernel: Annotated[int, typer.Option(min=1, help="Conv kernel in the grid reductions "
                                              "(1 reproduces the paper's 2d²k²).")] = 3,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
-                   ] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "instead of stdout.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
                                                  "(.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
@@ -462,10 +469,8 @@ def check(
 def diff(
     old: Annotated[str, typer.Argument(help="The old spec (YAML file or built-in name).")],
     new: Annotated[str, typer.Argument(help="The new spec.")],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
-                   ] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "instead of stdout.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Print the rows whose params, MACs or output size changed, and the rows added or removed.
 
@@ -502,10 +507,8 @@ def sweep_sizes(
                                             "79,151,299.")] = "79,151,224,299",
     dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory.")
                      ] = DType.fp32,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
-                   ] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "instead of stdout.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
@@ -516,11 +519,7 @@ def sweep_sizes(
     from .spec import resolve
     from .sweep import sweep
 
-    sides = []
-    for part in input_size.split(","):
-        if not part.strip().isdigit() or not 1 <= int(part) <= 16384:
-            fail(f"--input-size must be comma-separated sides from 1 to 16384, got {input_size!r}")
-        sides.append(int(part))
+    sides = parse_int_list(input_size, "--input-size", 16384)
     with user_errors():
         df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value)
     if fmt is Format.json:
@@ -548,10 +547,8 @@ def bench(
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")
-                   ] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "instead of stdout.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Whole-network throughput (images/s) per batch size, with its environment.
 
@@ -564,11 +561,7 @@ def bench(
     from .latency import TimingOptions
     from .spec import resolve
 
-    sizes = []
-    for part in batch_sizes.split(","):
-        if not part.strip().isdigit() or not 1 <= int(part) <= 4096:
-            fail(f"--batch-sizes must be comma-separated sizes from 1 to 4096, got {batch_sizes!r}")
-        sizes.append(int(part))
+    sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats)
     with user_errors(), Progress(transient=True, disable=not sys.stderr.isatty()) as progress:

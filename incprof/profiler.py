@@ -59,7 +59,8 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
     its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
     ``latency`` (a latency.TimingOptions) times every row and the whole network (eval, no aux
-    heads); its dtype then also sets the bytes of the memory columns. Activation bytes use ``dtype``; a row whose output is more than ``bottleneck_factor`` times
+    heads); its dtype then also sets the bytes of the memory columns. Activation bytes use ``dtype``;
+    a row whose output is more than ``bottleneck_factor`` times
     smaller than the previous row's is flagged as a representational bottleneck.
     Totals and run metadata are in ``df.attrs["totals"]`` and ``df.attrs["meta"]``.
     """
@@ -139,7 +140,8 @@ def _delta(printed: int | None, computed: int) -> float | None:
 
 def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool) -> dict:
     """The paper's printed params/ops beside ours, the flag, its reason and any alternative."""
-    out = {"printed_output_size": None, "printed_params": None, "printed_ops": None, "paper_params": None, "paper_ops": None,
+    out = {"printed_output_size": None, "printed_params": None, "printed_ops": None,
+           "paper_params": None, "paper_ops": None,
            "paper_params_delta_pct": None,
            "paper_ops_delta_pct": None, "flag": None, "reason": None, "alt_params": None,
            "alt_macs": None}

@@ -6,6 +6,20 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 
+# GoogLeNet's Table 1, typed from the paper (not read from the YAML): input channels, the six
+# filter columns, and the grid size.
+TABLE1_MODULES = {
+    "inception_3a": (192, 64, 96, 128, 16, 32, 32, 28),
+    "inception_3b": (256, 128, 128, 192, 32, 96, 64, 28),
+    "inception_4a": (480, 192, 96, 208, 16, 48, 64, 14),
+    "inception_4b": (512, 160, 112, 224, 24, 64, 64, 14),
+    "inception_4c": (512, 128, 128, 256, 24, 64, 64, 14),
+    "inception_4d": (512, 112, 144, 288, 32, 64, 64, 14),
+    "inception_4e": (528, 256, 160, 320, 32, 128, 128, 14),
+    "inception_5a": (832, 256, 160, 320, 32, 128, 128, 7),
+    "inception_5b": (832, 384, 192, 384, 48, 128, 128, 7),
+}
+
 
 @pytest.fixture
 def write_spec(tmp_path):

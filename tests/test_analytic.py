@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import DATA
+from conftest import DATA, TABLE1_MODULES
 from incprof.analytic import count_spec
 from incprof.spec import load_spec, resolve
 
@@ -20,18 +20,6 @@ def inception(cin, c1, c3r, c3, c5r, c5, pp, hw):
     return sum(p for p, _ in parts), sum(m for _, m in parts)
 
 
-# Table 1: input channels, the six filter columns, and the grid size.
-TABLE1_MODULES = {
-    "inception_3a": (192, 64, 96, 128, 16, 32, 32, 28),
-    "inception_3b": (256, 128, 128, 192, 32, 96, 64, 28),
-    "inception_4a": (480, 192, 96, 208, 16, 48, 64, 14),
-    "inception_4b": (512, 160, 112, 224, 24, 64, 64, 14),
-    "inception_4c": (512, 128, 128, 256, 24, 64, 64, 14),
-    "inception_4d": (512, 112, 144, 288, 32, 64, 64, 14),
-    "inception_4e": (528, 256, 160, 320, 32, 128, 128, 14),
-    "inception_5a": (832, 256, 160, 320, 32, 128, 128, 7),
-    "inception_5b": (832, 384, 192, 384, 48, 128, 128, 7),
-}
 
 
 @pytest.fixture(scope="module")

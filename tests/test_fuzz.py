@@ -118,6 +118,7 @@ def test_mutated_tables_raise_only_spec_errors(data):
     _check_text(text)
 
 
+SMALL = "name: t\ninput: [3, 8, 8]\nrows: [{name: a, type: b, layers: "
 HOSTILE = st.one_of(
     st.binary(max_size=64).map(lambda b: b"name: x\ninput: [3, 8, 8]\nrows: " + b),
     st.integers(2, 40).map(lambda n: "rows: " + "[" * n * 50 + "]" * n * 50),
@@ -127,9 +128,9 @@ HOSTILE = st.one_of(
     st.sampled_from(["!!python/object/apply:os.system ['true']", "name: !!python/name:os.getcwd",
                      "x: !!binary aGVsbG8=", "? [1, 2]\n: 3", "a: 1\na: 2", "- 1\n- 2",
                      "input: [3, 8, 8]\nname: t\nrows: []", "%YAML 9.9\n--- x", "---\n...\n",
-                     "name: t\ninput: [3, 8, 8]\nrows: [{name: a, type: b, layers: [{conv: {out: 4, kernel: 9}}]}]",
-                     "name: t\ninput: [3, 8, 8]\nrows: [{name: a, type: b, layers: [{conv: {out: 4, kernel: 1, stride: 99}}, {conv: {out: 4, kernel: 3}}]}]",
-                     "name: t\ninput: [3, 4, 4]\nrows: [{name: a, type: b, layers: [{maxpool: {kernel: 2}}, {maxpool: {kernel: 2}}, {maxpool: {kernel: 2}}]}]"]),
+                     SMALL + "[{conv: {out: 4, kernel: 9}}]}]",
+                     SMALL + "[{conv: {out: 4, kernel: 1, stride: 99}}, {conv: {out: 4, kernel: 3}}]}]",
+                     SMALL + "[{maxpool: {kernel: 2}}, {maxpool: {kernel: 2}}, {maxpool: {kernel: 4}}]}]"]),
     st.text(max_size=200),
 )
 

@@ -1,5 +1,6 @@
 """Spec parsing, validation and shape inference (no torch)."""
 
+import dataclasses
 import sys
 
 import pytest
@@ -171,7 +172,7 @@ def test_unknown_architecture_lists_valid_names():
 
 def test_conv_dataclass_is_frozen():
     conv = Conv(out=1, kernel=(1, 1))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         conv.out = 2  # type: ignore[misc]
 
 
