@@ -87,22 +87,25 @@ RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (d
                                                    "until the median is stable).")]
 
 
-def _latency_args(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
-                  warmup: int | None, repeats: int | None) -> dict:
-    """profile() keyword arguments for timing, with a rich progress bar on a terminal."""
+def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
+            warmup: int | None, repeats: int | None):
+    """The latency.TimingOptions the flags ask for, or None without --latency."""
     if not latency:
-        return {}
-    from rich.progress import Progress
-
+        return None
     from .latency import TimingOptions
 
-    progress = Progress(transient=True, disable=not sys.stderr.isatty())
-    progress.start()
-    task = progress.add_task("timing rows", total=None)
-    return {"latency": TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
-                                     compile=compile_model, warmup=warmup, repeats=repeats),
-            "progress": lambda name: progress.update(task, description=f"timed {name}")
-            if name != "network" else progress.stop()}
+    return TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
+                         compile=compile_model, warmup=warmup, repeats=repeats)
+
+
+@contextmanager
+def _progress(description: str, total: int | None = None):
+    """A transient rich progress bar on a terminal; yields a callback taking a step's name."""
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda name="": progress.update(task, advance=1, description=f"{description}: {name}")
 
 
 def parse_int_list(text: str, option: str, largest: int) -> list[int]:
@@ -197,13 +200,13 @@ def table(
     from .profiler import profile
 
     groups = parse_columns(columns)
-    with user_errors():
+    timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
+    with user_errors(), _progress("timing") as advance:
         df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
                      max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
-                     dtype=dtype.value, bottleneck_factor=bottleneck_factor,
-                     **_latency_args(latency, device, dtype, channels_last, compile_model, warmup,
-                                     repeats))
+                     dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
+                     progress=advance)
         if plot is not None:
             from .plot import macs_by_kind_bars
 
@@ -276,8 +279,7 @@ def compare(
         fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
-    timing = _latency_args(latency, device, dtype, channels_last, False, warmup, repeats).get(
-        "latency")
+    timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
@@ -399,8 +401,6 @@ def report(
     They are byte-for-byte reproducible; CI regenerates them and fails if they drift.
     Example: incprof report --out reports
     """
-    from rich.progress import Progress
-
     from .report import REPORTS, latency_report, write_reports
 
     if latency:
@@ -411,9 +411,8 @@ def report(
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
         return
-    with user_errors(), Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("writing reports", total=len(REPORTS))
-        written = write_reports(out, lambda name: progress.advance(task))
+    with user_errors(), _progress("writing reports", len(REPORTS)) as advance:
+        written = write_reports(out, advance)
     for path in written:
         typer.echo(f"wrote {path}")
 
@@ -505,10 +504,16 @@ def sweep_sizes(
                                                  "replaces --arch.")] = None,
     input_size: Annotated[str, typer.Option(help="Square input sides, comma-separated, e.g. "
                                             "79,151,299.")] = "79,151,224,299",
-    dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory.")
-                     ] = DType.fp32,
+    dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory (and "
+                                         "the timing dtype with --latency).")] = DType.fp32,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Also time the whole network at "
+                                          "each valid size (batch 1; machine-dependent).")
+                       ] = False,
+    device: DeviceOpt = "auto",
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
@@ -521,7 +526,8 @@ def sweep_sizes(
 
     sides = parse_int_list(input_size, "--input-size", 16384)
     with user_errors():
-        df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value)
+        df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value,
+                   _timing(latency, device, dtype, False, False, warmup, repeats))
     if fmt is Format.json:
         import json
 
@@ -554,8 +560,6 @@ def bench(
 
     Example: incprof bench --arch googlenet --batch-sizes 1,8,32,64 --device cuda --dtype bf16
     """
-    from rich.progress import Progress
-
     from . import render
     from .bench import bench_batches
     from .latency import TimingOptions
@@ -564,10 +568,8 @@ def bench(
     sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats)
-    with user_errors(), Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("benchmarking", total=len(sizes))
-        df = bench_batches(resolve(str(spec) if spec else arch), sizes, options,
-                           lambda: progress.advance(task))
+    with user_errors(), _progress("benchmarking", len(sizes)) as advance:
+        df = bench_batches(resolve(str(spec) if spec else arch), sizes, options, advance)
     if fmt is Format.json:
         import json
 

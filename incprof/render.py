@@ -461,23 +461,29 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
     """A resolution sweep (see incprof.sweep) as a Grid."""
     number = _int if exact else human
     meta = df.attrs["meta"]
+    env = meta["latency_env"]
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
              r["final_feature_map"] or "", r["receptive_field"] or "",
-             f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "", r["reason"] or ""]
+             f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "",
+             *([_ms(r["latency_ms"]) if not isinstance(r["latency_ms"], str) else
+                r["latency_ms"]] if env else []), r["reason"] or ""]
             for r in records(df)]
     smallest = meta["min_input_size"]
+    machine = [f"MACHINE-DEPENDENT: latency is the whole network's median at batch 1 on "
+               f"{env['device']} ({env['device_type']}), torch {env['torch']}, {env['dtype']}, "
+               f"{env['threads']} CPU threads."] if env else []
     return Grid(
         f"{meta['title']}: input resolution sweep",
         [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
          (f"{meta['last_conv_row']} output", "right"), ("its receptive field", "right"),
-         ("peak live", "right"), ("why not", "left")],
+         ("peak live", "right"), *([("latency ms", "right")] if env else []), ("why not", "left")],
         rows,
         summary=[("The smallest square input every row accepts is "
                   f"{smallest}x{smallest}." if smallest else
                   "No square input up to the native size is accepted."),
                  "Inference, no aux heads; MACs are conv and linear multiply-accumulates per "
                  f"image; peak live activations at {meta['dtype']}. A fixed-size pool before the "
-                 "classifier makes params depend on the input size."])
+                 "classifier makes params depend on the input size.", *machine])
 
 
 def bench_grid(df: pd.DataFrame) -> Grid:

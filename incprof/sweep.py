@@ -32,16 +32,17 @@ def min_input_size(spec: ArchSpec, largest: int | None = None) -> int | None:
     return None
 
 
-def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32") -> pd.DataFrame:
+def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None) -> pd.DataFrame:
     """One row per square input size: valid or why not, params, MACs, the last conv row's feature
-    map, its receptive field, and peak live activation bytes (inference, no aux heads)."""
+    map, its receptive field, and peak live activation bytes (inference, no aux heads).
+    ``latency`` (a latency.TimingOptions) also times the whole network at each valid size."""
     spec = dataclasses.replace(spec, aux=())
     last = _last_conv_row(spec)
-    records = []
+    records, env = [], None
     for side in sizes:
         record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True, "reason": None,
                   "params": None, "macs": None, "final_feature_map": None, "receptive_field": None,
-                  "peak_activation_bytes": None}
+                  "peak_activation_bytes": None, "latency_ms": None}
         try:
             counted = count_spec(spec, (side, side))
             shapes = geometry(spec, (side, side))
@@ -58,11 +59,19 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32") -> pd.DataFrame
                       receptive_field=f"{field[0]}x{field[1]}",
                       peak_activation_bytes=max(g.peak_elements for g in shapes.values())
                       * BYTES[dtype])
+        if latency is not None:
+            from .latency import time_spec
+
+            timings = time_spec(spec, (side, side), 1, latency, rows=False)
+            env = timings.env
+            network = timings.network
+            record["latency_ms"] = network if isinstance(network, str) else round(
+                network.median_ms, 4)
         records.append(record)
     df = pd.DataFrame.from_records(records)
     for column in ("params", "macs", "peak_activation_bytes"):
         df[column] = df[column].astype("Int64")
     df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "last_conv_row": last,
                         "min_input_size": min_input_size(spec), "native": list(spec.input),
-                        "dtype": dtype}
+                        "dtype": dtype, "latency_env": env}
     return df

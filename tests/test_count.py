@@ -37,3 +37,15 @@ def test_batch_and_input_size_scale_like_the_analytic_counts():
 def test_fvcore_sees_the_tiny_spec():
     measured = measure(load_spec(DATA / "tiny.yaml"))
     assert measured["conv"].macs == 6912 and measured["head"].params == 51
+
+
+@pytest.mark.parametrize("variant", ["naive", "factorized", "factorized_asym"])
+def test_every_named_variant_agrees_with_fvcore(variant):
+    from incprof.variants import VARIANTS
+
+    spec = VARIANTS[variant](resolve("googlenet"))
+    measured = measure(spec)
+    for rc in count_spec(spec):
+        m = measured[rc.placed.name]
+        assert (m.params, m.macs, m.activations) == (rc.counts.params, rc.counts.macs,
+                                                    rc.counts.mac_outputs), rc.placed.name

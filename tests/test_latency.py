@@ -142,3 +142,19 @@ def test_cuda_timing_uses_events():
                                                                      repeats=5))
     assert timings.env["device_type"] == "cuda" and timings.env["cudnn"]
     assert timings.network.median_ms > 0
+
+
+def test_compile_time_is_reported_apart():
+    timings = time_spec(load_spec(DATA / "tiny.yaml"), None, 1,
+                        TimingOptions(device="cpu", warmup=1, repeats=2, compile=True))
+    assert timings.compile_s is not None and timings.compile_s > 0
+    assert timings.env["compile"] is True and timings.network.repeats == 2
+
+
+def test_sweep_with_latency():
+    from incprof.sweep import sweep
+
+    df = sweep(load_spec(DATA / "tiny.yaml"), [4, 8, 1], latency=QUICK).set_index("input")
+    assert df.loc["8x8x3", "latency_ms"] > 0 and df.loc["4x4x3", "latency_ms"] > 0
+    assert not df.loc["1x1x3", "valid"] and df.loc["1x1x3", "latency_ms"] is None
+    assert df.attrs["meta"]["latency_env"]["device_type"] == "cpu"
