@@ -152,9 +152,11 @@ def test_compile_time_is_reported_apart():
 
 
 def test_sweep_with_latency():
+    import pandas as pd
+
     from incprof.sweep import sweep
 
     df = sweep(load_spec(DATA / "tiny.yaml"), [4, 8, 1], latency=QUICK).set_index("input")
     assert df.loc["8x8x3", "latency_ms"] > 0 and df.loc["4x4x3", "latency_ms"] > 0
-    assert not df.loc["1x1x3", "valid"] and df.loc["1x1x3", "latency_ms"] is None
+    assert not df.loc["1x1x3", "valid"] and pd.isna(df.loc["1x1x3", "latency_ms"])
     assert df.attrs["meta"]["latency_env"]["device_type"] == "cpu"
