@@ -7,10 +7,12 @@ Numbers depend on the machine; they are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -35,8 +37,12 @@ def main() -> None:
         "incprof table --arch googlenet --no-verify": [incprof, "table", "--arch", "googlenet",
                                                        "--no-verify"],
         "incprof table --arch googlenet": [incprof, "table", "--arch", "googlenet"],
+        "incprof table --arch inception_v3": [incprof, "table", "--arch", "inception_v3"],
+        "incprof report (all counting reports)": [incprof, "report", "--out",
+                                                  tempfile.mkdtemp(prefix="incprof-bench-")],
     }
     print(f"{'command':<46} {'median s':>9} {'min s':>7} {'max s':>7}   ({args.repeats} runs)")
+    print(f"on {os.cpu_count()} CPUs, {sys.version.split()[0]}")
     for label, argv in commands.items():
         median, low, high = time_command(argv, args.repeats)
         print(f"{label:<46} {median:>9.3f} {low:>7.3f} {high:>7.3f}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import SpecError
-from .spec import LRN, ArchSpec, Branches, Conv, Layer, Printed, replace_layers
+from .spec import LRN, ArchSpec, Branches, Conv, Layer, Pool, Printed, replace_layers
 
 FLAVORS = ("paper", "torchvision")
 
@@ -166,6 +166,74 @@ def factorized_asym(spec: ArchSpec) -> ArchSpec:
     return factorize(factorized(spec), "asymmetric", 3, modules_only=True)
 
 
+GRID_FORMS = ("parallel", "conv_then_pool", "pool_then_conv")
+
+
+def grid_reduction(spec: ArchSpec, form: str, rows: tuple[str, ...] | None = None) -> ArchSpec:
+    """Turn stride-2 max-pool rows into a grid reduction that doubles the channels (v3 paper,
+    section 5): ``parallel`` (a 3x3/2 conv to k beside the pool, concatenated), ``conv_then_pool``
+    (a 3x3 conv to 2k, then the pool) or ``pool_then_conv`` (the pool, then a 3x3 conv to 2k).
+    By default every pool row that feeds a module with parallel branches is rewritten; the wider
+    output flows on, since every later layer infers its input channels."""
+    if form not in GRID_FORMS:
+        raise SpecError(f"unknown grid reduction form {form!r}; choose from {', '.join(GRID_FORMS)}")
+    from .spec import place
+
+    placed = {p.name: p for p in place(spec) if not p.is_aux}
+    names = [r.name for r in spec.rows]
+    if rows is None:
+        rows = tuple(name for name, after in zip(names, names[1:])
+                     if _is_reduction_pool(spec.row(name))
+                     and any(isinstance(layer, Branches) for layer in spec.row(after).layers))
+    new_rows = []
+    for row in spec.rows:
+        if row.name in rows:
+            if not _is_reduction_pool(row):
+                raise SpecError("a grid reduction replaces a row that is one stride-2 max pool",
+                                path=spec.path, line=row.line, row=row.name)
+            (pool,) = row.layers
+            k = placed[row.name].in_shape[0]
+            template = {"kernel": (3, 3), "padding": (1, 1), "bias": _conv_default(spec, "bias"),
+                        "bn_eps": _conv_default(spec, "bn_eps")}
+            layers = {
+                "parallel": (Branches(((Conv(out=k, stride=(2, 2), **template),), (pool,))),),
+                "conv_then_pool": (Conv(out=2 * k, **template), pool),
+                "pool_then_conv": (pool, Conv(out=2 * k, **template)),
+            }[form]
+            row = dataclasses.replace(row, type=f"{row.type}, {form.replace('_', ' ')} reduction",
+                                      layers=layers, printed=Printed(), note=None)
+        else:
+            row = dataclasses.replace(row, printed=Printed(), alternative=None, note=None)
+        new_rows.append(row)
+    return dataclasses.replace(spec, name=f"{spec.name}[grid {form}]", rows=tuple(new_rows),
+                               paper_depth=None, published=(),
+                               title=f"{spec.title}, {form.replace('_', ' ')} grid reductions at "
+                                     f"{', '.join(rows)}")
+
+
+def _is_reduction_pool(row) -> bool:
+    return (len(row.layers) == 1 and isinstance(row.layers[0], Pool)
+            and row.layers[0].kind == "max" and row.layers[0].stride == (2, 2))
+
+
+def _conv_default(spec: ArchSpec, key: str):
+    """The bias / bn_eps the spec's first conv uses, so new convs match the architecture."""
+    for row in spec.rows:
+        for layer in _leaves(row.layers):
+            if isinstance(layer, Conv):
+                return getattr(layer, key)
+    return {"bias": True, "bn_eps": None}[key]
+
+
+def _leaves(layers):
+    for layer in layers:
+        if isinstance(layer, Branches):
+            for branch in layer.branches:
+                yield from _leaves(branch)
+        else:
+            yield layer
+
+
 def reduced(spec: ArchSpec) -> ArchSpec:
     """The spec as written: GoogLeNet's modules with their 1x1 reductions (Figure 2b)."""
     return spec
@@ -173,4 +241,6 @@ def reduced(spec: ArchSpec) -> ArchSpec:
 
 # Named variants that `incprof compare` accepts, each a rewrite of a base architecture.
 VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
-            "factorized_asym": factorized_asym}
+            "factorized_asym": factorized_asym,
+            **{f"grid_{form}": (lambda spec, form=form: grid_reduction(spec, form))
+               for form in GRID_FORMS}}

@@ -39,7 +39,8 @@ def test_fvcore_sees_the_tiny_spec():
     assert measured["conv"].macs == 6912 and measured["head"].params == 51
 
 
-@pytest.mark.parametrize("variant", ["naive", "factorized", "factorized_asym"])
+@pytest.mark.parametrize("variant", ["naive", "factorized", "factorized_asym", "grid_parallel",
+                                     "grid_conv_then_pool", "grid_pool_then_conv"])
 def test_every_named_variant_agrees_with_fvcore(variant):
     from incprof.variants import VARIANTS
 

@@ -109,3 +109,30 @@ def test_factorize_the_v3_network():
     variant = factorize(v3, "stack", 5, modules_only=True)
     assert [p.out_shape for p in place(variant)] == [p.out_shape for p in place(v3)]
     assert "5x5->2x3x3" in variant.name
+
+
+# ---- grid reductions as spec rewrites
+from incprof.variants import grid_reduction  # noqa: E402
+
+
+@pytest.mark.parametrize("form, macs", [
+    ("conv_then_pool", lambda k, d: 9 * k * 2 * k * d * d),
+    ("pool_then_conv", lambda k, d: 9 * k * 2 * k * (d // 2) ** 2),
+    ("parallel", lambda k, d: 9 * k * k * (d // 2) ** 2),
+])
+def test_grid_reduction_rewrites_the_pools_before_modules(form, macs):
+    base = resolve("googlenet")
+    spec = grid_reduction(base, form)
+    rows = {rc.placed.name: rc for rc in count_spec(spec)}
+    for name, (k, d) in {"pool2": (192, 56), "pool3": (480, 28), "pool4": (832, 14)}.items():
+        assert rows[name].counts.macs == macs(k, d), name
+        assert rows[name].placed.out_shape == (2 * k, d // 2, d // 2)
+    assert rows["pool1"].counts.macs == 0  # the stem pool feeds a conv, not a module
+    assert rows["inception_3a"].placed.in_shape == (384, 28, 28)  # the wider output flows on
+
+
+def test_grid_reduction_rejects_other_rows():
+    with pytest.raises(SpecError, match="one stride-2 max pool"):
+        grid_reduction(resolve("googlenet"), "parallel", rows=("inception_3a",))
+    with pytest.raises(SpecError, match="unknown grid reduction form"):
+        grid_reduction(resolve("googlenet"), "sideways")
