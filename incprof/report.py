@@ -127,6 +127,8 @@ def factorization_report(out: Path) -> str:
     variants = {name: compare_modules(resolve_side(name), base, verify=True,
                                       labels=(name, "reduced"))
                 for name in ("factorized", "factorized_asym")}
+    grids = compare_modules(resolve_side("grid_conv_then_pool"), resolve_side("grid_parallel"),
+                            verify=True, labels=("grid_conv_then_pool", "grid_parallel"))
     r = rules.set_index("rule")
     stated = ", ".join(f"{rule} saves {r.loc[rule, 'saving_per_position_pct']}% (paper: "
                        f"{r.loc[rule, 'paper_saving_pct']:.0f}%)"
@@ -161,6 +163,10 @@ def factorization_report(out: Path) -> str:
         "`incprof compare factorized_asym reduced --level module --format markdown` (then every "
         "3x3 in a module as 1x3 + 3x1):\n",
         render.grid_markdown(render.comparison_grid(variants["factorized_asym"], exact=True)),
+        "## GoogLeNet with v3 grid reductions\n",
+        "`incprof compare grid_conv_then_pool grid_parallel --level module --format markdown`: "
+        "each stride-2 max pool before a module becomes a reduction to twice the channels.\n",
+        render.grid_markdown(render.comparison_grid(grids, exact=True)),
         "## The Inception-v3 network\n",
         "See [inception_v3.md](inception_v3.md) for its full table.\n",
         "![Inception-v3 MACs by conv kind](inception_v3-macs-by-kind.svg)\n",
