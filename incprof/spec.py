@@ -693,13 +693,18 @@ def _check(spec: ArchSpec) -> None:
             raise fail("the row has a 'deviation' but its printed columns match the layers")
 
 
-def _windows(layers: tuple[Layer, ...]):
+def leaves(layers: tuple[Layer, ...]):
+    """Every layer that is not a Branches, depth first (the layers inside branches included)."""
     for layer in layers:
-        if isinstance(layer, (Conv, Pool)):
-            yield layer.kernel, layer.stride
-        elif isinstance(layer, Branches):
+        if isinstance(layer, Branches):
             for branch in layer.branches:
-                yield from _windows(branch)
+                yield from leaves(branch)
+        else:
+            yield layer
+
+
+def _windows(layers: tuple[Layer, ...]):
+    return ((leaf.kernel, leaf.stride) for leaf in leaves(layers) if isinstance(leaf, (Conv, Pool)))
 
 
 def parse_spec(data, path: str = "<spec>") -> ArchSpec:

@@ -9,15 +9,11 @@ import pandas as pd
 from .analytic import count_spec
 from .errors import SpecError
 from .geometry import BYTES, geometry
-from .spec import ArchSpec, Branches, Conv, format_shape
+from .spec import ArchSpec, Conv, format_shape, leaves
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
-    def has_conv(layers) -> bool:
-        return any(isinstance(layer, Conv) or (isinstance(layer, Branches) and any(
-            has_conv(b) for b in layer.branches)) for layer in layers)
-
-    return [r.name for r in spec.rows if has_conv(r.layers)][-1]
+    return [r.name for r in spec.rows if any(isinstance(leaf, Conv) for leaf in leaves(r.layers))][-1]
 
 
 def min_input_size(spec: ArchSpec, largest: int | None = None) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import SpecError
-from .spec import LRN, ArchSpec, Branches, Conv, Layer, Pool, Printed, replace_layers
+from .spec import LRN, ArchSpec, Branches, Conv, Layer, Pool, Printed, leaves, replace_layers
 
 FLAVORS = ("paper", "torchvision")
 
@@ -219,19 +219,10 @@ def _is_reduction_pool(row) -> bool:
 def _conv_default(spec: ArchSpec, key: str):
     """The bias / bn_eps the spec's first conv uses, so new convs match the architecture."""
     for row in spec.rows:
-        for layer in _leaves(row.layers):
+        for layer in leaves(row.layers):
             if isinstance(layer, Conv):
                 return getattr(layer, key)
     return {"bias": True, "bn_eps": None}[key]
-
-
-def _leaves(layers):
-    for layer in layers:
-        if isinstance(layer, Branches):
-            for branch in layer.branches:
-                yield from _leaves(branch)
-        else:
-            yield layer
 
 
 def reduced(spec: ArchSpec) -> ArchSpec:

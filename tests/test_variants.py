@@ -1,25 +1,16 @@
-"""Spec rewrites: the torchvision flavour."""
+"""Spec rewrites: the torchvision flavour, factorization rules and grid reductions."""
 
 import pytest
 
 from incprof.analytic import count_spec
 from incprof.errors import SpecError
-from incprof.spec import LRN, Branches, Conv, Pool, resolve
+from incprof.spec import LRN, Conv, Pool, leaves, resolve
 from incprof.variants import apply_flavor, torchvision_flavor
-
-
-def _leaves(layers):
-    for layer in layers:
-        if isinstance(layer, Branches):
-            for branch in layer.branches:
-                yield from _leaves(branch)
-        else:
-            yield layer
 
 
 def test_torchvision_flavour_rewrites():
     spec = torchvision_flavor(resolve("googlenet"))
-    leaves = [leaf for item in (*spec.rows, *spec.aux) for leaf in _leaves(item.layers)]
+    leaves = [leaf for item in (*spec.rows, *spec.aux) for leaf in leaves(item.layers)]
     convs = [leaf for leaf in leaves if isinstance(leaf, Conv)]
     assert all(not c.bias and c.bn_eps == 1e-3 for c in convs)
     assert not any(isinstance(leaf, LRN) for leaf in leaves)
