@@ -10,10 +10,10 @@ from incprof.variants import apply_flavor, torchvision_flavor
 
 def test_torchvision_flavour_rewrites():
     spec = torchvision_flavor(resolve("googlenet"))
-    leaves = [leaf for item in (*spec.rows, *spec.aux) for leaf in leaves(item.layers)]
-    convs = [leaf for leaf in leaves if isinstance(leaf, Conv)]
+    found = [leaf for item in (*spec.rows, *spec.aux) for leaf in leaves(item.layers)]
+    convs = [leaf for leaf in found if isinstance(leaf, Conv)]
     assert all(not c.bias and c.bn_eps == 1e-3 for c in convs)
-    assert not any(isinstance(leaf, LRN) for leaf in leaves)
+    assert not any(isinstance(leaf, LRN) for leaf in found)
     assert {c.kernel for c in convs if c.role == "ch5x5"} == {(3, 3)}
     assert spec.row("pool4").layers == (Pool("max", (2, 2), (2, 2), ceil_mode=True),)
     assert spec.row("dropout").layers[0].p == 0.2
