@@ -97,8 +97,8 @@ def count_spec(spec: ArchSpec, input_hw: Pair | None = None) -> list[RowCounts]:
     for what in ("params", "macs", "activations", "other_ops"):
         total = sum(getattr(rc.counts, what) for rc in counted)
         if total > MAX_COUNT:
-            raise ResourceError(f"the spec has {total:.3g} {what} per image, over incprof's "
-                                f"ceiling of {MAX_COUNT:.0e}; no real network is that large",
+            raise ResourceError(f"the spec has {total:.3g} {what} per image, over the ceiling "
+                                f"of {MAX_COUNT:.0e} (raise it with incprof --max-count)",
                                 path=spec.path)
     return counted
 

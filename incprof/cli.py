@@ -27,6 +27,30 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def ceilings(
+    max_nodes: Annotated[int, typer.Option(min=1, help="Refuse YAML specs larger than this many "
+                                           "nodes (this also bounds the rows).")] = 200_000,
+    max_side: Annotated[int, typer.Option(min=1, help="Refuse inputs wider or taller than this "
+                                          "many pixels.")] = 16_384,
+    max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
+                                           "activations per image than this, e.g. 1e15.")
+                         ] = "1e15",
+) -> None:
+    """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
+    from . import analytic, spec, yamlio
+
+    yamlio.MAX_NODES = max_nodes
+    spec.MAX_INPUT_SIDE = max_side
+    try:
+        count = int(float(max_count))
+    except (ValueError, OverflowError):
+        count = -1
+    if not 1 <= count <= 2 * 10**15:  # counts times a batch of 4096 must fit in 64 bits
+        fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
+    analytic.MAX_COUNT = count
+
+
 class Format(str, Enum):
     """Output formats of the table command."""
 
@@ -132,10 +156,14 @@ def parse_input_size(text: str | None) -> tuple[int, int] | None:
     """'224' -> (224, 224); '299x320' -> (299, 320); None stays None."""
     if text is None:
         return None
+    from . import spec
+
     match = re.fullmatch(r"\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*", text)
-    if not match or int(match[1]) < 1 or int(match[2] or match[1]) < 1:
-        fail(f"--input-size must be a positive size like 224 or 224x224, got {text!r}")
-    return int(match[1]), int(match[2] or match[1])
+    sides = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
+    if not all(1 <= side <= spec.MAX_INPUT_SIDE for side in sides):
+        fail(f"--input-size must be a size like 224 or 224x224, each side from 1 to "
+             f"{spec.MAX_INPUT_SIDE} (--max-side), got {text!r}")
+    return sides
 
 
 def _emit(text: str, output: Path | None) -> None:

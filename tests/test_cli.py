@@ -330,3 +330,21 @@ def test_bench_and_compare_latency():
     assert all(r["a_latency_ms"] > 0 and r["b_latency_ms"] > 0 for r in rows)
     result = invoke("bench", "--batch-sizes", "0")
     assert result.exit_code == 2 and "--batch-sizes" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--max-nodes", "50", "table", "--no-verify"), "more than 50 nodes"),
+    (("--max-side", "100", "table", "--no-verify", "--input-size", "224"), "from 1 to 100"),
+    (("--max-count", "1e6", "table", "--no-verify"), "over the ceiling of 1e+06"),
+    (("--max-count", "1e30", "list"), "--max-count must be a number from 1 to 2e15"),
+])
+def test_ceilings_are_enforced_and_overridable(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert invoke("table", "--no-verify", "-f", "json").exit_code == 0  # defaults restored
+
+
+def test_inception_v3_fits_under_raised_and_default_ceilings():
+    result = invoke("--max-nodes", "500000", "--max-count", "2e15", "table", "--arch",
+                    "inception_v3", "--no-verify", "-f", "json")
+    assert result.exit_code == 0
