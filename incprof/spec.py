@@ -721,13 +721,11 @@ def load_spec(path: str | Path) -> ArchSpec:
 
 # --------------------------------------------------------------------------------------------- registry
 def tables_dir() -> Path:
-    """The folder of built-in specs (``tables/`` in a checkout, ``incprof/tables`` when installed)."""
-    checkout = Path(__file__).resolve().parent.parent / "tables"
-    if checkout.is_dir():
-        return checkout
-    from importlib.resources import files
-
-    return Path(str(files("incprof.tables")))
+    """The folder of built-in specs: ``tables/`` beside the package in a checkout (or an editable
+    install), ``incprof/tables/`` inside it when installed from a wheel (see pyproject.toml)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "tables"
+    return checkout if (checkout / "googlenet.yaml").is_file() else here / "tables"
 
 
 def available() -> list[str]:

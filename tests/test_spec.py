@@ -208,3 +208,20 @@ def test_deviation_must_be_real(write_spec):
     text = GOOD_ROW.replace("type: convolution",
                             "type: convolution\n    output_size: 29x29x8\n    deviation: on purpose")
     assert load_spec(write_spec(text)).row("c1").deviation == "on purpose"
+
+
+def test_tables_are_found_in_an_installed_layout(tmp_path):
+    """A wheel puts tables/ at incprof/tables/ (pyproject.toml's package-dir); lookups find it."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "incprof", tmp_path / "incprof",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "tables", tmp_path / "incprof" / "tables")
+    code = ("import incprof.spec as s; assert s.available() == ['googlenet', 'inception_v3'], "
+            "s.available(); print(s.resolve('inception_v3').name)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(tmp_path)})
+    assert out.stdout.strip() == "inception_v3"
