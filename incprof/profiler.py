@@ -59,13 +59,14 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
     its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
     ``latency`` (a latency.TimingOptions) times every row and the whole network (eval, no aux
-    heads); its dtype then also sets the bytes of the memory columns. Activation bytes use ``dtype``;
-    a row whose output is more than ``bottleneck_factor`` times
-    smaller than the previous row's is flagged as a representational bottleneck.
-    Totals and run metadata are in ``df.attrs["totals"]`` and ``df.attrs["meta"]``.
+    heads); its dtype then replaces ``dtype``, which sets the bytes of the memory columns. A row
+    whose output is more than ``bottleneck_factor`` times smaller than the previous row's is flagged
+    as a representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
+    ``df.attrs["meta"]``.
     """
     if not 1 <= batch_size <= 4096:
         raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
+    dtype = latency.dtype if latency is not None else dtype
     if dtype not in BYTES:
         raise ValueError(f"dtype must be one of {', '.join(BYTES)}, got {dtype!r}")
     size = BYTES[dtype]
@@ -82,7 +83,6 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     if latency is not None:
         from .latency import time_spec
 
-        dtype = latency.dtype
         timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory)
     items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
     records = []
@@ -116,7 +116,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
         record.update(_audit(row, c.params, c.macs, p, native))
         records.append(record)
     if timings is not None:
-        _add_latency(records, timings, counted, BYTES[dtype], batch_size)
+        _add_latency(records, timings, counted, size, batch_size)
     df = pd.DataFrame.from_records(records, columns=COLUMNS)
     for column in INT_COLUMNS:
         df[column] = df[column].astype("Int64")

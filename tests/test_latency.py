@@ -160,3 +160,13 @@ def test_sweep_with_latency():
     assert df.loc["8x8x3", "latency_ms"] > 0 and df.loc["4x4x3", "latency_ms"] > 0
     assert not df.loc["1x1x3", "valid"] and pd.isna(df.loc["1x1x3", "latency_ms"])
     assert df.attrs["meta"]["latency_env"]["device_type"] == "cpu"
+
+
+def test_latency_dtype_sets_the_memory_bytes():
+    from incprof.profiler import profile
+
+    options = TimingOptions(device="cpu", dtype="bf16", warmup=1, repeats=2)
+    df = profile(str(DATA / "tiny.yaml"), latency=options, dtype="fp32").set_index("row")
+    assert df.loc["conv", "activation_bytes"] == 2 * 4 * 8 * 8
+    assert df.loc["conv", "bytes_moved"] == 2 * (3 * 64 + 4 * 64 + 112)
+    assert df.attrs["meta"]["dtype"] == "bf16"
