@@ -40,6 +40,8 @@ def save_figure(fig, path: str | Path) -> None:
 
 def module_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
     """Grouped bars of MACs per module for A and B (a module comparison DataFrame)."""
+    if df.empty:
+        raise SpecError("nothing to plot: the two sides have no rows in common whose layers differ")
     plt = _pyplot()
     meta = df.attrs["meta"]
     names = [n.replace("inception_", "") for n in df["row"]]
