@@ -168,8 +168,10 @@ def factorization_report(out: Path) -> str:
         "each stride-2 max pool before a module becomes a reduction to twice the channels.\n",
         render.grid_markdown(render.comparison_grid(grids, exact=True)),
         "## The Inception-v3 network\n",
-        "See [inception_v3.md](inception_v3.md) for its full table.\n",
+        "Where the factorized convs put the MACs (`incprof table --arch inception_v3 --plot "
+        "v3.svg`); [inception_v3.md](inception_v3.md) checks the table against the paper.\n",
         "![Inception-v3 MACs by conv kind](inception_v3-macs-by-kind.svg)\n",
+        render.to_markdown(v3),
     ]
     return _document("Factorizations: the Inception-v3 arithmetic", summary, sections)
 
