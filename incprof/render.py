@@ -298,13 +298,18 @@ def _total_rows(df: pd.DataFrame) -> list[dict]:
              "params": t["params_with_aux"], "macs": t["macs_with_aux"], "aux": True}]
 
 
-def to_csv(df: pd.DataFrame) -> str:
-    """CSV with raw integers: one line per row, then the two totals."""
-    out = pd.DataFrame.from_records(records(df) + _total_rows(df), columns=list(df.columns))
+def _with_rows(df: pd.DataFrame, extra: list[dict]) -> pd.DataFrame:
+    """The frame's rows plus ``extra`` ones, keeping its nullable-integer columns integers."""
+    out = pd.DataFrame.from_records(records(df) + extra, columns=list(df.columns))
     for column in df.columns:
         if str(df[column].dtype) == "Int64":
             out[column] = out[column].astype("Int64")
-    return out.to_csv(index=False, lineterminator="\n")
+    return out
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    """CSV with raw integers: one line per row, then the two totals."""
+    return _with_rows(df, _total_rows(df)).to_csv(index=False, lineterminator="\n")
 
 
 def to_json(df: pd.DataFrame) -> str:
@@ -400,12 +405,8 @@ def comparison_csv(frames: list[pd.DataFrame]) -> str:
     parts = []
     for df in frames:
         level = df.attrs["meta"]["level"]
-        part = pd.DataFrame.from_records(
-            records(df) + [{"row": "TOTAL", **df.attrs["totals"]}], columns=list(df.columns))
+        part = _with_rows(df, [{"row": "TOTAL", **df.attrs["totals"]}])
         part.insert(0, "level", level)
-        for column in df.columns:
-            if str(df[column].dtype) == "Int64":
-                part[column] = part[column].astype("Int64")
         parts.append(part)
     columns = list(dict.fromkeys(c for p in parts for c in p.columns))
     return pd.concat(parts, ignore_index=True)[columns].to_csv(index=False, lineterminator="\n")

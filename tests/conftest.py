@@ -22,6 +22,17 @@ TABLE1_MODULES = {
 
 
 @pytest.fixture
+def full_disk(monkeypatch):
+    """Make every rename into place fail, as a full disk would midway through a write."""
+    import os
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+
+
+@pytest.fixture
 def write_spec(tmp_path):
     """Write YAML text to a file and return its path."""
 
