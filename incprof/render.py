@@ -90,6 +90,12 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      f"says {t['paper_depth']} ({mark}).")
     for p in t["published"]:
         which = "with" if p["aux"] else "without"
+        if p["not_comparable"]:
+            figures = " and ".join(f for f in (p["params"] is not None and f"{p['params']:,} params",
+                                               p["macs"] is not None and f"{p['macs']} MACs") if f)
+            lines.append(f"{p['source']} publishes {figures} ({which} aux heads, input "
+                         f"{p['input'][0]}x{p['input'][1]}): not comparable ({p['not_comparable']}).")
+            continue
         if p["params"] is not None:
             lines.append(f"{p['source']} publishes {p['params']:,} params ({which} aux heads): "
                          f"{'matches exactly' if p['params_matches'] else 'DIFFERS'}.")
@@ -100,8 +106,9 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
         lines.append(f"Paper column sums: params {t['paper_params_sum']:,}, ops "
                      f"{t['paper_ops_sum'] or 0:,}.")
     if not meta["paper_figures_apply"]:
-        lines.append("The paper's printed sizes and ops apply to the spec's own input size; at "
-                     "this input they are not compared.")
+        lines.append("The paper's printed sizes, params and ops describe its own network at the "
+                     "spec's input size: not comparable "
+                     f"({meta.get('paper_figures_not_comparable') or 'other input'}).")
     rf = t["receptive_field"]
     lines.append(f"Receptive field of the last row: {rf[0]}x{rf[1]} input pixels. Peak live "
                  f"activations of one inference pass: {human(t['peak_activation_bytes'])}B at "
