@@ -24,7 +24,8 @@ COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth"
            "params", "macs", "other_ops", "weights", "mac_outputs", "fvcore_params", "fvcore_macs",
            *KIND_COLUMNS.values(), "printed_params", "printed_ops", "paper_params", "paper_ops",
            "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
-           "alt_macs", "alt_params_delta_pct", "alt_ops_delta_pct", "rf_h", "rf_w", "jump_h", "jump_w", "activations", "activation_bytes",
+           "alt_macs", "alt_params_delta_pct", "alt_ops_delta_pct", "rf_h", "rf_w", "jump_h",
+           "jump_w", "activations", "activation_bytes",
            "peak_activation_bytes", "fvcore_activations", "representation_ratio", "bottleneck",
            "aux", *LATENCY_COLUMNS]
 INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "mac_outputs",
