@@ -266,24 +266,28 @@ def _add_latency(records: list[dict], timings, counted, size: int, batch_size: i
 
 def _published(entry, totals_params: int, macs: int, spec: ArchSpec, run_hw: Pair) -> dict:
     """A published figure beside ours: params exactly, MACs at the printed precision, and only
-    where it applies: at the input size it was published for, with its aux setting (the flavour
-    is matched by the caller). Elsewhere ``not_comparable`` says why and no verdict is given."""
+    where it applies: at the input size it was published for, and for params with its aux setting
+    (the flavour is matched by the caller). Elsewhere ``params_not_comparable`` or
+    ``macs_not_comparable`` says why and the verdict is None."""
     published_hw = tuple(entry.input or spec.input[1:])
     out = {"source": entry.source, "aux": entry.aux, "params": entry.params, "macs": entry.macs,
            "input": list(published_hw), "params_matches": None, "macs_matches": None,
-           "not_comparable": None}
+           "params_not_comparable": None, "macs_not_comparable": None}
+    apart = None
     if run_hw != published_hw:
-        out["not_comparable"] = (f"input {run_hw[0]}x{run_hw[1]}, published for "
-                                 f"{published_hw[0]}x{published_hw[1]}")
-        return out
-    if entry.aux and not spec.aux:
-        out["not_comparable"] = "published with aux heads, counted here without"
-        return out
+        apart = (f"input {run_hw[0]}x{run_hw[1]}, published for "
+                 f"{published_hw[0]}x{published_hw[1]}")
     if entry.params is not None:
-        out["params_matches"] = entry.params == totals_params
-    if entry.macs is not None:
-        number, unit = _split(entry.macs)
-        out["macs_matches"] = at_precision(macs, number, _SCALES[unit][0]) == number
+        out["params_not_comparable"] = apart or (
+            "published with aux heads, counted here without" if entry.aux and not spec.aux
+            else None)
+        if out["params_not_comparable"] is None:
+            out["params_matches"] = entry.params == totals_params
+    if entry.macs is not None:  # inference MACs: the aux heads do not run
+        out["macs_not_comparable"] = apart
+        if apart is None:
+            number, unit = _split(entry.macs)
+            out["macs_matches"] = at_precision(macs, number, _SCALES[unit][0]) == number
     return out
 
 

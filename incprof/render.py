@@ -90,16 +90,17 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      f"says {t['paper_depth']} ({mark}).")
     for p in t["published"]:
         which = "with" if p["aux"] else "without"
-        if p["not_comparable"]:
-            figures = " and ".join(f for f in (p["params"] is not None and f"{p['params']:,} params",
-                                               p["macs"] is not None and f"{p['macs']} MACs") if f)
-            lines.append(f"{p['source']} publishes {figures} ({which} aux heads, input "
-                         f"{p['input'][0]}x{p['input'][1]}): not comparable ({p['not_comparable']}).")
-            continue
-        if p["params"] is not None:
+        at = f"input {p['input'][0]}x{p['input'][1]}"
+        if p["params_not_comparable"]:
+            lines.append(f"{p['source']} publishes {p['params']:,} params ({which} aux heads, "
+                         f"{at}): not comparable ({p['params_not_comparable']}).")
+        if p["macs_not_comparable"]:
+            lines.append(f"{p['source']} publishes {p['macs']} MACs ({at}): not comparable "
+                         f"({p['macs_not_comparable']}).")
+        if p["params"] is not None and p["params_matches"] is not None:
             lines.append(f"{p['source']} publishes {p['params']:,} params ({which} aux heads): "
                          f"{'matches exactly' if p['params_matches'] else 'DIFFERS'}.")
-        if p["macs"] is not None:
+        if p["macs"] is not None and p["macs_matches"] is not None:
             lines.append(f"{p['source']} publishes {p['macs']} (conv and linear MACs per image): "
                          f"{'matches' if p['macs_matches'] else 'DIFFERS'} at that precision.")
     if t["paper_params_sum"] is not None and meta["paper_figures_apply"]:
