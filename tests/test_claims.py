@@ -110,3 +110,23 @@ def test_verdict_pattern_catches_the_old_notes():
     for text in ("They fit a depthwise-separable 7x7 conv exactly",
                  "the printed 463K is 7% below", "the printed params and ops agree"):
         assert VERDICT.search(text)
+
+
+def test_savings_plot_marks_the_grid_saving_it_is_given(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    from incprof import plot
+    from incprof.lab import factorization_table
+
+    marked, scatter = [], Axes.scatter
+
+    def spy(self, x, y, *args, **kwargs):
+        marked.append(list(y))
+        return scatter(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "scatter", spy)
+    grid = grid_table()
+    grid.loc[grid["form"] == "pool then conv", "paper_saving_pct"] = 60.0
+    plot.savings_bars(factorization_table(), grid, tmp_path / "savings.svg")
+    assert marked == [[28.0, 33.0, 11.0, 60.0]]
