@@ -222,7 +222,7 @@ def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool
         out["flag"], out["reason"] = "; ".join(mismatches), row.deviation
     elif off:
         out["flag"] = " and ".join(off) + f" off by more than {FLAG_THRESHOLD_PCT:g}%"
-        out["reason"] = row.note or "no known explanation."
+        out["reason"] = row.note or "No known explanation."
         product = _printed_product(row, placed, units.get("ops", {}))
         if product:
             out["reason"] += " " + product

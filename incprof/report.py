@@ -60,8 +60,8 @@ def googlenet_report(out: Path) -> str:
         f"{conv1['printed_params']} / {conv1['printed_ops']}, a depthwise-separable 7x7 conv with "
         f"depth multiplier 8 ({int(conv1['alt_params']):,} params, {int(conv1['alt_macs']):,} "
         f"MACs) is off by {conv1['alt_params_delta_pct']:+.1f}% in params and "
-        f"{conv1['alt_ops_delta_pct']:+.1f}% in ops (the conv1 note below gives the precision). The depth "
-        f"column sums to {t['depth']}; the paper says {t['paper_depth']}. The torchvision "
+        f"{conv1['alt_ops_delta_pct']:+.1f}% in ops (the conv1 note below gives the precision). "
+        f"The depth column sums to {t['depth']}; the paper says {t['paper_depth']}. The torchvision "
         f"flavour has {tvt['params']:,} params "
         f"({'matching' if published['params_matches'] else 'NOT matching'} torchvision's "
         f"published figure) and {tvt['macs'] / 1e9:.3f} G MACs.")
@@ -72,7 +72,8 @@ def googlenet_report(out: Path) -> str:
         "## The torchvision flavour\n",
         "`incprof table --arch googlenet --flavor torchvision`: conv + BatchNorm (eps 0.001) "
         "instead of biases, no LRN, a 3x3 kernel in the \"5x5\" branch (pytorch/vision#906), a "
-        "2x2 last max pool and dropout 0.2.\n",
+        "2x2 last max pool, adaptive average pools (1x1 main, 4x4 in the aux heads) and dropout "
+        "0.2.\n",
         *(f"- {line}" for line in render.summary_lines(tv)[1:-1]),
         "",
         "## Figures\n",
