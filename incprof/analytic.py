@@ -8,16 +8,18 @@ Conventions (stated in every output):
 - ``activations``: output elements written by every layer (a Branches' concatenation included), per
   image; an upper bound on what one forward pass allocates.
 - ``other_ops``: everything that is not a conv/linear MAC, kept apart: one op per window element per
-  output for pooling (per input element for global pooling), 2 per element for BatchNorm (scale and
-  shift), ``size`` per element for LRN, 1 per element for ReLU and softmax. Dropout is free.
+  output for fixed-window pooling; one per input element for adaptive pooling, global included (as
+  fvcore counts ``aten::adaptive_avg_pool2d``); 2 per element for BatchNorm (scale and shift),
+  ``size`` per element for LRN, 1 per element for ReLU and softmax. Dropout is none (identity at
+  inference).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .spec import (LRN, ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Placed, Pool,
-                   Shape, Softmax, place, walk)
+from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
+                   Linear, Pair, Placed, Pool, Shape, Softmax, place, walk)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
                       mac_outputs=layer.out)
     if isinstance(layer, Pool):
         return Counts(other_ops=layer.kernel[0] * layer.kernel[1] * _numel(out_shape))
-    if isinstance(layer, GlobalAvgPool):
+    if isinstance(layer, (GlobalAvgPool, AdaptiveAvgPool)):
         return Counts(other_ops=_numel(in_shape))
     if isinstance(layer, LRN):
         return Counts(other_ops=layer.size * _numel(out_shape))
@@ -63,7 +65,9 @@ def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
         return Counts(other_ops=_numel(out_shape))
     if isinstance(layer, Branches):
         return sum((sequence_counts(b, in_shape) for b in layer.branches), Counts())
-    return Counts()  # dropout
+    if isinstance(layer, Dropout):
+        return Counts()  # the identity at inference
+    raise TypeError(f"no count rule for layer type {type(layer).__name__}")
 
 
 def sequence_counts(layers: tuple[Layer, ...], in_shape: Shape) -> Counts:
@@ -107,12 +111,14 @@ def conv_kind(layer: Layer) -> str | None:
     """The MAC class of a layer: '1x1', 'n x n', '1 x n / n x 1' convs, 'linear', or None."""
     if isinstance(layer, Linear):
         return "linear"
-    if not isinstance(layer, Conv):
-        return None
-    kh, kw = layer.kernel
-    if kh == kw == 1:
-        return "1x1 conv"
-    return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
+    if isinstance(layer, Conv):
+        kh, kw = layer.kernel
+        if kh == kw == 1:
+            return "1x1 conv"
+        return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
+    if isinstance(layer, (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, Dropout, Softmax, Branches)):
+        return None  # no MACs of its own (a Branches' convs are classified one by one)
+    raise TypeError(f"no MAC class for layer type {type(layer).__name__}")
 
 
 def macs_by_kind(layers: tuple[Layer, ...], in_shape: Shape) -> dict[str, int]:

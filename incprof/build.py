@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .spec import (LRN, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pair,
-                   Pool, Shape, Softmax, place, walk)
+from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
+                   Linear, Pair, Pool, Shape, Softmax, place, walk)
 
 
 class Concat(nn.Module):
@@ -81,6 +81,8 @@ def _layer(layer: Layer, shape: Shape, flat: bool) -> nn.Module:
         return cls(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
     if isinstance(layer, GlobalAvgPool):
         return nn.AdaptiveAvgPool2d(1)
+    if isinstance(layer, AdaptiveAvgPool):
+        return nn.AdaptiveAvgPool2d(layer.size)
     if isinstance(layer, LRN):
         return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)
     if isinstance(layer, Dropout):
@@ -93,5 +95,6 @@ def _layer(layer: Layer, shape: Shape, flat: bool) -> nn.Module:
         return nn.Sequential(*parts)
     if isinstance(layer, Softmax):
         return nn.Softmax(dim=1)
-    assert isinstance(layer, Branches)
-    return Concat([_sequence(b, shape, False)[0] for b in layer.branches])
+    if isinstance(layer, Branches):
+        return Concat([_sequence(b, shape, False)[0] for b in layer.branches])
+    raise TypeError(f"no module for layer type {type(layer).__name__}")

@@ -2,7 +2,9 @@
 
 - Receptive field and jump (effective stride) per axis, at each row's output, in input pixels. A
   layer with kernel k and stride s turns (field, jump) into (field + (k - 1) * jump, jump * s);
-  a global pool or a linear layer sees its whole input; parallel branches take their largest field.
+  a global pool or a linear layer sees its whole input; an adaptive pool counts as its largest
+  window with its largest step between window starts (exact when the size divides the input, an
+  upper bound otherwise); parallel branches take their largest field.
 - Peak live activations of one inference pass, under this model: a layer's input and output are
   alive while it runs (BatchNorm after a conv also holds the conv's output; ReLU is in place);
   inside a module, its input and every finished branch output stay alive until the concatenation,
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .spec import (ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Pool, Shape,
-                   layer_out_shape, place, walk)
+from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
+                   Linear, Pair, Pool, Shape, Softmax, layer_out_shape, place, walk)
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -43,11 +45,28 @@ def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
         return Field(tuple(f + (n - 1) * j for f, n, j in zip(field.size, in_shape[1:],
                                                                field.jump)),
                      tuple(j * n for j, n in zip(field.jump, in_shape[1:])))
+    if isinstance(layer, AdaptiveAvgPool):
+        windows = [adaptive_window(n, out) for n, out in zip(in_shape[1:], layer.size)]
+        return Field(tuple(f + (k - 1) * j for f, (k, _), j in zip(field.size, windows,
+                                                                   field.jump)),
+                     tuple(j * step for j, (_, step) in zip(field.jump, windows)))
     if isinstance(layer, Branches):
         fields = [sequence_field(b, field, in_shape) for b in layer.branches]
         return Field(tuple(max(f.size[i] for f in fields) for i in range(2)),
                      tuple(max(f.jump[i] for f in fields) for i in range(2)))
-    return field
+    if isinstance(layer, (LRN, Dropout, Softmax)):
+        return field  # per position: the field is unchanged
+    raise TypeError(f"no receptive-field rule for layer type {type(layer).__name__}")
+
+
+def adaptive_window(n: int, out: int) -> Pair:
+    """An adaptive pool from ``n`` to ``out`` positions on one axis: its largest window and its
+    largest step between window starts (``n`` when ``out`` is 1). torch's windows run from
+    floor(i*n/out) to ceil((i+1)*n/out)."""
+    starts = [i * n // out for i in range(out)]
+    ends = [-(-(i + 1) * n // out) for i in range(out)]
+    steps = [b - a for a, b in zip(starts, starts[1:])] or [n]
+    return (max(e - s for s, e in zip(starts, ends)), max(steps))
 
 
 def sequence_field(layers: tuple[Layer, ...], field: Field, in_shape: Shape) -> Field:

@@ -109,7 +109,8 @@ def savings_bars(rules: pd.DataFrame, grid: pd.DataFrame, path: str | Path) -> N
     labels = list(rules["rule"]) + [f"grid: {f}" for f in grid["form"][1:]]
     ours = list(rules["saving_per_position_pct"]) + [
         round((1 - r) * 100, 1) for r in grid["relative_to_conv_then_pool"][1:]]
-    paper = [None if pd.isna(v) else v for v in rules["paper_saving_pct"]] + [75.0, None]
+    paper = [None if pd.isna(v) else v for v in [*rules["paper_saving_pct"],
+                                                 *grid["paper_saving_pct"][1:]]]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     x = list(range(len(labels)))
     bars = ax.bar(x, ours, 0.6, color="#1b9e77", label="computed by incprof")

@@ -24,7 +24,8 @@ COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth"
            "params", "macs", "other_ops", "weights", "mac_outputs", "fvcore_params", "fvcore_macs",
            *KIND_COLUMNS.values(), "printed_params", "printed_ops", "paper_params", "paper_ops",
            "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
-           "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations", "activation_bytes",
+           "alt_macs", "alt_params_delta_pct", "alt_ops_delta_pct", "rf_h", "rf_w", "jump_h",
+           "jump_w", "activations", "activation_bytes",
            "peak_activation_bytes", "fvcore_activations", "representation_ratio", "bottleneck",
            "aux", *LATENCY_COLUMNS]
 INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "mac_outputs",
@@ -72,6 +73,10 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     size = BYTES[dtype]
     spec = load(arch, flavor, aux)
     native = input_size is None or tuple(input_size) == spec.input[1:]
+    run_hw = tuple(input_size or spec.input[1:])
+    # The paper's printed figures describe the paper's network at the paper's input size.
+    paper_apart = (f"input {run_hw[0]}x{run_hw[1]}" if not native else
+                   f"flavour {flavor}" if flavor != "paper" else None)
     counted = count_spec(spec, input_size)
     shapes = geometry(spec, input_size)
     measured = None
@@ -113,21 +118,22 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
         by_kind = macs_by_kind(p.layers, p.in_shape)
         record.update({column: by_kind.get(kind, 0) * batch_size
                        for kind, column in KIND_COLUMNS.items()})
-        record.update(_audit(row, c.params, c.macs, p, native))
+        record.update(_audit(row, c.params, c.macs, p, paper_apart is None, spec.paper_units))
         records.append(record)
     if timings is not None:
         _add_latency(records, timings, counted, size, batch_size)
     df = pd.DataFrame.from_records(records, columns=COLUMNS)
     for column in INT_COLUMNS:
         df[column] = df[column].astype("Int64")
-    df.attrs["totals"] = _totals(df, spec, measured, flavor, batch_size, timings)
+    df.attrs["totals"] = _totals(df, spec, measured, flavor, batch_size, timings, run_hw)
     df.attrs["meta"] = {
         "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
         "dtype": dtype, "bottleneck_factor": bottleneck_factor,
         "latency_env": timings.env if timings else None,
         "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
-        "paper_figures_apply": native, "conventions": CONVENTIONS,
+        "paper_figures_apply": paper_apart is None,
+        "paper_figures_not_comparable": paper_apart, "conventions": CONVENTIONS,
     }
     return df
 
@@ -138,13 +144,62 @@ def _delta(printed: int | None, computed: int) -> float | None:
     return round((printed / computed - 1) * 100, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool) -> dict:
+# The other reading of each suffix, to say which unit a printed figure would need.
+_SCALES = {"K": (1000, 1024), "M": (1000**2, 1024**2), "G": (1000**3, 1024**3)}
+
+
+def _split(printed: str) -> tuple[str, str]:
+    """'2.7K' -> ('2.7', 'K'); '34M' -> ('34', 'M'); '2712' -> ('2712', '')."""
+    text = printed.strip()
+    return (text[:-1], text[-1]) if text[-1:].isalpha() else (text, "")
+
+
+def at_precision(value: int, number: str, scale: int) -> str:
+    """``value / scale`` rounded to as many decimals as the printed ``number`` has:
+    at_precision(2712, "2.7", 1024) -> "2.6"."""
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    return f"{value / scale:.{decimals}f}"
+
+
+def _against_printed(value: int, printed: str, printed_value: int, scale_of: dict) -> str:
+    """One computed figure against one printed figure: the delta, and whether it rounds to the
+    printed figure in the spec's unit (and, if not, in the suffix's other reading)."""
+    number, suffix = _split(printed)
+    scale = scale_of.get(suffix, 1) if suffix else 1
+    shown = at_precision(value, number, scale)
+    unit = f" with {suffix} = {scale:,}" if suffix else ""
+    text = (f"{_delta(printed_value, value):+.1f}%: {value:,} is {value / scale:.3f}{suffix}{unit}, "
+            f"{shown}{suffix} at the printed precision")
+    if shown == number:
+        return text + ", as printed"
+    others = [s for s in _SCALES.get(suffix, ()) if s != scale and at_precision(value, number, s) == number]
+    return text + f", not the printed {printed}" + (
+        f" (it is {printed} only with {suffix} = {others[0]:,})" if others else "")
+
+
+def _printed_product(row: Row, placed: Placed, scale_of: dict) -> str | None:
+    """Whether the printed params times the output area give the printed ops, at the printed
+    precision (as they do for a row of convs that all run at the output size)."""
+    p = row.printed
+    if p.params_value is None or p.ops_value is None:
+        return None
+    h, w = placed.out_shape[1:]
+    product = p.params_value * h * w
+    number, suffix = _split(p.ops)
+    shown = at_precision(product, number, scale_of.get(suffix, 1) if suffix else 1)
+    return (f"The printed params times the output area ({p.params_value:,} x {h}x{w} = "
+            f"{product:,}) is {shown}{suffix} at the printed precision of ops, "
+            f"{'the same as' if shown == number else 'not'} the printed {p.ops}.")
+
+
+def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool,
+           units: dict) -> dict:
     """The paper's printed params/ops beside ours, the flag, its reason and any alternative."""
     out = {"printed_output_size": None, "printed_params": None, "printed_ops": None,
            "paper_params": None, "paper_ops": None,
            "paper_params_delta_pct": None,
            "paper_ops_delta_pct": None, "flag": None, "reason": None, "alt_params": None,
-           "alt_macs": None}
+           "alt_macs": None, "alt_params_delta_pct": None, "alt_ops_delta_pct": None}
     if row is None:
         return out
     out["printed_output_size"] = row.printed.output_size
@@ -157,6 +212,8 @@ def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool
         if row.alternative:
             alt = sequence_counts(row.alternative.layers, placed.in_shape)
             out["alt_params"], out["alt_macs"] = alt.params, alt.macs
+            out["alt_params_delta_pct"] = _delta(row.printed.params_value, alt.params)
+            out["alt_ops_delta_pct"] = _delta(row.printed.ops_value, alt.macs)
     off = [name for name, key in (("params", "paper_params_delta_pct"),
                                   ("ops", "paper_ops_delta_pct"))
            if out[key] is not None and abs(out[key]) > FLAG_THRESHOLD_PCT]
@@ -165,10 +222,22 @@ def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool
         out["flag"], out["reason"] = "; ".join(mismatches), row.deviation
     elif off:
         out["flag"] = " and ".join(off) + f" off by more than {FLAG_THRESHOLD_PCT:g}%"
-        out["reason"] = row.note or "no known explanation"
+        out["reason"] = row.note or "No known explanation."
+        product = _printed_product(row, placed, units.get("ops", {}))
+        if product:
+            out["reason"] += " " + product
         if row.alternative:
             out["reason"] += (f" Computed alternative, {row.alternative.note}: "
                               f"{out['alt_params']:,} params, {out['alt_macs']:,} MACs.")
+            against = [f"{what} {_against_printed(value, text, printed, units.get(what, {}))}"
+                       for what, value, text, printed in (
+                           ("params", out["alt_params"], row.printed.params,
+                            row.printed.params_value),
+                           ("ops", out["alt_macs"], row.printed.ops, row.printed.ops_value))
+                       if text is not None and value]
+            if against:
+                out["reason"] += (" Against the printed figures (printed / alternative - 1): "
+                                  + "; ".join(against) + ".")
     return out
 
 
@@ -195,16 +264,30 @@ def _add_latency(records: list[dict], timings, counted, size: int, batch_size: i
             record["latency_error"] = stats
 
 
-def _published(entry, totals_params: int, macs: int) -> dict:
-    """A published figure beside ours: params exactly, MACs at the printed precision."""
+def _published(entry, totals_params: int, macs: int, spec: ArchSpec, run_hw: Pair) -> dict:
+    """A published figure beside ours: params exactly, MACs at the printed precision, and only
+    where it applies: at the input size it was published for, and for params with its aux setting
+    (the flavour is matched by the caller). Elsewhere ``params_not_comparable`` or
+    ``macs_not_comparable`` says why and the verdict is None."""
+    published_hw = tuple(entry.input or spec.input[1:])
     out = {"source": entry.source, "aux": entry.aux, "params": entry.params, "macs": entry.macs,
-           "params_matches": None if entry.params is None else entry.params == totals_params,
-           "macs_matches": None}
-    if entry.macs is not None:
-        number, unit = entry.macs[:-1], entry.macs[-1]
-        scale = {"K": 10**3, "M": 10**6, "G": 10**9}[unit]
-        decimals = len(number.split(".")[1]) if "." in number else 0
-        out["macs_matches"] = round(macs / scale, decimals) == float(number)
+           "input": list(published_hw), "params_matches": None, "macs_matches": None,
+           "params_not_comparable": None, "macs_not_comparable": None}
+    apart = None
+    if run_hw != published_hw:
+        apart = (f"input {run_hw[0]}x{run_hw[1]}, published for "
+                 f"{published_hw[0]}x{published_hw[1]}")
+    if entry.params is not None:
+        out["params_not_comparable"] = apart or (
+            "published with aux heads, counted here without" if entry.aux and not spec.aux
+            else None)
+        if out["params_not_comparable"] is None:
+            out["params_matches"] = entry.params == totals_params
+    if entry.macs is not None:  # inference MACs: the aux heads do not run
+        out["macs_not_comparable"] = apart
+        if apart is None:
+            number, unit = _split(entry.macs)
+            out["macs_matches"] = at_precision(macs, number, _SCALES[unit][0]) == number
     return out
 
 
@@ -217,7 +300,7 @@ def _latency_totals(main: pd.DataFrame, timings) -> dict | None:
 
 
 def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size: int,
-            timings) -> dict:
+            timings, run_hw: Pair) -> dict:
     main = df[~df["aux"]]
     totals = {
         "params": int(main["params"].sum()), "macs": int(main["macs"].sum()),
@@ -234,7 +317,8 @@ def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size:
         "latency": _latency_totals(main, timings),
         "published": [_published(p, totals_params=(int(df["params"].sum()) if p.aux else
                                                    int(main["params"].sum())),
-                                 macs=int(main["macs"].sum()) // max(1, batch_size))
+                                 macs=int(main["macs"].sum()) // max(1, batch_size),
+                                 spec=spec, run_hw=run_hw)
                       for p in spec.published if p.flavor == flavor],
     }
     if measured is not None:

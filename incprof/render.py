@@ -90,18 +90,26 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      f"says {t['paper_depth']} ({mark}).")
     for p in t["published"]:
         which = "with" if p["aux"] else "without"
-        if p["params"] is not None:
+        at = f"input {p['input'][0]}x{p['input'][1]}"
+        if p["params_not_comparable"]:
+            lines.append(f"{p['source']} publishes {p['params']:,} params ({which} aux heads, "
+                         f"{at}): not comparable ({p['params_not_comparable']}).")
+        if p["macs_not_comparable"]:
+            lines.append(f"{p['source']} publishes {p['macs']} MACs ({at}): not comparable "
+                         f"({p['macs_not_comparable']}).")
+        if p["params"] is not None and p["params_matches"] is not None:
             lines.append(f"{p['source']} publishes {p['params']:,} params ({which} aux heads): "
                          f"{'matches exactly' if p['params_matches'] else 'DIFFERS'}.")
-        if p["macs"] is not None:
+        if p["macs"] is not None and p["macs_matches"] is not None:
             lines.append(f"{p['source']} publishes {p['macs']} (conv and linear MACs per image): "
                          f"{'matches' if p['macs_matches'] else 'DIFFERS'} at that precision.")
     if t["paper_params_sum"] is not None and meta["paper_figures_apply"]:
         lines.append(f"Paper column sums: params {t['paper_params_sum']:,}, ops "
                      f"{t['paper_ops_sum'] or 0:,}.")
     if not meta["paper_figures_apply"]:
-        lines.append("The paper's printed sizes and ops apply to the spec's own input size; at "
-                     "this input they are not compared.")
+        lines.append("The paper's printed sizes, params and ops describe its own network at the "
+                     "spec's input size: not comparable "
+                     f"({meta.get('paper_figures_not_comparable') or 'other input'}).")
     rf = t["receptive_field"]
     lines.append(f"Receptive field of the last row: {rf[0]}x{rf[1]} input pixels. Peak live "
                  f"activations of one inference pass: {human(t['peak_activation_bytes'])}B at "
@@ -432,12 +440,15 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
         summary=["Each factorized conv keeps the original's output width for both of its convs, "
                  "so 'saved per position' is the saving in weights (k_h*k_w*C_in*C_out), the "
                  "measure the paper uses. 'saved on the grid' counts every output position with "
-                 "the padding used: two 2x2 convs need a 1-pixel larger intermediate grid, so "
-                 "they save less than the paper's 11% on a real grid.",
+                 "the padding used: two 2x2 convs need a 1-pixel larger intermediate grid"
+                 + "".join(f", so they save {r['saving_on_grid_pct']:.1f}% on this grid against "
+                           f"{r['saving_per_position_pct']:.1f}% per position"
+                           for r in records(rules) if r["rule"] == "3x3 -> two 2x2") + ".",
                  "Sources: " + "; ".join(r["paper_source"] for r in records(rules)
                                          if r["paper_source"] and r["paper_saving_pct"])
                  + "."])
     grid_verified = g["verified_with_fvcore"]
+    costs = {r["form"]: r["relative_to_conv_then_pool"] for r in records(grid)}
     grid_rows = [[r["form"], r["output"], number(r["macs"]), f"{r['macs_per_d2k2']:g}",
                   f"{r['relative_to_conv_then_pool']:g}", r["description"],
                   *(["=" if r["fvcore_agrees"] else "DIFFERS"] if grid_verified else [])]
@@ -452,8 +463,9 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
         summary=[f"The paper's 2d²k² for conv then pool counts one kernel tap; with "
                  f"{g['kernel']}x{g['kernel']} kernels it is 2·{g['kernel'] ** 2}·d²k² = "
                  f"{2 * g['kernel'] ** 2}d²k² (--grid-kernel 1 gives the paper's 2). Pool then "
-                 "conv is 4x cheaper but squeezes the representation through k channels at d/2 "
-                 "(a bottleneck); the parallel module is cheaper still and has none.",
+                 f"conv costs {costs['pool then conv']:g}x conv then pool but squeezes the "
+                 "representation through k channels at d/2 (a bottleneck); the parallel module "
+                 f"costs {costs['parallel']:g}x and has none.",
                  "MACs: conv and linear multiply-accumulates per image; pooling is not counted."])
     return [first, second]
 

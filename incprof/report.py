@@ -56,10 +56,12 @@ def googlenet_report(out: Path) -> str:
         f"all {len(df)} rows. Table 1's ops column is within 1% of the computed MACs on every "
         f"row but {_pct_list(main, 'paper_ops_delta_pct', 1.0)}; its params "
         f"column (read with K = 1024) is within 2% on every row but "
-        f"{_pct_list(main, 'paper_params_delta_pct', 2.0)}. conv1's printed 2.7K / 34M are "
-        f"matched exactly by a depthwise-separable 7x7 conv with depth multiplier 8 "
-        f"({int(conv1['alt_params']):,} params, {int(conv1['alt_macs']):,} MACs). The depth "
-        f"column sums to {t['depth']}; the paper says {t['paper_depth']}. The torchvision "
+        f"{_pct_list(main, 'paper_params_delta_pct', 2.0)}. Against conv1's printed "
+        f"{conv1['printed_params']} / {conv1['printed_ops']}, a depthwise-separable 7x7 conv with "
+        f"depth multiplier 8 ({int(conv1['alt_params']):,} params, {int(conv1['alt_macs']):,} "
+        f"MACs) is off by {conv1['alt_params_delta_pct']:+.1f}% in params and "
+        f"{conv1['alt_ops_delta_pct']:+.1f}% in ops (the conv1 note below gives the precision). "
+        f"The depth column sums to {t['depth']}; the paper says {t['paper_depth']}. The torchvision "
         f"flavour has {tvt['params']:,} params "
         f"({'matching' if published['params_matches'] else 'NOT matching'} torchvision's "
         f"published figure) and {tvt['macs'] / 1e9:.3f} G MACs.")
@@ -70,7 +72,8 @@ def googlenet_report(out: Path) -> str:
         "## The torchvision flavour\n",
         "`incprof table --arch googlenet --flavor torchvision`: conv + BatchNorm (eps 0.001) "
         "instead of biases, no LRN, a 3x3 kernel in the \"5x5\" branch (pytorch/vision#906), a "
-        "2x2 last max pool and dropout 0.2.\n",
+        "2x2 last max pool, adaptive average pools (1x1 main, 4x4 in the aux heads) and dropout "
+        "0.2.\n",
         *(f"- {line}" for line in render.summary_lines(tv)[1:-1]),
         "",
         "## Figures\n",

@@ -65,6 +65,15 @@ class GlobalAvgPool:
 
 
 @dataclass(frozen=True)
+class AdaptiveAvgPool:
+    """Adaptive average pooling to a fixed ``size`` (H, W), whatever the input size; the window of
+    output i spans input rows floor(i*H/h) to ceil((i+1)*H/h), as in torch's AdaptiveAvgPool2d."""
+
+    size: Pair
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class LRN:
     """Local response normalization across channels (Caffe / torch semantics)."""
 
@@ -108,7 +117,7 @@ class Branches:
     line: int = field(default=0, compare=False)
 
 
-Layer = Union[Conv, Pool, GlobalAvgPool, LRN, Dropout, Linear, Softmax, Branches]
+Layer = Union[Conv, Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, Dropout, Linear, Softmax, Branches]
 
 
 # ------------------------------------------------------------------------------------------- rows/specs
@@ -161,13 +170,15 @@ class AuxHead:
 
 @dataclass(frozen=True)
 class Published:
-    """A whole-network figure published by a reference implementation, for one flavour."""
+    """A whole-network figure published by a reference implementation, for one flavour, one aux
+    setting and one input size (None: the spec's own)."""
 
     source: str
     flavor: str = "paper"
     aux: bool = False
     params: int | None = None
-    macs: str | None = None  # as printed, e.g. "5.71G": compared at that precision
+    macs: str | None = None  # as printed, e.g. "5.713G": compared at that precision
+    input: Pair | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,8 @@ class ArchSpec:
     flavors: dict = field(default_factory=dict, compare=False)
     published: tuple[Published, ...] = ()
     path: str = ""
+    # how the printed columns read: {"params": {"K": 1024}, "ops": {"M": 10**6}}
+    paper_units: dict = field(default_factory=dict, compare=False)
 
     def row(self, name: str) -> Row:
         """The row called ``name``."""
@@ -203,6 +216,7 @@ _LAYER_KEYS = {
     "maxpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
     "avgpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
     "global_avgpool": (set(), set()),
+    "adaptive_avgpool": ({"size"}, set()),
     "lrn": ({"size"}, {"alpha", "beta", "k"}),
     "dropout": ({"p"}, set()),
     "linear": ({"out"}, {"bias", "relu"}),
@@ -367,6 +381,8 @@ class _Parser:
                         role=None if role is None else self.text(role, "role", line), line=line)
         if op == "global_avgpool":
             return GlobalAvgPool(line=line)
+        if op == "adaptive_avgpool":
+            return AdaptiveAvgPool(size=self.pair(args["size"], "size", line), line=line)
         if op == "lrn":
             return LRN(size=self.integer(args["size"], "size", line),
                        alpha=self.number(args.get("alpha", 1e-4), "alpha", line),
@@ -523,11 +539,11 @@ class _Parser:
         published = []
         for entry in published_data:
             entry = self.mapping(entry, "a published entry", at("published"))
-            self.keys(entry, {"source", "flavor", "aux", "params", "macs"}, {"source"},
+            self.keys(entry, {"source", "flavor", "aux", "params", "macs", "input"}, {"source"},
                       "a published entry", at("published"))
             macs = entry.get("macs")
             if macs is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?[KMG]", str(macs)):
-                raise self.fail(f"published macs must look like 5.71G (a number and K, M or G), "
+                raise self.fail(f"published macs must look like 5.713G (a number and K, M or G), "
                                 f"got {macs!r}", at("published"))
             published.append(Published(
                 source=self.text(entry["source"], "source", at("published")),
@@ -535,7 +551,9 @@ class _Parser:
                 aux=self.boolean(entry.get("aux", False), "aux", at("published")),
                 params=None if entry.get("params") is None else self.integer(
                     entry["params"], "params", at("published"), maximum=10**13),
-                macs=None if macs is None else str(macs)))
+                macs=None if macs is None else str(macs),
+                input=None if entry.get("input") is None else self.pair(
+                    entry["input"], "published input", at("published"))))
         depth = data.get("paper_depth")
         return ArchSpec(
             name=self.text(data["name"], "name", at("name")),
@@ -544,7 +562,8 @@ class _Parser:
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
             flavors=flavors, published=tuple(published),
-            path=self.path)
+            path=self.path,
+            paper_units={c: dict(self.units.get(c, _DEFAULT_UNITS)) for c in ("params", "ops")})
 
 
 def _kind(value) -> str:
@@ -567,6 +586,8 @@ def layer_out_shape(layer: Layer, shape: Shape) -> Shape:
                             layer.line, f"{layer.kind} pool"))
     if isinstance(layer, GlobalAvgPool):
         return (c, 1, 1)
+    if isinstance(layer, AdaptiveAvgPool):
+        return (c, *layer.size)
     if isinstance(layer, Linear):
         return (layer.out, 1, 1)
     if isinstance(layer, Branches):
@@ -577,12 +598,22 @@ def layer_out_shape(layer: Layer, shape: Shape) -> Shape:
             raise SpecError(f"branches end at different sizes ({shown}); they cannot be "
                             "concatenated", line=layer.line)
         return (sum(o[0] for o in outs), *outs[0][1:])
-    return shape  # LRN, dropout, softmax keep the shape
+    if isinstance(layer, (LRN, Dropout, Softmax)):
+        return shape
+    raise TypeError(f"no shape rule for layer type {type(layer).__name__}")
 
 
 def _window(kernel: Pair, stride: Pair, padding: Pair, ceil: bool, hw: Pair, line: int,
             what: str) -> Pair:
-    """PyTorch's output-size rule for convs and pools, per spatial axis."""
+    """PyTorch's output-size rule for convs and pools, per spatial axis (what ``build`` gets).
+
+    floor: ``(n + 2p - k) // s + 1``. ceil (pools only): ``ceil((n + 2p - k) / s) + 1``, less one
+    if the last window would start at or past ``n + p``. Caffe's pooling layer (pooling_layer.cpp,
+    round_mode CEIL, its default for every pooling method) uses the same ceil formula but drops the
+    last window only when the padding is non-zero. The two rules differ only with zero padding and
+    a stride larger than the kernel, where Caffe keeps a window that starts past the input; no
+    table here has such a pool.
+    """
     out = []
     for k, s, p, n in zip(kernel, stride, padding, hw):
         span = n + 2 * p - k

@@ -12,8 +12,9 @@ FLAVORS = ("paper", "torchvision")
 
 def torchvision_flavor(spec: ArchSpec) -> ArchSpec:
     """torchvision's deviations: conv (no bias) + BatchNorm(eps 0.001) + ReLU, no LRN, and a 3x3
-    kernel in the "5x5" branch (pytorch/vision#906); rows listed under the spec's
-    ``flavors.torchvision.replace`` get the layers given there."""
+    kernel in the "5x5" branch (pytorch/vision#906); rows and aux heads listed under the spec's
+    ``flavors.torchvision.replace`` get the layers given there (GoogLeNet: the 2x2 last max pool,
+    adaptive average pools, aux heads without softmax)."""
 
     def rewrite(layer: Layer) -> tuple[Layer, ...]:
         if isinstance(layer, LRN):

@@ -1,0 +1,115 @@
+"""Every layer type has an explicit rule in shape inference, counting, MAC classes, receptive
+fields, the memory estimate and the builder; a type none of them knows is an error, never free."""
+
+import dataclasses
+import typing
+
+import pytest
+
+from incprof import analytic, geometry, limits, spec
+from incprof.spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool,
+                          Linear, Pool, Row, Softmax)
+
+# One instance of each layer type, on a 4x6x6 input.
+EXAMPLES = {
+    Conv: Conv(out=8, kernel=(3, 3), padding=(1, 1)),
+    Pool: Pool("max", (2, 2), (2, 2)),
+    GlobalAvgPool: GlobalAvgPool(),
+    AdaptiveAvgPool: AdaptiveAvgPool((4, 4)),
+    LRN: LRN(size=3),
+    Dropout: Dropout(p=0.5),
+    Linear: Linear(out=5),
+    Softmax: Softmax(),
+    Branches: Branches(((Conv(out=2, kernel=(1, 1)),), (Pool("max", (3, 3), (1, 1), (1, 1)),))),
+}
+SHAPE = (4, 6, 6)
+
+
+@dataclasses.dataclass(frozen=True)
+class Unknown:
+    """A layer type that no rule knows (a sentinel)."""
+
+    line: int = 0
+
+
+def _spec(layer) -> ArchSpec:
+    return ArchSpec(name="one", title="one", source="test", input=SHAPE,
+                    rows=(Row(name="r", type="r", layers=(layer,)),))
+
+
+def _rules():
+    rules = {
+        "shape": lambda layer: spec.layer_out_shape(layer, SHAPE),
+        "counts": lambda layer: analytic.layer_counts(layer, SHAPE,
+                                                      spec.layer_out_shape(layer, SHAPE)),
+        "mac class": analytic.conv_kind,
+        "receptive field": lambda layer: geometry.layer_field(layer, geometry.Field(), SHAPE),
+        "memory estimate": lambda layer: limits.estimate_bytes(_spec(layer)),
+    }
+    try:
+        from incprof import build
+    except ImportError:  # no torch: the builder is checked where torch is installed
+        return rules
+    rules["build"] = lambda layer: build._layer(layer, SHAPE, False)
+    return rules
+
+
+def test_every_layer_type_has_an_example():
+    assert set(EXAMPLES) == set(typing.get_args(spec.Layer))
+
+
+@pytest.mark.parametrize("rule", list(_rules()))
+def test_every_layer_type_has_a_rule(rule):
+    fn = _rules()[rule]
+    for layer in EXAMPLES.values():
+        fn(layer)  # raises TypeError for a type the rule does not name
+
+
+@pytest.mark.parametrize("rule", [r for r in _rules() if r != "memory estimate"])
+def test_an_unknown_layer_type_is_an_error_not_free(rule):
+    fn = _rules()[rule]
+    if rule == "counts":
+        fn = lambda layer: analytic.layer_counts(layer, SHAPE, SHAPE)  # noqa: E731
+    with pytest.raises(TypeError, match="Unknown"):
+        fn(Unknown())
+
+
+def test_unknown_layer_in_a_spec_is_an_error_everywhere():
+    with pytest.raises(TypeError, match="Unknown"):
+        limits.estimate_bytes(_spec(Unknown()))
+
+
+def test_adaptive_pool_counts_and_field():
+    layer = AdaptiveAvgPool((4, 4))
+    # one op per input element, as fvcore's handle for aten::adaptive_avg_pool2d counts it
+    counts = analytic.layer_counts(layer, (3, 14, 14), (3, 4, 4))
+    assert counts == analytic.Counts(other_ops=3 * 14 * 14)
+    # torch's windows on 14 -> 4: [0, 4), [3, 7), [7, 11), [10, 14): largest 4, steps 3, 4, 3
+    assert geometry.adaptive_window(14, 4) == (4, 4)
+    # 16 -> 4 tiles exactly: window 4, step 4; one output: the whole axis
+    assert geometry.adaptive_window(16, 4) == (4, 4) and geometry.adaptive_window(7, 1) == (7, 7)
+    field = geometry.layer_field(layer, geometry.Field((3, 3), (2, 2)), (3, 14, 14))
+    assert field == geometry.Field((3 + 3 * 2, 3 + 3 * 2), (8, 8))
+    # size 1 is the global pool
+    g = geometry.layer_field(AdaptiveAvgPool((1, 1)), geometry.Field((3, 3), (2, 2)), (3, 7, 7))
+    assert g == geometry.layer_field(GlobalAvgPool(), geometry.Field((3, 3), (2, 2)), (3, 7, 7))
+
+
+def test_adaptive_pool_other_ops_agree_with_fvcore():
+    torch = pytest.importorskip("torch")
+    from fvcore.nn import FlopCountAnalysis
+
+    for n in (14, 16):
+        analysis = FlopCountAnalysis(torch.nn.AdaptiveAvgPool2d((4, 4)), torch.zeros(1, 3, n, n))
+        analysis.unsupported_ops_warnings(False)
+        ours = analytic.layer_counts(AdaptiveAvgPool((4, 4)), (3, n, n), (3, 4, 4)).other_ops
+        assert analysis.by_operator()["adaptive_avg_pool2d"] == ours == 3 * n * n
+
+
+def test_adaptive_pool_parses(write_spec):
+    path = write_spec("name: t\ninput: [3, 9, 9]\nrows:\n"
+                      "  - {name: a, type: pool, layers: [{adaptive_avgpool: {size: [4, 2]}}]}\n"
+                      "  - {name: b, type: pool, layers: [{adaptive_avgpool: {size: 1}}]}\n")
+    parsed = spec.load_spec(path)
+    assert parsed.rows[0].layers == (AdaptiveAvgPool((4, 2)),)
+    assert [p.out_shape for p in spec.place(parsed)] == [(3, 4, 2), (3, 1, 1)]
