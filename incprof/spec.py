@@ -210,6 +210,8 @@ _LAYER_KEYS = {
 }
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
 _DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}
+# Layer kinds a flavour may leave out (``flavors.NAME.drop``).
+DROPPABLE = ("lrn", "dropout")
 
 
 class _Parser:
@@ -461,6 +463,41 @@ class _Parser:
                        self.number(data["loss_weight"], "loss_weight", line),
                        line=line)
 
+    def parse_flavor(self, name: str, body, line: int, rows: dict[str, int]) -> dict:
+        """A flavour: conv settings for every conv, per-role conv changes, layer kinds it drops,
+        and rows whose layers it replaces (see ``variants.apply_flavor``)."""
+        if name == "paper":
+            raise self.fail("'paper' is the spec itself and cannot be redefined as a flavour", line)
+        what = f"flavor {name}"
+        body = self.mapping(body, what, line)
+        self.keys(body, {"note", "conv", "roles", "drop", "replace"}, set(), what, line)
+        conv = self.mapping(body.get("conv"), f"{what} conv", line)
+        self.keys(conv, {"bias", "bn_eps", "relu"}, set(), f"{what} conv", line)
+        settings = {key: self.boolean(conv[key], key, line) for key in ("bias", "relu") if key in conv}
+        if conv.get("bn_eps") is not None:
+            if self.number(conv["bn_eps"], "bn_eps", line) <= 0:
+                raise self.fail(f"bn_eps must be > 0, got {conv['bn_eps']}", line)
+            settings["bn_eps"] = float(conv["bn_eps"])
+        roles = {}
+        for role, change in self.mapping(body.get("roles"), f"{what} roles", line).items():
+            change = self.mapping(change, f"{what} role {role}", line)
+            self.keys(change, {"kernel", "padding"}, {"kernel"}, f"{what} role {role}", line)
+            kernel = self.pair(change["kernel"], "kernel", line)
+            roles[str(role)] = {"kernel": kernel,
+                                "padding": self.padding(change.get("padding", "same"), kernel, line)}
+        drop = body.get("drop") or []
+        if not isinstance(drop, list) or any(kind not in DROPPABLE for kind in drop):
+            raise self.fail(f"{what} drop must be a list of layer kinds from "
+                            f"{', '.join(DROPPABLE)}, got {drop!r}", line)
+        replace = {}
+        for target, layers in self.mapping(body.get("replace"), "replace", line).items():
+            if target not in rows:
+                raise self.fail(f"{what} replaces unknown row {target!r}", line)
+            replace[target] = self.layers(layers, f"{what} layers", line)
+        note = body.get("note")
+        return {"note": None if note is None else self.text(note, "note", line), "conv": settings,
+                "roles": roles, "drop": tuple(drop), "replace": replace}
+
     def parse(self, data) -> ArchSpec:
         if not isinstance(data, dict):
             raise self.fail(f"the top level must be a mapping, got {_kind(data)}", 1)
@@ -505,18 +542,9 @@ class _Parser:
             if head.after not in {r.name for r in rows}:
                 raise SpecError(f"aux head follows unknown row {head.after!r}", path=self.path,
                                 line=head.line, row=head.name)
-        flavors = {}
-        for flavor, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
-            body = self.mapping(body, f"flavor {flavor}", at("flavors"))
-            self.keys(body, {"note", "replace"}, set(), f"flavor {flavor}", at("flavors"))
-            replace = {}
-            for target, layers in self.mapping(body.get("replace"), "replace",
-                                               at("flavors")).items():
-                if target not in seen:
-                    raise self.fail(f"flavor {flavor} replaces unknown row {target!r}",
-                                    at("flavors"))
-                replace[target] = self.layers(layers, f"flavor {flavor} layers", at("flavors"))
-            flavors[str(flavor)] = {"note": body.get("note"), "replace": replace}
+        flavors = {str(name): self.parse_flavor(str(name), body, at("flavors"), seen)
+                   for name, body in self.mapping(data.get("flavors"), "flavors",
+                                                  at("flavors")).items()}
         published_data = data.get("published") or []
         if not isinstance(published_data, list):
             raise self.fail("published must be a list", at("published"))
