@@ -2,19 +2,21 @@
 
 - Receptive field and jump (effective stride) per axis, at each row's output, in input pixels. A
   layer with kernel k and stride s turns (field, jump) into (field + (k - 1) * jump, jump * s);
-  a global pool or a linear layer sees its whole input; parallel branches take their largest field.
+  a global pool or a linear layer sees its whole input; parallel branches, and a residual's body and
+  shortcut, take their largest field.
 - Peak live activations of one inference pass, under this model: a layer's input and output are
   alive while it runs (BatchNorm after a conv also holds the conv's output; ReLU is in place);
   inside a module, its input and every finished branch output stay alive until the concatenation,
-  which is alive with them.
+  which is alive with them; in a residual block, its input and the body's output stay alive while
+  the shortcut runs and until the sum; a separable conv holds its depthwise output too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .spec import (ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Pool, Shape,
-                   layer_out_shape, place, walk)
+from .spec import (ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Pool, Residual,
+                   Separable, Shape, layer_out_shape, place, sublayers, walk)
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -33,7 +35,7 @@ def _numel(shape: Shape) -> int:
 
 def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
     """The field after one layer."""
-    if isinstance(layer, (Conv, Pool)):
+    if isinstance(layer, (Conv, Separable, Pool)):
         return Field(tuple(f + (k - 1) * j for f, k, j in zip(field.size, layer.kernel,
                                                                field.jump)),
                      tuple(j * s for j, s in zip(field.jump, layer.stride)))
@@ -43,8 +45,8 @@ def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
         return Field(tuple(f + (n - 1) * j for f, n, j in zip(field.size, in_shape[1:],
                                                                field.jump)),
                      tuple(j * n for j, n in zip(field.jump, in_shape[1:])))
-    if isinstance(layer, Branches):
-        fields = [sequence_field(b, field, in_shape) for b in layer.branches]
+    if isinstance(layer, (Branches, Residual)):
+        fields = [sequence_field(part, field, in_shape) for part in sublayers(layer)]
         return Field(tuple(max(f.size[i] for f in fields) for i in range(2)),
                      tuple(max(f.jump[i] for f in fields) for i in range(2)))
     return field
@@ -74,6 +76,15 @@ def sequence_peak(layers: tuple[Layer, ...], in_shape: Shape, held: int = 0) -> 
                 peak = max(peak, sequence_peak(branch, shape, held + done))
                 done += _numel(walk(branch, shape)[1])
             peak = max(peak, held + current + done + out)
+        elif isinstance(layer, Residual):  # the body's output stays alive while the shortcut runs
+            body = _numel(walk(layer.body, shape)[1])
+            peak = max(peak, sequence_peak(layer.body, shape, held),
+                       sequence_peak(layer.shortcut, shape, held + body),
+                       held + current + body + out)
+        elif isinstance(layer, Separable):  # the depthwise output, then the pointwise one
+            mid = shape[0] * layer.multiplier * out_shape[1] * out_shape[2]
+            extra = out if layer.bn_eps is not None else 0
+            peak = max(peak, held + current + mid + out + extra)
         else:
             extra = out if isinstance(layer, Conv) and layer.bn_eps is not None else 0
             peak = max(peak, held + current + out + extra)
