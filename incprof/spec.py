@@ -221,6 +221,7 @@ class ArchSpec:
     paper_depth: int | None = None
     flavors: dict = field(default_factory=dict, compare=False)
     published: tuple[Published, ...] = ()
+    claims: tuple = ()  # claims.Claim: the paper's headline claims, checked by incprof.claims
     path: str = ""
 
     def row(self, name: str) -> Row:
@@ -233,6 +234,7 @@ class ArchSpec:
 
 # ----------------------------------------------------------------------------------------------- parsing
 _TOP_KEYS = {"name", "title", "source", "input", "defaults", "paper_units", "paper_depth", "rows",
+             "claims",
              "aux", "flavors", "published"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
@@ -565,6 +567,17 @@ class _Parser:
         return {"note": None if note is None else self.text(note, "note", line), "conv": settings,
                 "roles": roles, "drop": tuple(drop), "replace": replace}
 
+    def claims(self, data, line: int) -> tuple:
+        """The ``claims:`` list (see incprof/claims.py)."""
+        from .claims import parse_claim
+
+        entries = data.get("claims") or []
+        if not isinstance(entries, list):
+            raise self.fail("claims must be a list", line)
+        lines = getattr(entries, "item_lines", [line] * len(entries))
+        return tuple(parse_claim(self.mapping(entry, "a claim", item_line), item_line, self.path)
+                     for entry, item_line in zip(entries, lines))
+
     def parse(self, data) -> ArchSpec:
         if not isinstance(data, dict):
             raise self.fail(f"the top level must be a mapping, got {_kind(data)}", 1)
@@ -638,7 +651,7 @@ class _Parser:
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
-            flavors=flavors, published=tuple(published),
+            flavors=flavors, published=tuple(published), claims=self.claims(data, at("claims")),
             path=self.path)
 
 
