@@ -1,51 +1,101 @@
-"""Wall-clock time of the CLI against a bare `import torch`, median of repeated runs.
+"""Whole-process wall-clock time of the CLI and of peer counters, as ratios to a bare `import torch`.
 
-Usage: python benchmarks/bench_cli.py [--repeats N]
+Usage: python benchmarks/bench_cli.py [--repeats N] [--busy] [--threads N]
+
+Every command runs as its own process, interleaved round by round with the others, so that machine
+load hits them alike; the table gives the median seconds and the ratio to the `import torch` floor
+measured in the same run. `--busy` keeps every core busy with a spinning process while measuring (a
+loaded machine). Peers build the same network (incprof's own builder, paper GoogLeNet) and count it
+with fvcore, torch's FlopCounterMode, and ptflops / thop / torchinfo where installed.
 Numbers depend on the machine; they are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import multiprocessing
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+BUILD = ("import torch; from incprof.spec import resolve; from incprof.build import build; "
+         "m = build(resolve('googlenet')).eval(); x = torch.zeros(1, 3, 224, 224); ")
+PEERS = {
+    "fvcore": "from fvcore.nn import FlopCountAnalysis; FlopCountAnalysis(m, x).total()",
+    "FlopCounterMode": ("from torch.utils.flop_counter import FlopCounterMode\n"
+                        "with FlopCounterMode(display=False) as f, torch.no_grad(): m(x)"),
+    "ptflops": ("from ptflops import get_model_complexity_info; "
+                "get_model_complexity_info(m, (3, 224, 224), print_per_layer_stat=False, "
+                "as_strings=False)"),
+    "thop": "from thop import profile; profile(m, inputs=(x,), verbose=False)",
+    "torchinfo": "from torchinfo import summary; summary(m, input_size=(1, 3, 224, 224), verbose=0)",
+}
 
-def time_command(argv: list[str], repeats: int) -> tuple[float, float, float]:
-    """(median, min, max) seconds of running argv to completion."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), min(samples), max(samples)
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def commands() -> dict[str, list[str]]:
+    """The measured processes: the floor, incprof's commands, and each installed peer."""
+    py = [sys.executable]
+    incprof = py + ["-m", "incprof"]
+    out = {
+        "python -c 'import torch' (floor)": py + ["-c", "import torch"],
+        "incprof --help": incprof + ["--help"],
+        "incprof table --arch googlenet --no-verify": incprof + ["table", "--no-verify"],
+        "incprof table --arch googlenet": incprof + ["table"],
+        "incprof table --arch inception_v3": incprof + ["table", "--arch", "inception_v3"],
+        "incprof report": incprof + ["report", "--out", tempfile.mkdtemp(prefix="incprof-bench-")],
+    }
+    for name, code in PEERS.items():
+        module = {"FlopCounterMode": "torch"}.get(name, name)
+        if importlib.util.find_spec(module) is not None:
+            out[f"peer: {name} on googlenet"] = py + ["-c", BUILD + "\n" + code]
+        else:
+            print(f"(peer {name} is not installed: skipped)")
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--busy", action="store_true", help="spin on every core while measuring")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for the measured processes (default: torch's own)")
     args = parser.parse_args()
-    incprof = shutil.which("incprof") or sys.exec_prefix + "/bin/incprof"
-    commands = {
-        "python -c 'import torch'": [sys.executable, "-c", "import torch"],
-        "incprof --help": [incprof, "--help"],
-        "incprof table --arch googlenet --no-verify": [incprof, "table", "--arch", "googlenet",
-                                                       "--no-verify"],
-        "incprof table --arch googlenet": [incprof, "table", "--arch", "googlenet"],
-        "incprof table --arch inception_v3": [incprof, "table", "--arch", "inception_v3"],
-        "incprof report (all counting reports)": [incprof, "report", "--out",
-                                                  tempfile.mkdtemp(prefix="incprof-bench-")],
-    }
-    print(f"{'command':<46} {'median s':>9} {'min s':>7} {'max s':>7}   ({args.repeats} runs)")
-    print(f"on {os.cpu_count()} CPUs, {sys.version.split()[0]}")
-    for label, argv in commands.items():
-        median, low, high = time_command(argv, args.repeats)
-        print(f"{label:<46} {median:>9.3f} {low:>7.3f} {high:>7.3f}")
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    todo = commands()
+    spinners = [multiprocessing.Process(target=_spin, daemon=True)
+                for _ in range(os.cpu_count() or 1)] if args.busy else []
+    for spinner in spinners:
+        spinner.start()
+    samples: dict[str, list[float]] = {label: [] for label in todo}
+    try:
+        for _ in range(args.repeats):
+            for label, argv in todo.items():
+                start = time.perf_counter()
+                subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=env)
+                samples[label].append(time.perf_counter() - start)
+    finally:
+        for spinner in spinners:
+            spinner.terminate()
+    floor = statistics.median(next(iter(samples.values())))
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.repeats} rounds, "
+          f"threads {args.threads or 'default'}, {'busy' if args.busy else 'idle'} machine, "
+          f"load {os.getloadavg()[0]:.2f}")
+    print(f"| command | median s | x floor |\n|---|---:|---:|")
+    for label, values in samples.items():
+        median = statistics.median(values)
+        print(f"| {label} | {median:.3f} | {median / floor:.2f} |")
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@ Conventions (stated in every output):
 - ``params``: every trainable parameter: conv/linear weights and biases, BatchNorm scale and shift.
 - ``weights``: conv/linear weights only (no biases, no BN), how the GoogLeNet paper's params column reads.
 - ``macs``: multiply-accumulates of conv and linear layers, one MAC per multiply-add, per image:
-  ``k_h * k_w * (C_in / groups) * C_out * H_out * W_out`` for a conv, ``in * out`` for a linear layer.
+  ``k_h * k_w * (C_in / groups) * C_out * H_out * W_out`` for a conv, ``in * out`` for a linear layer;
+  a separable conv is its depthwise conv (``k_h * k_w * C_in * multiplier * H_out * W_out``) plus its
+  1x1 pointwise conv.
 - ``activations``: output elements written by every layer (a Branches' concatenation included), per
   image; an upper bound on what one forward pass allocates.
 - ``other_ops``: everything that is not a conv/linear MAC, kept apart: one op per window element per
   output for fixed-window pooling; one per input element for adaptive pooling, global included (as
   fvcore counts ``aten::adaptive_avg_pool2d``); 2 per element for BatchNorm (scale and shift),
-  ``size`` per element for LRN, 1 per element for ReLU and softmax. Dropout is none (identity at
-  inference).
+  ``size`` per element for LRN, 1 per element for ReLU and softmax; a residual sum costs 1 per
+  output element, plus 1 for the scaling of its body (when the scale is not 1) and 1 for its ReLU.
+  Dropout is none (identity at inference).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
-                   Linear, Pair, Placed, Pool, Shape, Softmax, place, walk)
+                   Linear, Pair, Placed, Pool, ReLU, Residual, Separable, Shape, Softmax, place,
+                   sublayers, walk)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,15 @@ def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
         other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
         return Counts(params, weights, weights * out_shape[1] * out_shape[2], other,
                       mac_outputs=_numel(out_shape))
+    if isinstance(layer, Separable):
+        cin, (kh, kw), hw = in_shape[0], layer.kernel, out_shape[1] * out_shape[2]
+        mid = cin * layer.multiplier  # depthwise outputs
+        depthwise, pointwise = kh * kw * mid, mid * layer.out
+        params = depthwise + pointwise + (layer.out if layer.bias else 0) + \
+            (2 * layer.out if layer.bn_eps else 0)
+        other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
+        return Counts(params, depthwise + pointwise, (depthwise + pointwise) * hw, other,
+                      activations=mid * hw, mac_outputs=mid * hw + _numel(out_shape))
     if isinstance(layer, Linear):
         weights = _numel(in_shape) * layer.out
         params = weights + (layer.out if layer.bias else 0)
@@ -61,10 +74,15 @@ def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
         return Counts(other_ops=_numel(in_shape))
     if isinstance(layer, LRN):
         return Counts(other_ops=layer.size * _numel(out_shape))
-    if isinstance(layer, Softmax):
+    if isinstance(layer, (Softmax, ReLU)):
         return Counts(other_ops=_numel(out_shape))
     if isinstance(layer, Branches):
         return sum((sequence_counts(b, in_shape) for b in layer.branches), Counts())
+    if isinstance(layer, Residual):
+        # the sum, the scaling of the body and the ReLU after the sum: one op per element each
+        extra = 1 + (layer.scale != 1) + layer.relu
+        return sequence_counts(layer.body, in_shape) + sequence_counts(layer.shortcut, in_shape) + \
+            Counts(other_ops=extra * _numel(out_shape))
     if isinstance(layer, Dropout):
         return Counts()  # the identity at inference
     raise TypeError(f"no count rule for layer type {type(layer).__name__}")
@@ -111,13 +129,14 @@ def conv_kind(layer: Layer) -> str | None:
     """The MAC class of a layer: '1x1', 'n x n', '1 x n / n x 1' convs, 'linear', or None."""
     if isinstance(layer, Linear):
         return "linear"
-    if isinstance(layer, Conv):
+    if isinstance(layer, (Conv, Separable)):
         kh, kw = layer.kernel
         if kh == kw == 1:
             return "1x1 conv"
         return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
-    if isinstance(layer, (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, Dropout, Softmax, Branches)):
-        return None  # no MACs of its own (a Branches' convs are classified one by one)
+    if isinstance(layer, (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU, Dropout, Softmax,
+                          Branches, Residual)):
+        return None  # no MACs of its own (the convs inside a Branches or Residual count one by one)
     raise TypeError(f"no MAC class for layer type {type(layer).__name__}")
 
 
@@ -125,10 +144,15 @@ def macs_by_kind(layers: tuple[Layer, ...], in_shape: Shape) -> dict[str, int]:
     """MACs per image of a layer sequence, split by ``conv_kind``."""
     out: dict[str, int] = {}
     for layer, i, o in walk(layers, in_shape)[0]:
-        if isinstance(layer, Branches):
-            for branch in layer.branches:
-                for kind, macs in macs_by_kind(branch, i).items():
+        if isinstance(layer, (Branches, Residual)):
+            for part in sublayers(layer):
+                for kind, macs in macs_by_kind(part, i).items():
                     out[kind] = out.get(kind, 0) + macs
+        elif isinstance(layer, Separable):  # the depthwise part by its kernel, the pointwise as 1x1
+            counts = layer_counts(layer, i, o)
+            pointwise = i[0] * layer.multiplier * layer.out * o[1] * o[2]
+            out[conv_kind(layer)] = out.get(conv_kind(layer), 0) + counts.macs - pointwise
+            out["1x1 conv"] = out.get("1x1 conv", 0) + pointwise
         elif conv_kind(layer):
             out[conv_kind(layer)] = out.get(conv_kind(layer), 0) + layer_counts(layer, i, o).macs
     return out

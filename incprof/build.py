@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
-                   Linear, Pair, Pool, Shape, Softmax, place, walk)
+                   Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, place, walk)
 
 
 class Concat(nn.Module):
@@ -18,6 +18,27 @@ class Concat(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+class Add(nn.Module):
+    """A residual block: ``body(x) * scale + shortcut(x)`` (identity shortcut when there is none),
+    then ReLU if asked. The shortcut is registered first, as the reference implementations that
+    have one do (timm's Xception), so that their weights load by order."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None, scale: float,
+                 relu: bool) -> None:
+        super().__init__()
+        self.shortcut = shortcut
+        self.body = body
+        self.scale = scale
+        self.relu = nn.ReLU() if relu else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        if self.scale != 1:
+            out = out * self.scale
+        out = out + (x if self.shortcut is None else self.shortcut(x))
+        return out if self.relu is None else self.relu(out)
 
 
 class Network(nn.Module):
@@ -76,9 +97,21 @@ def _layer(layer: Layer, shape: Shape, flat: bool) -> nn.Module:
         if layer.relu:
             parts.append(nn.ReLU(inplace=True))
         return nn.Sequential(*parts)
+    if isinstance(layer, Separable):
+        mid = shape[0] * layer.multiplier
+        parts = [nn.Conv2d(shape[0], mid, layer.kernel, layer.stride, layer.padding,
+                           groups=shape[0], bias=False),
+                 nn.Conv2d(mid, layer.out, 1, bias=layer.bias)]
+        if layer.bn_eps is not None:
+            parts.append(nn.BatchNorm2d(layer.out, eps=layer.bn_eps))
+        if layer.relu:
+            parts.append(nn.ReLU(inplace=True))
+        return nn.Sequential(*parts)
     if isinstance(layer, Pool):
-        cls = nn.MaxPool2d if layer.kind == "max" else nn.AvgPool2d
-        return cls(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
+        if layer.kind == "max":
+            return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
+        return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode,
+                            count_include_pad=layer.count_include_pad)
     if isinstance(layer, GlobalAvgPool):
         return nn.AdaptiveAvgPool2d(1)
     if isinstance(layer, AdaptiveAvgPool):
@@ -95,6 +128,12 @@ def _layer(layer: Layer, shape: Shape, flat: bool) -> nn.Module:
         return nn.Sequential(*parts)
     if isinstance(layer, Softmax):
         return nn.Softmax(dim=1)
+    if isinstance(layer, ReLU):
+        return nn.ReLU()  # not in place: a residual's shortcut may still read the input
+    if isinstance(layer, Residual):
+        return Add(_sequence(layer.body, shape, False)[0],
+                   _sequence(layer.shortcut, shape, False)[0] if layer.shortcut else None,
+                   layer.scale, layer.relu)
     if isinstance(layer, Branches):
         return Concat([_sequence(b, shape, False)[0] for b in layer.branches])
     raise TypeError(f"no module for layer type {type(layer).__name__}")

@@ -68,13 +68,6 @@ class DType(str, Enum):
     bf16 = "bf16"
 
 
-class Flavor(str, Enum):
-    """How the network is built from the spec."""
-
-    paper = "paper"
-    torchvision = "torchvision"
-
-
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one red line on stderr and exit (2: bad input or usage)."""
     typer.secho(f"error: {' '.join(str(message).split())}", fg="red", err=True)
@@ -189,8 +182,10 @@ def table(
                                                       "299x299 (default: the spec's input).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch; MACs scale with it, "
                                             "params do not.")] = 1,
-    flavor: Annotated[Flavor, typer.Option(help="paper: as published (biases, LRN). torchvision: "
-                                           "conv+BN, no LRN, 3x3 in the 5x5 branch.")] = Flavor.paper,
+    flavor: Annotated[str, typer.Option(help="paper: the spec as published. Other flavours are "
+                                        "defined by the spec: googlenet's torchvision (conv+BN, no "
+                                        "LRN, 3x3 in the 5x5 branch), bn_inception's caffe (the "
+                                        "Caffe port).")] = "paper",
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table (rich), markdown, csv or "
                                         "json; csv/json carry raw integers.")] = Format.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
@@ -230,7 +225,7 @@ def table(
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
     with user_errors(), _progress("timing") as advance:
-        df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
+        df = profile(str(spec) if spec else arch, flavor=flavor, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
                      max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
                      dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,

@@ -4,11 +4,13 @@
   layer with kernel k and stride s turns (field, jump) into (field + (k - 1) * jump, jump * s);
   a global pool or a linear layer sees its whole input; an adaptive pool counts as its largest
   window with its largest step between window starts (exact when the size divides the input, an
-  upper bound otherwise); parallel branches take their largest field.
+  upper bound otherwise); parallel branches, and a residual's body and shortcut, take their
+  largest field.
 - Peak live activations of one inference pass, under this model: a layer's input and output are
   alive while it runs (BatchNorm after a conv also holds the conv's output; ReLU is in place);
   inside a module, its input and every finished branch output stay alive until the concatenation,
-  which is alive with them.
+  which is alive with them; in a residual block, its input and the body's output stay alive while
+  the shortcut runs and until the sum; a separable conv holds its depthwise output too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
-                   Linear, Pair, Pool, Shape, Softmax, layer_out_shape, place, walk)
+                   Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, layer_out_shape,
+                   place, sublayers, walk)
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -35,7 +38,7 @@ def _numel(shape: Shape) -> int:
 
 def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
     """The field after one layer."""
-    if isinstance(layer, (Conv, Pool)):
+    if isinstance(layer, (Conv, Separable, Pool)):
         return Field(tuple(f + (k - 1) * j for f, k, j in zip(field.size, layer.kernel,
                                                                field.jump)),
                      tuple(j * s for j, s in zip(field.jump, layer.stride)))
@@ -50,11 +53,11 @@ def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
         return Field(tuple(f + (k - 1) * j for f, (k, _), j in zip(field.size, windows,
                                                                    field.jump)),
                      tuple(j * step for j, (_, step) in zip(field.jump, windows)))
-    if isinstance(layer, Branches):
-        fields = [sequence_field(b, field, in_shape) for b in layer.branches]
+    if isinstance(layer, (Branches, Residual)):
+        fields = [sequence_field(part, field, in_shape) for part in sublayers(layer)]
         return Field(tuple(max(f.size[i] for f in fields) for i in range(2)),
                      tuple(max(f.jump[i] for f in fields) for i in range(2)))
-    if isinstance(layer, (LRN, Dropout, Softmax)):
+    if isinstance(layer, (LRN, ReLU, Dropout, Softmax)):
         return field  # per position: the field is unchanged
     raise TypeError(f"no receptive-field rule for layer type {type(layer).__name__}")
 
@@ -93,6 +96,15 @@ def sequence_peak(layers: tuple[Layer, ...], in_shape: Shape, held: int = 0) -> 
                 peak = max(peak, sequence_peak(branch, shape, held + done))
                 done += _numel(walk(branch, shape)[1])
             peak = max(peak, held + current + done + out)
+        elif isinstance(layer, Residual):  # the body's output stays alive while the shortcut runs
+            body = _numel(walk(layer.body, shape)[1])
+            peak = max(peak, sequence_peak(layer.body, shape, held),
+                       sequence_peak(layer.shortcut, shape, held + body),
+                       held + current + body + out)
+        elif isinstance(layer, Separable):  # the depthwise output, then the pointwise one
+            mid = shape[0] * layer.multiplier * out_shape[1] * out_shape[2]
+            extra = out if layer.bn_eps is not None else 0
+            peak = max(peak, held + current + mid + out + extra)
         else:
             extra = out if isinstance(layer, Conv) and layer.bn_eps is not None else 0
             peak = max(peak, held + current + out + extra)

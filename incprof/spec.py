@@ -54,6 +54,7 @@ class Pool:
     padding: Pair = (0, 0)
     ceil_mode: bool = False
     role: str | None = None
+    count_include_pad: bool = True  # average pools: whether padded zeros count in the mean
     line: int = field(default=0, compare=False)
 
 
@@ -110,6 +111,42 @@ class Softmax:
 
 
 @dataclass(frozen=True)
+class Separable:
+    """Depthwise-separable convolution: a depthwise conv (``multiplier`` filters per input channel,
+    no bias, nothing between the two) then a 1x1 pointwise conv, optionally followed by BatchNorm
+    (``bn_eps`` set) and ReLU; ``bias`` is the pointwise conv's."""
+
+    out: int
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: Pair = (0, 0)
+    multiplier: int = 1
+    bias: bool = True
+    bn_eps: float | None = None
+    relu: bool = True
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ReLU:
+    """A ReLU on its own (not in place), where a network applies it before a layer."""
+
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Residual:
+    """A body of layers added to a shortcut of the same input (identity when ``shortcut`` is
+    empty): ``body(x) * scale + shortcut(x)``, then ReLU if ``relu``."""
+
+    body: tuple["Layer", ...]
+    shortcut: tuple["Layer", ...] = ()
+    scale: float = 1.0
+    relu: bool = False
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Branches:
     """Parallel branches on the same input, concatenated on channels."""
 
@@ -117,7 +154,8 @@ class Branches:
     line: int = field(default=0, compare=False)
 
 
-Layer = Union[Conv, Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, Dropout, Linear, Softmax, Branches]
+Layer = Union[Conv, Separable, Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU, Dropout, Linear,
+              Softmax, Branches, Residual]
 
 
 # ------------------------------------------------------------------------------------------- rows/specs
@@ -194,6 +232,7 @@ class ArchSpec:
     paper_depth: int | None = None
     flavors: dict = field(default_factory=dict, compare=False)
     published: tuple[Published, ...] = ()
+    claims: tuple = ()  # claims.Claim: the paper's headline claims, checked by incprof.claims
     path: str = ""
     # how the printed columns read: {"params": {"K": 1024}, "ops": {"M": 10**6}}
     paper_units: dict = field(default_factory=dict, compare=False)
@@ -208,22 +247,27 @@ class ArchSpec:
 
 # ----------------------------------------------------------------------------------------------- parsing
 _TOP_KEYS = {"name", "title", "source", "input", "defaults", "paper_units", "paper_depth", "rows",
+             "claims",
              "aux", "flavors", "published"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
 _LAYER_KEYS = {
     "conv": ({"out", "kernel"}, {"stride", "padding", "groups", "bias", "bn_eps", "relu", "role"}),
+    "separable": ({"out", "kernel"}, {"stride", "padding", "multiplier", "bias", "bn_eps", "relu"}),
     "maxpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
-    "avgpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}),
+    "avgpool": ({"kernel"}, {"stride", "padding", "ceil_mode", "role", "count_include_pad"}),
     "global_avgpool": (set(), set()),
     "adaptive_avgpool": ({"size"}, set()),
     "lrn": ({"size"}, {"alpha", "beta", "k"}),
+    "relu": (set(), set()),
     "dropout": ({"p"}, set()),
     "linear": ({"out"}, {"bias", "relu"}),
     "softmax": (set(), set()),
 }
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
 _DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}
+# Layer kinds a flavour may leave out (``flavors.NAME.drop``).
+DROPPABLE = ("lrn", "dropout")
 
 
 class _Parser:
@@ -344,29 +388,36 @@ class _Parser:
             lines = getattr(args, "item_lines", [line] * len(args))
             return Branches(tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines)),
                             line=line)
+        if op == "residual":
+            return self.residual(args, line)
         if op not in _LAYER_KEYS:
-            known = ", ".join(sorted([*_LAYER_KEYS, "branches"]))
+            known = ", ".join(sorted([*_LAYER_KEYS, "branches", "residual"]))
             raise self.fail(f"unknown layer type {op!r} (known: {known})", line)
         args = self.mapping(args, f"{op} layer", line)
         required, optional = _LAYER_KEYS[op]
         self.keys(args, required | optional, required, f"{op} layer", line)
-        if op == "conv":
+        if op in ("conv", "separable"):
             d = {**self.conv_defaults, **args}
             kernel = self.pair(d["kernel"], "kernel", line)
-            groups = self.integer(d.get("groups", 1), "groups", line)
             out = self.integer(d["out"], "out", line)
-            if out % groups:
-                raise self.fail(f"out ({out}) must be divisible by groups ({groups})", line)
             bn_eps = d.get("bn_eps")
             if bn_eps is not None and self.number(bn_eps, "bn_eps", line) <= 0:
                 raise self.fail(f"bn_eps must be > 0, got {bn_eps}", line)
+            common = dict(out=out, kernel=kernel,
+                          stride=self.pair(d.get("stride", 1), "stride", line),
+                          padding=self.padding(d.get("padding", 0), kernel, line),
+                          bias=self.boolean(d.get("bias", True), "bias", line),
+                          bn_eps=None if bn_eps is None else float(bn_eps),
+                          relu=self.boolean(d.get("relu", True), "relu", line), line=line)
+            if op == "separable":
+                return Separable(multiplier=self.integer(d.get("multiplier", 1), "multiplier",
+                                                         line), **common)
+            groups = self.integer(d.get("groups", 1), "groups", line)
+            if out % groups:
+                raise self.fail(f"out ({out}) must be divisible by groups ({groups})", line)
             role = d.get("role")
-            return Conv(out=out, kernel=kernel, stride=self.pair(d.get("stride", 1), "stride", line),
-                        padding=self.padding(d.get("padding", 0), kernel, line), groups=groups,
-                        bias=self.boolean(d.get("bias", True), "bias", line),
-                        bn_eps=None if bn_eps is None else float(bn_eps),
-                        relu=self.boolean(d.get("relu", True), "relu", line),
-                        role=None if role is None else self.text(role, "role", line), line=line)
+            return Conv(groups=groups, role=None if role is None else self.text(role, "role", line),
+                        **common)
         if op in ("maxpool", "avgpool"):
             kernel = self.pair(args["kernel"], "kernel", line)
             padding = self.padding(args.get("padding", 0), kernel, line)
@@ -378,11 +429,15 @@ class _Parser:
                         stride=self.pair(args.get("stride", args["kernel"]), "stride", line),
                         padding=padding,
                         ceil_mode=self.boolean(args.get("ceil_mode", False), "ceil_mode", line),
+                        count_include_pad=self.boolean(args.get("count_include_pad", True),
+                                                       "count_include_pad", line),
                         role=None if role is None else self.text(role, "role", line), line=line)
         if op == "global_avgpool":
             return GlobalAvgPool(line=line)
         if op == "adaptive_avgpool":
             return AdaptiveAvgPool(size=self.pair(args["size"], "size", line), line=line)
+        if op == "relu":
+            return ReLU(line=line)
         if op == "lrn":
             return LRN(size=self.integer(args["size"], "size", line),
                        alpha=self.number(args.get("alpha", 1e-4), "alpha", line),
@@ -398,6 +453,22 @@ class _Parser:
                           bias=self.boolean(args.get("bias", True), "bias", line),
                           relu=self.boolean(args.get("relu", False), "relu", line), line=line)
         return Softmax(line=line)
+
+    def residual(self, args, line: int) -> Residual:
+        """``residual: {body: [...], shortcut: [...], scale: 0.17, relu: true}``."""
+        args = self.mapping(args, "residual", line)
+        self.keys(args, {"body", "shortcut", "scale", "relu"}, {"body"}, "residual", line)
+        lines = getattr(args, "key_lines", {})
+        scale = self.number(args.get("scale", 1.0), "scale", lines.get("scale", line))
+        if scale == 0:
+            raise self.fail("residual scale must not be 0 (the body would be discarded)",
+                            lines.get("scale", line))
+        shortcut = args.get("shortcut")
+        return Residual(body=self.layers(args["body"], "residual body", lines.get("body", line)),
+                        shortcut=() if shortcut is None else self.layers(
+                            shortcut, "residual shortcut", lines.get("shortcut", line)),
+                        scale=scale, relu=self.boolean(args.get("relu", False), "relu", line),
+                        line=line)
 
     def filter_layers(self, filters: dict[str, int], line: int) -> tuple[Layer, ...]:
         """Expand Table 1's filter columns into convs (and the pool branch), tagged by role."""
@@ -477,6 +548,52 @@ class _Parser:
                        self.number(data["loss_weight"], "loss_weight", line),
                        line=line)
 
+    def parse_flavor(self, name: str, body, line: int, rows: dict[str, int]) -> dict:
+        """A flavour: conv settings for every conv, per-role conv changes, layer kinds it drops,
+        and rows whose layers it replaces (see ``variants.apply_flavor``)."""
+        if name == "paper":
+            raise self.fail("'paper' is the spec itself and cannot be redefined as a flavour", line)
+        what = f"flavor {name}"
+        body = self.mapping(body, what, line)
+        self.keys(body, {"note", "conv", "roles", "drop", "replace"}, set(), what, line)
+        conv = self.mapping(body.get("conv"), f"{what} conv", line)
+        self.keys(conv, {"bias", "bn_eps", "relu"}, set(), f"{what} conv", line)
+        settings = {key: self.boolean(conv[key], key, line) for key in ("bias", "relu") if key in conv}
+        if conv.get("bn_eps") is not None:
+            if self.number(conv["bn_eps"], "bn_eps", line) <= 0:
+                raise self.fail(f"bn_eps must be > 0, got {conv['bn_eps']}", line)
+            settings["bn_eps"] = float(conv["bn_eps"])
+        roles = {}
+        for role, change in self.mapping(body.get("roles"), f"{what} roles", line).items():
+            change = self.mapping(change, f"{what} role {role}", line)
+            self.keys(change, {"kernel", "padding"}, {"kernel"}, f"{what} role {role}", line)
+            kernel = self.pair(change["kernel"], "kernel", line)
+            roles[str(role)] = {"kernel": kernel,
+                                "padding": self.padding(change.get("padding", "same"), kernel, line)}
+        drop = body.get("drop") or []
+        if not isinstance(drop, list) or any(kind not in DROPPABLE for kind in drop):
+            raise self.fail(f"{what} drop must be a list of layer kinds from "
+                            f"{', '.join(DROPPABLE)}, got {drop!r}", line)
+        replace = {}
+        for target, layers in self.mapping(body.get("replace"), "replace", line).items():
+            if target not in rows:
+                raise self.fail(f"{what} replaces unknown row {target!r}", line)
+            replace[target] = self.layers(layers, f"{what} layers", line)
+        note = body.get("note")
+        return {"note": None if note is None else self.text(note, "note", line), "conv": settings,
+                "roles": roles, "drop": tuple(drop), "replace": replace}
+
+    def claims(self, data, line: int) -> tuple:
+        """The ``claims:`` list (see incprof/claims.py)."""
+        from .claims import parse_claim
+
+        entries = data.get("claims") or []
+        if not isinstance(entries, list):
+            raise self.fail("claims must be a list", line)
+        lines = getattr(entries, "item_lines", [line] * len(entries))
+        return tuple(parse_claim(self.mapping(entry, "a claim", item_line), item_line, self.path)
+                     for entry, item_line in zip(entries, lines))
+
     def parse(self, data) -> ArchSpec:
         if not isinstance(data, dict):
             raise self.fail(f"the top level must be a mapping, got {_kind(data)}", 1)
@@ -521,18 +638,9 @@ class _Parser:
             if head.after not in {r.name for r in rows}:
                 raise SpecError(f"aux head follows unknown row {head.after!r}", path=self.path,
                                 line=head.line, row=head.name)
-        flavors = {}
-        for flavor, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
-            body = self.mapping(body, f"flavor {flavor}", at("flavors"))
-            self.keys(body, {"note", "replace"}, set(), f"flavor {flavor}", at("flavors"))
-            replace = {}
-            for target, layers in self.mapping(body.get("replace"), "replace",
-                                               at("flavors")).items():
-                if target not in seen:
-                    raise self.fail(f"flavor {flavor} replaces unknown row {target!r}",
-                                    at("flavors"))
-                replace[target] = self.layers(layers, f"flavor {flavor} layers", at("flavors"))
-            flavors[str(flavor)] = {"note": body.get("note"), "replace": replace}
+        flavors = {str(name): self.parse_flavor(str(name), body, at("flavors"), seen)
+                   for name, body in self.mapping(data.get("flavors"), "flavors",
+                                                  at("flavors")).items()}
         published_data = data.get("published") or []
         if not isinstance(published_data, list):
             raise self.fail("published must be a list", at("published"))
@@ -561,7 +669,7 @@ class _Parser:
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
-            flavors=flavors, published=tuple(published),
+            flavors=flavors, published=tuple(published), claims=self.claims(data, at("claims")),
             path=self.path,
             paper_units={c: dict(self.units.get(c, _DEFAULT_UNITS)) for c in ("params", "ops")})
 
@@ -581,6 +689,9 @@ def layer_out_shape(layer: Layer, shape: Shape) -> Shape:
                             line=layer.line)
         return (layer.out, *_window(layer.kernel, layer.stride, layer.padding, False, (h, w),
                                     layer.line, "conv"))
+    if isinstance(layer, Separable):
+        return (layer.out, *_window(layer.kernel, layer.stride, layer.padding, False, (h, w),
+                                    layer.line, "separable conv"))
     if isinstance(layer, Pool):
         return (c, *_window(layer.kernel, layer.stride, layer.padding, layer.ceil_mode, (h, w),
                             layer.line, f"{layer.kind} pool"))
@@ -598,7 +709,15 @@ def layer_out_shape(layer: Layer, shape: Shape) -> Shape:
             raise SpecError(f"branches end at different sizes ({shown}); they cannot be "
                             "concatenated", line=layer.line)
         return (sum(o[0] for o in outs), *outs[0][1:])
-    if isinstance(layer, (LRN, Dropout, Softmax)):
+    if isinstance(layer, Residual):
+        body = walk(layer.body, shape)[1]
+        shortcut = walk(layer.shortcut, shape)[1]
+        if body != shortcut:
+            what = "its input" if not layer.shortcut else "the shortcut's"
+            raise SpecError(f"the residual body gives {format_shape(body)} but {what} is "
+                            f"{format_shape(shortcut)}; they cannot be added", line=layer.line)
+        return body
+    if isinstance(layer, (LRN, ReLU, Dropout, Softmax)):
         return shape
     raise TypeError(f"no shape rule for layer type {type(layer).__name__}")
 
@@ -641,10 +760,12 @@ def depth(layers: tuple[Layer, ...]) -> int:
     """Layers with parameters on the longest path (the paper's 'depth' column)."""
     total = 0
     for layer in layers:
-        if isinstance(layer, (Conv, Linear)):
-            total += 1
+        if isinstance(layer, (Conv, Separable, Linear)):
+            total += 1  # a separable conv counts once, as Xception's "36 convolutional layers" do
         elif isinstance(layer, Branches):
             total += max(depth(b) for b in layer.branches)
+        elif isinstance(layer, Residual):
+            total += max(depth(layer.body), depth(layer.shortcut))
     return total
 
 
@@ -725,17 +846,29 @@ def _check(spec: ArchSpec) -> None:
 
 
 def leaves(layers: tuple[Layer, ...]):
-    """Every layer that is not a Branches, depth first (the layers inside branches included)."""
+    """Every layer that is not a Branches or Residual, depth first (the layers inside them
+    included: a residual's body, then its shortcut)."""
     for layer in layers:
-        if isinstance(layer, Branches):
-            for branch in layer.branches:
-                yield from leaves(branch)
+        if isinstance(layer, (Branches, Residual)):
+            for part in sublayers(layer):
+                yield from leaves(part)
         else:
             yield layer
 
 
+def sublayers(layer: Layer) -> tuple[tuple[Layer, ...], ...]:
+    """The layer sequences nested in a layer: a Branches' branches, a Residual's body and
+    shortcut; none for the others."""
+    if isinstance(layer, Branches):
+        return layer.branches
+    if isinstance(layer, Residual):
+        return (layer.body, layer.shortcut)
+    return ()
+
+
 def _windows(layers: tuple[Layer, ...]):
-    return ((leaf.kernel, leaf.stride) for leaf in leaves(layers) if isinstance(leaf, (Conv, Pool)))
+    return ((leaf.kernel, leaf.stride) for leaf in leaves(layers)
+            if isinstance(leaf, (Conv, Separable, Pool)))
 
 
 def parse_spec(data, path: str = "<spec>") -> ArchSpec:
@@ -783,5 +916,8 @@ def replace_layers(layers: tuple[Layer, ...], fn) -> tuple[Layer, ...]:
         if isinstance(layer, Branches):
             layer = dataclasses.replace(
                 layer, branches=tuple(replace_layers(b, fn) for b in layer.branches))
+        elif isinstance(layer, Residual):
+            layer = dataclasses.replace(layer, body=replace_layers(layer.body, fn),
+                                        shortcut=replace_layers(layer.shortcut, fn))
         out.extend(fn(layer))
     return tuple(out)

@@ -5,49 +5,45 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import SpecError
-from .spec import LRN, ArchSpec, Branches, Conv, Layer, Pool, Printed, leaves, replace_layers
+from .spec import (LRN, ArchSpec, Branches, Conv, Dropout, Layer, Pool, Printed, leaves,
+                   replace_layers)
 
-FLAVORS = ("paper", "torchvision")
+
+def flavors(spec: ArchSpec) -> tuple[str, ...]:
+    """The flavours a spec can be built in: 'paper' (the spec as written) and those it defines."""
+    return ("paper", *spec.flavors)
 
 
-def torchvision_flavor(spec: ArchSpec) -> ArchSpec:
-    """torchvision's deviations: conv (no bias) + BatchNorm(eps 0.001) + ReLU, no LRN, and a 3x3
-    kernel in the "5x5" branch (pytorch/vision#906); rows and aux heads listed under the spec's
-    ``flavors.torchvision.replace`` get the layers given there (GoogLeNet: the 2x2 last max pool,
-    adaptive average pools, aux heads without softmax)."""
+def apply_flavor(spec: ArchSpec, flavor: str) -> ArchSpec:
+    """The spec as a flavour builds it ('paper' leaves it unchanged). A flavour (``flavors:`` in the
+    YAML) sets conv options on every conv (``conv``), changes the kernel of convs with a given role
+    (``roles``), leaves out layer kinds (``drop``), and gives rows new layers (``replace``)."""
+    if flavor == "paper":
+        return spec
+    if flavor not in spec.flavors:
+        raise SpecError(f"unknown flavour {flavor!r} for {spec.name}; choose from "
+                        f"{', '.join(flavors(spec))}", path=spec.path)
+    body = spec.flavors[flavor]
+    dropped = tuple({"lrn": LRN, "dropout": Dropout}[kind] for kind in body["drop"])
 
     def rewrite(layer: Layer) -> tuple[Layer, ...]:
-        if isinstance(layer, LRN):
+        if isinstance(layer, dropped):
             return ()
         if isinstance(layer, Conv):
-            changes: dict = {"bias": False, "bn_eps": 1e-3}
-            if layer.role == "ch5x5":
-                changes.update(kernel=(3, 3), padding=(1, 1))
-            return (dataclasses.replace(layer, **changes),)
+            return (dataclasses.replace(layer, **body["conv"], **body["roles"].get(layer.role, {})),)
         return (layer,)
 
-    replaced = spec.flavors.get("torchvision", {}).get("replace", {})
-
     def layers_of(item) -> tuple[Layer, ...]:
-        layers = replace_layers(replaced.get(item.name, item.layers), rewrite)
+        layers = replace_layers(body["replace"].get(item.name, item.layers), rewrite)
         if not layers:
-            raise SpecError("the torchvision flavour leaves this row with no layers",
+            raise SpecError(f"the {flavor} flavour leaves this row with no layers",
                             path=spec.path, line=item.line, row=item.name)
         return layers
 
     return dataclasses.replace(
-        spec, name=f"{spec.name}[torchvision]",
+        spec, name=f"{spec.name}[{flavor}]",
         rows=tuple(dataclasses.replace(r, layers=layers_of(r)) for r in spec.rows),
         aux=tuple(dataclasses.replace(h, layers=layers_of(h)) for h in spec.aux))
-
-
-def apply_flavor(spec: ArchSpec, flavor: str) -> ArchSpec:
-    """The spec as built by ``flavor`` ('paper' leaves it unchanged)."""
-    if flavor == "paper":
-        return spec
-    if flavor == "torchvision":
-        return torchvision_flavor(spec)
-    raise SpecError(f"unknown flavour {flavor!r}; choose from {', '.join(FLAVORS)}")
 
 
 REDUCTION_ROLES = ("ch3x3red", "ch5x5red", "pool_proj")

@@ -1,5 +1,6 @@
 """Shared fixtures."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,14 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/reference/ needs its own environment (torchvision, timm): tests/test_reference_tier.py
+    runs it there, with INCPROF_REFERENCE_TIER set."""
+    if collection_path.name == "reference" and not os.environ.get("INCPROF_REFERENCE_TIER"):
+        return True
+    return None
 
 
 def pytest_terminal_summary(terminalreporter):

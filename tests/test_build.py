@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 from conftest import DATA  # noqa: E402
 from incprof.build import build  # noqa: E402
 from incprof.spec import load_spec, place, resolve  # noqa: E402
-from incprof.variants import torchvision_flavor  # noqa: E402
+from incprof.variants import apply_flavor  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_param_count_matches_analytic(googlenet):
 
 
 def test_torchvision_flavour_has_torchvisions_published_size(googlenet):
-    model = build(torchvision_flavor(googlenet))
+    model = build(apply_flavor(googlenet, "torchvision"))
     main = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux."))
     assert main == 6_624_904  # torchvision GoogLeNet_Weights.IMAGENET1K_V1 meta num_params
     assert not any(isinstance(m, torch.nn.LocalResponseNorm) for m in model.modules())

@@ -1,132 +1,85 @@
-"""Claims are computed where they apply: published figures only at their input size and aux setting,
-the paper's printed figures only for the paper's network, and no verdict typed into a table."""
-
-import re
+"""The papers' headline claims: parsing, the verdict rule, and the family's claims (no torch)."""
 
 import pytest
 
-from incprof.lab import grid_table
-from incprof.profiler import profile
-from incprof.render import summary_lines
-from incprof.spec import available, resolve
+from incprof import claims
+from incprof.claims import Claim, evaluate, parse_value
+from incprof.errors import SpecError
+from incprof.spec import load_spec, resolve
+
+TINY_PARAMS = 112 + 139 + 45  # tests/data/tiny.yaml worked by hand (tests/test_analytic.py), no aux
 
 
-def _published(df):
-    (entry,) = df.attrs["totals"]["published"]
-    return entry
+@pytest.mark.parametrize(("text", "parsed"), [("13.6M", (13.6, 1, "M")), ("42", (42.0, 0, "")),
+                                              ("2.5x", (2.5, 1, "x")), ("+25%", (25.0, 0, "%")),
+                                              ("-3.25%", (-3.25, 2, "%"))])
+def test_values_keep_their_printed_precision(text, parsed):
+    assert parse_value(text) == parsed
 
 
-@pytest.mark.parametrize("side", [256, 320])
-def test_torchvision_figure_is_not_compared_at_another_input(side):
-    df = profile("googlenet", flavor="torchvision", input_size=(side, side))
-    entry = _published(df)
-    assert entry["params_matches"] is None and entry["macs_matches"] is None
-    assert entry["params_not_comparable"] == entry["macs_not_comparable"] \
-        == f"input {side}x{side}, published for 224x224"
-    text = "\n".join(summary_lines(df))
-    assert f"not comparable (input {side}x{side}" in text and "DIFFERS" not in text
+def test_verdict_is_taken_at_the_printed_precision(monkeypatch):
+    monkeypatch.setattr(claims, "quantity", lambda spec, what: TINY_PARAMS)
+    at = {"0.3K": "holds", "0.30K": "holds", "0.29K": "does not hold", "296": "holds",
+          "295": "does not hold"}
+    for value, verdict in at.items():
+        result = evaluate(Claim("c", "s", "params", value), "tiny")
+        assert result["verdict"] == verdict, value
+    # bounds compare the exact value: 0.296K is below 0.3K, though it rounds to it
+    assert evaluate(Claim("c", "s", "params", "0.3K", relation="<"), "tiny")["verdict"] == "holds"
+    assert evaluate(Claim("c", "s", "params", "0.3K", relation=">"), "tiny")["verdict"] == \
+        "does not hold"
 
 
-def test_torchvision_figure_is_compared_at_224():
-    entry = _published(profile("googlenet", flavor="torchvision"))
-    assert entry["params_not_comparable"] is entry["macs_not_comparable"] is None
-    assert entry["input"] == [224, 224]
-    assert entry["params_matches"] is True and entry["macs_matches"] is True
+def test_ratio_and_change_claims(monkeypatch):
+    values = {"a": 300, "b": 120}
+    monkeypatch.setattr(claims, "quantity", lambda spec, what: values[spec])
+    monkeypatch.setattr("incprof.spec.available", lambda: ["a", "b"])
+    assert evaluate(Claim("c", "s", "macs", "2.5x", against="b"), "a")["verdict"] == "holds"
+    change = evaluate(Claim("c", "s", "macs", "+150%", against="b"), "a")
+    assert change["verdict"] == "holds" and change["shown"] == "+150%"
+    assert evaluate(Claim("c", "s", "macs", "+25%", against="b"), "a")["verdict"] == "does not hold"
 
 
-def test_a_figure_published_with_aux_heads_needs_them():
-    df = profile("inception_v3", aux=False)
-    entry = _published(df)
-    assert entry["params_matches"] is None
-    assert "published with aux heads" in entry["params_not_comparable"]
-    # the MACs are for inference, where the aux heads do not run: still compared
-    assert entry["macs_not_comparable"] is None and entry["macs_matches"] is True
-    text = "\n".join(summary_lines(df))
-    assert "not comparable (published with aux heads" in text and "DIFFERS" not in text
+def test_a_claim_on_a_missing_network_is_not_checked(monkeypatch):
+    monkeypatch.setattr("incprof.spec.available", lambda: ["inception_v3"])
+    result = evaluate(Claim("c", "s", "macs", "2.5x", against="bn_inception"), "inception_v3")
+    assert result["verdict"] == "not checked: bn_inception is not in tables/ yet"
 
 
-def test_inception_v3_published_at_its_precision():
-    entry = _published(profile("inception_v3"))
-    # torchvision Inception_V3_Weights.IMAGENET1K_V1 meta: _ops 5.713 (GFLOPS in its docs)
-    assert entry["macs"] == "5.713G" and entry["macs_matches"] is True
-    assert _published(profile("inception_v3", input_size=(320, 320)))["macs_matches"] is None
+def test_xception_table3_figure_for_inception_v3():
+    """Xception's Table 3 prints 23,626,728 for Inception V3; torchvision's inception_v3 without
+    its aux head has 23,834,568 (27,161,264 published with it, minus the aux head), 207,840 more."""
+    (v3,) = [c for c in resolve("xception").claims if c.of == "inception_v3"]
+    result = evaluate(v3, "xception")
+    assert result["computed"] == 23_834_568 == 23_626_728 + 207_840
+    assert result["verdict"] == "does not hold"
 
 
-def test_paper_figures_are_not_compared_with_the_torchvision_network():
-    df = profile("googlenet", flavor="torchvision")
-    assert df["paper_ops_delta_pct"].isna().all() and df["flag"].isna().all()
-    assert df.attrs["meta"]["paper_figures_not_comparable"] == "flavour torchvision"
-    assert "not comparable (flavour torchvision)" in "\n".join(summary_lines(df))
+def test_xception_has_36_conv_layers_on_its_longest_path():
+    """Section 3: 36 convolutional layers, counting each separable conv once: 2 stem convs, 3 x 2
+    entry-flow separable convs, 8 x 3 middle-flow ones, 2 in the last block and 2 after it."""
+    (depth,) = [c for c in resolve("xception").claims if c.quantity == "conv_depth"]
+    result = evaluate(depth, "xception")
+    assert result["computed"] == 2 + 3 * 2 + 8 * 3 + 2 + 2 == 36 and result["verdict"] == "holds"
 
 
-def test_conv1_alternative_against_the_printed_figures():
-    row = profile("googlenet").set_index("row").loc["conv1"]
-    alt_params, alt_macs = 7 * 7 * 3 * 8 + 24 * 64, (7 * 7 * 3 * 8 + 24 * 64) * 112 * 112
-    printed_params, printed_ops = round(2.7 * 1024), 34 * 10**6  # the spec's K = 1024, M = 10^6
-    assert row["alt_params_delta_pct"] == round((printed_params / alt_params - 1) * 100, 1)
-    assert row["alt_ops_delta_pct"] == round((printed_ops / alt_macs - 1) * 100, 1)
-    # 2,712 / 1024 = 2.648 -> 2.6K at one decimal; 2,712 / 1000 = 2.712 -> 2.7K
-    assert f"{alt_params / 1024:.1f}" == "2.6" and f"{alt_params / 1000:.1f}" == "2.7"
-    assert "2.6K at the printed precision, not the printed 2.7K" in row["reason"]
-    assert "it is 2.7K only with K = 1,000" in row["reason"]
-    # 34,019,328 / 10^6 -> 34M at no decimals
-    assert "34M at the printed precision, as printed" in row["reason"]
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"claim": "c", "source": "s", "quantity": "flops", "value": "1G"}, "quantity must be one of"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "value": "about 1G"}, "looks like 13.6M"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "value": "2.5x"}, "needs 'against'"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "value": "1G", "relation": "~"},
+     "relation must be one of"),
+    ({"claim": "c", "quantity": "macs", "value": "1G"}, "non-empty string 'source'"),
+])
+def test_bad_claims_name_the_line(write_spec, entry, message):
+    text = (DATA_TINY + "claims:\n  - " + repr(entry).replace("'", '"') + "\n")
+    with pytest.raises(SpecError, match=message) as info:
+        load_spec(write_spec(text))
+    assert ":" in str(info.value).split(" ")[0]
 
 
-def test_printed_params_against_printed_ops_is_computed():
-    rows = profile("googlenet").set_index("row")
-    # 5a: 1072 x 1024 x 7 x 7 = 53,788,672, 54M: the printed columns agree with each other
-    assert f"{1072 * 1024 * 49:,}" in rows.loc["inception_5a", "reason"]
-    assert "the same as the printed 54M" in rows.loc["inception_5a", "reason"]
-    # 4c: 463 x 1024 x 14 x 14 = 92,925,952, 93M, not the printed 100M
-    assert f"{463 * 1024 * 196:,}" in rows.loc["inception_4c", "reason"]
-    assert "not the printed 100M" in rows.loc["inception_4c", "reason"]
-
-
-def test_grid_marker_comes_from_the_papers_formula():
-    d, k = 34, 64
-    df = grid_table(d, k).set_index("form")
-    # v3 paper, section 5: conv then pool 2d^2k^2, pool then conv 2(d/2)^2k^2
-    assert df.loc["pool then conv", "paper_saving_pct"] == round(
-        (1 - 2 * (d // 2) ** 2 * k * k / (2 * d * d * k * k)) * 100, 1)
-    assert df["paper_saving_pct"].isna().tolist() == [False, False, True]
-
-
-VERDICT = re.compile(r"\d\s*%|\b(match\w*|exact\w*|holds?|agree\w*|fits?|differs?|consistent|"
-                     r"confirm\w*|verified)\b", re.I)
-
-
-@pytest.mark.parametrize("arch", available())
-def test_no_typed_verdict_in_yaml_notes(arch):
-    spec = resolve(arch)
-    texts = [(r.name, t) for r in spec.rows for t in (r.note, r.deviation) if t]
-    texts += [(r.name, r.alternative.note) for r in spec.rows if r.alternative]
-    texts += [(name, f["note"]) for name, f in spec.flavors.items() if f.get("note")]
-    for where, text in texts:
-        assert not VERDICT.search(text), (where, VERDICT.search(text)[0], text)
-
-
-def test_verdict_pattern_catches_the_old_notes():
-    for text in ("They fit a depthwise-separable 7x7 conv exactly",
-                 "the printed 463K is 7% below", "the printed params and ops agree"):
-        assert VERDICT.search(text)
-
-
-def test_savings_plot_marks_the_grid_saving_it_is_given(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
-    from matplotlib.axes import Axes
-
-    from incprof import plot
-    from incprof.lab import factorization_table
-
-    marked, scatter = [], Axes.scatter
-
-    def spy(self, x, y, *args, **kwargs):
-        marked.append(list(y))
-        return scatter(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(Axes, "scatter", spy)
-    grid = grid_table()
-    grid.loc[grid["form"] == "pool then conv", "paper_saving_pct"] = 60.0
-    plot.savings_bars(factorization_table(), grid, tmp_path / "savings.svg")
-    assert marked == [[28.0, 33.0, 11.0, 60.0]]
+DATA_TINY = """name: t
+input: [3, 8, 8]
+rows:
+  - {name: conv, type: convolution, layers: [{conv: {out: 4, kernel: 3}}]}
+"""

@@ -53,3 +53,18 @@ def test_every_command_and_option_is_documented():
             for flag in param.opts + param.secondary_opts:
                 if flag.startswith("--") and flag != "--help":
                     assert f"{flag}" in README, (name, flag)
+
+
+def test_family_table_is_computed():
+    """Every row of the README's family table equals the analytic totals (no aux heads)."""
+    from incprof.analytic import count_spec
+    from incprof.spec import available, resolve
+
+    rows = re.findall(r"^\| `(\w+)` \|[^|]*\| (\d+) \| ([\d,]+) \| ([\d,]+) \|", README, flags=re.M)
+    assert sorted(name for name, *_ in rows) == available()
+    for name, side, params, macs in rows:
+        spec = resolve(name)
+        counted = [rc.counts for rc in count_spec(spec) if not rc.placed.is_aux]
+        assert int(side) == spec.input[1], name
+        assert sum(c.params for c in counted) == int(params.replace(",", "")), name
+        assert sum(c.macs for c in counted) == int(macs.replace(",", "")), name

@@ -5,11 +5,11 @@ import pytest
 from incprof.analytic import count_spec
 from incprof.errors import SpecError
 from incprof.spec import LRN, Conv, Pool, leaves, resolve
-from incprof.variants import apply_flavor, torchvision_flavor
+from incprof.variants import apply_flavor
 
 
 def test_torchvision_flavour_rewrites():
-    spec = torchvision_flavor(resolve("googlenet"))
+    spec = apply_flavor(resolve("googlenet"), "torchvision")
     found = [leaf for item in (*spec.rows, *spec.aux) for leaf in leaves(item.layers)]
     convs = [leaf for leaf in found if isinstance(leaf, Conv)]
     assert all(not c.bias and c.bn_eps == 1e-3 for c in convs)
@@ -21,7 +21,7 @@ def test_torchvision_flavour_rewrites():
 
 
 def test_torchvision_flavour_counts():
-    rows = {rc.placed.name: rc.counts for rc in count_spec(torchvision_flavor(resolve("googlenet")))}
+    rows = {rc.placed.name: rc.counts for rc in count_spec(apply_flavor(resolve("googlenet"), "torchvision"))}
     main = [c for name, c in rows.items() if not name.startswith("aux")]
     assert sum(c.params for c in main) == 6_624_904
     # 3a with 3x3 in the "5x5" branch, no biases, BN scale+shift per output channel

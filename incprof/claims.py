@@ -1,0 +1,124 @@
+"""The papers' headline claims (``claims:`` in a spec), each checked against the counts. No torch.
+
+A claim names a quantity (params, params_with_aux, macs, depth: convs and linear layers on the
+longest path, conv_depth: convs alone) of the spec's network, of another
+built-in network (``of``), or the ratio of the network's quantity to another's (``against``), and
+the value as the paper prints it: ``13.6M``, ``42``, ``2.5x`` or ``+25%``. The verdict compares
+the computed value at the printed precision (``=``, the default: equal once rounded to as many
+decimals as printed), or as a bound (``<``, ``>``). Counts are per image, at the network's own input
+size, in its paper flavour, without aux heads unless the quantity says ``with_aux``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import SpecError
+
+QUANTITIES = ("params", "params_with_aux", "macs", "depth", "conv_depth")
+RELATIONS = ("=", "<", ">")
+_SCALES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "x": 1, "%": 1}
+VALUE_PATTERN = r"([+-]?)([0-9]+(?:\.[0-9]+)?)([KMGx%]?)"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim as the spec states it."""
+
+    claim: str  # the paper's words
+    source: str  # where the paper says it
+    quantity: str
+    value: str  # as printed
+    relation: str = "="
+    of: str | None = None  # the claim is about another built-in network
+    against: str | None = None  # the claim is a ratio to another built-in network
+    line: int = 0
+
+
+def parse_value(text: str) -> tuple[float, int, str]:
+    """'13.6M' -> (13.6, 1, 'M'): the number, its decimals and its unit (K, M, G, x, % or '')."""
+    match = re.fullmatch(VALUE_PATTERN, text.strip())
+    if not match:
+        raise ValueError(f"a claimed value looks like 13.6M, 42, 2.5x or +25%, got {text!r}")
+    sign, number, unit = match.groups()
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    return float(sign + number), decimals, unit
+
+
+def quantity(spec, what: str) -> int:
+    """A quantity of a spec (or of the built-in network it names), at its own input size."""
+    from .analytic import count_spec
+    from .spec import Linear, depth, resolve
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    main = [rc for rc in count_spec(spec) if not rc.placed.is_aux]
+    if what in ("depth", "conv_depth"):
+        keep = (lambda layer: True) if what == "depth" else \
+            (lambda layer: not isinstance(layer, Linear))
+        return sum(depth(tuple(filter(keep, rc.placed.layers))) for rc in main)
+    rows = count_spec(spec) if what == "params_with_aux" else main
+    return sum(getattr(rc.counts, "macs" if what == "macs" else "params") for rc in rows)
+
+
+def evaluate(claim: Claim, spec) -> dict:
+    """The claim about ``spec`` (an ArchSpec, or a built-in name) beside the computed value, with
+    its verdict: 'holds', 'does not hold' or 'not checked: ...' (a network it names is not a
+    built-in table)."""
+    from .spec import available
+
+    number, decimals, unit = parse_value(claim.value)
+    out = {"claim": claim.claim, "source": claim.source, "printed": claim.value,
+           "relation": claim.relation, "computed": None, "shown": None, "verdict": None}
+    missing = [n for n in (claim.of, claim.against) if n and n not in available()]
+    if missing:
+        out["verdict"] = f"not checked: {missing[0]} is not in tables/ yet"
+        return out
+    value = quantity(claim.of or spec, claim.quantity)
+    if claim.against:
+        ratio = value / quantity(claim.against, claim.quantity)
+        computed = (ratio - 1) * 100 if unit == "%" else ratio
+    else:
+        computed = value / _SCALES[unit]
+    out["computed"] = value if not claim.against else round(computed, 6)
+    shown = round(computed, decimals)
+    out["shown"] = (f"{shown:+.{decimals}f}%" if unit == "%" else f"{shown:.{decimals}f}{unit}")
+    holds = {"=": shown == number, "<": computed < number, ">": computed > number}[claim.relation]
+    out["verdict"] = "holds" if holds else "does not hold"
+    return out
+
+
+def check_claims(spec) -> list[dict]:
+    """Every claim of a spec, evaluated (see ``evaluate``)."""
+    return [evaluate(claim, spec) for claim in spec.claims]
+
+
+def parse_claim(entry: dict, line: int, path: str) -> Claim:
+    """A ``claims:`` entry, validated, with errors naming the file and line."""
+    def fail(message: str) -> SpecError:
+        return SpecError(message, path=path, line=line)
+
+    allowed = {"claim", "source", "quantity", "value", "relation", "of", "against"}
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r} in a claim (allowed: {', '.join(sorted(allowed))})")
+    for key in ("claim", "source", "quantity", "value"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise fail(f"a claim needs a non-empty string {key!r}")
+    if entry["quantity"] not in QUANTITIES:
+        raise fail(f"claim quantity must be one of {', '.join(QUANTITIES)}, got {entry['quantity']!r}")
+    relation = entry.get("relation", "=")
+    if relation not in RELATIONS:
+        raise fail(f"claim relation must be one of {', '.join(RELATIONS)}, got {relation!r}")
+    try:
+        _, _, unit = parse_value(entry["value"])
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if (unit in ("x", "%")) != ("against" in entry):
+        raise fail("a ratio (2.5x) or change (+25%) needs 'against', and 'against' needs one")
+    for key in ("of", "against"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+            raise fail(f"claim {key!r} must name a built-in network")
+    return Claim(claim=entry["claim"], source=entry["source"], quantity=entry["quantity"],
+                 value=entry["value"], relation=relation, of=entry.get("of"),
+                 against=entry.get("against"), line=line)

@@ -1,0 +1,114 @@
+"""The reference tier: each built-in network against its reference implementation's own code.
+
+Runs in its own environment (torch 2.14.1, torchvision 0.29.1, timm, pretrainedmodels: see the README's
+test command), started by tests/test_reference_tier.py. For each pair it checks, independently of
+incprof's own counting:
+- equal parameter counts (the reference model's ``parameters()``);
+- equal conv + linear MACs (the reference model under torch's FlopCounterMode, FLOPs / 2);
+- equal outputs in eval mode, in float64, after copying the reference model's randomly initialised
+  weights and buffers into incprof's build by order (shapes asserted), at the native input size and
+  at one other size where the reference accepts it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from incprof.analytic import count_spec
+from incprof.build import build
+from incprof.spec import resolve
+from incprof.variants import apply_flavor
+
+
+def _torchvision(name: str, **kwargs):
+    import torchvision.models as models
+
+    return getattr(models, name)(weights=None, init_weights=True, **kwargs)
+
+
+def _timm(name: str):
+    import timm
+
+    return timm.create_model(name, pretrained=False)
+
+
+def _bninception():
+    import pretrainedmodels
+
+    return pretrainedmodels.bninception(num_classes=1000, pretrained=None)
+
+
+# (arch, flavour, the reference model without aux heads, other input side or None).
+# BN-Inception's Caffe port ends in a fixed 7x7 average pool, so it accepts only 224x224.
+REFERENCES = {
+    "googlenet": ("torchvision", lambda: _torchvision("googlenet", aux_logits=False), 256),
+    "inception_v3": ("paper", lambda: _torchvision("inception_v3", aux_logits=False), 320),
+    "inception_v4": ("paper", lambda: _timm("inception_v4"), 320),
+    "inception_resnet_v2": ("paper", lambda: _timm("inception_resnet_v2"), 320),
+    "xception": ("paper", lambda: _timm("legacy_xception"), 320),
+    "bn_inception": ("caffe", _bninception, None),
+}
+
+
+def _spec(arch: str, flavor: str):
+    """The spec without aux heads, and without its final softmax row (references end in logits)."""
+    spec = apply_flavor(resolve(arch), flavor)
+    rows = spec.rows[:-1] if spec.rows[-1].type == "softmax" else spec.rows
+    return dataclasses.replace(spec, rows=rows, aux=())
+
+
+def _reference_macs(model: torch.nn.Module, side: int) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, side, side))
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2
+
+
+@pytest.fixture(scope="module", params=sorted(REFERENCES))
+def pair(request):
+    torch.manual_seed(0)
+    flavor, make, other = REFERENCES[request.param]
+    return request.param, _spec(request.param, flavor), make().eval(), other
+
+
+def test_parameter_counts_are_equal(pair):
+    _, spec, reference, _ = pair
+    counted = sum(rc.counts.params for rc in count_spec(spec))
+    assert counted == sum(p.numel() for p in reference.parameters())
+
+
+def test_macs_are_equal_at_two_sizes(pair):
+    _, spec, reference, other = pair
+    for side in (spec.input[1], other):
+        if side is None:
+            continue
+        counted = sum(rc.counts.macs for rc in count_spec(spec, (side, side)))
+        assert counted == _reference_macs(reference, side), side
+
+
+def test_outputs_are_equal_with_the_reference_weights(pair):
+    _, spec, reference, other = pair
+    ours = build(spec).eval().double()
+    reference = reference.double()
+    theirs_state, ours_state = reference.state_dict(), ours.state_dict()
+    assert len(theirs_state) == len(ours_state)
+    copied = {}
+    for (their_key, value), (our_key, slot) in zip(theirs_state.items(), ours_state.items()):
+        assert value.shape == slot.shape, (their_key, our_key)
+        copied[our_key] = value
+    ours.load_state_dict(copied)
+    for side in (spec.input[1], other):
+        if side is None:
+            continue
+        x = torch.randn(2, 3, side, side, dtype=torch.float64)
+        with torch.no_grad():
+            expected, got = reference(x), ours(x)
+        assert got.shape == expected.shape
+        scale = expected.abs().max().item()
+        assert torch.allclose(got, expected, rtol=1e-9, atol=1e-9 * scale), side
