@@ -8,7 +8,7 @@ import pytest
 
 from incprof import analytic, geometry, limits, spec
 from incprof.spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool,
-                          Linear, Pool, Row, Softmax)
+                          Linear, Pool, ReLU, Residual, Row, Separable, Softmax)
 
 # One instance of each layer type, on a 4x6x6 input.
 EXAMPLES = {
@@ -21,6 +21,9 @@ EXAMPLES = {
     Linear: Linear(out=5),
     Softmax: Softmax(),
     Branches: Branches(((Conv(out=2, kernel=(1, 1)),), (Pool("max", (3, 3), (1, 1), (1, 1)),))),
+    Separable: Separable(out=8, kernel=(3, 3), padding=(1, 1), multiplier=2),
+    ReLU: ReLU(),
+    Residual: Residual(body=(Conv(out=4, kernel=(3, 3), padding=(1, 1)),), scale=0.2, relu=True),
 }
 SHAPE = (4, 6, 6)
 

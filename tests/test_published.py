@@ -1,5 +1,6 @@
-"""Published figures and printed verdicts are computed where they apply: published figures only at their input size and aux setting,
-the paper's printed figures only for the paper's network, and no verdict typed into a table."""
+"""Published figures and printed verdicts are computed where they apply: published figures only at
+their input size and aux setting, the paper's printed figures only for the paper's network, and no
+verdict typed into a table."""
 
 import re
 
