@@ -62,9 +62,10 @@ def naive(spec: ArchSpec) -> ArchSpec:
             return ()
         return (layer,)
 
+    _require_v1_modules(spec, "naive")
     rows = []
     for row in spec.rows:
-        if any(role in row.filters for role in REDUCTION_ROLES) and "ch1x1" in row.filters:
+        if _is_v1_module(row):
             row = dataclasses.replace(row, type=f"{row.type}, naive",
                                       layers=replace_layers(row.layers, rewrite))
         rows.append(dataclasses.replace(row, printed=Printed(), alternative=None, note=None))
@@ -72,6 +73,19 @@ def naive(spec: ArchSpec) -> ArchSpec:
         spec, name=f"{spec.name}[naive]", rows=tuple(rows), paper_depth=None,
         title=f"{spec.title}, naive modules: no 1x1 reductions, the pool branch passes all input "
               "channels through")
+
+
+def _is_v1_module(row) -> bool:
+    """A GoogLeNet-style module: given by Table 1's filter columns, with a 1x1 branch and at least
+    one reduction (a "reduce" conv or the pool projection)."""
+    return "ch1x1" in row.filters and any(role in row.filters for role in REDUCTION_ROLES)
+
+
+def _require_v1_modules(spec: ArchSpec, variant: str) -> None:
+    if not any(_is_v1_module(row) for row in spec.rows):
+        raise SpecError(f"the {variant} variant rewrites GoogLeNet-style modules (rows given by the "
+                        f"filter columns ch1x1, ch3x3red, ... pool_proj), and {spec.name} has none",
+                        path=spec.path)
 
 
 def factor_asymmetric(conv: Conv) -> tuple[Conv, Conv]:
@@ -145,7 +159,7 @@ def factorize(spec: ArchSpec, rule: str, kernel: int, where: str | None = None,
         rows.append(row)
     if not changed:
         raise SpecError(f"the {rule} rule matched no {kernel}x{kernel} conv in {spec.name}"
-                        + (f" at {where!r}" if where else ""))
+                        + (f" at {where!r}" if where else ""), path=spec.path)
     label = {"asymmetric": f"{kernel}x{kernel}->1x{kernel}+{kernel}x1",
              "stack": f"{kernel}x{kernel}->2x{(kernel + 1) // 2}x{(kernel + 1) // 2}"}[rule]
     return dataclasses.replace(spec, name=f"{spec.name}[{label}]", rows=tuple(rows),
@@ -182,6 +196,9 @@ def grid_reduction(spec: ArchSpec, form: str, rows: tuple[str, ...] | None = Non
         rows = tuple(name for name, after in zip(names, names[1:])
                      if _is_reduction_pool(spec.row(name))
                      and any(isinstance(layer, Branches) for layer in spec.row(after).layers))
+        if not rows:
+            raise SpecError(f"the grid reductions rewrite stride-2 max-pool rows that feed a module "
+                            f"with parallel branches, and {spec.name} has none", path=spec.path)
     new_rows = []
     for row in spec.rows:
         if row.name in rows:
@@ -223,7 +240,9 @@ def _conv_default(spec: ArchSpec, key: str):
 
 
 def reduced(spec: ArchSpec) -> ArchSpec:
-    """The spec as written: GoogLeNet's modules with their 1x1 reductions (Figure 2b)."""
+    """The spec as written: GoogLeNet's modules with their 1x1 reductions (Figure 2b). A spec
+    without such modules is refused, as for ``naive``."""
+    _require_v1_modules(spec, "reduced")
     return spec
 
 

@@ -127,3 +127,24 @@ def test_grid_reduction_rejects_other_rows():
         grid_reduction(resolve("googlenet"), "parallel", rows=("inception_3a",))
     with pytest.raises(SpecError, match="unknown grid reduction form"):
         grid_reduction(resolve("googlenet"), "sideways")
+
+
+@pytest.mark.parametrize("arch", ["inception_v3", "xception", "inception_resnet_v2"])
+@pytest.mark.parametrize("variant", ["naive", "reduced"])
+def test_v1_variants_refuse_networks_without_v1_modules(arch, variant):
+    """naive and reduced rewrite Table 1's filter-column modules; elsewhere they are an error, not
+    the network unchanged."""
+    from incprof.variants import VARIANTS
+
+    with pytest.raises(SpecError, match=f"the {variant} variant rewrites GoogLeNet-style modules"):
+        VARIANTS[variant](resolve(arch))
+
+
+def test_grid_reduction_and_factorization_say_when_nothing_matches():
+    from incprof.variants import VARIANTS
+
+    with pytest.raises(SpecError, match="has none"):
+        VARIANTS["grid_parallel"](resolve("xception"))
+    with pytest.raises(SpecError, match="matched no 5x5 conv in xception") as info:
+        VARIANTS["factorized"](resolve("xception"))
+    assert str(info.value).startswith(str(resolve("xception").path))
