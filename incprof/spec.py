@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .errors import SpecError
+from .fields import NAME_CHARS, TEXT_CHARS, quoted, text_problem
 from .yamlio import load_yaml
 
 Shape = tuple[int, int, int]
@@ -237,7 +238,7 @@ class _Parser:
         for key in data:
             if key not in allowed:
                 hint = ", ".join(sorted(allowed))
-                raise self.fail(f"unknown key {key!r} in {what} (allowed: {hint})",
+                raise self.fail(f"unknown key {quoted(key)} in {what} (allowed: {hint})",
                                 lines.get(key, line))
         for key in sorted(required - set(data)):
             raise self.fail(f"{what} is missing required key {key!r}", line)
@@ -245,7 +246,7 @@ class _Parser:
     def integer(self, value, what: str, line: int, *, minimum: int = 1,
                 maximum: int = MAX_WIDTH) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{what} must be an integer, got {_kind(value)} {value!r}", line)
+            raise self.fail(f"{what} must be an integer, got {_kind(value)} {quoted(value)}", line)
         if value < minimum:
             raise self.fail(f"{what} must be >= {minimum}, got {value}", line)
         if value > maximum:
@@ -254,25 +255,37 @@ class _Parser:
 
     def number(self, value, what: str, line: int) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(f"{what} must be a finite number, got {_kind(value)} {value!r}", line)
+            raise self.fail(f"{what} must be a finite number, got {_kind(value)} {quoted(value)}", line)
         return float(value)
 
     def boolean(self, value, what: str, line: int) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(f"{what} must be true or false, got {_kind(value)} {value!r}", line)
+            raise self.fail(f"{what} must be true or false, got {_kind(value)} {quoted(value)}", line)
         return value
 
-    def text(self, value, what: str, line: int) -> str:
+    def text(self, value, what: str, line: int, *, limit: int = NAME_CHARS,
+             multiline: bool = False) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{what} must be a non-empty string, got {_kind(value)} {value!r}", line)
+            raise self.fail(f"{what} must be a non-empty string, got {_kind(value)} "
+                            f"{quoted(value)}", line)
+        problem = text_problem(value, limit, multiline)
+        if problem:
+            raise self.fail(f"{what} {problem}", line)
         return value
+
+    def printed(self, data: dict, column: str, line: int) -> str | None:
+        """A printed column kept verbatim as text (numbers as written), or None."""
+        value = data.get(column)
+        if value is None:
+            return None
+        return self.text(value if isinstance(value, str) else str(value), column, line)
 
     def pair(self, value, what: str, line: int, *, minimum: int = 1) -> Pair:
         """An int, a ``"HxW"`` string or a two-item list."""
         if isinstance(value, str):
             match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", value)
             if not match:
-                raise self.fail(f"{what} must look like 3 or '1x7', got {value!r}", line)
+                raise self.fail(f"{what} must look like 3 or '1x7', got {quoted(value)}", line)
             value = [int(match[1]), int(match[2])]
         if isinstance(value, list):
             if len(value) != 2:
@@ -292,21 +305,43 @@ class _Parser:
             return ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
         return self.pair(value, "padding", line, minimum=0)
 
+    def bn_eps(self, value, what: str, line: int) -> float | None:
+        """BatchNorm's epsilon (None: no BatchNorm)."""
+        if value is not None and self.number(value, what, line) <= 0:
+            raise self.fail(f"{what} must be > 0, got {value}", line)
+        return None if value is None else float(value)
+
+    def checked_defaults(self, given: dict, line: int) -> dict:
+        """The spec-wide conv defaults, each checked where it is written (padding 'same' is
+        checked against each conv's kernel where it is used)."""
+        lines = getattr(given, "key_lines", {})
+        checked: dict[str, Any] = {}
+        for key, value in given.items():
+            what, at = f"defaults.conv.{key}", lines.get(key, line)
+            if key == "bn_eps":
+                checked[key] = self.bn_eps(value, what, at)
+            elif key == "padding":
+                self.padding(value, (1, 1), at)
+                checked[key] = value
+            else:
+                checked[key] = self.boolean(value, what, at)
+        return checked
+
     def printed_number(self, value, column: str, line: int) -> int | None:
         """Parse a printed figure such as '2.7K' or '34M' with the spec's units."""
         if value is None:
             return None
         if isinstance(value, bool):
-            raise self.fail(f"{column} must be a number like '159K', got {value!r}", line)
+            raise self.fail(f"{column} must be a number like '159K', got {quoted(value)}", line)
         if isinstance(value, (int, float)):
             if not math.isfinite(value) or not 0 <= value <= 10**15:
-                raise self.fail(f"{column} must be a number from 0 to 1e15, got {value!r}", line)
+                raise self.fail(f"{column} must be a number from 0 to 1e15, got {quoted(value)}", line)
             return round(value)
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
         units = self.units.get(column, _DEFAULT_UNITS)
         if not match or (match[2] and match[2] not in units):
             raise self.fail(f"{column} must be a number with an optional suffix "
-                            f"({', '.join(units)}), got {value!r}", line)
+                            f"({', '.join(units)}), got {quoted(value)}", line)
         value = round(float(match[1]) * (units[match[2]] if match[2] else 1))
         if value > 10**15:
             raise self.fail(f"{column} {value:.3g} is beyond any real network", line)
@@ -332,7 +367,7 @@ class _Parser:
                             line=line)
         if op not in _LAYER_KEYS:
             known = ", ".join(sorted([*_LAYER_KEYS, "branches"]))
-            raise self.fail(f"unknown layer type {op!r} (known: {known})", line)
+            raise self.fail(f"unknown layer type {quoted(op)} (known: {known})", line)
         args = self.mapping(args, f"{op} layer", line)
         required, optional = _LAYER_KEYS[op]
         self.keys(args, required | optional, required, f"{op} layer", line)
@@ -343,14 +378,12 @@ class _Parser:
             out = self.integer(d["out"], "out", line)
             if out % groups:
                 raise self.fail(f"out ({out}) must be divisible by groups ({groups})", line)
-            bn_eps = d.get("bn_eps")
-            if bn_eps is not None and self.number(bn_eps, "bn_eps", line) <= 0:
-                raise self.fail(f"bn_eps must be > 0, got {bn_eps}", line)
+            bn_eps = self.bn_eps(d.get("bn_eps"), "bn_eps", line)
             role = d.get("role")
             return Conv(out=out, kernel=kernel, stride=self.pair(d.get("stride", 1), "stride", line),
                         padding=self.padding(d.get("padding", 0), kernel, line), groups=groups,
                         bias=self.boolean(d.get("bias", True), "bias", line),
-                        bn_eps=None if bn_eps is None else float(bn_eps),
+                        bn_eps=bn_eps,
                         relu=self.boolean(d.get("relu", True), "relu", line),
                         role=None if role is None else self.text(role, "role", line), line=line)
         if op in ("maxpool", "avgpool"):
@@ -425,11 +458,11 @@ class _Parser:
             raise self.fail("a row needs 'layers' or filter columns (ch1x1, ch3x3, ...)", line)
         depth = data.get("depth")
         printed = Printed(
-            patch=None if data.get("patch") is None else str(data["patch"]),
-            output_size=None if data.get("output_size") is None else str(data["output_size"]),
+            patch=self.printed(data, "patch", at("patch")),
+            output_size=self.printed(data, "output_size", at("output_size")),
             depth=None if depth is None else self.integer(depth, "depth", at("depth"), minimum=0),
-            params=None if data.get("params") is None else str(data["params"]),
-            ops=None if data.get("ops") is None else str(data["ops"]),
+            params=self.printed(data, "params", at("params")),
+            ops=self.printed(data, "ops", at("ops")),
             params_value=self.printed_number(data.get("params"), "params", at("params")),
             ops_value=self.printed_number(data.get("ops"), "ops", at("ops")),
         )
@@ -437,16 +470,18 @@ class _Parser:
         if "alternative" in data:
             alt = self.mapping(data["alternative"], "alternative", at("alternative"))
             self.keys(alt, {"note", "layers"}, {"note", "layers"}, "alternative", at("alternative"))
-            alternative = Alternative(note=self.text(alt["note"], "note", at("alternative")),
+            alternative = Alternative(note=self.text(alt["note"], "note", at("alternative"),
+                                                     limit=TEXT_CHARS, multiline=True),
                                       layers=self.layers(alt["layers"], "alternative layers",
                                                          at("alternative")))
         note, deviation = data.get("note"), data.get("deviation")
         return Row(name=name, type=self.text(data["type"], "type", at("type")), layers=layers,
                    filters=filters, printed=printed,
-                   note=None if note is None else self.text(note, "note", at("note")),
+                   note=None if note is None else self.text(note, "note", at("note"),
+                                                            limit=TEXT_CHARS, multiline=True),
                    alternative=alternative,
-                   deviation=None if deviation is None else self.text(deviation, "deviation",
-                                                                     at("deviation")),
+                   deviation=None if deviation is None else self.text(
+                       deviation, "deviation", at("deviation"), limit=TEXT_CHARS, multiline=True),
                    line=line)
 
     def parse_aux(self, data, line: int) -> AuxHead:
@@ -477,13 +512,16 @@ class _Parser:
         self.keys(defaults, {"conv"}, set(), "defaults", at("defaults"))
         conv_defaults = self.mapping(defaults.get("conv"), "defaults.conv", at("defaults"))
         self.keys(conv_defaults, _CONV_DEFAULT_KEYS, set(), "defaults.conv", at("defaults"))
-        self.conv_defaults = dict(conv_defaults)
+        self.conv_defaults = self.checked_defaults(conv_defaults, at("defaults"))
         units = self.mapping(data.get("paper_units"), "paper_units", at("paper_units"))
         self.keys(units, {"params", "ops"}, set(), "paper_units", at("paper_units"))
         for column, table in units.items():
             table = self.mapping(table, f"paper_units.{column}", at("paper_units"))
-            self.units[column] = {str(k): self.integer(v, f"paper_units.{column}.{k}",
-                                                       at("paper_units")) for k, v in table.items()}
+            self.units[column] = {}
+            for k, v in table.items():
+                k = self.text(str(k), f"a paper_units.{column} suffix", at("paper_units"))
+                self.units[column][k] = self.integer(v, f"paper_units.{column}.{k}",
+                                                     at("paper_units"))
         rows_data = data["rows"]
         if not isinstance(rows_data, list) or not rows_data:
             raise self.fail("rows must be a non-empty list", at("rows"))
@@ -498,25 +536,31 @@ class _Parser:
         seen: dict[str, int] = {}
         for item in (*rows, *aux):
             if item.name in seen:
-                raise SpecError(f"duplicate name {item.name!r} (first on line {seen[item.name]})",
+                raise SpecError(f"duplicate name {quoted(item.name)} (first on line {seen[item.name]})",
                                 path=self.path, line=item.line, row=item.name)
             seen[item.name] = item.line
         for head in aux:
             if head.after not in {r.name for r in rows}:
-                raise SpecError(f"aux head follows unknown row {head.after!r}", path=self.path,
+                raise SpecError(f"aux head follows unknown row {quoted(head.after)}", path=self.path,
                                 line=head.line, row=head.name)
         flavors = {}
         for flavor, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
+            flavor = self.text(str(flavor), "flavor name", at("flavors"))
             body = self.mapping(body, f"flavor {flavor}", at("flavors"))
             self.keys(body, {"note", "replace"}, set(), f"flavor {flavor}", at("flavors"))
             replace = {}
             for target, layers in self.mapping(body.get("replace"), "replace",
                                                at("flavors")).items():
                 if target not in seen:
-                    raise self.fail(f"flavor {flavor} replaces unknown row {target!r}",
+                    raise self.fail(f"flavor {flavor} replaces unknown row {quoted(target)}",
                                     at("flavors"))
                 replace[target] = self.layers(layers, f"flavor {flavor} layers", at("flavors"))
-            flavors[str(flavor)] = {"note": body.get("note"), "replace": replace}
+            note = body.get("note")
+            flavors[flavor] = {
+                "note": None if note is None else self.text(note, f"flavor {flavor} note",
+                                                            at("flavors"), limit=TEXT_CHARS,
+                                                            multiline=True),
+                "replace": replace}
         published_data = data.get("published") or []
         if not isinstance(published_data, list):
             raise self.fail("published must be a list", at("published"))
@@ -528,18 +572,21 @@ class _Parser:
             macs = entry.get("macs")
             if macs is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?[KMG]", str(macs)):
                 raise self.fail(f"published macs must look like 5.71G (a number and K, M or G), "
-                                f"got {macs!r}", at("published"))
+                                f"got {quoted(macs)}", at("published"))
             published.append(Published(
-                source=self.text(entry["source"], "source", at("published")),
+                source=self.text(entry["source"], "source", at("published"), limit=TEXT_CHARS),
                 flavor=self.text(entry.get("flavor", "paper"), "flavor", at("published")),
                 aux=self.boolean(entry.get("aux", False), "aux", at("published")),
                 params=None if entry.get("params") is None else self.integer(
                     entry["params"], "params", at("published"), maximum=10**13),
                 macs=None if macs is None else str(macs)))
         depth = data.get("paper_depth")
+        name = self.text(data["name"], "name", at("name"))
+        title, source = data.get("title"), data.get("source")
         return ArchSpec(
-            name=self.text(data["name"], "name", at("name")),
-            title=str(data.get("title") or data["name"]), source=str(data.get("source") or ""),
+            name=name, title=name if title is None else self.text(title, "title", at("title")),
+            source="" if source is None else self.text(source, "source", at("source"),
+                                                       limit=TEXT_CHARS),
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
@@ -740,7 +787,7 @@ def resolve(name_or_path: str) -> ArchSpec:
         return load_spec(candidate)
     path = tables_dir() / f"{name_or_path}.yaml"
     if not path.exists():
-        raise SpecError(f"unknown architecture {name_or_path!r}; built-in: "
+        raise SpecError(f"unknown architecture {quoted(name_or_path)}; built-in: "
                         f"{', '.join(available())} (or pass a path to a YAML spec)")
     return load_spec(path)
 
