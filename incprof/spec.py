@@ -10,22 +10,20 @@ Shapes are ``(C, H, W)`` tuples per image.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 from .errors import SpecError
-from .fields import NAME_CHARS, TEXT_CHARS, quoted, text_problem
+from .fields import TEXT_CHARS, FieldReader, Pair, kind, quoted
 from .yamlio import load_yaml
 
 Shape = tuple[int, int, int]
-Pair = tuple[int, int]
 
 FILTER_COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
-MAX_WIDTH = 1 << 20  # channels or features in one layer
 MAX_INPUT_SIDE = 1 << 14
+MAX_NESTING = 16  # branches inside branches (the built-in tables nest 2 deep)
 
 
 # ----------------------------------------------------------------------------------------------- layers
@@ -210,10 +208,9 @@ _LAYER_KEYS = {
     "softmax": (set(), set()),
 }
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
-_DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}
 
 
-class _Parser:
+class _Parser(FieldReader):
     """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors."""
 
     def __init__(self, path: str) -> None:
@@ -221,95 +218,7 @@ class _Parser:
         self.row: str | None = None
         self.conv_defaults: dict[str, Any] = {}
         self.units: dict[str, dict[str, int]] = {}
-
-    def fail(self, message: str, line: int | None) -> SpecError:
-        return SpecError(message, path=self.path, line=line, row=self.row)
-
-    # -- generic checks
-    def mapping(self, value, what: str, line: int) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(f"{what} must be a mapping, got {_kind(value)}", line)
-        return value
-
-    def keys(self, data: dict, allowed: set[str], required: set[str], what: str, line: int) -> None:
-        lines = getattr(data, "key_lines", {})
-        for key in data:
-            if key not in allowed:
-                hint = ", ".join(sorted(allowed))
-                raise self.fail(f"unknown key {quoted(key)} in {what} (allowed: {hint})",
-                                lines.get(key, line))
-        for key in sorted(required - set(data)):
-            raise self.fail(f"{what} is missing required key {key!r}", line)
-
-    def integer(self, value, what: str, line: int, *, minimum: int = 1,
-                maximum: int = MAX_WIDTH) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{what} must be an integer, got {_kind(value)} {quoted(value)}", line)
-        if value < minimum:
-            raise self.fail(f"{what} must be >= {minimum}, got {value}", line)
-        if value > maximum:
-            raise self.fail(f"{what} must be <= {maximum}, got {value}", line)
-        return value
-
-    def number(self, value, what: str, line: int) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(f"{what} must be a finite number, got {_kind(value)} {quoted(value)}", line)
-        return float(value)
-
-    def boolean(self, value, what: str, line: int) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(f"{what} must be true or false, got {_kind(value)} {quoted(value)}", line)
-        return value
-
-    def text(self, value, what: str, line: int, *, limit: int = NAME_CHARS,
-             multiline: bool = False) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{what} must be a non-empty string, got {_kind(value)} "
-                            f"{quoted(value)}", line)
-        problem = text_problem(value, limit, multiline)
-        if problem:
-            raise self.fail(f"{what} {problem}", line)
-        return value
-
-    def printed(self, data: dict, column: str, line: int) -> str | None:
-        """A printed column kept verbatim as text (numbers as written), or None."""
-        value = data.get(column)
-        if value is None:
-            return None
-        return self.text(value if isinstance(value, str) else str(value), column, line)
-
-    def pair(self, value, what: str, line: int, *, minimum: int = 1) -> Pair:
-        """An int, a ``"HxW"`` string or a two-item list."""
-        if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", value)
-            if not match:
-                raise self.fail(f"{what} must look like 3 or '1x7', got {quoted(value)}", line)
-            value = [int(match[1]), int(match[2])]
-        if isinstance(value, list):
-            if len(value) != 2:
-                raise self.fail(f"{what} must have two items, got {len(value)}", line)
-            return (self.integer(value[0], what, line, minimum=minimum),
-                    self.integer(value[1], what, line, minimum=minimum))
-        n = self.integer(value, what, line, minimum=minimum)
-        return (n, n)
-
-    def padding(self, value, kernel: Pair, line: int) -> Pair:
-        if value == "valid":
-            return (0, 0)
-        if value == "same":
-            if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
-                raise self.fail(f"padding 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}",
-                                line)
-            return ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
-        return self.pair(value, "padding", line, minimum=0)
-
-    def bn_eps(self, value, what: str, line: int) -> float | None:
-        """BatchNorm's epsilon (None: no BatchNorm)."""
-        if value is not None and self.number(value, what, line) <= 0:
-            raise self.fail(f"{what} must be > 0, got {value}", line)
-        return None if value is None else float(value)
+        self.nesting = 0  # branches inside branches around the layer being parsed
 
     def checked_defaults(self, given: dict, line: int) -> dict:
         """The spec-wide conv defaults, each checked where it is written (padding 'same' is
@@ -327,26 +236,6 @@ class _Parser:
                 checked[key] = self.boolean(value, what, at)
         return checked
 
-    def printed_number(self, value, column: str, line: int) -> int | None:
-        """Parse a printed figure such as '2.7K' or '34M' with the spec's units."""
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise self.fail(f"{column} must be a number like '159K', got {quoted(value)}", line)
-        if isinstance(value, (int, float)):
-            if not math.isfinite(value) or not 0 <= value <= 10**15:
-                raise self.fail(f"{column} must be a number from 0 to 1e15, got {quoted(value)}", line)
-            return round(value)
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
-        units = self.units.get(column, _DEFAULT_UNITS)
-        if not match or (match[2] and match[2] not in units):
-            raise self.fail(f"{column} must be a number with an optional suffix "
-                            f"({', '.join(units)}), got {quoted(value)}", line)
-        value = round(float(match[1]) * (units[match[2]] if match[2] else 1))
-        if value > 10**15:
-            raise self.fail(f"{column} {value:.3g} is beyond any real network", line)
-        return value
-
     # -- layers
     def layers(self, items, what: str, line: int) -> tuple[Layer, ...]:
         if not isinstance(items, list) or not items:
@@ -362,9 +251,13 @@ class _Parser:
         if op == "branches":
             if not isinstance(args, list) or len(args) < 2:
                 raise self.fail("branches must be a list of at least two layer lists", line)
+            if self.nesting >= MAX_NESTING:
+                raise self.fail(f"branches nest more than {MAX_NESTING} levels deep", line)
             lines = getattr(args, "item_lines", [line] * len(args))
-            return Branches(tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines)),
-                            line=line)
+            self.nesting += 1
+            branches = tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines))
+            self.nesting -= 1
+            return Branches(branches, line=line)
         if op not in _LAYER_KEYS:
             known = ", ".join(sorted([*_LAYER_KEYS, "branches"]))
             raise self.fail(f"unknown layer type {quoted(op)} (known: {known})", line)
@@ -498,7 +391,7 @@ class _Parser:
 
     def parse(self, data) -> ArchSpec:
         if not isinstance(data, dict):
-            raise self.fail(f"the top level must be a mapping, got {_kind(data)}", 1)
+            raise self.fail(f"the top level must be a mapping, got {kind(data)}", 1)
         self.keys(data, _TOP_KEYS, {"name", "input", "rows"}, "the spec", 1)
         lines = getattr(data, "key_lines", {})
         at = lambda key: lines.get(key, 1)  # noqa: E731
@@ -594,11 +487,6 @@ class _Parser:
             path=self.path)
 
 
-def _kind(value) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "nothing"}.get(type(value), type(value).__name__)
-
-
 # ----------------------------------------------------------------------------------------------- shapes
 def layer_out_shape(layer: Layer, shape: Shape) -> Shape:
     """Output shape of one layer for an input shape (raises SpecError if it does not fit)."""
@@ -679,18 +567,44 @@ def place(spec: ArchSpec, input_hw: Pair | None = None) -> list[Placed]:
     """Infer every row's (and aux head's) input and output shape, in network order."""
     shape: Shape = (spec.input[0], *(input_hw or spec.input[1:]))
     placed: list[Placed] = []
-    outputs: dict[str, Shape] = {}
+    outputs: dict[str, tuple[Shape, bool]] = {}
+    flat = False
     for item in (*spec.rows, *spec.aux):
         is_aux = isinstance(item, AuxHead)
-        start = outputs[item.after] if is_aux else shape
+        start, flat_in = outputs[item.after] if is_aux else (shape, flat)
         try:
             _, out = walk(item.layers, start)
+            flat_out = flat_after(item.layers, flat_in)
         except SpecError as exc:
             raise exc.located(path=spec.path, line=item.line, row=item.name) from None
         placed.append(Placed(item.name, item.layers, start, out, is_aux))
         if not is_aux:
-            outputs[item.name] = shape = out
+            shape, flat = out, flat_out
+            outputs[item.name] = (shape, flat)
     return placed
+
+
+def flat_after(layers: tuple[Layer, ...], flat: bool, inside: bool = False) -> bool:
+    """Whether layers leave a flattened (N, features) tensor, given whether they get one. A linear
+    layer flattens; a spatial layer after it works on a 1x1 map again, except inside branches,
+    where that and branches ending some flattened, some spatial are refused (SpecError)."""
+    for layer in layers:
+        if isinstance(layer, Branches):
+            ends = [flat_after(b, flat, True) for b in layer.branches]
+            if len(set(ends)) > 1:
+                shown = ", ".join("flat" if end else "spatial" for end in ends)
+                raise SpecError(f"branches end in different ranks ({shown}: a linear layer "
+                                "flattens its branch); they cannot be concatenated", line=layer.line)
+            flat = ends[0]
+        elif isinstance(layer, Linear):
+            flat = True
+        elif flat and not isinstance(layer, (Dropout, Softmax)):
+            if inside:
+                raise SpecError(f"a {type(layer).__name__.lower()} layer follows a linear layer "
+                                "inside branches; flat and spatial tensors cannot mix there",
+                                line=layer.line)
+            flat = False
+    return flat
 
 
 def format_shape(shape: Shape) -> str:
