@@ -219,13 +219,17 @@ REPORTS = {"googlenet.md": googlenet_report, "naive-vs-reduced.md": naive_report
 
 
 def latency_report(arch: str, out: Path, batch_size: int, options) -> Path:
-    """A machine-dependent latency report, named after its environment, under ``out``/latency/."""
+    """A machine-dependent latency report, named after its environment, under ``out``/latency/
+    (a spec given by path is named by its file name, so the report stays in that folder)."""
     import re
+
+    from .spec import is_path
 
     df = profile(arch, aux=False, batch_size=batch_size, latency=options)
     env = df.attrs["meta"]["latency_env"]
     slug = re.sub(r"[^a-z0-9]+", "-", env["device"].lower()).strip("-")
-    stem = f"{arch}-{slug}-{env['dtype']}-b{batch_size}"
+    name = re.sub(r"[^A-Za-z0-9_]+", "-", Path(arch).stem if is_path(arch) else arch).strip("-")
+    stem = f"{name or 'spec'}-{slug}-{env['dtype']}-b{batch_size}"
     folder = out / "latency"
     folder.mkdir(parents=True, exist_ok=True)
     plot.latency_vs_macs(df, folder / f"{stem}.svg")

@@ -10,6 +10,7 @@ Shapes are ``(C, H, W)`` tuples per image.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -694,16 +695,22 @@ def available() -> list[str]:
     return sorted(p.stem for p in tables_dir().glob("*.yaml"))
 
 
-def resolve(name_or_path: str) -> ArchSpec:
-    """Load a built-in spec by name, or a spec file by path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return load_spec(candidate)
-    path = tables_dir() / f"{name_or_path}.yaml"
-    if not path.exists():
+def is_path(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a file rather than a built-in architecture: a Path (as
+    ``--spec`` gives), or text with a slash or ending in .yaml or .yml. Files in the working
+    directory never shadow a bare name."""
+    return (isinstance(name_or_path, Path) or "/" in name_or_path or os.sep in name_or_path
+            or name_or_path.endswith((".yaml", ".yml")))
+
+
+def resolve(name_or_path: str | Path) -> ArchSpec:
+    """Load a spec file by path (see ``is_path``), or else a built-in spec by name."""
+    if is_path(name_or_path):
+        return load_spec(name_or_path)
+    if name_or_path not in available():
         raise SpecError(f"unknown architecture {quoted(name_or_path)}; built-in: "
                         f"{', '.join(available())} (or pass a path to a YAML spec)")
-    return load_spec(path)
+    return load_spec(tables_dir() / f"{name_or_path}.yaml")
 
 
 def replace_layers(layers: tuple[Layer, ...], fn) -> tuple[Layer, ...]:
