@@ -601,7 +601,8 @@ def flat_after(layers: tuple[Layer, ...], flat: bool, inside: bool = False) -> b
             flat = True
         elif flat and not isinstance(layer, (Dropout, Softmax)):
             if inside:
-                raise SpecError(f"a {type(layer).__name__.lower()} layer follows a linear layer "
+                what = f"{layer.kind}pool" if isinstance(layer, Pool) else type(layer).__name__
+                raise SpecError(f"a {what.lower()} layer follows a linear layer "
                                 "inside branches; flat and spatial tensors cannot mix there",
                                 line=layer.line)
             flat = False
