@@ -137,3 +137,26 @@ def test_any_row_name_builds_runs_and_counts(name, head):
     assert measured[name] == expected["pool"] and measured[head] == expected["head"]
     assert measured[head].params == 4 * 2 * 2 * 3 + 3  # 2x2x4 pooled features -> 3 classes
     assert measured["conv"].macs == 3 * 3 * 3 * 4 * 8 * 8  # 3x3 conv, 3 -> 4 channels, 8x8
+
+
+def test_branches_on_a_flattened_input_concatenate_flat(write_spec):
+    """Parallel linear heads after a linear layer, then a conv on the 1x1 map they give."""
+    pytest.importorskip("fvcore")
+    from incprof.count import measure
+
+    spec = load_spec(write_spec("""\
+name: flat
+input: [3, 4, 4]
+rows:
+  - {name: fc, type: x, layers: [{global_avgpool: {}}, {linear: {out: 4}}]}
+  - {name: heads, type: x, layers: [{branches: [[{linear: {out: 3}}],
+                                                [{dropout: {p: 0.5}}, {linear: {out: 2}}]]}]}
+  - {name: back, type: x, layers: [{conv: {out: 2, kernel: 1}}]}
+"""))
+    model = build(spec).eval()
+    with torch.no_grad():
+        assert model.row("heads")(torch.randn(2, 4)).shape == (2, 5)
+        assert model(torch.randn(2, 3, 4, 4)).shape == (2, 2, 1, 1)
+    measured = measure(spec)
+    assert (measured["heads"].params, measured["heads"].macs) == (4 * 3 + 3 + 4 * 2 + 2, 4 * 3 + 4 * 2)
+    assert (measured["back"].params, measured["back"].macs) == (5 * 2 + 2, 5 * 2)
