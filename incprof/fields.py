@@ -90,6 +90,9 @@ class FieldReader:
         return value
 
     def number(self, value, what: str, line: int) -> float:
+        if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]+[eE][-+]?[0-9]+", value):
+            raise self.fail(f"{what}: YAML 1.1 reads {quoted(value)} as text; write it with a "
+                            f"decimal point, e.g. {value.lower().replace('e', '.0e')}", line)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.fail(f"{what} must be a finite number, got {kind(value)} {quoted(value)}", line)
         return float(value)

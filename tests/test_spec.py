@@ -169,6 +169,8 @@ rows:
     (GOOD_ROW.replace("out: 8", "out: 010"), 7, "c1", "YAML 1.1 reads '010' as 8"),
     (GOOD_ROW.replace("kernel: 3", "kernel: 1:30"), 7, "c1", "YAML 1.1 reads '1:30' as 90"),
     (GOOD_ROW.replace("name: c1", "name: yes"), 4, "yes", "YAML 1.1 reads 'yes' as True"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- lrn: {size: 5, alpha: 1e-4}"), 7, "c1",
+     "alpha: YAML 1.1 reads '1e-4' as text; write it with a decimal point, e.g. 1.0e-4"),
     # conv defaults are checked where they are written (16.5)
     (GOOD_ROW.replace("rows:", "defaults:\n  conv:\n    relu: true\n    bn_eps: -1\nrows:"), 6, None,
      "defaults.conv.bn_eps must be > 0, got -1"),
