@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .analytic import sequence_counts
-from .errors import SpecError
-from .fields import quoted
+from .errors import SpecError, quoted
 from .spec import ArchSpec, Printed, available, format_shape, is_path, place, resolve, walk
 from .variants import VARIANTS
 

@@ -39,6 +39,12 @@ def shown(text: str, limit: int = 80) -> str:
     return cut + ("..." if len(text) > limit else "")
 
 
+def quoted(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class ResourceError(SpecError):
     """The requested work would exceed a resource bound (memory, size); reported like a SpecError."""
 

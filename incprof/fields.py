@@ -1,8 +1,9 @@
 """Reading single fields of a spec (numbers, flags, pairs, printed figures, text), no torch.
 
-Text has limits: names, types and printed columns are short single lines; notes and sources may be
-longer, and notes may span lines; all of it is UTF-8 without control characters. Anything else is refused where it is parsed, so no later output (a
-terminal, markdown, CSV, a plot) meets a 10 MB title, a lone surrogate or an escape sequence.
+Text has limits: names, types, titles and printed columns are short single lines; notes and sources
+may be longer, and notes may span lines; all of it is UTF-8 without control characters. Anything
+else is refused where it is parsed, so no later output (a terminal, markdown, CSV, a plot) meets a
+10 MB title, a lone surrogate or an escape sequence.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import SpecError
+from .errors import SpecError, quoted
 
 Pair = tuple[int, int]
 MAX_WIDTH = 1 << 20  # channels or features in one layer
@@ -38,12 +39,6 @@ def text_problem(value: str, limit: int = NAME_CHARS, multiline: bool = False) -
         return (f"contains the control character U+{ord(found[0]):04X} "
                 f"(character {found.start() + 1})")
     return None
-
-
-def quoted(value, limit: int = 60) -> str:
-    """``repr(value)`` cut to about ``limit`` characters, for an error message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}

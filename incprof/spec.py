@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from .errors import SpecError
-from .fields import TEXT_CHARS, FieldReader, Pair, kind, quoted
+from .errors import SpecError, quoted
+from .fields import TEXT_CHARS, FieldReader, Pair, kind
 from .yamlio import load_yaml
 
 Shape = tuple[int, int, int]

@@ -112,11 +112,6 @@ def _file_kind(mode: int) -> str:
     return "not a plain file"
 
 
-def _short(text: str, limit: int = 60) -> str:
-    """``text`` cut to ``limit`` characters, for quoting in an error message."""
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 class _Converter:
     """Node graph -> LineDict / LineList / scalars. ``row`` is the name of the list item being
     converted under a top-level key (a spec's row or aux head), so scalar errors can name it."""
@@ -128,7 +123,7 @@ class _Converter:
         self.row: str | None = None
 
     def convert(self, node, depth: int = 0):
-        from .errors import SpecError
+        from .errors import SpecError, quoted
 
         self.budget -= 1
         line = node.start_mark.line + 1
@@ -139,7 +134,7 @@ class _Converter:
             raise SpecError("YAML merge keys ('<<') are not supported; write the keys out",
                             path=self.path, line=line, row=self.row)
         if node.tag not in _PLAIN_TAGS:
-            raise SpecError(f"tag {_short(node.tag)!r} is not allowed; only plain YAML data is",
+            raise SpecError(f"tag {quoted(node.tag)} is not allowed; only plain YAML data is",
                             path=self.path, line=line, row=self.row)
         if isinstance(node, yaml.MappingNode):
             if depth == 2:
@@ -154,7 +149,7 @@ class _Converter:
                     raise SpecError("mapping keys must be plain scalars", path=self.path,
                                     line=key_line, row=self.row)
                 if key in out:
-                    raise SpecError(f"duplicate key {_short(str(key))!r}", path=self.path,
+                    raise SpecError(f"duplicate key {quoted(key)}", path=self.path,
                                     line=key_line, row=self.row)
                 out[key] = self.convert(value_node, depth + 1)
                 out.key_lines[key] = key_line
@@ -170,10 +165,10 @@ class _Converter:
         try:
             value = self.scalars.construct_object(node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise SpecError(f"bad scalar {_short(node.value)!r}: {exc}", path=self.path,
+            raise SpecError(f"bad scalar {quoted(node.value)}: {exc}", path=self.path,
                             line=line, row=self.row) from None
         rule = _CANONICAL.get(node.tag)
         if rule and not rule[0].fullmatch(node.value):
-            raise SpecError(f"YAML 1.1 reads {_short(node.value)!r} as {_short(repr(value))}; "
+            raise SpecError(f"YAML 1.1 reads {quoted(node.value)} as {quoted(value)}; "
                             f"write {rule[1]}", path=self.path, line=line, row=self.row)
         return value
