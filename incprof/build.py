@@ -1,4 +1,10 @@
-"""Spec -> torch ``nn.Module``: one top-level child per table row, named after the row."""
+"""Spec -> torch ``nn.Module``: one module per table row, in order, and one per aux head.
+
+Row names stay out of torch's attribute namespace: rows live in ``Network.rows`` and heads in
+``Network.aux`` (ModuleLists), so any name, such as ``forward``, ``training``, ``a.b`` or ``_x``,
+builds. ``Network.row(name)`` finds a row's module, ``Network.module_name(name)`` its qualified name
+(``rows.3``, ``aux.0``), the key fvcore uses.
+"""
 
 from __future__ import annotations
 
@@ -51,22 +57,37 @@ class Network(nn.Module):
     def __init__(self, spec: ArchSpec, input_hw: Pair | None = None) -> None:
         super().__init__()
         placed = place(spec, input_hw)
-        self.row_names = [p.name for p in placed if not p.is_aux]
+        main = [p for p in placed if not p.is_aux]
+        self.row_names = [p.name for p in main]
+        self.aux_names = [h.name for h in spec.aux]
+        self.aux_after = [self.row_names.index(h.after) for h in spec.aux]
+        rows, flat_after = [], []
         flat = False
-        for p in placed[:len(self.row_names)]:
+        for p in main:
             module, flat = _sequence(p.layers, p.in_shape, flat)
-            self.add_module(p.name, module)
-        self.aux = nn.ModuleDict({p.name: _sequence(p.layers, p.in_shape, False)[0]
-                                  for p in placed if p.is_aux})
-        self.aux_after = {h.name: h.after for h in spec.aux}
+            rows.append(module)
+            flat_after.append(flat)
+        self.rows = nn.ModuleList(rows)
+        self.aux = nn.ModuleList(_sequence(p.layers, p.in_shape, flat_after[after])[0]
+                                 for p, after in zip(placed[len(main):], self.aux_after))
+        self._keys = {name: f"rows.{i}" for i, name in enumerate(self.row_names)}
+        self._keys.update({name: f"aux.{i}" for i, name in enumerate(self.aux_names)})
+
+    def row(self, name: str) -> nn.Module:
+        """The module of the row or aux head called ``name``."""
+        return self.get_submodule(self.module_name(name))
+
+    def module_name(self, name: str) -> str:
+        """The qualified module name (as in ``named_modules`` and fvcore) of a row or aux head."""
+        return self._keys[name]
 
     def forward(self, x: torch.Tensor):
         aux_outputs = []
-        for name in self.row_names:
-            x = self._modules[name](x)
+        for i, row in enumerate(self.rows):
+            x = row(x)
             if self.training:
-                aux_outputs += [head(x) for head_name, head in self.aux.items()
-                                if self.aux_after[head_name] == name]
+                aux_outputs += [head(x) for head, after in zip(self.aux, self.aux_after)
+                                if after == i]
         return (x, *aux_outputs) if aux_outputs else x
 
 
@@ -80,11 +101,16 @@ def _sequence(layers: tuple[Layer, ...], in_shape: Shape,
     """Modules for a layer sequence; ``flat`` says whether the input arrives flattened (N, C)."""
     modules = []
     for layer, shape, _ in walk(layers, in_shape)[0]:
-        if flat and not isinstance(layer, (Linear, Dropout, Softmax)):
+        if flat and not isinstance(layer, (Linear, Dropout, Softmax, Branches)):
             modules.append(nn.Unflatten(1, (-1, 1, 1)))
             flat = False
-        modules.append(_layer(layer, shape, flat))
-        flat = flat or isinstance(layer, Linear)
+        if isinstance(layer, Branches):  # shape inference made every branch end alike
+            parts = [_sequence(b, shape, flat) for b in layer.branches]
+            modules.append(Concat([module for module, _ in parts]))
+            flat = parts[0][1]
+        else:
+            modules.append(_layer(layer, shape, flat))
+            flat = flat or isinstance(layer, Linear)
     return nn.Sequential(*modules), flat
 
 

@@ -31,6 +31,8 @@ app = typer.Typer(
 def ceilings(
     max_nodes: Annotated[int, typer.Option(min=1, help="Refuse YAML specs larger than this many "
                                            "nodes (this also bounds the rows).")] = 200_000,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Refuse spec files larger than this many "
+                                           "bytes, before reading them.")] = 4 * 1024 * 1024,
     max_side: Annotated[int, typer.Option(min=1, help="Refuse inputs wider or taller than this "
                                           "many pixels.")] = 16_384,
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
@@ -41,6 +43,7 @@ def ceilings(
     from . import analytic, spec, yamlio
 
     yamlio.MAX_NODES = max_nodes
+    yamlio.MAX_BYTES = max_bytes
     spec.MAX_INPUT_SIDE = max_side
     try:
         count = int(float(max_count))
@@ -225,7 +228,7 @@ def table(
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
     with user_errors(), _progress("timing") as advance:
-        df = profile(str(spec) if spec else arch, flavor=flavor, aux=aux,
+        df = profile(spec or arch, flavor=flavor, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
                      max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
                      dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
@@ -296,8 +299,9 @@ def compare(
     """
     from . import render
     from .compare import compare_modules, compare_networks, resolve_side
+    from .spec import is_path
 
-    sides = [x for x in (a, b) if x] + [str(p) for p in spec or []]
+    sides = [x for x in (a, b) if x] + list(spec or [])
     if len(sides) != 2:
         fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
              "'incprof compare naive reduced'")
@@ -305,8 +309,7 @@ def compare(
     timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
-        labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
-                       for side in sides)
+        labels = tuple(Path(side).stem if is_path(side) else side for side in sides)
         frames = []
         if level in (Level.module, Level.both):
             frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
@@ -474,7 +477,7 @@ def check(
     limits = {"params": parse_count(max_params, "--max-params") if max_params else None,
               "MACs": parse_count(max_macs, "--max-macs") if max_macs else None}
     with user_errors():
-        df = profile(str(spec) if spec else arch, aux=False,
+        df = profile(spec or arch, aux=False,
                      input_size=parse_input_size(input_size))
     t = df.attrs["totals"]
     name = str(spec) if spec else arch
@@ -549,7 +552,7 @@ def sweep_sizes(
 
     sides = parse_int_list(input_size, "--input-size", 16384)
     with user_errors():
-        df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value,
+        df = sweep(resolve(spec or arch), sides, dtype.value,
                    _timing(latency, device, dtype, False, False, warmup, repeats))
     if fmt is Format.json:
         import json
@@ -592,7 +595,7 @@ def bench(
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats)
     with user_errors(), _progress("benchmarking", len(sizes)) as advance:
-        df = bench_batches(resolve(str(spec) if spec else arch), sizes, options, advance)
+        df = bench_batches(resolve(spec or arch), sizes, options, advance)
     if fmt is Format.json:
         import json
 

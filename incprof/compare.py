@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from .analytic import sequence_counts
-from .errors import SpecError
-from .spec import ArchSpec, Printed, available, format_shape, place, resolve, walk
+from .errors import SpecError, quoted
+from .spec import ArchSpec, Printed, available, format_shape, is_path, place, resolve, walk
 from .variants import VARIANTS
 
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
@@ -22,13 +22,14 @@ NETWORK_COLUMNS = ["row", "a_output", "b_output", "a_params", "b_params", "a_mac
                    "a_latency_ms", "b_latency_ms"]
 
 
-def resolve_side(name: str, base: str = "googlenet") -> ArchSpec:
-    """A variant of ``base`` (e.g. 'naive', 'reduced'), a built-in architecture, or a spec file."""
+def resolve_side(name: str | Path, base: str = "googlenet") -> ArchSpec:
+    """A variant of ``base`` (e.g. 'naive', 'reduced'), a built-in architecture, or a spec file
+    (a Path, or a name with a slash or a .yaml ending: ``spec.is_path``)."""
     if name in VARIANTS:
         return VARIANTS[name](resolve(base))
-    if name in available() or Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
+    if is_path(name) or name in available():
         return resolve(name)
-    raise SpecError(f"{name!r} is neither a variant ({', '.join(VARIANTS)}), a built-in "
+    raise SpecError(f"{quoted(name)} is neither a variant ({', '.join(VARIANTS)}), a built-in "
                     f"architecture ({', '.join(available())}) nor a YAML file")
 
 

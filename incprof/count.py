@@ -41,15 +41,16 @@ def measure(spec, input_hw=None, batch_size: int = 1,
         acts = _by_module(ActivationCountAnalysis, model, x)
         for p in placed:
             if p.is_aux:
-                head, x = model.aux[p.name], torch.zeros(batch_size, *p.in_shape)
+                head, x = model.row(p.name), torch.zeros(batch_size, *p.in_shape)
                 results[p.name] = Measured(
-                    params.get(f"aux.{p.name}", 0),
+                    params.get(model.module_name(p.name), 0),
                     _total(_by_module(FlopCountAnalysis, head, x)[""], MAC_OPERATORS),
                     _total(_by_module(ActivationCountAnalysis, head, x)[""], None))
             else:
-                results[p.name] = Measured(params.get(p.name, 0),
-                                           _total(flops.get(p.name, {}), MAC_OPERATORS),
-                                           _total(acts.get(p.name, {}), None))
+                key = model.module_name(p.name)
+                results[p.name] = Measured(params.get(key, 0),
+                                           _total(flops.get(key, {}), MAC_OPERATORS),
+                                           _total(acts.get(key, {}), None))
     return results
 
 

@@ -20,7 +20,7 @@ class SpecError(ValueError):
             where += f":{self.line}"
         prefix = f"{where}: "
         if self.row:
-            prefix += f"row '{self.row}': "
+            prefix += f"row '{shown(self.row)}': "
         return prefix + " ".join(self.message.split())
 
     def located(self, *, path: str | None = None, line: int | None = None,
@@ -28,6 +28,21 @@ class SpecError(ValueError):
         """Return a copy with missing location fields filled in."""
         return SpecError(self.message, path=self.path or path, line=self.line or line,
                          row=self.row or row)
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` safe to quote in a one-line message: at most ``limit`` characters, with control
+    characters, lone surrogates and other unprintable characters escaped."""
+    cut = text[:limit]
+    if not cut.isprintable():
+        cut = repr(cut)[1:-1]
+    return cut + ("..." if len(text) > limit else "")
+
+
+def quoted(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class ResourceError(SpecError):

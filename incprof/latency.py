@@ -246,7 +246,7 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
         try:
             for p in main:  # one pass to capture each row's real input
                 inputs[p.name] = y
-                y = getattr(model, p.name)(y)
+                y = model.row(p.name)(y)
         except torch.cuda.OutOfMemoryError:
             raise UsageError(f"CUDA out of memory in one forward pass at batch {batch_size}; "
                              "lower --batch-size") from None
@@ -255,7 +255,7 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
             raise UsageError(f"--dtype {options.dtype} does not run on {device.type} for this "
                              f"network: {first}") from None
         for p in main if rows else []:
-            module, row_input = getattr(model, p.name), inputs[p.name]
+            module, row_input = model.row(p.name), inputs[p.name]
             try:
                 timings.rows[p.name] = adaptive_time(step_for(lambda: module(row_input)),
                                                      options.row_budget_s, options)

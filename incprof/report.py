@@ -221,14 +221,23 @@ REPORTS = {"googlenet.md": googlenet_report, "naive-vs-reduced.md": naive_report
            "factorizations.md": factorization_report, "inception_v3.md": inception_v3_report}
 
 
-def latency_report(arch: str, out: Path, batch_size: int, options) -> Path:
-    """A machine-dependent latency report, named after its environment, under ``out``/latency/."""
+def latency_stem(arch: str, device: str, dtype: str, batch_size: int) -> str:
+    """The file name (without extension) of a latency report: a plain word made of the
+    architecture (a spec file's name without its folder), the device, dtype and batch size."""
     import re
 
+    from .spec import is_path
+
+    name = re.sub(r"[^A-Za-z0-9_]+", "-", Path(arch).stem if is_path(arch) else arch).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")
+    return f"{name or 'spec'}-{slug}-{dtype}-b{batch_size}"
+
+
+def latency_report(arch: str, out: Path, batch_size: int, options) -> Path:
+    """A machine-dependent latency report, named after its environment, under ``out``/latency/."""
     df = profile(arch, aux=False, batch_size=batch_size, latency=options)
     env = df.attrs["meta"]["latency_env"]
-    slug = re.sub(r"[^a-z0-9]+", "-", env["device"].lower()).strip("-")
-    stem = f"{arch}-{slug}-{env['dtype']}-b{batch_size}"
+    stem = latency_stem(arch, env["device"], env["dtype"], batch_size)
     folder = out / "latency"
     folder.mkdir(parents=True, exist_ok=True)
     plot.latency_vs_macs(df, folder / f"{stem}.svg")

@@ -10,21 +10,21 @@ Shapes are ``(C, H, W)`` tuples per image.
 from __future__ import annotations
 
 import dataclasses
-import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from .errors import SpecError
+from .errors import SpecError, quoted
+from .fields import DEFAULT_UNITS, TEXT_CHARS, FieldReader, Pair, kind
 from .yamlio import load_yaml
 
 Shape = tuple[int, int, int]
-Pair = tuple[int, int]
 
 FILTER_COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
-MAX_WIDTH = 1 << 20  # channels or features in one layer
 MAX_INPUT_SIDE = 1 << 14
+MAX_NESTING = 16  # branches inside branches (the built-in tables nest 2 deep)
 
 
 # ----------------------------------------------------------------------------------------------- layers
@@ -265,12 +265,11 @@ _LAYER_KEYS = {
     "softmax": (set(), set()),
 }
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
-_DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}
 # Layer kinds a flavour may leave out (``flavors.NAME.drop``).
 DROPPABLE = ("lrn", "dropout")
 
 
-class _Parser:
+class _Parser(FieldReader):
     """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors."""
 
     def __init__(self, path: str) -> None:
@@ -278,97 +277,23 @@ class _Parser:
         self.row: str | None = None
         self.conv_defaults: dict[str, Any] = {}
         self.units: dict[str, dict[str, int]] = {}
+        self.nesting = 0  # branches inside branches around the layer being parsed
 
-    def fail(self, message: str, line: int | None) -> SpecError:
-        return SpecError(message, path=self.path, line=line, row=self.row)
-
-    # -- generic checks
-    def mapping(self, value, what: str, line: int) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(f"{what} must be a mapping, got {_kind(value)}", line)
-        return value
-
-    def keys(self, data: dict, allowed: set[str], required: set[str], what: str, line: int) -> None:
-        lines = getattr(data, "key_lines", {})
-        for key in data:
-            if key not in allowed:
-                hint = ", ".join(sorted(allowed))
-                raise self.fail(f"unknown key {key!r} in {what} (allowed: {hint})",
-                                lines.get(key, line))
-        for key in sorted(required - set(data)):
-            raise self.fail(f"{what} is missing required key {key!r}", line)
-
-    def integer(self, value, what: str, line: int, *, minimum: int = 1,
-                maximum: int = MAX_WIDTH) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{what} must be an integer, got {_kind(value)} {value!r}", line)
-        if value < minimum:
-            raise self.fail(f"{what} must be >= {minimum}, got {value}", line)
-        if value > maximum:
-            raise self.fail(f"{what} must be <= {maximum}, got {value}", line)
-        return value
-
-    def number(self, value, what: str, line: int) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(f"{what} must be a finite number, got {_kind(value)} {value!r}", line)
-        return float(value)
-
-    def boolean(self, value, what: str, line: int) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(f"{what} must be true or false, got {_kind(value)} {value!r}", line)
-        return value
-
-    def text(self, value, what: str, line: int) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{what} must be a non-empty string, got {_kind(value)} {value!r}", line)
-        return value
-
-    def pair(self, value, what: str, line: int, *, minimum: int = 1) -> Pair:
-        """An int, a ``"HxW"`` string or a two-item list."""
-        if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", value)
-            if not match:
-                raise self.fail(f"{what} must look like 3 or '1x7', got {value!r}", line)
-            value = [int(match[1]), int(match[2])]
-        if isinstance(value, list):
-            if len(value) != 2:
-                raise self.fail(f"{what} must have two items, got {len(value)}", line)
-            return (self.integer(value[0], what, line, minimum=minimum),
-                    self.integer(value[1], what, line, minimum=minimum))
-        n = self.integer(value, what, line, minimum=minimum)
-        return (n, n)
-
-    def padding(self, value, kernel: Pair, line: int) -> Pair:
-        if value == "valid":
-            return (0, 0)
-        if value == "same":
-            if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
-                raise self.fail(f"padding 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}",
-                                line)
-            return ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
-        return self.pair(value, "padding", line, minimum=0)
-
-    def printed_number(self, value, column: str, line: int) -> int | None:
-        """Parse a printed figure such as '2.7K' or '34M' with the spec's units."""
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise self.fail(f"{column} must be a number like '159K', got {value!r}", line)
-        if isinstance(value, (int, float)):
-            if not math.isfinite(value) or not 0 <= value <= 10**15:
-                raise self.fail(f"{column} must be a number from 0 to 1e15, got {value!r}", line)
-            return round(value)
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
-        units = self.units.get(column, _DEFAULT_UNITS)
-        if not match or (match[2] and match[2] not in units):
-            raise self.fail(f"{column} must be a number with an optional suffix "
-                            f"({', '.join(units)}), got {value!r}", line)
-        value = round(float(match[1]) * (units[match[2]] if match[2] else 1))
-        if value > 10**15:
-            raise self.fail(f"{column} {value:.3g} is beyond any real network", line)
-        return value
+    def checked_defaults(self, given: dict, line: int) -> dict:
+        """The spec-wide conv defaults, each checked where it is written (padding 'same' is
+        checked against each conv's kernel where it is used)."""
+        lines = getattr(given, "key_lines", {})
+        checked: dict[str, Any] = {}
+        for key, value in given.items():
+            what, at = f"defaults.conv.{key}", lines.get(key, line)
+            if key == "bn_eps":
+                checked[key] = self.bn_eps(value, what, at)
+            elif key == "padding":
+                self.padding(value, (1, 1), at)
+                checked[key] = value
+            else:
+                checked[key] = self.boolean(value, what, at)
+        return checked
 
     # -- layers
     def layers(self, items, what: str, line: int) -> tuple[Layer, ...]:
@@ -385,14 +310,19 @@ class _Parser:
         if op == "branches":
             if not isinstance(args, list) or len(args) < 2:
                 raise self.fail("branches must be a list of at least two layer lists", line)
+            if self.nesting >= MAX_NESTING:
+                raise self.fail(f"branches and residual blocks nest more than {MAX_NESTING} levels "
+                                "deep", line)
             lines = getattr(args, "item_lines", [line] * len(args))
-            return Branches(tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines)),
-                            line=line)
+            self.nesting += 1
+            branches = tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines))
+            self.nesting -= 1
+            return Branches(branches, line=line)
         if op == "residual":
             return self.residual(args, line)
         if op not in _LAYER_KEYS:
             known = ", ".join(sorted([*_LAYER_KEYS, "branches", "residual"]))
-            raise self.fail(f"unknown layer type {op!r} (known: {known})", line)
+            raise self.fail(f"unknown layer type {quoted(op)} (known: {known})", line)
         args = self.mapping(args, f"{op} layer", line)
         required, optional = _LAYER_KEYS[op]
         self.keys(args, required | optional, required, f"{op} layer", line)
@@ -400,14 +330,11 @@ class _Parser:
             d = {**self.conv_defaults, **args}
             kernel = self.pair(d["kernel"], "kernel", line)
             out = self.integer(d["out"], "out", line)
-            bn_eps = d.get("bn_eps")
-            if bn_eps is not None and self.number(bn_eps, "bn_eps", line) <= 0:
-                raise self.fail(f"bn_eps must be > 0, got {bn_eps}", line)
             common = dict(out=out, kernel=kernel,
                           stride=self.pair(d.get("stride", 1), "stride", line),
                           padding=self.padding(d.get("padding", 0), kernel, line),
                           bias=self.boolean(d.get("bias", True), "bias", line),
-                          bn_eps=None if bn_eps is None else float(bn_eps),
+                          bn_eps=self.bn_eps(d.get("bn_eps"), "bn_eps", line),
                           relu=self.boolean(d.get("relu", True), "relu", line), line=line)
             if op == "separable":
                 return Separable(multiplier=self.integer(d.get("multiplier", 1), "multiplier",
@@ -463,12 +390,17 @@ class _Parser:
         if scale == 0:
             raise self.fail("residual scale must not be 0 (the body would be discarded)",
                             lines.get("scale", line))
+        if self.nesting >= MAX_NESTING:
+            raise self.fail(f"branches and residual blocks nest more than {MAX_NESTING} levels "
+                            "deep", line)
         shortcut = args.get("shortcut")
-        return Residual(body=self.layers(args["body"], "residual body", lines.get("body", line)),
-                        shortcut=() if shortcut is None else self.layers(
-                            shortcut, "residual shortcut", lines.get("shortcut", line)),
-                        scale=scale, relu=self.boolean(args.get("relu", False), "relu", line),
-                        line=line)
+        self.nesting += 1
+        body = self.layers(args["body"], "residual body", lines.get("body", line))
+        shortcut = () if shortcut is None else self.layers(shortcut, "residual shortcut",
+                                                           lines.get("shortcut", line))
+        self.nesting -= 1
+        return Residual(body=body, shortcut=shortcut, scale=scale,
+                        relu=self.boolean(args.get("relu", False), "relu", line), line=line)
 
     def filter_layers(self, filters: dict[str, int], line: int) -> tuple[Layer, ...]:
         """Expand Table 1's filter columns into convs (and the pool branch), tagged by role."""
@@ -512,11 +444,11 @@ class _Parser:
             raise self.fail("a row needs 'layers' or filter columns (ch1x1, ch3x3, ...)", line)
         depth = data.get("depth")
         printed = Printed(
-            patch=None if data.get("patch") is None else str(data["patch"]),
-            output_size=None if data.get("output_size") is None else str(data["output_size"]),
+            patch=self.printed(data, "patch", at("patch")),
+            output_size=self.printed(data, "output_size", at("output_size")),
             depth=None if depth is None else self.integer(depth, "depth", at("depth"), minimum=0),
-            params=None if data.get("params") is None else str(data["params"]),
-            ops=None if data.get("ops") is None else str(data["ops"]),
+            params=self.printed(data, "params", at("params")),
+            ops=self.printed(data, "ops", at("ops")),
             params_value=self.printed_number(data.get("params"), "params", at("params")),
             ops_value=self.printed_number(data.get("ops"), "ops", at("ops")),
         )
@@ -524,16 +456,18 @@ class _Parser:
         if "alternative" in data:
             alt = self.mapping(data["alternative"], "alternative", at("alternative"))
             self.keys(alt, {"note", "layers"}, {"note", "layers"}, "alternative", at("alternative"))
-            alternative = Alternative(note=self.text(alt["note"], "note", at("alternative")),
+            alternative = Alternative(note=self.text(alt["note"], "note", at("alternative"),
+                                                     limit=TEXT_CHARS, multiline=True),
                                       layers=self.layers(alt["layers"], "alternative layers",
                                                          at("alternative")))
         note, deviation = data.get("note"), data.get("deviation")
         return Row(name=name, type=self.text(data["type"], "type", at("type")), layers=layers,
                    filters=filters, printed=printed,
-                   note=None if note is None else self.text(note, "note", at("note")),
+                   note=None if note is None else self.text(note, "note", at("note"),
+                                                            limit=TEXT_CHARS, multiline=True),
                    alternative=alternative,
-                   deviation=None if deviation is None else self.text(deviation, "deviation",
-                                                                     at("deviation")),
+                   deviation=None if deviation is None else self.text(
+                       deviation, "deviation", at("deviation"), limit=TEXT_CHARS, multiline=True),
                    line=line)
 
     def parse_aux(self, data, line: int) -> AuxHead:
@@ -559,10 +493,8 @@ class _Parser:
         conv = self.mapping(body.get("conv"), f"{what} conv", line)
         self.keys(conv, {"bias", "bn_eps", "relu"}, set(), f"{what} conv", line)
         settings = {key: self.boolean(conv[key], key, line) for key in ("bias", "relu") if key in conv}
-        if conv.get("bn_eps") is not None:
-            if self.number(conv["bn_eps"], "bn_eps", line) <= 0:
-                raise self.fail(f"bn_eps must be > 0, got {conv['bn_eps']}", line)
-            settings["bn_eps"] = float(conv["bn_eps"])
+        if "bn_eps" in conv:
+            settings["bn_eps"] = self.bn_eps(conv["bn_eps"], "bn_eps", line)
         roles = {}
         for role, change in self.mapping(body.get("roles"), f"{what} roles", line).items():
             change = self.mapping(change, f"{what} role {role}", line)
@@ -577,10 +509,12 @@ class _Parser:
         replace = {}
         for target, layers in self.mapping(body.get("replace"), "replace", line).items():
             if target not in rows:
-                raise self.fail(f"{what} replaces unknown row {target!r}", line)
+                raise self.fail(f"{what} replaces unknown row {quoted(target)}", line)
             replace[target] = self.layers(layers, f"{what} layers", line)
         note = body.get("note")
-        return {"note": None if note is None else self.text(note, "note", line), "conv": settings,
+        return {"note": None if note is None else self.text(note, f"{what} note", line,
+                                                            limit=TEXT_CHARS, multiline=True),
+                "conv": settings,
                 "roles": roles, "drop": tuple(drop), "replace": replace}
 
     def claims(self, data, line: int) -> tuple:
@@ -596,7 +530,7 @@ class _Parser:
 
     def parse(self, data) -> ArchSpec:
         if not isinstance(data, dict):
-            raise self.fail(f"the top level must be a mapping, got {_kind(data)}", 1)
+            raise self.fail(f"the top level must be a mapping, got {kind(data)}", 1)
         self.keys(data, _TOP_KEYS, {"name", "input", "rows"}, "the spec", 1)
         lines = getattr(data, "key_lines", {})
         at = lambda key: lines.get(key, 1)  # noqa: E731
@@ -610,13 +544,16 @@ class _Parser:
         self.keys(defaults, {"conv"}, set(), "defaults", at("defaults"))
         conv_defaults = self.mapping(defaults.get("conv"), "defaults.conv", at("defaults"))
         self.keys(conv_defaults, _CONV_DEFAULT_KEYS, set(), "defaults.conv", at("defaults"))
-        self.conv_defaults = dict(conv_defaults)
+        self.conv_defaults = self.checked_defaults(conv_defaults, at("defaults"))
         units = self.mapping(data.get("paper_units"), "paper_units", at("paper_units"))
         self.keys(units, {"params", "ops"}, set(), "paper_units", at("paper_units"))
         for column, table in units.items():
             table = self.mapping(table, f"paper_units.{column}", at("paper_units"))
-            self.units[column] = {str(k): self.integer(v, f"paper_units.{column}.{k}",
-                                                       at("paper_units")) for k, v in table.items()}
+            self.units[column] = {}
+            for k, v in table.items():
+                k = self.text(str(k), f"a paper_units.{column} suffix", at("paper_units"))
+                self.units[column][k] = self.integer(v, f"paper_units.{column}.{k}",
+                                                     at("paper_units"))
         rows_data = data["rows"]
         if not isinstance(rows_data, list) or not rows_data:
             raise self.fail("rows must be a non-empty list", at("rows"))
@@ -631,16 +568,17 @@ class _Parser:
         seen: dict[str, int] = {}
         for item in (*rows, *aux):
             if item.name in seen:
-                raise SpecError(f"duplicate name {item.name!r} (first on line {seen[item.name]})",
+                raise SpecError(f"duplicate name {quoted(item.name)} (first on line {seen[item.name]})",
                                 path=self.path, line=item.line, row=item.name)
             seen[item.name] = item.line
         for head in aux:
             if head.after not in {r.name for r in rows}:
-                raise SpecError(f"aux head follows unknown row {head.after!r}", path=self.path,
+                raise SpecError(f"aux head follows unknown row {quoted(head.after)}", path=self.path,
                                 line=head.line, row=head.name)
-        flavors = {str(name): self.parse_flavor(str(name), body, at("flavors"), seen)
-                   for name, body in self.mapping(data.get("flavors"), "flavors",
-                                                  at("flavors")).items()}
+        flavors = {}
+        for name, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
+            name = self.text(str(name), "flavor name", at("flavors"))
+            flavors[name] = self.parse_flavor(name, body, at("flavors"), seen)
         published_data = data.get("published") or []
         if not isinstance(published_data, list):
             raise self.fail("published must be a list", at("published"))
@@ -652,9 +590,9 @@ class _Parser:
             macs = entry.get("macs")
             if macs is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?[KMG]", str(macs)):
                 raise self.fail(f"published macs must look like 5.713G (a number and K, M or G), "
-                                f"got {macs!r}", at("published"))
+                                f"got {quoted(macs)}", at("published"))
             published.append(Published(
-                source=self.text(entry["source"], "source", at("published")),
+                source=self.text(entry["source"], "source", at("published"), limit=TEXT_CHARS),
                 flavor=self.text(entry.get("flavor", "paper"), "flavor", at("published")),
                 aux=self.boolean(entry.get("aux", False), "aux", at("published")),
                 params=None if entry.get("params") is None else self.integer(
@@ -663,20 +601,18 @@ class _Parser:
                 input=None if entry.get("input") is None else self.pair(
                     entry["input"], "published input", at("published"))))
         depth = data.get("paper_depth")
+        name = self.text(data["name"], "name", at("name"))
+        title, source = data.get("title"), data.get("source")
         return ArchSpec(
-            name=self.text(data["name"], "name", at("name")),
-            title=str(data.get("title") or data["name"]), source=str(data.get("source") or ""),
+            name=name, title=name if title is None else self.text(title, "title", at("title")),
+            source="" if source is None else self.text(source, "source", at("source"),
+                                                       limit=TEXT_CHARS),
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
             flavors=flavors, published=tuple(published), claims=self.claims(data, at("claims")),
             path=self.path,
-            paper_units={c: dict(self.units.get(c, _DEFAULT_UNITS)) for c in ("params", "ops")})
-
-
-def _kind(value) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "nothing"}.get(type(value), type(value).__name__)
+            paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
 
 
 # ----------------------------------------------------------------------------------------------- shapes
@@ -784,18 +720,49 @@ def place(spec: ArchSpec, input_hw: Pair | None = None) -> list[Placed]:
     """Infer every row's (and aux head's) input and output shape, in network order."""
     shape: Shape = (spec.input[0], *(input_hw or spec.input[1:]))
     placed: list[Placed] = []
-    outputs: dict[str, Shape] = {}
+    outputs: dict[str, tuple[Shape, bool]] = {}
+    flat = False
     for item in (*spec.rows, *spec.aux):
         is_aux = isinstance(item, AuxHead)
-        start = outputs[item.after] if is_aux else shape
+        start, flat_in = outputs[item.after] if is_aux else (shape, flat)
         try:
             _, out = walk(item.layers, start)
+            flat_out = flat_after(item.layers, flat_in)
         except SpecError as exc:
             raise exc.located(path=spec.path, line=item.line, row=item.name) from None
         placed.append(Placed(item.name, item.layers, start, out, is_aux))
         if not is_aux:
-            outputs[item.name] = shape = out
+            shape, flat = out, flat_out
+            outputs[item.name] = (shape, flat)
     return placed
+
+
+def flat_after(layers: tuple[Layer, ...], flat: bool, inside: bool = False) -> bool:
+    """Whether layers leave a flattened (N, features) tensor, given whether they get one. A linear
+    layer flattens; a spatial layer after it works on a 1x1 map again, except inside branches,
+    where that and branches ending some flattened, some spatial are refused (SpecError)."""
+    for layer in layers:
+        if isinstance(layer, Branches):
+            ends = [flat_after(b, flat, True) for b in layer.branches]
+            if len(set(ends)) > 1:
+                shown = ", ".join("flat" if end else "spatial" for end in ends)
+                raise SpecError(f"branches end in different ranks ({shown}: a linear layer "
+                                "flattens its branch); they cannot be concatenated", line=layer.line)
+            flat = ends[0]
+        elif isinstance(layer, Linear):
+            flat = True
+        elif isinstance(layer, Residual) and any(flat_after(part, False, True)
+                                                 for part in sublayers(layer)):
+            raise SpecError("a residual body or shortcut ends in a linear layer; the sum needs "
+                            "the spatial tensors of convs and pools", line=layer.line)
+        elif flat and not isinstance(layer, (Dropout, Softmax)):
+            if inside:
+                what = f"{layer.kind}pool" if isinstance(layer, Pool) else type(layer).__name__
+                raise SpecError(f"a {what.lower()} layer follows a linear layer "
+                                "inside branches; flat and spatial tensors cannot mix there",
+                                line=layer.line)
+            flat = False
+    return flat
 
 
 def format_shape(shape: Shape) -> str:
@@ -897,16 +864,22 @@ def available() -> list[str]:
     return sorted(p.stem for p in tables_dir().glob("*.yaml"))
 
 
-def resolve(name_or_path: str) -> ArchSpec:
-    """Load a built-in spec by name, or a spec file by path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return load_spec(candidate)
-    path = tables_dir() / f"{name_or_path}.yaml"
-    if not path.exists():
-        raise SpecError(f"unknown architecture {name_or_path!r}; built-in: "
+def is_path(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a file rather than a built-in architecture: a Path (as
+    ``--spec`` gives), or text with a slash or ending in .yaml or .yml. Files in the working
+    directory never shadow a bare name."""
+    return (isinstance(name_or_path, Path) or "/" in name_or_path or os.sep in name_or_path
+            or name_or_path.endswith((".yaml", ".yml")))
+
+
+def resolve(name_or_path: str | Path) -> ArchSpec:
+    """Load a spec file by path (see ``is_path``), or else a built-in spec by name."""
+    if is_path(name_or_path):
+        return load_spec(name_or_path)
+    if name_or_path not in available():
+        raise SpecError(f"unknown architecture {quoted(name_or_path)}; built-in: "
                         f"{', '.join(available())} (or pass a path to a YAML spec)")
-    return load_spec(path)
+    return load_spec(tables_dir() / f"{name_or_path}.yaml")
 
 
 def replace_layers(layers: tuple[Layer, ...], fn) -> tuple[Layer, ...]:

@@ -1,4 +1,7 @@
-"""The built network: rows as children, shapes, aux heads, the torchvision flavour's published size."""
+"""The built network: rows in order, shapes, aux heads, the torchvision flavour's published size,
+and row names that torch would take for its own attributes."""
+
+import json
 
 import pytest
 
@@ -15,11 +18,14 @@ def googlenet():
     return resolve("googlenet")
 
 
-def test_children_are_the_table_rows(googlenet):
+def test_modules_are_the_table_rows(googlenet):
     model = build(googlenet)
-    names = [name for name, _ in model.named_children()]
-    assert names == [r.name for r in googlenet.rows] + ["aux"]
-    assert list(model.aux) == ["aux1", "aux2"]
+    assert [name for name, _ in model.named_children()] == ["rows", "aux"]
+    assert len(model.rows) == len(googlenet.rows) and len(model.aux) == 2
+    assert model.row_names == [r.name for r in googlenet.rows]
+    assert model.aux_names == ["aux1", "aux2"]
+    assert model.row("inception_3a") is model.rows[4]
+    assert model.module_name("aux2") == "aux.1" and model.row("aux2") is model.aux[1]
 
 
 def test_paper_network_is_faithful(googlenet):
@@ -51,7 +57,7 @@ def test_each_row_produces_its_inferred_shape(googlenet):
         for p in place(googlenet):
             if p.is_aux:
                 continue
-            x = getattr(model, p.name)(x)
+            x = model.row(p.name)(x)
             assert tuple(x.shape[1:]) in (p.out_shape, (p.out_shape[0],)), p.name
 
 
@@ -95,3 +101,62 @@ def test_inception_v3_has_torchvisions_published_size():
     model.eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 299, 299)).shape == (1, 1000)
+
+
+# Names that are attributes or methods of nn.Module or Network, or that torch refuses as module
+# names (dots, a leading underscore), plus markup and non-ASCII.
+HOSTILE = ["forward", "training", "T_destination", "aux", "aux_after", "row_names", "rows",
+           "_modules", "__init__", "_x", "a.b", "rows.0", "aux.0", "0", "add_module", "cuda",
+           "register_buffer", "row", "module_name", "[bold]x[/bold]", "$\\frac{1}{2}$", "конв 1",
+           "a b", "-", "🙂"]
+
+
+@pytest.mark.parametrize("name, head", list(zip(HOSTILE, HOSTILE[1:] + HOSTILE[:1])))
+def test_any_row_name_builds_runs_and_counts(name, head):
+    """Renaming tiny's rows does not change the network: same outputs, same fvcore counts."""
+    pytest.importorskip("fvcore")
+    from incprof.count import measure
+    from incprof.spec import parse_spec
+    from incprof.yamlio import load_yaml
+
+    text = (DATA / "tiny.yaml").read_text()
+    renamed = (text.replace("name: pool", f"name: {json.dumps(name, ensure_ascii=False)}")
+               .replace("after: pool", f"after: {json.dumps(name, ensure_ascii=False)}")
+               .replace("name: head", f"name: {json.dumps(head, ensure_ascii=False)}"))
+    spec = parse_spec(load_yaml("renamed.yaml", renamed), "renamed.yaml")
+    assert spec.rows[1].name == name and spec.aux[0].name == head
+    torch.manual_seed(0)
+    plain = build(load_spec(DATA / "tiny.yaml"))
+    torch.manual_seed(0)
+    model = build(spec)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(model.train()(x), plain.train()(x)))
+        assert torch.equal(model.eval()(x), plain.eval()(x))
+    measured, expected = measure(spec), measure(load_spec(DATA / "tiny.yaml"))
+    assert measured[name] == expected["pool"] and measured[head] == expected["head"]
+    assert measured[head].params == 4 * 2 * 2 * 3 + 3  # 2x2x4 pooled features -> 3 classes
+    assert measured["conv"].macs == 3 * 3 * 3 * 4 * 8 * 8  # 3x3 conv, 3 -> 4 channels, 8x8
+
+
+def test_branches_on_a_flattened_input_concatenate_flat(write_spec):
+    """Parallel linear heads after a linear layer, then a conv on the 1x1 map they give."""
+    pytest.importorskip("fvcore")
+    from incprof.count import measure
+
+    spec = load_spec(write_spec("""\
+name: flat
+input: [3, 4, 4]
+rows:
+  - {name: fc, type: x, layers: [{global_avgpool: {}}, {linear: {out: 4}}]}
+  - {name: heads, type: x, layers: [{branches: [[{linear: {out: 3}}],
+                                                [{dropout: {p: 0.5}}, {linear: {out: 2}}]]}]}
+  - {name: back, type: x, layers: [{conv: {out: 2, kernel: 1}}]}
+"""))
+    model = build(spec).eval()
+    with torch.no_grad():
+        assert model.row("heads")(torch.randn(2, 4)).shape == (2, 5)
+        assert model(torch.randn(2, 3, 4, 4)).shape == (2, 2, 1, 1)
+    measured = measure(spec)
+    assert (measured["heads"].params, measured["heads"].macs) == (4 * 3 + 3 + 4 * 2 + 2, 4 * 3 + 4 * 2)
+    assert (measured["back"].params, measured["back"].macs) == (5 * 2 + 2, 5 * 2)

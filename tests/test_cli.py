@@ -335,6 +335,8 @@ def test_bench_and_compare_latency():
     (("--max-side", "100", "table", "--no-verify", "--input-size", "224"), "from 1 to 100"),
     (("--max-count", "1e6", "table", "--no-verify"), "over the ceiling of 1e+06"),
     (("--max-count", "1e30", "list"), "--max-count must be a number from 1 to 2e15"),
+    (("--max-bytes", "100", "table", "--no-verify", "--spec", str(DATA / "tiny.yaml")),
+     "over the limit of 100 (--max-bytes)"),
 ])
 def test_ceilings_are_enforced_and_overridable(args, message):
     result = invoke(*args)
@@ -346,3 +348,56 @@ def test_inception_v3_fits_under_raised_and_default_ceilings():
     result = invoke("--max-nodes", "500000", "--max-count", "2e15", "table", "--arch",
                     "inception_v3", "--no-verify", "-f", "json")
     assert result.exit_code == 0
+
+
+# ---- hostile input files and text: one line, exit code 2, at once
+def _one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert all(f in lines[0] for f in fragments), lines[0]
+    assert result.stdout == ""
+
+
+def test_special_files_are_refused_at_once(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    for path, kind in (("/dev/zero", "a character device"), (str(tmp_path / "fifo"), "a FIFO"),
+                       (str(tmp_path), "a directory")):
+        _one_line_error(invoke("table", "--no-verify", "--spec", path),
+                        f"{path}: not a regular file ({kind})")
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    ("out: 4, kernel: 3", "out: 04, kernel: 3", ":12: row 'conv': YAML 1.1 reads '04' as 4"),
+    ("stride: 2}", "stride: 1:30}", ":18: row 'pool': YAML 1.1 reads '1:30' as 90"),
+    ("name: conv", 'name: "conv\\x1b[2J"', ":6: row 'conv\\x1b[2J': name contains the control"),
+    ("title: Tiny hand-worked spec", "title: " + "t" * 300, ":3: title is 300 characters long"),
+])
+def test_bad_text_in_a_spec_is_one_line(write_spec, old, new, fragment):
+    text = (DATA / "tiny.yaml").read_text()
+    assert old in text
+    path = write_spec(text.replace(old, new))
+    _one_line_error(invoke("table", "--no-verify", "--spec", str(path)), f"{path}{fragment}")
+
+
+def test_a_row_named_like_a_module_attribute_counts_and_verifies(write_spec):
+    pytest.importorskip("fvcore")
+    text = (DATA / "tiny.yaml").read_text().replace("name: pool", "name: forward").replace(
+        "after: pool", "after: forward").replace("name: head", "name: training")
+    result = invoke("table", "--spec", str(write_spec(text)), "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["row"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["training"]["fvcore_params"] == rows["training"]["params"] == 4 * 2 * 2 * 3 + 3
+
+
+def test_bare_names_ignore_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "googlenet").mkdir()
+    (tmp_path / "inception_v3").write_text("name: impostor\n")
+    result = invoke("table", "--no-verify", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["params"] == 6_998_552
+    result = invoke("table", "--arch", "inception_v3", "--no-verify", "-f", "json")
+    assert json.loads(result.stdout)["meta"]["arch"] == "inception_v3"

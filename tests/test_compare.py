@@ -109,3 +109,18 @@ def test_memory_guard_refuses_before_building():
     # activations grow with the batch, params do not
     assert estimate_bytes(spec, batch_size=3) - estimate_bytes(spec) == 2 * (needed - 4 * params)
     assert place(spec)[0].in_shape == (3, 224, 224)
+
+
+def test_sides_resolve_like_spec_resolve(tmp_path, monkeypatch):
+    """A folder or file named like a built-in or a variant never shadows it; a Path is a file."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "googlenet").mkdir()
+    (tmp_path / "naive").write_text("not: a spec\n")
+    (tmp_path / "mine").write_text((DATA / "tiny.yaml").read_text())
+    assert resolve_side("googlenet").name == "googlenet"
+    assert resolve_side("naive").name == "googlenet[naive]"
+    assert resolve_side(Path("mine")).name == resolve_side("./mine").name == "tiny"
+    with pytest.raises(SpecError, match="neither a variant"):
+        resolve_side("mine")

@@ -117,7 +117,7 @@ def test_torchvision_flavour_built_and_measured(side):
     # the aux head's pool is adaptive: 4x4 after inception_4a whatever the input size
     grid4 = torchvision_grids(side)[2]["4"]
     with torch.no_grad():
-        pooled = model.aux["aux1"][0](torch.zeros(1, 512, grid4, grid4))
+        pooled = model.row("aux1")[0](torch.zeros(1, 512, grid4, grid4))
     assert tuple(pooled.shape) == (1, 512, 4, 4)
 
 

@@ -44,3 +44,14 @@ def test_committed_reports_cite_existing_figures():
     for md in reports.glob("*.md"):
         for figure in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md.read_text()):
             assert (reports / figure).exists(), (md.name, figure)
+
+
+@pytest.mark.parametrize("arch, name", [
+    ("googlenet", "googlenet"), ("inception_v3", "inception_v3"),
+    ("../../etc/x.yaml", "x"), ("/tmp/a b/my net.yml", "my-net"), ("sub/dir/spec", "spec"),
+    ("...", "spec"), (".yaml", "yaml"),
+])
+def test_latency_report_names_stay_inside_the_folder(arch, name):
+    from incprof.report import latency_stem
+
+    assert latency_stem(arch, "Intel(R) Xeon(R)", "fp32", 8) == f"{name}-intel-r-xeon-r-fp32-b8"

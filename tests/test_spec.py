@@ -153,6 +153,47 @@ rows:
     (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- dropout: {p: 1.5}"), 7, "c1",
      "dropout p must be in [0, 1)"),
     ("- just\n- a list\n", 1, None, "top level must be a mapping"),
+    # text limits: length, control characters (16.3, 16.4)
+    (GOOD_ROW.replace("name: c1", "name: " + "x" * 201), 4, "x" * 201,
+     "name is 201 characters long, over the limit of 200"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    note: " + "y" * 4001), 6, "c1",
+     "note is 4001 characters long, over the limit of 4000"),
+    (GOOD_ROW.replace("name: c1", 'name: "c\\e[31m1"'), 4, "c\x1b[31m1",
+     "name contains the control character U+001B"),
+    (GOOD_ROW.replace("type: convolution", 'type: "a\\nb"'), 5, "c1", "control character U+000A"),
+    (GOOD_ROW.replace("name: t\n", "name: t\ntitle: " + "z" * 201 + "\n"), 2, None,
+     "title is 201 characters long"),
+    (GOOD_ROW.replace("type: convolution", "type: convolution\n    patch: " + "3" * 201), 6, "c1",
+     "patch is 201 characters long"),
+    # YAML 1.1 scalars (16.8)
+    (GOOD_ROW.replace("out: 8", "out: 010"), 7, "c1", "YAML 1.1 reads '010' as 8"),
+    (GOOD_ROW.replace("kernel: 3", "kernel: 1:30"), 7, "c1", "YAML 1.1 reads '1:30' as 90"),
+    (GOOD_ROW.replace("name: c1", "name: yes"), 4, "yes", "YAML 1.1 reads 'yes' as True"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- lrn: {size: 5, alpha: 1e-4}"), 7, "c1",
+     "alpha: YAML 1.1 reads '1e-4' as text; write it with a decimal point, e.g. 1.0e-4"),
+    # conv defaults are checked where they are written (16.5)
+    (GOOD_ROW.replace("rows:", "defaults:\n  conv:\n    relu: true\n    bn_eps: -1\nrows:"), 6, None,
+     "defaults.conv.bn_eps must be > 0, got -1"),
+    (GOOD_ROW.replace("rows:", "defaults:\n  conv: {bn_eps: small}\nrows:"), 4, None,
+     "defaults.conv.bn_eps must be a finite number"),
+    (GOOD_ROW.replace("rows:", "defaults:\n  conv:\n    bias: 'yes'\nrows:"), 5, None,
+     "defaults.conv.bias must be true or false"),
+    (GOOD_ROW.replace("rows:", "defaults:\n  conv:\n    relu: 1\nrows:"), 5, None,
+     "defaults.conv.relu must be true or false"),
+    (GOOD_ROW.replace("rows:", "defaults:\n  conv:\n    padding: wide\nrows:"), 5, None,
+     "padding must look like 3 or '1x7'"),
+    (GOOD_ROW.replace("rows:", "defaults:\n  conv:\n    bias: off\nrows:"), 5, None,
+     "YAML 1.1 reads 'off' as False"),
+    # flat and spatial tensors do not mix inside branches (16.5)
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- branches: [[{linear: {out: 4}}, "
+                      "{conv: {out: 2, kernel: 1}}], [{global_avgpool: {}}]]"), 7, "c1",
+     "a conv layer follows a linear layer inside branches"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- branches: [[{global_avgpool: {}}, "
+                      "{linear: {out: 4}}], [{global_avgpool: {}}]]"), 7, "c1",
+     "branches end in different ranks (flat, spatial"),
+    (GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- linear: {out: 4}\n      - branches: "
+                      "[[{dropout: {p: 0.5}}], [{maxpool: {kernel: 1}}]]"), 8, "c1",
+     "a maxpool layer follows a linear layer inside branches"),
 ])
 def test_bad_specs_get_located_errors(write_spec, text, line, row, message):
     path = write_spec(text)
@@ -226,3 +267,73 @@ def test_tables_are_found_in_an_installed_layout(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, check=True, env={"PYTHONPATH": str(tmp_path)})
     assert out.stdout.strip() == "inception_v3"
+
+
+def _nested(levels: int) -> str:
+    """A layer with ``levels`` branches, each holding the next in its second branch."""
+    layer = "{conv: {out: 2, kernel: 1}}"
+    for _ in range(levels):
+        layer = "{branches: [[{conv: {out: 2, kernel: 1}}], [" + layer + "]]}"
+    return layer
+
+
+def test_branches_nest_up_to_the_limit(write_spec):
+    from incprof.spec import MAX_NESTING
+
+    text = GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- " + _nested(MAX_NESTING))
+    spec = load_spec(write_spec(text))
+    assert place(spec)[0].out_shape == (2 * (MAX_NESTING + 1), 32, 32)  # one 2-channel conv a level
+    with pytest.raises(SpecError, match=f"residual blocks nest more than {MAX_NESTING} levels") as info:
+        load_spec(write_spec(GOOD_ROW.replace("- conv: {out: 8, kernel: 3}", "- " + _nested(120))))
+    assert (info.value.line, info.value.row) == (7, "c1")
+
+
+def test_conv_defaults_apply_to_layers_and_filter_columns(write_spec):
+    text = GOOD_ROW.replace("rows:", "defaults:\n  conv: {bn_eps: 0.001, bias: false, "
+                            "padding: same}\nrows:") + "  - {name: m, type: x, ch1x1: 2, ch3x3: 4}\n"
+    spec = load_spec(write_spec(text))
+    conv = spec.row("c1").layers[0]
+    assert (conv.bn_eps, conv.bias, conv.padding) == (0.001, False, (1, 1))
+    module_convs = [b[0] for b in spec.row("m").layers[0].branches]
+    assert [(c.bn_eps, c.bias) for c in module_convs] == [(0.001, False)] * 2
+
+
+def test_text_that_is_not_utf8_names_its_row(monkeypatch, write_spec):
+    """A lone surrogate (the pure-Python parser reads the escape; libyaml refuses it itself)."""
+    import yaml
+
+    from incprof import yamlio
+
+    monkeypatch.setattr(yamlio, "LOADER", yaml.SafeLoader)
+    path = write_spec(GOOD_ROW.replace("type: convolution", 'type: "conv\\ud800"'))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:5: row 'c1': type cannot be encoded as UTF-8")
+    monkeypatch.setattr(yamlio, "LOADER", yaml.CSafeLoader)
+    with pytest.raises(SpecError, match="invalid Unicode character escape") as info:
+        load_spec(path)
+    assert info.value.line == 5
+    path = write_spec(GOOD_ROW.replace("name: c1", 'name: "c\\ud800"'))
+    for loader in (yaml.SafeLoader, yaml.CSafeLoader):
+        monkeypatch.setattr(yamlio, "LOADER", loader)
+        with pytest.raises(SpecError) as info:
+            load_spec(path)
+        str(info.value).encode("utf-8")  # the message itself prints anywhere
+
+
+def test_a_bare_name_is_always_a_built_in(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "googlenet").mkdir()
+    (tmp_path / "inception_v3").write_text("name: impostor\n")
+    (tmp_path / "mine").write_text((DATA / "tiny.yaml").read_text())
+    (tmp_path / "mine.yaml").write_text((DATA / "tiny.yaml").read_text())
+    assert resolve("googlenet").name == "googlenet"
+    assert resolve("inception_v3").name == "inception_v3"
+    with pytest.raises(SpecError, match="unknown architecture 'mine'"):
+        resolve("mine")
+    assert resolve(Path("mine")).name == resolve("./mine").name == resolve("mine.yaml").name == "tiny"
+    with pytest.raises(SpecError, match="googlenet: not a regular file \\(a directory\\)"):
+        resolve(Path("googlenet"))

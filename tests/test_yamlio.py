@@ -2,6 +2,7 @@
 
 import pytest
 
+from conftest import DATA
 from incprof.errors import SpecError
 from incprof.yamlio import MAX_NODES, load_yaml
 
@@ -64,3 +65,108 @@ def test_empty_and_missing_files(tmp_path):
 def test_merge_keys_are_refused():
     with pytest.raises(SpecError, match="merge keys"):
         load_yaml("x.yaml", "base: &b {a: 1}\nother:\n  <<: *b\n")
+
+
+# ---- YAML 1.1's surprising scalars are refused, naming the line (and the row under rows:)
+@pytest.mark.parametrize("scalar, read_as", [
+    ("010", "8"), ("1:30", "90"), ("0x10", "16"), ("0b11", "3"), ("1_000", "1000"),
+    ("-010", "-8"), ("1:30.5", "90.5"), ("1_0.5", "10.5"),
+    ("yes", "True"), ("no", "False"), ("on", "True"), ("Off", "False"),
+])
+def test_yaml_1_1_scalars_are_refused(scalar, read_as):
+    text = f"rows:\n  - name: c1\n    layers: [{{conv: {{out: {scalar}, kernel: 3}}}}]\n"
+    with pytest.raises(SpecError) as info:
+        load_yaml("x.yaml", text)
+    err = info.value
+    assert (err.line, err.row) == (3, "c1")
+    assert f"YAML 1.1 reads '{scalar}' as {read_as}" in str(err)
+
+
+@pytest.mark.parametrize("scalar, value", [
+    ("10", 10), ("0", 0), ("-3", -3), ("+4", 4), ("0.75", 0.75), ("1.0e-3", 0.001), (".5", 0.5),
+    ("true", True), ("false", False), ('"010"', "010"), ("'yes'", "yes"), ("1e-4", "1e-4"),
+])
+def test_plain_scalars_still_load(scalar, value):
+    assert load_yaml("x.yaml", f"a: {scalar}\n")["a"] == value
+
+
+# ---- only a regular file of bounded size is read
+def test_a_spec_must_be_a_regular_file(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # no writer: opening it to read would block
+    for path, kind in ((fifo, "a FIFO"), (tmp_path, "a directory"),
+                       ("/dev/zero", "a character device"), ("/dev/urandom", "a character device")):
+        with pytest.raises(SpecError, match=f"not a regular file \\({kind}\\)"):
+            load_yaml(path)
+
+
+def test_files_over_max_bytes_are_refused_before_reading(tmp_path, monkeypatch):
+    from incprof import yamlio
+
+    text = "".join(f"k{i:02}: {i}\n" for i in range(20))
+    path = tmp_path / "big.yaml"
+    path.write_text(text)
+    size = len(text.encode())
+    monkeypatch.setattr(yamlio, "MAX_BYTES", size - 1)
+    with pytest.raises(SpecError, match=f"has {size} bytes, over the limit of {size - 1} "
+                                        "\\(--max-bytes\\)"):
+        load_yaml(path)
+    with pytest.raises(SpecError, match=f"larger than {size - 1} bytes"):
+        load_yaml("x.yaml", text)
+    monkeypatch.setattr(yamlio, "MAX_BYTES", size)
+    assert load_yaml(path)["k19"] == 19
+
+
+# ---- libyaml and the pure-Python parser read the same data and give the same errors
+def _same(a, b) -> bool:
+    """Equal values, and equal line maps on every mapping and list."""
+    if isinstance(a, dict):
+        return (a.line == b.line and a.key_lines == b.key_lines and list(a) == list(b)
+                and all(_same(a[k], b[k]) for k in a))
+    if isinstance(a, list):
+        return (a.line == b.line and a.item_lines == b.item_lines and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    return type(a) is type(b) and a == b
+
+
+def _both_loaders(monkeypatch, load):
+    import yaml
+
+    from incprof import yamlio
+
+    out = []
+    for loader in (yaml.CSafeLoader, yaml.SafeLoader):
+        monkeypatch.setattr(yamlio, "LOADER", loader)
+        try:
+            out.append(load())
+        except SpecError as exc:
+            out.append((exc.line, exc.row, exc.message))
+    return out
+
+
+def test_libyaml_is_used_where_available():
+    import yaml
+
+    from incprof import yamlio
+
+    assert yaml.__with_libyaml__ and yamlio.LOADER is yaml.CSafeLoader
+
+
+@pytest.mark.parametrize("table", sorted((DATA.parent.parent / "tables").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_both_loaders_read_the_tables_alike(monkeypatch, table):
+    c, python = _both_loaders(monkeypatch, lambda: load_yaml(table))
+    assert _same(c, python)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: 2\na: 3\n", "a: !!python/name:os.system\n", "rows:\n  - {name: x, out: 010}\n",
+    "a: yes\n", "base: &b {a: 1}\nother:\n  <<: *b\n", "a: [1, 2\nb: 3\n",
+])
+def test_both_loaders_give_the_same_errors(monkeypatch, text):
+    c, python = _both_loaders(monkeypatch, lambda: load_yaml("x.yaml", text))
+    assert isinstance(c, tuple) and c[:2] == python[:2]
+    if not c[2].startswith("invalid YAML"):  # the parsers word syntax errors apart
+        assert c == python
