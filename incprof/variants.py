@@ -236,7 +236,7 @@ def _pick(spec: ArchSpec, where: str, kind: type, what: str):
     matches = [i for i, leaf in enumerate(found, 1)
                if (pick == str(i) or pick == getattr(leaf, "role", None)) or not pick]
     if len(matches) != 1:
-        raise SpecError(f"{where!r} names {len(matches)} {what}s of {len(found)} in the row; "
+        raise SpecError(f"{where!r} matches {len(matches)} of the row's {len(found)} {what}s; "
                         f"name one as '{row_name}:N' (N from 1)" if found else
                         f"the row has no {what}", path=spec.path, line=row.line, row=row.name)
     return row, matches[0]

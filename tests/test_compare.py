@@ -109,3 +109,16 @@ def test_memory_guard_refuses_before_building():
     # activations grow with the batch, params do not
     assert estimate_bytes(spec, batch_size=3) - estimate_bytes(spec) == 2 * (needed - 4 * params)
     assert place(spec)[0].in_shape == (3, 224, 224)
+
+
+def test_saving_reads_from_original_to_variant():
+    """reduced (A) against factorized (B): each 5x5 (c5r -> c5) becomes 3x3 c5r -> c5 and 3x3
+    c5 -> c5, which costs more where c5 > c5r, so the saving 1 - B/A is negative."""
+    df = compare_modules(resolve_side("reduced"), resolve_side("factorized"))
+    t = df.attrs["totals"]
+    a = sum(reduced_module(*m)[1] for m in MODULES.values())
+    b = a + sum((9 * c5r * c5 + 9 * c5 * c5 - 25 * c5r * c5) * hw * hw
+                for _, _, _, _, c5r, c5, _, hw in MODULES.values())
+    assert (t["a_macs"], t["b_macs"]) == (a, b)
+    assert t["macs_saving_pct"] == round((1 - b / a) * 100, 1) < 0
+    assert "negative: B costs more" in df.attrs["meta"]["conventions"]

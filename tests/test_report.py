@@ -33,7 +33,7 @@ def test_report_states_summary_conventions_and_command(googlenet_md):
 
 def test_v3_report_checks_the_papers_claims(tmp_path):
     text = inception_v3_report(tmp_path)
-    assert "27,161,264" in text and "23.8M" in text and "5.71 G" in text
+    assert "27,161,264" in text and "23.8M" in text and "5.713 G" in text
     assert "conv_3b" in text and "deviation" not in text.split("## The table")[0]
 
 
@@ -44,3 +44,105 @@ def test_committed_reports_cite_existing_figures():
     for md in reports.glob("*.md"):
         for figure in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md.read_text()):
             assert (reports / figure).exists(), (md.name, figure)
+
+
+# ---- the conventions block and footnotes follow the run's metadata
+from conftest import DATA  # noqa: E402
+from incprof import render, report  # noqa: E402
+from incprof.profiler import profile  # noqa: E402
+from incprof.spec import resolve  # noqa: E402
+from incprof.sweep import sweep  # noqa: E402
+
+TINY = str(DATA / "tiny.yaml")
+
+
+def test_conventions_follow_fvcore_batch_and_aux():
+    verified = report.conventions([profile(TINY, verify=True)])
+    assert "Every count is computed twice" in verified and "did not run" not in verified
+    assert "batch size 1: MACs are per image" in verified
+    assert "Auxiliary heads (head, after pool)" in verified
+    assert "'the last row' is `fc`" in verified
+    plain = report.conventions([profile(TINY, aux=False, batch_size=8)])
+    assert "fvcore did not run" in plain and "computed twice" not in plain
+    assert "whole batch of 8" in plain and "Auxiliary" not in plain
+    mixed = report.conventions([profile(TINY, verify=True), profile(TINY)])
+    assert "fvcore re-counted 1 of the 2 tables" in mixed
+    assert "saved = 1 - B/A" not in mixed
+
+
+def test_latency_report_conventions_say_fvcore_did_not_run(tmp_path, monkeypatch):
+    from incprof.latency import TimingOptions
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    path = report.latency_report(TINY, tmp_path, 1, TimingOptions(device="cpu", warmup=1,
+                                                                   repeats=2))
+    text = path.read_text()
+    assert "fvcore did not run" in text and "computed twice" not in text
+    assert "Auxiliary heads" not in text.split("## Per row")[0]
+
+
+def test_sweep_footnote_says_whether_params_change():
+    # GoogLeNet's fixed 7x7 average pool gives 2x2x1024 at 256, so the linear layer grows
+    differ = render.sweep_grid(sweep(resolve("googlenet"), [224, 256])).summary
+    assert any("Params differ across these sizes" in s for s in differ)
+    same = render.sweep_grid(sweep(resolve("inception_v3"), [79, 299])).summary
+    assert any("Params are the same at every valid size" in s for s in same)
+    assert not any("differ" in s for s in same)
+
+
+def test_about_rule():
+    assert report._about(2.46, "2.5") and report._about(2.45, "2.5")  # half up
+    assert not report._about(2.44, "2.5") and not report._about(5.713, "5")
+    assert report._about(1.4992, "1.5") and not report._about(1.5827, "1.5")
+
+
+@pytest.fixture(scope="module")
+def v3_and_googlenet():
+    return profile("inception_v3"), profile("googlenet")
+
+
+def test_v3_claims_verdicts(v3_and_googlenet):
+    claims = report.inception_v3_claims(*v3_and_googlenet, None)
+    verdicts = list(zip(claims["claim"], claims["verdict"]))
+    # torchvision publishes 27,161,264 params with the aux head; the head is 1x1 768 -> 128 + BN,
+    # 5x5 128 -> 768 + BN and a linear 768 -> 1000: 3,326,696, leaving 23,834,568 < 25M.
+    aux = 768 * 128 + 2 * 128 + 25 * 128 * 768 + 2 * 768 + 768 * 1000 + 1000
+    assert 27_161_264 - aux < 25_000_000 < 27_161_264
+    assert verdicts[:2] == [("fewer than 25 million parameters", "holds"),
+                            ("fewer than 25 million parameters", "does not hold")]
+    # torchvision's 5.713 G rounds to 6, not 5; 5.713 / 1.583 (GoogLeNet) rounds to 3.6
+    macs, vs_g1 = claims.iloc[2], claims.iloc[4]
+    assert macs["verdict"] == "does not hold" and "5.713 G" in macs["measured"]
+    assert vs_g1["verdict"] == "does not hold" and vs_g1["measured"].startswith("3.61x")
+    bn = claims[claims["claim"].str.contains("BN-Inception")].iloc[0]
+    assert bn["verdict"] == "not checked: BN-Inception is not in tables/ yet"
+
+
+def test_bn_inception_claim_is_checked_once_its_table_exists(v3_and_googlenet):
+    v3, g1 = v3_and_googlenet
+    claims = report.inception_v3_claims(v3, g1, g1)  # GoogLeNet standing in for BN-Inception
+    bn = claims[claims["claim"].str.contains("BN-Inception")].iloc[0]
+    g = claims[claims["claim"].str.contains("than that of GoogLeNet")].iloc[0]
+    assert bn["verdict"] == g["verdict"] == "does not hold"
+    assert bn["measured"] == g["measured"]
+
+
+def test_v3_report_checks_bn_inception_only_with_its_table(tmp_path, monkeypatch):
+    text = inception_v3_report(tmp_path)
+    assert ("not checked: BN-Inception is not in tables/ yet" in text) == (
+        "bn_inception" not in report.available())
+    original = report.profile
+    monkeypatch.setattr(report, "available", lambda: ["bn_inception", "googlenet",
+                                                      "inception_v3"])
+    monkeypatch.setattr(report, "profile", lambda arch, **kw: original(
+        "googlenet" if arch == "bn_inception" else arch, **kw))
+    assert "not checked" not in inception_v3_report(tmp_path)
+
+
+def test_v3_report_builds_the_low_resolution_experiment(tmp_path):
+    text = inception_v3_report(tmp_path)
+    section = text.split("## The low-resolution experiment")[1].split("\n## ")[0]
+    assert "| lowres_79 | 79x79x3 |" in section and "| lowres_151 | 151x151x3 |" in section
+    assert "Verdict: the claim does not hold" in section  # lowres_79 is 6.15% cheaper
+    assert "-6.15%" in section
+    assert "not the paper's experiment" in text
