@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from . import plot, render
+from .claims import ABOUT_RULE, inception_v3_claims
 from .compare import compare_modules, compare_networks, resolve_side
 from .files import write_atomic
 from .lab import factorization_table, grid_table
@@ -58,10 +58,14 @@ def conventions(frames: list[pd.DataFrame]) -> str:
     else:
         lines.append("- fvcore did not run for this report: every count is analytic, from the "
                      "YAML spec, and the `fvcore` column is empty.")
-    for df, m in zip(frames, metas):
-        if "receptive_field" in df.attrs.get("totals", {}):
-            last = df.loc[~df["aux"], "row"].iloc[-1]
-            lines.append(f"- In {m['arch']}'s totals, 'the last row' is `{last}`, its final row.")
+    last = {m["arch"]: df.loc[~df["aux"], "row"].iloc[-1] for df, m in zip(frames, metas)
+            if "receptive_field" in df.attrs.get("totals", {})}
+    if len(set(last.values())) == 1:
+        lines.append(f"- 'The last row' in the totals is `{next(iter(last.values()))}`, the "
+                     "network's final row.")
+    elif last:
+        lines.append("- 'The last row' in the totals is the network's final row: " + ", ".join(
+            f"`{row}` in {arch}" for arch, row in last.items()) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -216,74 +220,6 @@ def factorization_report(out: Path) -> str:
     ]
     return _document("Factorizations: the Inception-v3 arithmetic", summary, sections,
                      [rules, grid, paper_grid, *variants.values(), grids, v3])
-
-
-# The v3 paper's claims (Szegedy et al., arXiv:1512.00567), typed from the paper: (claim, where
-# it is made, the stated figure as printed). Each is checked by inception_v3_claims.
-V3_PAPER = {
-    "params": ("fewer than 25 million parameters", "abstract", 25_000_000),
-    "macs": ("about 5 billion multiply-adds", "abstract", "5"),
-    "depth": ("42 layers deep", "section 6", 42),
-    "vs_googlenet": ("cost about 2.5 higher than that of GoogLeNet", "section 6", "2.5"),
-    "vs_bn_inception": ("a 2.5x increase in computational cost compared to Ioffe et al. "
-                        "(BN-Inception)", "section 10", "2.5"),
-    "table3_v3": ("Inception-v3: 4.8 Bn ops", "Table 3", "4.8"),
-    "table3_googlenet": ("GoogLeNet: 1.5 Bn ops", "Table 3", "1.5"),
-    "table3_ratio": ("4.8 / 1.5 = 3.2x GoogLeNet's ops", "Table 3", "3.2"),
-}
-ABOUT_RULE = ("'rounds to X': a stated X holds when the measured value, rounded half up to the "
-              "decimals X is printed with, is X")
-
-
-def _about(measured: float, stated: str) -> bool:
-    """``measured`` rounded half up to the decimals ``stated`` is printed with equals it."""
-    step = Decimal(stated)
-    return Decimal(measured).quantize(step, rounding=ROUND_HALF_UP) == step
-
-
-def inception_v3_claims(v3: pd.DataFrame, googlenet: pd.DataFrame,
-                        bn_inception: pd.DataFrame | None) -> pd.DataFrame:
-    """Every claim of V3_PAPER against the counts of the built-in specs at their native sizes
-    (profiles with aux heads), with a computed verdict; ``bn_inception`` None means that
-    network has no table yet, and its claim is reported as not checked."""
-    t, g = v3.attrs["totals"], googlenet.attrs["totals"]
-    conv1 = googlenet.set_index("row").loc[googlenet["row"].iloc[0]]
-    g_alt = g["macs"] - int(conv1["macs"]) + int(conv1["alt_macs"]) if pd.notna(
-        conv1["alt_macs"]) else None
-    ratio = t["macs"] / g["macs"]
-    rows = [
-        ("params", f"{t['params']:,} without the aux head", "params < 25,000,000",
-         t["params"] < 25_000_000),
-        ("params", f"{t['params_with_aux']:,} with the aux head", "params < 25,000,000",
-         t["params_with_aux"] < 25_000_000),
-        ("macs", f"{t['macs'] / 1e9:.3f} G (G = 10⁹)", "rounds to 5", _about(t["macs"] / 1e9, "5")),
-        ("depth", f"{t['depth']} (layers with parameters on the longest path)", "equal (the "
-         "paper does not say how it counts)", t["depth"] == 42),
-        ("vs_googlenet", f"{ratio:.2f}x ({t['macs']:,} / {g['macs']:,} MACs)", "rounds to 2.5",
-         _about(ratio, "2.5")),
-    ]
-    if bn_inception is None:
-        rows.append(("vs_bn_inception", "", "", "not checked: BN-Inception is not in tables/ yet"))
-    else:
-        b = bn_inception.attrs["totals"]["macs"]
-        rows.append(("vs_bn_inception", f"{t['macs'] / b:.2f}x ({t['macs']:,} / {b:,} MACs)",
-                     "rounds to 2.5", _about(t["macs"] / b, "2.5")))
-    rows += [
-        ("table3_v3", f"{t['macs'] / 1e9:.3f} G", "rounds to 4.8", _about(t["macs"] / 1e9, "4.8")),
-        ("table3_googlenet", f"{g['macs'] / 1e9:.3f} G", "rounds to 1.5",
-         _about(g["macs"] / 1e9, "1.5")),
-    ]
-    if g_alt is not None:
-        rows.append(("table3_googlenet", f"{g_alt / 1e9:.3f} G with conv1 as the depthwise-"
-                     "separable conv that Table 1's printed conv1 figures fit", "rounds to 1.5",
-                     _about(g_alt / 1e9, "1.5")))
-    rows.append(("table3_ratio", f"{ratio:.2f}x", "rounds to 3.2", _about(ratio, "3.2")))
-    records = [{"claim": V3_PAPER[key][0], "where": V3_PAPER[key][1], "measured": measured,
-                "rule": rule, "verdict": verdict if isinstance(verdict, str) else
-                ("holds" if verdict else "does not hold")} for key, measured, rule, verdict in rows]
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {"verified_with_fvcore": False, "about_rule": ABOUT_RULE}
-    return df
 
 
 def _lowres_grid(lowres: pd.DataFrame) -> render.Grid:

@@ -49,6 +49,7 @@ def test_committed_reports_cite_existing_figures():
 # ---- the conventions block and footnotes follow the run's metadata
 from conftest import DATA  # noqa: E402
 from incprof import render, report  # noqa: E402
+from incprof.claims import about, inception_v3_claims  # noqa: E402
 from incprof.profiler import profile  # noqa: E402
 from incprof.spec import resolve  # noqa: E402
 from incprof.sweep import sweep  # noqa: E402
@@ -61,7 +62,7 @@ def test_conventions_follow_fvcore_batch_and_aux():
     assert "Every count is computed twice" in verified and "did not run" not in verified
     assert "batch size 1: MACs are per image" in verified
     assert "Auxiliary heads (head, after pool)" in verified
-    assert "'the last row' is `fc`" in verified
+    assert "'The last row' in the totals is `fc`" in verified
     plain = report.conventions([profile(TINY, aux=False, batch_size=8)])
     assert "fvcore did not run" in plain and "computed twice" not in plain
     assert "whole batch of 8" in plain and "Auxiliary" not in plain
@@ -91,9 +92,9 @@ def test_sweep_footnote_says_whether_params_change():
 
 
 def test_about_rule():
-    assert report._about(2.46, "2.5") and report._about(2.45, "2.5")  # half up
-    assert not report._about(2.44, "2.5") and not report._about(5.713, "5")
-    assert report._about(1.4992, "1.5") and not report._about(1.5827, "1.5")
+    assert about(2.46, "2.5") and about(2.45, "2.5")  # half up
+    assert not about(2.44, "2.5") and not about(5.713, "5")
+    assert about(1.4992, "1.5") and not about(1.5827, "1.5")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def v3_and_googlenet():
 
 
 def test_v3_claims_verdicts(v3_and_googlenet):
-    claims = report.inception_v3_claims(*v3_and_googlenet, None)
+    claims = inception_v3_claims(*v3_and_googlenet, None)
     verdicts = list(zip(claims["claim"], claims["verdict"]))
     # torchvision publishes 27,161,264 params with the aux head; the head is 1x1 768 -> 128 + BN,
     # 5x5 128 -> 768 + BN and a linear 768 -> 1000: 3,326,696, leaving 23,834,568 < 25M.
@@ -120,7 +121,7 @@ def test_v3_claims_verdicts(v3_and_googlenet):
 
 def test_bn_inception_claim_is_checked_once_its_table_exists(v3_and_googlenet):
     v3, g1 = v3_and_googlenet
-    claims = report.inception_v3_claims(v3, g1, g1)  # GoogLeNet standing in for BN-Inception
+    claims = inception_v3_claims(v3, g1, g1)  # GoogLeNet standing in for BN-Inception
     bn = claims[claims["claim"].str.contains("BN-Inception")].iloc[0]
     g = claims[claims["claim"].str.contains("than that of GoogLeNet")].iloc[0]
     assert bn["verdict"] == g["verdict"] == "does not hold"
