@@ -303,7 +303,7 @@ def latency_report(arch: str, out: Path, batch_size: int, options) -> Path:
     df = profile(arch, aux=False, batch_size=batch_size, latency=options)
     env = df.attrs["meta"]["latency_env"]
     slug = re.sub(r"[^a-z0-9]+", "-", env["device"].lower()).strip("-")
-    stem = f"{arch}-{slug}-{env['dtype']}-b{batch_size}"
+    stem = f"{Path(arch).stem}-{slug}-{env['dtype']}-b{batch_size}"
     folder = out / "latency"
     folder.mkdir(parents=True, exist_ok=True)
     plot.latency_vs_macs(df, folder / f"{stem}.svg")

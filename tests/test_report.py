@@ -77,6 +77,7 @@ def test_latency_report_conventions_say_fvcore_did_not_run(tmp_path, monkeypatch
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     path = report.latency_report(TINY, tmp_path, 1, TimingOptions(device="cpu", warmup=1,
                                                                    repeats=2))
+    assert path.parent == tmp_path / "latency" and path.name.startswith("tiny-")
     text = path.read_text()
     assert "fvcore did not run" in text and "computed twice" not in text
     assert "Auxiliary heads" not in text.split("## Per row")[0]
