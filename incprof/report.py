@@ -183,8 +183,11 @@ def factorization_report(out: Path) -> str:
         f"position: {stated}. Two 2x2 convs save less on a real grid "
         f"({r.loc['3x3 -> two 2x2', 'saving_on_grid_pct']}%) because the first must pad. A grid "
         f"reduction from d x d x k to (d/2) x (d/2) x 2k costs {paper_grid.iloc[0]['macs_per_d2k2']:g}"
-        f"d²k² MACs as conv then pool with 1x1 convs, the paper's 2d²k²; pool then conv costs a "
-        f"quarter of that and the parallel module an eighth ({g.loc['parallel', 'macs']:,} against "
+        f"d²k² MACs as conv then pool with 1x1 convs "
+        f"({'equal to' if paper_grid.iloc[0]['macs_per_d2k2'] == 2 else 'against'} the paper's "
+        f"2d²k²); pool then conv costs {g.loc['pool then conv', 'relative_to_conv_then_pool']:g}"
+        f" of that and the parallel module {g.loc['parallel', 'relative_to_conv_then_pool']:g} "
+        f"({g.loc['parallel', 'macs']:,} against "
         f"{g.loc['conv then pool', 'macs']:,} MACs with 3x3 convs at d = "
         f"{grid.attrs['meta']['d']}, k = {grid.attrs['meta']['k']}). Applied to GoogLeNet's "
         f"modules, where the 5x5 conv widens a narrow reduction (16 -> 32 in 3a), two 3x3 at the "
@@ -256,11 +259,13 @@ def inception_v3_report(out: Path) -> str:
         f"**{t['params']:,} params without the aux head and {t['params_with_aux']:,} with it**, "
         f"which {'is' if published['params_matches'] else 'is NOT'} torchvision's published "
         f"figure, and {t['macs']:,} MACs per 299x299 image ({published['macs']} published). "
-        f"fvcore {'agrees' if t['fvcore_agrees'] else 'DISAGREES'} on every row. Of the paper's "
+        f"fvcore {'agrees on every row' if t['fvcore_agrees'] else 'DISAGREES on some rows'}. "
+        f"Of the paper's "
         f"claims, {(checked['verdict'] == 'holds').sum()} of {len(checked)} checks hold and "
-        f"{len(claims) - len(checked)} cannot be checked yet (see below). The three stem rows "
-        f"where the paper's table and the reference implementations differ are flagged below "
-        f"with their printed sizes.")
+        f"{len(claims) - len(checked)} cannot be checked yet (see below). The "
+        f"{df['flag'].notna().sum()} rows whose printed sizes differ from the built ones (the "
+        f"stem, where the paper's table and the reference implementations differ) are flagged "
+        f"below.")
     lowres = lowres_experiment(resolve_side("inception_v3"))
     sizes = sweep(resolve_side("inception_v3"), [79, 151, 299])
     sections = [
