@@ -237,7 +237,10 @@ def _lowres_grid(lowres: pd.DataFrame) -> render.Grid:
         [("network", "left"), ("input", "right"), ("first layers", "left"),
          ("into the first module", "right"), ("params", "right"), ("MACs", "right"),
          (f"MACs vs {m['reference']}", "right"), ("within 1%", "center")], cells,
-        summary=[f"The paper: \"{m['claim']}\".",
+        summary=[f"The paper's claim: {m['claim']}.",
+                 "Read here as: conv_1a, the only one of the first two layers with a stride, "
+                 "at stride 1 for 151x151 and 79x79; pool_1, the first pooling layer, removed "
+                 "for 79x79 (see incprof.variants.lowres).",
                  f"Rule: {m['rule']}. Verdict: the claim "
                  f"{'holds' if m['claim_holds'] else 'does not hold'} for these counts; the "
                  f"largest difference is {worst['macs_vs_299_pct']:+.2f}% ({worst['variant']}).",

@@ -98,8 +98,8 @@ def lowres_experiment(spec: ArchSpec) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     df.attrs["meta"] = {
         "arch": spec.name, "title": spec.title, "reference": records[0]["variant"],
-        "claim": "All three networks have almost identical computational cost; the third is "
-                 "slightly cheaper, within 1% (v3 paper, section 9)",
+        "claim": "the three networks cost almost the same; the third is slightly cheaper, "
+                 "within 1% of the total (v3 paper, section 9, in our words)",
         "rule": "100 * |MACs - MACs(lowres_299)| <= MACs(lowres_299), exact integers",
         "max_abs_delta_pct": max(abs(r["macs_vs_299_pct"]) for r in records),
         "claim_holds": all(r["within_1pct"] for r in records)}
