@@ -1,11 +1,12 @@
 """The papers' headline claims (``claims:`` in a spec), each checked against the counts. No torch.
 
-A claim names a quantity (params, params_with_aux, macs, depth: convs and linear layers on the
-longest path, conv_depth: convs alone) of the spec's network, of another
+A claim names a quantity (params, params_with_aux, macs, macs_alternative: the MACs with every
+row's ``alternative`` reading in place of its layers, depth: convs and linear layers on the longest
+path, conv_depth: convs alone) of the spec's network, of another
 built-in network (``of``), or the ratio of the network's quantity to another's (``against``), and
 the value as the paper prints it: ``13.6M``, ``42``, ``2.5x`` or ``+25%``. The verdict compares
-the computed value at the printed precision (``=``, the default: equal once rounded to as many
-decimals as printed), or as a bound (``<``, ``>``). Counts are per image, at the network's own input
+the computed value at the printed precision (``=``, the default: equal once rounded half up to as
+many decimals as printed, so "about 2.5" holds from 2.45 to 2.55), or as a bound (``<``, ``>``). Counts are per image, at the network's own input
 size, in its paper flavour, without aux heads unless the quantity says ``with_aux``.
 """
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from .errors import SpecError
 
-QUANTITIES = ("params", "params_with_aux", "macs", "depth", "conv_depth")
+QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth")
 RELATIONS = ("=", "<", ">")
 _SCALES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "x": 1, "%": 1}
 VALUE_PATTERN = r"([+-]?)([0-9]+(?:\.[0-9]+)?)([KMGx%]?)"
@@ -48,11 +50,15 @@ def parse_value(text: str) -> tuple[float, int, str]:
 
 def quantity(spec, what: str) -> int:
     """A quantity of a spec (or of the built-in network it names), at its own input size."""
-    from .analytic import count_spec
+    from .analytic import count_spec, sequence_counts
     from .spec import Linear, depth, resolve
 
     spec = resolve(spec) if isinstance(spec, str) else spec
     main = [rc for rc in count_spec(spec) if not rc.placed.is_aux]
+    if what == "macs_alternative":
+        alternatives = {row.name: row.alternative for row in spec.rows if row.alternative}
+        return sum(sequence_counts(alternatives[rc.placed.name].layers, rc.placed.in_shape).macs
+                   if rc.placed.name in alternatives else rc.counts.macs for rc in main)
     if what in ("depth", "conv_depth"):
         keep = (lambda layer: True) if what == "depth" else \
             (lambda layer: not isinstance(layer, Linear))
@@ -69,7 +75,8 @@ def evaluate(claim: Claim, spec) -> dict:
 
     number, decimals, unit = parse_value(claim.value)
     out = {"claim": claim.claim, "source": claim.source, "printed": claim.value,
-           "relation": claim.relation, "computed": None, "shown": None, "verdict": None}
+           "relation": claim.relation, "rule": rule(claim), "computed": None, "shown": None,
+           "verdict": None}
     missing = [n for n in (claim.of, claim.against) if n and n not in available()]
     if missing:
         out["verdict"] = f"not checked: {missing[0]} is not in tables/ yet"
@@ -81,11 +88,20 @@ def evaluate(claim: Claim, spec) -> dict:
     else:
         computed = value / _SCALES[unit]
     out["computed"] = value if not claim.against else round(computed, 6)
-    shown = round(computed, decimals)
-    out["shown"] = (f"{shown:+.{decimals}f}%" if unit == "%" else f"{shown:.{decimals}f}{unit}")
-    holds = {"=": shown == number, "<": computed < number, ">": computed > number}[claim.relation]
+    step = Decimal(1).scaleb(-decimals)
+    shown = Decimal(repr(computed)).quantize(step, rounding=ROUND_HALF_UP)
+    out["shown"] = f"{shown:+}%" if unit == "%" else f"{shown}{unit}"
+    holds = {"=": shown == Decimal(repr(number)).quantize(step), "<": computed < number,
+             ">": computed > number}[claim.relation]
     out["verdict"] = "holds" if holds else "does not hold"
     return out
+
+
+def rule(claim: Claim) -> str:
+    """How a claim's verdict is taken, in words."""
+    if claim.relation != "=":
+        return f"{claim.relation} {claim.value}"
+    return f"rounds half up to {claim.value} at its printed precision"
 
 
 def check_claims(spec) -> list[dict]:

@@ -261,9 +261,11 @@ class Level(str, Enum):
 
 @app.command()
 def compare(
-    a: Annotated[Optional[str], typer.Argument(help="A: a variant of --arch (naive, reduced), a "
-                                               "built-in architecture, or a YAML file.")] = None,
-    b: Annotated[Optional[str], typer.Argument(help="B, the baseline; same choices as A.")] = None,
+    a: Annotated[Optional[str], typer.Argument(help="A, the original: a variant of --arch (naive, "
+                                               "reduced), a built-in architecture, or a YAML "
+                                               "file.")] = None,
+    b: Annotated[Optional[str], typer.Argument(help="B, the variant; same choices as A. saved = "
+                                               "1 - B/A (negative: B costs more).")] = None,
     spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", help="A spec file for the "
                                                        "next free side (A, then B); repeatable.")
                     ] = None,

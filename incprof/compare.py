@@ -166,7 +166,9 @@ def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
             "verified_with_fvcore": verify,
             "conventions": "params: all trainable parameters. MACs: conv and linear "
                            "multiply-accumulates (1 per multiply-add), for the whole batch, "
-                           "inference (eval mode, no aux heads). ratio = A / B; saving = 1 - B / A."}
+                           "inference (eval mode, no aux heads). A is the original, B the variant: "
+                           "saved = 1 - B / A, what B saves relative to A (negative: B costs "
+                           "more); ratio = A / B."}
 
 
 def _sum_totals(df: pd.DataFrame) -> dict:

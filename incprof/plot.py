@@ -66,7 +66,7 @@ def module_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
     what = "module" if meta["level"] == "module" else "row, whole networks"
     ax.set_title(f"MACs per {what}: {meta['a']} vs {meta['b']} "
                  f"({total_a / 1e9:.2f} G vs {total_b / 1e9:.2f} G in all, "
-                 f"{df.attrs['totals']['macs_saving_pct']:.0f}% saved)")
+                 f"saved = 1 - B/A = {df.attrs['totals']['macs_saving_pct']:.1f}%)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)

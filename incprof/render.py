@@ -111,7 +111,8 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      "spec's input size: not comparable "
                      f"({meta.get('paper_figures_not_comparable') or 'other input'}).")
     rf = t["receptive_field"]
-    lines.append(f"Receptive field of the last row: {rf[0]}x{rf[1]} input pixels. Peak live "
+    lines.append(f"Receptive field of the last row ({df.loc[~df['aux'], 'row'].iloc[-1]}): "
+                 f"{rf[0]}x{rf[1]} input pixels. Peak live "
                  f"activations of one inference pass: {human(t['peak_activation_bytes'])}B at "
                  f"{meta['dtype']}, batch {batch} (a model: each layer's input and output, and "
                  "every branch output until the concatenation).")
@@ -495,8 +496,11 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                   f"{smallest}x{smallest}." if smallest else
                   "No square input up to the native size is accepted."),
                  "Inference, no aux heads; MACs are conv and linear multiply-accumulates per "
-                 f"image; peak live activations at {meta['dtype']}. A fixed-size pool before the "
-                 "classifier makes params depend on the input size.", *machine])
+                 f"image; peak live activations at {meta['dtype']}. " + (
+                     "Params differ across these sizes: a linear layer reads a feature map whose "
+                     "size follows the input." if df["params"].dropna().nunique() > 1 else
+                     "Params are the same at every valid size: no layer's weights depend on the "
+                     "grid."), *machine])
 
 
 def bench_grid(df: pd.DataFrame) -> Grid:

@@ -9,7 +9,7 @@ import pandas as pd
 from .analytic import count_spec
 from .errors import SpecError
 from .geometry import BYTES, geometry
-from .spec import ArchSpec, Conv, format_shape, leaves
+from .spec import ArchSpec, Branches, Conv, format_shape, leaves
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
@@ -70,4 +70,37 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None) -
     df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "last_conv_row": last,
                         "min_input_size": min_input_size(spec), "native": list(spec.input),
                         "dtype": dtype, "latency_env": env}
+    return df
+
+
+def lowres_experiment(spec: ArchSpec) -> pd.DataFrame:
+    """The v3 paper's low-resolution networks (section 9; see variants.lowres), each at its own
+    input: params and MACs (inference, no aux heads), and MACs against the 299x299 network.
+    ``attrs["meta"]`` holds the paper's claim and the verdict: every network within 1% of the
+    299 network's MACs, compared exactly (100 * |MACs - MACs_299| <= MACs_299)."""
+    from .variants import LOWRES_CHANGES, lowres
+
+    records = []
+    for side, change in LOWRES_CHANGES.items():
+        variant = dataclasses.replace(lowres(spec, side), aux=())
+        counted = [rc for rc in count_spec(variant) if not rc.placed.is_aux]
+        records.append({"variant": f"lowres_{side}", "input": format_shape(variant.input),
+                        "change": change,
+                        "stem_output": format_shape(next(
+                            rc.placed.in_shape for rc in counted
+                            if any(isinstance(layer, Branches) for layer in rc.placed.layers))),
+                        "params": sum(rc.counts.params for rc in counted),
+                        "macs": sum(rc.counts.macs for rc in counted)})
+    reference = records[0]["macs"]
+    for record in records:
+        record["macs_vs_299_pct"] = round((record["macs"] / reference - 1) * 100, 2) + 0.0
+        record["within_1pct"] = 100 * abs(record["macs"] - reference) <= reference
+    df = pd.DataFrame.from_records(records)
+    df.attrs["meta"] = {
+        "arch": spec.name, "title": spec.title, "reference": records[0]["variant"],
+        "claim": "the three networks cost almost the same; the third is slightly cheaper, "
+                 "within 1% of the total (v3 paper, section 9, in our words)",
+        "rule": "100 * |MACs - MACs(lowres_299)| <= MACs(lowres_299), exact integers",
+        "max_abs_delta_pct": max(abs(r["macs_vs_299_pct"]) for r in records),
+        "claim_holds": all(r["within_1pct"] for r in records)}
     return df

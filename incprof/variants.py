@@ -239,6 +239,128 @@ def _conv_default(spec: ArchSpec, key: str):
     return {"bias": True, "bn_eps": None}[key]
 
 
+def _pick(spec: ArchSpec, where: str, kind: type, what: str):
+    """The row and the 1-based index (among the row's ``kind`` leaves) that ``where`` names:
+    "row" (the row's only one), "row:N" (the N-th, counting from 1) or "row:role"."""
+    row_name, _, pick = where.partition(":")
+    if row_name not in {r.name for r in spec.rows}:
+        raise SpecError(f"no row named {row_name!r} in {spec.name}")
+    row = spec.row(row_name)
+    found = [leaf for leaf in leaves(row.layers) if isinstance(leaf, kind)]
+    matches = [i for i, leaf in enumerate(found, 1)
+               if (pick == str(i) or pick == getattr(leaf, "role", None)) or not pick]
+    if len(matches) != 1:
+        raise SpecError(f"{where!r} matches {len(matches)} of the row's {len(found)} {what}s; "
+                        f"name one as '{row_name}:N' (N from 1)" if found else
+                        f"the row has no {what}", path=spec.path, line=row.line, row=row.name)
+    return row, matches[0]
+
+
+def _unprinted(spec: ArchSpec, rows, name: str, title: str, **changes) -> ArchSpec:
+    """``spec`` with new rows and no printed figures: a rewrite changes shapes downstream, so
+    the paper's sizes, params and ops no longer apply."""
+    rows = tuple(dataclasses.replace(r, printed=Printed(), alternative=None, note=None,
+                                     deviation=None) for r in rows)
+    return dataclasses.replace(spec, name=name, title=title, rows=rows, paper_depth=None,
+                               published=(), **changes)
+
+
+def set_stride(spec: ArchSpec, where: str, stride: int | tuple[int, int]) -> ArchSpec:
+    """One conv with a new stride (padding kept): ``where`` is "row", "row:N" (the N-th conv of
+    the row, counting from 1, inside branches too) or "row:role"."""
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    if len(stride) != 2 or min(stride) < 1:
+        raise SpecError(f"a stride is one or two positive integers, got {stride}")
+    row, index = _pick(spec, where, Conv, "conv")
+    seen = 0
+
+    def rewrite(layer: Layer) -> tuple[Layer, ...]:
+        nonlocal seen
+        if isinstance(layer, Conv):
+            seen += 1
+            if seen == index:
+                return (dataclasses.replace(layer, stride=stride),)
+        return (layer,)
+
+    rows = [dataclasses.replace(r, layers=replace_layers(r.layers, rewrite)) if r is row else r
+            for r in spec.rows]
+    label = f"{where} stride {stride[0]}" + (f"x{stride[1]}" if stride[1] != stride[0] else "")
+    return _unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}")
+
+
+def drop_pool(spec: ArchSpec, where: str) -> ArchSpec:
+    """One max or average pool removed: ``where`` is "row" (the row's only pool) or "row:N" (its
+    N-th pool). A row left with no layers is removed; an aux head that hung on it moves to the
+    row before."""
+    row, index = _pick(spec, where, Pool, "pool")
+    seen = 0
+
+    def rewrite(layer: Layer) -> tuple[Layer, ...]:
+        nonlocal seen
+        if isinstance(layer, Pool):
+            seen += 1
+            if seen == index:
+                return ()
+        return (layer,)
+
+    layers = replace_layers(row.layers, rewrite)
+    if any(isinstance(layer, Branches) and not all(layer.branches) for layer in layers):
+        raise SpecError("dropping this pool leaves an empty branch", path=spec.path,
+                        line=row.line, row=row.name)
+    names = [r.name for r in spec.rows]
+    at = names.index(row.name)
+    if layers:
+        rows = [dataclasses.replace(r, layers=layers) if r is row else r for r in spec.rows]
+        aux = spec.aux
+    else:
+        if at == 0:
+            raise SpecError("dropping the first row's only layer leaves nothing before the next "
+                            "row's aux heads", path=spec.path, line=row.line, row=row.name)
+        rows = [r for r in spec.rows if r is not row]
+        aux = tuple(dataclasses.replace(h, after=names[at - 1]) if h.after == row.name else h
+                    for h in spec.aux)
+    label = f"no pool at {where}"
+    return _unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}", aux=aux)
+
+
+# The v3 paper's low-resolution experiment (Szegedy et al., arXiv:1512.00567, section 9): "One
+# simple way to ensure constant effort is to reduce the strides of the first two layer in the case
+# of lower resolution input, or by simply removing the first pooling layer of the network", with
+# (1) 299x299, stride 2 and max pooling after the first layer, (2) 151x151, stride 1 and max
+# pooling, (3) 79x79, stride 1 and no pooling after the first layer. Our reading on
+# tables/inception_v3.yaml: of the first two layers (conv_1a 3x3/2, conv_2a 3x3/1) only conv_1a
+# has a stride to reduce, so "stride 1" is conv_1a's stride; "the first pooling layer" is pool_1,
+# the 3x3/2 max pool after conv_2b. At 151 this gives exactly the 299 network's grids from conv_1a
+# on (151 - 2 = 149 = (299 - 3) / 2 + 1); at 79 the grids stay larger than 79 alone would give
+# (75x75 into conv_3b, 36x36 into the 35x35 modules) but conv_2a and conv_2b run on 75x75 where
+# the 299 network has 147x147.
+LOWRES_CHANGES = {299: "unchanged: conv_1a at stride 2, pool_1 kept",
+                  151: "conv_1a at stride 1, pool_1 kept",
+                  79: "conv_1a at stride 1, no pool_1"}
+LOWRES_SIDES = tuple(LOWRES_CHANGES)
+
+
+def lowres(spec: ArchSpec, side: int) -> ArchSpec:
+    """Inception-v3 as the paper's low-resolution experiment builds it for a ``side`` x ``side``
+    input (299: unchanged; 151: conv_1a at stride 1; 79: also without pool_1)."""
+    if side not in LOWRES_SIDES:
+        raise SpecError(f"the paper's low-resolution networks take {LOWRES_SIDES}, not {side}")
+    names = {r.name for r in spec.rows}
+    if not {"conv_1a", "pool_1"} <= names:
+        raise SpecError(f"lowres_{side} rewrites Inception-v3's stem (conv_1a, pool_1), which "
+                        f"{spec.name} does not have; use --arch inception_v3")
+    if side == 299:
+        out = spec
+    elif side == 151:
+        out = set_stride(spec, "conv_1a", 1)
+    else:
+        out = drop_pool(set_stride(spec, "conv_1a", 1), "pool_1")
+    return dataclasses.replace(out, name=f"{spec.name}[lowres {side}]",
+                               input=(spec.input[0], side, side),
+                               title=f"{spec.title}, low-resolution experiment: {side}x{side} "
+                                     f"input, {LOWRES_CHANGES[side]}")
+
+
 def reduced(spec: ArchSpec) -> ArchSpec:
     """The spec as written: GoogLeNet's modules with their 1x1 reductions (Figure 2b). A spec
     without such modules is refused, as for ``naive``."""
@@ -250,4 +372,6 @@ def reduced(spec: ArchSpec) -> ArchSpec:
 VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
             "factorized_asym": factorized_asym,
             **{f"grid_{form}": (lambda spec, form=form: grid_reduction(spec, form))
-               for form in GRID_FORMS}}
+               for form in GRID_FORMS},
+            **{f"lowres_{side}": (lambda spec, side=side: lowres(spec, side))
+               for side in LOWRES_SIDES}}

@@ -83,3 +83,14 @@ input: [3, 8, 8]
 rows:
   - {name: conv, type: convolution, layers: [{conv: {out: 4, kernel: 3}}]}
 """
+
+
+def test_rounding_is_half_up(monkeypatch):
+    """'about 2.5' holds from 2.45 (rounded half up, not to even) to just below 2.55."""
+    values = {"a": 245, "b": 100}
+    monkeypatch.setattr(claims, "quantity", lambda spec, what: values[spec])
+    monkeypatch.setattr("incprof.spec.available", lambda: ["a", "b"])
+    for a, verdict in ((245, "holds"), (254, "holds"), (244, "does not hold"),
+                       (255, "does not hold")):
+        values["a"] = a
+        assert evaluate(Claim("c", "s", "macs", "2.5x", against="b"), "a")["verdict"] == verdict, a

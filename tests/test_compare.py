@@ -124,3 +124,14 @@ def test_sides_resolve_like_spec_resolve(tmp_path, monkeypatch):
     assert resolve_side(Path("mine")).name == resolve_side("./mine").name == "tiny"
     with pytest.raises(SpecError, match="neither a variant"):
         resolve_side("mine")
+def test_saving_reads_from_original_to_variant():
+    """reduced (A) against factorized (B): each 5x5 (c5r -> c5) becomes 3x3 c5r -> c5 and 3x3
+    c5 -> c5, which costs more where c5 > c5r, so the saving 1 - B/A is negative."""
+    df = compare_modules(resolve_side("reduced"), resolve_side("factorized"))
+    t = df.attrs["totals"]
+    a = sum(reduced_module(*m)[1] for m in MODULES.values())
+    b = a + sum((9 * c5r * c5 + 9 * c5 * c5 - 25 * c5r * c5) * hw * hw
+                for _, _, _, _, c5r, c5, _, hw in MODULES.values())
+    assert (t["a_macs"], t["b_macs"]) == (a, b)
+    assert t["macs_saving_pct"] == round((1 - b / a) * 100, 1) < 0
+    assert "negative: B costs more" in df.attrs["meta"]["conventions"]
