@@ -101,6 +101,9 @@ def rule(claim: Claim) -> str:
     """How a claim's verdict is taken, in words."""
     if claim.relation != "=":
         return f"{claim.relation} {claim.value}"
+    number, decimals, unit = parse_value(claim.value)
+    if not decimals and not unit and not claim.against:
+        return "equal"
     return f"rounds half up to {claim.value} at its printed precision"
 
 

@@ -207,3 +207,24 @@ def latency_vs_macs(df: pd.DataFrame, path: str | Path) -> None:
                  f"{env['device']}, {env['dtype']}, batch {env['batch_size']}")
     ax.grid(alpha=0.3, which="both")
     save_figure(fig, path)
+
+
+def family_params_macs(family: pd.DataFrame, path: str | Path) -> None:
+    """The family on one chart: params against MACs per image (log-log), one labelled point per
+    network, each at its own input size (a ``report.family_frame``)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    params = [int(v) / 1e6 for v in family["params"]]
+    macs = [int(v) / 1e9 for v in family["macs"]]
+    ax.scatter(macs, params, color="#1b9e77", s=40, zorder=3)
+    for x, y, name, year in zip(macs, params, family["arch"], family["year"]):
+        ax.annotate(f"{name} ({year})", (x, y), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("MACs per image (G, conv and linear, at the network's own input size)")
+    ax.set_ylabel("params (millions, no aux heads)")
+    ax.set_title("The Inception family: params against MACs (inference, paper flavour)")
+    ax.grid(which="both", alpha=0.3)
+    ax.set_axisbelow(True)
+    save_figure(fig, path)

@@ -316,8 +316,66 @@ def inception_v3_report(out: Path) -> str:
     return _document("Inception-v3: the layer table", summary, sections, [df, lowres, sizes])
 
 
+def family_frame() -> pd.DataFrame:
+    """One row per built-in network (paper flavour, own input size, no aux heads): year, input,
+    params, MACs, depth, receptive field and how many of its paper's claims hold."""
+    records, frames = [], []
+    for name in available():
+        spec = resolve(name)
+        df = profile(spec, aux=False)
+        t = df.attrs["totals"]
+        checked = [c["verdict"] for c in check_claims(spec)]
+        held = sum(v == "holds" for v in checked)
+        tested = sum(v in ("holds", "does not hold") for v in checked)
+        records.append({"arch": name, "title": spec.title, "year": spec.year,
+                        "input": f"{spec.input[1]}x{spec.input[2]}", "params": t["params"],
+                        "macs": t["macs"], "depth": t["depth"],
+                        "receptive_field": f"{t['receptive_field'][0]}x{t['receptive_field'][1]}",
+                        "claims": f"{held} of {tested} hold" if tested else ""})
+        frames.append(df)
+    order = sorted(range(len(records)), key=lambda i: (records[i]["year"] or 0, records[i]["arch"]))
+    family = pd.DataFrame.from_records([records[i] for i in order])
+    family.attrs["frames"] = [frames[i] for i in order]
+    return family
+
+
+def family_report(out: Path) -> str:
+    """family.md: every built-in network side by side, and each paper's claims checked."""
+    family = family_frame()
+    plot.family_params_macs(family, out / "family-params-vs-macs.svg")
+    by_macs = family.sort_values("macs")
+    summary = (
+        f"{len(family)} networks, each built from its paper's table or figures in `tables/`. "
+        f"Per image at its own input size, the cheapest is {by_macs['arch'].iloc[0]} "
+        f"({int(by_macs['macs'].iloc[0]):,} MACs) and the costliest "
+        f"{by_macs['arch'].iloc[-1]} ({int(by_macs['macs'].iloc[-1]):,} MACs, "
+        f"{by_macs['macs'].iloc[-1] / by_macs['macs'].iloc[0]:.1f}x). Of the papers' claims that "
+        f"can be checked, the counts bear out the ones marked `holds` below.")
+    table = render.Grid(
+        "The Inception family (inference, paper flavour, no aux heads, batch 1)",
+        [("arch", "left"), ("year", "right"), ("input", "right"), ("params", "right"),
+         ("MACs", "right"), ("depth", "right"), ("receptive field", "right"),
+         ("claims", "left")],
+        [[r["arch"], str(r["year"] or ""), r["input"], f"{r['params']:,}", f"{r['macs']:,}",
+          str(r["depth"]), r["receptive_field"], r["claims"]] for r in render.records(family)],
+        summary=["depth: convs and linear layers on the longest path (a separable conv counts "
+                 "once); receptive field at the last row, in input pixels."])
+    sections = ["## Side by side\n", render.grid_markdown(table),
+                "![params against MACs](family-params-vs-macs.svg)\n",
+                "## Each paper's claims\n",
+                "`incprof.claims` checks each claim in a table's `claims:` list: equal at the "
+                "precision the paper prints (rounded half up), or a bound.\n"]
+    for name in family["arch"]:
+        spec = resolve(name)
+        if spec.claims:
+            sections += [f"### {name}: {spec.title}\n",
+                         render.grid_markdown(claims_grid(spec.title, check_claims(spec)))]
+    return _document("The Inception family", summary, sections, family.attrs["frames"])
+
+
 REPORTS = {"googlenet.md": googlenet_report, "naive-vs-reduced.md": naive_report,
-           "factorizations.md": factorization_report, "inception_v3.md": inception_v3_report}
+           "factorizations.md": factorization_report, "inception_v3.md": inception_v3_report,
+           "family.md": family_report}
 
 
 def latency_stem(arch: str, device: str, dtype: str, batch_size: int) -> str:

@@ -230,6 +230,7 @@ class ArchSpec:
     rows: tuple[Row, ...]
     aux: tuple[AuxHead, ...] = ()
     paper_depth: int | None = None
+    year: int | None = None  # the paper's year (its first arXiv version)
     flavors: dict = field(default_factory=dict, compare=False)
     published: tuple[Published, ...] = ()
     claims: tuple = ()  # claims.Claim: the paper's headline claims, checked by incprof.claims
@@ -246,8 +247,8 @@ class ArchSpec:
 
 
 # ----------------------------------------------------------------------------------------------- parsing
-_TOP_KEYS = {"name", "title", "source", "input", "defaults", "paper_units", "paper_depth", "rows",
-             "claims",
+_TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
+             "rows", "claims",
              "aux", "flavors", "published"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
@@ -610,6 +611,8 @@ class _Parser(FieldReader):
             input=shape, rows=rows, aux=aux,
             paper_depth=None if depth is None else self.integer(depth, "paper_depth",
                                                                 at("paper_depth"), minimum=0),
+            year=None if data.get("year") is None else self.integer(
+                data["year"], "year", at("year"), minimum=1900, maximum=2100),
             flavors=flavors, published=tuple(published), claims=self.claims(data, at("claims")),
             path=self.path,
             paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})

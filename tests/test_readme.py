@@ -68,3 +68,24 @@ def test_family_table_is_computed():
         assert int(side) == spec.input[1], name
         assert sum(c.params for c in counted) == int(params.replace(",", "")), name
         assert sum(c.macs for c in counted) == int(macs.replace(",", "")), name
+
+
+def test_family_claims_sentence_is_computed():
+    """The README's sentence on the papers' claims quotes what incprof.claims computes."""
+    from incprof.claims import check_claims
+    from incprof.spec import resolve
+
+    shown = {(name, c["printed"], c.get("source")): c for name in
+             ("bn_inception", "inception_v3", "inception_resnet_v2", "xception")
+             for c in check_claims(resolve(name))}
+    by_claim = {(name, printed): c for (name, printed, _), c in shown.items()}
+    sentence = README.split("The papers' headline claims are data too")[1].split("\n\n")[0]
+    sentence = " ".join(sentence.split())
+    assert f"comes to {by_claim[('bn_inception', '13.6M')]['shown']}" in sentence
+    assert (f"to {by_claim[('bn_inception', '+25%')]['shown']} and "
+            f"{by_claim[('bn_inception', '+30%')]['shown']}") in sentence
+    v3 = [c for (name, _, _), c in shown.items() if name == "inception_v3" and c["printed"] == "2.5x"]
+    assert f"costs {v3[0]['shown']} GoogLeNet and {v3[1]['shown']} BN-Inception" in sentence
+    assert f"costs {by_claim[('inception_resnet_v2', '1.0x')]['computed']:.2f}x" in sentence
+    v3_params = by_claim[("xception", "23626728")]["computed"]
+    assert f"is {v3_params - 23_626_728:,} below" in sentence

@@ -134,3 +134,19 @@ def test_v3_report_builds_the_low_resolution_experiment(tmp_path):
     assert "Verdict: the claim does not hold" in section  # lowres_79 is 6.15% cheaper
     assert "-6.15%" in section
     assert "not the paper's experiment" in text
+
+
+def test_family_report_has_every_network_and_its_claims(tmp_path):
+    from incprof.spec import available
+
+    text = report.family_report(tmp_path)
+    table = text.split("## Side by side")[1].split("\n## ")[0]
+    for name in available():
+        assert f"| {name} |" in table
+        if resolve(name).claims:
+            assert f"### {name}:" in text
+    assert (tmp_path / "family-params-vs-macs.svg").read_text().startswith("<?xml")
+    # Xception's Table 3 figure for itself holds; its figure for Inception-v3 does not
+    assert "| Xception: 22,855,952 parameters | Table 3 |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| Inception V3: 23,626,728"))
+    assert row.endswith("| does not hold |")
