@@ -337,3 +337,60 @@ def test_a_bare_name_is_always_a_built_in(tmp_path, monkeypatch):
     assert resolve(Path("mine")).name == resolve("./mine").name == resolve("mine.yaml").name == "tiny"
     with pytest.raises(SpecError, match="googlenet: not a regular file \\(a directory\\)"):
         resolve(Path("googlenet"))
+
+
+RESIDUAL_ROW = """\
+name: t
+input: [3, 32, 32]
+rows:
+  - name: c1
+    type: convolution
+    layers: [{conv: {out: 8, kernel: 3, padding: same}}]
+  - name: block
+    type: residual
+    layers:
+      - residual: BLOCK
+"""
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ("{body: [{conv: {out: 16, kernel: 3, padding: same}}]}",
+     "the residual body gives 32x32x16 but its input is 32x32x8"),
+    ("{body: [{conv: {out: 8, kernel: 3}}], shortcut: [{conv: {out: 8, kernel: 1}}]}",
+     "the residual body gives 30x30x8 but the shortcut's is 32x32x8"),
+    ("{body: [{conv: {out: 8, kernel: 1}}], scale: .nan}", "scale must be a finite number"),
+    ("{body: [{conv: {out: 8, kernel: 1}}], scale: .inf}", "scale must be a finite number"),
+    ("{body: [{conv: {out: 8, kernel: 1}}], scale: 0}", "scale must not be 0"),
+    ("{body: [{conv: {out: 8, kernel: 1}}], scale: '0.1'}", "scale must be a finite number"),
+    ("{body: []}", "residual body must be a non-empty list"),
+    ("{shortcut: [{conv: {out: 8, kernel: 1}}]}", "residual is missing required key 'body'"),
+    ("{body: [{separable: {out: 8, kernel: 3, padding: same, multiplier: 0}}]}",
+     "multiplier must be >= 1"),
+    ("{body: [{separable: {out: 8, kernel: 3, padding: same, multiplier: 1.5}}]}",
+     "multiplier must be an integer"),
+    ("{body: [{separable: {out: 8, kernel: 3, groups: 2}}]}", "unknown key 'groups'"),
+])
+def test_bad_residual_and_separable_layers_name_file_line_and_row(write_spec, block, message):
+    path = write_spec(RESIDUAL_ROW.replace("BLOCK", block))
+    with pytest.raises(SpecError, match=message) as info:
+        load_spec(path)
+    assert info.value.path == str(path) and info.value.line >= 8 and info.value.row == "block"
+
+
+def test_bad_residual_is_one_line_and_exit_2_from_the_cli(write_spec):
+    from typer.testing import CliRunner
+
+    from incprof.cli import app
+
+    path = write_spec(RESIDUAL_ROW.replace("BLOCK", "{body: [{conv: {out: 16, kernel: 1}}]}"))
+    result = CliRunner().invoke(app, ["table", "--spec", str(path), "--no-verify"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}:") and "row 'block'" in line and "cannot be added" in line
+
+
+def test_a_residual_body_cannot_end_flat(write_spec):
+    text = RESIDUAL_ROW.replace("layers: [{conv: {out: 8, kernel: 3, padding: same}}]",
+                                "layers: [{conv: {out: 8, kernel: 3}}, {global_avgpool: {}}]")
+    with pytest.raises(SpecError, match="residual body or shortcut ends in a linear layer"):
+        load_spec(write_spec(text.replace("BLOCK", "{body: [{linear: {out: 8}}]}")))
