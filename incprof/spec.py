@@ -10,6 +10,7 @@ Shapes are ``(C, H, W)`` tuples per image.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -882,7 +883,16 @@ def resolve(name_or_path: str | Path) -> ArchSpec:
     if name_or_path not in available():
         raise SpecError(f"unknown architecture {quoted(name_or_path)}; built-in: "
                         f"{', '.join(available())} (or pass a path to a YAML spec)")
-    return load_spec(tables_dir() / f"{name_or_path}.yaml")
+    from . import yamlio
+
+    return _builtin(name_or_path, (yamlio.MAX_NODES, yamlio.MAX_BYTES, MAX_INPUT_SIDE))
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin(name: str, ceilings: tuple) -> ArchSpec:
+    """A built-in spec, loaded once per process for the ceilings in force (a report names each
+    table several times); specs are frozen, so sharing one is safe."""
+    return load_spec(tables_dir() / f"{name}.yaml")
 
 
 def replace_layers(layers: tuple[Layer, ...], fn) -> tuple[Layer, ...]:

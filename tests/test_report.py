@@ -150,3 +150,19 @@ def test_family_report_has_every_network_and_its_claims(tmp_path):
     assert "| Xception: 22,855,952 parameters | Table 3 |" in text
     row = next(line for line in text.splitlines() if line.startswith("| Inception V3: 23,626,728"))
     assert row.endswith("| does not hold |")
+
+
+def test_reports_load_each_builtin_table_once(tmp_path, monkeypatch):
+    """The family and v3 reports name each table many times (profiles, claims, ratios): each
+    built-in YAML file is read once."""
+    from incprof import spec as spec_module
+
+    spec_module._builtin.cache_clear()
+    loads = []
+    original = spec_module.load_spec
+    monkeypatch.setattr(spec_module, "load_spec", lambda path: loads.append(str(path)) or
+                        original(path))
+    report.family_report(tmp_path)
+    report.inception_v3_report(tmp_path)
+    assert loads and len(loads) == len(set(loads))
+    spec_module._builtin.cache_clear()
