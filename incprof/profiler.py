@@ -34,13 +34,20 @@ INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights
                "activation_bytes", "peak_activation_bytes", "fvcore_activations", "latency_repeats",
                "bytes_moved"]
 
-CONVENTIONS = (
-    "params: all trainable parameters (conv/linear weights and biases, BatchNorm scale and shift). "
-    "MACs: multiply-accumulates of conv and linear layers only (1 MAC = 1 multiply-add; fvcore's "
-    "'flops'), for the whole batch. Pooling, LRN, ReLU, BN and softmax are counted apart as "
-    "other_ops. Counts are for inference (eval mode); aux heads run only in training and are "
-    "listed and totalled apart. Paper deltas are (printed / computed - 1), per image."
-)
+def conventions(batch_size: int, aux_heads: bool, paper_columns: bool) -> str:
+    """The counting conventions of one profile, as a sentence block that says only what applies:
+    the batch, the aux heads if the spec has any, the paper deltas if it prints figures."""
+    text = ("params: all trainable parameters (conv/linear weights and biases, BatchNorm scale and "
+            "shift). MACs: multiply-accumulates of conv and linear layers only (1 MAC = 1 "
+            "multiply-add; fvcore's 'flops'), "
+            + ("per image" if batch_size == 1 else f"for the whole batch of {batch_size}") +
+            ". Pooling, LRN, ReLU, BN, softmax and residual sums are counted apart as other_ops. "
+            "Counts are for inference (eval mode).")
+    if aux_heads:
+        text += " The aux heads run only in training; they are listed and totalled apart."
+    if paper_columns:
+        text += " Paper deltas are (printed / computed - 1), per image."
+    return text
 
 
 def load(arch: str | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchSpec:
@@ -133,7 +140,10 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
         "latency_env": timings.env if timings else None,
         "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
         "paper_figures_apply": paper_apart is None,
-        "paper_figures_not_comparable": paper_apart, "conventions": CONVENTIONS,
+        "paper_figures_not_comparable": paper_apart,
+        "conventions": conventions(batch_size, bool(spec.aux), any(
+            r.printed.params_value is not None or r.printed.ops_value is not None
+            for r in spec.rows)),
     }
     return df
 

@@ -103,3 +103,14 @@ def test_googlenet_published_figures_are_for_the_torchvision_flavour():
     (published,) = profile("googlenet", flavor="torchvision").attrs["totals"]["published"]
     assert published["params"] == 6_624_904 and published["params_matches"]
     assert published["macs"] == "1.498G" and published["macs_matches"]
+
+
+def test_conventions_say_only_what_applies():
+    from conftest import DATA
+
+    plain = profile(str(DATA / "tiny.yaml"), aux=False, batch_size=8).attrs["meta"]["conventions"]
+    assert "whole batch of 8" in plain and "aux heads" not in plain and "Paper deltas" not in plain
+    table1 = profile("googlenet").attrs["meta"]["conventions"]
+    assert "per image" in table1 and "aux heads run only in training" in table1
+    assert "Paper deltas" in table1
+    assert "Paper deltas" not in profile("inception_v3").attrs["meta"]["conventions"]
