@@ -446,13 +446,13 @@ def report(
 
 
 def parse_count(text: str, option: str) -> int:
-    """'7000000', '7M', '1.6G' or '6,998,552' -> an integer count."""
-    match = re.fullmatch(r"\s*([0-9][0-9,_]*\.?[0-9]*)\s*([KMGT]?)\s*", text or "",
-                         flags=re.IGNORECASE)
-    if not match:
+    """'7000000', '7M', '1.6G' or '6,998,552' -> an integer count (units.parse_count)."""
+    from .units import parse_count as count
+
+    try:
+        return count(text)
+    except ValueError:
         fail(f"{option} must be a count like 7000000, 7M or 1.6G, got {text!r}")
-    scale = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}[match[2].upper()]
-    return round(float(match[1].replace(",", "").replace("_", "")) * scale)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from .analytic import count_spec, macs_by_kind, sequence_counts
 from .geometry import BYTES, geometry
 from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
                    printed_mismatches, resolve)
+from .units import count_step, parse_count
 from .variants import apply_flavor
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
@@ -72,7 +73,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     size = BYTES[dtype]
     spec = load(arch, flavor, aux)
     native = input_size is None or tuple(input_size) == spec.input[1:]
-    counted = count_spec(spec, input_size)
+    counted = count_spec(spec, input_size, batch_size)
     shapes = geometry(spec, input_size)
     measured = None
     if verify:
@@ -201,10 +202,8 @@ def _published(entry, totals_params: int, macs: int) -> dict:
            "params_matches": None if entry.params is None else entry.params == totals_params,
            "macs_matches": None}
     if entry.macs is not None:
-        number, unit = entry.macs[:-1], entry.macs[-1]
-        scale = {"K": 10**3, "M": 10**6, "G": 10**9}[unit]
-        decimals = len(number.split(".")[1]) if "." in number else 0
-        out["macs_matches"] = round(macs / scale, decimals) == float(number)
+        step = count_step(entry.macs)
+        out["macs_matches"] = round(macs / step) * step == parse_count(entry.macs)
     return out
 
 
