@@ -74,12 +74,24 @@ def _fits(spec: ArchSpec, side: int) -> bool:
     return True
 
 
-def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None) -> pd.DataFrame:
+def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
+          max_memory: int | None = None) -> pd.DataFrame:
     """One row per square input size: valid or why not, params, MACs, the last conv row's feature
     map, its receptive field, and peak live activation bytes (inference, no aux heads).
-    ``latency`` (a latency.TimingOptions) also times the whole network at each valid size."""
+    ``latency`` (a latency.TimingOptions) also times the whole network at each valid size, after
+    every one of them has passed the memory guard (``max_memory`` bytes, default half the
+    available memory)."""
     spec = dataclasses.replace(spec, aux=())
     last = _last_conv_row(spec)
+    if latency is not None:
+        from .latency import check_timing_memory
+
+        for side in sizes:
+            try:
+                place(spec, (side, side))
+            except SpecError:
+                continue
+            check_timing_memory(spec, (side, side), 1, latency, max_memory)
     records, env = [], None
     for side in sizes:
         record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True, "reason": None,
@@ -104,7 +116,8 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None) -
         if latency is not None:
             from .latency import time_spec
 
-            timings = time_spec(spec, (side, side), 1, latency, rows=False)
+            timings = time_spec(spec, (side, side), 1, latency, max_memory=max_memory,
+                                rows=False)
             env = timings.env
             network = timings.network
             record["latency_ms"] = network if isinstance(network, str) else round(
