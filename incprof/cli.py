@@ -36,10 +36,14 @@ def ceilings(
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
+    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and trace "
+                                            "with fvcore) more layers than this at once.")
+                          ] = 2_000,
 ) -> None:
     """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
-    from . import analytic, spec, yamlio
+    from . import analytic, limits, spec, yamlio
 
+    limits.MAX_LAYERS = max_layers
     yamlio.MAX_NODES = max_nodes
     spec.MAX_INPUT_SIDE = max_side
     try:

@@ -24,14 +24,15 @@ MAIN = (C, H, H)
 # Per kind: the layer, and what it takes per image on an 8x32x32 input, in bytes, worked out from
 # how torch runs it on CPU (the measurements are in incprof/limits.py's docstring):
 # (params, values written: input + outputs, temporary beside them, in bytes at 4 bytes a value).
+# A conv's fp32 copies pad channels to 16: 16 x 32 x 32 = 2N values for 4, 8 or 16 channels.
 N = C * H * H
 KINDS = {
     "conv 3x3": (Conv(out=16, kernel=(3, 3), padding=(1, 1)),
-                 9 * 8 * 16 + 16, N + 2 * N, (N + 2 * N) * 4),  # fp32 copies of input and output
+                 9 * 8 * 16 + 16, N + 2 * N, (2 * N + 2 * N) * 4),  # fp32 copies, in and out
     "conv + BN": (Conv(out=8, kernel=(3, 3), padding=(1, 1), bias=False, bn_eps=1e-3),
-                  9 * 8 * 8 + 2 * 8, 2 * N, 2 * N * 4 + N * 4),  # and BN's own output
+                  9 * 8 * 8 + 2 * 8, 2 * N, 4 * N * 4 + N * 4),  # and BN's own output
     "conv 7x7/2": (Conv(out=8, kernel=(7, 7), stride=(2, 2), padding=(3, 3)),
-                   49 * 64 + 8, N + N // 4, (N + N // 4) * 4),
+                   49 * 64 + 8, N + N // 4, (2 * N + N // 2) * 4),
     "max pool 3x3/2": (Pool("max", (3, 3), (2, 2), (1, 1)), 0, N + N // 4, N // 4 * 8),  # int64
     "avg pool 3x3/1": (Pool("avg", (3, 3), (1, 1), (1, 1)), 0, 2 * N, 0),
     "LRN 5": (LRN(size=5), 0, 2 * N, (2 * C + 5) * H * H * 4),  # padded square, window mean...
@@ -43,7 +44,7 @@ KINDS = {
     # is written too
     "branches": (Branches(((Conv(out=4, kernel=(1, 1)),),
                            (Conv(out=4, kernel=(3, 3), padding=(1, 1)),))),
-                 8 * 4 + 4 + 9 * 8 * 4 + 4, N + N // 2 + N // 2 + N, (N + N // 2) * 4),
+                 8 * 4 + 4 + 9 * 8 * 4 + 4, N + N // 2 + N // 2 + N, 4 * N * 4),
 }
 
 
@@ -61,7 +62,7 @@ def test_estimate_in_16_bits():
     # values take 2 bytes, the CPU kernels' fp32 copies keep 4, max-pool indices 8
     conv = one_layer(Conv(out=16, kernel=(3, 3), padding=(1, 1)), MAIN)
     assert estimate_bytes(conv, dtype="fp16") == (
-        (9 * 8 * 16 + 16) * 6 + 3 * N * 2 + 3 * N * 4 + OVERHEAD_BYTES)
+        (9 * 8 * 16 + 16) * 6 + 3 * N * 2 + 4 * N * 4 + OVERHEAD_BYTES)
     pool = one_layer(Pool("max", (3, 3), (2, 2), (1, 1)), MAIN)
     assert estimate_bytes(pool, dtype="bf16") == (N + N // 4) * 2 + N // 4 * 8 + OVERHEAD_BYTES
     gap = one_layer(GlobalAvgPool(), MAIN)  # averaged in an fp32 copy of the input
@@ -183,8 +184,14 @@ def _status(key: str) -> int:
 
 def _measured_peak(run) -> int:
     """Peak resident memory ``run`` adds, from Linux's high-water mark (reset through
-    /proc/self/clear_refs), in bytes."""
+    /proc/self/clear_refs), in bytes. Deterministic to a few pages for tensors this large."""
     gc.collect()
+    try:  # hand freed heap pages back, so that reusing them shows in the peak too (glibc)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
     before = _status("VmRSS:")
@@ -194,6 +201,7 @@ def _measured_peak(run) -> int:
 
 MEASURED = {  # layers whose temporaries are large, on an input of 8 x 1100 x 1100 (38.7 MB)
     "conv 3x3": Conv(out=8, kernel=(3, 3), padding=(1, 1)),
+    "conv 3x3, 1 channel": Conv(out=1, kernel=(3, 3), padding=(1, 1)),  # on 1 x 1100 x 1100
     "conv + BN": Conv(out=8, kernel=(3, 3), padding=(1, 1), bias=False, bn_eps=1e-3),
     "conv 7x7/2": Conv(out=8, kernel=(7, 7), stride=(2, 2), padding=(3, 3)),
     "max pool 3x3/1": Pool("max", (3, 3), (1, 1), (1, 1)),
@@ -209,12 +217,13 @@ def test_estimate_bounds_the_measured_peak(kind):
     torch = pytest.importorskip("torch")
     from incprof.build import build
 
-    spec = one_layer(MEASURED[kind], (8, 1100, 1100))
+    channels = 1 if "1 channel" in kind else 8
+    spec = one_layer(MEASURED[kind], (channels, 1100, 1100))
 
     def run(side):
         model = build(spec, (side, side)).eval()
         with torch.no_grad():
-            model(torch.zeros(1, 8, side, side))
+            model(torch.zeros(1, channels, side, side))
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -234,5 +243,48 @@ def test_estimate_bounds_the_measured_peak(kind):
         from incprof.analytic import count_spec
 
         (counted,) = count_spec(spec)
-        written = 8 * 1100 * 1100 + counted.counts.activations
+        written = channels * 1100 * 1100 + counted.counts.activations
         assert 4 * (counted.counts.params + written) < peak, (human(peak))
+
+
+# ---------------------------------------------------------------------------- bounded in time
+def _long(rows: int, kernel: int) -> ArchSpec:
+    return ArchSpec(name=f"long{kernel}", title="long", source="test", input=(4, 8, 8),
+                    rows=tuple(Row(name=f"r{i}", type="t",
+                                   layers=(Conv(out=4, kernel=(kernel, kernel),
+                                                padding=(kernel // 2,) * 2),))
+                               for i in range(rows)))
+
+
+def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_building(
+        no_allocation, monkeypatch):
+    import incprof.limits
+    from incprof.compare import compare_modules, compare_networks
+
+    a, b = _long(12_000, 3), _long(12_000, 1)  # every row differs: one conv each, on each side
+    for compare in (compare_modules, compare_networks):
+        with pytest.raises(ResourceError, match="trace 24,000 layers, over the ceiling of 2,000"):
+            compare(a, b, verify=True)
+    counted = compare_networks(a, b)  # counting alone is linear in the rows, and runs
+    assert counted["a_macs"].sum() == 12_000 * 9 * 4 * 4 * 8 * 8
+    # raised, the ceiling lets the cross-check through to the build
+    monkeypatch.setattr(incprof.limits, "MAX_LAYERS", 24_000)
+    with pytest.raises(no_allocation):
+        compare_modules(_long(3, 3), _long(3, 1), verify=True)
+
+
+def test_the_layer_ceiling_is_a_global_option(monkeypatch):
+    from typer.testing import CliRunner
+
+    import incprof.limits
+    from incprof.cli import app
+
+    monkeypatch.setattr(incprof.limits, "MAX_LAYERS", incprof.limits.MAX_LAYERS)  # restored after
+
+    # GoogLeNet without aux heads: 9 Inception modules of 4 layers when naive (1x1, 3x3, 5x5, pool)
+    # or 7 when reduced (six convs, a pool), and 13 other layers (conv1, max pool, LRN, conv2's
+    # 1x1 and 3x3, LRN, three max pools, avg pool, dropout, linear, softmax): 49 + 76 = 125
+    result = CliRunner().invoke(app, ["--max-layers", "124", "compare", "naive", "reduced",
+                                      "--level", "network"])
+    assert result.exit_code == 2
+    assert "trace 125 layers, over the ceiling of 124" in result.stderr
