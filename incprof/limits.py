@@ -7,9 +7,10 @@ The estimate is an upper bound of what building and running the network once tak
 - per image, the input and every activation a forward pass writes, none freed (an aux head's input
   and its activations too), in the run's dtype;
 - per image, the largest temporary any single layer allocates beside its output while it runs
-  (temporaries end with their layer, so only the largest counts). The temporaries, measured on CPU
-  with peak RSS and the torch profiler's memory events (torch 2.13; tests/test_limits.py keeps
-  the bound checked against a measured peak):
+  (temporaries end with their layer, so only the largest counts). The temporaries were measured
+  on CPU as the peak resident memory (Linux's VmHWM) a layer adds, torch 2.13; the torch
+  profiler's memory events miss oneDNN's copies and the max-pool indices. tests/test_limits.py
+  keeps the bound checked against such measured peaks:
   - conv: a copy of its input and of its output in fp32 with the channels padded to a multiple
     of 16 (oneDNN reorders to blocked layouts; 16-bit convs work on fp32 copies; a 1->1 channel
     3x3 conv measured 22 input sizes beside its output), plus BatchNorm's own output when the conv
@@ -36,7 +37,7 @@ from .units import human
 COMPUTE_BYTES = 4  # CPU kernels copy 16-bit tensors to fp32
 INDEX_BYTES = 8    # int64 max-pool indices
 CHANNEL_BLOCK = 16  # oneDNN's blocked layouts pad channels to a multiple of 16
-OVERHEAD_BYTES = 64 * 2**20  # allocator slack, oneDNN scratch and caches, measured below 40 MiB
+OVERHEAD_BYTES = 64 * 2**20  # allocator slack, library buffers: a few MiB in the measurements
 
 
 def _numel(shape: Shape) -> int:
@@ -49,7 +50,8 @@ def layer_temporary_bytes(layer: Layer, in_shape: Shape, out_shape: Shape,
     (Branches: the largest of its layers', since branches run one after another)."""
     if isinstance(layer, Conv):
         bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
-        copies = sum(-(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK * h * w for c, h, w in (in_shape, out_shape))
+        copies = sum(-(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK * h * w
+                     for c, h, w in (in_shape, out_shape))
         return copies * COMPUTE_BYTES + bn
     if isinstance(layer, Pool):
         return _numel(out_shape) * INDEX_BYTES if layer.kind == "max" else 0
