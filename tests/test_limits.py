@@ -288,3 +288,23 @@ def test_the_layer_ceiling_is_a_global_option(monkeypatch):
                                       "--level", "network"])
     assert result.exit_code == 2
     assert "trace 125 layers, over the ceiling of 124" in result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+def test_estimate_bounds_the_measured_peak_of_googlenets_cross_check():
+    torch = pytest.importorskip("torch")
+    from incprof.count import measure
+    from incprof.spec import resolve
+
+    spec = resolve("googlenet")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        measure(spec, (224, 224))  # load the kernels and fvcore first
+        try:
+            peak = _measured_peak(lambda: measure(spec, None, 2))
+        except OSError:
+            pytest.skip("no /proc/self/clear_refs here")
+    finally:
+        torch.set_num_threads(threads)
+    assert estimate_bytes(spec, batch_size=2) >= peak, human(peak)
