@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .spec import FILTER_COLUMNS
-from .units import human  # noqa: F401  (re-exported: render.human is public)
+from .units import human
 
 FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red", "#5x5",
                                            "pool proj")))
