@@ -108,11 +108,18 @@ class RowCounts:
 # A ceiling far above any real network, so that every count fits a 64-bit integer at any batch size
 # a user would ask for.
 MAX_COUNT = 10**15
+INT64_MAX = 2**63 - 1
+# The most bytes per value any figure multiplies a count by (fp32 activation bytes).
+WIDEST_VALUE_BYTES = 4
 
 
-def count_spec(spec: ArchSpec, input_hw: Pair | None = None) -> list[RowCounts]:
+def count_spec(spec: ArchSpec, input_hw: Pair | None = None,
+               batch_size: int = 1) -> list[RowCounts]:
     """Counts per image for every row and aux head of a spec, in network order. Raises
-    ResourceError past MAX_COUNT params, MACs or activations."""
+    ResourceError past MAX_COUNT params, MACs or activations per image, or when a total times
+    ``batch_size`` (in bytes, up to WIDEST_VALUE_BYTES per value; for activations, twice the total
+    plus the input, which bounds the peak live values) would not fit a 64-bit integer, so that no
+    later arithmetic in numpy or torch can overflow."""
     from .errors import ResourceError
 
     counted = [RowCounts(p, sequence_counts(p.layers, p.in_shape)) for p in place(spec, input_hw)]
@@ -122,6 +129,12 @@ def count_spec(spec: ArchSpec, input_hw: Pair | None = None) -> list[RowCounts]:
             raise ResourceError(f"the spec has {total:.3g} {what} per image, over the ceiling "
                                 f"of {MAX_COUNT:.0e} (raise it with incprof --max-count)",
                                 path=spec.path)
+        if what == "activations":  # peak live values: the input, a BN output beside its conv's
+            total = 2 * total + _numel(counted[0].placed.in_shape)
+        if total * batch_size * WIDEST_VALUE_BYTES > INT64_MAX:
+            raise ResourceError(f"the spec has {total:.3g} {what} per image; at batch "
+                                f"{batch_size} their total in bytes would overflow 64-bit "
+                                "integers; lower --batch-size", path=spec.path)
     return counted
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import pandas as pd
 
 from .analytic import count_spec
-from .latency import Stats, TimingOptions, time_spec
+from .latency import Stats, TimingOptions, check_timing_memory, time_spec
 from .spec import ArchSpec
 
 
 def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
-                  advance=None) -> pd.DataFrame:
-    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval)."""
-    macs = sum(rc.counts.macs for rc in count_spec(spec) if not rc.placed.is_aux)
+                  advance=None, max_memory: int | None = None) -> pd.DataFrame:
+    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval).
+    The largest batch is checked against ``max_memory`` (bytes; default half the available
+    memory) before anything is timed."""
+    macs = sum(rc.counts.macs for rc in count_spec(spec, None, max(batch_sizes))
+               if not rc.placed.is_aux)
+    check_timing_memory(spec, None, max(batch_sizes), options, max_memory)
     records, env = [], None
     for batch in batch_sizes:
-        timings = time_spec(spec, None, batch, options, rows=False)
+        timings = time_spec(spec, None, batch, options, max_memory=max_memory, rows=False)
         env = timings.env
         stats = timings.network
         record = {"batch_size": batch, "latency_ms": None, "p10_ms": None, "p90_ms": None,

@@ -38,10 +38,14 @@ def ceilings(
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
+    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and trace "
+                                            "with fvcore) more layers than this at once.")
+                          ] = 2_000,
 ) -> None:
     """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
-    from . import analytic, spec, yamlio
+    from . import analytic, limits, spec, yamlio
 
+    limits.MAX_LAYERS = max_layers
     yamlio.MAX_NODES = max_nodes
     yamlio.MAX_BYTES = max_bytes
     spec.MAX_INPUT_SIDE = max_side
@@ -446,13 +450,13 @@ def report(
 
 
 def parse_count(text: str, option: str) -> int:
-    """'7000000', '7M', '1.6G' or '6,998,552' -> an integer count."""
-    match = re.fullmatch(r"\s*([0-9][0-9,_]*\.?[0-9]*)\s*([KMGT]?)\s*", text or "",
-                         flags=re.IGNORECASE)
-    if not match:
+    """'7000000', '7M', '1.6G' or '6,998,552' -> an integer count (units.parse_count)."""
+    from .units import parse_count as count
+
+    try:
+        return count(text)
+    except ValueError:
         fail(f"{option} must be a count like 7000000, 7M or 1.6G, got {text!r}")
-    scale = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}[match[2].upper()]
-    return round(float(match[1].replace(",", "").replace("_", "")) * scale)
 
 
 @app.command()

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .analytic import sequence_counts
 from .errors import SpecError, quoted
-from .spec import ArchSpec, Printed, available, format_shape, is_path, place, resolve, walk
+from .spec import ArchSpec, Printed, Row, available, format_shape, is_path, place, resolve, walk
 from .variants import VARIANTS
 
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
@@ -33,9 +33,10 @@ def resolve_side(name: str | Path, base: str = "googlenet") -> ArchSpec:
                     f"architecture ({', '.join(available())}) nor a YAML file")
 
 
-def single_row_spec(spec: ArchSpec, row_name: str, in_shape) -> ArchSpec:
-    """A one-row spec: ``row_name`` of ``spec`` alone, fed an input of ``in_shape``."""
-    row = dataclasses.replace(spec.row(row_name), printed=Printed(), alternative=None)
+def single_row_spec(spec: ArchSpec, row_name: str, in_shape, row: Row | None = None) -> ArchSpec:
+    """A one-row spec: ``row_name`` of ``spec`` alone, fed an input of ``in_shape``; ``row`` is
+    that row, when the caller has it at hand (a lookup by name scans the rows)."""
+    row = dataclasses.replace(row or spec.row(row_name), printed=Printed(), alternative=None)
     return dataclasses.replace(spec, name=f"{spec.name}:{row_name}", rows=(row,), aux=(),
                                input=tuple(in_shape), paper_depth=None)
 
@@ -63,6 +64,21 @@ def _frame(records: list[dict], columns: list[str], int_columns: list[str]) -> p
     return df
 
 
+def _guard(specs: list[ArchSpec], batch_size: int, verify: bool, latency,
+           max_memory: int | None) -> None:
+    """Before anything is built: refuse a cross-check of more than limits.MAX_LAYERS layers in
+    all, and any spec whose network would not fit in ``max_memory`` bytes, for fvcore (fp32) and
+    for timing (its dtype)."""
+    from .limits import check_layers, check_memory
+
+    if verify and specs:
+        check_layers(specs)
+    dtypes = ({"fp32"} if verify else set()) | ({latency.dtype} if latency is not None else set())
+    for spec in specs:
+        for dtype in sorted(dtypes):
+            check_memory(spec, None, batch_size, max_memory, dtype)
+
+
 def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
                     labels: tuple[str, str] | None = None, max_memory: int | None = None,
                     latency=None) -> pd.DataFrame:
@@ -74,10 +90,15 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
     b_placed = {p.name: p for p in place(b) if not p.is_aux}
     env = None
     b_rows = {r.name: r for r in b.rows}
+    changed = [row for row in a.rows
+               if row.name in b_rows and row.layers != b_rows[row.name].layers]
+    ones = {row.name: {side: single_row_spec(spec, row.name, b_placed[row.name].in_shape, item)
+                       for side, spec, item in (("a", a, row), ("b", b, b_rows[row.name]))}
+            for row in changed}
+    _guard([one for pair in ones.values() for one in pair.values()], batch_size, verify, latency,
+           max_memory)
     records = []
-    for row in a.rows:
-        if row.name not in b_rows or row.layers == b_rows[row.name].layers:
-            continue
+    for row in changed:
         p = b_placed[row.name]
         try:
             a_out = walk(row.layers, p.in_shape)[1]
@@ -92,15 +113,13 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
         if verify:
             from .count import measure
 
-            for side, spec in (("a", a), ("b", b)):
-                one = single_row_spec(spec, row.name, p.in_shape)
+            for side, one in ones[row.name].items():
                 m = measure(one, None, batch_size, max_memory)[row.name]
                 record[f"{side}_fvcore_params"], record[f"{side}_fvcore_macs"] = m.params, m.macs
         if latency is not None:
             from .latency import time_spec
 
-            for side, spec in (("a", a), ("b", b)):
-                one = single_row_spec(spec, row.name, p.in_shape)
+            for side, one in ones[row.name].items():
                 timings = time_spec(one, None, batch_size, latency, max_memory=max_memory)
                 env = timings.env
                 stats = timings.rows[row.name]
@@ -123,6 +142,8 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
     times every row and both networks."""
     from .profiler import profile
 
+    _guard([dataclasses.replace(s, aux=()) for s in (a, b)], batch_size, verify, latency,
+           max_memory)
     da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify, max_memory=max_memory,
                       latency=latency) for s in (a, b))
     a_rows, b_rows = da.set_index("row"), db.set_index("row")

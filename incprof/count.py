@@ -21,9 +21,11 @@ def measure(spec, input_hw=None, batch_size: int = 1,
             max_memory: int | None = None) -> dict[str, Measured]:
     """Build the network and count each row (eval mode) and each aux head (on its own input) with
     fvcore. Returns figures keyed by row / aux head name. Refuses (ResourceError) before allocating
-    anything if the estimated memory exceeds ``max_memory`` bytes (default: half of what is free)."""
-    from .limits import check_memory
+    anything if the estimated memory exceeds ``max_memory`` bytes (default: half of what is free),
+    or if the network has more layers than limits.MAX_LAYERS."""
+    from .limits import check_layers, check_memory
 
+    check_layers([spec])
     check_memory(spec, input_hw, batch_size, max_memory)
     import torch
     from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis, parameter_count

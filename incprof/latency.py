@@ -195,6 +195,22 @@ class Timings:
                 "network": plain(self.network), "compile_s": self.compile_s, "env": self.env}
 
 
+def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
+                        max_memory: int | None = None):
+    """Check the dtype, resolve the device and, on CPU, refuse (ResourceError) before anything is
+    built if timing at ``batch_size`` in the options' dtype would exceed ``max_memory`` bytes
+    (default: half the available memory). Returns the torch.device. On CUDA, running out of
+    device memory is caught where it happens."""
+    from .limits import check_memory
+
+    if options.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
+    device = resolve_device(options.device)
+    if device.type == "cpu":
+        check_memory(spec, input_hw, batch_size, max_memory, options.dtype)
+    return device
+
+
 def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions = TimingOptions(),
               progress: Callable[[str], None] | None = None, max_memory: int | None = None,
               rows: bool = True) -> Timings:
@@ -202,14 +218,9 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
     import torch
 
     from .build import build
-    from .limits import check_memory
     from .spec import place
 
-    if options.dtype not in DTYPES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
-    device = resolve_device(options.device)
-    if device.type == "cpu":
-        check_memory(spec, input_hw, batch_size, max_memory)
+    device = check_timing_memory(spec, input_hw, batch_size, options, max_memory)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[options.dtype]
     fmt = torch.channels_last if options.channels_last else torch.contiguous_format
     torch.backends.cudnn.benchmark = True

@@ -1,4 +1,27 @@
-"""Refuse work that would not fit: estimate memory from the spec before anything is allocated."""
+"""Refuse work that would not fit: estimate memory from the spec before anything is allocated.
+
+The estimate is an upper bound of what building and running the network once takes, in bytes:
+
+- parameters twice: built in fp32, plus the copy made when the network is cast to another dtype
+  or memory format for timing (an fp32 run needs no copy; the second copy is its margin);
+- per image, the input and every activation a forward pass writes, none freed (an aux head's input
+  and its activations too), in the run's dtype;
+- per image, the largest temporary any single layer allocates beside its output while it runs
+  (temporaries end with their layer, so only the largest counts). The temporaries were measured
+  on CPU as the peak resident memory (Linux's VmHWM) a layer adds, torch 2.13; the torch
+  profiler's memory events miss oneDNN's copies and the max-pool indices. tests/test_limits.py
+  keeps the bound checked against such measured peaks:
+  - conv: a copy of its input and of its output in fp32 with the channels padded to a multiple
+    of 16 (oneDNN reorders to blocked layouts; 16-bit convs work on fp32 copies; a 1->1 channel
+    3x3 conv measured 22 input sizes beside its output), plus BatchNorm's own output when the conv
+    has one;
+  - max pool: its int64 indices, one per output element (computed even when discarded);
+  - LRN (torch's local_response_norm): the squared input padded by ``size - 1`` channels, the
+    window average and its scaled copies, 2 C + size channels beside the input and output;
+  - linear: the flattened input, copied when it is not contiguous (channels-last);
+  - global average pool: a 16-bit input is averaged in an fp32 copy.
+- a fixed allowance for the allocator and the libraries' own buffers.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +29,121 @@ import os
 
 from .analytic import count_spec
 from .errors import ResourceError
-from .spec import ArchSpec, Pair
+from .geometry import BYTES
+from .spec import (LRN, ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Pool, Shape,
+                   leaves, walk)
+from .units import human
 
-BYTES_PER_VALUE = 4  # fp32
+COMPUTE_BYTES = 4  # CPU kernels copy 16-bit tensors to fp32
+INDEX_BYTES = 8    # int64 max-pool indices
+CHANNEL_BLOCK = 16  # oneDNN's blocked layouts pad channels to a multiple of 16
+OVERHEAD_BYTES = 64 * 2**20  # allocator slack, library buffers: a few MiB in the measurements
 
 
-def estimate_bytes(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int = 1) -> int:
-    """Upper bound of fp32 memory to build and run the network once: params plus every
-    activation a forward pass writes (nothing freed), aux heads included."""
-    counted = count_spec(spec, input_hw)
+def _numel(shape: Shape) -> int:
+    return shape[0] * shape[1] * shape[2]
+
+
+def layer_temporary_bytes(layer: Layer, in_shape: Shape, out_shape: Shape,
+                          value_bytes: int) -> int:
+    """Bytes per image that one layer allocates beside its input and output while it runs
+    (Branches: the largest of its layers', since branches run one after another)."""
+    if isinstance(layer, Conv):
+        bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
+        copies = sum(-(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK * h * w
+                     for c, h, w in (in_shape, out_shape))
+        return copies * COMPUTE_BYTES + bn
+    if isinstance(layer, Pool):
+        return _numel(out_shape) * INDEX_BYTES if layer.kind == "max" else 0
+    if isinstance(layer, LRN):
+        c, h, w = in_shape
+        return (2 * c + layer.size) * h * w * COMPUTE_BYTES
+    if isinstance(layer, Linear):
+        return _numel(in_shape) * value_bytes
+    if isinstance(layer, GlobalAvgPool):  # a 16-bit input is averaged in an fp32 copy
+        return _numel(in_shape) * COMPUTE_BYTES if value_bytes < COMPUTE_BYTES else 0
+    if isinstance(layer, Branches):
+        return max(sequence_temporary_bytes(b, in_shape, value_bytes) for b in layer.branches)
+    return 0
+
+
+def sequence_temporary_bytes(layers: tuple[Layer, ...], in_shape: Shape, value_bytes: int) -> int:
+    """The largest ``layer_temporary_bytes`` of a layer sequence, per image."""
+    return max((layer_temporary_bytes(layer, i, o, value_bytes)
+                for layer, i, o in walk(layers, in_shape)[0]), default=0)
+
+
+def estimate_bytes(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int = 1,
+                   dtype: str = "fp32") -> int:
+    """Upper bound of the memory, in bytes, to build the network and run it once on a batch in
+    ``dtype`` (see the module's docstring for what it covers)."""
+    value_bytes = BYTES[dtype]
+    counted = count_spec(spec, input_hw, batch_size)
     params = sum(rc.counts.params for rc in counted)
-    c, h, w = counted[0].placed.in_shape
-    activations = c * h * w + sum(rc.counts.activations for rc in counted)
-    return BYTES_PER_VALUE * (params + batch_size * activations)
+    inputs = _numel(counted[0].placed.in_shape) + sum(
+        _numel(rc.placed.in_shape) for rc in counted if rc.placed.is_aux)
+    values = inputs + sum(rc.counts.activations for rc in counted)
+    temporary = max(sequence_temporary_bytes(rc.placed.layers, rc.placed.in_shape, value_bytes)
+                    for rc in counted)
+    per_image = values * value_bytes + temporary
+    return params * (BYTES["fp32"] + value_bytes) + batch_size * per_image + OVERHEAD_BYTES
+
+
+# Leaf layers one cross-check may build and trace. torch's JIT tracer, which fvcore uses, takes time
+# that grows with the square of the modules traced (measured: 1,600 one-conv rows trace in 1.7 s,
+# 3,200 in 6.5 s); the built-in GoogLeNet and Inception-v3 have 88 and 116 layers.
+MAX_LAYERS = 2_000
+
+
+def check_layers(specs: list[ArchSpec], what: str = "the cross-check") -> int:
+    """Raise ResourceError if ``specs`` hold more than MAX_LAYERS leaf layers (rows and aux
+    heads, branches expanded) together; returns their number. Call it before building any."""
+    layers = sum(len(list(leaves(item.layers))) for spec in specs for item in (*spec.rows, *spec.aux))
+    if layers > MAX_LAYERS:
+        raise ResourceError(
+            f"{what} would build and trace {layers:,} layers, over the ceiling of "
+            f"{MAX_LAYERS:,} (tracing time grows with the square of the layers); count from the "
+            "spec alone with --no-verify, or raise the ceiling with incprof --max-layers",
+            path=specs[0].path)
+    return layers
 
 
 def available_bytes() -> int:
-    """Memory the system reports as available (MemAvailable), or physical memory as a fallback."""
+    """Memory this process may still use: the system's MemAvailable (physical memory as a
+    fallback), or less when a cgroup (v2) memory limit leaves less room."""
+    available = None
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if available is None:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit, \
+                open("/sys/fs/cgroup/memory.current") as current:
+            text = limit.read().strip()
+            if text != "max":
+                available = min(available, int(text) - int(current.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return max(0, available)
 
 
 def check_memory(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int = 1,
-                 limit_bytes: int | None = None) -> int:
+                 limit_bytes: int | None = None, dtype: str = "fp32") -> int:
     """Raise ResourceError if the estimate exceeds ``limit_bytes`` (default: half of the available
-    memory). Returns the estimate."""
-    from .render import human
-
-    needed = estimate_bytes(spec, input_hw, batch_size)
+    memory). Returns the estimate. Call it before building or allocating anything."""
+    needed = estimate_bytes(spec, input_hw, batch_size, dtype)
     limit = available_bytes() // 2 if limit_bytes is None else limit_bytes
     if needed > limit:
         raise ResourceError(
-            f"building {spec.name} at batch {batch_size} would need about {human(needed)}B "
-            f"(fp32 params + activations), over the limit of {human(limit)}B "
+            f"building {spec.name} at batch {batch_size} ({dtype}) would need about "
+            f"{human(needed)}B (params, activations and the largest layer temporary), over the "
+            f"limit of {human(limit)}B "
             f"({'half the available memory' if limit_bytes is None else 'set by --max-memory'}); "
-            "lower --batch-size or --input-size, or count from the spec alone with --no-verify")
+            "lower --batch-size or --input-size, or count from the spec alone with --no-verify",
+            path=spec.path)
     return needed

@@ -10,6 +10,7 @@ from .analytic import count_spec, macs_by_kind, sequence_counts
 from .geometry import BYTES, geometry
 from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
                    printed_mismatches, resolve)
+
 from .variants import apply_flavor
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
@@ -84,7 +85,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     # The paper's printed figures describe the paper's network at the paper's input size.
     paper_apart = (f"input {run_hw[0]}x{run_hw[1]}" if not native else
                    f"flavour {flavor}" if flavor != "paper" else None)
-    counted = count_spec(spec, input_size)
+    counted = count_spec(spec, input_size, batch_size)
     shapes = geometry(spec, input_size)
     measured = None
     if verify:

@@ -11,25 +11,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .spec import FILTER_COLUMNS
+from .units import human
 
 FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red", "#5x5",
                                            "pool proj")))
-
-
-def human(n) -> str:
-    """A count in three significant figures with an SI suffix: 6998552 -> '7.00M'."""
-    if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
-        return ""
-    n = int(n)
-    if abs(n) < 1000:
-        return str(n)
-    value, unit = float(n), ""
-    for unit in ("K", "M", "G", "T"):
-        value /= 1000
-        if abs(value) < 999.5:
-            break
-    decimals = 2 if abs(value) < 9.995 else 1 if abs(value) < 99.95 else 0
-    return f"{value:.{decimals}f}{unit}"
 
 
 def _plain(value):

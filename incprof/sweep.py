@@ -9,31 +9,89 @@ import pandas as pd
 from .analytic import count_spec
 from .errors import SpecError
 from .geometry import BYTES, geometry
-from .spec import ArchSpec, Branches, Conv, format_shape, leaves
+from .spec import ArchSpec, Branches, Conv, format_shape, layer_out_shape, leaves, place
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
     return [r.name for r in spec.rows if any(isinstance(leaf, Conv) for leaf in leaves(r.layers))][-1]
 
 
+# Sides tried one by one above the smallest side every window fits (see min_input_size).
+SCAN_SIDES = 32
+
+
 def min_input_size(spec: ArchSpec, largest: int | None = None) -> int | None:
-    """The smallest square input every row (and aux head) of the spec accepts, or None."""
+    """The smallest square input every row (and aux head) of the spec accepts, or None.
+
+    Whether a side is accepted is not monotone in the side: branches that end at different sizes
+    (e.g. a 3x3/2 conv beside a 2x2/2 conv) agree only at some sides. What is monotone is whether
+    every window fits: each conv and pool output side is a non-decreasing function of its input
+    side (PyTorch's rule, ceil mode included), and if branches are taken at the smallest of their
+    sizes, so is every size in the network, hence fitting at a side implies fitting at every larger
+    one. Accepted sides fit, so a binary search finds the smallest fitting side in log2(largest)
+    inferences, a lower bound of the answer; then the sides from there are tried one by one, at
+    most SCAN_SIDES of them (None if none is accepted there)."""
     largest = largest or max(spec.input[1:])
-    for side in range(1, largest + 1):
+    if not _fits(spec, largest):
+        return None
+    low, high = 1, largest  # high fits; find the smallest side that fits
+    while low < high:
+        middle = (low + high) // 2
+        if _fits(spec, middle):
+            high = middle
+        else:
+            low = middle + 1
+    for side in range(low, min(largest, low + SCAN_SIDES - 1) + 1):
         try:
-            count_spec(spec, (side, side))
+            place(spec, (side, side))
         except SpecError:
             continue
         return side
     return None
 
 
-def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None) -> pd.DataFrame:
+def _fits(spec: ArchSpec, side: int) -> bool:
+    """Whether every conv and pool window fits at a square input ``side``, branches that end at
+    different sizes being taken at their smallest (the monotone part of shape inference)."""
+    def run(layers, shape):
+        for layer in layers:
+            if isinstance(layer, Branches):
+                outs = [run(branch, shape) for branch in layer.branches]
+                shape = (sum(o[0] for o in outs), min(o[1] for o in outs),
+                         min(o[2] for o in outs))
+            else:
+                shape = layer_out_shape(layer, shape)
+        return shape
+
+    outputs, shape = {}, (spec.input[0], side, side)
+    try:
+        for row in spec.rows:
+            outputs[row.name] = shape = run(row.layers, shape)
+        for head in spec.aux:
+            run(head.layers, outputs[head.after])
+    except SpecError:
+        return False
+    return True
+
+
+def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
+          max_memory: int | None = None) -> pd.DataFrame:
     """One row per square input size: valid or why not, params, MACs, the last conv row's feature
     map, its receptive field, and peak live activation bytes (inference, no aux heads).
-    ``latency`` (a latency.TimingOptions) also times the whole network at each valid size."""
+    ``latency`` (a latency.TimingOptions) also times the whole network at each valid size, after
+    every one of them has passed the memory guard (``max_memory`` bytes, default half the
+    available memory)."""
     spec = dataclasses.replace(spec, aux=())
     last = _last_conv_row(spec)
+    if latency is not None:
+        from .latency import check_timing_memory
+
+        for side in sizes:
+            try:
+                place(spec, (side, side))
+            except SpecError:
+                continue
+            check_timing_memory(spec, (side, side), 1, latency, max_memory)
     records, env = [], None
     for side in sizes:
         record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True, "reason": None,
@@ -58,7 +116,8 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None) -
         if latency is not None:
             from .latency import time_spec
 
-            timings = time_spec(spec, (side, side), 1, latency, rows=False)
+            timings = time_spec(spec, (side, side), 1, latency, max_memory=max_memory,
+                                rows=False)
             env = timings.env
             network = timings.network
             record["latency_ms"] = network if isinstance(network, str) else round(

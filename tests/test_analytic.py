@@ -89,3 +89,26 @@ def test_batchnorm_params():
     counts = layer_counts(layer, (16, 10, 10), (32, 8, 8))
     assert counts.params == 9 * 16 * 32 + 2 * 32 and counts.weights == 9 * 16 * 32
     assert counts.other_ops == 32 * 8 * 8 * 3  # BN scale + shift, then ReLU, per element
+
+
+def test_counts_that_would_overflow_int64_at_the_batch_size_are_refused_before_any_arithmetic():
+    from incprof.errors import ResourceError
+    from incprof.profiler import profile
+    from incprof.spec import ArchSpec, Conv, Pool, Row
+
+    # one 16384x16384 channel widened to 2^20 channels by a 1x1 conv, then a 1x1/1 max pool: 2^48
+    # activations per layer, 2^49 per image, under the 1e15 ceiling. Peak live values per image:
+    # the pool's input and output, 2^49, so 2^49 * batch * 4 bytes, which is 2^63 at batch 4096.
+    spec = ArchSpec("near", "near", "test", (1, 2**14, 2**14),
+                    (Row("r", "t", (Conv(out=2**20, kernel=(1, 1)), Pool("max", (1, 1), (1, 1)))),))
+    assert sum(rc.counts.activations for rc in count_spec(spec)) == 2**49 < 10**15
+    df = profile(spec, batch_size=1024)
+    assert df.loc[0, "peak_activation_bytes"] == 2**49 * 1024 * 4
+    assert df.loc[0, "macs"] == 2**48 * 1024
+    # the check bounds the peak by twice the activations plus the input: 2^50 + 2^28 values
+    # at 4 bytes each fit 64 bits at batch 1024 (2^62 + 2^40), not at 2048 or 4096
+    for batch in (2048, 4096):
+        with pytest.raises(ResourceError, match=f"at batch {batch} .* overflow 64-bit"):
+            count_spec(spec, batch_size=batch)
+        with pytest.raises(ResourceError, match="lower --batch-size"):
+            profile(spec, batch_size=batch)
