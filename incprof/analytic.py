@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
                    Linear, Pair, Placed, Pool, ReLU, Residual, Separable, Shape, Softmax, place,
                    sublayers, walk)
+from .shapes import rule
 
 
 @dataclass(frozen=True)
@@ -45,47 +46,63 @@ def _numel(shape: Shape) -> int:
     return shape[0] * shape[1] * shape[2]
 
 
+def _conv(layer: Conv, in_shape: Shape, out_shape: Shape) -> Counts:
+    kh, kw = layer.kernel
+    weights = kh * kw * (in_shape[0] // layer.groups) * layer.out
+    params = weights + (layer.out if layer.bias else 0) + (2 * layer.out if layer.bn_eps else 0)
+    other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
+    return Counts(params, weights, weights * out_shape[1] * out_shape[2], other,
+                  mac_outputs=_numel(out_shape))
+
+
+def _separable(layer: Separable, in_shape: Shape, out_shape: Shape) -> Counts:
+    cin, (kh, kw), hw = in_shape[0], layer.kernel, out_shape[1] * out_shape[2]
+    mid = cin * layer.multiplier  # depthwise outputs
+    depthwise, pointwise = kh * kw * mid, mid * layer.out
+    params = depthwise + pointwise + (layer.out if layer.bias else 0) + \
+        (2 * layer.out if layer.bn_eps else 0)
+    other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
+    return Counts(params, depthwise + pointwise, (depthwise + pointwise) * hw, other,
+                  activations=mid * hw, mac_outputs=mid * hw + _numel(out_shape))
+
+
+def _linear(layer: Linear, in_shape: Shape, out_shape: Shape) -> Counts:
+    weights = _numel(in_shape) * layer.out
+    params = weights + (layer.out if layer.bias else 0)
+    return Counts(params, weights, weights, layer.out if layer.relu else 0, mac_outputs=layer.out)
+
+
+def _residual(layer: Residual, in_shape: Shape, out_shape: Shape) -> Counts:
+    # the sum, the scaling of the body and the ReLU after the sum: one op per element each
+    extra = 1 + (layer.scale != 1) + layer.relu
+    return sequence_counts(layer.body, in_shape) + sequence_counts(layer.shortcut, in_shape) + \
+        Counts(other_ops=extra * _numel(out_shape))
+
+
+def _per_output(layer, in_shape: Shape, out_shape: Shape) -> Counts:
+    return Counts(other_ops=_numel(out_shape))
+
+
+def _per_input(layer, in_shape: Shape, out_shape: Shape) -> Counts:
+    return Counts(other_ops=_numel(in_shape))
+
+
+# Each layer type's counts from its input and output shapes (see the module's docstring).
+COUNT_RULES = {
+    Conv: _conv, Separable: _separable, Linear: _linear,
+    Pool: lambda layer, i, o: Counts(other_ops=layer.kernel[0] * layer.kernel[1] * _numel(o)),
+    GlobalAvgPool: _per_input, AdaptiveAvgPool: _per_input,
+    LRN: lambda layer, i, o: Counts(other_ops=layer.size * _numel(o)),
+    Softmax: _per_output, ReLU: _per_output,
+    Dropout: lambda layer, i, o: Counts(),  # the identity at inference
+    Branches: lambda layer, i, o: sum((sequence_counts(b, i) for b in layer.branches), Counts()),
+    Residual: _residual,
+}
+
+
 def layer_counts(layer: Layer, in_shape: Shape, out_shape: Shape) -> Counts:
-    """Counts of one layer (Branches: the sum of its branches)."""
-    if isinstance(layer, Conv):
-        kh, kw = layer.kernel
-        weights = kh * kw * (in_shape[0] // layer.groups) * layer.out
-        params = weights + (layer.out if layer.bias else 0) + (2 * layer.out if layer.bn_eps else 0)
-        other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
-        return Counts(params, weights, weights * out_shape[1] * out_shape[2], other,
-                      mac_outputs=_numel(out_shape))
-    if isinstance(layer, Separable):
-        cin, (kh, kw), hw = in_shape[0], layer.kernel, out_shape[1] * out_shape[2]
-        mid = cin * layer.multiplier  # depthwise outputs
-        depthwise, pointwise = kh * kw * mid, mid * layer.out
-        params = depthwise + pointwise + (layer.out if layer.bias else 0) + \
-            (2 * layer.out if layer.bn_eps else 0)
-        other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
-        return Counts(params, depthwise + pointwise, (depthwise + pointwise) * hw, other,
-                      activations=mid * hw, mac_outputs=mid * hw + _numel(out_shape))
-    if isinstance(layer, Linear):
-        weights = _numel(in_shape) * layer.out
-        params = weights + (layer.out if layer.bias else 0)
-        return Counts(params, weights, weights, layer.out if layer.relu else 0,
-                      mac_outputs=layer.out)
-    if isinstance(layer, Pool):
-        return Counts(other_ops=layer.kernel[0] * layer.kernel[1] * _numel(out_shape))
-    if isinstance(layer, (GlobalAvgPool, AdaptiveAvgPool)):
-        return Counts(other_ops=_numel(in_shape))
-    if isinstance(layer, LRN):
-        return Counts(other_ops=layer.size * _numel(out_shape))
-    if isinstance(layer, (Softmax, ReLU)):
-        return Counts(other_ops=_numel(out_shape))
-    if isinstance(layer, Branches):
-        return sum((sequence_counts(b, in_shape) for b in layer.branches), Counts())
-    if isinstance(layer, Residual):
-        # the sum, the scaling of the body and the ReLU after the sum: one op per element each
-        extra = 1 + (layer.scale != 1) + layer.relu
-        return sequence_counts(layer.body, in_shape) + sequence_counts(layer.shortcut, in_shape) + \
-            Counts(other_ops=extra * _numel(out_shape))
-    if isinstance(layer, Dropout):
-        return Counts()  # the identity at inference
-    raise TypeError(f"no count rule for layer type {type(layer).__name__}")
+    """Counts of one layer (a Branches or Residual: the sum of its parts)."""
+    return rule(COUNT_RULES, layer)(layer, in_shape, out_shape)
 
 
 def sequence_counts(layers: tuple[Layer, ...], in_shape: Shape) -> Counts:
@@ -138,19 +155,25 @@ def count_spec(spec: ArchSpec, input_hw: Pair | None = None,
     return counted
 
 
+def _kernel_class(layer: Conv | Separable) -> str:
+    kh, kw = layer.kernel
+    if kh == kw == 1:
+        return "1x1 conv"
+    return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
+
+
+# Each layer type's MAC class: the convs by kernel shape, linear layers, and None for the types
+# with no MACs of their own (the convs inside a Branches or Residual are classified one by one).
+MAC_CLASSES = {
+    Conv: _kernel_class, Separable: _kernel_class, Linear: lambda layer: "linear",
+    **{kind: (lambda layer: None) for kind in (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU,
+                                               Dropout, Softmax, Branches, Residual)},
+}
+
+
 def conv_kind(layer: Layer) -> str | None:
     """The MAC class of a layer: '1x1', 'n x n', '1 x n / n x 1' convs, 'linear', or None."""
-    if isinstance(layer, Linear):
-        return "linear"
-    if isinstance(layer, (Conv, Separable)):
-        kh, kw = layer.kernel
-        if kh == kw == 1:
-            return "1x1 conv"
-        return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
-    if isinstance(layer, (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU, Dropout, Softmax,
-                          Branches, Residual)):
-        return None  # no MACs of its own (the convs inside a Branches or Residual count one by one)
-    raise TypeError(f"no MAC class for layer type {type(layer).__name__}")
+    return rule(MAC_CLASSES, layer)(layer)
 
 
 def macs_by_kind(layers: tuple[Layer, ...], in_shape: Shape) -> dict[str, int]:

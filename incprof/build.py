@@ -11,8 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
-                   Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, place, walk)
+from .spec import (AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, LRN, Layer,
+                   Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax,
+                   flat_after, place, walk)
+from .shapes import rule
 
 
 class Concat(nn.Module):
@@ -101,65 +103,66 @@ def _sequence(layers: tuple[Layer, ...], in_shape: Shape,
     """Modules for a layer sequence; ``flat`` says whether the input arrives flattened (N, C)."""
     modules = []
     for layer, shape, _ in walk(layers, in_shape)[0]:
-        if flat and not isinstance(layer, (Linear, Dropout, Softmax, Branches)):
+        if flat and not isinstance(layer, _TAKES_FLAT):
             modules.append(nn.Unflatten(1, (-1, 1, 1)))
             flat = False
-        if isinstance(layer, Branches):  # shape inference made every branch end alike
-            parts = [_sequence(b, shape, flat) for b in layer.branches]
-            modules.append(Concat([module for module, _ in parts]))
-            flat = parts[0][1]
-        else:
-            modules.append(_layer(layer, shape, flat))
-            flat = flat or isinstance(layer, Linear)
+        modules.append(rule(BUILD_RULES, layer)(layer, shape, flat))
+        flat = flat_after((layer,), flat)
     return nn.Sequential(*modules), flat
 
 
-def _layer(layer: Layer, shape: Shape, flat: bool) -> nn.Module:
-    if isinstance(layer, Conv):
-        parts: list[nn.Module] = [nn.Conv2d(shape[0], layer.out, layer.kernel, layer.stride,
-                                            layer.padding, groups=layer.groups, bias=layer.bias)]
-        if layer.bn_eps is not None:
-            parts.append(nn.BatchNorm2d(layer.out, eps=layer.bn_eps))
-        if layer.relu:
-            parts.append(nn.ReLU(inplace=True))
-        return nn.Sequential(*parts)
-    if isinstance(layer, Separable):
+# Layers that read a flattened (N, features) input as it is; others get it back as (N, C, 1, 1).
+_TAKES_FLAT = (Linear, Dropout, Softmax, Branches)
+
+
+def _conv(layer: Conv | Separable, shape: Shape, flat: bool) -> nn.Module:
+    if isinstance(layer, Separable):  # depthwise, then pointwise
         mid = shape[0] * layer.multiplier
-        parts = [nn.Conv2d(shape[0], mid, layer.kernel, layer.stride, layer.padding,
-                           groups=shape[0], bias=False),
-                 nn.Conv2d(mid, layer.out, 1, bias=layer.bias)]
-        if layer.bn_eps is not None:
-            parts.append(nn.BatchNorm2d(layer.out, eps=layer.bn_eps))
-        if layer.relu:
-            parts.append(nn.ReLU(inplace=True))
-        return nn.Sequential(*parts)
-    if isinstance(layer, Pool):
-        if layer.kind == "max":
-            return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
-        return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode,
-                            count_include_pad=layer.count_include_pad)
-    if isinstance(layer, GlobalAvgPool):
-        return nn.AdaptiveAvgPool2d(1)
-    if isinstance(layer, AdaptiveAvgPool):
-        return nn.AdaptiveAvgPool2d(layer.size)
-    if isinstance(layer, LRN):
-        return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)
-    if isinstance(layer, Dropout):
-        return nn.Dropout(layer.p)
-    if isinstance(layer, Linear):
-        features = shape[0] * shape[1] * shape[2]
-        parts = ([] if flat else [nn.Flatten(1)]) + [nn.Linear(features, layer.out, bias=layer.bias)]
-        if layer.relu:
-            parts.append(nn.ReLU(inplace=True))
-        return nn.Sequential(*parts)
-    if isinstance(layer, Softmax):
-        return nn.Softmax(dim=1)
-    if isinstance(layer, ReLU):
-        return nn.ReLU()  # not in place: a residual's shortcut may still read the input
-    if isinstance(layer, Residual):
-        return Add(_sequence(layer.body, shape, False)[0],
-                   _sequence(layer.shortcut, shape, False)[0] if layer.shortcut else None,
-                   layer.scale, layer.relu)
-    if isinstance(layer, Branches):
-        return Concat([_sequence(b, shape, False)[0] for b in layer.branches])
-    raise TypeError(f"no module for layer type {type(layer).__name__}")
+        parts: list[nn.Module] = [nn.Conv2d(shape[0], mid, layer.kernel, layer.stride,
+                                            layer.padding, groups=shape[0], bias=False),
+                                  nn.Conv2d(mid, layer.out, 1, bias=layer.bias)]
+    else:
+        parts = [nn.Conv2d(shape[0], layer.out, layer.kernel, layer.stride, layer.padding,
+                           groups=layer.groups, bias=layer.bias)]
+    if layer.bn_eps is not None:
+        parts.append(nn.BatchNorm2d(layer.out, eps=layer.bn_eps))
+    if layer.relu:
+        parts.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*parts)
+
+
+def _pool(layer: Pool, shape: Shape, flat: bool) -> nn.Module:
+    if layer.kind == "max":
+        return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
+    return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode,
+                        count_include_pad=layer.count_include_pad)
+
+
+def _linear(layer: Linear, shape: Shape, flat: bool) -> nn.Module:
+    features = shape[0] * shape[1] * shape[2]
+    parts = ([] if flat else [nn.Flatten(1)]) + [nn.Linear(features, layer.out, bias=layer.bias)]
+    if layer.relu:
+        parts.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*parts)
+
+
+def _residual(layer: Residual, shape: Shape, flat: bool) -> nn.Module:
+    return Add(_sequence(layer.body, shape, False)[0],
+               _sequence(layer.shortcut, shape, False)[0] if layer.shortcut else None,
+               layer.scale, layer.relu)
+
+
+# Each layer type's module, from the layer, its input shape and whether that input is flat.
+BUILD_RULES = {
+    Conv: _conv, Separable: _conv, Pool: _pool, Linear: _linear, Residual: _residual,
+    GlobalAvgPool: lambda layer, shape, flat: nn.AdaptiveAvgPool2d(1),
+    AdaptiveAvgPool: lambda layer, shape, flat: nn.AdaptiveAvgPool2d(layer.size),
+    LRN: lambda layer, shape, flat: nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta,
+                                                         layer.k),
+    Dropout: lambda layer, shape, flat: nn.Dropout(layer.p),
+    Softmax: lambda layer, shape, flat: nn.Softmax(dim=1),
+    ReLU: lambda layer, shape, flat: nn.ReLU(),  # not in place: a shortcut may still read it
+    # shape inference made every branch end alike, flat or not
+    Branches: lambda layer, shape, flat: Concat([_sequence(b, shape, flat)[0]
+                                                 for b in layer.branches]),
+}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
                    Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, layer_out_shape,
                    place, sublayers, walk)
+from .shapes import rule
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -36,30 +37,45 @@ def _numel(shape: Shape) -> int:
     return shape[0] * shape[1] * shape[2]
 
 
+def _window(layer: Conv | Separable | Pool, field: Field, in_shape: Shape) -> Field:
+    return Field(tuple(f + (k - 1) * j for f, k, j in zip(field.size, layer.kernel, field.jump)),
+                 tuple(j * s for j, s in zip(field.jump, layer.stride)))
+
+
+def _whole(layer: GlobalAvgPool | Linear, field: Field, in_shape: Shape) -> Field:
+    if in_shape[1:] == (1, 1):
+        return field
+    return Field(tuple(f + (n - 1) * j for f, n, j in zip(field.size, in_shape[1:], field.jump)),
+                 tuple(j * n for j, n in zip(field.jump, in_shape[1:])))
+
+
+def _adaptive(layer: AdaptiveAvgPool, field: Field, in_shape: Shape) -> Field:
+    windows = [adaptive_window(n, out) for n, out in zip(in_shape[1:], layer.size)]
+    return Field(tuple(f + (k - 1) * j for f, (k, _), j in zip(field.size, windows, field.jump)),
+                 tuple(j * step for j, (_, step) in zip(field.jump, windows)))
+
+
+def _largest(layer: Branches | Residual, field: Field, in_shape: Shape) -> Field:
+    fields = [sequence_field(part, field, in_shape) for part in sublayers(layer)]
+    return Field(tuple(max(f.size[i] for f in fields) for i in range(2)),
+                 tuple(max(f.jump[i] for f in fields) for i in range(2)))
+
+
+def _unchanged(layer, field: Field, in_shape: Shape) -> Field:
+    return field  # per position: the field is unchanged
+
+
+# Each layer type's receptive field and jump after it, from the field before it.
+FIELD_RULES = {
+    Conv: _window, Separable: _window, Pool: _window, GlobalAvgPool: _whole, Linear: _whole,
+    AdaptiveAvgPool: _adaptive, Branches: _largest, Residual: _largest,
+    LRN: _unchanged, ReLU: _unchanged, Dropout: _unchanged, Softmax: _unchanged,
+}
+
+
 def layer_field(layer: Layer, field: Field, in_shape: Shape) -> Field:
     """The field after one layer."""
-    if isinstance(layer, (Conv, Separable, Pool)):
-        return Field(tuple(f + (k - 1) * j for f, k, j in zip(field.size, layer.kernel,
-                                                               field.jump)),
-                     tuple(j * s for j, s in zip(field.jump, layer.stride)))
-    if isinstance(layer, (GlobalAvgPool, Linear)):
-        if in_shape[1:] == (1, 1):
-            return field
-        return Field(tuple(f + (n - 1) * j for f, n, j in zip(field.size, in_shape[1:],
-                                                               field.jump)),
-                     tuple(j * n for j, n in zip(field.jump, in_shape[1:])))
-    if isinstance(layer, AdaptiveAvgPool):
-        windows = [adaptive_window(n, out) for n, out in zip(in_shape[1:], layer.size)]
-        return Field(tuple(f + (k - 1) * j for f, (k, _), j in zip(field.size, windows,
-                                                                   field.jump)),
-                     tuple(j * step for j, (_, step) in zip(field.jump, windows)))
-    if isinstance(layer, (Branches, Residual)):
-        fields = [sequence_field(part, field, in_shape) for part in sublayers(layer)]
-        return Field(tuple(max(f.size[i] for f in fields) for i in range(2)),
-                     tuple(max(f.jump[i] for f in fields) for i in range(2)))
-    if isinstance(layer, (LRN, ReLU, Dropout, Softmax)):
-        return field  # per position: the field is unchanged
-    raise TypeError(f"no receptive-field rule for layer type {type(layer).__name__}")
+    return rule(FIELD_RULES, layer)(layer, field, in_shape)
 
 
 def adaptive_window(n: int, out: int) -> Pair:
@@ -81,34 +97,49 @@ def sequence_field(layers: tuple[Layer, ...], field: Field, in_shape: Shape) -> 
     return field
 
 
+def _branches_peak(layer: Branches, shape: Shape, out_shape: Shape, held: int) -> int:
+    current, done, peak = _numel(shape), 0, 0
+    for branch in layer.branches:  # each finished branch output stays alive until the concat
+        peak = max(peak, sequence_peak(branch, shape, held + done))
+        done += _numel(walk(branch, shape)[1])
+    return max(peak, held + current + done + _numel(out_shape))
+
+
+def _residual_peak(layer: Residual, shape: Shape, out_shape: Shape, held: int) -> int:
+    body = _numel(walk(layer.body, shape)[1])  # alive while the shortcut runs, until the sum
+    return max(sequence_peak(layer.body, shape, held),
+               sequence_peak(layer.shortcut, shape, held + body),
+               held + _numel(shape) + body + _numel(out_shape))
+
+
+def _conv_peak(layer: Conv | Separable, shape: Shape, out_shape: Shape, held: int) -> int:
+    out = _numel(out_shape)
+    mid = (shape[0] * layer.multiplier * out_shape[1] * out_shape[2]
+           if isinstance(layer, Separable) else 0)  # a separable conv's depthwise output
+    bn = out if layer.bn_eps is not None else 0  # BatchNorm's output beside the conv's
+    return held + _numel(shape) + mid + out + bn
+
+
+def _plain_peak(layer, shape: Shape, out_shape: Shape, held: int) -> int:
+    return held + _numel(shape) + _numel(out_shape)
+
+
+# Each layer type's peak live elements while it runs, given what the caller holds.
+PEAK_RULES = {
+    Conv: _conv_peak, Separable: _conv_peak, Branches: _branches_peak, Residual: _residual_peak,
+    **{kind: _plain_peak for kind in (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU, Dropout,
+                                      Linear, Softmax)},
+}
+
+
 def sequence_peak(layers: tuple[Layer, ...], in_shape: Shape, held: int = 0) -> int:
     """Peak live activation elements (per image) while a sequence runs; ``held`` elements are kept
     alive by the caller, and the sequence's input is counted here."""
-    current = _numel(in_shape)
-    peak = held + current
-    shape = in_shape
+    peak, shape = held + _numel(in_shape), in_shape
     for layer in layers:
         out_shape = layer_out_shape(layer, shape)
-        out = _numel(out_shape)
-        if isinstance(layer, Branches):
-            done = 0
-            for branch in layer.branches:
-                peak = max(peak, sequence_peak(branch, shape, held + done))
-                done += _numel(walk(branch, shape)[1])
-            peak = max(peak, held + current + done + out)
-        elif isinstance(layer, Residual):  # the body's output stays alive while the shortcut runs
-            body = _numel(walk(layer.body, shape)[1])
-            peak = max(peak, sequence_peak(layer.body, shape, held),
-                       sequence_peak(layer.shortcut, shape, held + body),
-                       held + current + body + out)
-        elif isinstance(layer, Separable):  # the depthwise output, then the pointwise one
-            mid = shape[0] * layer.multiplier * out_shape[1] * out_shape[2]
-            extra = out if layer.bn_eps is not None else 0
-            peak = max(peak, held + current + mid + out + extra)
-        else:
-            extra = out if isinstance(layer, Conv) and layer.bn_eps is not None else 0
-            peak = max(peak, held + current + out + extra)
-        current, shape = out, out_shape
+        peak = max(peak, rule(PEAK_RULES, layer)(layer, shape, out_shape, held))
+        shape = out_shape
     return peak
 
 

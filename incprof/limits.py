@@ -19,7 +19,11 @@ The estimate is an upper bound of what building and running the network once tak
   - LRN (torch's local_response_norm): the squared input padded by ``size - 1`` channels, the
     window average and its scaled copies, 2 C + size channels beside the input and output;
   - linear: the flattened input, copied when it is not contiguous (channels-last);
-  - global average pool: a 16-bit input is averaged in an fp32 copy.
+  - global and adaptive average pools: a 16-bit input is averaged in an fp32 copy;
+  - separable conv (not measured separately): the depthwise and the pointwise conv's copies as
+    for a conv, with the depthwise output alive beside the pointwise one;
+  - ReLU on its own, dropout, softmax: nothing beside their output; a residual block or parallel
+    branches: the largest temporary of their parts.
 - a fixed allowance for the allocator and the libraries' own buffers.
 """
 
@@ -30,8 +34,10 @@ import os
 from .analytic import count_spec
 from .errors import ResourceError
 from .geometry import BYTES
-from .spec import (LRN, ArchSpec, Branches, Conv, GlobalAvgPool, Layer, Linear, Pair, Pool, Shape,
-                   leaves, walk)
+from .shapes import rule
+from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
+                   Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, leaves,
+                   sublayers, walk)
 from .units import human
 
 COMPUTE_BYTES = 4  # CPU kernels copy 16-bit tensors to fp32
@@ -44,27 +50,54 @@ def _numel(shape: Shape) -> int:
     return shape[0] * shape[1] * shape[2]
 
 
+def _conv_copies(in_shape: Shape, out_shape: Shape) -> int:
+    return COMPUTE_BYTES * sum(-(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK * h * w
+                               for c, h, w in (in_shape, out_shape))
+
+
+def _conv(layer: Conv, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
+    bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
+    return _conv_copies(in_shape, out_shape) + bn
+
+
+def _separable(layer: Separable, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
+    """Two convs in a row: the larger one's copies, with the depthwise output alive beside the
+    pointwise conv, and BatchNorm's output."""
+    mid = (in_shape[0] * layer.multiplier, *out_shape[1:])
+    bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
+    return max(_conv_copies(in_shape, mid),
+               _numel(mid) * value_bytes + _conv_copies(mid, out_shape)) + bn
+
+
+def _average(layer, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
+    # a 16-bit input is averaged in an fp32 copy
+    return _numel(in_shape) * COMPUTE_BYTES if value_bytes < COMPUTE_BYTES else 0
+
+
+def _nothing(layer, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
+    return 0  # the output, counted with the activations, is all it writes
+
+
+# Each layer type's temporary bytes per image beside its input and output (the module's docstring
+# says what was measured); a Branches or Residual: the largest of its parts', run one at a time.
+TEMPORARY_RULES = {
+    Conv: _conv, Separable: _separable,
+    Pool: lambda layer, i, o, b: _numel(o) * INDEX_BYTES if layer.kind == "max" else 0,
+    LRN: lambda layer, i, o, b: (2 * i[0] + layer.size) * i[1] * i[2] * COMPUTE_BYTES,
+    Linear: lambda layer, i, o, b: _numel(i) * b,
+    GlobalAvgPool: _average, AdaptiveAvgPool: _average,
+    ReLU: _nothing, Dropout: _nothing, Softmax: _nothing,
+    Branches: lambda layer, i, o, b: max(sequence_temporary_bytes(part, i, b)
+                                         for part in layer.branches),
+    Residual: lambda layer, i, o, b: max(sequence_temporary_bytes(part, i, b)
+                                         for part in sublayers(layer)),
+}
+
+
 def layer_temporary_bytes(layer: Layer, in_shape: Shape, out_shape: Shape,
                           value_bytes: int) -> int:
-    """Bytes per image that one layer allocates beside its input and output while it runs
-    (Branches: the largest of its layers', since branches run one after another)."""
-    if isinstance(layer, Conv):
-        bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
-        copies = sum(-(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK * h * w
-                     for c, h, w in (in_shape, out_shape))
-        return copies * COMPUTE_BYTES + bn
-    if isinstance(layer, Pool):
-        return _numel(out_shape) * INDEX_BYTES if layer.kind == "max" else 0
-    if isinstance(layer, LRN):
-        c, h, w = in_shape
-        return (2 * c + layer.size) * h * w * COMPUTE_BYTES
-    if isinstance(layer, Linear):
-        return _numel(in_shape) * value_bytes
-    if isinstance(layer, GlobalAvgPool):  # a 16-bit input is averaged in an fp32 copy
-        return _numel(in_shape) * COMPUTE_BYTES if value_bytes < COMPUTE_BYTES else 0
-    if isinstance(layer, Branches):
-        return max(sequence_temporary_bytes(b, in_shape, value_bytes) for b in layer.branches)
-    return 0
+    """Bytes per image that one layer allocates beside its input and output while it runs."""
+    return rule(TEMPORARY_RULES, layer)(layer, in_shape, out_shape, value_bytes)
 
 
 def sequence_temporary_bytes(layers: tuple[Layer, ...], in_shape: Shape, value_bytes: int) -> int:

@@ -1,12 +1,13 @@
-"""Every layer type has an explicit rule in shape inference, counting, MAC classes, receptive
-fields, the memory estimate and the builder; a type none of them knows is an error, never free."""
+"""Every layer type has an entry in every per-type table: parsing, shapes, depth, counts, MAC classes,
+receptive fields, peak memory, the memory estimate and the builder; a type a table lacks is an
+error, never free."""
 
 import dataclasses
 import typing
 
 import pytest
 
-from incprof import analytic, geometry, limits, spec
+from incprof import analytic, geometry, limits, parse, shapes, spec
 from incprof.spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool,
                           Linear, Pool, ReLU, Residual, Row, Separable, Softmax)
 
@@ -53,12 +54,35 @@ def _rules():
         from incprof import build
     except ImportError:  # no torch: the builder is checked where torch is installed
         return rules
-    rules["build"] = lambda layer: build._layer(layer, SHAPE, False)
+    rules["build"] = lambda layer: build._sequence((layer,), SHAPE, False)
     return rules
 
 
 def test_every_layer_type_has_an_example():
-    assert set(EXAMPLES) == set(typing.get_args(spec.Layer))
+    assert set(EXAMPLES) == set(typing.get_args(spec.Layer)) == set(spec.LAYER_TYPES)
+
+
+def _tables() -> dict:
+    tables = {
+        "parse": {kind for kind, _, _ in parse.LAYER_PARSERS.values()},
+        "shapes": shapes.SHAPE_RULES, "depth": shapes.DEPTH_RULES,
+        "counts": analytic.COUNT_RULES, "mac class": analytic.MAC_CLASSES,
+        "receptive field": geometry.FIELD_RULES, "peak memory": geometry.PEAK_RULES,
+        "memory estimate": limits.TEMPORARY_RULES,
+    }
+    try:
+        from incprof import build
+    except ImportError:  # no torch: the builder is checked where torch is installed
+        return tables
+    tables["build"] = build.BUILD_RULES
+    return tables
+
+
+@pytest.mark.parametrize("table", list(_tables()))
+def test_every_table_names_every_layer_type(table):
+    """Adding a layer type means one entry in each of these tables, and this test lists any
+    table that lacks it."""
+    assert set(_tables()[table]) == set(spec.LAYER_TYPES)
 
 
 @pytest.mark.parametrize("rule", list(_rules()))

@@ -63,7 +63,7 @@ def test_filter_columns_expand_into_four_branches():
     (5, 2, 2, 1, True, 3),      # ceil(5 / 2) + 1 = 4, but the 4th window would start at 6 >= 5 + 1
 ])
 def test_pool_output_size_rule(n, k, s, p, ceil, expected):
-    from incprof.spec import _window
+    from incprof.shapes import _window
 
     assert _window((k, k), (s, s), (p, p), ceil, (n, n), 0, "pool") == (expected, expected)
 
@@ -75,7 +75,7 @@ def test_pool_rule_agrees_with_torch():
             if n + 2 * p < k:
                 continue
             for ceil in (False, True):
-                from incprof.spec import _window
+                from incprof.shapes import _window
 
                 ours = _window((k, k), (s, s), (p, p), ceil, (n, n), 0, "pool")[0]
                 theirs = torch.nn.MaxPool2d(k, s, p, ceil_mode=ceil)(torch.zeros(1, 1, n, n)).shape[-1]
@@ -363,7 +363,7 @@ rows:
     ("{body: [{conv: {out: 8, kernel: 1}}], scale: 0}", "scale must not be 0"),
     ("{body: [{conv: {out: 8, kernel: 1}}], scale: '0.1'}", "scale must be a finite number"),
     ("{body: []}", "residual body must be a non-empty list"),
-    ("{shortcut: [{conv: {out: 8, kernel: 1}}]}", "residual is missing required key 'body'"),
+    ("{shortcut: [{conv: {out: 8, kernel: 1}}]}", "residual layer is missing required key 'body'"),
     ("{body: [{separable: {out: 8, kernel: 3, padding: same, multiplier: 0}}]}",
      "multiplier must be >= 1"),
     ("{body: [{separable: {out: 8, kernel: 3, padding: same, multiplier: 1.5}}]}",
