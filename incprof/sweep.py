@@ -13,7 +13,9 @@ from .spec import ArchSpec, Conv, format_shape, leaves
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
-    return [r.name for r in spec.rows if any(isinstance(leaf, Conv) for leaf in leaves(r.layers))][-1]
+    """The last row with a conv, or the last row of a spec without one."""
+    convs = [r.name for r in spec.rows if any(isinstance(leaf, Conv) for leaf in leaves(r.layers))]
+    return (convs or [spec.rows[-1].name])[-1]
 
 
 def min_input_size(spec: ArchSpec, largest: int | None = None) -> int | None:

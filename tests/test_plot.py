@@ -3,8 +3,8 @@
 import pytest
 
 from incprof.compare import compare_modules, resolve_side
-from incprof.errors import SpecError
-from incprof.plot import module_macs_bars
+from incprof.errors import UsageError
+from incprof.plot import NothingToPlot, module_macs_bars
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,12 @@ def test_svg_names_axes_and_units(tmp_path, modules):
 
 
 def test_unknown_plot_format(tmp_path, modules):
-    with pytest.raises(SpecError, match=".png or .svg"):
+    with pytest.raises(UsageError, match=".png or .svg"):
         module_macs_bars(modules, tmp_path / "m.jpg")
 
 
 def test_nothing_to_plot_is_a_clear_error(tmp_path):
     same = compare_modules(resolve_side("reduced"), resolve_side("reduced"))
-    with pytest.raises(SpecError, match="nothing to plot"):
+    with pytest.raises(NothingToPlot, match="no rows in common"):
         module_macs_bars(same, tmp_path / "m.svg")
     assert not (tmp_path / "m.svg").exists()
