@@ -144,3 +144,17 @@ def test_torchvision_notes_say_no_none_and_no_paper_reasons():
     paper = to_text(profile("googlenet", aux=False))
     assert "None" not in tv and "No known explanation" in paper
     assert "No known explanation" not in tv and "torchvision flavour builds a different" in tv
+
+
+def test_compact_grids_still_state_the_fvcore_check(defaults):
+    """The compact form drops an all-agreeing fvcore column; its summary must then say so."""
+    _, grids = defaults
+    for command in ("compare module", "compare network"):
+        (grid,) = grids[command]
+        assert "fvcore" not in [h for h, _ in grid.headers]
+        assert any(s.startswith("fvcore on the built modules: agrees") for s in grid.summary)
+    for grid in grids["factorize"]:
+        assert "fvcore" not in [h for h, _ in grid.headers]
+        assert any(s.startswith("fvcore on the built convs agrees") for s in grid.summary)
+    (table,) = grids["table googlenet"]
+    assert any(s.startswith("fvcore on the built network: agrees") for s in table.summary)
