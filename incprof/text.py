@@ -14,7 +14,9 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?"
                    r"|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])")
 # C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder a line.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_INLINE = re.compile(r"([\\`|<>\[\]])")
+# '>' needs no escape inline: it starts a quote only at a line's start (see block) and a tag
+# only after '<', which is escaped.
+_MARKDOWN_INLINE = re.compile(r"([\\`|<\[\]])")
 _MARKDOWN_BLOCK = re.compile(r"^(\s*)([#>+*=-]|\d+[.)])")
 _NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
 
@@ -29,8 +31,8 @@ def terminal(text) -> str:
 
 def markdown(text, block: bool = False) -> str:
     """Text for a markdown table cell (or, with ``block``, the start of a list item): one line,
-    with pipes, backslashes, backticks, angle and square brackets escaped, so it adds no cell,
-    row, HTML tag, image or link; ``block`` also escapes a leading heading, quote or list marker."""
+    with pipes, backslashes, backticks, '<' and square brackets escaped, so it adds no cell, row,
+    HTML tag, image or link; ``block`` also escapes a leading heading, quote or list marker."""
     text = _MARKDOWN_INLINE.sub(r"\\\1", terminal(text))
     return _MARKDOWN_BLOCK.sub(r"\1\\\2", text) if block else text
 

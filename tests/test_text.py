@@ -65,7 +65,7 @@ def test_markdown_adds_no_cell_row_heading_tag_or_link():
     assert all(_unescaped(line, "|") == 3 for line in table)  # no extra cells
     items = lines[len(table):]
     assert all(line == "" or line.startswith("- ") for line in items)
-    for char in "<>[]`":
+    for char in "<[]`":
         assert _unescaped(text, char) == 0, char
     assert not any(line.startswith(("#", "- #", "- -", "- 1.")) for line in lines)
     assert markdown("a|b\nc") == "a\\|b c"
