@@ -109,6 +109,8 @@ WarmupOpt = Annotated[Optional[int], typer.Option(min=0, help="Warm-up iteration
                                                   "adaptive).")]
 RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (default: adaptive, "
                                                    "until the median is stable).")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="With the table format: every column in one "
+                                       "table at its natural width, even past the terminal's.")]
 
 
 def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
@@ -221,6 +223,7 @@ def table(
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -231,6 +234,7 @@ def table(
 
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
+    _check_plot(plot)
     with user_errors(), _progress("timing") as advance:
         df = profile(spec or arch, flavor=flavor, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
@@ -240,15 +244,16 @@ def table(
         if plot is not None:
             from .plot import macs_by_kind_bars
 
-            macs_by_kind_bars(df, plot)
-            typer.secho(f"wrote {plot}", err=True)
+            _draw(macs_by_kind_bars, plot, df)
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
-        render.print_grid(render.profile_grid(df, columns=groups), Console())
-    elif fmt in (Format.table, Format.markdown):
-        render_text = render.to_text if fmt is Format.table else render.to_markdown
-        _emit(render_text(df, columns=groups), output)
+        render.print_grid(render.profile_grid(df, columns=groups, compact=not wide), Console(),
+                          wide=wide)
+    elif fmt is Format.table:
+        _emit(render.to_text(df, columns=groups, wide=wide), output)
+    elif fmt is Format.markdown:
+        _emit(render.to_markdown(df, columns=groups), output)
     else:
         _emit((render.to_csv if fmt is Format.csv else render.to_json)(df), output)
     if df.attrs["totals"]["fvcore_agrees"] is False:
@@ -298,6 +303,7 @@ def compare(
     channels_last: ChannelsLastOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -313,6 +319,7 @@ def compare(
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
     timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
+    _check_plot(plot)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if is_path(side) else side for side in sides)
@@ -326,10 +333,7 @@ def compare(
         if plot is not None:
             from .plot import module_macs_bars
 
-            modules = frames[0] if level is not Level.network else compare_modules(
-                *specs, batch_size=batch_size, labels=labels)
-            module_macs_bars(modules, plot)
-            typer.secho(f"wrote {plot}", err=True)
+            _draw(module_macs_bars, plot, frames[0])
     if fmt is Format.json:
         import json
 
@@ -337,8 +341,9 @@ def compare(
     elif fmt is Format.csv:
         _emit(render.comparison_csv(frames), output)
     else:
-        _show([render.comparison_grid(f, exact=fmt is Format.markdown) for f in frames], fmt,
-              output)
+        _show([render.comparison_grid(f, exact=fmt is Format.markdown,
+                                      compact=fmt is Format.table and not wide) for f in frames],
+              fmt, output, wide)
     if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
         fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
 
@@ -365,6 +370,7 @@ def factorize(
                                                  "(.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
                                          "fvcore on the built modules.")] = True,
+    wide: WideOpt = False,
 ) -> None:
     """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.
 
@@ -375,14 +381,14 @@ def factorize(
 
     if grid_kernel % 2 == 0:
         fail(f"--grid-kernel must be odd, got {grid_kernel}")
+    _check_plot(plot)
     with user_errors():
         rules = factorization_table(width, size, cin, cout, verify=verify)
         grid = grid_table(grid_size, grid_channels, grid_kernel, verify=verify)
         if plot is not None:
             from .plot import savings_bars
 
-            savings_bars(rules, grid, plot)
-            typer.secho(f"wrote {plot}", err=True)
+            _draw(savings_bars, plot, rules, grid)
     if fmt is Format.json:
         import json
 
@@ -390,14 +396,38 @@ def factorize(
                    "grid_reduction": {"meta": grid.attrs["meta"], "rows": render.records(grid)}}
         _emit(json.dumps(payload, indent=2) + "\n", output)
     elif fmt is Format.csv:
-        _emit(rules.to_csv(index=False, lineterminator="\n") + "\n"
-              + grid.to_csv(index=False, lineterminator="\n"), output)
+        _emit(render.frame_csv(rules) + "\n" + render.frame_csv(grid), output)
     else:
-        _show(render.factorization_grids(rules, grid, exact=fmt is Format.markdown), fmt, output)
+        _show(render.factorization_grids(rules, grid, exact=fmt is Format.markdown,
+                                         compact=fmt is Format.table and not wide),
+              fmt, output, wide)
 
 
-def _show(grids, fmt: Format, output: Path | None) -> None:
-    """Grids as a rich table on a terminal, else as text or markdown."""
+def _check_plot(plot: Path | None) -> None:
+    """Refuse a --plot path matplotlib cannot write before any work starts."""
+    if plot is not None:
+        from .plot import check_plot_path
+
+        with user_errors():
+            check_plot_path(plot)
+
+
+def _draw(figure, plot: Path, *frames) -> None:
+    """Draw ``figure`` of ``frames`` into ``plot``; data with nothing to show gets one line saying
+    why no plot was written, and the command goes on."""
+    from .plot import NothingToPlot
+
+    try:
+        figure(*frames, plot)
+    except NothingToPlot as exc:
+        typer.secho(f"no plot written to {plot}: {exc}", err=True)
+    else:
+        typer.secho(f"wrote {plot}", err=True)
+
+
+def _show(grids, fmt: Format, output: Path | None, wide: bool = False) -> None:
+    """Grids as rich tables on a terminal, else as text or markdown; the tables fit the terminal
+    (or 110 columns), or with ``wide`` show every column at its natural width."""
     from . import render
 
     if fmt is Format.markdown:
@@ -407,9 +437,9 @@ def _show(grids, fmt: Format, output: Path | None) -> None:
 
         console = Console()
         for grid in grids:
-            render.print_grid(grid, console)
+            render.print_grid(grid, console, wide)
     else:
-        _emit("\n".join(render.grid_text(g) for g in grids), output)
+        _emit("\n".join(render.grid_text(g, wide=wide) for g in grids), output)
 
 
 @app.command()
@@ -525,7 +555,8 @@ def diff(
     elif fmt is Format.csv:
         _emit(render.comparison_csv([frame]), output)
     else:
-        _show([render.comparison_grid(frame, exact=fmt is Format.markdown)], fmt, output)
+        _show([render.comparison_grid(frame, exact=fmt is Format.markdown,
+                                      compact=fmt is Format.table)], fmt, output)
 
 
 @app.command("sweep")
@@ -566,7 +597,7 @@ def sweep_sizes(
         payload = {"meta": df.attrs["meta"], "rows": render.records(df)}
         _emit(json.dumps(payload, indent=2) + "\n", output)
     elif fmt is Format.csv:
-        _emit(df.to_csv(index=False, lineterminator="\n"), output)
+        _emit(render.frame_csv(df), output)
     else:
         _show([render.sweep_grid(df, exact=fmt is Format.markdown)], fmt, output)
 
@@ -608,7 +639,7 @@ def bench(
         _emit(json.dumps({"meta": df.attrs["meta"], "rows": render.records(df)}, indent=2)
               + "\n", output)
     elif fmt is Format.csv:
-        _emit(df.to_csv(index=False, lineterminator="\n"), output)
+        _emit(render.frame_csv(df), output)
     else:
         _show([render.bench_grid(df)], fmt, output)
 

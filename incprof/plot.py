@@ -7,9 +7,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import SpecError
+from .errors import UsageError
+from .text import plot_label
 
 FORMATS = (".png", ".svg")
+
+
+class NothingToPlot(UsageError):
+    """The data has nothing a figure could show (no rows, or no MACs); the reason is one line."""
+
+
+def check_plot_path(path: str | Path) -> None:
+    """Refuse a plot path whose extension matplotlib is not asked to write (.png or .svg), before
+    any work is done."""
+    if Path(path).suffix.lower() not in FORMATS:
+        raise UsageError(f"plot file {path} must end in .png or .svg")
 
 
 def _pyplot():
@@ -18,7 +30,8 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "incprof", "font.size": 10})
+    # usetex off whatever a matplotlibrc says: user text goes through text.plot_label instead.
+    plt.rcParams.update({"svg.hashsalt": "incprof", "font.size": 10, "text.usetex": False})
     return plt
 
 
@@ -28,9 +41,8 @@ def save_figure(fig, path: str | Path) -> None:
     from .files import write_atomic
 
     path = Path(path)
+    check_plot_path(path)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise SpecError(f"plot file {path} must end in .png or .svg")
     metadata = {"Software": None} if suffix == ".png" else {"Date": None, "Creator": None}
     buffer = io.BytesIO()
     fig.savefig(buffer, format=suffix[1:], metadata=metadata, dpi=120, bbox_inches="tight")
@@ -39,32 +51,38 @@ def save_figure(fig, path: str | Path) -> None:
 
 
 def module_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
-    """Grouped bars of MACs per module for A and B (a module comparison DataFrame)."""
-    if df.empty:
-        raise SpecError("nothing to plot: the two sides have no rows in common whose layers differ")
-    plt = _pyplot()
+    """Grouped bars of MACs per module for A and B (a module comparison DataFrame), or per row
+    with MACs on either side (a network comparison)."""
     meta = df.attrs["meta"]
-    names = [n.replace("inception_", "") for n in df["row"]]
+    if df.empty:
+        raise NothingToPlot("the two sides have no rows in common whose layers differ")
+    if meta["level"] != "module":
+        df = df[(df["a_macs"] > 0) | (df["b_macs"] > 0)]
+    if df.empty or not (df["a_macs"].any() or df["b_macs"].any()):
+        raise NothingToPlot("no row the two sides share has MACs (no conv or linear layer)")
+    plt = _pyplot()
+    names = [plot_label(n.replace("inception_", "")) for n in df["row"]]
     a = [int(v) for v in df["a_macs"]]
     b = [int(v) for v in df["b_macs"]]
+    label_a, label_b = plot_label(meta["a"]), plot_label(meta["b"])
     fig, ax = plt.subplots(figsize=(9, 4.5))
     x = range(len(names))
     width = 0.4
-    bars_a = ax.bar([i - width / 2 for i in x], [v / 1e6 for v in a], width, label=meta["a"],
+    bars_a = ax.bar([i - width / 2 for i in x], [v / 1e6 for v in a], width, label=label_a,
                     color="#d95f02")
-    bars_b = ax.bar([i + width / 2 for i in x], [v / 1e6 for v in b], width, label=meta["b"],
+    bars_b = ax.bar([i + width / 2 for i in x], [v / 1e6 for v in b], width, label=label_b,
                     color="#1b9e77")
     if max(a + b) / max(1, min(v for v in a + b if v)) > 30:
         ax.set_yscale("log")
     for bars in (bars_a, bars_b):
         ax.bar_label(bars, labels=[f"{v.get_height():.0f}" for v in bars], fontsize=7, padding=2)
     ax.set_xticks(list(x), names)
-    ax.set_xlabel("Inception module (each at its input shape in " + meta["b"] + ")"
+    ax.set_xlabel("Inception module (each at its input shape in " + label_b + ")"
                   if meta["level"] == "module" else "row")
     ax.set_ylabel(f"MACs (millions, batch {meta['batch_size']})")
     total_a, total_b = df.attrs["totals"]["a_macs"], df.attrs["totals"]["b_macs"]
     what = "module" if meta["level"] == "module" else "row, whole networks"
-    ax.set_title(f"MACs per {what}: {meta['a']} vs {meta['b']} "
+    ax.set_title(f"MACs per {what}: {label_a} vs {label_b} "
                  f"({total_a / 1e9:.2f} G vs {total_b / 1e9:.2f} G in all, "
                  f"saved = 1 - B/A = {df.attrs['totals']['macs_saving_pct']:.1f}%)")
     ax.legend()
@@ -79,9 +97,11 @@ KIND_COLORS = {"macs_1x1": ("1x1 convs", "#66a61e"), "macs_nxn": ("n x n convs",
 
 def macs_by_kind_bars(df: pd.DataFrame, path: str | Path) -> None:
     """Stacked bars of MACs per row (rows with MACs only), split by conv kind (a profile)."""
-    plt = _pyplot()
     meta = df.attrs["meta"]
     rows = df[(~df["aux"]) & (df["macs"] > 0)]
+    if rows.empty:
+        raise NothingToPlot("no row has MACs (no conv or linear layer outside the aux heads)")
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.8))
     bottom = [0.0] * len(rows)
     x = list(range(len(rows)))
@@ -91,11 +111,12 @@ def macs_by_kind_bars(df: pd.DataFrame, path: str | Path) -> None:
             ax.bar(x, values, 0.7, bottom=bottom, label=label, color=color)
             bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylim(0, max(bottom) * 1.08)
-    ax.set_xticks(x, list(rows["row"]), rotation=45, ha="right")
+    ax.set_xticks(x, [plot_label(n) for n in rows["row"]], rotation=45, ha="right")
     ax.set_xlabel("row")
     ax.set_ylabel(f"MACs (millions, batch {meta['batch_size']})")
     total = df.attrs["totals"]["macs"]
-    ax.set_title(f"{meta['title']}: MACs per row by conv kind ({total / 1e9:.2f} G in all)")
+    ax.set_title(f"{plot_label(meta['title'])}: MACs per row by conv kind "
+                 f"({total / 1e9:.2f} G in all)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
@@ -132,9 +153,11 @@ def savings_bars(rules: pd.DataFrame, grid: pd.DataFrame, path: str | Path) -> N
 
 def rows_params_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
     """Two panels of per-row bars: params and MACs (rows with parameters, aux heads excluded)."""
-    plt = _pyplot()
     meta = df.attrs["meta"]
     rows = df[(~df["aux"]) & (df["params"] > 0)]
+    if rows.empty:
+        raise NothingToPlot("no row has parameters")
+    plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     x = list(range(len(rows)))
     for ax, column, label, color in ((top, "params", "params (millions)", "#7570b3"),
@@ -145,13 +168,13 @@ def rows_params_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
         ax.bar_label(bars, labels=[f"{v:.2f}" if v < 10 else f"{v:.0f}" for v in values],
                      fontsize=7, padding=2)
         ax.set_ylabel(label)
-        ax.set_ylim(0, max(values) * 1.15)
+        ax.set_ylim(0, max(values) * 1.15 or 1)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
-    bottom.set_xticks(x, list(rows["row"]), rotation=45, ha="right")
+    bottom.set_xticks(x, [plot_label(n) for n in rows["row"]], rotation=45, ha="right")
     bottom.set_xlabel("row")
     t = df.attrs["totals"]
-    top.set_title(f"{meta['title']}: params and MACs per row "
+    top.set_title(f"{plot_label(meta['title'])}: params and MACs per row "
                   f"({t['params'] / 1e6:.2f}M params, {t['macs'] / 1e9:.2f} G MACs, no aux heads)")
     save_figure(fig, path)
 
@@ -159,9 +182,11 @@ def rows_params_macs_bars(df: pd.DataFrame, path: str | Path) -> None:
 def paper_vs_measured_bars(df: pd.DataFrame, path: str | Path) -> None:
     """Per row, the paper's printed params and ops beside incprof's (log scale, rows the paper
     prints figures for)."""
-    plt = _pyplot()
     meta = df.attrs["meta"]
     rows = df[df["paper_params"].notna() | df["paper_ops"].notna()]
+    if rows.empty:
+        raise NothingToPlot("the spec prints no params or ops to compare with")
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     x = list(range(len(rows)))
     width = 0.4
@@ -172,8 +197,8 @@ def paper_vs_measured_bars(df: pd.DataFrame, path: str | Path) -> None:
         ax.bar([i + width / 2 for i in x], [int(v) for v in rows[ours]], width,
                label="computed by incprof", color="#1b9e77")
         ax.set_yscale("log")
-        ax.set_xticks(x, [n.replace("inception_", "") for n in rows["row"]], rotation=45,
-                      ha="right")
+        ax.set_xticks(x, [plot_label(n.replace("inception_", "")) for n in rows["row"]],
+                      rotation=45, ha="right")
         ax.set_ylabel(f"{label}, per image (log scale)")
         ax.set_xlabel("row")
         for i, flag in enumerate(rows["flag"]):
@@ -183,29 +208,33 @@ def paper_vs_measured_bars(df: pd.DataFrame, path: str | Path) -> None:
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"{meta['title']}: the paper's params and ops against computed ones")
+    fig.suptitle(f"{plot_label(meta['title'])}: the paper's params and ops against computed ones")
     save_figure(fig, path)
 
 
 def latency_vs_macs(df: pd.DataFrame, path: str | Path) -> None:
-    """Per row, measured latency against MACs (log-log), labelled: where time and work disagree."""
-    plt = _pyplot()
+    """Per row, in network order, measured latency beside MACs: two bar panels sharing one row
+    axis, so every row (pools included) has its own label and where time and work disagree
+    shows."""
     meta = df.attrs["meta"]
     env = meta["latency_env"]
-    rows = df[(~df["aux"]) & df["latency_ms"].notna() & (df["macs"] > 0)]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    ax.scatter([int(v) / 1e6 for v in rows["macs"]], list(rows["latency_ms"]), color="#1b9e77",
-               zorder=3)
-    for name, macs, ms in zip(rows["row"], rows["macs"], rows["latency_ms"]):
-        ax.annotate(name.replace("inception_", ""), (int(macs) / 1e6, ms), fontsize=8,
-                    xytext=(4, 3), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(f"MACs (millions, batch {meta['batch_size']})")
-    ax.set_ylabel("latency (ms, median)")
-    ax.set_title(f"{meta['title']}: latency against MACs per row\n"
-                 f"{env['device']}, {env['dtype']}, batch {env['batch_size']}")
-    ax.grid(alpha=0.3, which="both")
+    rows = df[(~df["aux"]) & df["latency_ms"].notna()]
+    if rows.empty:
+        raise NothingToPlot("no row was timed")
+    plt = _pyplot()
+    y = list(range(len(rows)))
+    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(10, 1.5 + 0.24 * len(rows)))
+    left.barh(y, [float(v) for v in rows["latency_ms"]], 0.7, color="#1b9e77")
+    right.barh(y, [int(v) / 1e6 for v in rows["macs"]], 0.7, color="#7570b3")
+    left.set_yticks(y, [plot_label(n) for n in rows["row"]], fontsize=8)
+    left.invert_yaxis()
+    left.set_xlabel("latency (ms, median)")
+    right.set_xlabel(f"MACs (millions, batch {meta['batch_size']})")
+    for ax in (left, right):
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+    fig.suptitle(f"{plot_label(meta['title'])}: latency and MACs per row\n"
+                 f"{plot_label(env['device'])}, {env['dtype']}, batch {env['batch_size']}")
     save_figure(fig, path)
 
 

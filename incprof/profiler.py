@@ -142,7 +142,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
         "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
         "paper_figures_apply": paper_apart is None,
         "paper_figures_not_comparable": paper_apart,
-        "conventions": conventions(batch_size, bool(spec.aux), any(
+        "conventions": conventions(batch_size, bool(spec.aux), paper_apart is None and any(
             r.printed.params_value is not None or r.printed.ops_value is not None
             for r in spec.rows)),
     }

@@ -12,9 +12,11 @@ import pandas as pd
 
 from .spec import FILTER_COLUMNS
 from .units import human
+from .text import csv_cell, markdown, terminal
 
 FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red", "#5x5",
                                            "pool proj")))
+FILTER_SHORT = dict(zip(FILTER_COLUMNS, ("1x1", "3r", "3", "5r", "5", "pp")))
 
 
 def _plain(value):
@@ -48,9 +50,18 @@ def _fvcore_cell(row: dict) -> str:
     return "=" if ok else f"{row['fvcore_params']:,} / {row['fvcore_macs']:,}"
 
 
-def _notes(rows: list[dict]) -> list[str]:
-    return [f"[{i}] {r['row']}: {r['flag']}. {r['reason']}"
-            for i, r in enumerate((r for r in rows if r["flag"]), 1)]
+def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
+    """One numbered note per flagged row. A spec's reasons explain the paper's network, so another
+    flavour's notes give the flags alone and one line on why its figures differ."""
+    flagged = [r for r in rows if r["flag"]]
+    paper = flavor == "paper"
+    notes = [f"[{i}] {r['row']}: {r['flag']}." + (f" {r['reason']}" if paper and r["reason"] else "")
+             for i, r in enumerate(flagged, 1)]
+    if flagged and not paper:
+        notes.append(f"The {flavor} flavour builds a different network from the paper's, so the "
+                     "paper's printed figures are not expected to match it; the spec's notes on "
+                     "these rows explain the paper flavour (--flavor paper).")
+    return notes
 
 
 def summary_lines(df: pd.DataFrame) -> list[str]:
@@ -129,6 +140,10 @@ class Grid:
     dim: list[bool] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
+    # For each column, a group number: a narrow terminal splits the table between groups, each
+    # part led by the first column. Empty: every column is its own group.
+    groups: list[int] = field(default_factory=list)
+    wrap: tuple[int, ...] = ()  # columns of free text that may wrap onto several lines
 
 
 # Extra column groups for `incprof table --columns`.
@@ -188,94 +203,220 @@ def latency_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def profile_grid(df: pd.DataFrame, exact: bool = False, columns=()) -> Grid:
+def _filters_cell(r: dict, filters) -> str:
+    """The filter columns as one cell, '64/96/128/16/32/32' ('-' for a missing one; empty when
+    all are)."""
+    cells = [_int(r[f]) or "-" for f in filters]
+    return "" if set(cells) == {"-"} else "/".join(cells)
+
+
+def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: bool = False) -> Grid:
     """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
-    ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group)."""
+    ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group). ``compact`` is the
+    terminal's narrow form: note marks beside the row names, two-line headers, the six filter
+    columns in one cell after the paper's, and no fvcore column when fvcore agrees on every row
+    (the summary says so)."""
     number = _int if exact else human
     groups = COLUMN_GROUPS if "all" in columns else tuple(columns)
     rows = records(df)
     show_filters = [f for f in FILTER_COLUMNS if df[f].notna().any()]
-    headers = [("row", "left"), ("type", "left"), ("output", "right"), ("depth", "right"),
-               *((FILTER_HEADERS[f], "right") for f in show_filters), ("params", "right"),
-               ("MACs", "right"), ("paper params", "right"), ("paper ops", "right"),
-               ("Δ params", "right"), ("Δ ops", "right"), ("fvcore", "center"), ("flag", "left")]
+    sep = "\n" if compact else " "
+    marks, note = [], 0
+    for r in rows:
+        note += bool(r["flag"])
+        marks.append(f"[{note}]" if r["flag"] else "")
+    # (header, justify, group, cell of a row and its note mark)
+    spec = [("row", "left", 0, (lambda r, m: f"{r['row']} {m}".rstrip()) if compact else
+             (lambda r, m: r["row"])), ("type", "left", 1, lambda r, m: r["type"]),
+            ("output", "right", 1, lambda r, m: r["output_size"]),
+            ("depth", "right", 1, lambda r, m: str(r["depth"]))]
+    filters = [(FILTER_HEADERS[f], "right", 4, lambda r, m, f=f: _int(r[f])) for f in show_filters]
+    if compact and show_filters:
+        filters = [("filters\n" + "/".join(FILTER_SHORT[f] for f in show_filters), "right", 4,
+                    lambda r, m: _filters_cell(r, show_filters))]
+    counts = [("params", "right", 2, lambda r, m: number(r["params"])),
+              ("MACs", "right", 2, lambda r, m: number(r["macs"]))]
+    paper = [(f"paper{sep}params", "right", 3, lambda r, m: r["printed_params"] or ""),
+             (f"paper{sep}ops", "right", 3, lambda r, m: r["printed_ops"] or ""),
+             (f"Δ{sep}params", "right", 3, lambda r, m: _pct(r["paper_params_delta_pct"])),
+             (f"Δ{sep}ops", "right", 3, lambda r, m: _pct(r["paper_ops_delta_pct"]))]
+    fvcore = [("fvcore", "center", 2, lambda r, m: _fvcore_cell(r))]
+    if compact and all(_fvcore_cell(r) in ("=", "") for r in rows):
+        fvcore = []
+    flag = [("flag", "left", 2, lambda r, m: m)]
+    spec += (counts + fvcore + paper + filters if compact
+             else filters + counts + paper + fvcore + flag)
+    headers = [(h, j) for h, j, _, _ in spec]
+    group_of = [g for _, _, g, _ in spec]
+    extra = []
     if "rf" in groups:
-        headers += [("receptive field", "right"), ("jump", "right")]
+        extra += [("receptive field", 4), ("jump", 4)]
     if "memory" in groups:
-        headers += [("activations", "right"), ("act. bytes", "right"), ("peak live", "right")]
+        extra += [("activations", 5), ("act. bytes", 5), ("peak live", 5)]
     if "bottleneck" in groups:
-        headers += [("size drop", "right"), ("bottleneck", "center")]
+        extra += [("size drop", 6), ("bottleneck", 6)]
     timed = df.attrs["meta"].get("latency_env") is not None
     peaks = bool(timed and df["peak_fraction"].notna().any())
     if timed:
-        headers += [("latency ms", "right"), ("p10-p90 ms", "right"), ("GMAC/s", "right"),
-                    ("MAC/byte", "right"), *([("of peak", "right")] if peaks else [])]
-    cells, note = [], 0
-    for r in rows:
-        note += bool(r["flag"])
-        cells.append([r["row"], r["type"], r["output_size"], str(r["depth"]),
-                      *(_int(r[f]) for f in show_filters), number(r["params"]), number(r["macs"]),
-                      r["printed_params"] or "", r["printed_ops"] or "",
-                      _pct(r["paper_params_delta_pct"]), _pct(r["paper_ops_delta_pct"]),
-                      _fvcore_cell(r), f"[{note}]" if r["flag"] else "",
-                      *_extra_cells(r, groups, number),
-                      *(_latency_cells(r, peaks) if timed else [])])
-    return Grid(df.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], _notes(rows),
-                summary_lines(df) + latency_lines(df))
+        extra += [("latency ms", 7), ("p10-p90 ms", 7), ("GMAC/s", 7), ("MAC/byte", 7),
+                  *([("of peak", 7)] if peaks else [])]
+    headers += [(h, "center" if h == "bottleneck" else "right") for h, _ in extra]
+    group_of += [g for _, g in extra]
+    cells = [[cell(r, m) for _, _, _, cell in spec] + _extra_cells(r, groups, number)
+             + (_latency_cells(r, peaks) if timed else []) for r, m in zip(rows, marks)]
+    notes = _notes(rows, df.attrs["meta"]["flavor"])
+    if compact and show_filters:
+        notes.insert(0, "filters: " + " / ".join(FILTER_HEADERS[f] for f in show_filters)
+                     + ", the paper's filter columns in that order; - where a row has none.")
+    return Grid(df.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], notes,
+                summary_lines(df) + latency_lines(df), groups=group_of)
 
 
-def rich_table(grid: Grid):
-    """A rich Table of a Grid."""
+def _cells(grid: Grid) -> list[list[str]]:
+    """The header row and the rows of a Grid as terminal-safe text (a header may keep a line
+    break of its own)."""
+    headers = ["\n".join(terminal(line) for line in h.split("\n")) for h, _ in grid.headers]
+    return [headers] + [[terminal(cell) for cell in row] for row in grid.rows]
+
+
+def _layout(grid: Grid, cells: list[list[str]], width: int) -> tuple[list[list[int]], dict]:
+    """Split a Grid's non-empty columns into tables that fit ``width`` terminal columns: whole
+    column groups where they fit, each table led by column 0; free-text columns shrink (and wrap)
+    to their longest word before a table is split. Returns the column indices of each table and
+    the width given to each shrunk column."""
+    from rich.cells import cell_len
+
+    count = len(grid.headers)
+    natural = [max(cell_len(line) for row in cells for line in row[i].split("\n"))
+               for i in range(count)]
+    least = [max((cell_len(word) for row in cells for word in row[i].split()), default=0)
+             if i in grid.wrap else natural[i] for i in range(count)]
+    shown = [i for i in range(1, count) if any(row[i].strip() for row in cells[1:])]
+    groups = grid.groups or list(range(count))
+    runs: list[list[int]] = []
+    for i in shown:
+        if runs and groups[runs[-1][-1]] == groups[i]:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+
+    def size(columns, sizes):  # a SIMPLE_HEAD table: padding 1 a side, 1 between, 1 an edge
+        return sum(sizes[i] + 3 for i in columns) + 1
+
+    parts, pieces = [[0]], list(runs)
+    while pieces:
+        piece, part = pieces.pop(0), parts[-1]
+        alone = len(part) == 1
+        if size(part + piece, natural) <= width or (
+                (alone or any(i in grid.wrap for i in piece))
+                and size(part + piece, least) <= width):
+            part.extend(piece)
+        elif not alone:
+            parts.append([0])
+            pieces.insert(0, piece)
+        elif len(piece) > 1:
+            pieces[:0] = [[i] for i in piece]
+        else:
+            part.extend(piece)  # wider than the terminal on its own: rich folds it
+    widths = {}
+    for part in parts:
+        excess = size(part, natural) - width
+        for i in part:
+            if excess > 0 and i in grid.wrap:
+                cut = min(excess, natural[i] - least[i])
+                widths[i], excess = natural[i] - cut, excess - cut
+    return parts, widths
+
+
+def _table(grid: Grid, cells: list[list[str]], columns: list[int], widths: dict, title: str):
+    """A rich Table of some of a Grid's columns; every cell is a Text, so nothing is markup."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=grid.title, header_style="bold", box=box.SIMPLE_HEAD)
-    for header, justify in grid.headers:
-        table.add_column(header, justify=justify)
+    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD)
+    for i in columns:
+        table.add_column(Text(cells[0][i]), justify=grid.headers[i][1], width=widths.get(i),
+                         overflow="fold")
     dim = grid.dim or [False] * len(grid.rows)
-    for cells, faint in zip(grid.rows, dim):
-        table.add_row(*cells, style="dim" if faint else None)
+    for row, faint in zip(cells[1:], dim):
+        table.add_row(*(Text(row[i]) for i in columns), style="dim" if faint else None)
     return table
 
 
-def print_grid(grid: Grid, console) -> None:
-    """Print a Grid as a rich table, then its notes and summary, on a rich console."""
-    console.print(rich_table(grid))
+def rich_tables(grid: Grid, width: int | None = None) -> list:
+    """A Grid as rich Tables: one with every column when ``width`` is None, else its non-empty
+    columns split into as many tables as fit ``width`` columns, no cell cut."""
+    cells = _cells(grid)
+    title = terminal(grid.title)
+    if width is None:
+        return [_table(grid, cells, list(range(len(grid.headers))), {}, title)]
+    parts, widths = _layout(grid, cells, width)
+    return [_table(grid, cells, part, widths, title if n == 0 else f"{title} (continued)")
+            for n, part in enumerate(parts)]
+
+
+def rich_table(grid: Grid):
+    """A rich Table of a Grid, every column in one table."""
+    return rich_tables(grid)[0]
+
+
+def print_grid(grid: Grid, console, wide: bool = False) -> None:
+    """Print a Grid on a rich console, then its notes and summary: fitted to the console's width,
+    or with ``wide`` every column in one table at its natural width."""
+    from rich.measure import Measurement
+    from rich.segment import Segments
+    from rich.text import Text
+
+    if wide:
+        table = rich_table(grid)
+        natural = Measurement.get(console, console.options.update_width(10**5), table).maximum
+        lines = console.render_lines(table, console.options.update_width(max(natural, 1)),
+                                     new_lines=True)
+        console.print(Segments([segment for line in lines for segment in line]), crop=False)
+    else:
+        for table in rich_tables(grid, console.width):
+            console.print(table)
     for line in grid.notes + [""] + grid.summary:
-        console.print(line, highlight=False, markup=False)
+        console.print(Text(terminal(line)))
 
 
-def grid_text(grid: Grid, wrap: int = 110) -> str:
-    """A Grid as plain text: the table at its natural width, notes and summary wrapped at
-    ``wrap`` columns (no colour, no trailing spaces)."""
+def grid_text(grid: Grid, wrap: int = 110, wide: bool = False) -> str:
+    """A Grid as plain text: the table fitted to ``wrap`` columns (with ``wide``, every column
+    at its natural width), notes and summary wrapped at ``wrap`` (no colour, no trailing
+    spaces)."""
     import textwrap
 
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), width=1000, force_terminal=False, color_system=None)
-    console.print(rich_table(grid))
+    console = Console(file=io.StringIO(), width=10**4 if wide else wrap, force_terminal=False,
+                      color_system=None)
+    for table in rich_tables(grid, None if wide else wrap):
+        console.print(table)
     lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
     for paragraph in grid.notes + [""] + grid.summary:
-        lines += textwrap.wrap(paragraph, wrap, subsequent_indent="    ") or [""]
+        lines += textwrap.wrap(terminal(paragraph), wrap, subsequent_indent="    ") or [""]
     return "\n".join(lines) + "\n"
 
 
 def grid_markdown(grid: Grid) -> str:
-    """A Grid as a GitHub-flavoured markdown table, then its notes and summary as lists."""
+    """A Grid as a GitHub-flavoured markdown table, then its notes and summary as lists; every
+    cell and line is escaped (see incprof.text.markdown)."""
     align = {"left": "---", "right": "---:", "center": ":---:"}
-    lines = ["| " + " | ".join(h for h, _ in grid.headers) + " |",
+    lines = ["| " + " | ".join(markdown(h) for h, _ in grid.headers) + " |",
              "|" + "|".join(align[j] for _, j in grid.headers) + "|"]
     for cells in grid.rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(markdown(c) for c in cells) + " |")
     if grid.notes:
-        lines += [""] + [f"- {n}" for n in grid.notes]
-    lines += [""] + [f"- {s}" for s in grid.summary]
+        lines += [""] + [f"- {markdown(n, block=True)}" for n in grid.notes]
+    lines += [""] + [f"- {markdown(s, block=True)}" for s in grid.summary]
     return "\n".join(lines) + "\n"
 
 
-def to_text(df: pd.DataFrame, columns=()) -> str:
-    """The profile as plain text: table, notes and summary."""
-    return grid_text(profile_grid(df, columns=columns))
+def to_text(df: pd.DataFrame, columns=(), wide: bool = False) -> str:
+    """The profile as plain text: table (fitted to 110 columns, or with ``wide`` every column at
+    its natural width), notes and summary."""
+    return grid_text(profile_grid(df, columns=columns, compact=not wide), wide=wide)
 
 
 def to_markdown(df: pd.DataFrame, columns=()) -> str:
@@ -301,9 +442,19 @@ def _with_rows(df: pd.DataFrame, extra: list[dict]) -> pd.DataFrame:
     return out
 
 
+def frame_csv(df: pd.DataFrame) -> str:
+    """A DataFrame as CSV; its text cells are neutralised against spreadsheet formulas (see
+    incprof.text.csv_cell), numbers are written as they are."""
+    out = df.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(csv_cell)
+    return out.to_csv(index=False, lineterminator="\n")
+
+
 def to_csv(df: pd.DataFrame) -> str:
     """CSV with raw integers: one line per row, then the two totals."""
-    return _with_rows(df, _total_rows(df)).to_csv(index=False, lineterminator="\n")
+    return frame_csv(_with_rows(df, _total_rows(df)))
 
 
 def to_json(df: pd.DataFrame) -> str:
@@ -322,22 +473,28 @@ def _ms(value) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
-    """A module- or network-level comparison (see incprof.compare) as a Grid."""
+def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False) -> Grid:
+    """A module- or network-level comparison (see incprof.compare) as a Grid; ``compact`` (the
+    terminal's narrow form) heads the columns A and B, named in the title, on two lines."""
     number = _int if exact else human
     meta, t = df.attrs["meta"], df.attrs["totals"]
     a, b = meta["a"], meta["b"]
     module = meta["level"] == "module"
     rows = records(df)
     verified = meta["verified_with_fvcore"]
+    check = verified and not (compact and t.get("fvcore_agrees"))  # the summary says it agrees
+    ha, hb, sep = ("A", "B", "\n") if compact else (a, b, " ")
     headers = [("row", "left"), *([("input", "right")] if module else []),
-               (f"{a} out", "right"), (f"{b} out", "right"), (f"{a} params", "right"),
-               (f"{b} params", "right"), (f"{a} MACs", "right"), (f"{b} MACs", "right"),
-               ("MACs ratio", "right"), ("MACs saved", "right"), ("params saved", "right"),
-               *([("fvcore", "center")] if verified else [])]
+               (f"{ha} out", "right"), (f"{hb} out", "right"), (f"{ha}{sep}params", "right"),
+               (f"{hb}{sep}params", "right"), (f"{ha}{sep}MACs", "right"),
+               (f"{hb}{sep}MACs", "right"), (f"MACs{sep}ratio", "right"),
+               (f"MACs{sep}saved", "right"), (f"params{sep}saved", "right"),
+               *([("fvcore", "center")] if check else [])]
+    groups = [0, *([1] if module else []), 1, 1, 2, 2, 2, 2, 3, 3, 3, *([3] if check else [])]
     timed = meta.get("latency_env") is not None
     if timed:
-        headers += [(f"{a} ms", "right"), (f"{b} ms", "right")]
+        headers += [(f"{ha} ms", "right"), (f"{hb} ms", "right")]
+        groups += [4, 4]
 
     def ratio(v):
         return "" if v is None else f"{v:.2f}x"
@@ -354,7 +511,7 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                       number(r["b_macs"]), ratio(r["macs_ratio"]), saved(r["macs_saving_pct"]),
                       saved(r["params_saving_pct"]),
                       *([("=" if ok else "DIFFERS") if r["row"] != "total" else ""]
-                        if verified else []),
+                        if check else []),
                       *([_ms(r.get("a_latency_ms")), _ms(r.get("b_latency_ms"))] if timed else [])])
     summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
                f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
@@ -385,7 +542,9 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                        "threads; the total row of a network comparison is each whole network "
                        "end to end.")
     title = (f"{a} vs {b}, per module" if module else f"{a} vs {b}, whole networks")
-    return Grid(title, headers, cells, summary=summary)
+    if compact:
+        title = f"A = {a} vs B = {b}, " + ("per module" if module else "whole networks")
+    return Grid(title, headers, cells, summary=summary, groups=groups)
 
 
 def comparison_payload(frames: list[pd.DataFrame]) -> dict:
@@ -403,14 +562,20 @@ def comparison_csv(frames: list[pd.DataFrame]) -> str:
         part.insert(0, "level", level)
         parts.append(part)
     columns = list(dict.fromkeys(c for p in parts for c in p.columns))
-    return pd.concat(parts, ignore_index=True)[columns].to_csv(index=False, lineterminator="\n")
+    return frame_csv(pd.concat(parts, ignore_index=True)[columns])
 
 
-def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = False) -> list[Grid]:
-    """The factorization lab's two tables (see incprof.lab) as Grids."""
+def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = False,
+                        compact: bool = False) -> list[Grid]:
+    """The factorization lab's two tables (see incprof.lab) as Grids; ``compact`` (the terminal's
+    narrow form) heads columns on two lines and leaves out the fvcore column when it agrees on
+    every row."""
     number = _int if exact else human
     m, g = rules.attrs["meta"], grid.attrs["meta"]
-    verified = m["verified_with_fvcore"]
+    sep = "\n" if compact else " "
+    agreed = "fvcore on the built convs agrees with every MACs figure in this table."
+    verified = m["verified_with_fvcore"] and not (
+        compact and all(r["fvcore_agrees"] for r in records(rules)))
     check = [("fvcore", "center")] if verified else []
     rule_rows = [[r["rule"], number(r["original_macs"]), number(r["factorized_macs"]),
                   f"{r['saving_per_position_pct']:.1f}%", f"{r['saving_on_grid_pct']:.1f}%",
@@ -419,9 +584,9 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
                  for r in records(rules)]
     first = Grid(
         f"Factorizing one conv: {m['cin']} -> {m['cout']} channels on a {m['size']}x{m['size']} grid",
-        [("rule", "left"), ("MACs before", "right"), ("MACs after", "right"),
-         ("saved per position", "right"), ("saved on the grid", "right"),
-         ("v3 paper says", "right"), *check],
+        [("rule", "left"), (f"MACs{sep}before", "right"), (f"MACs{sep}after", "right"),
+         (f"saved per{sep}position", "right"), (f"saved on{sep}the grid", "right"),
+         (f"v3 paper{sep}says", "right"), *check],
         rule_rows,
         summary=["Each factorized conv keeps the original's output width for both of its convs, "
                  "so 'saved per position' is the saving in weights (k_h*k_w*C_in*C_out), the "
@@ -432,8 +597,9 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
                            for r in records(rules) if r["rule"] == "3x3 -> two 2x2") + ".",
                  "Sources: " + "; ".join(r["paper_source"] for r in records(rules)
                                          if r["paper_source"] and r["paper_saving_pct"])
-                 + "."])
-    grid_verified = g["verified_with_fvcore"]
+                 + ".", *([agreed] if m["verified_with_fvcore"] and not verified else [])])
+    grid_verified = g["verified_with_fvcore"] and not (
+        compact and all(r["fvcore_agrees"] for r in records(grid)))
     costs = {r["form"]: r["relative_to_conv_then_pool"] for r in records(grid)}
     grid_rows = [[r["form"], r["output"], number(r["macs"]), f"{r['macs_per_d2k2']:g}",
                   f"{r['relative_to_conv_then_pool']:g}", r["description"],
@@ -442,17 +608,18 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
     second = Grid(
         f"Grid reduction {g['d']}x{g['d']}x{g['k']} -> {g['d'] // 2}x{g['d'] // 2}x{2 * g['k']} "
         f"with {g['kernel']}x{g['kernel']} convs",
-        [("form", "left"), ("output", "right"), ("MACs", "right"), ("MACs / (d²k²)", "right"),
-         ("vs conv then pool", "right"), ("what it is", "left"),
+        [("form", "left"), ("output", "right"), ("MACs", "right"), (f"MACs /{sep}(d²k²)", "right"),
+         (f"vs conv{sep}then pool", "right"), ("what it is", "left"),
          *([("fvcore", "center")] if grid_verified else [])],
-        grid_rows,
+        grid_rows, wrap=(5,),
         summary=[f"The paper's 2d²k² for conv then pool counts one kernel tap; with "
                  f"{g['kernel']}x{g['kernel']} kernels it is 2·{g['kernel'] ** 2}·d²k² = "
                  f"{2 * g['kernel'] ** 2}d²k² (--grid-kernel 1 gives the paper's 2). Pool then "
                  f"conv costs {costs['pool then conv']:g}x conv then pool but squeezes the "
                  "representation through k channels at d/2 (a bottleneck); the parallel module "
                  f"costs {costs['parallel']:g}x and has none.",
-                 "MACs: conv and linear multiply-accumulates per image; pooling is not counted."])
+                 "MACs: conv and linear multiply-accumulates per image; pooling is not counted.",
+                 *([agreed] if g["verified_with_fvcore"] and not grid_verified else [])])
     return [first, second]
 
 
@@ -476,7 +643,7 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
         [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
          (f"{meta['last_conv_row']} output", "right"), ("its receptive field", "right"),
          ("peak live", "right"), *([("latency ms", "right")] if env else []), ("why not", "left")],
-        rows,
+        rows, wrap=(8 if env else 7,),
         summary=[("The smallest square input every row accepts is "
                   f"{smallest}x{smallest}." if smallest else
                   "No square input up to the native size is accepted."),
@@ -499,7 +666,7 @@ def bench_grid(df: pd.DataFrame) -> Grid:
     return Grid(
         f"{meta['title']}: throughput by batch size",
         [("batch", "right"), ("latency ms", "right"), ("p10-p90 ms", "right"),
-         ("images/s", "right"), ("GMAC/s", "right"), ("error", "left")], rows,
+         ("images/s", "right"), ("GMAC/s", "right"), ("error", "left")], rows, wrap=(5,),
         summary=[f"MACHINE-DEPENDENT: {env['device']} ({env['device_type']}), torch "
                  f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
                  f"{env['dtype']} ({env['dtype_method']}), {env['memory_format']}, "

@@ -13,7 +13,9 @@ from .spec import ArchSpec, Branches, Conv, format_shape, layer_out_shape, leave
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
-    return [r.name for r in spec.rows if any(isinstance(leaf, Conv) for leaf in leaves(r.layers))][-1]
+    """The last row with a conv, or the last row of a spec without one."""
+    convs = [r.name for r in spec.rows if any(isinstance(leaf, Conv) for leaf in leaves(r.layers))]
+    return (convs or [spec.rows[-1].name])[-1]
 
 
 # Sides tried one by one above the smallest side every window fits (see min_input_size).

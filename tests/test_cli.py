@@ -151,7 +151,7 @@ def test_compare_with_spec_files_and_text():
     result = invoke("compare", "--spec", str(DATA / "tiny.yaml"), "--spec",
                     str(DATA / "tiny.yaml"), "--no-verify", "--level", "network")
     assert result.exit_code == 0, result.output
-    assert "tiny vs tiny" in result.stdout
+    assert "A = tiny vs B = tiny, whole networks" in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
