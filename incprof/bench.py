@@ -11,10 +11,15 @@ from .spec import ArchSpec
 
 def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
                   advance=None) -> pd.DataFrame:
-    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval)."""
+    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval).
+
+    ``advance(label)``, if given, is called as each batch size starts.
+    """
     macs = sum(rc.counts.macs for rc in count_spec(spec) if not rc.placed.is_aux)
     records, env = [], None
     for batch in batch_sizes:
+        if advance:
+            advance(f"timing batch {batch}")
         timings = time_spec(spec, None, batch, options, rows=False)
         env = timings.env
         stats = timings.network
@@ -29,8 +34,6 @@ def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions
         else:
             record["error"] = stats
         records.append(record)
-        if advance:
-            advance()
     df = pd.DataFrame.from_records(records)
     df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "macs_per_image": macs,
                         "env": {k: v for k, v in (env or {}).items() if k != "batch_size"},

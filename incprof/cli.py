@@ -5,6 +5,7 @@ Heavy libraries (torch, fvcore, pandas) are imported inside the commands, so ``i
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from contextlib import contextmanager
@@ -13,18 +14,119 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
+from . import __version__
 from .errors import SpecError, UsageError
 
-app = typer.Typer(
+# Outputs this run has yet to write; a Ctrl-C names them (see _Group.invoke).
+_unwritten: list[str] = []
+
+
+def _flags_as_flags(params: list) -> list:
+    """Boolean flags take no value, so their help shows no ``<bool>`` type."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    """A command whose flags render as flags in --help."""
+
+    def get_params(self, ctx):
+        """The command's parameters, flags without a value type."""
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    """incprof's top level: every failure ends as one line on stderr and an exit code.
+
+    Usage errors (a bad option value, an unknown option, a missing argument) exit 2, Ctrl-C exits
+    130 naming what was left unwritten, and an unexpected error exits 1 as "internal error" with its
+    own first line; INCPROF_TRACEBACK=1 shows the traceback instead.
+    """
+
+    def get_params(self, ctx):
+        """The group's parameters, flags without a value type."""
+        return _flags_as_flags(super().get_params(ctx))
+
+    def invoke(self, ctx):
+        """Run the command; on Ctrl-C say what was left unwritten and exit 130."""
+        _unwritten.clear()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            left = f": nothing written to {', '.join(_unwritten)}" if _unwritten else ""
+            _say(f"interrupted{left}", prefix="")
+            raise typer.Exit(130) from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """click's main, with one-line errors in place of click's boxes and Python's tracebacks."""
+        try:
+            from typer._click import exceptions as click
+        except ImportError:  # typer before it vendored click
+            from click import exceptions as click
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.NoArgsIsHelpError as exc:
+            text = exc.ctx.get_help()  # rich help prints itself and returns ""
+            if text:
+                typer.echo(text)
+            sys.exit(2)
+        except click.UsageError as exc:
+            message = exc.format_message().strip()
+            if not message.endswith((".", "?")):
+                message += "."
+            if exc.ctx is not None:
+                message += f" See '{exc.ctx.command_path} --help'."
+            _say(message)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            _say(exc.format_message())
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            _say("aborted")
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, see the docstring
+            if os.environ.get("INCPROF_TRACEBACK"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            _say(f"internal error: {type(exc).__name__}: {first} (INCPROF_TRACEBACK=1 shows "
+                 "the traceback)")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class _App(typer.Typer):
+    """typer.Typer whose commands render flags as flags."""
+
+    def command(self, *args, **kwargs):
+        """As typer's, with incprof's command class."""
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
     name="incprof",
     help="Take Inception-family networks apart the way their papers describe them: exact per-row "
          "params and MACs from the paper's own layer table, checked against the built PyTorch "
          "network and against the paper's printed figures.",
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"incprof {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -36,6 +138,8 @@ def ceilings(
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print incprof's version and exit.")] = False,
 ) -> None:
     """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
     from . import analytic, spec, yamlio
@@ -75,31 +179,70 @@ class Flavor(str, Enum):
     torchvision = "torchvision"
 
 
+def _say(message: str, prefix: str = "error: ") -> None:
+    """One red line on stderr."""
+    typer.secho(prefix + " ".join(str(message).split()), fg="red", err=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one red line on stderr and exit (2: bad input or usage)."""
-    typer.secho(f"error: {' '.join(str(message).split())}", fg="red", err=True)
+    _say(message)
     raise typer.Exit(code)
+
+
+# The optional dependencies a command may import, and what to do without each.
+WITHOUT = {"torch": "use --no-verify to count from the spec alone",
+           "fvcore": "use --no-verify to count from the spec alone",
+           "matplotlib": "leave out --plot"}
 
 
 @contextmanager
 def user_errors():
-    """Turn the errors a user can cause or fix into one red line and exit code 2."""
+    """Turn the errors a user can cause or fix into one red line and exit code 2.
+
+    Bad input, an unusable output path (errors.OutputError, which names the path as given) or an
+    environment that cannot serve the request, and a missing optional dependency. Anything else
+    is not the user's to fix and goes on to _Group.main, which reports it as an internal error.
+    """
     try:
         yield
     except (SpecError, UsageError) as exc:
         fail(str(exc))
-    except ImportError as exc:
-        missing = (exc.name or str(exc)).split(".")[0]
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in WITHOUT:
+            raise
         fail(f"{missing} is not installed; install incprof with its dependencies "
-             "(pip install -e .), or use --no-verify to count from the spec alone")
-    except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        fail(f"cannot write{where}: {exc.strerror or exc}")
+             f"(pip install -e .), or {WITHOUT[missing]}")
+
+
+def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
+    """Refuse unusable output paths (files, or a folder to create) at once, before any work.
+
+    They are remembered until written, so that a Ctrl-C can name what was left unwritten.
+    """
+    from .files import check_folder, check_output
+
+    with user_errors():
+        for path in files:
+            if path is not None:
+                check_output(path)
+        if folder is not None:
+            check_folder(folder)
+    _unwritten[:] = [str(path) for path in files if path is not None and str(path) != "-"]
+
+
+def _wrote(path: Path) -> None:
+    """Say that ``path`` is written, and forget it as unwritten."""
+    if str(path) in _unwritten:
+        _unwritten.remove(str(path))
+    typer.secho(f"wrote {path}", err=True)
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "(atomically) instead of stdout.")]
+                                                   "(atomically) instead of stdout; - is "
+                                                   "stdout.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="Time in channels-last "
                                                "memory format.")]
@@ -123,13 +266,29 @@ def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_mode
 
 
 @contextmanager
-def _progress(description: str, total: int | None = None):
-    """A transient rich progress bar on a terminal; yields a callback taking a step's name."""
-    from rich.progress import Progress
+def _progress(first: str, total: int | None = None):
+    """On a terminal, a transient line naming the step under way; yields ``step(label)``.
 
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda name="": progress.update(task, advance=1, description=f"{description}: {name}")
+    Each ``step`` call names the step that starts now; with a ``total``, a bar counts the steps
+    started before it. Off a terminal nothing is shown, and rich.progress is not even imported.
+    """
+    if not sys.stderr.isatty():
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    bar = (BarColumn(), MofNCompleteColumn()) if total else ()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), *bar, transient=True,
+                  console=Console(stderr=True)) as progress:
+        task = progress.add_task(first, total=total)
+        started = [0]
+
+        def step(label: str) -> None:
+            progress.update(task, description=label, completed=started[0])
+            started[0] += 1
+
+        yield step
 
 
 def parse_int_list(text: str, option: str, largest: int) -> list[int]:
@@ -167,14 +326,15 @@ def parse_input_size(text: str | None) -> tuple[int, int] | None:
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
+    """Print ``text``, or write it to ``output`` (``-``: stdout) as files.write_atomic does."""
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         return
     from .files import write_atomic
 
     with user_errors():
         write_atomic(output, text)
-    typer.secho(f"wrote {output}", err=True)
+    _wrote(output)
 
 
 @app.command()
@@ -194,7 +354,8 @@ def table(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table (rich), markdown, csv or "
                                         "json; csv/json carry raw integers.")] = Format.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "(atomically) instead of stdout.")] = None,
+                                                   "(atomically) instead of stdout; - is "
+                                                   "stdout.")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
                                          "re-count every row with fvcore (needs torch); "
                                          "--no-verify is instant and torch-free.")] = True,
@@ -229,17 +390,18 @@ def table(
 
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
-    with user_errors(), _progress("timing") as advance:
+    check_outputs(output, plot)
+    with user_errors(), _progress("counting from the spec") as step:
         df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
                      max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
                      dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
-                     progress=advance)
+                     progress=step)
         if plot is not None:
             from .plot import macs_by_kind_bars
 
             macs_by_kind_bars(df, plot)
-            typer.secho(f"wrote {plot}", err=True)
+            _wrote(plot)
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
@@ -263,8 +425,11 @@ class Level(str, Enum):
 
 @app.command()
 def compare(
-    a: Annotated[Optional[str], typer.Argument(help="A: a variant of --arch (naive, reduced), a "
-                                               "built-in architecture, or a YAML file.")] = None,
+    a: Annotated[Optional[str], typer.Argument(help="A: a variant of --arch (reduced, naive, "
+                                               "factorized, factorized_asym, grid_parallel, "
+                                               "grid_conv_then_pool, grid_pool_then_conv; see "
+                                               "'incprof list'), a built-in architecture, or a "
+                                               "YAML file.")] = None,
     b: Annotated[Optional[str], typer.Argument(help="B, the baseline; same choices as A.")] = None,
     spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", help="A spec file for the "
                                                        "next free side (A, then B); repeatable.")
@@ -308,6 +473,7 @@ def compare(
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
     timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
+    check_outputs(output, plot)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
@@ -325,7 +491,7 @@ def compare(
             modules = frames[0] if level is not Level.network else compare_modules(
                 *specs, batch_size=batch_size, labels=labels)
             module_macs_bars(modules, plot)
-            typer.secho(f"wrote {plot}", err=True)
+            _wrote(plot)
     if fmt is Format.json:
         import json
 
@@ -371,6 +537,7 @@ def factorize(
 
     if grid_kernel % 2 == 0:
         fail(f"--grid-kernel must be odd, got {grid_kernel}")
+    check_outputs(output, plot)
     with user_errors():
         rules = factorization_table(width, size, cin, cout, verify=verify)
         grid = grid_table(grid_size, grid_channels, grid_kernel, verify=verify)
@@ -378,7 +545,7 @@ def factorize(
             from .plot import savings_bars
 
             savings_bars(rules, grid, plot)
-            typer.secho(f"wrote {plot}", err=True)
+            _wrote(plot)
     if fmt is Format.json:
         import json
 
@@ -431,17 +598,27 @@ def report(
     """
     from .report import REPORTS, latency_report, write_reports
 
+    check_outputs(folder=out)
     if latency:
         from .latency import TimingOptions
 
+        _unwritten.append(str(out / "latency"))
         with user_errors():
             path = latency_report(arch, out, batch_size,
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
         return
-    with user_errors(), _progress("writing reports", len(REPORTS)) as advance:
-        written = write_reports(out, advance)
-    for path in written:
+    _unwritten[:] = [str(out / name) for name in REPORTS]
+
+    def written(name: str) -> None:
+        _unwritten.remove(str(out / name))
+        if _unwritten:
+            step(f"writing {Path(_unwritten[0]).name}")
+
+    with user_errors(), _progress("writing reports", len(REPORTS)) as step:
+        step(f"writing {Path(_unwritten[0]).name}")
+        paths = write_reports(out, written)
+    for path in paths:
         typer.echo(f"wrote {path}")
 
 
@@ -507,6 +684,7 @@ def diff(
     from .compare import compare_networks
     from .spec import resolve
 
+    check_outputs(output)
     with user_errors():
         frame = compare_networks(resolve(old), resolve(new), labels=(old, new))
     changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
@@ -553,6 +731,7 @@ def sweep_sizes(
     from .sweep import sweep
 
     sides = parse_int_list(input_size, "--input-size", 16384)
+    check_outputs(output)
     with user_errors():
         df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value,
                    _timing(latency, device, dtype, False, False, warmup, repeats))
@@ -596,8 +775,9 @@ def bench(
     sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats)
-    with user_errors(), _progress("benchmarking", len(sizes)) as advance:
-        df = bench_batches(resolve(str(spec) if spec else arch), sizes, options, advance)
+    check_outputs(output)
+    with user_errors(), _progress("benchmarking", len(sizes)) as step:
+        df = bench_batches(resolve(str(spec) if spec else arch), sizes, options, step)
     if fmt is Format.json:
         import json
 
