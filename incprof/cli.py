@@ -791,14 +791,20 @@ def bench(
 
 @app.command("list")
 def list_archs() -> None:
-    """Lists the architectures in tables/."""
+    """List the built-in architectures, and the variants that 'incprof compare' makes of one."""
     from .spec import available, format_shape, resolve
+    from .variants import VARIANTS
 
+    typer.echo("Architectures (--arch NAME):")
     for name in available():
         try:
             spec = resolve(name)
         except SpecError as exc:
-            typer.echo(f"{name:<16} (broken: {exc})")
+            typer.echo(f"  {name:<20} (broken: {exc})")
             continue
         shape = format_shape(spec.input)
-        typer.echo(f"{name:<16} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")
+        typer.echo(f"  {name:<20} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")
+    typer.echo("Variants (incprof compare A B, each a rewrite of --arch):")
+    for name, rewrite in VARIANTS.items():
+        summary = " ".join((rewrite.__doc__ or "").strip().split("\n\n")[0].split())
+        typer.echo(f"  {name:<20} {summary.replace('``', '')}")

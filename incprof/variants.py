@@ -230,8 +230,17 @@ def reduced(spec: ArchSpec) -> ArchSpec:
     return spec
 
 
+def _grid_variant(form: str):
+    """The ``grid_<form>`` variant: ``grid_reduction`` with one form, described for `incprof list`."""
+    def variant(spec: ArchSpec) -> ArchSpec:
+        return grid_reduction(spec, form)
+
+    variant.__doc__ = (f"Every stride-2 max pool before a module as a {form.replace('_', ' ')} "
+                       "grid reduction that doubles the channels (v3 paper, section 5).")
+    return variant
+
+
 # Named variants that `incprof compare` accepts, each a rewrite of a base architecture.
 VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
             "factorized_asym": factorized_asym,
-            **{f"grid_{form}": (lambda spec, form=form: grid_reduction(spec, form))
-               for form in GRID_FORMS}}
+            **{f"grid_{form}": _grid_variant(form) for form in GRID_FORMS}}

@@ -3,8 +3,11 @@
 import csv
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -96,9 +99,15 @@ def test_unwritable_output(tmp_path):
     assert result.exit_code == 2 and "cannot write" in result.stderr
 
 
-def test_list():
+def test_list_names_every_architecture_and_variant_on_a_line_of_its_own():
+    from incprof.spec import available
+    from incprof.variants import VARIANTS
+
     result = invoke("list")
-    assert result.exit_code == 0 and result.stdout.startswith("googlenet")
+    assert result.exit_code == 0
+    firsts = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert firsts == [*available(), *VARIANTS]
+    assert all(len(line.split()) > 3 for line in result.stdout.splitlines()[1:] if line[:2] == "  ")
 
 
 def test_help_does_not_import_torch():
@@ -113,7 +122,8 @@ def test_help_does_not_import_torch():
 def test_no_verify_path_does_not_import_torch():
     code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app; "
             "r = CliRunner().invoke(app, ['table', '--no-verify', '-f', 'csv']); "
-            "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules")
+            "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules; "
+            "assert 'rich.progress' not in sys.modules")  # progress is shown on a terminal only
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -228,13 +238,68 @@ def test_diff_lists_changed_rows(write_spec):
     assert (rows[0]["a_params"], rows[0]["b_params"]) == (45, 8 * 7 + 7)
 
 
-def test_report_command(tmp_path):
+@pytest.fixture(scope="module")
+def reference_reports(tmp_path_factory):
+    """One complete `incprof report` run: {file name: (bytes, order written)}."""
     pytest.importorskip("torch")
-    result = invoke("report", "--out", str(tmp_path))
+    out = tmp_path_factory.mktemp("reference")
+    result = invoke("report", "--out", str(out))
     assert result.exit_code == 0, result.output
-    names = {p.name for p in tmp_path.iterdir()}
+    paths = sorted(out.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    return {p.name: (p.read_bytes(), order) for order, p in enumerate(paths)}
+
+
+def test_report_command(reference_reports):
+    names = set(reference_reports)
     assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md"} <= names
-    assert not [n for n in names if n.endswith(".tmp")]
+    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
+
+
+def default_sigint():
+    """In a child: Ctrl-C acts again, even where this test runs with SIGINT ignored (a background
+    job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_an_interrupted_report_leaves_every_file_whole(reference_reports, tmp_path):
+    """SIGINT or SIGKILL, sent as soon as the file a reference run wrote at some fraction of its
+    run is replaced, leaves each file old or whole and new, and no temp file. The runs overlap."""
+    order = sorted(reference_reports, key=lambda name: reference_reports[name][1])
+    old = {name: f"old {name}\n".encode() for name in reference_reports}
+    runs = []
+    for sig, fraction in [(signal.SIGINT, 0.0), (signal.SIGINT, 0.5), (signal.SIGKILL, 0.7)]:
+        out = tmp_path / f"{sig.name}-{fraction}"
+        out.mkdir()
+        for name, data in old.items():
+            (out / name).write_bytes(data)
+        process = subprocess.Popen([sys.executable, "-m", "incprof", "report", "--out", str(out)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=default_sigint)
+        runs.append((sig, order[int(fraction * (len(order) - 1))], out, process))
+    deadline = time.monotonic() + 900
+    waiting = list(runs)
+    while waiting:
+        assert time.monotonic() < deadline, "a report never wrote its trigger file"
+        for run in list(waiting):
+            sig, trigger, out, process = run
+            if (out / trigger).read_bytes() != old[trigger] or process.poll() is not None:
+                process.send_signal(sig)
+                waiting.remove(run)
+        time.sleep(0.02)
+    for sig, trigger, out, process in runs:
+        _, stderr = process.communicate(timeout=900)
+        assert sorted(os.listdir(out)) == sorted(reference_reports)  # no temp file
+        new = {name for name in old if (out / name).read_bytes() == reference_reports[name][0]}
+        assert all((out / name).read_bytes() == old[name] for name in set(old) - new)
+        assert trigger in new
+        assert process.returncode == (130 if sig == signal.SIGINT else -sig), stderr
+        if sig == signal.SIGINT:
+            assert "Traceback" not in stderr, stderr
+            last = stderr.strip().splitlines()[-1]
+            assert last.startswith("interrupted: nothing written to "), last
+            for name in order:
+                if name.endswith(".md") and name not in new:
+                    assert str(out / name) in last
 
 
 # ---- environment faults, each simulated
