@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -408,3 +409,270 @@ def test_inception_v3_fits_under_raised_and_default_ceilings():
     result = invoke("--max-nodes", "500000", "--max-count", "2e15", "table", "--arch",
                     "inception_v3", "--no-verify", "-f", "json")
     assert result.exit_code == 0
+
+
+# ---- one line for every failure: usage errors, internal errors, Ctrl-C
+@pytest.mark.parametrize("args, names", [
+    (("table", "--batch-size", "0"), "'--batch-size'"),
+    (("table", "--nosuch"), "--nosuch"),
+    (("table", "-f", "xml"), "'--format'"),
+    (("diff", "tables/googlenet.yaml"), "Missing argument 'new'"),
+    (("tabel",), "No such command 'tabel'"),
+])
+def test_click_usage_errors_are_one_line_naming_the_option(args, names):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and names in line and "--help'" in line
+    assert not set(line) & set("╭│╰")
+
+
+def test_an_unexpected_error_is_one_line_exit_1(monkeypatch):
+    import incprof.profiler
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom\nsecond line")
+
+    monkeypatch.setattr(incprof.profiler, "profile", broken)
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("error: internal error: ValueError: boom (INCPROF_TRACEBACK=1 "
+                                     "shows the traceback)")
+    result = runner.invoke(app, ["table", "--no-verify"], env={"INCPROF_TRACEBACK": "1"})
+    assert isinstance(result.exception, ValueError)
+
+
+@pytest.mark.parametrize("error", [
+    ModuleNotFoundError("No module named 'yaml_extra'", name="yaml_extra"),  # not an optional one
+    ImportError("cannot import name 'x' from 'fvcore'", name="fvcore"),      # broken, not missing
+    PermissionError(13, "Permission denied", "/proc/something"),            # not from writing
+    RuntimeError("some torch failure"),
+])
+def test_only_the_expected_errors_become_user_messages(monkeypatch, error):
+    import incprof.profiler
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(incprof.profiler, "profile", broken)
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: internal error: {type(error).__name__}: ")
+    assert "not installed" not in line and "cannot write" not in line
+
+
+def test_a_missing_plotting_library_says_what_to_leave_out(monkeypatch, tmp_path):
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    result = invoke("table", "--no-verify", "-f", "csv", "--plot", str(tmp_path / "m.png"))
+    assert result.exit_code == 2
+    assert "matplotlib is not installed" in result.stderr and "leave out --plot" in result.stderr
+
+
+def test_ctrl_c_names_what_was_left_unwritten(monkeypatch, tmp_path):
+    import incprof.profiler
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incprof.profiler, "profile", interrupted)
+    out, plot = tmp_path / "t.csv", tmp_path / "t.png"
+    result = invoke("table", "-f", "csv", "-o", str(out), "--plot", str(plot))
+    assert result.exit_code == 130
+    assert result.stderr == f"interrupted: nothing written to {out}, {plot}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- output paths are checked before any work, and behave like files
+WORK = [("incprof.profiler", "profile"), ("incprof.compare", "resolve_side"),
+        ("incprof.compare", "compare_networks"), ("incprof.lab", "factorization_table"),
+        ("incprof.sweep", "sweep"), ("incprof.bench", "bench_batches"),
+        ("incprof.report", "write_reports"), ("incprof.report", "latency_report")]
+
+
+@pytest.fixture
+def no_work(monkeypatch, tmp_path):
+    """Make starting any command's work an error; run in tmp_path, which holds plain.txt."""
+    import importlib
+
+    def started(*a, **k):
+        raise AssertionError("the work started")
+
+    for module, name in WORK:
+        monkeypatch.setattr(importlib.import_module(module), name, started)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain.txt").write_text("a regular file")
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "folder.png").mkdir()
+
+
+@pytest.mark.parametrize("args", [
+    ("table", "-o", "{}.csv"), ("table", "--plot", "{}.png"),
+    ("compare", "naive", "reduced", "-o", "{}.csv"), ("compare", "naive", "reduced", "--plot",
+                                                      "{}.png"),
+    ("factorize", "-o", "{}.csv"), ("factorize", "--plot", "{}.png"),
+    ("diff", "googlenet", "googlenet", "-o", "{}.csv"), ("sweep", "-o", "{}.csv"),
+    ("bench", "-o", "{}.csv"),
+])
+@pytest.mark.parametrize("where, problem", [
+    ("nodir/x", "folder nodir does not exist"),
+    ("plain.txt/x", "plain.txt is not a folder"),  # refused even as root
+    ("folder", "it is a folder"),
+])
+def test_bad_output_paths_are_refused_before_any_work(no_work, args, where, problem):
+    typed = [a.format(where) for a in args]
+    path = next(a for a, template in zip(typed, args) if "{}" in template)
+    result = invoke(*typed)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: cannot write {path}: {problem}\n"
+
+
+@pytest.mark.parametrize("latency", [(), ("--latency",)])
+@pytest.mark.parametrize("typed", ["plain.txt", "plain.txt/reports"])
+def test_a_report_folder_that_cannot_be_made_is_refused_before_any_work(no_work, typed, latency):
+    result = invoke("report", "--out", typed, *latency)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: cannot write into {typed}: plain.txt is not a folder\n"
+
+
+def test_dash_means_stdout():
+    result = invoke("table", "--no-verify", "-f", "csv", "-o", "-")
+    assert result.exit_code == 0 and result.stdout.startswith("row,")
+    assert "wrote" not in result.stderr
+
+
+def test_outputs_get_the_mode_open_would_give(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        new, kept = tmp_path / "new.csv", tmp_path / "kept.csv"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        for out in (new, kept):
+            assert invoke("table", "--no-verify", "-f", "csv", "-o", str(out)).exit_code == 0
+    finally:
+        os.umask(previous)
+    assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o664, 0o640)
+    assert kept.read_text().startswith("row,")
+
+
+# ---- devices, dtypes and torch.compile: one line each
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """Pretend this machine has two CUDA devices."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    return torch
+
+
+@pytest.mark.parametrize("name, message", [
+    ("cuda:abc", "--device must be auto, cpu, cuda or cuda:N"),
+    ("cuda:-1", "--device must be auto, cpu, cuda or cuda:N"),
+    ("cuda:", "--device must be auto, cpu, cuda or cuda:N"),
+    ("gpu", "--device must be auto, cpu, cuda or cuda:N"),
+    ("cuda:2", "--device cuda:2: only 2 CUDA device(s)"),
+])
+def test_bad_devices_on_a_cuda_machine(two_gpus, name, message):
+    from incprof.errors import UsageError
+    from incprof.latency import resolve_device
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        resolve_device(name)
+    result = invoke("table", "--spec", str(DATA / "tiny.yaml"), "--latency", "--device", name,
+                    "--no-verify")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+
+
+def test_good_devices_on_a_cuda_machine(two_gpus):
+    from incprof.latency import resolve_device
+
+    torch = two_gpus
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("auto").type == "cuda"
+
+
+def _tiny_latency(*extra):
+    return invoke("table", "--spec", str(DATA / "tiny.yaml"), "--latency", "--device", "cpu",
+                  "--warmup", "1", "--repeats", "1", "--no-verify", "-f", "json", *extra)
+
+
+@pytest.mark.parametrize("make_error", [
+    lambda exc, ind: exc.BackendCompilerFailed(lambda: None, ind.InvalidCxxCompiler(), None),
+    lambda exc, ind: ind.CppCompileError(["cc", "x.cpp"], "x.cpp:1: error: something"),
+])
+def test_compile_failures_suggest_dropping_compile(monkeypatch, make_error):
+    torch = pytest.importorskip("torch")
+    from torch._dynamo import exc
+    from torch._inductor import exc as ind
+
+    def failing_compile(model, *args, **kwargs):
+        raise make_error(exc, ind)
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    result = _tiny_latency("--compile")
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --compile failed (") and "drop --compile" in line
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (NotImplementedError("\"slow_conv2d_cpu\" not implemented for 'Half'"), 2,
+     "error: --dtype fp16 does not run on cpu for this network: \"slow_conv2d_cpu\" not "
+     "implemented for 'Half'"),
+    (RuntimeError("Given groups=1, weight of size [4, 3, 3, 3], expected input"), 1,
+     "error: internal error: RuntimeError: Given groups=1"),
+])
+def test_only_the_unsupported_dtype_error_is_a_dtype_message(monkeypatch, error, code, message):
+    torch = pytest.importorskip("torch")
+
+    def failing(self, x):
+        raise error
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", failing)
+    result = _tiny_latency("--dtype", "fp16")
+    assert result.exit_code == code
+    assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
+
+
+# ---- discoverable
+def test_version_and_short_help():
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"incprof {version('incprof')}\n"
+    for args in (("-h",), ("table", "-h")):
+        result = invoke(*args)
+        assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_compare_help_lists_every_variant():
+    from incprof.variants import VARIANTS
+
+    result = invoke("compare", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert [name for name in VARIANTS if name not in text] == []
+
+
+def test_flags_render_as_flags():
+    for command in ("table", "compare", "report", "sweep", "bench", "factorize"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "--help" in result.stdout
+        assert "<bool>" not in result.stdout, command
+
+
+def test_progress_labels_name_each_step():
+    pytest.importorskip("torch")
+    from incprof.latency import TimingOptions
+    from incprof.profiler import profile
+    from incprof.spec import resolve
+
+    labels = []
+    profile(str(DATA / "tiny.yaml"), verify=True, progress=labels.append,
+            latency=TimingOptions(device="cpu", warmup=1, repeats=1))
+    rows = [row.name for row in resolve(str(DATA / "tiny.yaml")).rows]
+    assert labels == ["building the network and counting with fvcore",
+                      *[f"timing row {name}" for name in rows], "timing the whole network"]
