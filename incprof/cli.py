@@ -5,7 +5,6 @@ Heavy libraries (torch, fvcore, pandas) are imported inside the commands, so ``i
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from contextlib import contextmanager
@@ -14,108 +13,17 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import SpecError, UsageError
+from .shell import App, Group, say, unwritten
 
-# Outputs this run has yet to write; a Ctrl-C names them (see _Group.invoke).
-_unwritten: list[str] = []
-
-
-def _flags_as_flags(params: list) -> list:
-    """Boolean flags take no value, so their help shows no ``<bool>`` type."""
-    for param in params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-    return params
-
-
-class _Command(TyperCommand):
-    """A command whose flags render as flags in --help."""
-
-    def get_params(self, ctx):
-        """The command's parameters, flags without a value type."""
-        return _flags_as_flags(super().get_params(ctx))
-
-
-class _Group(TyperGroup):
-    """incprof's top level: every failure ends as one line on stderr and an exit code.
-
-    Usage errors (a bad option value, an unknown option, a missing argument) exit 2, Ctrl-C exits
-    130 naming what was left unwritten, and an unexpected error exits 1 as "internal error" with its
-    own first line; INCPROF_TRACEBACK=1 shows the traceback instead.
-    """
-
-    def get_params(self, ctx):
-        """The group's parameters, flags without a value type."""
-        return _flags_as_flags(super().get_params(ctx))
-
-    def invoke(self, ctx):
-        """Run the command; on Ctrl-C say what was left unwritten and exit 130."""
-        _unwritten.clear()
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            left = f": nothing written to {', '.join(_unwritten)}" if _unwritten else ""
-            _say(f"interrupted{left}", prefix="")
-            raise typer.Exit(130) from None
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """click's main, with one-line errors in place of click's boxes and Python's tracebacks."""
-        try:
-            from typer._click import exceptions as click
-        except ImportError:  # typer before it vendored click
-            from click import exceptions as click
-
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, **extra)
-        try:
-            code = super().main(args, prog_name, complete_var, False, **extra)
-        except click.NoArgsIsHelpError as exc:
-            text = exc.ctx.get_help()  # rich help prints itself and returns ""
-            if text:
-                typer.echo(text)
-            sys.exit(2)
-        except click.UsageError as exc:
-            message = exc.format_message().strip()
-            if not message.endswith((".", "?")):
-                message += "."
-            if exc.ctx is not None:
-                message += f" See '{exc.ctx.command_path} --help'."
-            _say(message)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            _say(exc.format_message())
-            sys.exit(exc.exit_code)
-        except typer.Abort:
-            _say("aborted")
-            sys.exit(1)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence, see the docstring
-            if os.environ.get("INCPROF_TRACEBACK"):
-                raise
-            first = (str(exc).strip().splitlines() or [""])[0]
-            _say(f"internal error: {type(exc).__name__}: {first} (INCPROF_TRACEBACK=1 shows "
-                 "the traceback)")
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-class _App(typer.Typer):
-    """typer.Typer whose commands render flags as flags."""
-
-    def command(self, *args, **kwargs):
-        """As typer's, with incprof's command class."""
-        kwargs.setdefault("cls", _Command)
-        return super().command(*args, **kwargs)
-
-
-app = _App(
+app = App(
     name="incprof",
     help="Take Inception-family networks apart the way their papers describe them: exact per-row "
          "params and MACs from the paper's own layer table, checked against the built PyTorch "
          "network and against the paper's printed figures.",
-    cls=_Group,
+    cls=Group,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     add_completion=False,
@@ -179,14 +87,9 @@ class Flavor(str, Enum):
     torchvision = "torchvision"
 
 
-def _say(message: str, prefix: str = "error: ") -> None:
-    """One red line on stderr."""
-    typer.secho(prefix + " ".join(str(message).split()), fg="red", err=True)
-
-
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one red line on stderr and exit (2: bad input or usage)."""
-    _say(message)
+    say(message)
     raise typer.Exit(code)
 
 
@@ -202,7 +105,7 @@ def user_errors():
 
     Bad input, an unusable output path (errors.OutputError, which names the path as given) or an
     environment that cannot serve the request, and a missing optional dependency. Anything else
-    is not the user's to fix and goes on to _Group.main, which reports it as an internal error.
+    is not the user's to fix and goes on to shell.Group.main, which reports it as an internal error.
     """
     try:
         yield
@@ -229,13 +132,13 @@ def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
                 check_output(path)
         if folder is not None:
             check_folder(folder)
-    _unwritten[:] = [str(path) for path in files if path is not None and str(path) != "-"]
+    unwritten[:] = [str(path) for path in files if path is not None and str(path) != "-"]
 
 
 def _wrote(path: Path) -> None:
     """Say that ``path`` is written, and forget it as unwritten."""
-    if str(path) in _unwritten:
-        _unwritten.remove(str(path))
+    if str(path) in unwritten:
+        unwritten.remove(str(path))
     typer.secho(f"wrote {path}", err=True)
 
 
@@ -602,21 +505,21 @@ def report(
     if latency:
         from .latency import TimingOptions
 
-        _unwritten.append(str(out / "latency"))
+        unwritten.append(str(out / "latency"))
         with user_errors():
             path = latency_report(arch, out, batch_size,
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
         return
-    _unwritten[:] = [str(out / name) for name in REPORTS]
+    unwritten[:] = [str(out / name) for name in REPORTS]
 
     def written(name: str) -> None:
-        _unwritten.remove(str(out / name))
-        if _unwritten:
-            step(f"writing {Path(_unwritten[0]).name}")
+        unwritten.remove(str(out / name))
+        if unwritten:
+            step(f"writing {Path(unwritten[0]).name}")
 
     with user_errors(), _progress("writing reports", len(REPORTS)) as step:
-        step(f"writing {Path(_unwritten[0]).name}")
+        step(f"writing {Path(unwritten[0]).name}")
         paths = write_reports(out, written)
     for path in paths:
         typer.echo(f"wrote {path}")
