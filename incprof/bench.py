@@ -13,12 +13,15 @@ def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions
                   advance=None, max_memory: int | None = None) -> pd.DataFrame:
     """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval).
     The largest batch is checked against ``max_memory`` (bytes; default half the available
-    memory) before anything is timed."""
+    memory) before anything is timed. ``advance(label)``, if given, is called as each batch size
+    starts."""
     macs = sum(rc.counts.macs for rc in count_spec(spec, None, max(batch_sizes))
                if not rc.placed.is_aux)
     check_timing_memory(spec, None, max(batch_sizes), options, max_memory)
     records, env = [], None
     for batch in batch_sizes:
+        if advance:
+            advance(f"timing batch {batch}")
         timings = time_spec(spec, None, batch, options, max_memory=max_memory, rows=False)
         env = timings.env
         stats = timings.network
@@ -33,8 +36,6 @@ def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions
         else:
             record["error"] = stats
         records.append(record)
-        if advance:
-            advance()
     df = pd.DataFrame.from_records(records)
     df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "macs_per_image": macs,
                         "env": {k: v for k, v in (env or {}).items() if k != "batch_size"},

@@ -14,17 +14,28 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from . import __version__
 from .errors import SpecError, UsageError
+from .shell import App, Group, say, unwritten
+from .variants import VARIANTS
 
-app = typer.Typer(
+app = App(
     name="incprof",
     help="Take Inception-family networks apart the way their papers describe them: exact per-row "
          "params and MACs from the paper's own layer table, checked against the built PyTorch "
          "network and against the paper's printed figures.",
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"incprof {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -41,6 +52,8 @@ def ceilings(
     max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and trace "
                                             "with fvcore) more layers than this at once.")
                           ] = 2_000,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print incprof's version and exit.")] = False,
 ) -> None:
     """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
     from . import analytic, limits, spec, yamlio
@@ -77,29 +90,63 @@ class DType(str, Enum):
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one red line on stderr and exit (2: bad input or usage)."""
-    typer.secho(f"error: {' '.join(str(message).split())}", fg="red", err=True)
+    say(message)
     raise typer.Exit(code)
+
+
+# The optional dependencies a command may import, and what to do without each.
+WITHOUT = {"torch": "use --no-verify to count from the spec alone",
+           "fvcore": "use --no-verify to count from the spec alone",
+           "matplotlib": "leave out --plot"}
 
 
 @contextmanager
 def user_errors():
-    """Turn the errors a user can cause or fix into one red line and exit code 2."""
+    """Turn the errors a user can cause or fix into one red line and exit code 2.
+
+    Bad input, an unusable output path (errors.OutputError, which names the path as given) or an
+    environment that cannot serve the request, and a missing optional dependency. Anything else
+    is not the user's to fix and goes on to shell.Group.main, which reports it as an internal error.
+    """
     try:
         yield
     except (SpecError, UsageError) as exc:
         fail(str(exc))
-    except ImportError as exc:
-        missing = (exc.name or str(exc)).split(".")[0]
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in WITHOUT:
+            raise
         fail(f"{missing} is not installed; install incprof with its dependencies "
-             "(pip install -e .), or use --no-verify to count from the spec alone")
-    except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        fail(f"cannot write{where}: {exc.strerror or exc}")
+             f"(pip install -e .), or {WITHOUT[missing]}")
+
+
+def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
+    """Refuse unusable output paths (files, or a folder to create) at once, before any work.
+
+    They are remembered until written, so that a Ctrl-C can name what was left unwritten.
+    """
+    from .files import check_folder, check_output
+
+    with user_errors():
+        for path in files:
+            if path is not None:
+                check_output(path)
+        if folder is not None:
+            check_folder(folder)
+    unwritten[:] = [str(path) for path in files if path is not None and str(path) != "-"]
+
+
+def _wrote(path: Path) -> None:
+    """Say that ``path`` is written, and forget it as unwritten."""
+    if str(path) in unwritten:
+        unwritten.remove(str(path))
+    typer.secho(f"wrote {path}", err=True)
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "(atomically) instead of stdout.")]
+                                                   "(atomically) instead of stdout; - is "
+                                                   "stdout.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="Time in channels-last "
                                                "memory format.")]
@@ -125,13 +172,29 @@ def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_mode
 
 
 @contextmanager
-def _progress(description: str, total: int | None = None):
-    """A transient rich progress bar on a terminal; yields a callback taking a step's name."""
-    from rich.progress import Progress
+def _progress(first: str, total: int | None = None):
+    """On a terminal, a transient line naming the step under way; yields ``step(label)``.
 
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda name="": progress.update(task, advance=1, description=f"{description}: {name}")
+    Each ``step`` call names the step that starts now; with a ``total``, a bar counts the steps
+    started before it. Off a terminal nothing is shown, and rich.progress is not even imported.
+    """
+    if not sys.stderr.isatty():
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    bar = (BarColumn(), MofNCompleteColumn()) if total else ()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), *bar, transient=True,
+                  console=Console(stderr=True)) as progress:
+        task = progress.add_task(first, total=total)
+        started = [0]
+
+        def step(label: str) -> None:
+            progress.update(task, description=label, completed=started[0])
+            started[0] += 1
+
+        yield step
 
 
 def parse_int_list(text: str, option: str, largest: int) -> list[int]:
@@ -169,14 +232,15 @@ def parse_input_size(text: str | None) -> tuple[int, int] | None:
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
+    """Print ``text``, or write it to ``output`` (``-``: stdout) as files.write_atomic does."""
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         return
     from .files import write_atomic
 
     with user_errors():
         write_atomic(output, text)
-    typer.secho(f"wrote {output}", err=True)
+    _wrote(output)
 
 
 @app.command()
@@ -198,7 +262,8 @@ def table(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table (rich), markdown, csv or "
                                         "json; csv/json carry raw integers.")] = Format.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "(atomically) instead of stdout.")] = None,
+                                                   "(atomically) instead of stdout; - is "
+                                                   "stdout.")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
                                          "re-count every row with fvcore (needs torch); "
                                          "--no-verify is instant and torch-free.")] = True,
@@ -234,13 +299,14 @@ def table(
 
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
+    check_outputs(output, plot)
     _check_plot(plot)
-    with user_errors(), _progress("timing") as advance:
+    with user_errors(), _progress("counting from the spec") as step:
         df = profile(spec or arch, flavor=flavor, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
                      max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
                      dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
-                     progress=advance)
+                     progress=step)
         if plot is not None:
             from .plot import macs_by_kind_bars
 
@@ -270,9 +336,9 @@ class Level(str, Enum):
 
 @app.command()
 def compare(
-    a: Annotated[Optional[str], typer.Argument(help="A, the original: a variant of --arch (naive, "
-                                               "reduced), a built-in architecture, or a YAML "
-                                               "file.")] = None,
+    a: Annotated[Optional[str], typer.Argument(help="A, the original: a variant of --arch ("
+                                               + ", ".join(VARIANTS) + "; see 'incprof list'), a "
+                                               "built-in architecture, or a YAML file.")] = None,
     b: Annotated[Optional[str], typer.Argument(help="B, the variant; same choices as A. saved = "
                                                "1 - B/A (negative: B costs more).")] = None,
     spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", help="A spec file for the "
@@ -319,6 +385,7 @@ def compare(
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
     timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
+    check_outputs(output, plot)
     _check_plot(plot)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
@@ -381,6 +448,7 @@ def factorize(
 
     if grid_kernel % 2 == 0:
         fail(f"--grid-kernel must be odd, got {grid_kernel}")
+    check_outputs(output, plot)
     _check_plot(plot)
     with user_errors():
         rules = factorization_table(width, size, cin, cout, verify=verify)
@@ -422,7 +490,7 @@ def _draw(figure, plot: Path, *frames) -> None:
     except NothingToPlot as exc:
         typer.secho(f"no plot written to {plot}: {exc}", err=True)
     else:
-        typer.secho(f"wrote {plot}", err=True)
+        _wrote(plot)
 
 
 def _show(grids, fmt: Format, output: Path | None, wide: bool = False) -> None:
@@ -465,17 +533,27 @@ def report(
     """
     from .report import REPORTS, latency_report, write_reports
 
+    check_outputs(folder=out)
     if latency:
         from .latency import TimingOptions
 
+        unwritten.append(str(out / "latency"))
         with user_errors():
             path = latency_report(arch, out, batch_size,
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
         return
-    with user_errors(), _progress("writing reports", len(REPORTS)) as advance:
-        written = write_reports(out, advance)
-    for path in written:
+    unwritten[:] = [str(out / name) for name in REPORTS]
+
+    def written(name: str) -> None:
+        unwritten.remove(str(out / name))
+        if unwritten:
+            step(f"writing {Path(unwritten[0]).name}")
+
+    with user_errors(), _progress("writing reports", len(REPORTS)) as step:
+        step(f"writing {Path(unwritten[0]).name}")
+        paths = write_reports(out, written)
+    for path in paths:
         typer.echo(f"wrote {path}")
 
 
@@ -541,6 +619,7 @@ def diff(
     from .compare import compare_networks
     from .spec import resolve
 
+    check_outputs(output)
     with user_errors():
         frame = compare_networks(resolve(old), resolve(new), labels=(old, new))
     changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
@@ -588,6 +667,7 @@ def sweep_sizes(
     from .sweep import sweep
 
     sides = parse_int_list(input_size, "--input-size", 16384)
+    check_outputs(output)
     with user_errors():
         df = sweep(resolve(spec or arch), sides, dtype.value,
                    _timing(latency, device, dtype, False, False, warmup, repeats))
@@ -631,8 +711,9 @@ def bench(
     sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats)
-    with user_errors(), _progress("benchmarking", len(sizes)) as advance:
-        df = bench_batches(resolve(spec or arch), sizes, options, advance)
+    check_outputs(output)
+    with user_errors(), _progress("benchmarking", len(sizes)) as step:
+        df = bench_batches(resolve(spec or arch), sizes, options, step)
     if fmt is Format.json:
         import json
 
@@ -646,14 +727,20 @@ def bench(
 
 @app.command("list")
 def list_archs() -> None:
-    """Lists the architectures in tables/."""
+    """List the built-in architectures, and the variants that 'incprof compare' makes of one."""
     from .spec import available, format_shape, resolve
+    from .variants import VARIANTS
 
+    typer.echo("Architectures (--arch NAME):")
     for name in available():
         try:
             spec = resolve(name)
         except SpecError as exc:
-            typer.echo(f"{name:<16} (broken: {exc})")
+            typer.echo(f"  {name:<20} (broken: {exc})")
             continue
         shape = format_shape(spec.input)
-        typer.echo(f"{name:<16} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")
+        typer.echo(f"  {name:<20} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")
+    typer.echo("Variants (incprof compare A B, each a rewrite of --arch):")
+    for name, rewrite in VARIANTS.items():
+        summary = " ".join((rewrite.__doc__ or "").strip().split("\n\n")[0].split())
+        typer.echo(f"  {name:<20} {summary.replace('``', '')}")

@@ -51,3 +51,17 @@ class ResourceError(SpecError):
 
 class UsageError(Exception):
     """A request the environment cannot serve (no CUDA, an unsupported dtype, out of memory)."""
+
+
+class OutputError(UsageError, OSError):
+    """An output path that cannot be written, named as the user gave it, with the OS's reason.
+
+    It is an OSError too, so library callers that catch OSError around a write still do.
+    """
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(" ".join(message.split()))
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return self.args[0]

@@ -1,21 +1,154 @@
-"""Atomic output: write to a temporary file beside the target, then rename it into place."""
+"""Output files that behave like files: checked before any work, then written whole or not at all.
+
+A regular file (or a new path) is replaced atomically: the data goes to a temporary file beside the
+target, which is renamed over it, so a reader sees the old file or the whole new one. A symlink is
+followed: its target is replaced and the link stays. A device or FIFO is written through as a stream,
+and ``-`` means stdout. A new file gets the mode ``open(path, "w")`` would give it (0666 less the
+umask); a replaced file keeps its own mode. Errors name the path as the caller gave it, never the
+temporary file.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import stat
+import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_output(path: str | Path) -> None:
+    """Refuse, before any work, an output file that cannot be written (OutputError, one line)."""
+    name = os.fspath(path)
+    if name == "-":
+        return
+    try:
+        st = os.stat(name)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {name}: {exc.strerror or exc}", exc.errno) from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"cannot write {name}: it is a folder")
+        if not os.access(name, os.W_OK):
+            raise OutputError(f"cannot write {name}: permission denied")
+        if not stat.S_ISREG(st.st_mode):
+            return  # a device or FIFO: written through, nothing is created beside it
+    problem = _folder_problem(os.path.dirname(_replaced_path(name)) or ".")
+    if problem:
+        raise OutputError(f"cannot write {name}: {problem}")
+
+
+def check_folder(path: str | Path) -> None:
+    """Refuse, before any work, an output folder that cannot be created or written into."""
+    name = os.fspath(path)
+    existing = name
+    while not os.path.exists(existing):  # the folder is created with its parents
+        parent = os.path.dirname(existing)
+        existing = parent if parent and parent != existing else "."
+    problem = _folder_problem(existing)
+    if problem:
+        raise OutputError(f"cannot write into {name}: {problem}")
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never part."""
-    path = Path(path)
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never part.
+
+    See the module docstring for symlinks, devices, FIFOs, ``-`` and file modes. Failures raise
+    OutputError (an OSError) naming ``path``; no temporary file is left behind.
+    """
+    name = os.fspath(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if name == "-":
+            stream = getattr(sys.stdout, "buffer", None)
+            if stream is None:
+                sys.stdout.write(payload.decode("utf-8"))
+            else:
+                stream.write(payload)
+            sys.stdout.flush()
+            return
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"cannot write {name}: it is a folder")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(name, "wb") as handle:
+                handle.write(payload)
+            return
+        mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+        _replace(_replaced_path(name), payload, mode)
+    except OutputError:
         raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {name}: {exc.strerror or exc}", exc.errno) from None
+
+
+def _replace(target: str, payload: bytes, mode: int) -> None:
+    """Write a temporary file beside ``target`` with ``mode``, then rename it over ``target``."""
+    with _sigint_deferred():
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
+                                   dir=os.path.dirname(target) or ".")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _replaced_path(name: str) -> str:
+    """The file a write to ``name`` replaces: a symlink's final target, else ``name`` itself."""
+    return os.path.realpath(name) if os.path.islink(name) else name
+
+
+def _folder_problem(folder: str) -> str | None:
+    """Why files cannot be created in ``folder``, or None."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return f"folder {folder} does not exist"
+    except NotADirectoryError:
+        return f"{folder} is not a folder"
+    except OSError as exc:
+        return f"{folder}: {exc.strerror or exc}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable"
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C until the block ends, so a started write finishes (or is cleaned up) first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple] = []
+    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(*received[0])
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)

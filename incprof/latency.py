@@ -11,6 +11,7 @@ end, in eval mode (no aux heads).
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -119,20 +120,42 @@ def resolve_device(name: str):
     """A torch.device for 'auto', 'cpu', 'cuda' or 'cuda:N' (auto prefers CUDA)."""
     import torch
 
+    match = re.fullmatch(r"cuda(?::([0-9]+))?", name)
+    if name not in ("auto", "cpu") and not match:
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (N a device number from 0), "
+                         f"got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
         return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: CUDA is not available here (torch "
-                             f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
-                             "use --device cpu or --device auto")
-        index = int(name.split(":")[1]) if ":" in name else 0
-        if index >= torch.cuda.device_count():
-            raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
-        return torch.device("cuda", index)
-    raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available here (torch "
+                         f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+                         "use --device cpu or --device auto")
+    index = int(match[1] or 0)
+    if index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s), "
+                         f"numbered from 0")
+    return torch.device("cuda", index)
+
+
+# How torch reports a kernel that has no implementation for a dtype, e.g.
+# '"avg_pool3d_out_frame" not implemented for 'Half'' (NotImplementedError; RuntimeError before 2.x).
+UNSUPPORTED_DTYPE = re.compile(r"not implemented for '\w+'")
+
+
+def _compile_failure(exc: Exception) -> UsageError | None:
+    """A one-line UsageError for a failed torch.compile (no C compiler, a compile error), or None."""
+    from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor.exc import CppCompileError, InvalidCxxCompiler
+
+    if isinstance(exc, BackendCompilerFailed):
+        exc = exc.inner_exception
+    elif not isinstance(exc, (CppCompileError, InvalidCxxCompiler)):
+        return None
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return UsageError(f"--compile failed ({type(exc).__name__}: {first}); drop --compile to "
+                      "time the network uncompiled")
 
 
 def environment(device, options: TimingOptions, batch_size: int) -> dict:
@@ -262,32 +285,42 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
             raise UsageError(f"CUDA out of memory in one forward pass at batch {batch_size}; "
                              "lower --batch-size") from None
         except (RuntimeError, NotImplementedError) as exc:
-            first = str(exc).strip().splitlines()[0]
+            first = (str(exc).strip().splitlines() or [""])[0]
+            if not UNSUPPORTED_DTYPE.search(first):
+                raise
             raise UsageError(f"--dtype {options.dtype} does not run on {device.type} for this "
                              f"network: {first}") from None
         for p in main if rows else []:
             module, row_input = model.row(p.name), inputs[p.name]
+            if progress:
+                progress(f"timing row {p.name}")
             try:
                 timings.rows[p.name] = adaptive_time(step_for(lambda: module(row_input)),
                                                      options.row_budget_s, options)
             except torch.cuda.OutOfMemoryError:
                 timings.rows[p.name] = f"CUDA out of memory at batch {batch_size}"
                 torch.cuda.empty_cache()
-            if progress:
-                progress(p.name)
         whole = model
         if options.compile:
-            whole = torch.compile(model)
+            if progress:
+                progress("compiling the network")
             begin = time.perf_counter()
-            whole(x)
+            try:
+                whole = torch.compile(model)
+                whole(x)
+            except Exception as exc:
+                failure = _compile_failure(exc)
+                if failure is None:
+                    raise
+                raise failure from None
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             timings.compile_s = time.perf_counter() - begin
+        if progress:
+            progress("timing the whole network")
         try:
             timings.network = adaptive_time(step_for(lambda: whole(x)), options.network_budget_s,
                                             options)
         except torch.cuda.OutOfMemoryError:
             timings.network = f"CUDA out of memory at batch {batch_size}"
-        if progress:
-            progress("network")
     return timings

@@ -71,7 +71,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     heads); its dtype then replaces ``dtype``, which sets the bytes of the memory columns. A row
     whose output is more than ``bottleneck_factor`` times smaller than the previous row's is flagged
     as a representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
-    ``df.attrs["meta"]``.
+    ``df.attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
     """
     if not 1 <= batch_size <= 4096:
         raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
@@ -91,6 +91,8 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     if verify:
         from .count import measure
 
+        if progress:
+            progress("building the network and counting with fvcore")
         measured = measure(spec, input_size, batch_size, max_memory)
     timings = None
     if latency is not None:

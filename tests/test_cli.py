@@ -3,9 +3,12 @@
 import csv
 import io
 import json
+import os
+import re
+import signal
 import subprocess
-from pathlib import Path
 import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -97,11 +100,15 @@ def test_unwritable_output(tmp_path):
     assert result.exit_code == 2 and "cannot write" in result.stderr
 
 
-def test_list():
+def test_list_names_every_architecture_and_variant_on_a_line_of_its_own():
+    from incprof.spec import available
+    from incprof.variants import VARIANTS
+
     result = invoke("list")
-    names = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "tables").glob("*.yaml"))
-    listed = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
-    assert result.exit_code == 0 and all(name in listed for name in names)
+    assert result.exit_code == 0
+    firsts = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert firsts == [*available(), *VARIANTS]
+    assert all(len(line.split()) > 3 for line in result.stdout.splitlines()[1:] if line[:2] == "  ")
 
 
 def test_help_does_not_import_torch():
@@ -116,7 +123,8 @@ def test_help_does_not_import_torch():
 def test_no_verify_path_does_not_import_torch():
     code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app; "
             "r = CliRunner().invoke(app, ['table', '--no-verify', '-f', 'csv']); "
-            "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules")
+            "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules; "
+            "assert 'rich.progress' not in sys.modules")  # progress is shown on a terminal only
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -231,13 +239,68 @@ def test_diff_lists_changed_rows(write_spec):
     assert (rows[0]["a_params"], rows[0]["b_params"]) == (45, 8 * 7 + 7)
 
 
-def test_report_command(tmp_path):
+@pytest.fixture(scope="module")
+def reference_reports(tmp_path_factory):
+    """One complete `incprof report` run: {file name: (bytes, order written)}."""
     pytest.importorskip("torch")
-    result = invoke("report", "--out", str(tmp_path))
+    out = tmp_path_factory.mktemp("reference")
+    result = invoke("report", "--out", str(out))
     assert result.exit_code == 0, result.output
-    names = {p.name for p in tmp_path.iterdir()}
+    paths = sorted(out.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    return {p.name: (p.read_bytes(), order) for order, p in enumerate(paths)}
+
+
+def test_report_command(reference_reports):
+    names = set(reference_reports)
     assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md"} <= names
-    assert not [n for n in names if n.endswith(".tmp")]
+    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
+
+
+def default_sigint():
+    """In a child: Ctrl-C acts again, even where this test runs with SIGINT ignored (a background
+    job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_an_interrupted_report_leaves_every_file_whole(reference_reports, tmp_path):
+    """SIGINT or SIGKILL, sent as soon as the file a reference run wrote at some fraction of its
+    run is replaced, leaves each file old or whole and new, and no temp file. The runs overlap."""
+    order = sorted(reference_reports, key=lambda name: reference_reports[name][1])
+    old = {name: f"old {name}\n".encode() for name in reference_reports}
+    runs = []
+    for sig, fraction in [(signal.SIGINT, 0.0), (signal.SIGINT, 0.5), (signal.SIGKILL, 0.7)]:
+        out = tmp_path / f"{sig.name}-{fraction}"
+        out.mkdir()
+        for name, data in old.items():
+            (out / name).write_bytes(data)
+        process = subprocess.Popen([sys.executable, "-m", "incprof", "report", "--out", str(out)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=default_sigint)
+        runs.append((sig, order[int(fraction * (len(order) - 1))], out, process))
+    deadline = time.monotonic() + 900
+    waiting = list(runs)
+    while waiting:
+        assert time.monotonic() < deadline, "a report never wrote its trigger file"
+        for run in list(waiting):
+            sig, trigger, out, process = run
+            if (out / trigger).read_bytes() != old[trigger] or process.poll() is not None:
+                process.send_signal(sig)
+                waiting.remove(run)
+        time.sleep(0.02)
+    for sig, trigger, out, process in runs:
+        _, stderr = process.communicate(timeout=900)
+        assert sorted(os.listdir(out)) == sorted(reference_reports)  # no temp file
+        new = {name for name in old if (out / name).read_bytes() == reference_reports[name][0]}
+        assert all((out / name).read_bytes() == old[name] for name in set(old) - new)
+        assert trigger in new
+        assert process.returncode == (130 if sig == signal.SIGINT else -sig), stderr
+        if sig == signal.SIGINT:
+            assert "Traceback" not in stderr, stderr
+            last = stderr.strip().splitlines()[-1]
+            assert last.startswith("interrupted: nothing written to "), last
+            for name in order:
+                if name.endswith(".md") and name not in new:
+                    assert str(out / name) in last
 
 
 # ---- environment faults, each simulated
@@ -401,3 +464,268 @@ def test_bare_names_ignore_the_working_directory(tmp_path, monkeypatch):
     assert json.loads(result.stdout)["totals"]["params"] == 6_998_552
     result = invoke("table", "--arch", "inception_v3", "--no-verify", "-f", "json")
     assert json.loads(result.stdout)["meta"]["arch"] == "inception_v3"
+# ---- one line for every failure: usage errors, internal errors, Ctrl-C
+@pytest.mark.parametrize("args, names", [
+    (("table", "--batch-size", "0"), "'--batch-size'"),
+    (("table", "--nosuch"), "--nosuch"),
+    (("table", "-f", "xml"), "'--format'"),
+    (("diff", "tables/googlenet.yaml"), "Missing argument 'new'"),
+    (("tabel",), "No such command 'tabel'"),
+])
+def test_click_usage_errors_are_one_line_naming_the_option(args, names):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and names in line and "--help'" in line
+    assert not set(line) & set("╭│╰")
+
+
+def test_an_unexpected_error_is_one_line_exit_1(monkeypatch):
+    import incprof.profiler
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom\nsecond line")
+
+    monkeypatch.setattr(incprof.profiler, "profile", broken)
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("error: internal error: ValueError: boom (INCPROF_TRACEBACK=1 "
+                                     "shows the traceback)")
+    result = runner.invoke(app, ["table", "--no-verify"], env={"INCPROF_TRACEBACK": "1"})
+    assert isinstance(result.exception, ValueError)
+
+
+@pytest.mark.parametrize("error", [
+    ModuleNotFoundError("No module named 'yaml_extra'", name="yaml_extra"),  # not an optional one
+    ImportError("cannot import name 'x' from 'fvcore'", name="fvcore"),      # broken, not missing
+    PermissionError(13, "Permission denied", "/proc/something"),            # not from writing
+    RuntimeError("some torch failure"),
+])
+def test_only_the_expected_errors_become_user_messages(monkeypatch, error):
+    import incprof.profiler
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(incprof.profiler, "profile", broken)
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: internal error: {type(error).__name__}: ")
+    assert "not installed" not in line and "cannot write" not in line
+
+
+def test_a_missing_plotting_library_says_what_to_leave_out(monkeypatch, tmp_path):
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    result = invoke("table", "--no-verify", "-f", "csv", "--plot", str(tmp_path / "m.png"))
+    assert result.exit_code == 2
+    assert "matplotlib is not installed" in result.stderr and "leave out --plot" in result.stderr
+
+
+def test_ctrl_c_names_what_was_left_unwritten(monkeypatch, tmp_path):
+    import incprof.profiler
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incprof.profiler, "profile", interrupted)
+    out, plot = tmp_path / "t.csv", tmp_path / "t.png"
+    result = invoke("table", "-f", "csv", "-o", str(out), "--plot", str(plot))
+    assert result.exit_code == 130
+    assert result.stderr == f"interrupted: nothing written to {out}, {plot}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- output paths are checked before any work, and behave like files
+WORK = [("incprof.profiler", "profile"), ("incprof.compare", "resolve_side"),
+        ("incprof.compare", "compare_networks"), ("incprof.lab", "factorization_table"),
+        ("incprof.sweep", "sweep"), ("incprof.bench", "bench_batches"),
+        ("incprof.report", "write_reports"), ("incprof.report", "latency_report")]
+
+
+@pytest.fixture
+def no_work(monkeypatch, tmp_path):
+    """Make starting any command's work an error; run in tmp_path, which holds plain.txt."""
+    import importlib
+
+    def started(*a, **k):
+        raise AssertionError("the work started")
+
+    for module, name in WORK:
+        monkeypatch.setattr(importlib.import_module(module), name, started)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain.txt").write_text("a regular file")
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "folder.png").mkdir()
+
+
+@pytest.mark.parametrize("args", [
+    ("table", "-o", "{}.csv"), ("table", "--plot", "{}.png"),
+    ("compare", "naive", "reduced", "-o", "{}.csv"), ("compare", "naive", "reduced", "--plot",
+                                                      "{}.png"),
+    ("factorize", "-o", "{}.csv"), ("factorize", "--plot", "{}.png"),
+    ("diff", "googlenet", "googlenet", "-o", "{}.csv"), ("sweep", "-o", "{}.csv"),
+    ("bench", "-o", "{}.csv"),
+])
+@pytest.mark.parametrize("where, problem", [
+    ("nodir/x", "folder nodir does not exist"),
+    ("plain.txt/x", "plain.txt is not a folder"),  # refused even as root
+    ("folder", "it is a folder"),
+])
+def test_bad_output_paths_are_refused_before_any_work(no_work, args, where, problem):
+    typed = [a.format(where) for a in args]
+    path = next(a for a, template in zip(typed, args) if "{}" in template)
+    result = invoke(*typed)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: cannot write {path}: {problem}\n"
+
+
+@pytest.mark.parametrize("latency", [(), ("--latency",)])
+@pytest.mark.parametrize("typed", ["plain.txt", "plain.txt/reports"])
+def test_a_report_folder_that_cannot_be_made_is_refused_before_any_work(no_work, typed, latency):
+    result = invoke("report", "--out", typed, *latency)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: cannot write into {typed}: plain.txt is not a folder\n"
+
+
+def test_dash_means_stdout():
+    result = invoke("table", "--no-verify", "-f", "csv", "-o", "-")
+    assert result.exit_code == 0 and result.stdout.startswith("row,")
+    assert "wrote" not in result.stderr
+
+
+def test_outputs_get_the_mode_open_would_give(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        new, kept = tmp_path / "new.csv", tmp_path / "kept.csv"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        for out in (new, kept):
+            assert invoke("table", "--no-verify", "-f", "csv", "-o", str(out)).exit_code == 0
+    finally:
+        os.umask(previous)
+    assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o664, 0o640)
+    assert kept.read_text().startswith("row,")
+
+
+# ---- devices, dtypes and torch.compile: one line each
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """Pretend this machine has two CUDA devices."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    return torch
+
+
+@pytest.mark.parametrize("name, message", [
+    ("cuda:abc", "--device must be auto, cpu, cuda or cuda:N"),
+    ("cuda:-1", "--device must be auto, cpu, cuda or cuda:N"),
+    ("cuda:", "--device must be auto, cpu, cuda or cuda:N"),
+    ("gpu", "--device must be auto, cpu, cuda or cuda:N"),
+    ("cuda:2", "--device cuda:2: only 2 CUDA device(s)"),
+])
+def test_bad_devices_on_a_cuda_machine(two_gpus, name, message):
+    from incprof.errors import UsageError
+    from incprof.latency import resolve_device
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        resolve_device(name)
+    result = invoke("table", "--spec", str(DATA / "tiny.yaml"), "--latency", "--device", name,
+                    "--no-verify")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+
+
+def test_good_devices_on_a_cuda_machine(two_gpus):
+    from incprof.latency import resolve_device
+
+    torch = two_gpus
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("auto").type == "cuda"
+
+
+def _tiny_latency(*extra):
+    return invoke("table", "--spec", str(DATA / "tiny.yaml"), "--latency", "--device", "cpu",
+                  "--warmup", "1", "--repeats", "1", "--no-verify", "-f", "json", *extra)
+
+
+@pytest.mark.parametrize("make_error", [
+    lambda exc, ind: exc.BackendCompilerFailed(lambda: None, ind.InvalidCxxCompiler(), None),
+    lambda exc, ind: ind.CppCompileError(["cc", "x.cpp"], "x.cpp:1: error: something"),
+])
+def test_compile_failures_suggest_dropping_compile(monkeypatch, make_error):
+    torch = pytest.importorskip("torch")
+    from torch._dynamo import exc
+    from torch._inductor import exc as ind
+
+    def failing_compile(model, *args, **kwargs):
+        raise make_error(exc, ind)
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    result = _tiny_latency("--compile")
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --compile failed (") and "drop --compile" in line
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (NotImplementedError("\"slow_conv2d_cpu\" not implemented for 'Half'"), 2,
+     "error: --dtype fp16 does not run on cpu for this network: \"slow_conv2d_cpu\" not "
+     "implemented for 'Half'"),
+    (RuntimeError("Given groups=1, weight of size [4, 3, 3, 3], expected input"), 1,
+     "error: internal error: RuntimeError: Given groups=1"),
+])
+def test_only_the_unsupported_dtype_error_is_a_dtype_message(monkeypatch, error, code, message):
+    torch = pytest.importorskip("torch")
+
+    def failing(self, x):
+        raise error
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", failing)
+    result = _tiny_latency("--dtype", "fp16")
+    assert result.exit_code == code
+    assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
+
+
+# ---- discoverable
+def test_version_and_short_help():
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"incprof {version('incprof')}\n"
+    for args in (("-h",), ("table", "-h")):
+        result = invoke(*args)
+        assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_compare_help_lists_every_variant():
+    from incprof.variants import VARIANTS
+
+    result = invoke("compare", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert [name for name in VARIANTS if name not in text] == []
+
+
+def test_flags_render_as_flags():
+    for command in ("table", "compare", "report", "sweep", "bench", "factorize"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "--help" in result.stdout
+        assert "<bool>" not in result.stdout, command
+
+
+def test_progress_labels_name_each_step():
+    pytest.importorskip("torch")
+    from incprof.latency import TimingOptions
+    from incprof.profiler import profile
+    from incprof.spec import resolve
+
+    labels = []
+    profile(str(DATA / "tiny.yaml"), verify=True, progress=labels.append,
+            latency=TimingOptions(device="cpu", warmup=1, repeats=1))
+    rows = [row.name for row in resolve(str(DATA / "tiny.yaml")).rows]
+    assert labels == ["building the network and counting with fvcore",
+                      *[f"timing row {name}" for name in rows], "timing the whole network"]
