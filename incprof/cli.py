@@ -109,17 +109,19 @@ WarmupOpt = Annotated[Optional[int], typer.Option(min=0, help="Warm-up iteration
                                                   "adaptive).")]
 RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (default: adaptive, "
                                                    "until the median is stable).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="CPU threads for torch while "
+                                                   "timing (default: torch's own count).")]
 
 
 def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
-            warmup: int | None, repeats: int | None):
+            warmup: int | None, repeats: int | None, threads: int | None = None):
     """The latency.TimingOptions the flags ask for, or None without --latency."""
     if not latency:
         return None
     from .latency import TimingOptions
 
     return TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
-                         compile=compile_model, warmup=warmup, repeats=repeats)
+                         compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
 
 
 @contextmanager
@@ -219,6 +221,7 @@ def table(
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -228,7 +231,8 @@ def table(
     from .profiler import profile
 
     groups = parse_columns(columns)
-    timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
+    timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats,
+                     threads)
     with user_errors(), _progress("timing") as advance:
         df = profile(str(spec) if spec else arch, flavor=flavor.value, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
@@ -294,6 +298,7 @@ def compare(
     channels_last: ChannelsLastOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -307,7 +312,7 @@ def compare(
         fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
-    timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
+    timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats, threads)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if side.endswith((".yaml", ".yml")) else side
@@ -542,6 +547,7 @@ def sweep_sizes(
     device: DeviceOpt = "auto",
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
@@ -555,7 +561,7 @@ def sweep_sizes(
     sides = parse_int_list(input_size, "--input-size", 16384)
     with user_errors():
         df = sweep(resolve(str(spec) if spec else arch), sides, dtype.value,
-                   _timing(latency, device, dtype, False, False, warmup, repeats))
+                   _timing(latency, device, dtype, False, False, warmup, repeats, threads))
     if fmt is Format.json:
         import json
 
@@ -581,6 +587,7 @@ def bench(
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:
@@ -595,7 +602,7 @@ def bench(
 
     sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
-                            compile=compile_model, warmup=warmup, repeats=repeats)
+                            compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     with user_errors(), _progress("benchmarking", len(sizes)) as advance:
         df = bench_batches(resolve(str(spec) if spec else arch), sizes, options, advance)
     if fmt is Format.json:
