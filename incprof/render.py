@@ -162,7 +162,8 @@ def _latency_cells(r: dict, peaks: bool) -> list[str]:
     if r["latency_ms"] is None:
         return [r["latency_error"] or "", "", "", f"{r['macs_per_byte']:g}", *([""] * peaks)]
     fraction = r["peak_fraction"]
-    return [_ms(r["latency_ms"], r["latency_unstable"]), f"{r['latency_p10_ms']:.3f}-{r['latency_p90_ms']:.3f}",
+    return [_ms(r["latency_ms"], r["latency_unstable"]),
+            f"{r['latency_p10_ms']:.3f}-{r['latency_p90_ms']:.3f}",
             f"{r['gmacs_per_s']:.1f}", f"{r['macs_per_byte']:g}",
             *([("" if fraction is None else f"{fraction:.1%}")] if peaks else [])]
 
@@ -187,8 +188,9 @@ def latency_lines(df: pd.DataFrame) -> list[str]:
              f"{t['sum_of_rows_ms']:.3f} ms.", unstable_note(env)]
     if t["measured_peak_bytes"] is not None:
         lines.append(f"Measured peak memory of one forward pass ({env['measured_peak_method']}, "
-                     f"beyond the weights and input): {human(t['measured_peak_bytes'])}B, "
-                     f"{t['measured_over_model_peak']}x the peak-live-activation model.")
+                     f"beyond the weights and input): {human(t['measured_peak_bytes'])}B"
+                     + (f", {t['measured_over_model_peak']}x the peak-live-activation model"
+                        if t["measured_over_model_peak"] is not None else "") + ".")
     if env["peak"]:
         conv, linear = env["peak"]["conv"], env["peak"]["linear"]
         lines.append(f"'of peak' is achieved MAC/s over the dense peak of the math each row runs "

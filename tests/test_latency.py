@@ -410,3 +410,35 @@ def test_latency_dtype_sets_the_memory_bytes():
     assert df.loc["conv", "activation_bytes"] == 2 * 4 * 8 * 8
     assert df.loc["conv", "bytes_moved"] == 2 * (3 * 64 + 4 * 64 + 112)
     assert df.attrs["meta"]["dtype"] == "bf16"
+
+
+def test_threads_option_and_unstable_marks_in_bench_compare_and_sweep():
+    import json
+
+    from typer.testing import CliRunner
+
+    from incprof.cli import app
+
+    fixed = ("--device", "cpu", "--warmup", "1", "--repeats", "2", "--threads", "1")
+
+    def run(*args):
+        result = CliRunner().invoke(app, [*args, *fixed])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    bench = json.loads(run("bench", "--spec", str(DATA / "tiny.yaml"), "--batch-sizes", "1",
+                           "-f", "json"))
+    assert bench["meta"]["env"]["threads"] == 1
+    assert bench["rows"][0]["unstable"].startswith("2 repeats, fewer than 20")
+    module = json.loads(run("compare", "naive", "reduced", "--level", "module", "--latency",
+                            "--no-verify", "-f", "json"))["module"]
+    assert module["meta"]["latency_env"]["threads"] == 1
+    assert all(r["a_latency_unstable"].startswith("2 repeats") for r in module["rows"])
+    assert module["totals"]["b_latency_unstable"] == "9 of 9 rows unstable"  # nine modules
+    text = run("compare", "naive", "reduced", "--level", "module", "--latency", "--no-verify")
+    row = next(line for line in text.splitlines() if line.strip().startswith("inception_3a"))
+    assert row.rstrip().endswith("?")
+    sweep = json.loads(run("sweep", "--spec", str(DATA / "tiny.yaml"), "--input-size", "8",
+                           "--latency", "-f", "json"))
+    assert sweep["rows"][0]["latency_unstable"].startswith("2 repeats")
+    assert sweep["meta"]["latency_env"]["threads"] == 1
