@@ -26,11 +26,13 @@ def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions
         env = timings.env
         stats = timings.network
         record = {"batch_size": batch, "latency_ms": None, "p10_ms": None, "p90_ms": None,
-                  "repeats": None, "images_per_s": None, "gmacs_per_s": None, "error": None}
+                  "repeats": None, "unstable": None, "images_per_s": None, "gmacs_per_s": None,
+                  "error": None}
         if isinstance(stats, Stats):
             seconds = stats.median_ms / 1000
             record.update(latency_ms=round(stats.median_ms, 4), p10_ms=round(stats.p10_ms, 4),
                           p90_ms=round(stats.p90_ms, 4), repeats=stats.repeats,
+                          unstable=stats.unstable,
                           images_per_s=round(batch / seconds, 2),
                           gmacs_per_s=round(batch * macs / seconds / 1e9, 3))
         else:

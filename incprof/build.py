@@ -83,11 +83,14 @@ class Network(nn.Module):
         """The qualified module name (as in ``named_modules`` and fvcore) of a row or aux head."""
         return self._keys[name]
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, with_aux: bool | None = None):
+        """Rows in order; the aux heads too, on the rows they follow, in training mode or when
+        ``with_aux`` says so (the fvcore cross-check counts them in eval mode)."""
+        heads = self.training if with_aux is None else with_aux
         aux_outputs = []
         for i, row in enumerate(self.rows):
             x = row(x)
-            if self.training:
+            if heads:
                 aux_outputs += [head(x) for head, after in zip(self.aux, self.aux_after)
                                 if after == i]
         return (x, *aux_outputs) if aux_outputs else x

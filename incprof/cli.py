@@ -158,17 +158,19 @@ RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (d
                                                    "until the median is stable).")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="With the table format: every column in one "
                                        "table at its natural width, even past the terminal's.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="CPU threads for torch while "
+                                                   "timing (default: torch's own count).")]
 
 
 def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
-            warmup: int | None, repeats: int | None):
+            warmup: int | None, repeats: int | None, threads: int | None = None):
     """The latency.TimingOptions the flags ask for, or None without --latency."""
     if not latency:
         return None
     from .latency import TimingOptions
 
     return TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
-                         compile=compile_model, warmup=warmup, repeats=repeats)
+                         compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
 
 
 @contextmanager
@@ -289,6 +291,7 @@ def table(
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
     wide: WideOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -298,9 +301,10 @@ def table(
     from .profiler import profile
 
     groups = parse_columns(columns)
-    timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
-    check_outputs(output, plot)
+    timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats,
+                     threads)
     _check_plot(plot)
+    check_outputs(output, plot)
     with user_errors(), _progress("counting from the spec") as step:
         df = profile(spec or arch, flavor=flavor, aux=aux,
                      input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
@@ -370,6 +374,7 @@ def compare(
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
     wide: WideOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -384,9 +389,9 @@ def compare(
         fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
-    timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
-    check_outputs(output, plot)
+    timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats, threads)
     _check_plot(plot)
+    check_outputs(output, plot)
     with user_errors():
         specs = [resolve_side(side, arch) for side in sides]
         labels = tuple(Path(side).stem if is_path(side) else side for side in sides)
@@ -448,8 +453,8 @@ def factorize(
 
     if grid_kernel % 2 == 0:
         fail(f"--grid-kernel must be odd, got {grid_kernel}")
-    check_outputs(output, plot)
     _check_plot(plot)
+    check_outputs(output, plot)
     with user_errors():
         rules = factorization_table(width, size, cin, cout, verify=verify)
         grid = grid_table(grid_size, grid_channels, grid_kernel, verify=verify)
@@ -656,6 +661,7 @@ def sweep_sizes(
     device: DeviceOpt = "auto",
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
@@ -670,7 +676,7 @@ def sweep_sizes(
     check_outputs(output)
     with user_errors():
         df = sweep(resolve(spec or arch), sides, dtype.value,
-                   _timing(latency, device, dtype, False, False, warmup, repeats))
+                   _timing(latency, device, dtype, False, False, warmup, repeats, threads))
     if fmt is Format.json:
         import json
 
@@ -696,6 +702,7 @@ def bench(
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:
@@ -710,7 +717,7 @@ def bench(
 
     sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
-                            compile=compile_model, warmup=warmup, repeats=repeats)
+                            compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
     with user_errors(), _progress("benchmarking", len(sizes)) as step:
         df = bench_batches(resolve(spec or arch), sizes, options, step)

@@ -15,11 +15,12 @@ from .variants import VARIANTS
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
                   "a_params", "b_params", "a_macs", "b_macs", "a_fvcore_params", "b_fvcore_params",
                   "a_fvcore_macs", "b_fvcore_macs", "params_ratio", "macs_ratio",
-                  "params_saving_pct", "macs_saving_pct", "a_latency_ms", "b_latency_ms"]
+                  "params_saving_pct", "macs_saving_pct", "a_latency_ms", "b_latency_ms",
+                  "a_latency_unstable", "b_latency_unstable"]
 NETWORK_COLUMNS = ["row", "a_output", "b_output", "a_params", "b_params", "a_macs", "b_macs",
                    "a_fvcore_params", "b_fvcore_params", "a_fvcore_macs", "b_fvcore_macs",
                    "params_ratio", "macs_ratio", "params_saving_pct", "macs_saving_pct",
-                   "a_latency_ms", "b_latency_ms"]
+                   "a_latency_ms", "b_latency_ms", "a_latency_unstable", "b_latency_unstable"]
 
 
 def resolve_side(name: str | Path, base: str = "googlenet") -> ArchSpec:
@@ -125,6 +126,8 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
                 stats = timings.rows[row.name]
                 record[f"{side}_latency_ms"] = None if isinstance(stats, str) else round(
                     stats.median_ms, 4)
+                record[f"{side}_latency_unstable"] = None if isinstance(stats, str) else \
+                    stats.unstable
         records.append(_derived(record))
     ints = [c for c in MODULE_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c
             and "latency" not in c]
@@ -154,7 +157,8 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
             continue
         ra, rb = a_rows.loc[name], b_rows.loc[name]
         record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
-        for key in ("params", "macs", "fvcore_params", "fvcore_macs", "latency_ms"):
+        for key in ("params", "macs", "fvcore_params", "fvcore_macs", "latency_ms",
+                    "latency_unstable"):
             record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
         records.append(_derived({k: (None if v is pd.NA else v) for k, v in record.items()}))
     ints = [c for c in NETWORK_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c
@@ -174,6 +178,8 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
             network = frame.attrs["totals"]["latency"]["network"]
             totals[f"{side}_latency_ms"] = None if isinstance(network, str) else round(
                 network["median_ms"], 4)
+            totals[f"{side}_latency_unstable"] = None if isinstance(network, str) else \
+                network["unstable"]
     df.attrs["totals"] = _derived(totals)
     return df
 
@@ -196,6 +202,10 @@ def _sum_totals(df: pd.DataFrame) -> dict:
     totals = {k: int(df[k].sum()) for k in ("a_params", "b_params", "a_macs", "b_macs")}
     if df["a_latency_ms"].notna().any():
         totals.update({k: round(float(df[k].sum()), 4) for k in ("a_latency_ms", "b_latency_ms")})
+        for side in "ab":
+            unstable = int(df[f"{side}_latency_unstable"].notna().sum())
+            totals[f"{side}_latency_unstable"] = (f"{unstable} of {len(df)} rows unstable"
+                                                  if unstable else None)
     if df["a_fvcore_params"].notna().any():
         totals["fvcore_agrees"] = bool(
             all((df[f"{s}_fvcore_{k}"] == df[f"{s}_{k}"]).all() for s in "ab"

@@ -7,29 +7,43 @@ the median is stable (it moves less than ``rel_tol`` when the latest half of the
 or the time budget is spent; fixed counts can be set instead. Each row is timed alone on the real
 input it receives in the network (captured from one forward pass), and the whole network end to
 end, in eval mode (no aux heads).
+
+Conditions are recorded, not assumed: the thread count, the machine load before and after, and on
+CUDA whether TF32 is allowed for convolutions and matmuls. A figure is marked unstable (with the
+reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10 exceeds ``SPREAD_LIMIT``,
+or when the 1-minute load average exceeded the thread count while it was measured.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from .errors import UsageError
 
 DTYPES = ("fp32", "fp16", "bf16")
-# Dense peak throughput and memory bandwidth of known GPUs, from NVIDIA's product datasheets
-# (H100 SXM5 and H200 SXM: "NVIDIA H100 Tensor Core GPU" / "NVIDIA H200" datasheets; A100 SXM4 80GB:
-# "NVIDIA A100 Tensor Core GPU" datasheet). TFLOPS are FLOPs (2 per MAC), without sparsity.
+# A timing whose p90 is more than this many times its p10 is marked unstable.
+SPREAD_LIMIT = 1.5
+# Dense peaks (no sparsity) from NVIDIA's datasheets, keyed by the exact name CUDA reports for the
+# card (torch.cuda.get_device_name): SXM, PCIe and NVL boards of one chip have different peaks, so
+# a name not listed here gets no peak at all. TFLOPS are FLOPs (2 per MAC). fp32 is the CUDA-core
+# rate; tf32 the tensor-core rate an fp32 conv or matmul runs at when TF32 is allowed.
 GPU_PEAKS = {
-    "H200": {"fp32": 67.0, "fp16": 989.0, "bf16": 989.0, "tb_per_s": 4.8,
-             "source": "NVIDIA H200 datasheet (SXM)"},
-    "H100": {"fp32": 67.0, "fp16": 989.0, "bf16": 989.0, "tb_per_s": 3.35,
-             "source": "NVIDIA H100 datasheet (SXM5)"},
-    "A100": {"fp32": 19.5, "fp16": 312.0, "bf16": 312.0, "tb_per_s": 2.039,
-             "source": "NVIDIA A100 datasheet (SXM4 80GB)"},
+    "NVIDIA H100 80GB HBM3": {"fp32": 67.0, "tf32": 494.7, "fp16": 989.4, "bf16": 989.4,
+                              "tb_per_s": 3.35, "source": "NVIDIA H100 datasheet (H100 SXM5)"},
+    "NVIDIA H100 PCIe": {"fp32": 51.0, "tf32": 378.0, "fp16": 756.0, "bf16": 756.0,
+                         "tb_per_s": 2.0, "source": "NVIDIA H100 datasheet (H100 PCIe)"},
+    "NVIDIA H200": {"fp32": 67.0, "tf32": 494.7, "fp16": 989.4, "bf16": 989.4, "tb_per_s": 4.8,
+                    "source": "NVIDIA H200 datasheet (H200 SXM)"},
+    "NVIDIA A100-SXM4-80GB": {"fp32": 19.5, "tf32": 156.0, "fp16": 312.0, "bf16": 312.0,
+                              "tb_per_s": 2.039,
+                              "source": "NVIDIA A100 datasheet (A100 SXM4 80GB)"},
 }
 
 
@@ -46,8 +60,9 @@ class TimingOptions:
     row_budget_s: float = 0.4
     network_budget_s: float = 3.0
     rel_tol: float = 0.02
-    min_repeats: int = 20
+    min_repeats: int = 20          # adaptive timing never stops before; fewer is marked unstable
     max_repeats: int = 1000
+    threads: int | None = None     # torch.set_num_threads for the run (None: torch's default)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,7 @@ class Stats:
     q75_ms: float
     repeats: int
     warmup: int
+    unstable: str | None = None  # why the figure is not to be trusted, or None
 
     @property
     def iqr_ms(self) -> float:
@@ -106,14 +122,28 @@ def adaptive_time(step: Callable[[], float], budget_s: float, options: TimingOpt
             if n >= options.repeats:
                 break
             continue
-        if n >= options.max_repeats or (n >= 3 and clock() - start >= budget_s):
+        if n >= options.max_repeats or (n >= options.min_repeats and clock() - start >= budget_s):
             break
         if n >= options.min_repeats:
             before = statistics.median(samples[: n - n // 2])
             now = statistics.median(samples)
             if now > 0 and abs(now - before) / now < options.rel_tol:
                 break
-    return summarize(samples, warmup)
+    stats = summarize(samples, warmup)
+    return dataclasses.replace(stats, unstable=instability(stats, options.min_repeats))
+
+
+def instability(stats: Stats, min_repeats: int, busy: str | None = None) -> str | None:
+    """Why a timing is not to be trusted, or None: fewer than ``min_repeats`` repeats, a p90/p10
+    spread above SPREAD_LIMIT, or ``busy`` (a reason about the machine)."""
+    reasons = []
+    if stats.repeats < min_repeats:
+        reasons.append(f"{stats.repeats} repeats, fewer than {min_repeats}")
+    if stats.p10_ms > 0 and stats.p90_ms / stats.p10_ms > SPREAD_LIMIT:
+        reasons.append(f"p90/p10 {stats.p90_ms / stats.p10_ms:.2f} > {SPREAD_LIMIT:g}")
+    if busy:
+        reasons.append(busy)
+    return "; ".join(reasons) or None
 
 
 def resolve_device(name: str):
@@ -163,18 +193,34 @@ def environment(device, options: TimingOptions, batch_size: int) -> dict:
     import torch
 
     cuda = device.type == "cuda"
+    name = torch.cuda.get_device_name(device) if cuda else cpu_name()
+    # TF32 applies to CUDA only; torch allows it for cuDNN convolutions by default, not for matmuls.
+    tf32 = ({"conv": bool(torch.backends.cudnn.allow_tf32),
+             "matmul": bool(torch.backends.cuda.matmul.allow_tf32)} if cuda else None)
+    peaks = {"conv": gpu_peak(name, options.dtype, tf32["conv"]),
+             "linear": gpu_peak(name, options.dtype, tf32["matmul"])} if cuda else None
     return {
-        "device": torch.cuda.get_device_name(device) if cuda else cpu_name(),
-        "device_type": device.type, "torch": torch.__version__,
+        "device": name, "device_type": device.type, "torch": torch.__version__,
         "cuda": torch.version.cuda if cuda else None,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "dtype": options.dtype, "dtype_method": "model and inputs cast to the dtype",
         "batch_size": batch_size,
         "memory_format": "channels_last" if options.channels_last else "contiguous (NCHW)",
-        "threads": torch.get_num_threads(), "compile": options.compile,
-        "cudnn_benchmark": cuda,
-        "peak": gpu_peak(torch.cuda.get_device_name(device), options.dtype) if cuda else None,
+        "threads": torch.get_num_threads(), "load_avg": load_average(), "load_avg_end": None,
+        "busy": None, "compile": options.compile, "cudnn_benchmark": cuda, "tf32": tf32,
+        "peak": peaks if peaks and peaks["conv"] else None,
+        "min_repeats": options.min_repeats, "spread_limit": SPREAD_LIMIT,
+        "measured_peak_method": ("torch.cuda.max_memory_allocated" if cuda else
+                                 "torch.profiler allocation events"),
     }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable threads, every process), or None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def cpu_name() -> str:
@@ -191,13 +237,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def gpu_peak(device_name: str, dtype: str) -> dict | None:
-    """Known dense peak for a GPU name: MAC/s, bytes/s and the source, or None."""
-    for key, peak in GPU_PEAKS.items():
-        if key in device_name:
-            return {"macs_per_s": peak[dtype] * 1e12 / 2, "bytes_per_s": peak["tb_per_s"] * 1e12,
-                    "source": peak["source"], "tflops": peak[dtype]}
-    return None
+def gpu_peak(device_name: str, dtype: str, tf32: bool = False) -> dict | None:
+    """The dense peak of the math a GPU runs for ``dtype`` (TF32 tensor cores for fp32 when
+    ``tf32``): MAC/s, bytes/s and the source, or None for a GPU not in GPU_PEAKS by its full name."""
+    peak = GPU_PEAKS.get(device_name.strip())
+    if peak is None:
+        return None
+    math = "tf32" if dtype == "fp32" and tf32 else dtype
+    return {"math": math, "tflops": peak[math], "macs_per_s": peak[math] * 1e12 / 2,
+            "bytes_per_s": peak["tb_per_s"] * 1e12, "source": peak["source"]}
 
 
 @dataclass
@@ -208,6 +256,7 @@ class Timings:
     network: Stats | str | None = None
     compile_s: float | None = None
     env: dict = field(default_factory=dict)
+    measured_peak_bytes: int | None = None  # see peak_memory_bytes
 
     def as_dict(self) -> dict:
         """JSON-ready."""
@@ -215,7 +264,72 @@ class Timings:
             return asdict(v) if isinstance(v, Stats) else v
 
         return {"rows": {k: plain(v) for k, v in self.rows.items()},
-                "network": plain(self.network), "compile_s": self.compile_s, "env": self.env}
+                "network": plain(self.network), "compile_s": self.compile_s, "env": self.env,
+                "measured_peak_bytes": self.measured_peak_bytes}
+
+
+def timer(fn: Callable[[], object], device) -> Callable[[], float]:
+    """A step that runs ``fn`` once and returns its milliseconds: CUDA events (synchronized) on a
+    CUDA device, ``time.perf_counter`` on the CPU."""
+    import torch
+
+    if device.type == "cuda":
+        def step() -> float:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return begin.elapsed_time(end)
+    else:
+        def step() -> float:
+            begin = time.perf_counter()
+            fn()
+            return (time.perf_counter() - begin) * 1000
+    return step
+
+
+def peak_memory_bytes(run: Callable[[], object], device) -> int:
+    """The most memory ``run`` holds at once beyond what was allocated before it: on CUDA from
+    ``torch.cuda.max_memory_allocated`` after a reset, on the CPU the peak of the running sum of
+    the torch profiler's allocation and free events."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        run()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    from torch.profiler import ProfilerActivity, profile
+
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # else kineto prints start/stop lines on stderr
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    live = peak = 0
+    for event in events:
+        live += event.nbytes()  # negative for a free
+        peak = max(peak, live)
+    return peak
+
+
+@contextmanager
+def _num_threads(threads: int | None):
+    """torch's intra-op thread count set to ``threads`` (None: unchanged) for the block."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
@@ -237,7 +351,33 @@ def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
 def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions = TimingOptions(),
               progress: Callable[[str], None] | None = None, max_memory: int | None = None,
               rows: bool = True) -> Timings:
-    """Time every row of ``spec`` alone (unless ``rows=False``) and the whole network."""
+    """Time every row of ``spec`` alone (unless ``rows=False``) and the whole network, on
+    ``options.threads`` threads. With rows, also measure the peak memory of one whole forward
+    pass (``measured_peak_bytes``). Every figure taken on a busy machine (1-minute load above the
+    thread count, before or after) is marked unstable."""
+    if options.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
+    with _num_threads(options.threads):
+        timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows)
+        env = timings.env
+        env["load_avg_end"] = load_average()
+        loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
+        if loads and max(loads) > env["threads"]:
+            env["busy"] = f"load {max(loads):g} > {env['threads']} threads"
+
+            def mark(stats):
+                if not isinstance(stats, Stats):
+                    return stats
+                return dataclasses.replace(stats, unstable=instability(
+                    stats, options.min_repeats, env["busy"]))
+
+            timings.rows = {name: mark(stats) for name, stats in timings.rows.items()}
+            timings.network = mark(timings.network)
+    return timings
+
+
+def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max_memory,
+          rows: bool) -> Timings:
     import torch
 
     from .build import build
@@ -257,23 +397,6 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
         raise UsageError(f"CUDA out of memory building the network at batch {batch_size}; "
                          "lower --batch-size") from None
 
-    def step_for(fn):
-        if device.type == "cuda":
-            def step() -> float:
-                begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-                    enable_timing=True)
-                begin.record()
-                fn()
-                end.record()
-                end.synchronize()
-                return begin.elapsed_time(end)
-        else:
-            def step() -> float:
-                begin = time.perf_counter()
-                fn()
-                return (time.perf_counter() - begin) * 1000
-        return step
-
     with torch.inference_mode():
         inputs = {}
         y = x
@@ -281,6 +404,8 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
             for p in main:  # one pass to capture each row's real input
                 inputs[p.name] = y
                 y = model.row(p.name)(y)
+            if rows:
+                timings.measured_peak_bytes = peak_memory_bytes(lambda: model(x), device)
         except torch.cuda.OutOfMemoryError:
             raise UsageError(f"CUDA out of memory in one forward pass at batch {batch_size}; "
                              "lower --batch-size") from None
@@ -295,7 +420,7 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
             if progress:
                 progress(f"timing row {p.name}")
             try:
-                timings.rows[p.name] = adaptive_time(step_for(lambda: module(row_input)),
+                timings.rows[p.name] = adaptive_time(timer(lambda: module(row_input), device),
                                                      options.row_budget_s, options)
             except torch.cuda.OutOfMemoryError:
                 timings.rows[p.name] = f"CUDA out of memory at batch {batch_size}"
@@ -319,8 +444,8 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
         if progress:
             progress("timing the whole network")
         try:
-            timings.network = adaptive_time(step_for(lambda: whole(x)), options.network_budget_s,
-                                            options)
+            timings.network = adaptive_time(timer(lambda: whole(x), device),
+                                            options.network_budget_s, options)
         except torch.cuda.OutOfMemoryError:
             timings.network = f"CUDA out of memory at batch {batch_size}"
     return timings

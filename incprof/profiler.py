@@ -14,7 +14,7 @@ from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_sh
 from .variants import apply_flavor
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
-                   "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte", "peak_fraction"]
+                   "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte", "peak_fraction"]
 FLAG_THRESHOLD_PCT = 5.0
 # v3 paper, section 2, principle 1: avoid representational bottlenecks; flag drops beyond this.
 BOTTLENECK_FACTOR = 4.0
@@ -255,10 +255,11 @@ def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool
 
 
 def _add_latency(records: list[dict], timings, counted, size: int, batch_size: int) -> None:
-    """Latency, achieved MAC/s, bytes moved, arithmetic intensity and peak fraction per row."""
+    """Latency, achieved MAC/s, bytes moved, arithmetic intensity and peak fraction per row (over
+    the peak of the math the row runs: the linear one for a row of linear layers only)."""
     from .latency import Stats
 
-    peak = timings.env["peak"]
+    peaks = timings.env["peak"]
     counts = {rc.placed.name: rc for rc in counted}
     for record in records:
         stats = timings.rows.get(record["row"])
@@ -268,8 +269,11 @@ def _add_latency(records: list[dict], timings, counted, size: int, batch_size: i
         record.update(bytes_moved=moved, macs_per_byte=round(record["macs"] / moved, 3))
         if isinstance(stats, Stats):
             rate = record["macs"] / (stats.median_ms / 1000) if stats.median_ms > 0 else None
+            linear = record["macs"] > 0 and record["macs_linear"] == record["macs"]
+            peak = peaks and peaks["linear" if linear else "conv"]
             record.update(latency_ms=round(stats.median_ms, 4), latency_p10_ms=round(stats.p10_ms, 4),
                           latency_p90_ms=round(stats.p90_ms, 4), latency_repeats=stats.repeats,
+                          latency_unstable=stats.unstable,
                           gmacs_per_s=None if rate is None else round(rate / 1e9, 3),
                           peak_fraction=None if not (peak and rate) else
                           round(rate / peak["macs_per_s"], 4))
@@ -308,8 +312,17 @@ def _latency_totals(main: pd.DataFrame, timings) -> dict | None:
     if timings is None:
         return None
     plain = timings.as_dict()
+    network = plain["network"]
+    model = int(main["peak_activation_bytes"].max())
+    measured = plain["measured_peak_bytes"]
     return {"sum_of_rows_ms": round(float(main["latency_ms"].fillna(0).sum()), 4),
-            "network": plain["network"], "compile_s": plain["compile_s"]}
+            "network": network, "compile_s": plain["compile_s"],
+            "unstable": [*main.loc[main["latency_unstable"].notna(), "row"],
+                         *(["network"] if isinstance(network, dict) and network["unstable"]
+                           else [])],
+            "measured_peak_bytes": measured,
+            "measured_over_model_peak": None if measured is None or model == 0 else
+            round(measured / model, 2)}
 
 
 def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size: int,
@@ -326,7 +339,7 @@ def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size:
         "paper_params_sum": int(main["paper_params"].sum()) if main["paper_params"].notna().any()
         else None,
         "paper_ops_sum": int(main["paper_ops"].sum()) if main["paper_ops"].notna().any() else None,
-        "fvcore_agrees": None,
+        "fvcore_agrees": None, "fvcore_skipped": None if measured is None else measured.skipped,
         "latency": _latency_totals(main, timings),
         "published": [_published(p, totals_params=(int(df["params"].sum()) if p.aux else
                                                    int(main["params"].sum())),

@@ -126,6 +126,10 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      + ("; its activation counter agrees with the conv and linear output sizes."
                         if t["fvcore_activations_agree"] else
                         "; its activation counter DISAGREES with the conv/linear outputs."))
+        if t.get("fvcore_skipped"):
+            lines.append("fvcore skipped (operators it has no handle for and counts as zero): "
+                         + ", ".join(
+                             f"{op} x{n}" for op, n in t["fvcore_skipped"].items()) + ".")
     lines.append("Conventions: " + meta["conventions"])
     return lines
 
@@ -167,7 +171,8 @@ def _latency_cells(r: dict, peaks: bool) -> list[str]:
     if r["latency_ms"] is None:
         return [r["latency_error"] or "", "", "", f"{r['macs_per_byte']:g}", *([""] * peaks)]
     fraction = r["peak_fraction"]
-    return [f"{r['latency_ms']:.3f}", f"{r['latency_p10_ms']:.3f}-{r['latency_p90_ms']:.3f}",
+    return [_ms(r["latency_ms"], r["latency_unstable"]),
+            f"{r['latency_p10_ms']:.3f}-{r['latency_p90_ms']:.3f}",
             f"{r['gmacs_per_s']:.1f}", f"{r['macs_per_byte']:g}",
             *([("" if fraction is None else f"{fraction:.1%}")] if peaks else [])]
 
@@ -181,19 +186,26 @@ def latency_lines(df: pd.DataFrame) -> list[str]:
     whole = (network if isinstance(network, str) else
              f"{network['median_ms']:.3f} ms median (p10 {network['p10_ms']:.3f}, p90 "
              f"{network['p90_ms']:.3f}, {network['repeats']} repeats after {network['warmup']} "
-             "warm-up)")
+             "warm-up" + (f"; UNSTABLE: {network['unstable']}" if network["unstable"] else "")
+             + ")")
     lines = [f"MACHINE-DEPENDENT: latency on {env['device']} ({env['device_type']}), torch "
              f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
              f"{env['dtype']} ({env['dtype_method']}), batch {env['batch_size']}, "
              f"{env['memory_format']}, {env['threads']} CPU threads"
-             + (", torch.compile" if env["compile"] else "") + ".",
+             + (", torch.compile" if env["compile"] else "") + _conditions(env) + ".",
              f"Whole network (eval, no aux heads): {whole}; sum of the rows timed alone: "
-             f"{t['sum_of_rows_ms']:.3f} ms."]
+             f"{t['sum_of_rows_ms']:.3f} ms.", unstable_note(env)]
+    if t["measured_peak_bytes"] is not None:
+        lines.append(f"Measured peak memory of one forward pass ({env['measured_peak_method']}, "
+                     f"beyond the weights and input): {human(t['measured_peak_bytes'])}B"
+                     + (f", {t['measured_over_model_peak']}x the peak-live-activation model"
+                        if t["measured_over_model_peak"] is not None else "") + ".")
     if env["peak"]:
-        peak = env["peak"]
-        lines.append(f"'of peak' is achieved MAC/s over the dense {env['dtype']} peak of "
-                     f"{peak['tflops']:g} TFLOPS ({peak['source']}), memory bandwidth "
-                     f"{peak['bytes_per_s'] / 1e12:g} TB/s.")
+        conv, linear = env["peak"]["conv"], env["peak"]["linear"]
+        lines.append(f"'of peak' is achieved MAC/s over the dense peak of the math each row runs "
+                     f"({conv['source']}): convs {conv['math']} {conv['tflops']:g} TFLOPS, "
+                     f"linear layers {linear['math']} {linear['tflops']:g} TFLOPS; memory "
+                     f"bandwidth {conv['bytes_per_s'] / 1e12:g} TB/s.")
     if t["compile_s"] is not None:
         lines.append(f"torch.compile took {t['compile_s']:.1f} s before the timed runs (rows "
                      "are timed eager).")
@@ -208,6 +220,21 @@ def _filters_cell(r: dict, filters) -> str:
     all are)."""
     cells = [_int(r[f]) or "-" for f in filters]
     return "" if set(cells) == {"-"} else "/".join(cells)
+
+
+def _conditions(env: dict) -> str:
+    """The machine load and TF32 settings a latency was measured under, as a clause."""
+    load = "" if env["load_avg"] is None else f", 1-minute load {env['load_avg']:g}"
+    tf32 = "" if not env["tf32"] else (f", TF32 convs {'on' if env['tf32']['conv'] else 'off'} "
+                                       f"matmuls {'on' if env['tf32']['matmul'] else 'off'}")
+    return load + tf32
+
+
+def unstable_note(env: dict) -> str:
+    """What the '?' after a latency means, from the run's own thresholds."""
+    return (f"'?' marks an unstable latency: fewer than {env['min_repeats']} repeats, p90/p10 above "
+            f"{env['spread_limit']:g}, or a 1-minute load above the {env['threads']} threads "
+            f"({env['busy'] or 'not the case here'}); the reasons are in csv and json.")
 
 
 def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: bool = False) -> Grid:
@@ -469,8 +496,8 @@ def _fewer(saving_pct) -> str:
     return f"{saving_pct}% fewer" if saving_pct >= 0 else f"{-saving_pct}% more"
 
 
-def _ms(value) -> str:
-    return "" if value is None else f"{value:.3f}"
+def _ms(value, unstable=None) -> str:
+    return "" if value is None else f"{value:.3f}" + ("?" if unstable else "")
 
 
 def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False) -> Grid:
@@ -512,7 +539,8 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False
                       saved(r["params_saving_pct"]),
                       *([("=" if ok else "DIFFERS") if r["row"] != "total" else ""]
                         if check else []),
-                      *([_ms(r.get("a_latency_ms")), _ms(r.get("b_latency_ms"))] if timed else [])])
+                      *([_ms(r.get("a_latency_ms"), r.get("a_latency_unstable")),
+                         _ms(r.get("b_latency_ms"), r.get("b_latency_unstable"))] if timed else [])])
     summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
                f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
                f"{a} {t['a_params']:,} params and {t['a_macs']:,} MACs; {b} {t['b_params']:,} "
@@ -539,8 +567,9 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False
         summary.append(f"MACHINE-DEPENDENT: latency columns are medians on {env['device']} "
                        f"({env['device_type']}), torch {env['torch']}, {env['dtype']}, batch "
                        f"{env['batch_size']}, {env['memory_format']}, {env['threads']} CPU "
-                       "threads; the total row of a network comparison is each whole network "
-                       "end to end.")
+                       f"threads{_conditions(env)}; the total row of a network comparison is "
+                       "each whole network end to end.")
+        summary.append(unstable_note(env))
     title = (f"{a} vs {b}, per module" if module else f"{a} vs {b}, whole networks")
     if compact:
         title = f"A = {a} vs B = {b}, " + ("per module" if module else "whole networks")
@@ -631,13 +660,13 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
              r["final_feature_map"] or "", r["receptive_field"] or "",
              f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "",
-             *([_ms(r["latency_ms"]) if not isinstance(r["latency_ms"], str) else
-                r["latency_ms"]] if env else []), r["reason"] or ""]
+             *([_ms(r["latency_ms"], r["latency_unstable"]) if not isinstance(r["latency_ms"], str)
+                else r["latency_ms"]] if env else []), r["reason"] or ""]
             for r in records(df)]
     smallest = meta["min_input_size"]
     machine = [f"MACHINE-DEPENDENT: latency is the whole network's median at batch 1 on "
                f"{env['device']} ({env['device_type']}), torch {env['torch']}, {env['dtype']}, "
-               f"{env['threads']} CPU threads."] if env else []
+               f"{env['threads']} CPU threads{_conditions(env)}.", unstable_note(env)] if env else []
     return Grid(
         f"{meta['title']}: input resolution sweep",
         [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
@@ -658,7 +687,7 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
 def bench_grid(df: pd.DataFrame) -> Grid:
     """A batch-size benchmark (see incprof.bench) as a Grid; all of it is machine-dependent."""
     meta, env = df.attrs["meta"], df.attrs["meta"]["env"]
-    rows = [[str(r["batch_size"]), "" if r["latency_ms"] is None else f"{r['latency_ms']:.3f}",
+    rows = [[str(r["batch_size"]), _ms(r["latency_ms"], r["unstable"]),
              "" if r["p10_ms"] is None else f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}",
              "" if r["images_per_s"] is None else f"{r['images_per_s']:,.1f}",
              "" if r["gmacs_per_s"] is None else f"{r['gmacs_per_s']:.1f}", r["error"] or ""]
@@ -671,6 +700,6 @@ def bench_grid(df: pd.DataFrame) -> Grid:
                  f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
                  f"{env['dtype']} ({env['dtype_method']}), {env['memory_format']}, "
                  f"{env['threads']} CPU threads" + (", torch.compile" if env["compile"] else "")
-                 + ".",
+                 + _conditions(env) + ".", unstable_note(env),
                  f"Whole network in eval mode (no aux heads), {meta['macs_per_image']:,} MACs per "
                  "image; median of adaptive repeats after warm-up."])

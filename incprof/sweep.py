@@ -98,7 +98,7 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
     for side in sizes:
         record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True, "reason": None,
                   "params": None, "macs": None, "final_feature_map": None, "receptive_field": None,
-                  "peak_activation_bytes": None, "latency_ms": None}
+                  "peak_activation_bytes": None, "latency_ms": None, "latency_unstable": None}
         try:
             counted = count_spec(spec, (side, side))
             shapes = geometry(spec, (side, side))
@@ -124,6 +124,7 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
             network = timings.network
             record["latency_ms"] = network if isinstance(network, str) else round(
                 network.median_ms, 4)
+            record["latency_unstable"] = None if isinstance(network, str) else network.unstable
         records.append(record)
     df = pd.DataFrame.from_records(records)
     for column in ("params", "macs", "peak_activation_bytes"):

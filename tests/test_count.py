@@ -50,3 +50,45 @@ def test_every_named_variant_agrees_with_fvcore(variant):
         m = measured[rc.placed.name]
         assert (m.params, m.macs, m.activations) == (rc.counts.params, rc.counts.macs,
                                                     rc.counts.mac_outputs), rc.placed.name
+
+
+def test_fvcore_skipped_operators_are_kept_and_shown():
+    from incprof import render
+    from incprof.profiler import profile
+
+    skipped = measure(resolve("googlenet")).skipped
+    # Figure 3: four max pools between stages and one pool branch in each of the nine modules;
+    # avg pools: the final 7x7 one and one in each of the two aux heads. fvcore has no handle for
+    # either, so it lists them.
+    assert skipped["max_pool2d"] == 4 + 9 and skipped["avg_pool2d"] == 1 + 2
+    assert not set(skipped) & {"conv", "_convolution", "linear", "addmm"}
+    df = profile("googlenet", verify=True)
+    assert df.attrs["totals"]["fvcore_skipped"] == skipped
+    line = next(x for x in render.summary_lines(df) if x.startswith("fvcore skipped"))
+    assert "max_pool2d x13" in line and "avg_pool2d x3" in line
+
+
+def test_an_fvcore_disagreement_exits_1_and_is_shown(monkeypatch):
+    import incprof.count
+    from typer.testing import CliRunner
+
+    from incprof.cli import app
+
+    real = incprof.count.measure
+
+    def one_mac_off(spec, *args, **kwargs):
+        measured = real(spec, *args, **kwargs)
+        wrong = measured["inception_3a"]
+        measured["inception_3a"] = incprof.count.Measured(wrong.params, wrong.macs + 1,
+                                                          wrong.activations)
+        return measured
+
+    monkeypatch.setattr(incprof.count, "measure", one_mac_off)
+    result = CliRunner().invoke(app, ["table", "--arch", "googlenet", "--format", "markdown"])
+    assert result.exit_code == 1
+    assert "DISAGREES with the analytic counts" in result.stdout
+    row = next(x for x in result.stdout.splitlines() if x.startswith("| inception_3a "))
+    assert "128,049,153" in row  # Table 1's 128,049,152 MACs, plus the injected one
+    assert "fvcore's counts disagree" in result.stderr
+    monkeypatch.setattr(incprof.count, "measure", real)
+    assert CliRunner().invoke(app, ["table", "--arch", "googlenet"]).exit_code == 0

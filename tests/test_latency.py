@@ -1,10 +1,13 @@
-"""Latency machinery on CPU: statistics with a fake timer, options, errors. No timed assertions."""
+"""Latency machinery on CPU: statistics with a fake timer, options, errors, and every CUDA branch
+through a fake torch.cuda (monkeypatched), so these tests run on every machine. No timed
+assertions."""
 
 import pytest
 
 from conftest import DATA
 from incprof.errors import UsageError
-from incprof.latency import TimingOptions, adaptive_time, gpu_peak, summarize
+from incprof.latency import (SPREAD_LIMIT, Stats, TimingOptions, adaptive_time, gpu_peak,
+                             instability, summarize)
 
 
 class FakeClock:
@@ -40,6 +43,7 @@ def test_fixed_counts():
     stats = adaptive_time(fake.step, 10.0, TimingOptions(warmup=3, repeats=7), fake.clock)
     assert (stats.warmup, stats.repeats, fake.calls) == (3, 7, 10)
     assert stats.median_ms == 5.0
+    assert stats.unstable == "7 repeats, fewer than 20"  # fixed counts below the minimum
 
 
 def test_adaptive_stops_when_the_median_is_stable():
@@ -48,21 +52,53 @@ def test_adaptive_stops_when_the_median_is_stable():
     stats = adaptive_time(fake.step, 100.0, options, fake.clock)
     assert stats.repeats == options.min_repeats  # stable as soon as it may stop
     assert stats.median_ms == 5.0 and stats.warmup >= 2
+    assert stats.unstable is None
+
+
+def test_the_budget_never_stops_before_the_minimum_repeats():
+    fake = FakeClock([5.0])  # each repeat alone is over the budget of 1 ms
+    stats = adaptive_time(fake.step, 0.001, TimingOptions(rel_tol=0.0), fake.clock)
+    assert stats.repeats == 20 and stats.unstable is None
 
 
 def test_adaptive_stops_at_the_budget():
     noisy = [1.0, 50.0, 3.0, 90.0, 7.0, 20.0, 60.0, 2.0] * 100
     fake = FakeClock(noisy)
     stats = adaptive_time(fake.step, 0.5, TimingOptions(rel_tol=1e-9), fake.clock)
-    assert 3 <= stats.repeats < len(noisy)
+    assert 20 <= stats.repeats < len(noisy)
     assert fake.now >= 0.5  # it ran until the budget was spent
+    assert stats.unstable.startswith("p90/p10 ")  # samples from 1 to 90 ms
 
 
-def test_gpu_peaks_name_their_source():
-    peak = gpu_peak("NVIDIA H100 80GB HBM3", "bf16")
-    assert peak["macs_per_s"] == 989e12 / 2 and "datasheet" in peak["source"]
+def test_instability_reasons_and_thresholds():
+    def stats(p10, p90, repeats=20):
+        return Stats(p10, p10, p90, p10, p90, repeats, 2)
+
+    assert SPREAD_LIMIT == 1.5
+    assert instability(stats(1.0, 1.5), 20) is None  # at the limit is not above it
+    assert instability(stats(1.0, 1.6), 20) == "p90/p10 1.60 > 1.5"
+    assert instability(stats(1.0, 1.0, 19), 20) == "19 repeats, fewer than 20"
+    assert instability(stats(2.0, 2.0), 20, "load 3 > 2 threads") == "load 3 > 2 threads"
+    assert instability(stats(0.0, 0.0), 20) is None  # a zero p10 has no ratio
+
+
+def test_gpu_peaks_by_full_name_and_math():
+    # NVIDIA datasheets, dense: H100 SXM5 FP32 67, TF32 494.7, BF16 989.4 TFLOPS, 3.35 TB/s;
+    # H100 PCIe FP32 51, TF32 378; H200 SXM as H100 SXM5 with 4.8 TB/s; A100 SXM4 80GB TF32 156.
+    sxm = "NVIDIA H100 80GB HBM3"
+    assert gpu_peak(sxm, "bf16")["macs_per_s"] == 989.4e12 / 2
+    assert gpu_peak(sxm, "fp32")["macs_per_s"] == 67e12 / 2
+    assert gpu_peak(sxm, "fp32", tf32=True)["macs_per_s"] == 494.7e12 / 2
+    assert gpu_peak(sxm, "fp32", tf32=True)["math"] == "tf32"
+    assert gpu_peak(sxm, "fp16", tf32=True)["math"] == "fp16"  # TF32 changes fp32 math only
+    assert gpu_peak(sxm, "fp32")["bytes_per_s"] == 3.35e12 and "datasheet" in \
+        gpu_peak(sxm, "fp32")["source"]
+    assert gpu_peak("NVIDIA H100 PCIe", "fp32")["macs_per_s"] == 51e12 / 2
+    assert gpu_peak("NVIDIA H100 PCIe", "fp32", tf32=True)["macs_per_s"] == 378e12 / 2
     assert gpu_peak("NVIDIA H200", "fp32")["bytes_per_s"] == 4.8e12
-    assert gpu_peak("Some CPU", "fp32") is None
+    assert gpu_peak("NVIDIA A100-SXM4-80GB", "fp32", tf32=True)["macs_per_s"] == 156e12 / 2
+    for unknown in ("NVIDIA H100 NVL", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "Some CPU"):
+        assert gpu_peak(unknown, "fp32") is None, unknown  # no neighbour's peak
 
 
 torch = pytest.importorskip("torch")
@@ -70,6 +106,190 @@ from incprof.latency import resolve_device, time_spec  # noqa: E402
 from incprof.spec import load_spec, resolve  # noqa: E402
 
 QUICK = TimingOptions(device="cpu", warmup=1, repeats=3)
+
+
+class FakeCuda:
+    """Stands in for torch.cuda on a CPU machine: one device of a given name, events that read a
+    fake clock, and memory counters the test sets."""
+
+    def __init__(self, monkeypatch, name="NVIDIA H100 80GB HBM3"):
+        self.now_ms, self.allocated, self.peak, self.calls = 0.0, 0, 0, []
+        fake = self
+
+        class Event:
+            def __init__(self, enable_timing=False):
+                assert enable_timing
+                self.at = None
+
+            def record(self):
+                self.at = fake.now_ms
+
+            def synchronize(self):
+                fake.calls.append("event.synchronize")
+
+            def elapsed_time(self, other):
+                return other.at - self.at
+
+        cuda = torch.cuda
+        for attr, value in {
+            "is_available": lambda: True, "device_count": lambda: 1,
+            "get_device_name": lambda device=None: name, "Event": Event,
+            "synchronize": lambda device=None: fake.calls.append("synchronize"),
+            "reset_peak_memory_stats": lambda device=None: fake.reset(),
+            "memory_allocated": lambda device=None: fake.allocated,
+            "max_memory_allocated": lambda device=None: fake.peak,
+        }.items():
+            monkeypatch.setattr(cuda, attr, value)
+        monkeypatch.setattr(torch.version, "cuda", "12.8")
+        monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91000)
+
+    def reset(self):
+        self.calls.append("reset")
+        self.peak = self.allocated
+
+
+def test_missing_cuda_and_bad_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UsageError, match="CUDA is not available"):
+        resolve_device("cuda")
+    with pytest.raises(UsageError, match="CUDA is not available"):
+        resolve_device("cuda:1")
+    with pytest.raises(UsageError, match="must be auto, cpu"):
+        resolve_device("tpu")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_cuda_devices_resolve_on_a_fake_gpu(monkeypatch):
+    FakeCuda(monkeypatch)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(UsageError, match=r"only 1 CUDA device"):
+        resolve_device("cuda:1")
+
+
+def test_cuda_environment_records_tf32_and_the_peak_of_that_math(monkeypatch):
+    from types import SimpleNamespace
+
+    from incprof.latency import environment
+
+    FakeCuda(monkeypatch)
+    cuda = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)  # torch's default
+    monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=False))
+    env = environment(cuda, TimingOptions(dtype="fp32"), 1)
+    assert env["device"] == "NVIDIA H100 80GB HBM3" and env["cuda"] == "12.8"
+    assert env["tf32"] == {"conv": True, "matmul": False}
+    assert (env["peak"]["conv"]["math"], env["peak"]["conv"]["tflops"]) == ("tf32", 494.7)
+    assert (env["peak"]["linear"]["math"], env["peak"]["linear"]["tflops"]) == ("fp32", 67.0)
+    assert env["measured_peak_method"] == "torch.cuda.max_memory_allocated"
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    assert environment(cuda, TimingOptions(), 1)["peak"]["conv"]["tflops"] == 67.0
+    assert environment(cuda, TimingOptions(dtype="bf16"), 1)["peak"]["conv"]["tflops"] == 989.4
+
+
+def test_an_unknown_gpu_gets_no_peak(monkeypatch):
+    from incprof.latency import environment
+
+    FakeCuda(monkeypatch, name="NVIDIA H100 NVL")
+    env = environment(torch.device("cuda", 0), TimingOptions(), 1)
+    assert env["device"] == "NVIDIA H100 NVL" and env["peak"] is None
+
+
+def test_cuda_steps_are_timed_with_events(monkeypatch):
+    from incprof.latency import timer
+
+    fake = FakeCuda(monkeypatch)
+
+    def work():
+        fake.now_ms += 7.5
+
+    step = timer(work, torch.device("cuda", 0))
+    assert step() == 7.5 and fake.calls == ["event.synchronize"]
+
+
+def test_cuda_peak_memory_is_the_rise_over_what_was_allocated(monkeypatch):
+    from incprof.latency import peak_memory_bytes
+
+    fake = FakeCuda(monkeypatch)
+    fake.allocated = 1000  # weights and input
+
+    def forward():
+        assert fake.calls[-1] == "reset"  # the peak counter starts at this forward
+        fake.peak = 1000 + 4096
+
+    assert peak_memory_bytes(forward, torch.device("cuda", 0)) == 4096
+
+
+def test_cpu_peak_memory_follows_allocations_and_frees():
+    from incprof.latency import peak_memory_bytes
+
+    def forward():
+        a = torch.empty(1000)  # 4,000 bytes
+        b = torch.empty(3000)  # 12,000: 16,000 live
+        del a  # 12,000 live
+        c = torch.empty(2000)  # 8,000: 20,000 live, the peak
+        return b, c
+
+    assert peak_memory_bytes(forward, torch.device("cpu")) == 20_000
+
+
+def test_peak_fraction_uses_the_math_each_row_runs(monkeypatch):
+    import incprof.latency as latency
+    from incprof.profiler import profile
+
+    FakeCuda(monkeypatch)
+    env = latency.environment(torch.device("cuda", 0), TimingOptions(), 1)  # TF32 convs only
+    spec = resolve("googlenet")
+
+    def fake_time_spec(spec, input_hw, batch_size, options, progress=None, max_memory=None):
+        timings = latency.Timings(env=env)
+        timings.rows = {r.name: Stats(0.001, 0.001, 0.001, 0.001, 0.001, 20, 2) for r in spec.rows}
+        timings.network = Stats(1.0, 1.0, 1.0, 1.0, 1.0, 20, 2)
+        return timings
+
+    monkeypatch.setattr(latency, "time_spec", fake_time_spec)
+    df = profile(spec, aux=False, latency=TimingOptions(device="cuda")).set_index("row")
+    # 3a: 28*28*163,328 = 128,049,152 MACs (Table 1) in 1 us, over TF32's 494.7 TFLOPS / 2
+    assert df.loc["inception_3a", "peak_fraction"] == round(128_049_152 / 1e-6 / 247.35e12, 4)
+    # the classifier: 1024 x 1000 MACs, a matmul, fp32 (TF32 off for matmuls): 67 TFLOPS / 2
+    assert df.loc["linear", "peak_fraction"] == round(1_024_000 / 1e-6 / 33.5e12, 4)
+
+
+def test_cuda_out_of_memory_while_building_or_in_the_first_pass(monkeypatch):
+    import incprof.build
+
+    def no_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    spec = load_spec(DATA / "tiny.yaml")
+    monkeypatch.setattr(incprof.build, "build", no_memory)
+    with pytest.raises(UsageError, match="CUDA out of memory building the network at batch 2"):
+        time_spec(spec, None, 2, QUICK)
+
+    class Exhausting(torch.nn.Module):
+        def __getattr__(self, name):
+            return no_memory
+
+    monkeypatch.setattr(incprof.build, "build", lambda *args: Exhausting())
+    with pytest.raises(UsageError, match="CUDA out of memory in one forward pass at batch 2"):
+        time_spec(spec, None, 2, QUICK)
+
+
+def test_threads_and_load_are_recorded_and_a_busy_machine_is_unstable(monkeypatch):
+    import incprof.latency as latency
+
+    before = torch.get_num_threads()
+    spec = load_spec(DATA / "tiny.yaml")
+    monkeypatch.setattr(latency, "load_average", lambda: 0.0)
+    quiet = time_spec(spec, None, 1, TimingOptions(device="cpu", warmup=1, repeats=20, threads=1))
+    assert quiet.env["threads"] == 1 and torch.get_num_threads() == before  # restored
+    assert quiet.env["load_avg"] == 0.0 and quiet.env["busy"] is None
+    assert all("load" not in (s.unstable or "") for s in quiet.rows.values())
+    monkeypatch.setattr(latency, "load_average", lambda: 3.5)
+    busy = time_spec(spec, None, 1, TimingOptions(device="cpu", warmup=1, repeats=20, threads=2))
+    assert busy.env["busy"] == "load 3.5 > 2 threads"
+    assert all(s.unstable.endswith("load 3.5 > 2 threads") for s in busy.rows.values())
+    assert busy.network.unstable.endswith("load 3.5 > 2 threads")
 
 
 def test_time_spec_on_cpu_times_every_row_and_the_network():
@@ -81,6 +301,9 @@ def test_time_spec_on_cpu_times_every_row_and_the_network():
     env = timings.env
     assert env["device_type"] == "cpu" and env["batch_size"] == 2 and env["threads"] >= 1
     assert env["memory_format"].startswith("contiguous") and env["peak"] is None
+    assert env["tf32"] is None and env["min_repeats"] == 20
+    assert timings.network.unstable.startswith("3 repeats, fewer than 20")
+    assert timings.measured_peak_bytes > 0
 
 
 def test_channels_last_and_profile_columns():
@@ -97,18 +320,33 @@ def test_channels_last_and_profile_columns():
     assert conv["macs_per_byte"] == round(6912 / conv["bytes_moved"], 3)
     t = df.attrs["totals"]["latency"]
     assert t["sum_of_rows_ms"] == round(float(main["latency_ms"].sum()), 4)
+    assert main["latency_unstable"].str.startswith("3 repeats, fewer than 20").all()
+    assert t["unstable"] == [*main["row"], "network"]
+    model = df.attrs["totals"]["peak_activation_bytes"]
+    assert t["measured_over_model_peak"] == round(t["measured_peak_bytes"] / model, 2)
 
 
-def test_missing_cuda_and_bad_device():
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    with pytest.raises(UsageError, match="CUDA is not available"):
-        resolve_device("cuda")
-    with pytest.raises(UsageError, match="CUDA is not available"):
-        resolve_device("cuda:1")
-    with pytest.raises(UsageError, match="must be auto, cpu"):
-        resolve_device("tpu")
-    assert resolve_device("auto").type == "cpu"
+def test_measured_peak_memory_exceeds_the_model_for_googlenet():
+    """The model keeps layer inputs and outputs only; a real pass also holds LRN temporaries and
+    conv scratch space, so the measured peak must be above it."""
+    from incprof.profiler import profile
+
+    df = profile("googlenet", aux=False, latency=TimingOptions(device="cpu", warmup=1, repeats=1))
+    t = df.attrs["totals"]
+    assert t["latency"]["measured_peak_bytes"] > t["peak_activation_bytes"]
+
+
+def test_unstable_figures_are_marked_in_the_text_outputs():
+    from incprof import render
+    from incprof.profiler import profile
+
+    df = profile(str(DATA / "tiny.yaml"), latency=QUICK)
+    text = render.to_text(df)
+    # the terminal layout may put the latency columns in a continuation table led by the row names
+    conv = [line for line in text.splitlines() if line.strip().startswith("conv ")]
+    assert any(f"{df.set_index('row').loc['conv', 'latency_ms']:.3f}?" in line for line in conv)
+    assert "'?' marks an unstable latency: fewer than 20 repeats, p90/p10 above 1.5" in text
+    assert "UNSTABLE: 3 repeats, fewer than 20" in text.replace("\n    ", " ")
 
 
 def test_unsupported_dtype_is_a_clear_error():
@@ -142,6 +380,9 @@ def test_cuda_timing_uses_events():
                                                                      repeats=5))
     assert timings.env["device_type"] == "cuda" and timings.env["cudnn"]
     assert timings.network.median_ms > 0
+    assert timings.env["tf32"] == {"conv": torch.backends.cudnn.allow_tf32,
+                                   "matmul": torch.backends.cuda.matmul.allow_tf32}
+    assert timings.measured_peak_bytes > 0
 
 
 def test_compile_time_is_reported_apart():
@@ -170,3 +411,35 @@ def test_latency_dtype_sets_the_memory_bytes():
     assert df.loc["conv", "activation_bytes"] == 2 * 4 * 8 * 8
     assert df.loc["conv", "bytes_moved"] == 2 * (3 * 64 + 4 * 64 + 112)
     assert df.attrs["meta"]["dtype"] == "bf16"
+
+
+def test_threads_option_and_unstable_marks_in_bench_compare_and_sweep():
+    import json
+
+    from typer.testing import CliRunner
+
+    from incprof.cli import app
+
+    fixed = ("--device", "cpu", "--warmup", "1", "--repeats", "2", "--threads", "1")
+
+    def run(*args):
+        result = CliRunner().invoke(app, [*args, *fixed])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    bench = json.loads(run("bench", "--spec", str(DATA / "tiny.yaml"), "--batch-sizes", "1",
+                           "-f", "json"))
+    assert bench["meta"]["env"]["threads"] == 1
+    assert bench["rows"][0]["unstable"].startswith("2 repeats, fewer than 20")
+    module = json.loads(run("compare", "naive", "reduced", "--level", "module", "--latency",
+                            "--no-verify", "-f", "json"))["module"]
+    assert module["meta"]["latency_env"]["threads"] == 1
+    assert all(r["a_latency_unstable"].startswith("2 repeats") for r in module["rows"])
+    assert module["totals"]["b_latency_unstable"] == "9 of 9 rows unstable"  # nine modules
+    text = run("compare", "naive", "reduced", "--level", "module", "--latency", "--no-verify")
+    rows = [line for line in text.splitlines() if line.strip().startswith("inception_3a")]
+    assert any(row.rstrip().endswith("?") for row in rows)  # the latency columns may continue
+    sweep = json.loads(run("sweep", "--spec", str(DATA / "tiny.yaml"), "--input-size", "8",
+                           "--latency", "-f", "json"))
+    assert sweep["rows"][0]["latency_unstable"].startswith("2 repeats")
+    assert sweep["meta"]["latency_env"]["threads"] == 1
