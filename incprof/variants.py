@@ -368,28 +368,24 @@ def reduced(spec: ArchSpec) -> ArchSpec:
     return spec
 
 
-def _lowres_variant(side: int):
-    """The ``lowres_<side>`` variant: ``lowres`` for one input side, described for `incprof list`."""
+def _variant(rewrite, description: str, **arguments):
+    """A named variant: ``rewrite(spec, **arguments)``, with the one-line description that
+    `incprof list` shows."""
     def variant(spec: ArchSpec) -> ArchSpec:
-        return lowres(spec, side)
+        return rewrite(spec, **arguments)
 
-    variant.__doc__ = (f"The v3 paper's low-resolution network for {side}x{side} inputs "
-                       "(section 9): the first layers' strides and pool changed to keep the cost.")
-    return variant
-
-
-def _grid_variant(form: str):
-    """The ``grid_<form>`` variant: ``grid_reduction`` with one form, described for `incprof list`."""
-    def variant(spec: ArchSpec) -> ArchSpec:
-        return grid_reduction(spec, form)
-
-    variant.__doc__ = (f"Every stride-2 max pool before a module as a {form.replace('_', ' ')} "
-                       "grid reduction that doubles the channels (v3 paper, section 5).")
+    variant.__doc__ = description
     return variant
 
 
 # Named variants that `incprof compare` accepts, each a rewrite of a base architecture.
 VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
             "factorized_asym": factorized_asym,
-            **{f"grid_{form}": _grid_variant(form) for form in GRID_FORMS},
-            **{f"lowres_{side}": _lowres_variant(side) for side in LOWRES_SIDES}}
+            **{f"grid_{form}": _variant(
+                grid_reduction, f"Every stride-2 max pool before a module as a "
+                f"{form.replace('_', ' ')} grid reduction that doubles the channels (v3 paper, "
+                "section 5).", form=form) for form in GRID_FORMS},
+            **{f"lowres_{side}": _variant(
+                lowres, f"The v3 paper's low-resolution network for {side}x{side} inputs "
+                "(section 9): the first layers' strides and pool changed to keep the cost.",
+                side=side) for side in LOWRES_SIDES}}
