@@ -114,7 +114,7 @@ def mutated_net(draw) -> Net:
     layer_lists = [p for p, v in spots if p and p[-1] == "layers" or
                    (isinstance(v, list) and len(p) >= 2 and p[-2] == "branches")]
     if kind in ("garbage_layer", "huge_layer") and not layer_lists:
-        kind = "junk"
+        net.mutation = kind = "junk"
     if kind == "junk":
         path = draw(st.sampled_from([p for p, _ in spots if p]))
         _at(data, path[:-1])[path[-1]] = draw(JUNK)
