@@ -166,15 +166,19 @@ def mutated_net(draw) -> Net:
 def cli(tmp_path_factory):
     """``(run, folder)``: run(args) invokes the CLI through typer's CliRunner, with the click command
     built once rather than on every call (a third of a call's time); each call still parses all
-    its options and runs the whole command."""
+    its options and runs the whole command. The ceilings that options such as --max-nodes set are
+    put back afterwards."""
     from typer import testing
     from typer.testing import CliRunner
 
+    from incprof import analytic, spec, yamlio
     from incprof.cli import app
 
     command = testing._get_command(app)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(testing, "_get_command", lambda _: command)
+        for module, name in ((yamlio, "MAX_NODES"), (spec, "MAX_INPUT_SIDE"), (analytic, "MAX_COUNT")):
+            patch.setattr(module, name, getattr(module, name))
         runner = CliRunner()
         yield (lambda args: runner.invoke(app, args)), tmp_path_factory.mktemp("fuzz")
 
