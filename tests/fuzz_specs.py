@@ -23,8 +23,14 @@ HOSTILE_NAMES = [
     "`x`", "# c", "- item", "? q", ": c", "{a}", "[1, 2]", "a: b", "  spaced  ", "'", '"', "\\",
 ]
 _PLAIN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=8)
-NAME = st.one_of(_PLAIN.map(lambda s: "r" + s), st.sampled_from(HOSTILE_NAMES),
-                 st.text(min_size=1, max_size=10).map(lambda s: s if s.strip() else s + "x"))
+# Names the parser accepts (it refuses control characters, separators and format characters such
+# as bidi overrides), hostile or not; a minority of names keeps them, to be refused with one line.
+_PRINTABLE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Cf")),
+                     min_size=1, max_size=10).map(lambda s: s if s.strip() else s + "x")
+_ACCEPTED = [n for n in HOSTILE_NAMES if n.isprintable() and n.strip() == n]
+NAME = st.one_of(_PLAIN.map(lambda s: "r" + s), _PRINTABLE, st.sampled_from(_ACCEPTED))
+# Any text at all: one spec in five puts one such name among its rows.
+ANY_NAME = st.one_of(st.sampled_from(HOSTILE_NAMES), st.text(min_size=1, max_size=10))
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -178,13 +184,60 @@ def _chain(a: Part, b: Part) -> Part:
 
 
 @st.composite
+def separable(draw, shape, keep=False):
+    """A depthwise-separable conv at stride 1 (its settings written out, so no default applies)."""
+    c, h, w = shape
+    out, multiplier = draw(st.integers(1, 12)), draw(st.integers(1, 3))
+    k = draw(st.sampled_from([1, 3, 5]) if keep else st.integers(1, min(h, w, 5)))
+    p = (k - 1) // 2 if keep else draw(st.integers(0, k // 2))
+    bias, relu = draw(st.booleans()), draw(st.booleans())
+    bn_eps = draw(st.sampled_from([None, 0.001]))
+    args = {"out": out, "kernel": k, "padding": p, "multiplier": multiplier, "bias": bias,
+            "relu": relu, "bn_eps": bn_eps}
+    oh, ow = _size(h, k, 1, p), _size(w, k, 1, p)
+    weights = k * k * c * multiplier + c * multiplier * out  # depthwise, then pointwise
+    params = weights + (out if bias else 0) + (2 * out if bn_eps else 0)
+    return Part([{"separable": args}], (out, oh, ow), params, weights * oh * ow, 1,
+                [f"{k}x{k}/1"])
+
+
+@st.composite
+def residual(draw, shape, defaults, level):
+    """A residual block: a body that keeps the size (after an optional ReLU), added to the input,
+    or to a 1x1 conv of it where the body changes the channels; an optional scale and ReLU."""
+    c, h, w = shape
+    body = draw(sequence(shape, defaults, keep=True, level=level + 1, longest=2))
+    if draw(st.booleans()):
+        body = _chain(Part([{"relu": {}}], shape), body)
+    block = {"body": body.layers}
+    part = Part([], body.shape, body.params, body.macs, body.depth, body.windows)
+    if body.shape[0] != c or draw(st.integers(0, 3)) == 0:  # a projection shortcut
+        out = body.shape[0]
+        block["shortcut"] = [{"conv": {"out": out, "kernel": 1, "bias": False, "relu": False,
+                                       "bn_eps": None}}]
+        part = Part([], body.shape, body.params + c * out, body.macs + c * out * h * w,
+                    max(body.depth, 1), body.windows + ["1x1/1"])
+    if draw(st.booleans()):
+        block["scale"] = draw(st.sampled_from([0.17, 0.1, 2]))
+    if draw(st.booleans()):
+        block["relu"] = True
+    part.layers = [{"residual": block}]
+    return part
+
+
+@st.composite
 def sequence(draw, shape, defaults, keep=False, level=0, longest=3):
     """One to ``longest`` spatial layers; ``keep``: the output has the input's height and width."""
     part = Part([], shape)
     for _ in range(draw(st.integers(1, longest))):
-        kind = draw(st.sampled_from(["conv", "pool", "simple", "conv", "branches"]))
+        kind = draw(st.sampled_from(["conv", "pool", "simple", "conv", "branches", "residual",
+                                     "separable"]))
         if kind == "branches" and level < 2:
             step = draw(branches(part.shape, defaults, level, keep))
+        elif kind == "residual" and level < 2:
+            step = draw(residual(part.shape, defaults, level))
+        elif kind == "separable":
+            step = draw(separable(part.shape, keep=keep))
         elif kind == "pool":
             step = draw(pool(part.shape, keep=keep))
         elif kind == "simple":
@@ -254,7 +307,10 @@ def valid_net(draw) -> Net:
         if draw(st.integers(0, 3)) == 3:
             defaults[key] = draw(st.sampled_from(values))
     n_spatial, n_aux = draw(st.integers(1, 4)), draw(st.integers(0, 2))
-    names = _unique(draw(st.lists(NAME, min_size=n_spatial + 3 + n_aux, max_size=n_spatial + 3 + n_aux)))
+    names = draw(st.lists(NAME, min_size=n_spatial + 3 + n_aux, max_size=n_spatial + 3 + n_aux))
+    if draw(st.integers(0, 4)) == 0:
+        names[draw(st.integers(0, len(names) - 1))] = draw(ANY_NAME)
+    names = _unique(names)
     data = {"name": draw(NAME)}
     if draw(st.booleans()):
         data["title"] = draw(NAME)

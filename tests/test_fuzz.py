@@ -216,7 +216,7 @@ def _markdown_problems(text: str, n_rows: int) -> list[str]:
         problems.append("a markdown table row has a different number of cells than the header")
     if any(line.startswith("#") for line in lines):
         problems.append("user text made a markdown heading")
-    if re.search(r"<(?:b|img|script)\b", text):
+    if re.search(r"(?<!\\)<(?:b|img|script)\b", text):  # "\\<b>" is escaped: literal text
         problems.append("user text passed into markdown as raw HTML")
     if re.search(r"(?<!\\)!?\[[^\]\n]*\]\(", text):
         problems.append("user text passed into markdown as a link or image")
@@ -229,7 +229,9 @@ def _csv_problems(text: str, n_rows: int) -> list[str]:
         return [f"the CSV has {len(records) - 3} rows for {n_rows} spec rows"]
     header = records[0]
     cells = [r[header.index(c)] for r in records[1:1 + n_rows] for c in ("row", "type")]
-    if any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells):
+    # a plain number such as +1 or -70.8% is data to a spreadsheet, not a formula
+    if any(cell[:1] in ("=", "+", "-", "@", "\t", "\r")
+           and not _NUMBER.fullmatch(cell) for cell in cells):
         return ["a CSV cell from user text starts with = + - @ (formula injection)"]
     return []
 
