@@ -751,3 +751,66 @@ def list_archs() -> None:
     for name, rewrite in VARIANTS.items():
         summary = " ".join((rewrite.__doc__ or "").strip().split("\n\n")[0].split())
         typer.echo(f"  {name:<20} {summary.replace('``', '')}")
+
+
+@app.command("referee")
+def referee_cmd(
+    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture.")
+                    ] = "googlenet",
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
+                                                 "replaces --arch.")] = None,
+    flavor: Annotated[str, typer.Option(help="paper, or a flavour the spec defines.")
+                      ] = "paper",
+    aux: Annotated[bool, typer.Option(help="Build the aux heads (they do not run in eval mode; "
+                                      "only parameter totals see them).")] = True,
+    input_size: Annotated[Optional[str], typer.Option(help="e.g. 224 or 299x299 (default: the "
+                                                      "spec's own).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Batch of the zero input.")
+                          ] = 1,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
+
+    Runs each installed peer (fvcore, FlopCounterMode, ptflops' two backends, thop, torchinfo)
+    on the built network and predicts its total from incprof's own per-op counts under that
+    tool's conventions; then checks the spec's published figures against every convention.
+
+    Exit code 1 when a residual is not zero.
+    Example: incprof referee --arch inception_v3 --input-size 299
+    """
+    from . import render
+    from .referee import referee, referee_figures
+    from .spec import resolve
+
+    check_outputs(output)
+    with user_errors():
+        network = resolve(spec or arch)
+        result = referee(network, flavor=flavor, aux=aux,
+                         input_size=parse_input_size(input_size), batch_size=batch_size)
+        figures = referee_figures(network)
+    if fmt is Format.json:
+        import json
+
+        _emit(json.dumps({**result, "published": figures}, indent=2) + "\n", output)
+    elif fmt is Format.csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, ["tool", "installed", "version", "unit", "reported",
+                                         "predicted",
+                                         "residual", "params_reported", "params_predicted",
+                                         "params_residual"], extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(result["tools"])
+        _emit(buffer.getvalue(), output)
+    else:
+        grids = [render.referee_grid(result)]
+        if figures:
+            grids.append(render.figures_grid(figures, f"{result['meta']['title']}: published "
+                                                      "figures refereed"))
+        _show(grids, fmt, output)
+    if any(t["residual"] or t["params_residual"] for t in result["tools"]):
+        raise typer.Exit(1)

@@ -16,7 +16,8 @@ from .spec import (FILTER_COLUMNS, MAX_NESTING, Alternative, ArchSpec, AuxHead, 
 
 _TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
              "rows", "claims",
-             "aux", "flavors", "published"}
+             "aux", "flavors", "published",
+             "refereed"}  # more published figures, read and checked by incprof.referee
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}

@@ -257,3 +257,29 @@ def family_params_macs(family: pd.DataFrame, path: str | Path) -> None:
     ax.grid(which="both", alpha=0.3)
     ax.set_axisbelow(True)
     save_figure(fig, path)
+
+
+def referee_scatter(rows: pd.DataFrame, path: str | Path) -> None:
+    """Each peer's reported total against incprof's prediction for it (log-log), one marker per
+    tool and network; every point on the diagonal is a residual of zero. ``rows`` has the
+    columns tool, predicted and reported."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    markers = "osD^vP*X"
+    for i, (tool, group) in enumerate(rows.groupby("tool", sort=True)):
+        ax.scatter([int(v) / 1e9 for v in group["predicted"]],
+                   [int(v) / 1e9 for v in group["reported"]], marker=markers[i % len(markers)],
+                   s=36, alpha=0.8, label=tool, zorder=3)
+    low = min(int(v) for v in rows["predicted"]) / 1e9 / 1.2
+    high = max(int(v) for v in rows["predicted"]) / 1e9 * 1.2
+    ax.plot([low, high], [low, high], color="#888888", linewidth=1, zorder=2,
+            label="reported = predicted")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("incprof's prediction for the tool (G, the tool's own unit)")
+    ax.set_ylabel("the tool's reported total (G)")
+    ax.set_title("Peer counters: reported against predicted (batch 1, each network's own input)")
+    ax.grid(which="both", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)

@@ -374,9 +374,62 @@ def family_report(out: Path) -> str:
     return _document("The Inception family", summary, sections, family.attrs["frames"])
 
 
+def referee_runs() -> list[dict]:
+    """``incprof.referee.referee`` on every built-in network and flavour, at its own input size,
+    batch 1, with its aux heads (as the reference implementations build them by default)."""
+    from .referee import referee
+    from .variants import flavors
+
+    return [referee(name, flavor=flavor) for name in available()
+            for flavor in flavors(resolve(name))]
+
+
+def referee_report(out: Path) -> str:
+    """referee.md: every peer counter's total on every built-in network, predicted to the unit
+    from incprof's per-op counts, and every published figure refereed."""
+    from .peers import DESCRIPTIONS
+    from .referee import CONVENTIONS, referee_figures
+
+    runs = referee_runs()
+    ran = [(r, t) for r in runs for t in r["tools"] if t["installed"]]
+    plot.referee_scatter(pd.DataFrame.from_records(
+        [{"tool": t["tool"], "predicted": t["predicted"], "reported": t["reported"]}
+         for _, t in ran]), out / "referee-reported-vs-predicted.svg")
+    missing = sorted({t["tool"] for r in runs for t in r["tools"] if not t["installed"]})
+    nonzero = [(r, t) for r, t in ran if t["residual"] or t["params_residual"]]
+    summary = (
+        f"{len(runs)} networks and flavours, {len(ran)} peer totals: "
+        + ("every one is predicted to the unit (residual 0) from incprof's own per-op counts "
+           "under the tool's conventions." if not nonzero else
+           f"{len(nonzero)} are NOT predicted to the unit (see 'residual from').")
+        + (f" Not installed here: {', '.join(missing)}." if missing else ""))
+    tools = render.Grid(
+        "What each peer counts", [("tool", "left"), ("unit", "left"), ("convention", "left")],
+        [[tool, CONVENTIONS[tool]["unit"], DESCRIPTIONS[tool]] for tool in DESCRIPTIONS])
+    sections = ["## What each peer counts\n", render.grid_markdown(tools),
+                "## Reported against predicted\n",
+                "![each tool's total against incprof's prediction for it]"
+                "(referee-reported-vs-predicted.svg)\n"]
+    for r in runs:
+        grid = render.referee_grid(r)
+        grid.notes, grid.summary = [], grid.summary[:1]  # the conventions are listed above
+        sections += [f"### {grid.title}\n", render.grid_markdown(grid)]
+    sections += ["## Published figures, refereed\n",
+                 render.grid_markdown(render.figures_grid(
+                     [f for name in available() for f in referee_figures(name)],
+                     "Published figures"))]
+    return "\n".join([
+        "# The referee: peer counters and published figures\n",
+        HEADER.format(command=REGENERATE), summary + "\n",
+        "Each table: the network built in eval mode with its aux heads (which do not run), a "
+        "zero input of batch 1 at its own input size; reported is the tool's total, predicted "
+        "incprof's, residual = reported - predicted. `incprof referee --arch NAME` prints one.\n",
+        *sections])
+
+
 REPORTS = {"googlenet.md": googlenet_report, "naive-vs-reduced.md": naive_report,
            "factorizations.md": factorization_report, "inception_v3.md": inception_v3_report,
-           "family.md": family_report}
+           "family.md": family_report, "referee.md": referee_report}
 
 
 def latency_stem(arch: str, device: str, dtype: str, batch_size: int) -> str:

@@ -252,7 +252,8 @@ def reference_reports(tmp_path_factory):
 
 def test_report_command(reference_reports):
     names = set(reference_reports)
-    assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md"} <= names
+    assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md",
+            "referee.md"} <= names
     assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
 
 
