@@ -107,6 +107,48 @@ RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (d
                                                    "until the median is stable).")]
 
 
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", "-m", help="Any nn.Module: torchvision:NAME, timm:NAME (no pretrained weights), "
+    "path/to/file.py:factory or package.module:factory. Importing a file or module runs its code.")]
+ModelArgOpt = Annotated[Optional[list[str]], typer.Option(
+    "--model-arg", help="key=value for the --model factory (int, float, true/false or text); "
+    "repeatable.")]
+ChannelsOpt = Annotated[int, typer.Option(min=1, help="With --model: channels of the example "
+                                          "input.")]
+
+
+def load_model(ref: str, model_arg):
+    """The nn.Module of a --model reference, with its --model-arg pairs."""
+    from .models import parse_model_args, resolve_model
+
+    return resolve_model(ref, parse_model_args(model_arg))
+
+
+def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
+                 fmt: Format, output: Path | None) -> None:
+    """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
+    disagrees with the graph count."""
+    from . import render_model
+    from .capture import profile_model
+
+    with user_errors():
+        df = profile_model(load_model(ref, model_arg), parse_input_size(input_size),
+                           channels=channels, depth=depth, batch_size=batch_size, label=ref)
+    if fmt is Format.table and output is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        from .render import print_grid
+
+        print_grid(render_model.model_grid(df), Console())
+    else:
+        writer = {Format.table: render_model.to_text, Format.markdown: render_model.to_markdown,
+                  Format.csv: render_model.to_csv, Format.json: render_model.to_json}[fmt]
+        _emit(writer(df), output)
+    if not df.attrs["totals"]["flop_counter_agrees"]:
+        fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
+             code=1)
+
+
 def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
             warmup: int | None, repeats: int | None):
     """The latency.TimingOptions the flags ask for, or None without --latency."""
@@ -217,13 +259,25 @@ def table(
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
+    depth: Annotated[int, typer.Option(min=1, help="With --model: rows are the modules at this "
+                                       "depth (1: the top-level children).")] = 1,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
+
+    With --model, any nn.Module instead: one row per module, counted from its captured graph and
+    again with FlopCounterMode. Loading a model from a .py file or module runs that code.
 
     Example: incprof table --arch googlenet --format csv -o googlenet.csv
     """
     from . import render
     from .profiler import profile
+
+    if model is not None:
+        _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
+        return
 
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)

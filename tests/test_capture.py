@@ -1,0 +1,136 @@
+"""`--model` and incprof.profile(nn.Module): graph capture, per-module counts worked out by hand
+here, the FlopCounterMode cross-check, the ops without a rule, and one-line errors."""
+
+import csv
+import importlib.util
+import io
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from typer.testing import CliRunner  # noqa: E402
+
+import incprof  # noqa: E402
+from conftest import DATA  # noqa: E402
+from incprof.cli import app  # noqa: E402
+
+torch.set_num_threads(1)
+MODELS = DATA / "user_models.py"
+runner = CliRunner()
+
+
+def _user_models():
+    spec = importlib.util.spec_from_file_location("user_models_for_tests", MODELS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def conv_macs(k_h, k_w, cin, cout, h_out, w_out, groups=1):
+    return k_h * k_w * cin // groups * cout * h_out * w_out
+
+
+def test_functional_model_by_hand():
+    df = incprof.profile(_user_models().functional(), input_size=(16, 16))
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    assert list(rows) == ["(Functional)", "block", "fc"]
+    # The model's own ops: F.conv2d 3->8, 3x3, stride 2 (16 -> 8), and (1x5) @ (5x5).
+    assert rows["(Functional)"]["macs"] == conv_macs(3, 3, 3, 8, 8, 8) + 1 * 5 * 5
+    assert rows["(Functional)"]["params"] == 8 * 3 * 3 * 3 + 5 * 5
+    # sigmoid and mul 1 per element, mean 1 per input element; exp has no rule.
+    assert rows["(Functional)"]["other_ops"] == 3 * 8 * 8 * 8
+    assert rows["(Functional)"]["not_counted"] == "aten.exp x 1"
+    # The shared block runs twice: MACs twice, params once.
+    assert rows["block"]["calls"] == 2
+    assert rows["block"]["macs"] == 2 * conv_macs(3, 3, 8, 8, 8, 8)
+    assert rows["block"]["params"] == 8 * 8 * 9 + 2 * 8
+    assert rows["block"]["other_ops"] == 2 * (2 + 1 + 1) * 8 * 8 * 8  # BN 2, ReLU 1, add 1
+    assert rows["fc"]["macs"] == 8 * 5 and rows["fc"]["params"] == 8 * 5 + 5
+    assert rows["block"]["output_size"] == "8x8x8" and rows["fc"]["output_size"] == "5"
+    t = df.attrs["totals"]
+    assert t["params"] == sum(p.numel() for p in _user_models().functional().parameters())
+    assert t["not_counted"] == {"aten.exp": 1} and t["flop_counter_agrees"]
+    assert all(df["macs"] == df["flop_counter_macs"])
+
+
+def test_depth_two_splits_the_block_and_keeps_its_own_ops():
+    df = incprof.profile(_user_models().functional(), input_size=16, depth=2)
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    assert set(rows) == {"(Functional)", "block.conv", "block.bn", "block", "fc"}
+    assert rows["block.conv"]["macs"] == 2 * conv_macs(3, 3, 8, 8, 8, 8)
+    assert rows["block.bn"]["params"] == 16 and rows["block.conv"]["params"] == 576
+    assert rows["block"]["ops"] == "add x 2, relu x 2" and rows["block"]["macs"] == 0
+    assert df.attrs["totals"]["flop_counter_agrees"]
+
+
+def test_inception_like_model_by_hand():
+    df = incprof.profile(_user_models().inception_like(), input_size=(16, 16))
+    macs = dict(zip(df["row"], df["macs"]))
+    # stem: 16 -> 7 (3x3, stride 2, no padding); pool: 7 -> 3 (ceil mode).
+    assert macs["stem"] == conv_macs(3, 3, 3, 16, 7, 7)
+    assert macs["mixed"] == 9 * (16 * 8 + 16 * 4 + 9 * 4 * 8 + 16 * 4)
+    assert macs["res"] == 9 * (20 * 20 + 2 * 9 * 20 * 20)
+    assert macs["fc"] == 20 * 10 and macs["pool"] == 0
+    other = dict(zip(df["row"], df["other_ops"]))
+    assert other["pool"] == 3 * 3 * 16 * 9 and other["gap"] == 20 * 9
+    assert dict(zip(df["row"], df["output_size"]))["mixed"] == "3x3x20"
+    assert df.attrs["totals"]["not_counted"] == {} and df.attrs["totals"]["flop_counter_agrees"]
+
+
+def test_not_counted_ops_are_in_every_format():
+    ref = f"{MODELS}:functional"
+    text = invoke("table", "--model", ref, "--input-size", "16", "-f", "table")
+    assert text.exit_code == 0, text.output
+    assert "not counted: aten.exp x 1; the totals exclude them." in text.stdout
+    assert "block runs 2 time(s)" in text.stdout
+    md = invoke("table", "--model", ref, "--input-size", "16", "-f", "markdown").stdout
+    assert "not counted: aten.exp x 1" in md and "| 73,728 |" in md
+    rows = list(csv.DictReader(io.StringIO(
+        invoke("table", "--model", ref, "--input-size", "16", "-f", "csv").stdout)))
+    assert rows[-1]["row"] == "TOTAL" and rows[-1]["not_counted"] == "aten.exp x 1"
+    data = json.loads(invoke("table", "--model", ref, "--input-size", "16", "-f", "json").stdout)
+    assert data["totals"]["not_counted"] == {"aten.exp": 1}
+
+
+def test_model_args_reach_the_factory():
+    result = invoke("table", "--model", f"{MODELS}:functional", "--model-arg", "width=4",
+                    "--model-arg", "classes=3", "--input-size", "16", "-f", "json")
+    data = json.loads(result.stdout)
+    fc = [r for r in data["rows"] if r["row"] == "fc"][0]
+    assert fc["params"] == 4 * 3 + 3
+
+
+def test_a_disagreement_exits_1(monkeypatch):
+    from incprof import capture
+
+    monkeypatch.setattr(capture, "CONV_OPS", capture.CONV_OPS - {"conv2d"})
+    result = invoke("table", "--model", f"{MODELS}:inception_like", "--input-size", "16")
+    assert result.exit_code == 1
+    assert "DISAGREES" in result.stdout and "aten.conv2d x" in result.stdout
+
+
+@pytest.mark.parametrize("ref, reason", [
+    ("nowhere/missing.py:make", "no such file"),
+    (f"{MODELS}:nothing", "has no callable 'nothing'"),
+    (f"{MODELS}:raises", "the factory raised RuntimeError: no such width"),
+    (f"{MODELS}:branchy", "does not trace"),
+    (f"{MODELS}:flat_only", "rejects input 1x3x16x16"),
+    ("no_such_package.mod:make", "no module named 'no_such_package'"),
+    ("justaname", "expected torchvision:NAME"),
+])
+def test_bad_references_get_one_line_and_exit_2(ref, reason):
+    result = invoke("table", "--model", ref, "--input-size", "16")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and ref in lines[0] and reason in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_help_says_loading_a_model_runs_its_code():
+    result = invoke("table", "--help")
+    assert "runs its code" in " ".join(result.stdout.split())
