@@ -178,12 +178,7 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     shape = example_shape(model, input_size, channels, batch_size)
     x = torch.zeros(shape)
     flop_counts = _flop_counter(model, x, label)
-    try:
-        with _quiet_torch_logs():
-            program = torch.export.export(model, (x,), strict=False)
-    except Exception as exc:  # any failure to trace is the user's model's, reported in one line
-        raise UsageError(f"model {label}: does not trace with torch.export: "
-                         f"{type(exc).__name__}: {_first_line(exc)}") from None
+    program = export_program(model, x, label)
     types = {name: type(m).__name__ for name, m in model.named_modules()}
     root = f"({type(model).__name__})"
     rows: dict[str, ModelRow] = {}
@@ -235,6 +230,18 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
                          for child, _ in model.get_submodule(key).named_children())
         row.flop_counter_macs = flops // 2
     return Captured(list(rows.values()), "torch.export (non-strict)", shape, label)
+
+
+def export_program(model, x, label: str):
+    """``torch.export.export(model, (x,), strict=False)``, with a failure as one UsageError line."""
+    import torch
+
+    try:
+        with _quiet_torch_logs():
+            return torch.export.export(model, (x,), strict=False)
+    except Exception as exc:  # any failure to trace is the user's model's, reported in one line
+        raise UsageError(f"model {label}: does not trace with torch.export: "
+                         f"{type(exc).__name__}: {_first_line(exc)}") from None
 
 
 @contextmanager

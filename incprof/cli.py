@@ -305,6 +305,33 @@ def table(
         fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
 
 
+@app.command("export")
+def export_model(
+    model: Annotated[str, typer.Option("--model", "-m", help="The nn.Module: torchvision:NAME, "
+                                       "timm:NAME, path/to/file.py:factory or "
+                                       "package.module:factory. Importing a file or module runs "
+                                       "its code.")],
+    output: OutputOpt = None,
+    model_arg: ModelArgOpt = None,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width of the example "
+                                                      "input (default: the model's, else 224).")
+                          ] = None,
+    channels: ChannelsOpt = 3,
+    depth: Annotated[int, typer.Option(min=1, help="Rows follow the modules at this depth.")] = 1,
+) -> None:
+    """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
+
+    Where the model has a layer the schema cannot express, the error names the first such node.
+    Example: incprof export --model torchvision:googlenet -o googlenet.yaml
+    """
+    from .export import export_spec, to_yaml
+
+    with user_errors():
+        data = export_spec(load_model(model, model_arg), parse_input_size(input_size),
+                           channels=channels, depth=depth, label=model)
+    _emit(to_yaml(data), output)
+
+
 class Level(str, Enum):
     """Which comparison to show."""
 

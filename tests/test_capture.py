@@ -59,7 +59,7 @@ def test_functional_model_by_hand():
 
 
 def test_depth_two_splits_the_block_and_keeps_its_own_ops():
-    df = incprof.profile(_user_models().functional(), input_size=16, depth=2)
+    df = incprof.profile(_user_models().functional(), input_size=16, module_depth=2)
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     assert set(rows) == {"(Functional)", "block.conv", "block.bn", "block", "fc"}
     assert rows["block.conv"]["macs"] == 2 * conv_macs(3, 3, 8, 8, 8, 8)

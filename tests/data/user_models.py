@@ -64,7 +64,7 @@ class Residual(nn.Module):
                                   nn.Conv2d(cout, cout, 3, padding=1))
 
     def forward(self, x):
-        return F.relu(self.short(x) + self.body(x) * 0.5)
+        return F.relu(self.body(x) * 0.5 + self.short(x))
 
 
 def functional(width: int = 8, classes: int = 5):
@@ -111,3 +111,8 @@ class Branchy(nn.Module):
 def branchy():
     """The Branchy model."""
     return Branchy()
+
+
+def hardswish_net():
+    """conv -> Hardswish: an activation the spec has no layer for."""
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardswish())
