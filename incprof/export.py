@@ -158,7 +158,7 @@ class _Writer:
             parts = [self.sequence(fork, t) for t in tensors]
             keys = [k for part in parts for _, ks in part for k in ks] + [g.key[node]]
             return {"branches": [[layer for layer, _ in part] for part in parts]}, keys
-        if short == "add" and len(preds) == 2 and _arg(node, 2, "alpha", 1) == 1:
+        if short in ("add", "add_") and len(preds) == 2 and _arg(node, 2, "alpha", 1) == 1:
             a, b = node.args[0], node.args[1]
             if a is fork and b is fork:
                 raise g.fail(node, "adds a value to itself")
@@ -413,13 +413,12 @@ def load_by_use_order(network, model, example) -> list[tuple[str, str]]:
 
 
 def _use_order(module, example, label: str) -> list[str]:
-    """State keys in the order their module's first parameter or buffer is used by the graph; a
-    module with children contributes each of its own entries where that entry is used."""
+    """State keys in the order their module's first parameter or buffer is used by the graph,
+    each module's own entries together (the model's own parameters one by one)."""
     program = export_program(module.eval(), example, label)
     signature = program.graph_signature
     names = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
     state = list(module.state_dict())
-    owners = {name: m for name, m in module.named_modules()}
     keys: list[str] = []
     for node in program.graph.nodes:
         for arg in _flat(list(node.args)):
@@ -427,7 +426,6 @@ def _use_order(module, example, label: str) -> list[str]:
             if fqn is None or fqn in keys:
                 continue
             owner = fqn.rpartition(".")[0]
-            group = ([k for k in state if k.rpartition(".")[0] == owner]
-                     if not any(True for _ in owners[owner].children()) else [fqn])
+            group = [k for k in state if k.rpartition(".")[0] == owner] if owner else [fqn]
             keys += [k for k in group if k not in keys]
     return keys
