@@ -124,6 +124,14 @@ def load_model(ref: str, model_arg):
     return resolve_model(ref, parse_model_args(model_arg))
 
 
+def model_spec(ref: str, model_arg, input_size=None, channels: int = 3, depth: int = 1):
+    """The spec of a --model reference (export.spec_of_model), for the views that take specs."""
+    from .export import spec_of_model
+
+    return spec_of_model(load_model(ref, model_arg), input_size, channels=channels, depth=depth,
+                         label=ref)
+
+
 def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
                  fmt: Format, output: Path | None) -> None:
     """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
@@ -275,9 +283,12 @@ def table(
     from . import render
     from .profiler import profile
 
-    if model is not None:
+    if model is not None and not latency:
         _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
         return
+    if model is not None:  # --latency: through the model's exported spec
+        with user_errors():
+            spec = model_spec(model, model_arg, parse_input_size(input_size), channels, depth)
 
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats)
@@ -375,6 +386,11 @@ def compare(
     channels_last: ChannelsLastOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", "-m", help="An nn.Module (as for 'table --model'), exported to a spec: the next "
+        "free side; with A and B both variant names, the model is what they rewrite. Repeatable. "
+        "Importing a file or module runs its code.")] = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -385,14 +401,27 @@ def compare(
     from .spec import is_path
 
     sides = [x for x in (a, b) if x] + list(spec or [])
-    if len(sides) != 2:
-        fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
+    models = list(model or [])
+    from .compare import VARIANTS
+
+    variants = [side for side in sides if side in VARIANTS]
+    if models and variants:  # variant names rewrite the model; the model itself is A
+        with user_errors():
+            arch = model_spec(models[0], model_arg)
+        sides = [s for s in sides if s not in VARIANTS] + variants
+        models = [] if len(sides) == 2 else models[1:]
+        sides, models = (sides, models) if len(sides) == 2 or models else (
+            ["__model__", *sides], [])
+    if len(sides) + len(models) != 2:
+        fail(f"compare needs exactly two sides (A and B), got {len(sides) + len(models)}; e.g. "
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
     timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats)
     with user_errors():
-        specs = [resolve_side(side, arch) for side in sides]
-        labels = tuple(Path(side).stem if is_path(side) else side for side in sides)
+        specs = [arch if side == "__model__" else resolve_side(side, arch) for side in sides] + [
+            model_spec(ref, model_arg) for ref in models]
+        labels = tuple(model[0] if side == "__model__" else Path(side).stem if is_path(side) else
+                       side for side in sides) + tuple(models)
         frames = []
         if level in (Level.module, Level.both):
             frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
@@ -548,6 +577,8 @@ def check(
                                                     "inference, e.g. 1.6G.")] = None,
     input_size: Annotated[Optional[str], typer.Option(help="Input height x width (default: the "
                                                       "spec's).")] = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Exit 1 with a one-line reason when a spec exceeds a budget, 0 with the figures otherwise.
 
@@ -560,10 +591,10 @@ def check(
     limits = {"params": parse_count(max_params, "--max-params") if max_params else None,
               "MACs": parse_count(max_macs, "--max-macs") if max_macs else None}
     with user_errors():
-        df = profile(spec or arch, aux=False,
+        df = profile(load_model(model, model_arg) if model else spec or arch, aux=False,
                      input_size=parse_input_size(input_size))
     t = df.attrs["totals"]
-    name = str(spec) if spec else arch
+    name = model or (str(spec) if spec else arch)
     figures = {"params": t["params"], "MACs": t["macs"]}
     for what, limit in limits.items():
         if limit is not None and figures[what] > limit:
@@ -575,10 +606,15 @@ def check(
 
 @app.command()
 def diff(
-    old: Annotated[str, typer.Argument(help="The old spec (YAML file or built-in name).")],
-    new: Annotated[str, typer.Argument(help="The new spec.")],
+    old: Annotated[Optional[str], typer.Argument(help="The old spec (YAML file or built-in "
+                                                 "name).")] = None,
+    new: Annotated[Optional[str], typer.Argument(help="The new spec.")] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", "-m", help="An nn.Module exported to a spec, for the next free side (OLD, then "
+        "NEW); repeatable. Importing a file or module runs its code.")] = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Print the rows whose params, MACs or output size changed, and the rows added or removed.
 
@@ -588,8 +624,13 @@ def diff(
     from .compare import compare_networks
     from .spec import resolve
 
+    names = [x for x in (old, new) if x] + list(model or [])
+    if len(names) != 2:
+        fail(f"diff needs exactly two sides (OLD and NEW), got {len(names)}")
     with user_errors():
-        frame = compare_networks(resolve(old), resolve(new), labels=(old, new))
+        sides = [resolve(x) for x in (old, new) if x] + [model_spec(ref, model_arg)
+                                                          for ref in model or []]
+        frame = compare_networks(*sides, labels=tuple(names))
     changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
         (frame["a_output"] != frame["b_output"])
     meta, totals = frame.attrs["meta"], frame.attrs["totals"]
@@ -623,6 +664,8 @@ def sweep_sizes(
     device: DeviceOpt = "auto",
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
@@ -635,7 +678,8 @@ def sweep_sizes(
 
     sides = parse_int_list(input_size, "--input-size", 16384)
     with user_errors():
-        df = sweep(resolve(spec or arch), sides, dtype.value,
+        df = sweep(model_spec(model, model_arg) if model else resolve(spec or arch), sides,
+                   dtype.value,
                    _timing(latency, device, dtype, False, False, warmup, repeats))
     if fmt is Format.json:
         import json
@@ -664,6 +708,8 @@ def bench(
     repeats: RepeatsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Whole-network throughput (images/s) per batch size, with its environment.
 
@@ -678,7 +724,8 @@ def bench(
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats)
     with user_errors(), _progress("benchmarking", len(sizes)) as advance:
-        df = bench_batches(resolve(spec or arch), sizes, options, advance)
+        df = bench_batches(model_spec(model, model_arg) if model else resolve(spec or arch),
+                           sizes, options, advance)
     if fmt is Format.json:
         import json
 

@@ -429,3 +429,14 @@ def _use_order(module, example, label: str) -> list[str]:
             group = [k for k in state if k.rpartition(".")[0] == owner] if owner else [fqn]
             keys += [k for k in group if k not in keys]
     return keys
+
+
+def spec_of_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
+                  label: str | None = None):
+    """The ArchSpec of ``model`` (``export_spec`` read back by the spec parser), so that every
+    spec view (compare, variants, sweep, bench, latency) works on it."""
+    from .spec import parse_spec
+
+    label = label or type(model).__name__
+    return parse_spec(export_spec(model, input_size, channels=channels, depth=depth, label=label),
+                      label)

@@ -40,12 +40,12 @@ class Functional(nn.Module):
 class Mixed(nn.Module):
     """An Inception-like block: 1x1, 1x1 -> 3x3 and pool -> 1x1 branches, concatenated."""
 
-    def __init__(self, cin: int, c1: int, c3r: int, c3: int, cp: int) -> None:
+    def __init__(self, cin: int, c1: int, c3r: int, c3: int, cp: int, k: int = 3) -> None:
         super().__init__()
         self.b1 = nn.Sequential(nn.Conv2d(cin, c1, 1, bias=False), nn.BatchNorm2d(c1, eps=1e-3),
                                 nn.ReLU(inplace=True))
         self.b3 = nn.Sequential(nn.Conv2d(cin, c3r, 1, bias=False), nn.BatchNorm2d(c3r, eps=1e-3),
-                                nn.ReLU(inplace=True), nn.Conv2d(c3r, c3, 3, padding=1, bias=False),
+                                nn.ReLU(inplace=True), nn.Conv2d(c3r, c3, k, padding=k // 2, bias=False),
                                 nn.BatchNorm2d(c3, eps=1e-3), nn.ReLU(inplace=True))
         self.bp = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, cp, 1, bias=False),
                                 nn.BatchNorm2d(cp, eps=1e-3), nn.ReLU(inplace=True))
@@ -116,3 +116,8 @@ def branchy():
 def hardswish_net():
     """conv -> Hardswish: an activation the spec has no layer for."""
     return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardswish())
+
+
+def five_by_five():
+    """A stem conv, then a Mixed block whose middle branch is 1x1 -> 5x5 (for factorization)."""
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), Mixed(16, 8, 4, 8, 4, k=5))
