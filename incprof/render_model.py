@@ -22,6 +22,10 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     lines.append("not counted: " + (", ".join(f"{op} x {k}" for op, k in missing.items())
                                     + "; the totals exclude them." if missing else
                                     "none (every op has a counting rule)."))
+    idle = [r for r in records(df) if r["calls"] == 0]
+    if idle:
+        lines.append(f"never called (eval, this input): {', '.join(r['row'] for r in idle)}; "
+                     f"their {sum(r['params'] for r in idle):,} params are in the total.")
     for r in records(df):
         if r["calls"] > 1 or r["shared_params"]:
             lines.append(f"shared: {r['row']} runs {r['calls']} time(s); its MACs are counted per "
