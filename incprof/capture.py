@@ -22,7 +22,8 @@ from .errors import UsageError
 
 # MACs: conv (weight elements / C_out per output element, i.e. k_h*k_w*C_in/groups), transposed conv
 # (weight elements / C_in per input element), linear (input rows x weight elements), and matrix
-# products M*N*K (addmm, mm, bmm, baddbmm, matmul of operands with 2 or more dimensions).
+# products M*N*K (addmm, mm, bmm, baddbmm, matmul of operands with 2 or more dimensions, a
+# two-operand einsum: the product of all its index sizes).
 CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "_convolution"}
 CONV_TRANSPOSE_OPS = {"conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 MATMUL_OPS = {"addmm", "mm", "bmm", "baddbmm", "matmul"}
@@ -50,14 +51,19 @@ FREE_OPS = {
     "expand_as", "alias", "detach", "dropout", "dropout_", "feature_dropout", "native_dropout",
     "alpha_dropout", "repeat", "pad", "constant_pad_nd", "zeros", "ones", "full", "empty",
     "arange", "zeros_like", "ones_like", "to", "_to_copy", "type_as", "lift_fresh_copy", "copy",
-    "copy_", "sym_size", "size", "identity", "_assert_tensor_metadata", "item",
+    "copy_", "sym_size", "size", "identity", "_assert_tensor_metadata", "item", "swapaxes",
+    "swapdims", "movedim", "roll", "flip", "narrow", "as_strided", "view_as", "reshape_as",
+    "new_zeros", "new_ones", "new_empty", "new_full", "fill", "fill_", "zero_", "masked_fill",
+    "full_like", "empty_like", "lift_fresh",
 }
 RULES_TEXT = (
     "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
-    "position); linear, addmm, mm, bmm, matmul M*N*K. Other ops: BatchNorm/LayerNorm/GroupNorm 2 "
+    "position); linear, addmm, mm, bmm, matmul M*N*K, two-operand einsum the product of its index "
+    "sizes. Other ops: BatchNorm/LayerNorm/GroupNorm 2 "
     "per output element; ReLU and other activations, softmax, add, sub, mul, div 1 per output "
     "element; max/avg pools the kernel area per output element; adaptive pools, mean, sum one per "
-    "input element; views, cat, slicing, copies, padding and dropout (eval) are free. Any other op "
+    "input element; views, cat, slicing, copies, padding, creating and filling tensors, masking "
+    "and dropout (eval) are free. Any other op "
     "is listed as not counted, and the totals exclude it.")
 
 
@@ -132,6 +138,8 @@ def node_counts(node) -> tuple[int, int, bool]:
         if len(a) < 2 or len(b) < 2:
             return 0, 0, False  # vector products: no rule (FlopCounterMode counts none either)
         return _numel(out) * a[-1], 0, True
+    if short == "einsum":
+        return _einsum_macs(node)
     if short in FREE_OPS or node.target.__class__.__name__ == "builtin_function_or_method":
         return 0, 0, True
     rule = OTHER_RULES.get(short)
@@ -146,6 +154,20 @@ def node_counts(node) -> tuple[int, int, bool]:
             kernel *= len(out) - 2
         return 0, _numel(out) * math.prod(kernel), True
     return 0, _numel(out) * rule, True
+
+
+def _einsum_macs(node) -> tuple[int, int, bool]:
+    """A two-operand einsum: the product of every index's size (no rule for '...' or more
+    operands)."""
+    equation, operands = node.args[0].replace(" ", ""), node.args[1]
+    inputs = equation.split("->")[0].split(",")
+    if "." in equation or len(inputs) != 2 or len(operands) != 2:
+        return 0, 0, False
+    sizes = {}
+    for letters, operand in zip(inputs, operands):
+        for letter, size in zip(letters, _shape(operand.meta.get("val"))):
+            sizes[letter] = int(size)
+    return math.prod(sizes.values()), 0, True
 
 
 def example_shape(model, input_size, channels: int = 3, batch_size: int = 1) -> tuple:
@@ -221,12 +243,20 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
             seen.add(id(param))
             row.params += param.numel()
     prefix = type(model).__name__
+
+    def counted(fqn: str) -> int:
+        """FlopCounterMode's FLOPs of a module; a container never called itself (a ModuleList)
+        has its children's."""
+        name = f"{prefix}.{fqn}" if fqn else prefix
+        if name in flop_counts:
+            return sum(flop_counts[name].values())
+        return sum(counted(f"{fqn}.{child}" if fqn else child)
+                   for child, _ in model.get_submodule(fqn).named_children())
+
     for key, row in rows.items():
-        total = flop_counts.get(f"{prefix}.{key}" if key else prefix, Counter())
-        flops = sum(total.values())
+        flops = counted(key)
         if depth > (key.count(".") + 1 if key else 0):  # a parent's own ops: minus its children's
-            flops -= sum(sum(flop_counts.get(f"{prefix}.{key + '.' if key else ''}{child}",
-                                             Counter()).values())
+            flops -= sum(counted(f"{key}.{child}" if key else child)
                          for child, _ in model.get_submodule(key).named_children())
         row.flop_counter_macs = flops // 2
     return Captured(list(rows.values()), "torch.export (non-strict)", shape, label)
@@ -264,11 +294,11 @@ def _first_line(exc: BaseException) -> str:
 
 def _flop_counter(model, x, label: str) -> dict:
     """FlopCounterMode's FLOPs per module name (``ClassName.fqn``), running the model eagerly."""
-    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
+        # down its fused fast path, whose projections FlopCounterMode does not count
+        with FlopCounterMode(display=False) as counter:
             model(x)
     except Exception as exc:  # the model rejected the input: one line naming it
         raise UsageError(f"model {label}: rejects input {'x'.join(map(str, x.shape))}: "

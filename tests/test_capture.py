@@ -134,3 +134,17 @@ def test_bad_references_get_one_line_and_exit_2(ref, reason):
 def test_help_says_loading_a_model_runs_its_code():
     result = invoke("table", "--help")
     assert "runs its code" in " ".join(result.stdout.split())
+
+
+def test_attention_modulelist_and_einsum_by_hand():
+    df = incprof.profile(_user_models().attention(), input_size=(8, 8))
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    tokens, width = 2 * 2, 16  # 8x8 input, 4x4 patches
+    assert rows["patch"]["macs"] == conv_macs(4, 4, 3, width, 2, 2)
+    # q, k, v projections (16 -> 48) and the output projection; the attention itself (sdpa) has
+    # no rule and is listed.
+    assert rows["attn"]["macs"] == tokens * width * 3 * width + tokens * width * width
+    assert "aten.scaled_dot_product_attention x 1" in rows["attn"]["not_counted"]
+    assert rows["blocks"]["macs"] == 2 * tokens * width * width  # a ModuleList row
+    assert rows["(Attention)"]["macs"] == tokens * tokens * width  # einsum nld,nmd->nlm
+    assert df.attrs["totals"]["flop_counter_agrees"]

@@ -121,3 +121,26 @@ def hardswish_net():
 def five_by_five():
     """A stem conv, then a Mixed block whose middle branch is 1x1 -> 5x5 (for factorization)."""
     return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), Mixed(16, 8, 4, 8, 4, k=5))
+
+
+class Attention(nn.Module):
+    """Patchify conv, nn.MultiheadAttention, a ModuleList of linears (a container never called
+    itself) and an einsum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 4, stride=4)
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.blocks = nn.ModuleList([nn.Linear(16, 16), nn.Linear(16, 16)])
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = self.attn(x, x, x, need_weights=False)[0]
+        for block in self.blocks:
+            x = block(x)
+        return torch.einsum("nld,nmd->nlm", x, x)
+
+
+def attention():
+    """The Attention model."""
+    return Attention()
