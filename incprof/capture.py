@@ -54,7 +54,7 @@ FREE_OPS = {
     "copy_", "sym_size", "size", "identity", "_assert_tensor_metadata", "item", "swapaxes",
     "swapdims", "movedim", "roll", "flip", "narrow", "as_strided", "view_as", "reshape_as",
     "new_zeros", "new_ones", "new_empty", "new_full", "fill", "fill_", "zero_", "masked_fill",
-    "full_like", "empty_like", "lift_fresh",
+    "full_like", "empty_like", "lift_fresh", "_local_scalar_dense",
 }
 RULES_TEXT = (
     "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
@@ -200,8 +200,16 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     shape = example_shape(model, input_size, channels, batch_size)
     x = torch.zeros(shape)
     flop_counts = _flop_counter(model, x, label)
-    program = export_program(model, x, label)
+    try:
+        nodes, method = list(export_program(model, x, label).graph.nodes), \
+            "torch.export (non-strict)"
+    except UsageError as exc:  # e.g. data-dependent control flow: follow the example input
+        from .trace import dispatch_trace
+
+        nodes = dispatch_trace(model, x)
+        method = (f"an eager trace of the example input's own path ({exc.args[0].split(': ', 1)[1]})")
     types = {name: type(m).__name__ for name, m in model.named_modules()}
+    leaves = {name for name, m in model.named_modules() if not any(True for _ in m.children())}
     root = f"({type(model).__name__})"
     rows: dict[str, ModelRow] = {}
     call_keys: dict[str, set] = {}
@@ -212,15 +220,20 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
             call_keys[key] = set()
         return rows[key]
 
-    for node in program.graph.nodes:
-        if node.op != "call_function":
+    for node in nodes:
+        if node.op not in ("call_function", "call_module"):
             continue
         stack = list((node.meta.get("nn_module_stack") or {}).items())
         path = stack[-1][1][0] if stack else ""
+        if node.op == "call_module" and not (path and (path.count(".") + 1 == depth
+                                                       or path in leaves)):
+            continue  # a parent's row comes from its own ops, where they run
         key = _row_key(path, depth)
         row = row_for(key)
         level = [k for k, (p, _) in stack if _row_key(p, depth) == key and p == key]
         call_keys[key].add(level[-1] if level else "")
+        if node.op == "call_module":
+            continue
         macs, other, counted = node_counts(node)
         name = op_name(node.target)
         row.ops[name.split(".")[-1]] += 1
@@ -259,7 +272,7 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
             flops -= sum(counted(f"{key}.{child}" if key else child)
                          for child, _ in model.get_submodule(key).named_children())
         row.flop_counter_macs = flops // 2
-    return Captured(list(rows.values()), "torch.export (non-strict)", shape, label)
+    return Captured(list(rows.values()), method, shape, label)
 
 
 def export_program(model, x, label: str):

@@ -118,7 +118,6 @@ def test_a_disagreement_exits_1(monkeypatch):
     ("nowhere/missing.py:make", "no such file"),
     (f"{MODELS}:nothing", "has no callable 'nothing'"),
     (f"{MODELS}:raises", "the factory raised RuntimeError: no such width"),
-    (f"{MODELS}:branchy", "does not trace"),
     (f"{MODELS}:flat_only", "rejects input 1x3x16x16"),
     ("no_such_package.mod:make", "no module named 'no_such_package'"),
     ("justaname", "expected torchvision:NAME"),
@@ -148,3 +147,37 @@ def test_attention_modulelist_and_einsum_by_hand():
     assert rows["blocks"]["macs"] == 2 * tokens * width * width  # a ModuleList row
     assert rows["(Attention)"]["macs"] == tokens * tokens * width  # einsum nld,nmd->nlm
     assert df.attrs["totals"]["flop_counter_agrees"]
+
+
+def test_a_model_export_cannot_trace_is_counted_on_the_path_its_input_takes():
+    df = incprof.profile(_user_models().branchy(), input_size=(8, 8))
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    assert "eager trace" in df.attrs["meta"]["capture"]
+    assert rows["conv"]["macs"] == conv_macs(3, 3, 3, 4, 6, 6) and rows["conv"]["calls"] == 1
+    assert rows["other"]["calls"] == 0 and rows["other"]["params"] == 3 * 9 * 8 + 8
+    assert df.attrs["totals"]["flop_counter_agrees"]
+
+
+@pytest.mark.parametrize("factory", ["functional", "inception_like", "attention"])
+def test_the_eager_fallback_counts_what_export_counts(factory, monkeypatch):
+    from incprof import capture
+    from incprof.errors import UsageError
+
+    model = getattr(_user_models(), factory)()
+    exported = capture.capture(model, 16)
+
+    def refuse(*args):
+        raise UsageError("model x: does not trace with torch.export: refused for the test")
+
+    monkeypatch.setattr(capture, "export_program", refuse)
+    eager = capture.capture(model, 16)
+    assert "eager trace" in eager.method
+    # Other ops may differ: the two paths see different op sets (fused or decomposed).
+    assert [(r.name, r.calls, r.params, r.macs) for r in eager.rows] == \
+        [(r.name, r.calls, r.params, r.macs) for r in exported.rows]
+
+
+def test_export_names_a_model_that_does_not_trace():
+    result = invoke("export", "--model", f"{MODELS}:branchy", "--input-size", "16")
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "does not trace" in result.stderr

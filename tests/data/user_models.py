@@ -100,12 +100,17 @@ def flat_only():
 
 
 class Branchy(nn.Module):
-    """Data-dependent control flow: torch.export cannot trace it."""
+    """Data-dependent control flow: torch.export cannot trace it (a zero input takes the conv)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.other = nn.Conv2d(3, 8, 3)
 
     def forward(self, x):
         if x.sum() > 0:
-            return x * 2
-        return x
+            return self.other(x)
+        return self.conv(x)
 
 
 def branchy():
