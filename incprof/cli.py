@@ -283,10 +283,10 @@ def table(
     from . import render
     from .profiler import profile
 
-    if model is not None and not latency:
+    if model is not None and not (latency or plot or columns):
         _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
         return
-    if model is not None:  # --latency: through the model's exported spec
+    if model is not None:  # --latency, --plot, --columns: through the model's exported spec
         with user_errors():
             spec = model_spec(model, model_arg, parse_input_size(input_size), channels, depth)
 
