@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -67,7 +68,10 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
     if library == "torchvision":
         if name not in zoo.list_models():
             raise UsageError(f"model {ref!r}: torchvision has no model {name!r}")
-        return _call(ref, lambda **kw: zoo.get_model(name, weights=None, **kw), kwargs)
+        builder = zoo.get_model_builder(name)
+        if "weights_backbone" in inspect.signature(builder).parameters:
+            kwargs = {"weights_backbone": None, **kwargs}  # no pretrained backbone either
+        return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
     if not zoo.is_model(name):
         raise UsageError(f"model {ref!r}: timm has no model {name!r}")
     return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)

@@ -181,3 +181,13 @@ def test_export_names_a_model_that_does_not_trace():
     result = invoke("export", "--model", f"{MODELS}:branchy", "--input-size", "16")
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "does not trace" in result.stderr
+
+
+def test_model_args_are_typed():
+    from incprof.errors import UsageError
+    from incprof.models import parse_model_args
+
+    assert parse_model_args(["a=3", "b=0.5", "c=false", "d=True", "e=resnet"]) == {
+        "a": 3, "b": 0.5, "c": False, "d": True, "e": "resnet"}
+    with pytest.raises(UsageError, match="key=value"):
+        parse_model_args(["3=a"])
