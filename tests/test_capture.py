@@ -191,3 +191,11 @@ def test_model_args_are_typed():
         "a": 3, "b": 0.5, "c": False, "d": True, "e": "resnet"}
     with pytest.raises(UsageError, match="key=value"):
         parse_model_args(["3=a"])
+
+
+def test_an_unknown_zoo_model_is_one_line():
+    result = invoke("table", "--model", "torchvision:no_such_net_xyz")
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "torchvision:no_such_net_xyz" in line
+    assert "has no model" in line or "is not installed" in line
