@@ -162,6 +162,56 @@ ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="CPU threads for 
                                                    "timing (default: torch's own count).")]
 
 
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", "-m", help="Any nn.Module: torchvision:NAME, timm:NAME (no pretrained weights), "
+    "path/to/file.py:factory or package.module:factory. Importing a file or module runs its code.")]
+ModelArgOpt = Annotated[Optional[list[str]], typer.Option(
+    "--model-arg", help="key=value for the --model factory (int, float, true/false or text); "
+    "repeatable.")]
+ChannelsOpt = Annotated[int, typer.Option(min=1, help="With --model: channels of the example "
+                                          "input.")]
+
+
+def load_model(ref: str, model_arg):
+    """The nn.Module of a --model reference, with its --model-arg pairs."""
+    from .models import parse_model_args, resolve_model
+
+    return resolve_model(ref, parse_model_args(model_arg))
+
+
+def model_spec(ref: str, model_arg, input_size=None, channels: int = 3, depth: int = 1):
+    """The spec of a --model reference (export.spec_of_model), for the views that take specs."""
+    from .export import spec_of_model
+
+    return spec_of_model(load_model(ref, model_arg), input_size, channels=channels, depth=depth,
+                         label=ref)
+
+
+def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
+                 fmt: Format, output: Path | None) -> None:
+    """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
+    disagrees with the graph count."""
+    from . import render_model
+    from .capture import profile_model
+
+    with user_errors():
+        df = profile_model(load_model(ref, model_arg), parse_input_size(input_size),
+                           channels=channels, depth=depth, batch_size=batch_size, label=ref)
+    if fmt is Format.table and output is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        from .render import print_grid
+
+        print_grid(render_model.model_grid(df), Console())
+    else:
+        writer = {Format.table: render_model.to_text, Format.markdown: render_model.to_markdown,
+                  Format.csv: render_model.to_csv, Format.json: render_model.to_json}[fmt]
+        _emit(writer(df), output)
+    if not df.attrs["totals"]["flop_counter_agrees"]:
+        fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
+             code=1)
+
+
 def _timing(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
             warmup: int | None, repeats: int | None, threads: int | None = None):
     """The latency.TimingOptions the flags ask for, or None without --latency."""
@@ -292,13 +342,28 @@ def table(
     repeats: RepeatsOpt = None,
     wide: WideOpt = False,
     threads: ThreadsOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
+    depth: Annotated[int, typer.Option(min=1, help="With --model: rows are the modules at this "
+                                       "depth (1: the top-level children).")] = 1,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
+
+    With --model, any nn.Module instead: one row per module, counted from its captured graph and
+    again with FlopCounterMode. Loading a model from a .py file or module runs that code.
 
     Example: incprof table --arch googlenet --format csv -o googlenet.csv
     """
     from . import render
     from .profiler import profile
+
+    if model is not None and not (latency or plot or columns):
+        _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
+        return
+    if model is not None:  # --latency, --plot, --columns: through the model's exported spec
+        with user_errors():
+            spec = model_spec(model, model_arg, parse_input_size(input_size), channels, depth)
 
     groups = parse_columns(columns)
     timing = _timing(latency, device, dtype, channels_last, compile_model, warmup, repeats,
@@ -328,6 +393,33 @@ def table(
         _emit((render.to_csv if fmt is Format.csv else render.to_json)(df), output)
     if df.attrs["totals"]["fvcore_agrees"] is False:
         fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+
+
+@app.command("export")
+def export_model(
+    model: Annotated[str, typer.Option("--model", "-m", help="The nn.Module: torchvision:NAME, "
+                                       "timm:NAME, path/to/file.py:factory or "
+                                       "package.module:factory. Importing a file or module runs "
+                                       "its code.")],
+    output: OutputOpt = None,
+    model_arg: ModelArgOpt = None,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width of the example "
+                                                      "input (default: the model's, else 224).")
+                          ] = None,
+    channels: ChannelsOpt = 3,
+    depth: Annotated[int, typer.Option(min=1, help="Rows follow the modules at this depth.")] = 1,
+) -> None:
+    """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
+
+    Where the model has a layer the schema cannot express, the error names the first such node.
+    Example: incprof export --model torchvision:googlenet -o googlenet.yaml
+    """
+    from .export import export_spec, to_yaml
+
+    with user_errors():
+        data = export_spec(load_model(model, model_arg), parse_input_size(input_size),
+                           channels=channels, depth=depth, label=model)
+    _emit(to_yaml(data), output)
 
 
 class Level(str, Enum):
@@ -375,6 +467,11 @@ def compare(
     repeats: RepeatsOpt = None,
     wide: WideOpt = False,
     threads: ThreadsOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", "-m", help="An nn.Module (as for 'table --model'), exported to a spec: the next "
+        "free side; with A and B both variant names, the model is what they rewrite. Repeatable. "
+        "Importing a file or module runs its code.")] = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -385,16 +482,29 @@ def compare(
     from .spec import is_path
 
     sides = [x for x in (a, b) if x] + list(spec or [])
-    if len(sides) != 2:
-        fail(f"compare needs exactly two sides (A and B), got {len(sides)}; e.g. "
+    models = list(model or [])
+    from .compare import VARIANTS
+
+    variants = [side for side in sides if side in VARIANTS]
+    if models and variants:  # variant names rewrite the model; the model itself is A
+        with user_errors():
+            arch = model_spec(models[0], model_arg)
+        sides = [s for s in sides if s not in VARIANTS] + variants
+        models = [] if len(sides) == 2 else models[1:]
+        sides, models = (sides, models) if len(sides) == 2 or models else (
+            ["__model__", *sides], [])
+    if len(sides) + len(models) != 2:
+        fail(f"compare needs exactly two sides (A and B), got {len(sides) + len(models)}; e.g. "
              "'incprof compare naive reduced'")
     limit = parse_count(max_memory, "--max-memory") if max_memory else None
     timing = _timing(latency, device, dtype, channels_last, False, warmup, repeats, threads)
     _check_plot(plot)
     check_outputs(output, plot)
     with user_errors():
-        specs = [resolve_side(side, arch) for side in sides]
-        labels = tuple(Path(side).stem if is_path(side) else side for side in sides)
+        specs = [arch if side == "__model__" else resolve_side(side, arch) for side in sides] + [
+            model_spec(ref, model_arg) for ref in models]
+        labels = tuple(model[0] if side == "__model__" else Path(side).stem if is_path(side) else
+                       side for side in sides) + tuple(models)
         frames = []
         if level in (Level.module, Level.both):
             frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
@@ -584,6 +694,8 @@ def check(
                                                     "inference, e.g. 1.6G.")] = None,
     input_size: Annotated[Optional[str], typer.Option(help="Input height x width (default: the "
                                                       "spec's).")] = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Exit 1 with a one-line reason when a spec exceeds a budget, 0 with the figures otherwise.
 
@@ -596,10 +708,10 @@ def check(
     limits = {"params": parse_count(max_params, "--max-params") if max_params else None,
               "MACs": parse_count(max_macs, "--max-macs") if max_macs else None}
     with user_errors():
-        df = profile(spec or arch, aux=False,
+        df = profile(load_model(model, model_arg) if model else spec or arch, aux=False,
                      input_size=parse_input_size(input_size))
     t = df.attrs["totals"]
-    name = str(spec) if spec else arch
+    name = model or (str(spec) if spec else arch)
     figures = {"params": t["params"], "MACs": t["macs"]}
     for what, limit in limits.items():
         if limit is not None and figures[what] > limit:
@@ -611,10 +723,15 @@ def check(
 
 @app.command()
 def diff(
-    old: Annotated[str, typer.Argument(help="The old spec (YAML file or built-in name).")],
-    new: Annotated[str, typer.Argument(help="The new spec.")],
+    old: Annotated[Optional[str], typer.Argument(help="The old spec (YAML file or built-in "
+                                                 "name).")] = None,
+    new: Annotated[Optional[str], typer.Argument(help="The new spec.")] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", "-m", help="An nn.Module exported to a spec, for the next free side (OLD, then "
+        "NEW); repeatable. Importing a file or module runs its code.")] = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Print the rows whose params, MACs or output size changed, and the rows added or removed.
 
@@ -625,8 +742,13 @@ def diff(
     from .spec import resolve
 
     check_outputs(output)
+    names = [x for x in (old, new) if x] + list(model or [])
+    if len(names) != 2:
+        fail(f"diff needs exactly two sides (OLD and NEW), got {len(names)}")
     with user_errors():
-        frame = compare_networks(resolve(old), resolve(new), labels=(old, new))
+        sides = [resolve(x) for x in (old, new) if x] + [model_spec(ref, model_arg)
+                                                          for ref in model or []]
+        frame = compare_networks(*sides, labels=tuple(names))
     changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
         (frame["a_output"] != frame["b_output"])
     meta, totals = frame.attrs["meta"], frame.attrs["totals"]
@@ -662,6 +784,8 @@ def sweep_sizes(
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
     threads: ThreadsOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
@@ -675,7 +799,8 @@ def sweep_sizes(
     sides = parse_int_list(input_size, "--input-size", 16384)
     check_outputs(output)
     with user_errors():
-        df = sweep(resolve(spec or arch), sides, dtype.value,
+        df = sweep(model_spec(model, model_arg) if model else resolve(spec or arch), sides,
+                   dtype.value,
                    _timing(latency, device, dtype, False, False, warmup, repeats, threads))
     if fmt is Format.json:
         import json
@@ -705,6 +830,8 @@ def bench(
     threads: ThreadsOpt = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
 ) -> None:
     """Whole-network throughput (images/s) per batch size, with its environment.
 
@@ -720,7 +847,8 @@ def bench(
                             compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
     with user_errors(), _progress("benchmarking", len(sizes)) as step:
-        df = bench_batches(resolve(spec or arch), sizes, options, step)
+        df = bench_batches(model_spec(model, model_arg) if model else resolve(spec or arch),
+                           sizes, options, step)
     if fmt is Format.json:
         import json
 

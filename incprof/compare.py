@@ -23,11 +23,12 @@ NETWORK_COLUMNS = ["row", "a_output", "b_output", "a_params", "b_params", "a_mac
                    "a_latency_ms", "b_latency_ms", "a_latency_unstable", "b_latency_unstable"]
 
 
-def resolve_side(name: str | Path, base: str = "googlenet") -> ArchSpec:
-    """A variant of ``base`` (e.g. 'naive', 'reduced'), a built-in architecture, or a spec file
+def resolve_side(name: str | Path, base: str | ArchSpec = "googlenet") -> ArchSpec:
+    """A variant of ``base`` (e.g. 'naive', 'reduced'; a name, a path or an ArchSpec), a built-in
+    architecture, or a spec file
     (a Path, or a name with a slash or a .yaml ending: ``spec.is_path``)."""
     if name in VARIANTS:
-        return VARIANTS[name](resolve(base))
+        return VARIANTS[name](resolve(base) if isinstance(base, (str, Path)) else base)
     if is_path(name) or name in available():
         return resolve(name)
     raise SpecError(f"{quoted(name)} is neither a variant ({', '.join(VARIANTS)}), a built-in "

@@ -62,7 +62,7 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
             input_size: Pair | None = None, batch_size: int = 1, verify: bool = False,
             max_memory: int | None = None, dtype: str = "fp32",
             bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
-            progress=None) -> pd.DataFrame:
+            progress=None, channels: int = 3, module_depth: int = 1) -> pd.DataFrame:
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
 
     ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
@@ -72,7 +72,15 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     whose output is more than ``bottleneck_factor`` times smaller than the previous row's is flagged
     as a representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
     ``df.attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
+
+    ``arch`` may also be an ``nn.Module``: then the frame is capture.profile_model's (one row per
+    module at ``module_depth``, on a ``channels`` x ``input_size`` input, default 224x224).
     """
+    if not isinstance(arch, (str, ArchSpec)) and hasattr(arch, "named_modules"):
+        from .capture import profile_model
+
+        return profile_model(arch, input_size, channels=channels, depth=module_depth,
+                             batch_size=batch_size)
     if not 1 <= batch_size <= 4096:
         raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
     dtype = latency.dtype if latency is not None else dtype

@@ -73,8 +73,8 @@ class Group(TyperGroup):
             message = exc.format_message().strip()
             if not message.endswith((".", "?")):
                 message += "."
-            if exc.ctx is not None:
-                message += f" See '{exc.ctx.command_path} --help'."
+            path = exc.ctx.command_path if exc.ctx is not None else prog_name or "incprof"
+            message += f" See '{path} --help'."
             say(message)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

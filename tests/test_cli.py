@@ -470,7 +470,7 @@ def test_bare_names_ignore_the_working_directory(tmp_path, monkeypatch):
     (("table", "--batch-size", "0"), "'--batch-size'"),
     (("table", "--nosuch"), "--nosuch"),
     (("table", "-f", "xml"), "'--format'"),
-    (("diff", "tables/googlenet.yaml"), "Missing argument 'new'"),
+    (("table", "--input-size"), "'--input-size' requires an argument"),
     (("tabel",), "No such command 'tabel'"),
 ])
 def test_click_usage_errors_are_one_line_naming_the_option(args, names):
