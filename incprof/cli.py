@@ -143,6 +143,10 @@ def _wrote(path: Path) -> None:
     typer.secho(f"wrote {path}", err=True)
 
 
+ArchOpt = Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture (see 'incprof "
+                                                        "list').")]
+SpecOpt = Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
+                                                 "replaces --arch.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
                                                    "(atomically) instead of stdout; - is "
@@ -767,10 +771,8 @@ def diff(
 
 @app.command("sweep")
 def sweep_sizes(
-    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture.")
-                    ] = "googlenet",
-    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
-                                                 "replaces --arch.")] = None,
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
     input_size: Annotated[str, typer.Option(help="Square input sides, comma-separated, e.g. "
                                             "79,151,299.")] = "79,151,224,299",
     dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory (and "
@@ -815,10 +817,8 @@ def sweep_sizes(
 
 @app.command()
 def bench(
-    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture.")
-                    ] = "googlenet",
-    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
-                                                 "replaces --arch.")] = None,
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
     batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
     device: DeviceOpt = "auto",
     dtype: Annotated[DType, typer.Option(help="fp32, fp16 or bf16 (model and input cast).")
@@ -883,10 +883,8 @@ def list_archs() -> None:
 
 @app.command("referee")
 def referee_cmd(
-    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture.")
-                    ] = "googlenet",
-    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
-                                                 "replaces --arch.")] = None,
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
     flavor: Annotated[str, typer.Option(help="paper, or a flavour the spec defines.")
                       ] = "paper",
     aux: Annotated[bool, typer.Option(help="Build the aux heads (they do not run in eval mode; "

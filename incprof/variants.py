@@ -265,6 +265,22 @@ def _unprinted(spec: ArchSpec, rows, name: str, title: str, **changes) -> ArchSp
                                published=(), **changes)
 
 
+def _replace_nth(layers: tuple[Layer, ...], kind: type, index: int, fn) -> tuple[Layer, ...]:
+    """The layers with the ``index``-th layer of type ``kind`` (counting from 1, depth first,
+    inside branches too) replaced by the tuple ``fn(layer)`` gives."""
+    seen = 0
+
+    def rewrite(layer: Layer) -> tuple[Layer, ...]:
+        nonlocal seen
+        if isinstance(layer, kind):
+            seen += 1
+            if seen == index:
+                return fn(layer)
+        return (layer,)
+
+    return replace_layers(layers, rewrite)
+
+
 def set_stride(spec: ArchSpec, where: str, stride: int | tuple[int, int]) -> ArchSpec:
     """One conv with a new stride (padding kept): ``where`` is "row", "row:N" (the N-th conv of
     the row, counting from 1, inside branches too) or "row:role"."""
@@ -272,18 +288,9 @@ def set_stride(spec: ArchSpec, where: str, stride: int | tuple[int, int]) -> Arc
     if len(stride) != 2 or min(stride) < 1:
         raise SpecError(f"a stride is one or two positive integers, got {stride}")
     row, index = _pick(spec, where, Conv, "conv")
-    seen = 0
-
-    def rewrite(layer: Layer) -> tuple[Layer, ...]:
-        nonlocal seen
-        if isinstance(layer, Conv):
-            seen += 1
-            if seen == index:
-                return (dataclasses.replace(layer, stride=stride),)
-        return (layer,)
-
-    rows = [dataclasses.replace(r, layers=replace_layers(r.layers, rewrite)) if r is row else r
-            for r in spec.rows]
+    layers = _replace_nth(row.layers, Conv, index,
+                          lambda conv: (dataclasses.replace(conv, stride=stride),))
+    rows = [dataclasses.replace(r, layers=layers) if r is row else r for r in spec.rows]
     label = f"{where} stride {stride[0]}" + (f"x{stride[1]}" if stride[1] != stride[0] else "")
     return _unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}")
 
@@ -293,17 +300,7 @@ def drop_pool(spec: ArchSpec, where: str) -> ArchSpec:
     N-th pool). A row left with no layers is removed; an aux head that hung on it moves to the
     row before."""
     row, index = _pick(spec, where, Pool, "pool")
-    seen = 0
-
-    def rewrite(layer: Layer) -> tuple[Layer, ...]:
-        nonlocal seen
-        if isinstance(layer, Pool):
-            seen += 1
-            if seen == index:
-                return ()
-        return (layer,)
-
-    layers = replace_layers(row.layers, rewrite)
+    layers = _replace_nth(row.layers, Pool, index, lambda pool: ())
     if any(isinstance(layer, Branches) and not all(layer.branches) for layer in layers):
         raise SpecError("dropping this pool leaves an empty branch", path=spec.path,
                         line=row.line, row=row.name)
