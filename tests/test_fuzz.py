@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from conftest import DATA
 from fuzz_specs import Net, valid_net
 from incprof.spec import tables_dir
+from incprof.text import _NUMBER
 from incprof.yamlio import load_yaml
 
 EXAMPLES = int(os.environ.get("INCPROF_FUZZ_EXAMPLES", "800"))
