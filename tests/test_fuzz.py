@@ -295,7 +295,10 @@ def check(cli, text: str | bytes, net: Net, mode: tuple, extra: list[str],
         problems += _csv_problems(result.stdout, n_rows)
     elif fmt == "table" and re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stdout):
         problems.append("a control character (ANSI escape, CR) reached the text output")
-    if plot:
+    if plot and not figure.exists():  # nothing to draw: one line says why, and no file
+        if "no plot written to" not in result.stderr:
+            problems.append("--plot wrote no figure and did not say why")
+    elif plot:
         try:
             ET.fromstring(figure.read_bytes())
         except (OSError, ET.ParseError) as exc:
