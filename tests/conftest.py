@@ -22,6 +22,19 @@ TABLE1_MODULES = {
 }
 
 
+MODELS = DATA / "user_models.py"  # nn.Modules written for the --model tests
+
+
+def user_models():
+    """tests/data/user_models.py, imported as a module (it is a user's file, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("user_models", MODELS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def full_disk(monkeypatch):
     """Make every rename into place fail, as a full disk would midway through a write."""

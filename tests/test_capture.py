@@ -2,7 +2,6 @@
 here, the FlopCounterMode cross-check, the ops without a rule, and one-line errors."""
 
 import csv
-import importlib.util
 import io
 import json
 
@@ -12,19 +11,12 @@ torch = pytest.importorskip("torch")
 from typer.testing import CliRunner  # noqa: E402
 
 import incprof  # noqa: E402
-from conftest import DATA  # noqa: E402
+from conftest import MODELS, user_models  # noqa: E402
 from incprof.cli import app  # noqa: E402
 
 torch.set_num_threads(1)
-MODELS = DATA / "user_models.py"
 runner = CliRunner()
 
-
-def _user_models():
-    spec = importlib.util.spec_from_file_location("user_models_for_tests", MODELS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def invoke(*args):
@@ -36,7 +28,7 @@ def conv_macs(k_h, k_w, cin, cout, h_out, w_out, groups=1):
 
 
 def test_functional_model_by_hand():
-    df = incprof.profile(_user_models().functional(), input_size=(16, 16))
+    df = incprof.profile(user_models().functional(), input_size=(16, 16))
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     assert list(rows) == ["(Functional)", "block", "fc"]
     # The model's own ops: F.conv2d 3->8, 3x3, stride 2 (16 -> 8), and (1x5) @ (5x5).
@@ -53,13 +45,13 @@ def test_functional_model_by_hand():
     assert rows["fc"]["macs"] == 8 * 5 and rows["fc"]["params"] == 8 * 5 + 5
     assert rows["block"]["output_size"] == "8x8x8" and rows["fc"]["output_size"] == "5"
     t = df.attrs["totals"]
-    assert t["params"] == sum(p.numel() for p in _user_models().functional().parameters())
+    assert t["params"] == sum(p.numel() for p in user_models().functional().parameters())
     assert t["not_counted"] == {"aten.exp": 1} and t["flop_counter_agrees"]
     assert all(df["macs"] == df["flop_counter_macs"])
 
 
 def test_depth_two_splits_the_block_and_keeps_its_own_ops():
-    df = incprof.profile(_user_models().functional(), input_size=16, module_depth=2)
+    df = incprof.profile(user_models().functional(), input_size=16, module_depth=2)
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     assert set(rows) == {"(Functional)", "block.conv", "block.bn", "block", "fc"}
     assert rows["block.conv"]["macs"] == 2 * conv_macs(3, 3, 8, 8, 8, 8)
@@ -69,7 +61,7 @@ def test_depth_two_splits_the_block_and_keeps_its_own_ops():
 
 
 def test_inception_like_model_by_hand():
-    df = incprof.profile(_user_models().inception_like(), input_size=(16, 16))
+    df = incprof.profile(user_models().inception_like(), input_size=(16, 16))
     macs = dict(zip(df["row"], df["macs"]))
     # stem: 16 -> 7 (3x3, stride 2, no padding); pool: 7 -> 3 (ceil mode).
     assert macs["stem"] == conv_macs(3, 3, 3, 16, 7, 7)
@@ -136,7 +128,7 @@ def test_help_says_loading_a_model_runs_its_code():
 
 
 def test_attention_modulelist_and_einsum_by_hand():
-    df = incprof.profile(_user_models().attention(), input_size=(8, 8))
+    df = incprof.profile(user_models().attention(), input_size=(8, 8))
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     tokens, width = 2 * 2, 16  # 8x8 input, 4x4 patches
     assert rows["patch"]["macs"] == conv_macs(4, 4, 3, width, 2, 2)
@@ -150,7 +142,7 @@ def test_attention_modulelist_and_einsum_by_hand():
 
 
 def test_a_model_export_cannot_trace_is_counted_on_the_path_its_input_takes():
-    df = incprof.profile(_user_models().branchy(), input_size=(8, 8))
+    df = incprof.profile(user_models().branchy(), input_size=(8, 8))
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     assert "eager trace" in df.attrs["meta"]["capture"]
     assert rows["conv"]["macs"] == conv_macs(3, 3, 3, 4, 6, 6) and rows["conv"]["calls"] == 1
@@ -163,7 +155,7 @@ def test_the_eager_fallback_counts_what_export_counts(factory, monkeypatch):
     from incprof import capture
     from incprof.errors import UsageError
 
-    model = getattr(_user_models(), factory)()
+    model = getattr(user_models(), factory)()
     exported = capture.capture(model, 16)
 
     def refuse(*args):

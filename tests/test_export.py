@@ -1,14 +1,12 @@
 """`incprof export`: a model written as a spec, counted the same, and computing the same outputs
 with the model's weights loaded by order of use."""
 
-import importlib.util
-
 import pytest
 
 torch = pytest.importorskip("torch")
 from typer.testing import CliRunner  # noqa: E402
 
-from conftest import DATA  # noqa: E402
+from conftest import MODELS, user_models  # noqa: E402
 from incprof.analytic import count_spec  # noqa: E402
 from incprof.build import build  # noqa: E402
 from incprof.capture import capture  # noqa: E402
@@ -18,20 +16,13 @@ from incprof.export import export_spec, load_by_use_order, to_yaml  # noqa: E402
 from incprof.spec import load_spec  # noqa: E402
 
 torch.set_num_threads(1)
-MODELS = DATA / "user_models.py"
 runner = CliRunner()
 
-
-def _user_models():
-    spec = importlib.util.spec_from_file_location("user_models_for_export", MODELS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_round_trip_counts_and_outputs(tmp_path):
     torch.manual_seed(0)
-    model = _user_models().inception_like().eval()
+    model = user_models().inception_like().eval()
     path = tmp_path / "net.yaml"
     path.write_text(to_yaml(export_spec(model, 16)))
     spec = load_spec(path)
@@ -73,7 +64,7 @@ def test_the_cli_writes_a_spec_that_table_reads(tmp_path):
 ])
 def test_what_cannot_be_expressed_is_named(factory, node, why):
     with pytest.raises(UsageError) as caught:
-        export_spec(getattr(_user_models(), factory)(), 16, label=factory)
+        export_spec(getattr(user_models(), factory)(), 16, label=factory)
     message = str(caught.value)
     assert f"node {node} " in message and why in message, message
 
