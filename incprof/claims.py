@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from .errors import SpecError
+from .units import round_half_up
 
 QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth")
 RELATIONS = ("=", "<", ">")
@@ -88,10 +88,9 @@ def evaluate(claim: Claim, spec) -> dict:
     else:
         computed = value / _SCALES[unit]
     out["computed"] = value if not claim.against else round(computed, 6)
-    step = Decimal(1).scaleb(-decimals)
-    shown = Decimal(repr(computed)).quantize(step, rounding=ROUND_HALF_UP)
+    shown = round_half_up(computed, decimals)
     out["shown"] = f"{shown:+}%" if unit == "%" else f"{shown}{unit}"
-    holds = {"=": shown == Decimal(repr(number)).quantize(step), "<": computed < number,
+    holds = {"=": shown == round_half_up(number, decimals), "<": computed < number,
              ">": computed > number}[claim.relation]
     out["verdict"] = "holds" if holds else "does not hold"
     return out

@@ -11,6 +11,7 @@ from .geometry import BYTES, geometry
 from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
                    printed_mismatches, resolve)
 
+from .units import round_half_up
 from .variants import apply_flavor
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
@@ -176,10 +177,12 @@ def _split(printed: str) -> tuple[str, str]:
 
 
 def at_precision(value: int, number: str, scale: int) -> str:
-    """``value / scale`` rounded to as many decimals as the printed ``number`` has:
+    """``value / scale`` rounded half up to as many decimals as the printed ``number`` has:
     at_precision(2712, "2.7", 1024) -> "2.6"."""
+    from decimal import Decimal
+
     decimals = len(number.split(".")[1]) if "." in number else 0
-    return f"{value / scale:.{decimals}f}"
+    return str(round_half_up(Decimal(value) / scale, decimals))
 
 
 def _against_printed(value: int, printed: str, printed_value: int, scale_of: dict) -> str:

@@ -338,11 +338,12 @@ def _parse(value: str):
 
 def _fits(count: int, value: str) -> bool:
     """Whether ``count`` prints as ``value`` at its precision (rounded half up)."""
-    from decimal import ROUND_HALF_UP, Decimal
+    from decimal import Decimal
+
+    from .units import round_half_up
 
     number, decimals, scale = _parse(value)
-    step = Decimal(1).scaleb(-decimals)
-    return (Decimal(count) / scale).quantize(step, rounding=ROUND_HALF_UP) == Decimal(number)
+    return round_half_up(Decimal(count) / scale, decimals) == Decimal(number)
 
 
 def candidates(spec, flavor: str, input_hw, figure: str) -> dict[str, int]:

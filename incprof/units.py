@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 
 SCALES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _COUNT = re.compile(r"\s*([0-9][0-9,_]*\.?[0-9]*)\s*([KMGT]?)\s*", flags=re.IGNORECASE)
@@ -37,12 +38,11 @@ def parse_count(text: str) -> int:
     return round(float(number) * scale)
 
 
-def count_step(text: str) -> int:
-    """The place value of a written count's last digit, the precision it was printed at:
-    '1.6G' -> 100000000, '7M' -> 1000000, '6,998,552' -> 1."""
-    number, scale = _split(text)
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    return max(1, scale // 10**decimals)
+def round_half_up(value, decimals: int) -> Decimal:
+    """``value`` (an int, a float read as it prints, or a Decimal) rounded half up to
+    ``decimals`` places, the way a figure printed at that precision reads: 2.45 -> 2.5 at 1."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
 def _split(text: str) -> tuple[str, int]:
