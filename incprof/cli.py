@@ -895,15 +895,20 @@ def referee_cmd(
                           ] = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
 ) -> None:
     """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
 
     Runs each installed peer (fvcore, FlopCounterMode, ptflops' two backends, thop, torchinfo)
-    on the built network and predicts its total from incprof's own per-op counts under that
-    tool's conventions; then checks the spec's published figures against every convention.
+    on the built network, or on any nn.Module with --model, and predicts its total from
+    incprof's own per-op counts under that tool's conventions; then, for a spec, checks its
+    published figures against every convention. Peers: pip install 'incprof[peers]'.
 
     Exit code 1 when a residual is not zero.
     Example: incprof referee --arch inception_v3 --input-size 299
+    Example: incprof referee --model torchvision:resnet50
     """
     from . import render
     from .referee import referee, referee_figures
@@ -911,10 +916,16 @@ def referee_cmd(
 
     check_outputs(output)
     with user_errors():
-        network = resolve(spec or arch)
-        result = referee(network, flavor=flavor, aux=aux,
-                         input_size=parse_input_size(input_size), batch_size=batch_size)
-        figures = referee_figures(network)
+        size = parse_input_size(input_size)
+        if model is not None:
+            result = referee(model=load_model(model, model_arg), label=model, input_size=size,
+                             batch_size=batch_size, channels=channels)
+            figures = []
+        else:
+            network = resolve(spec or arch)
+            result = referee(network, flavor=flavor, aux=aux, input_size=size,
+                             batch_size=batch_size)
+            figures = referee_figures(network)
     if fmt is Format.json:
         import json
 

@@ -2,7 +2,7 @@
 
 Each runner returns a ``Reading``: the tool's reported total, its parameter total where it gives
 one, and its own breakdown of the total by op kind where it gives one (keys as in
-``incprof.referee.Op.kind``). ``installed()`` says which peers can be imported; a peer that cannot
+``incprof.ops.Op.kind``). ``installed()`` says which peers can be imported; a peer that cannot
 is reported as not installed, never dropped.
 """
 
@@ -13,20 +13,17 @@ import importlib
 import io
 from dataclasses import dataclass, field
 
+from .ops import MODULE_KINDS
+
 # The module each peer needs, by the referee's name for it.
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch.utils.flop_counter",
            "ptflops_pytorch": "ptflops", "ptflops_aten": "ptflops", "thop": "thop",
            "torchinfo": "torchinfo"}
 PEERS = tuple(MODULES)
 
-# fvcore operator names and torch module classes, by op kind.
+# fvcore operator names, by op kind (torch module classes: incprof.ops.MODULE_KINDS).
 _FVCORE_KINDS = {"conv": "conv", "linear": "linear", "addmm": "linear", "matmul": "linear",
                  "batch_norm": "batchnorm", "adaptive_avg_pool2d": "adaptive_avgpool"}
-_MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm",
-                 "ReLU": "relu", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
-                 "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
-                 "Softmax": "softmax", "Dropout": "dropout"}
-
 
 # One line per peer: how it runs and what it counts, for the docs and the report.
 DESCRIPTIONS = {
@@ -158,7 +155,7 @@ def _thop(model, x) -> Reading:
             else:
                 pairs.append((type(modules[path]).__name__, ops))
     leaves(layers, "")
-    return Reading(int(total), int(params), _by_kind(pairs, _MODULE_KINDS))
+    return Reading(int(total), int(params), _by_kind(pairs, MODULE_KINDS))
 
 
 def _torchinfo(model, x) -> Reading:
@@ -167,7 +164,7 @@ def _torchinfo(model, x) -> Reading:
     stats = summary(model, input_data=[x], verbose=0, mode="eval")
     pairs = [(layer.class_name, layer.macs) for layer in stats.summary_list if layer.is_leaf_layer]
     return Reading(int(stats.total_mult_adds), int(stats.total_params),
-                   _by_kind(pairs, _MODULE_KINDS))
+                   _by_kind(pairs, MODULE_KINDS))
 
 
 _RUNNERS = {"fvcore": _fvcore, "flop_counter": _flop_counter,

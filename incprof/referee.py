@@ -2,88 +2,94 @@
 import; ``referee`` builds the network and runs the peers (incprof.peers) inside.
 
 A network is described to the referee as a plain inventory of the ops that run at inference
-(``Op``: a kind, its input and output shape per image, its MACs, params and bias), which
-``spec_ops`` derives from a spec (MACs and params from incprof.analytic, shapes from the spec's
-shape inference) and which a captured model could provide as well. Each peer's counting
-convention is data: ``CONVENTIONS[tool][kind]`` is a sum of named terms (``TERMS``), such as
-``"macs + bias"`` or ``"2*in"``; a term ending in ``@1`` is counted for one image whatever the
-batch (ptflops' pytorch backend divides its module counts by the batch size, but not its
-functional ones). A kind a tool does not list counts zero for it.
+(incprof.ops: from a spec, or from any ``nn.Module``). Each peer's counting convention is data:
+``CONVENTIONS[tool]["ops"][kind]`` is a sum of named terms (``TERMS``), such as ``"macs + bias"``
+or ``"2*in"``; a term ending in ``@1`` is counted for one image whatever the batch (ptflops'
+pytorch backend divides its module counts by the batch size, but not its functional ones). A kind
+a tool does not list counts zero for it. ``level`` says which view of a model's inventory the tool
+sees: its aten ops, or its calls (module hooks and patched functions, whose kinds include the
+watched attributes such as ``F.relu``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from .analytic import layer_counts
-from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear,
-                     Pool, ReLU, Residual, Separable, Softmax)
-from .shapes import rule, walk
+from .ops import Op, network_ops, numel
 
 
-@dataclass(frozen=True)
-class Op:
-    """One op that runs at inference, per image: shapes are (C, H, W), or (F,) once flattened."""
-
-    kind: str  # conv, linear, batchnorm, relu, maxpool, avgpool, adaptive_avgpool, lrn, softmax,
-    #            dropout, add, scale, concat
-    in_shape: tuple
-    out_shape: tuple
-    macs: int = 0
-    params: int = 0
-    bias: bool = False
-    size: int = 0  # an LRN's window across channels
+def _features(op: Op) -> int:
+    """The size of the dimension after the batch (the first of a spec's per-image shape)."""
+    return op.in_shape[1 if op.batch else 0]
 
 
-def _numel(shape: tuple) -> int:
-    return math.prod(shape)
-
-
-def _hw(shape: tuple) -> int:
-    return math.prod(shape[1:]) if len(shape) > 1 else 1
-
-
-# Each term: (op, batch) -> int, for the whole batch.
+# Each term: (op, n) -> int, for n copies of the op (a spec's op is one image's; a model's op, which
+# covers its batch already, is taken once). Shapes are indexed from the end, so (C, H, W) and
+# (N, C, H, W) read alike.
 TERMS = {
     "macs": lambda op, n: n * op.macs,
-    "bias": lambda op, n: n * _numel(op.out_shape) if op.bias else 0,
-    "in": lambda op, n: n * _numel(op.in_shape),
-    "out": lambda op, n: n * _numel(op.out_shape),
-    "params": lambda op, n: n * op.params,
+    "bias": lambda op, n: n * numel(op.out_shape) if op.bias else 0,
+    "in": lambda op, n: n * numel(op.in_shape),
+    "out": lambda op, n: n * numel(op.out_shape),
+    "params": lambda op, n: n * max(op.batch, 1) * op.params,  # once per image
     # thop: (window area + 1 division) per output element, the window area as the float
     # in/out ratio per axis, the product truncated once (thop/vision/calc_func.py)
     "thop_adaptive": lambda op, n: int(
-        (op.in_shape[1] / op.out_shape[1] * (op.in_shape[2] / op.out_shape[2]) + 1)
-        * (n * _numel(op.out_shape))),
+        (op.in_shape[-2] / op.out_shape[-2] * (op.in_shape[-1] / op.out_shape[-1]) + 1)
+        * (n * numel(op.out_shape))),
     # thop: exp, add and divide over the classes: 3C - 1 per row of C (count_softmax)
-    "thop_softmax": lambda op, n: n * _numel(op.in_shape) // op.in_shape[0]
-    * (3 * op.in_shape[0] - 1),
+    "thop_softmax": lambda op, n: n * numel(op.in_shape) // _features(op)
+    * (3 * _features(op) - 1),
     # ptflops' patched functionals inside F.local_response_norm: x.mul(x), avg_pool3d over the
     # channel-padded square (C + size - 1 planes), div.mul(alpha), .add(k)
-    "lrn_internals": lambda op, n: n * _hw(op.in_shape) * (4 * op.in_shape[0] + op.size - 1),
+    "lrn_internals": lambda op, n: n * numel(op.in_shape) // op.in_shape[-3]
+    * (4 * op.in_shape[-3] + op.size - 1),
+}
+
+# ptflops' pytorch backend also patches these attributes while it runs (pytorch_ops.py,
+# FUNCTIONAL_MAPPING and TENSOR_OPS_MAPPING) and counts every call through them, per batch: the
+# input's elements for activations and pools, the (broadcast) output's for add and mul, and
+# M*N*K for matrix products. A call made inside a module of a known kind (nn.ReLU calls F.relu)
+# is part of that module's own rule below ("relu": "out@1 + in").
+_PTFLOPS_FUNCTIONS = {
+    **dict.fromkeys([f"F.{f}" for f in ("relu", "prelu", "elu", "relu6", "gelu", "silu",
+                                        "softmax")] +
+                    [f"F.{kind}_pool{d}d" for kind in ("avg", "max", "adaptive_avg", "adaptive_max")
+                     for d in (1, 2, 3)], "in"),
+    **dict.fromkeys(("torch.add", "Tensor.add", "torch.mul", "Tensor.mul"), "out"),
+    **dict.fromkeys(("torch.matmul", "Tensor.matmul", "torch.mm", "Tensor.mm", "torch.bmm",
+                     "Tensor.bmm"), "macs"),
 }
 
 # What each peer counts. "unit" says whether the total is MACs or FLOPs (2 per MAC); "params"
-# which parameters its parameter total holds: "all" (aux heads included: every parameter of the
-# module) or "executed" (the modules that ran in eval mode), None where it gives none.
+# which parameters its parameter total holds: "all" (every parameter of the module, aux heads
+# included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
+# none; "level" which view of a model's inventory it sees (incprof.ops): "aten" ops or "calls";
+# "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
+# path without it, so a model's inventory is taken both ways).
 CONVENTIONS = {
-    "fvcore": {"unit": "MACs", "params": "all", "ops": {
+    "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "aten", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in"}},
-    "flop_counter": {"unit": "FLOPs", "params": None, "ops": {
+    "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
         "conv": "2*macs", "linear": "2*macs"}},
-    "ptflops_pytorch": {"unit": "MACs", "params": "all", "ops": {
+    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls", "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
-        "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals"}},
-    "ptflops_aten": {"unit": "MACs", "params": "all", "ops": {
+        "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
+        **_PTFLOPS_FUNCTIONS}},
+    "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
         "conv": "macs + bias", "linear": "macs + bias"}},
-    "thop": {"unit": "MACs", "params": "executed", "ops": {
+    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
         "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax"}},
-    "torchinfo": {"unit": "MACs", "params": "all", "ops": {
-        "conv": "macs + bias", "linear": "macs + bias", "batchnorm": "params"}},
+    # torchinfo: parameters times output positions for a conv, times the batch for the rest
+    "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
+        "conv": "macs + bias", "linear": "params", "batchnorm": "params"}},
 }
+# The inventory views the peers see: (level, grad).
+_VIEWS = tuple(sorted({(c["level"], c["grad"]) for c in CONVENTIONS.values()}))
+# Every attribute some peer sees calls through (kinds named like "F.relu").
+WATCHED = tuple(sorted({kind for c in CONVENTIONS.values() for kind in c["ops"] if "." in kind}))
 
 def evaluate(expression: str, op: Op, batch: int) -> int:
     """The value of a convention expression (``"2*in@1 + bias"``) for one op and a batch size."""
@@ -92,7 +98,11 @@ def evaluate(expression: str, op: Op, batch: int) -> int:
         term = term.strip()
         factor, _, name = term.rpartition("*")
         name, _, per = name.partition("@")
-        total += int(factor or 1) * TERMS[name](op, 1 if per == "1" else batch)
+        if not op.batch:
+            value = TERMS[name](op, 1 if per == "1" else batch)
+        else:  # the op covers the batch already: one image's share is an even part of it
+            value = TERMS[name](op, 1) // (op.batch if per == "1" else 1)
+        total += int(factor or 1) * value
     return total
 
 
@@ -104,79 +114,6 @@ def predict(ops: list[Op], tool: str, batch: int) -> dict[str, int]:
         if op.kind in rules:
             out[op.kind] = out.get(op.kind, 0) + evaluate(rules[op.kind], op, batch)
     return out
-
-
-# ------------------------------------------------------------------------------------ the inventory
-def spec_ops(layers: tuple[Layer, ...], in_shape: tuple) -> list[Op]:
-    """The ops a layer sequence runs at inference, in order, as ``incprof.build`` builds them."""
-    ops: list[Op] = []
-    for layer, i, o in walk(layers, in_shape)[0]:
-        ops += rule(OP_RULES, layer)(layer, i, o)
-    return ops
-
-
-def _after(layer, shape: tuple) -> list[Op]:
-    """BatchNorm and ReLU fused into a Conv, Separable or Linear layer."""
-    ops = []
-    if getattr(layer, "bn_eps", None) is not None:
-        ops.append(Op("batchnorm", shape, shape, params=2 * shape[0]))
-    if layer.relu:
-        ops.append(Op("relu", shape, shape))
-    return ops
-
-
-def _conv_ops(layer: Conv, i: tuple, o: tuple) -> list[Op]:
-    weights = layer_counts(layer, i, o).weights
-    return [Op("conv", i, o, weights * o[1] * o[2], weights + layer.out * layer.bias, layer.bias),
-            *_after(layer, o)]
-
-
-def _separable_ops(layer: Separable, i: tuple, o: tuple) -> list[Op]:
-    """The depthwise conv (no bias), then the pointwise conv, as incprof.build builds them."""
-    counts = layer_counts(layer, i, o)
-    mid = (i[0] * layer.multiplier, o[1], o[2])
-    pointwise = mid[0] * layer.out
-    return [Op("conv", i, mid, counts.macs - pointwise * o[1] * o[2], counts.weights - pointwise),
-            Op("conv", mid, o, pointwise * o[1] * o[2], pointwise + layer.out * layer.bias,
-               layer.bias), *_after(layer, o)]
-
-
-def _linear_ops(layer: Linear, i: tuple, o: tuple) -> list[Op]:
-    flat, out = (_numel(i),), (layer.out,)
-    return [Op("linear", flat, out, layer_counts(layer, i, o).macs,
-               flat[0] * layer.out + layer.out * layer.bias, layer.bias), *_after(layer, out)]
-
-
-def _residual_ops(layer: Residual, i: tuple, o: tuple) -> list[Op]:
-    ops = spec_ops(layer.body, i) + spec_ops(layer.shortcut, i)
-    ops += [Op("scale", o, o)] if layer.scale != 1 else []
-    return ops + [Op("add", o, o)] + ([Op("relu", o, o)] if layer.relu else [])
-
-
-def _one(kind: str):
-    return lambda layer, i, o: [Op(kind, i, o)]
-
-
-# The ops each layer type runs at inference, per type (incprof.shapes.rule: a missing type is an
-# error, not free).
-OP_RULES = {
-    Conv: _conv_ops, Separable: _separable_ops, Linear: _linear_ops,
-    Pool: lambda layer, i, o: [Op(f"{layer.kind}pool", i, o)],
-    GlobalAvgPool: _one("adaptive_avgpool"), AdaptiveAvgPool: _one("adaptive_avgpool"),
-    LRN: lambda layer, i, o: [Op("lrn", i, o, size=layer.size)],
-    Softmax: _one("softmax"), ReLU: _one("relu"), Dropout: _one("dropout"),
-    Branches: lambda layer, i, o: [op for b in layer.branches for op in spec_ops(b, i)]
-    + [Op("concat", o, o)],
-    Residual: _residual_ops,
-}
-
-
-def network_ops(spec, input_hw=None) -> list[Op]:
-    """The inference ops of a spec's main rows (aux heads do not run in eval mode), in order."""
-    from .shapes import place
-
-    return [op for p in place(spec, input_hw) if not p.is_aux
-            for op in spec_ops(p.layers, p.in_shape)]
 
 
 def _params(spec, input_hw) -> dict[str, int]:
@@ -201,32 +138,72 @@ PARAM_CONVENTIONS = {
 }
 
 
-def referee(arch, *, flavor: str = "paper", aux: bool = True, input_size=None,
-            batch_size: int = 1, tools=None, max_memory: int | None = None) -> dict:
-    """Run every installed peer on the built network (eval mode, a zero input of ``batch_size``)
-    and set its total beside incprof's prediction for its conventions. Returns plain data:
-    ``meta``, and ``tools``: per peer its installed flag, unit, reported and predicted totals and
-    parameter totals, their residuals, and the op kinds a non-zero residual comes from."""
+def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "paper",
+            aux: bool = True, input_size=None, batch_size: int = 1, channels: int = 3,
+            tools=None, max_memory: int | None = None) -> dict:
+    """Run every installed peer on the built network, or on ``model`` (any ``nn.Module``; then
+    ``input_size`` and ``channels`` shape its input, as in incprof.capture), in eval mode on a
+    zero input of ``batch_size``, and set its total beside incprof's prediction for its
+    conventions. Returns plain data: ``meta``, and ``tools``: per peer its installed flag, unit,
+    reported and predicted totals and parameter totals, their residuals, and the op kinds a
+    non-zero residual comes from."""
     from . import peers
-    from .limits import check_memory
-    from .profiler import load
 
     if not 1 <= batch_size <= 4096:
         raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
-    spec = load(arch, flavor, aux)
-    ops = network_ops(spec, input_size)
-    params = _params(spec, input_size)
-    check_memory(spec, input_size, batch_size, max_memory)
-    rows = []
-    for tool in tools or peers.PEERS:
-        rows.append(_tool_row(tool, spec, input_size, batch_size, ops, params))
-    hw = tuple(input_size or spec.input[1:])
-    return {"meta": {"arch": spec.name, "title": spec.title, "flavor": flavor, "aux": bool(spec.aux),
-                     "input": list(hw), "batch_size": batch_size},
-            "tools": rows}
+    if model is not None:
+        views, params, shape, make, meta = _model_inventory(model, label, input_size, channels,
+                                                            batch_size)
+    else:
+        from .build import build
+        from .limits import check_memory
+        from .profiler import load
+
+        spec = load(arch, flavor, aux)
+        ops = network_ops(spec, input_size)
+        counted = _params(spec, input_size)
+        check_memory(spec, input_size, batch_size, max_memory)
+        views = dict.fromkeys(_VIEWS, ops)  # every layer of a spec is its module
+        params = {"all": counted["params_with_aux"], "executed": counted["params"]}
+        shape = (spec.input[0], *(input_size or spec.input[1:]))
+        meta = {"arch": spec.name, "title": spec.title, "flavor": flavor, "aux": bool(spec.aux)}
+
+        def make():
+            return build(spec, input_size).eval()
+    rows = [_tool_row(tool, make, (batch_size, *shape), views, params) for tool in
+            tools or peers.PEERS]
+    return {"meta": {**meta, "input": list(shape[1:]), "batch_size": batch_size}, "tools": rows}
 
 
-def _tool_row(tool: str, spec, input_size, batch_size: int, ops: list[Op], params: dict) -> dict:
+def _model_inventory(model, label, input_size, channels: int, batch_size: int):
+    """A model's two inventory views, parameter totals, per-image input shape, a maker of fresh
+    copies (the peers leave hooks and buffers on what they count) and its meta."""
+    import copy
+
+    import torch
+
+    from .capture import _first_line, example_shape
+    from .errors import UsageError
+    from .ops import model_ops
+
+    label = label or type(model).__name__
+    model = model.eval()
+    shape = example_shape(model, input_size, channels, batch_size)
+    views = {}
+    for level, grad in _VIEWS:
+        try:
+            with torch.set_grad_enabled(grad):
+                inventory = model_ops(copy.deepcopy(model), torch.zeros(shape), WATCHED)
+        except Exception as exc:  # the model rejected the input: one line naming it
+            raise UsageError(f"model {label}: rejects input {'x'.join(map(str, shape))}: "
+                             f"{type(exc).__name__}: {_first_line(exc)}") from None
+        views[level, grad] = getattr(inventory, level)
+    params = {"all": inventory.params, "executed": inventory.params_executed}
+    meta = {"arch": label, "title": label, "flavor": None, "aux": False}
+    return views, params, shape[1:], lambda: copy.deepcopy(model), meta
+
+
+def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
     from . import peers
 
     convention = CONVENTIONS[tool]
@@ -239,17 +216,12 @@ def _tool_row(tool: str, spec, input_size, batch_size: int, ops: list[Op], param
     row["version"] = peers.version(tool)
     import torch
 
-    from .build import build
-
-    predicted = predict(ops, tool, batch_size)
-    model = build(spec, input_size).eval()  # a fresh model: peers leave hooks and attributes
-    x = torch.zeros(batch_size, spec.input[0], *(input_size or spec.input[1:]))
-    reading = peers.run(tool, model, x)
+    predicted = predict(views[convention["level"], convention["grad"]], tool, shape[0])
+    reading = peers.run(tool, make(), torch.zeros(shape))  # a fresh model for every peer
     row.update(reported=reading.total, predicted=sum(predicted.values()))
     row["residual"] = reading.total - row["predicted"]
     if convention["params"]:
-        row["params_predicted"] = params["params_with_aux" if convention["params"] == "all"
-                                         else "params"]
+        row["params_predicted"] = params[convention["params"]]
         row["params_reported"] = reading.params
         row["params_residual"] = reading.params - row["params_predicted"]
     if row["residual"]:

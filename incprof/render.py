@@ -733,8 +733,9 @@ def referee_grid(result: dict) -> Grid:
     ran = [t for t in result["tools"] if t["installed"]]
     zero = all(t["residual"] == 0 and not t["params_residual"] for t in ran)
     return Grid(
-        f"{meta['title']}: peer counters refereed ({meta['flavor']} flavour, input "
-        f"{meta['input'][0]}x{meta['input'][1]}, batch {meta['batch_size']})",
+        f"{meta['title']}: peer counters refereed ("
+        f"{'model' if meta['flavor'] is None else meta['flavor'] + ' flavour'}, input "
+        f"{'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})",
         [("tool", "left"), ("version", "left"), ("unit", "left"), ("reported", "right"),
          ("predicted", "right"),
          ("residual", "right"), ("params reported", "right"), ("params predicted", "right"),
@@ -746,9 +747,13 @@ def referee_grid(result: dict) -> Grid:
                   "not describe (see 'residual from')."),
                  "Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "
                  "BatchNorm, pooling, ReLU, softmax, LRN) under each tool's conventions, for the "
-                 "whole batch; residual = reported - predicted. The network is built in eval mode "
-                 "on a zero input" + (", with its aux heads: they do not run, and only the "
-                 "parameter totals that count every module hold them." if meta["aux"] else ".")])
+                 "whole batch; residual = reported - predicted. " + (
+                     "The model runs in eval mode on a zero input; its ops are recorded in one "
+                     "eager run with autograd on and one with it off, as each peer runs it."
+                     if meta["flavor"] is None else
+                     "The network is built in eval mode on a zero input" + (
+                         ", with its aux heads: they do not run, and only the parameter totals "
+                         "that count every module hold them." if meta["aux"] else "."))])
 
 
 def figures_grid(figures: list[dict], title: str) -> Grid:

@@ -7,7 +7,7 @@ import typing
 
 import pytest
 
-from incprof import analytic, geometry, limits, parse, referee, shapes, spec
+from incprof import analytic, geometry, limits, ops, parse, shapes, spec
 from incprof.spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool,
                           Linear, Pool, ReLU, Residual, Row, Separable, Softmax)
 
@@ -68,7 +68,7 @@ def _tables() -> dict:
         "shapes": shapes.SHAPE_RULES, "depth": shapes.DEPTH_RULES,
         "counts": analytic.COUNT_RULES, "mac class": analytic.MAC_CLASSES,
         "receptive field": geometry.FIELD_RULES, "peak memory": geometry.PEAK_RULES,
-        "memory estimate": limits.TEMPORARY_RULES, "referee ops": referee.OP_RULES,
+        "memory estimate": limits.TEMPORARY_RULES, "referee ops": ops.OP_RULES,
     }
     try:
         from incprof import build

@@ -11,7 +11,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from incprof import peers, referee as ref
+from conftest import user_models
+from incprof import ops as ops_mod, peers, referee as ref
 from incprof.cli import app
 from incprof.errors import SpecError
 from incprof.spec import parse_spec, resolve
@@ -89,7 +90,7 @@ def test_every_layer_kind_predicted_to_the_unit():
 
 def test_every_kind_by_hand():
     """The per-image figures of EVERY_KIND, worked out by hand, then each tool's total."""
-    ops = ref.network_ops(parse_spec(EVERY_KIND))
+    ops = ops_mod.network_ops(parse_spec(EVERY_KIND))
     conv = 3 * 3 * 3 * 4 * 64  # 6,912 MACs; 4 * 64 = 256 bias adds
     depthwise, pointwise = 3 * 3 * 8 * 64, 8 * 6 * 64  # 4,608 and 3,072
     body = 6 * 6 * 64  # 2,304
@@ -119,9 +120,9 @@ def test_every_kind_by_hand():
 
 
 def test_ptflops_pytorch_counts_modules_per_image_and_functionals_per_batch():
-    op = ref.Op("relu", (4, 2, 2), (4, 2, 2))
+    op = ops_mod.Op("relu", (4, 2, 2), (4, 2, 2))
     assert ref.evaluate(ref.CONVENTIONS["ptflops_pytorch"]["ops"]["relu"], op, 5) == 16 + 5 * 16
-    assert ref.evaluate("2*in@1 + bias", ref.Op("conv", (1, 3, 3), (2, 3, 3), bias=True), 4) \
+    assert ref.evaluate("2*in@1 + bias", ops_mod.Op("conv", (1, 3, 3), (2, 3, 3), bias=True), 4) \
         == 2 * 9 + 4 * 18
 
 
@@ -131,7 +132,7 @@ def test_inventory_agrees_with_the_analytic_counts():
 
     for name in available():
         spec = resolve(name)
-        ops = ref.network_ops(spec)
+        ops = ops_mod.network_ops(spec)
         main = [rc.counts for rc in count_spec(spec) if not rc.placed.is_aux]
         assert sum(op.macs for op in ops) == sum(c.macs for c in main), name
         assert sum(op.params for op in ops) == sum(c.params for c in main), name
@@ -224,7 +225,7 @@ def test_readme_table_is_the_predictions():
         readme, flags=re.M)}
     assert sorted(rows) == sorted([*peers.PEERS, "incprof"])
     for column, arch in enumerate(("googlenet", "inception_v3")):
-        ops = ref.network_ops(resolve(arch))
+        ops = ops_mod.network_ops(resolve(arch))
         shown = {tool: int(values[column].replace(",", "")) for tool, values in rows.items()}
         assert shown["incprof"] == sum(op.macs for op in ops)
         for tool in peers.PEERS:
@@ -247,3 +248,63 @@ def test_a_residual_names_the_ops_it_comes_from(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["referee", "--spec", str(path), "-f", "csv"])
     assert result.exit_code == 1
     assert "thop,True,0.1.1-2209072238,MACs," in result.stdout
+
+
+# ------------------------------------------------------------------------------ any nn.Module
+# The test models of tests/data/user_models.py with the input each takes: functional calls
+# (F.conv2d with its own weight, F.relu, `+`, `*`, exp, sigmoid, mean, `@`), a shared module, an
+# Inception-like concat, a residual with a scaled body, adaptive pooling, an activation no peer
+# has a rule for.
+MODELS = [("functional", 32), ("inception_like", 32), ("five_by_five", 16),
+          ("hardswish_net", 16)]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("name,side", MODELS, ids=[m for m, _ in MODELS])
+def test_every_peer_predicted_on_the_test_models(name, side, batch):
+    model = getattr(user_models(), name)()
+    result = ref.referee(model=model, label=name, input_size=side, batch_size=batch)
+    assert result["meta"]["input"] == [side, side] and result["meta"]["flavor"] is None
+    assert_zero(result)
+
+
+def test_the_model_inventory_views():
+    """Functional, by hand at 8x8 (conv 3->8, 3x3, stride 2: 4x4 maps): the calls view holds
+    the modules (block.conv and block.bn twice each, fc) and the watched calls made outside them
+    (F.relu twice); `+`, `*` and `@` are operators, which no peer's patch sees."""
+    import torch
+
+    inventory = ops_mod.model_ops(user_models().functional(), torch.zeros(1, 3, 8, 8), ref.WATCHED)
+    assert [op.kind for op in inventory.calls] == [
+        "conv", "batchnorm", "F.relu", "conv", "batchnorm", "F.relu", "linear"]
+    assert [op.macs for op in inventory.calls if op.kind == "conv"] == [8 * 9 * 8 * 16] * 2
+    conv = [op for op in inventory.aten if op.kind == "conv"]
+    assert [op.macs for op in conv] == [3 * 9 * 8 * 16] + [8 * 9 * 8 * 16] * 2
+    assert inventory.params == 8 * 27 + (8 * 72 + 16) + (8 * 5 + 5) + 25
+    assert inventory.params_executed == (8 * 72 + 16) + (8 * 5 + 5)  # modules that ran
+
+
+def test_attention_residuals_are_named():
+    """Two conventions no inventory term holds yet, each named by its op: fvcore prices a
+    general einsum with numpy's einsum_path estimate (halved), and ptflops' pytorch backend
+    prices nn.MultiheadAttention with its own formula (its hook on the module). Every other peer
+    is predicted to the unit."""
+    result = ref.referee(model=user_models().attention(), input_size=32)
+    tools = {t["tool"]: t for t in result["tools"]}
+    assert {name for name, t in tools.items() if t["residual"]} == {"fvcore", "ptflops_pytorch"}
+    assert set(tools["fvcore"]["residual_from"]) == {"einsum", "linear"}
+    assert all(t["params_residual"] in (0, None) for t in tools.values())
+
+
+def test_cli_referee_model(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["referee", "--model", "tests/data/user_models.py:inception_like",
+                                 "--input-size", "32", "-f", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert {t["tool"]: t["residual"] for t in payload["tools"]} == dict.fromkeys(peers.PEERS, 0)
+    assert payload["published"] == []
+    bad = runner.invoke(app, ["referee", "--model", "tests/data/user_models.py:flat_only"])
+    assert bad.exit_code == 2 and "rejects input 1x3x224x224" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -1,0 +1,211 @@
+"""The inventory of ops a network runs at inference, as plain data for the referee (incprof.referee).
+
+From a spec (``spec_ops``, ``network_ops``): MACs and params from incprof.analytic, shapes from the
+spec's shape inference, without torch. From any ``nn.Module`` (``model_ops``): one eager run on the
+example input (incprof.trace), counted with incprof.capture's rules, which gives two views, because
+the peers count at two levels: the aten ops (what fvcore, FlopCounterMode and ptflops' aten backend
+see) and the calls (what module hooks and patched functions see: each module of a kind in
+``MODULE_KINDS``, and each call through a watched attribute such as ``F.relu`` made outside such a
+module). A spec's ops are the same in both views: every layer is its module.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .analytic import layer_counts
+from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear,
+                     Pool, ReLU, Residual, Separable, Softmax)
+from .shapes import rule, walk
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op that runs at inference. A spec's ops are per image: shapes (C, H, W), or (F,) once
+    flattened; a model's cover the ``batch`` it ran on, shapes (batch included) as they ran."""
+
+    kind: str  # conv, linear, batchnorm, relu, maxpool, avgpool, adaptive_avgpool, lrn, softmax,
+    #            dropout, add, scale, concat
+    in_shape: tuple
+    out_shape: tuple
+    macs: int = 0
+    params: int = 0
+    bias: bool = False
+    size: int = 0  # an LRN's window across channels
+    batch: int = 0  # the images a model's op covers; 0 for a spec's op (one image)
+
+
+def numel(shape: tuple) -> int:
+    """The number of elements of a shape."""
+    return math.prod(shape)
+
+
+def spec_ops(layers: tuple[Layer, ...], in_shape: tuple) -> list[Op]:
+    """The ops a layer sequence runs at inference, in order, as ``incprof.build`` builds them."""
+    ops: list[Op] = []
+    for layer, i, o in walk(layers, in_shape)[0]:
+        ops += rule(OP_RULES, layer)(layer, i, o)
+    return ops
+
+
+def _after(layer, shape: tuple) -> list[Op]:
+    """BatchNorm and ReLU fused into a Conv, Separable or Linear layer."""
+    ops = []
+    if getattr(layer, "bn_eps", None) is not None:
+        ops.append(Op("batchnorm", shape, shape, params=2 * shape[0]))
+    if layer.relu:
+        ops.append(Op("relu", shape, shape))
+    return ops
+
+
+def _conv_ops(layer: Conv, i: tuple, o: tuple) -> list[Op]:
+    weights = layer_counts(layer, i, o).weights
+    return [Op("conv", i, o, weights * o[1] * o[2], weights + layer.out * layer.bias, layer.bias),
+            *_after(layer, o)]
+
+
+def _separable_ops(layer: Separable, i: tuple, o: tuple) -> list[Op]:
+    """The depthwise conv (no bias), then the pointwise conv, as incprof.build builds them."""
+    counts = layer_counts(layer, i, o)
+    mid = (i[0] * layer.multiplier, o[1], o[2])
+    pointwise = mid[0] * layer.out
+    return [Op("conv", i, mid, counts.macs - pointwise * o[1] * o[2], counts.weights - pointwise),
+            Op("conv", mid, o, pointwise * o[1] * o[2], pointwise + layer.out * layer.bias,
+               layer.bias), *_after(layer, o)]
+
+
+def _linear_ops(layer: Linear, i: tuple, o: tuple) -> list[Op]:
+    flat, out = (numel(i),), (layer.out,)
+    return [Op("linear", flat, out, layer_counts(layer, i, o).macs,
+               flat[0] * layer.out + layer.out * layer.bias, layer.bias), *_after(layer, out)]
+
+
+def _residual_ops(layer: Residual, i: tuple, o: tuple) -> list[Op]:
+    ops = spec_ops(layer.body, i) + spec_ops(layer.shortcut, i)
+    ops += [Op("scale", o, o)] if layer.scale != 1 else []
+    return ops + [Op("add", o, o)] + ([Op("relu", o, o)] if layer.relu else [])
+
+
+def _one(kind: str):
+    return lambda layer, i, o: [Op(kind, i, o)]
+
+
+# The ops each layer type runs at inference, per type (incprof.shapes.rule: a missing type is an
+# error, not free).
+OP_RULES = {
+    Conv: _conv_ops, Separable: _separable_ops, Linear: _linear_ops,
+    Pool: lambda layer, i, o: [Op(f"{layer.kind}pool", i, o)],
+    GlobalAvgPool: _one("adaptive_avgpool"), AdaptiveAvgPool: _one("adaptive_avgpool"),
+    LRN: lambda layer, i, o: [Op("lrn", i, o, size=layer.size)],
+    Softmax: _one("softmax"), ReLU: _one("relu"), Dropout: _one("dropout"),
+    Branches: lambda layer, i, o: [op for b in layer.branches for op in spec_ops(b, i)]
+    + [Op("concat", o, o)],
+    Residual: _residual_ops,
+}
+
+
+def network_ops(spec, input_hw=None) -> list[Op]:
+    """The inference ops of a spec's main rows (aux heads do not run in eval mode), in order."""
+    from .shapes import place
+
+    return [op for p in place(spec, input_hw) if not p.is_aux
+            for op in spec_ops(p.layers, p.in_shape)]
+
+
+# ------------------------------------------------------------------------------- any nn.Module
+# torch module classes, by op kind (the kind a spec layer of that module has).
+MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu",
+                "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
+                "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
+                "Softmax": "softmax", "Dropout": "dropout"}
+# aten ops, by op kind (an op not listed keeps its own name as its kind).
+ATEN_KINDS = {
+    **dict.fromkeys(("convolution", "_convolution", "conv1d", "conv2d", "conv3d"), "conv"),
+    **dict.fromkeys(("addmm", "mm", "bmm", "matmul", "linear"), "linear"),
+    **dict.fromkeys(("batch_norm", "native_batch_norm", "_native_batch_norm_legit",
+                     "_native_batch_norm_legit_no_training"), "batchnorm"),
+    **dict.fromkeys(("adaptive_avg_pool2d", "_adaptive_avg_pool2d"), "adaptive_avgpool"),
+    **dict.fromkeys(("max_pool2d", "max_pool2d_with_indices"), "maxpool"),
+    "avg_pool2d": "avgpool", "relu": "relu", "relu_": "relu", "cat": "concat",
+}
+# An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
+# (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
+_POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
+# Where a watched name's attribute lives: "F.relu" is torch.nn.functional.relu.
+_OWNERS = {"F": "torch.nn.functional", "Tensor": "torch.Tensor", "torch": "torch"}
+
+
+@dataclass(frozen=True)
+class ModelOps:
+    """A model's inventory for one batch: its aten ops, its calls, and its parameter totals."""
+
+    aten: list
+    calls: list
+    params: int  # every parameter, each shared one once
+    params_executed: int  # the parameters of the modules of a kind in MODULE_KINDS that ran
+
+
+def _shape(value) -> tuple:
+    from .capture import _shape as shape_of
+
+    shape = shape_of(value)
+    return tuple(int(s) for s in shape) if shape else ()
+
+
+def model_ops(model, x, watch=()) -> ModelOps:
+    """The inventory of ``model`` run once on ``x`` (the whole batch), with each name in ``watch``
+    (``F.relu``, ``Tensor.add``, ``torch.matmul``) recorded as a call wherever it is called
+    through its attribute outside a module of a kind in ``MODULE_KINDS``."""
+    import importlib
+
+    from .capture import node_counts, op_name
+    from .trace import dispatch_trace
+
+    owners = {}
+    for name in watch:
+        prefix, _, attr = name.partition(".")
+        module, _, cls = _OWNERS[prefix].rpartition(".") if prefix == "Tensor" else \
+            (_OWNERS[prefix], "", "")
+        owner = importlib.import_module(module)
+        owners[name] = (getattr(owner, cls) if cls else owner, attr)
+    records = dispatch_trace(model, x, owners)
+    macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
+    batch = int(x.shape[0])
+    aten, calls, executed = [], [], {}
+    inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
+    for index, r in enumerate(records):
+        while inside and inside[-1][0] <= index:
+            inside.pop()
+        if r.op == "call_function":
+            short = op_name(r.target).split(".")[-1]
+            if short == "mean" and any(kind in _POOLS for _, kind in inside):
+                short = "adaptive_avg_pool2d"
+            args = [a for a in r.args if hasattr(a, "meta")]
+            bias = short in ("addmm", "baddbmm") or (
+                ATEN_KINDS.get(short) == "conv" and len(r.args) > 2 and r.args[2] is not None)
+            source = args[1] if short in ("addmm", "baddbmm") and len(args) > 1 else \
+                (args[0] if args else None)
+            aten.append(Op(ATEN_KINDS.get(short, short),
+                           _shape(source.meta.get("val")) if source else (),
+                           _shape(r.meta.get("val")), macs[index], bias=bias, batch=batch))
+            continue
+        span = sum(macs[r.meta["first"]:r.meta["last"]])
+        stack = list(r.meta["nn_module_stack"].values())
+        kind = MODULE_KINDS.get(type(r.meta["module"]).__name__) if r.op == "call_module" \
+            else r.target
+        inside.append((r.meta["last"], kind))
+        if r.op == "call_module":
+            module = r.meta["module"]
+            if kind is None:
+                continue
+            params = sum(p.numel() for p in module.parameters())
+            executed[id(module)] = params
+            calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
+                            getattr(module, "bias", None) is not None, getattr(module, "size", 0),
+                            batch))
+        elif not stack or stack[-1][1] not in MODULE_KINDS:
+            calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
+                            batch=batch))
+    return ModelOps(aten, calls, sum(p.numel() for p in model.parameters()),
+                    sum(executed.values()))
