@@ -80,3 +80,23 @@ def test_the_readme_peer_table_is_measured():
     for name, count in COUNTERS.items():
         measured = [int(count(m, side)) for m, side in models]
         assert measured == printed[name], name
+
+
+# The reference models the reference tier builds, refereed as any nn.Module (`referee --model`):
+# every installed peer's total, run on the model itself, is predicted to the unit from incprof's
+# inventory of the same model. torchvision's at a batch of 2 (per-image against per-batch
+# conventions), timm's at 1 to keep the CPU forward passes short.
+REFEREED = [("torchvision:googlenet", 224, 2), ("torchvision:inception_v3", 299, 2),
+            ("torchvision:resnet50", 224, 2), ("timm:inception_v4", 299, 1),
+            ("timm:inception_resnet_v2", 299, 1), ("timm:legacy_xception", 299, 1)]
+
+
+@pytest.mark.parametrize("name,side,batch", REFEREED, ids=[n for n, _, _ in REFEREED])
+def test_referee_model_residual_zero(name, side, batch):
+    from incprof.referee import referee
+
+    result = referee(model=resolve_model(name), label=name, input_size=side, batch_size=batch)
+    for t in result["tools"]:
+        assert t["installed"], t["tool"]
+        assert t["residual"] == 0, (t["tool"], t["reported"], t["predicted"], t["residual_from"])
+        assert t["params_residual"] in (0, None), t
