@@ -34,6 +34,7 @@ class Op:
     bias: bool = False
     size: int = 0  # an LRN's window across channels
     batch: int = 0  # the images a model's op covers; 0 for a spec's op (one image)
+    detail: tuple = ()  # what a kind's own formula needs (DETAILS)
 
 
 def numel(shape: tuple) -> int:
@@ -118,7 +119,8 @@ def network_ops(spec, input_hw=None) -> list[Op]:
 MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu",
                 "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
                 "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
-                "Softmax": "softmax", "Dropout": "dropout"}
+                "Softmax": "softmax", "Dropout": "dropout",
+                "MultiheadAttention": "multihead_attention"}
 # aten ops, by op kind (an op not listed keeps its own name as its kind).
 ATEN_KINDS = {
     **dict.fromkeys(("convolution", "_convolution", "conv1d", "conv2d", "conv3d"), "conv"),
@@ -132,18 +134,39 @@ ATEN_KINDS = {
 # An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
 # (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
 _POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
+# Calls torch.jit records as one op (fvcore sees them whole, not the aten ops they run).
+JIT_CALLS = ("torch.einsum",)
+
+
+def _attention_detail(module, args) -> tuple:
+    """(L_q, L_k, L_v, E_q, E_k, E_v, heads, in-projection bias) of an nn.MultiheadAttention
+    call on (query, key, value), per image."""
+    length = 1 if module.batch_first else 0
+    q, k, v = (a.shape for a in args[:3])
+    return (q[length], k[length], v[length], q[2], k[2], v[2], module.num_heads,
+            module.in_proj_bias is not None)
+
+
+def _einsum_detail(args) -> tuple:
+    """(equation, operand shapes) of a torch.einsum call."""
+    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+    return (args[0], tuple(tuple(int(d) for d in o.shape) for o in operands))
+
+
 # Where a watched name's attribute lives: "F.relu" is torch.nn.functional.relu.
 _OWNERS = {"F": "torch.nn.functional", "Tensor": "torch.Tensor", "torch": "torch"}
 
 
 @dataclass(frozen=True)
 class ModelOps:
-    """A model's inventory for one batch: its aten ops, its calls, and its parameter totals."""
+    """A model's inventory for one batch: its aten ops, the same with each call in ``JIT_CALLS``
+    as one op (what torch.jit records), its calls, and its parameter totals."""
 
     aten: list
+    jit: list
     calls: list
     params: int  # every parameter, each shared one once
-    params_executed: int  # the parameters of the modules of a kind in MODULE_KINDS that ran
+    params_executed: int  # the parameters of the leaf modules of a known kind that ran
 
 
 def _shape(value) -> tuple:
@@ -172,7 +195,8 @@ def model_ops(model, x, watch=()) -> ModelOps:
     records = dispatch_trace(model, x, owners)
     macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
     batch = int(x.shape[0])
-    aten, calls, executed = [], [], {}
+    aten, jit, calls, executed = [], [], [], {}
+    whole_until = 0  # the records up to here run inside a call in JIT_CALLS
     inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
     for index, r in enumerate(records):
         while inside and inside[-1][0] <= index:
@@ -189,6 +213,8 @@ def model_ops(model, x, watch=()) -> ModelOps:
             aten.append(Op(ATEN_KINDS.get(short, short),
                            _shape(source.meta.get("val")) if source else (),
                            _shape(r.meta.get("val")), macs[index], bias=bias, batch=batch))
+            if index >= whole_until:
+                jit.append(aten[-1])
             continue
         span = sum(macs[r.meta["first"]:r.meta["last"]])
         stack = list(r.meta["nn_module_stack"].values())
@@ -200,12 +226,19 @@ def model_ops(model, x, watch=()) -> ModelOps:
             if kind is None:
                 continue
             params = sum(p.numel() for p in module.parameters())
-            executed[id(module)] = params
+            if not any(True for _ in module.children()):
+                executed[id(module)] = params
+            detail = _attention_detail(module, r.args) if kind == "multihead_attention" else ()
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
                             getattr(module, "bias", None) is not None, getattr(module, "size", 0),
-                            batch))
-        elif not stack or stack[-1][1] not in MODULE_KINDS:
+                            batch, detail))
+            continue
+        if r.target in JIT_CALLS and index >= whole_until:
+            whole_until = r.meta["last"]
+            jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
+                          batch=batch, detail=_einsum_detail(r.args)))
+        if not stack or stack[-1][1] not in MODULE_KINDS:
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                             batch=batch))
-    return ModelOps(aten, calls, sum(p.numel() for p in model.parameters()),
+    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()),
                     sum(executed.values()))

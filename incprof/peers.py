@@ -23,7 +23,8 @@ PEERS = tuple(MODULES)
 
 # fvcore operator names, by op kind (torch module classes: incprof.ops.MODULE_KINDS).
 _FVCORE_KINDS = {"conv": "conv", "linear": "linear", "addmm": "linear", "matmul": "linear",
-                 "batch_norm": "batchnorm", "adaptive_avg_pool2d": "adaptive_avgpool"}
+                 "batch_norm": "batchnorm", "adaptive_avg_pool2d": "adaptive_avgpool",
+                 "einsum": "torch.einsum"}
 
 # One line per peer: how it runs and what it counts, for the docs and the report.
 DESCRIPTIONS = {

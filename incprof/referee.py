@@ -13,6 +13,7 @@ watched attributes such as ``F.relu``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .ops import Op, network_ops, numel
@@ -21,6 +22,37 @@ from .ops import Op, network_ops, numel
 def _features(op: Op) -> int:
     """The size of the dimension after the batch (the first of a spec's per-image shape)."""
     return op.in_shape[1 if op.batch else 0]
+
+
+def _fvcore_einsum(op: Op) -> int:
+    """fvcore's count of an einsum (fvcore/nn/jit_handles.py, einsum_flop_jit): its letters renamed
+    in order of appearance, two batched-matmul equations priced as such, any other at half of
+    numpy's optimized FLOP estimate for the contraction as its report prints it (4 significant
+    digits), rounded down."""
+    import numpy as np
+
+    equation, shapes = op.detail
+    equation = equation.replace(" ", "")
+    letters = dict.fromkeys(c for c in equation if c.isalpha())
+    equation = equation.translate({ord(c): 97 + i for i, c in enumerate(letters)})
+    if equation == "abc,abd->acd":
+        return math.prod(shapes[0]) * shapes[-1][-1]
+    if equation == "abc,adc->adb":
+        return math.prod(shapes[0]) * shapes[-1][1]
+    operands = [np.broadcast_to(np.zeros(()), shape) for shape in shapes]  # shapes, no memory
+    report = np.einsum_path(equation, *operands, optimize="optimal")[1]
+    line = next(line for line in report.split("\n") if "optimized flop" in line.lower())
+    return int(float(line.split(":")[-1]) // 2)
+
+
+def _ptflops_attention(op: Op) -> int:
+    """ptflops' formula for one image of an nn.MultiheadAttention call (pytorch_ops.py,
+    multihead_attention_counter_hook): query scaling, the three input projections and their
+    bias, per head Q K^T, softmax and attention x V, and the output projection with its bias."""
+    lq, lk, lv, eq, ek, ev, heads, bias = op.detail
+    return (lq * eq + lq * eq * eq + lk * ek * ek + lv * ev * ev + (lq + lk + lv) * eq * bias
+            + heads * (lq * lk * (eq // heads) + lq * lk + lq * lk * (ev // heads))
+            + lq * ev * (ev + 1))
 
 
 # Each term: (op, n) -> int, for n copies of the op (a spec's op is one image's; a model's op, which
@@ -42,6 +74,8 @@ TERMS = {
     * (3 * _features(op) - 1),
     # ptflops' patched functionals inside F.local_response_norm: x.mul(x), avg_pool3d over the
     # channel-padded square (C + size - 1 planes), div.mul(alpha), .add(k)
+    "fvcore_einsum": lambda op, n: n * _fvcore_einsum(op),  # shapes of the whole batch
+    "ptflops_attention": lambda op, n: n * max(op.batch, 1) * _ptflops_attention(op),
     "lrn_internals": lambda op, n: n * numel(op.in_shape) // op.in_shape[-3]
     * (4 * op.in_shape[-3] + op.size - 1),
 }
@@ -64,19 +98,21 @@ _PTFLOPS_FUNCTIONS = {
 # What each peer counts. "unit" says whether the total is MACs or FLOPs (2 per MAC); "params"
 # which parameters its parameter total holds: "all" (every parameter of the module, aux heads
 # included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
-# none; "level" which view of a model's inventory it sees (incprof.ops): "aten" ops or "calls";
+# none; "level" which view of a model's inventory it sees (incprof.ops): "aten" ops, "jit" (the
+# aten ops with each call torch.jit records whole as one op: fvcore traces with torch.jit) or "calls";
 # "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
 # path without it, so a model's inventory is taken both ways).
 CONVENTIONS = {
-    "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "aten", "ops": {
-        "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in"}},
+    "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "jit", "ops": {
+        "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in",
+        "torch.einsum": "fvcore_einsum"}},
     "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
         "conv": "2*macs", "linear": "2*macs"}},
     "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls", "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
         "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
-        **_PTFLOPS_FUNCTIONS}},
+        "multihead_attention": "ptflops_attention@1", **_PTFLOPS_FUNCTIONS}},
     "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
         "conv": "macs + bias", "linear": "macs + bias"}},
     "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "ops": {

@@ -30,7 +30,8 @@ class _Value:
 def dispatch_trace(model, x, watch: dict | None = None) -> list:
     """The aten ops the model runs on ``x`` (eagerly, autograd on, control flow as the example
     takes it), each with the stack of modules that called it. Each module call is a record with op
-    "call_module" whose meta also holds the module, its first input (``in``), its output
+    "call_module" (its args as called) whose meta also holds the module, its first input (``in``),
+    its output
     (``val``) and the span of records it ran (``first``, ``last``). ``watch`` maps a name to an
     (object, attribute) pair, such as ``{"F.relu": (torch.nn.functional, "relu")}``: while the
     model runs, each call through that attribute is a record with op "call_python" (target: the
@@ -48,8 +49,8 @@ def dispatch_trace(model, x, watch: dict | None = None) -> list:
 
     def open_record(op: str, target, args, meta: dict) -> None:
         first = next((a for a in args if isinstance(a, torch.Tensor)), None)
-        records.append(_Op(target, (), {}, {"nn_module_stack": dict(stack), "in": first,
-                                            "first": len(records) + 1, **meta}))
+        records.append(_Op(target, args, {}, {"nn_module_stack": dict(stack), "in": first,
+                                              "first": len(records) + 1, **meta}))
         records[-1].op = op
         opened.append(records[-1])
 

@@ -254,9 +254,10 @@ def test_a_residual_names_the_ops_it_comes_from(monkeypatch, tmp_path):
 # The test models of tests/data/user_models.py with the input each takes: functional calls
 # (F.conv2d with its own weight, F.relu, `+`, `*`, exp, sigmoid, mean, `@`), a shared module, an
 # Inception-like concat, a residual with a scaled body, adaptive pooling, an activation no peer
-# has a rule for.
+# has a rule for, and nn.MultiheadAttention with an einsum (priced by formulas of their own in
+# fvcore and ptflops' pytorch backend, and taking a fused path without autograd).
 MODELS = [("functional", 32), ("inception_like", 32), ("five_by_five", 16),
-          ("hardswish_net", 16)]
+          ("hardswish_net", 16), ("attention", 32)]
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -284,16 +285,25 @@ def test_the_model_inventory_views():
     assert inventory.params_executed == (8 * 72 + 16) + (8 * 5 + 5)  # modules that ran
 
 
-def test_attention_residuals_are_named():
-    """Two conventions no inventory term holds yet, each named by its op: fvcore prices a
-    general einsum with numpy's einsum_path estimate (halved), and ptflops' pytorch backend
-    prices nn.MultiheadAttention with its own formula (its hook on the module). Every other peer
-    is predicted to the unit."""
-    result = ref.referee(model=user_models().attention(), input_size=32)
-    tools = {t["tool"]: t for t in result["tools"]}
-    assert {name for name, t in tools.items() if t["residual"]} == {"fvcore", "ptflops_pytorch"}
-    assert set(tools["fvcore"]["residual_from"]) == {"einsum", "linear"}
-    assert all(t["params_residual"] in (0, None) for t in tools.values())
+def test_attention_by_hand():
+    """The two formulas of their own, worked out for the attention test model at 32x32 (a 4x4
+    stride-4 patchify: 64 tokens of width 16, 2 heads): ptflops' multi-head attention per image,
+    and fvcore's price of einsum('nld,nmd->nlm'), which is not one of its two batched-matmul
+    equations: numpy's estimate for the one-step contraction, 2 FLOPs for each of the 64*64*16
+    index combinations, as numpy's report prints it (4 significant digits), halved."""
+    import torch
+
+    model = user_models().attention()
+    inventory = ops_mod.model_ops(model, torch.zeros(1, 3, 32, 32), ref.WATCHED)
+    (attention,) = [op for op in inventory.calls if op.kind == "multihead_attention"]
+    assert attention.detail == (64, 64, 64, 16, 16, 16, 2, True)
+    assert ref.evaluate("ptflops_attention", attention, 1) == (
+        64 * 16 + 3 * 64 * 16 * 16 + 3 * 64 * 16 + 2 * (64 * 64 * 8 + 64 * 64 + 64 * 64 * 8)
+        + 64 * 16 * 17)
+    (einsum,) = [op for op in inventory.jit if op.kind == "torch.einsum"]
+    assert einsum.detail == ("nld,nmd->nlm", ((1, 64, 16), (1, 64, 16)))
+    printed = float(f"{2 * 64 * 64 * 16:.3e}")  # 131,072 prints as 1.311e+05
+    assert ref.evaluate("fvcore_einsum", einsum, 1) == int(printed // 2) == 65_550
 
 
 def test_cli_referee_model(tmp_path):
