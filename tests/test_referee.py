@@ -255,9 +255,10 @@ def test_a_residual_names_the_ops_it_comes_from(monkeypatch, tmp_path):
 # (F.conv2d with its own weight, F.relu, `+`, `*`, exp, sigmoid, mean, `@`), a shared module, an
 # Inception-like concat, a residual with a scaled body, adaptive pooling, an activation no peer
 # has a rule for, and nn.MultiheadAttention with an einsum (priced by formulas of their own in
-# fvcore and ptflops' pytorch backend, and taking a fused path without autograd).
+# fvcore and ptflops' pytorch backend, and taking a fused path without autograd), and
+# data-dependent control flow.
 MODELS = [("functional", 32), ("inception_like", 32), ("five_by_five", 16),
-          ("hardswish_net", 16), ("attention", 32)]
+          ("hardswish_net", 16), ("attention", 32), ("branchy", 16)]
 
 
 @pytest.mark.parametrize("batch", [1, 3])
