@@ -12,7 +12,6 @@ size, in its paper flavour, without aux heads unless the quantity says ``with_au
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from .errors import SpecError
@@ -21,7 +20,6 @@ from .units import round_half_up
 QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth")
 RELATIONS = ("=", "<", ">")
 _SCALES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "x": 1, "%": 1}
-VALUE_PATTERN = r"([+-]?)([0-9]+(?:\.[0-9]+)?)([KMGx%]?)"
 
 
 @dataclass(frozen=True)
@@ -40,12 +38,14 @@ class Claim:
 
 def parse_value(text: str) -> tuple[float, int, str]:
     """'13.6M' -> (13.6, 1, 'M'): the number, its decimals and its unit (K, M, G, x, % or '')."""
-    match = re.fullmatch(VALUE_PATTERN, text.strip())
-    if not match:
-        raise ValueError(f"a claimed value looks like 13.6M, 42, 2.5x or +25%, got {text!r}")
-    sign, number, unit = match.groups()
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    return float(sign + number), decimals, unit
+    from .units import read_printed
+
+    try:
+        printed = read_printed(text, "KMGx%", signed=True)
+    except ValueError:
+        raise ValueError(f"a claimed value looks like 13.6M, 42, 2.5x or +25%, got {text!r}") \
+            from None
+    return printed.value, printed.decimals, printed.suffix
 
 
 def quantity(spec, what: str) -> int:

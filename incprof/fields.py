@@ -12,6 +12,7 @@ import math
 import re
 
 from .errors import SpecError, quoted
+from .units import read_printed
 
 Pair = tuple[int, int]
 MAX_WIDTH = 1 << 20  # channels or features in one layer
@@ -155,12 +156,13 @@ class FieldReader:
             if not math.isfinite(value) or not 0 <= value <= 10**15:
                 raise self.fail(f"{column} must be a number from 0 to 1e15, got {quoted(value)}", line)
             return round(value)
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]?)\s*", str(value))
         units = self.units.get(column, DEFAULT_UNITS)
-        if not match or (match[2] and match[2] not in units):
+        try:
+            printed = read_printed(value, "".join(units))
+        except ValueError:
             raise self.fail(f"{column} must be a number with an optional suffix "
-                            f"({', '.join(units)}), got {quoted(value)}", line)
-        value = round(float(match[1]) * (units[match[2]] if match[2] else 1))
+                            f"({', '.join(units)}), got {quoted(value)}", line) from None
+        value = round(printed.value * (units[printed.suffix] if printed.suffix else 1))
         if value > 10**15:
             raise self.fail(f"{column} {value:.3g} is beyond any real network", line)
         return value

@@ -3,7 +3,6 @@ No torch. Each layer key is read through one table, ``LAYER_PARSERS``."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import spec as _spec
@@ -13,6 +12,7 @@ from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPoo
                      Pool, ReLU, Residual, Separable, Softmax)
 from .spec import (FILTER_COLUMNS, MAX_NESTING, Alternative, ArchSpec, AuxHead, Printed,
                    Published, Row)
+from .units import read_printed
 
 _TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
              "rows", "claims",
@@ -342,7 +342,7 @@ class Parser(FieldReader):
             self.keys(entry, {"source", "flavor", "aux", "params", "macs", "input"}, {"source"},
                       "a published entry", at("published"))
             macs = entry.get("macs")
-            if macs is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?[KMG]", str(macs)):
+            if macs is not None and not _printed_macs(macs):
                 raise self.fail(f"published macs must look like 5.713G (a number and K, M or G), "
                                 f"got {quoted(macs)}", at("published"))
             published.append(Published(
@@ -395,3 +395,9 @@ LAYER_PARSERS = {
 }
 
 
+def _printed_macs(value) -> bool:
+    """Whether a published MACs figure is printed as a number and K, M or G, like 5.713G."""
+    try:
+        return bool(read_printed(value, "KMG").suffix)
+    except ValueError:
+        return False

@@ -172,8 +172,12 @@ _SCALES = {"K": (1000, 1024), "M": (1000**2, 1024**2), "G": (1000**3, 1024**3)}
 
 def _split(printed: str) -> tuple[str, str]:
     """'2.7K' -> ('2.7', 'K'); '34M' -> ('34', 'M'); '2712' -> ('2712', '')."""
-    text = printed.strip()
-    return (text[:-1], text[-1]) if text[-1:].isalpha() else (text, "")
+    from string import ascii_letters
+
+    from .units import read_printed
+
+    figure = read_printed(printed, ascii_letters)
+    return figure.number, figure.suffix
 
 
 def at_precision(value: int, number: str, scale: int) -> str:

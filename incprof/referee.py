@@ -270,7 +270,6 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
 
 # ------------------------------------------------------------------------------ published figures
 FIGURES = ("params", "MACs", "FLOPs")
-_SCALE = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 
 
 @dataclass(frozen=True)
@@ -338,10 +337,14 @@ def _refereed(spec) -> list[Figure]:
 
 
 def _parse(value: str):
-    import re
+    """(digits as printed, decimals, scale) of a figure like 42.68M; None if it is not one."""
+    from .units import SCALES, read_printed
 
-    match = re.fullmatch(r"([0-9]+(?:\.([0-9]+))?)([KMG]?)", value.strip())
-    return None if not match else (match[1], len(match[2] or ""), _SCALE[match[3]])
+    try:
+        printed = read_printed(value, "KMG")
+    except ValueError:
+        return None
+    return printed.number, printed.decimals, SCALES[printed.suffix]
 
 
 def _fits(count: int, value: str) -> bool:

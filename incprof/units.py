@@ -1,4 +1,5 @@
-"""Counts as people write them: '7.00M' for display, '1.6G' or '6,998,552' parsed back. No heavy
+"""Counts as people write them: '7.00M' for display, '1.6G' or '6,998,552' parsed back, and
+figures as papers print them ('2.7K', '13.6M', '+25%', '2.5x') read with their precision. No heavy
 imports, so counting and the memory guard can use it without loading the presentation layer."""
 
 from __future__ import annotations
@@ -6,10 +7,43 @@ from __future__ import annotations
 import math
 import re
 import sys
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 SCALES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-_COUNT = re.compile(r"\s*([0-9][0-9,_]*\.?[0-9]*)\s*([KMGT]?)\s*", flags=re.IGNORECASE)
+_PRINTED = re.compile(r"\s*([+-]?)([0-9]*\.?[0-9]+)\s*([A-Za-z%]?)\s*")
+
+
+@dataclass(frozen=True)
+class PrintedNumber:
+    """A figure as printed: its sign, its digits as printed ('2.7') and its suffix ('K', 'x',
+    '%' or '')."""
+
+    sign: str
+    number: str
+    suffix: str
+
+    @property
+    def decimals(self) -> int:
+        """How many decimals it is printed with: its precision."""
+        return len(self.number.split(".")[1]) if "." in self.number else 0
+
+    @property
+    def value(self) -> float:
+        """The number, signed, without its suffix."""
+        return float(self.sign + self.number)
+
+
+def read_printed(text, suffixes: str = "", signed: bool = False) -> PrintedNumber:
+    """A printed figure: a number, optionally signed (``signed``), with none or one of the
+    ``suffixes``: read_printed('2.7K', 'KMG') -> PrintedNumber('', '2.7', 'K'). Raises ValueError for
+    anything else."""
+    match = _PRINTED.fullmatch(str(text))
+    if not match or (match[1] and not signed) or (match[3] and match[3] not in suffixes):
+        raise ValueError(f"not a printed figure (a number{', signed,' if signed else ''} with "
+                         f"{'one of ' + ', '.join(suffixes) + ' or ' if suffixes else ''}no "
+                         f"suffix): {text!r}")
+    return PrintedNumber(*match.groups())
 
 
 def human(n) -> str:
@@ -34,8 +68,11 @@ def human(n) -> str:
 def parse_count(text: str) -> int:
     """'7000000', '7M', '1.6G', '6,998,552' (any case, spaces around) -> the integer count.
     Raises ValueError for anything else."""
-    number, scale = _split(text)
-    return round(float(number) * scale)
+    try:
+        figure = read_printed(str(text or "").replace(",", "").replace("_", ""), "KMGTkmgt")
+    except ValueError:
+        raise ValueError(f"not a count like 7000000, 7M or 1.6G: {text!r}") from None
+    return round(figure.value * SCALES[figure.suffix.upper()])
 
 
 def round_half_up(value, decimals: int) -> Decimal:
@@ -43,10 +80,3 @@ def round_half_up(value, decimals: int) -> Decimal:
     ``decimals`` places, the way a figure printed at that precision reads: 2.45 -> 2.5 at 1."""
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
     return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-
-
-def _split(text: str) -> tuple[str, int]:
-    match = _COUNT.fullmatch(text or "")
-    if not match:
-        raise ValueError(f"not a count like 7000000, 7M or 1.6G: {text!r}")
-    return match[1].replace(",", "").replace("_", ""), SCALES[match[2].upper()]

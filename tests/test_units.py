@@ -1,10 +1,12 @@
-"""Counts as people write them: one parser for '1.6G'-style counts, one formatter."""
+"""Counts as people write them: one parser for figures printed like "1.6G" (what users type and what
+papers print, with its precision), one formatter."""
 
 import subprocess
 import sys
 
 import pytest
 
+from incprof import units
 from incprof.units import human, parse_count
 
 
@@ -40,3 +42,25 @@ def test_round_half_up_reads_a_figure_as_printed():
     assert round_half_up(2.45, 1) == Decimal("2.5") and round_half_up(2.25, 1) == Decimal("2.3")
     assert round_half_up(2712, 0) == Decimal("2712")
     assert round_half_up(Decimal(2712) / 1024, 1) == Decimal("2.6")  # 2.648...: conv1, K = 1024
+
+
+@pytest.mark.parametrize("text,suffixes,signed,parts,decimals", [
+    ("2.7K", "KMG", False, ("", "2.7", "K"), 1),
+    ("34M", "KMG", False, ("", "34", "M"), 0),
+    ("2712", "KMG", False, ("", "2712", ""), 0),
+    ("+25%", "KMGx%", True, ("+", "25", "%"), 0),
+    ("2.50x", "KMGx%", True, ("", "2.50", "x"), 2),
+    (" 159 K ", "KM", False, ("", "159", "K"), 0),
+])
+def test_read_printed(text, suffixes, signed, parts, decimals):
+    figure = units.read_printed(text, suffixes, signed)
+    assert (figure.sign, figure.number, figure.suffix) == parts
+    assert figure.decimals == decimals
+
+
+@pytest.mark.parametrize("text,suffixes,signed", [
+    ("2.7Q", "KMG", False), ("-3", "KMG", False), ("1.2.3", "KMG", False),
+    ("", "KMG", False), ("K", "KMG", False), ("2.5x", "KMG", False)])
+def test_read_printed_refuses(text, suffixes, signed):
+    with pytest.raises(ValueError):
+        units.read_printed(text, suffixes, signed)
