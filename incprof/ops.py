@@ -140,7 +140,9 @@ JIT_CALLS = ("torch.einsum",)
 
 def _attention_detail(module, args) -> tuple:
     """(L_q, L_k, L_v, E_q, E_k, E_v, heads, in-projection bias) of an nn.MultiheadAttention
-    call on (query, key, value), per image."""
+    call on (query, key, value), per image; () when they were not passed by position."""
+    if len(args) < 3 or not all(hasattr(a, "shape") for a in args[:3]):
+        return ()
     length = 1 if module.batch_first else 0
     q, k, v = (a.shape for a in args[:3])
     return (q[length], k[length], v[length], q[2], k[2], v[2], module.num_heads,

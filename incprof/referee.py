@@ -49,6 +49,8 @@ def _ptflops_attention(op: Op) -> int:
     """ptflops' formula for one image of an nn.MultiheadAttention call (pytorch_ops.py,
     multihead_attention_counter_hook): query scaling, the three input projections and their
     bias, per head Q K^T, softmax and attention x V, and the output projection with its bias."""
+    if not op.detail:  # called with keywords: not recorded, so the residual names it
+        return 0
     lq, lk, lv, eq, ek, ev, heads, bias = op.detail
     return (lq * eq + lq * eq * eq + lk * ek * ek + lv * ev * ev + (lq + lk + lv) * eq * bias
             + heads * (lq * lk * (eq // heads) + lq * lk + lq * lk * (ev // heads))
