@@ -360,7 +360,7 @@ def table(
     Example: incprof table --arch googlenet --format csv -o googlenet.csv
     """
     from . import render
-    from .profiler import profile
+    from .profiler import profile_records
 
     if model is not None and not (latency or plot or columns):
         _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
@@ -375,15 +375,16 @@ def table(
     _check_plot(plot)
     check_outputs(output, plot)
     with user_errors(), _progress("counting from the spec") as step:
-        df = profile(spec or arch, flavor=flavor, aux=aux,
-                     input_size=parse_input_size(input_size), batch_size=batch_size, verify=verify,
-                     max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
-                     dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
-                     progress=step)
+        df = profile_records(
+            spec or arch, flavor=flavor, aux=aux, input_size=parse_input_size(input_size),
+            batch_size=batch_size, verify=verify,
+            max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
+            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
         if plot is not None:
             from .plot import macs_by_kind_bars
+            from .records import to_frame
 
-            _draw(macs_by_kind_bars, plot, df)
+            _draw(macs_by_kind_bars, plot, to_frame(df))
     if fmt is Format.table and output is None and sys.stdout.isatty():
         from rich.console import Console
 
@@ -705,15 +706,16 @@ def check(
 
     Example: incprof check --spec my.yaml --max-params 7M --max-macs 1.6G
     """
-    from .profiler import profile
+    from .profiler import profile, profile_records
 
     if max_params is None and max_macs is None:
         fail("give at least one budget: --max-params and/or --max-macs")
     limits = {"params": parse_count(max_params, "--max-params") if max_params else None,
               "MACs": parse_count(max_macs, "--max-macs") if max_macs else None}
     with user_errors():
-        df = profile(load_model(model, model_arg) if model else spec or arch, aux=False,
-                     input_size=parse_input_size(input_size))
+        size = parse_input_size(input_size)
+        df = (profile(load_model(model, model_arg), aux=False, input_size=size) if model else
+              profile_records(spec or arch, aux=False, input_size=size))
     t = df.attrs["totals"]
     name = model or (str(spec) if spec else arch)
     figures = {"params": t["params"], "MACs": t["macs"]}

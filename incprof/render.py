@@ -1,15 +1,13 @@
-"""Presentation only: a profile DataFrame -> rich table, markdown, CSV or JSON. Nothing is computed here
-beyond formatting."""
+"""Presentation only: a profile (Records or DataFrame) -> rich table, markdown, CSV or JSON. Nothing
+is computed here beyond formatting; pandas is not imported."""
 
 from __future__ import annotations
 
 import io
 import json
-import math
 from dataclasses import dataclass, field
 
-import pandas as pd
-
+from .records import Records, as_records, plain
 from .spec import FILTER_COLUMNS
 from .units import human
 from .text import csv_cell, markdown, terminal
@@ -19,28 +17,19 @@ FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red
 FILTER_SHORT = dict(zip(FILTER_COLUMNS, ("1x1", "3r", "3", "5r", "5", "pp")))
 
 
-def _plain(value):
-    """A cell as a JSON/CSV-ready Python value (None for missing)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def _pct(value) -> str:
-    value = _plain(value)
+    value = plain(value)
     return "" if value is None else f"{value:+.1f}%"
 
 
 def _int(value) -> str:
-    value = _plain(value)
+    value = plain(value)
     return "" if value is None else f"{value:,}"
 
 
-def records(df: pd.DataFrame) -> list[dict]:
-    """The rows as plain dicts with Python ints/floats/None."""
-    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+def records(df) -> list[dict]:
+    """The rows (of Records or a DataFrame) as plain dicts with Python ints/floats/None."""
+    return as_records(df).rows
 
 
 def _fvcore_cell(row: dict) -> str:
@@ -64,8 +53,9 @@ def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
     return notes
 
 
-def summary_lines(df: pd.DataFrame) -> list[str]:
+def summary_lines(df) -> list[str]:
     """The totals, the depth check, the fvcore check and the conventions, as sentences."""
+    df = as_records(df)
     t, meta = df.attrs["totals"], df.attrs["meta"]
     batch = meta["batch_size"]
     per = f"batch {batch}" + ("" if batch == 1 else f" (x{batch} per-image figures)")
@@ -107,7 +97,8 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      "spec's input size: not comparable "
                      f"({meta.get('paper_figures_not_comparable') or 'other input'}).")
     rf = t["receptive_field"]
-    lines.append(f"Receptive field of the last row ({df.loc[~df['aux'], 'row'].iloc[-1]}): "
+    last = [r["row"] for r in df.rows if not r["aux"]][-1]
+    lines.append(f"Receptive field of the last row ({last}): "
                  f"{rf[0]}x{rf[1]} input pixels. Peak live "
                  f"activations of one inference pass: {human(t['peak_activation_bytes'])}B at "
                  f"{meta['dtype']}, batch {batch} (a model: each layer's input and output, and "
@@ -177,7 +168,7 @@ def _latency_cells(r: dict, peaks: bool) -> list[str]:
             *([("" if fraction is None else f"{fraction:.1%}")] if peaks else [])]
 
 
-def latency_lines(df: pd.DataFrame) -> list[str]:
+def latency_lines(df) -> list[str]:
     """The machine-dependent part of a profile's summary: whole network, sum of rows, environment."""
     env, t = df.attrs["meta"].get("latency_env"), df.attrs["totals"].get("latency")
     if env is None:
@@ -237,7 +228,7 @@ def unstable_note(env: dict) -> str:
             f"({env['busy'] or 'not the case here'}); the reasons are in csv and json.")
 
 
-def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: bool = False) -> Grid:
+def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> Grid:
     """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
     ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group). ``compact`` is the
     terminal's narrow form: note marks beside the row names, two-line headers, the six filter
@@ -245,8 +236,9 @@ def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: boo
     (the summary says so)."""
     number = _int if exact else human
     groups = COLUMN_GROUPS if "all" in columns else tuple(columns)
-    rows = records(df)
-    show_filters = [f for f in FILTER_COLUMNS if df[f].notna().any()]
+    df = as_records(df)
+    rows = df.rows
+    show_filters = [f for f in FILTER_COLUMNS if any(r[f] is not None for r in rows)]
     sep = "\n" if compact else " "
     marks, note = [], 0
     for r in rows:
@@ -283,7 +275,7 @@ def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: boo
     if "bottleneck" in groups:
         extra += [("size drop", 6), ("bottleneck", 6)]
     timed = df.attrs["meta"].get("latency_env") is not None
-    peaks = bool(timed and df["peak_fraction"].notna().any())
+    peaks = bool(timed and any(r["peak_fraction"] is not None for r in rows))
     if timed:
         extra += [("latency ms", 7), ("p10-p90 ms", 7), ("GMAC/s", 7), ("MAC/byte", 7),
                   *([("of peak", 7)] if peaks else [])]
@@ -440,18 +432,18 @@ def grid_markdown(grid: Grid) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_text(df: pd.DataFrame, columns=(), wide: bool = False) -> str:
+def to_text(df, columns=(), wide: bool = False) -> str:
     """The profile as plain text: table (fitted to 110 columns, or with ``wide`` every column at
     its natural width), notes and summary."""
     return grid_text(profile_grid(df, columns=columns, compact=not wide), wide=wide)
 
 
-def to_markdown(df: pd.DataFrame, columns=()) -> str:
+def to_markdown(df, columns=()) -> str:
     """The profile as markdown, with exact integers."""
     return grid_markdown(profile_grid(df, exact=True, columns=columns))
 
 
-def _total_rows(df: pd.DataFrame) -> list[dict]:
+def _total_rows(df: Records) -> list[dict]:
     t = df.attrs["totals"]
     blank = dict.fromkeys(df.columns)
     return [{**blank, "row": "TOTAL", "type": "inference, no aux heads", "depth": t["depth"],
@@ -460,33 +452,34 @@ def _total_rows(df: pd.DataFrame) -> list[dict]:
              "params": t["params_with_aux"], "macs": t["macs_with_aux"], "aux": True}]
 
 
-def _with_rows(df: pd.DataFrame, extra: list[dict]) -> pd.DataFrame:
-    """The frame's rows plus ``extra`` ones, keeping its nullable-integer columns integers."""
-    out = pd.DataFrame.from_records(records(df) + extra, columns=list(df.columns))
-    for column in df.columns:
-        if str(df[column].dtype) == "Int64":
-            out[column] = out[column].astype("Int64")
-    return out
+def rows_csv(columns: list[str], rows: list[dict]) -> str:
+    """Rows as CSV, a header line first: text cells neutralised against spreadsheet formulas (see
+    incprof.text.csv_cell), numbers written as they are, missing values empty."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(row.get(column)) for column in columns] for row in rows)
+    return buffer.getvalue()
 
 
-def frame_csv(df: pd.DataFrame) -> str:
-    """A DataFrame as CSV; its text cells are neutralised against spreadsheet formulas (see
-    incprof.text.csv_cell), numbers are written as they are."""
-    out = df.copy()
-    for column in out.columns:
-        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(csv_cell)
-    return out.to_csv(index=False, lineterminator="\n")
+def frame_csv(df) -> str:
+    """Records or a DataFrame as CSV (see rows_csv)."""
+    df = as_records(df)
+    return rows_csv(df.columns, df.rows)
 
 
-def to_csv(df: pd.DataFrame) -> str:
+def to_csv(df) -> str:
     """CSV with raw integers: one line per row, then the two totals."""
-    return frame_csv(_with_rows(df, _total_rows(df)))
+    df = as_records(df)
+    return rows_csv(df.columns, df.rows + _total_rows(df))
 
 
-def to_json(df: pd.DataFrame) -> str:
+def to_json(df) -> str:
     """JSON with raw integers: meta, rows and totals."""
-    payload = {"meta": df.attrs["meta"], "rows": records(df), "totals": df.attrs["totals"]}
+    df = as_records(df)
+    payload = {"meta": df.attrs["meta"], "rows": df.rows, "totals": df.attrs["totals"]}
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -500,7 +493,7 @@ def _ms(value, unstable=None) -> str:
     return "" if value is None else f"{value:.3f}" + ("?" if unstable else "")
 
 
-def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False) -> Grid:
+def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
     """A module- or network-level comparison (see incprof.compare) as a Grid; ``compact`` (the
     terminal's narrow form) heads the columns A and B, named in the title, on two lines."""
     number = _int if exact else human
@@ -576,25 +569,24 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False
     return Grid(title, headers, cells, summary=summary, groups=groups)
 
 
-def comparison_payload(frames: list[pd.DataFrame]) -> dict:
+def comparison_payload(frames: list) -> dict:
     """Comparison frames as one JSON-ready dict, keyed by level."""
-    return {df.attrs["meta"]["level"]: {"meta": df.attrs["meta"], "rows": records(df),
+    frames = [as_records(df) for df in frames]
+    return {df.attrs["meta"]["level"]: {"meta": df.attrs["meta"], "rows": df.rows,
                                         "totals": df.attrs["totals"]} for df in frames}
 
 
-def comparison_csv(frames: list[pd.DataFrame]) -> str:
+def comparison_csv(frames: list) -> str:
     """Comparison frames as one CSV with a ``level`` column and a total row per level."""
-    parts = []
-    for df in frames:
-        level = df.attrs["meta"]["level"]
-        part = _with_rows(df, [{"row": "TOTAL", **df.attrs["totals"]}])
-        part.insert(0, "level", level)
-        parts.append(part)
-    columns = list(dict.fromkeys(c for p in parts for c in p.columns))
-    return frame_csv(pd.concat(parts, ignore_index=True)[columns])
+    frames = [as_records(df) for df in frames]
+    columns = list(dict.fromkeys(c for df in frames for c in ["level", *df.columns]))
+    rows = [{"level": df.attrs["meta"]["level"], **row} for df in frames
+            for row in df.rows + [{"row": "TOTAL", **{k: v for k, v in df.attrs["totals"].items()
+                                                       if k in df.columns}}]]
+    return rows_csv(columns, rows)
 
 
-def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = False,
+def factorization_grids(rules, grid, exact: bool = False,
                         compact: bool = False) -> list[Grid]:
     """The factorization lab's two tables (see incprof.lab) as Grids; ``compact`` (the terminal's
     narrow form) heads columns on two lines and leaves out the fvcore column when it agrees on
@@ -652,9 +644,10 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
     return [first, second]
 
 
-def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
+def sweep_grid(df, exact: bool = False) -> Grid:
     """A resolution sweep (see incprof.sweep) as a Grid."""
     number = _int if exact else human
+    df = as_records(df)
     meta = df.attrs["meta"]
     env = meta["latency_env"]
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
@@ -679,12 +672,13 @@ def sweep_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
                  "Inference, no aux heads; MACs are conv and linear multiply-accumulates per "
                  f"image; peak live activations at {meta['dtype']}. " + (
                      "Params differ across these sizes: a linear layer reads a feature map whose "
-                     "size follows the input." if df["params"].dropna().nunique() > 1 else
+                     "size follows the input." if len({r["params"] for r in df.rows
+                                          if r["params"] is not None}) > 1 else
                      "Params are the same at every valid size: no layer's weights depend on the "
                      "grid."), *machine])
 
 
-def bench_grid(df: pd.DataFrame) -> Grid:
+def bench_grid(df) -> Grid:
     """A batch-size benchmark (see incprof.bench) as a Grid; all of it is machine-dependent."""
     meta, env = df.attrs["meta"], df.attrs["meta"]["env"]
     rows = [[str(r["batch_size"]), _ms(r["latency_ms"], r["unstable"]),

@@ -120,11 +120,15 @@ def test_help_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_no_verify_path_does_not_import_torch():
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_no_verify_path_imports_no_torch_pandas_matplotlib_or_fvcore(fmt):
+    """Counting from a spec renders plain records: no heavy library is imported, in any format
+    (and no progress display off a terminal)."""
     code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app; "
-            "r = CliRunner().invoke(app, ['table', '--no-verify', '-f', 'csv']); "
-            "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules; "
-            "assert 'rich.progress' not in sys.modules")  # progress is shown on a terminal only
+            f"r = CliRunner().invoke(app, ['table', '--no-verify', '-f', {fmt!r}]); "
+            "assert r.exit_code == 0, r.output; assert 'inception_5b' in r.stdout; "
+            "bad = [m for m in ('torch', 'pandas', 'matplotlib', 'fvcore', 'rich.progress') "
+            "if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

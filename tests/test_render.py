@@ -5,8 +5,10 @@ import io
 import json
 import re
 
+import pandas as pd
 import pytest
 
+from incprof import render
 from incprof.profiler import profile
 from incprof.render import human, to_csv, to_json, to_markdown, to_text
 
@@ -160,3 +162,16 @@ def test_compact_grids_still_state_the_fvcore_check(defaults):
         assert any(s.startswith("fvcore on the built convs agrees") for s in grid.summary)
     (table,) = grids["table googlenet"]
     assert any(s.startswith("fvcore on the built network: agrees") for s in table.summary)
+
+
+def test_rows_csv_writes_what_pandas_writes():
+    """The plain CSV writer agrees with pandas' to_csv on quoting, missing values, floats, bools,
+    and it neutralises formula-like text as frame_csv always did."""
+    rows = [{"name": 'a, "quoted"\nline', "n": 12, "x": 0.1, "ok": True, "none": None},
+            {"name": "=1+2", "n": None, "x": 1e-05, "ok": False, "none": None},
+            {"name": "-70.8%", "n": -3, "x": 123456789012.5, "ok": None, "none": None}]
+    columns = ["name", "n", "x", "ok", "none"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["n"] = frame["n"].astype("Int64")
+    frame["name"] = ['a, "quoted"\nline', "'=1+2", "-70.8%"]
+    assert render.rows_csv(columns, rows) == frame.to_csv(index=False, lineterminator="\n")
