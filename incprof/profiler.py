@@ -176,6 +176,15 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
     return Records(COLUMNS, rows, {"totals": totals, "meta": meta}, tuple(INT_COLUMNS))
 
 
+def check_budgets(totals: dict, max_params: int | None = None,
+                  max_macs: int | None = None) -> list[dict]:
+    """Each budget given against a profile's totals, as {"what", "figure", "limit", "excess"};
+    a positive excess is over budget."""
+    return [{"what": what, "figure": totals[key], "limit": limit, "excess": totals[key] - limit}
+            for what, key, limit in (("params", "params", max_params), ("MACs", "macs", max_macs))
+            if limit is not None]
+
+
 def _delta(printed: int | None, computed: int) -> float | None:
     if printed is None or computed == 0:
         return None

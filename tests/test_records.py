@@ -4,9 +4,9 @@ returns DataFrames, and every output is the same from either."""
 import pandas as pd
 import pytest
 
-from incprof import render
 from incprof.profiler import COLUMNS, INT_COLUMNS, profile, profile_records
 from incprof.records import Records, as_records, plain, to_frame
+from incprof.render_profile import to_csv, to_json, to_markdown, to_text
 from incprof.spec import available
 
 
@@ -35,7 +35,6 @@ def test_records_and_dataframe_render_the_same_bytes(arch):
     assert list(df.columns) == COLUMNS and records.columns == COLUMNS
     assert all(str(df[c].dtype) == "Int64" for c in INT_COLUMNS)
     assert as_records(df).rows == records.rows and df.attrs == records.attrs
-    for write in (render.to_csv, render.to_json, render.to_markdown, render.to_text):
+    for write in (to_csv, to_json, to_markdown, to_text):
         assert write(records) == write(df), (arch, write.__name__)
-    assert render.to_text(records, columns=("all",), wide=True) == render.to_text(
-        df, columns=("all",), wide=True)
+    assert to_text(records, columns=("all",), wide=True) == to_text(df, columns=("all",), wide=True)
