@@ -75,7 +75,6 @@ def ceilings(
     analytic.MAX_COUNT = count
 
 
-
 def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
                  fmt: Format, output: Path | None) -> None:
     """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
@@ -164,7 +163,7 @@ def table(
 
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
-                     threads)
+                            threads)
     check_plot(plot)
     check_outputs(output, plot)
     with user_errors(), progress("counting from the spec") as step:

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import (ChannelsLastOpt, DeviceOpt, DType, Format, FormatOpt, ModelArgOpt,
-                      ModelOpt, OutputOpt, RepeatsOpt, ThreadsOpt, WarmupOpt, WideOpt, ArchOpt, SpecOpt,
-                      Level, model_spec, parse_count, parse_int_list, timing_options)
+from .options import (ArchOpt, ChannelsLastOpt, DType, DeviceOpt, Format, FormatOpt, Level,
+                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, WarmupOpt,
+                      WideOpt, model_spec, parse_count, parse_int_list, timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 from .variants import VARIANTS

@@ -105,8 +105,8 @@ def referee_cmd(
     else:
         grids = [render_measure.referee_grid(result)]
         if figures:
-            grids.append(render_measure.figures_grid(figures, f"{result['meta']['title']}: published "
-                                                      "figures refereed"))
+            grids.append(render_measure.figures_grid(figures, f"{result['meta']['title']}: "
+                                                              "published figures refereed"))
         show(grids, fmt, output)
     if any(t["residual"] or t["params_residual"] for t in result["tools"]):
         raise typer.Exit(1)

@@ -32,7 +32,6 @@ class DType(str, Enum):
     bf16 = "bf16"
 
 
-
 class Level(str, Enum):
     """Which comparison to show."""
 
@@ -119,7 +118,7 @@ def parse_count(text: str, option: str) -> int:
 
 
 def timing_options(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
-            warmup: int | None, repeats: int | None, threads: int | None = None):
+                   warmup: int | None, repeats: int | None, threads: int | None = None):
     """The latency.TimingOptions the flags ask for, or None without --latency."""
     if not latency:
         return None
@@ -127,7 +126,6 @@ def timing_options(latency: bool, device: str, dtype, channels_last: bool, compi
 
     return TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                          compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
-
 
 
 def load_model(ref: str, model_arg):

@@ -117,7 +117,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-
 # The optional dependencies a command may import, and what to do without each.
 WITHOUT = {"torch": "use --no-verify to count from the spec alone",
            "fvcore": "use --no-verify to count from the spec alone",
