@@ -16,7 +16,7 @@ from .shell import fail
 
 
 class Format(str, Enum):
-    """Output formats of the table command."""
+    """Output formats of the commands: table (rich on a terminal, else text), markdown, csv, json."""
 
     table = "table"
     markdown = "markdown"
