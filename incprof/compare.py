@@ -185,6 +185,20 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
     return df
 
 
+def diff_networks(old: ArchSpec, new: ArchSpec,
+                  labels: tuple[str, str] | None = None) -> pd.DataFrame:
+    """compare_networks' rows whose params, MACs or output size differ between ``old`` and ``new``
+    (rows in one network only are named in meta), with the whole networks' totals; meta level
+    'diff'."""
+    frame = compare_networks(old, new, labels=labels)
+    changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
+        (frame["a_output"] != frame["b_output"])
+    meta, totals = frame.attrs["meta"], frame.attrs["totals"]
+    frame = frame[changed].reset_index(drop=True)
+    frame.attrs.update(meta={**meta, "level": "diff"}, totals=totals)
+    return frame
+
+
 def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
           labels: tuple[str, str] | None) -> dict:
     a_label, b_label = labels or (a.name, b.name)

@@ -1,18 +1,22 @@
-"""Joins spec, analytic counts, fvcore measurements and the paper's printed figures into a DataFrame."""
+"""Joins spec, analytic counts, fvcore measurements and the paper's printed figures into rows:
+plain records for the CLI, a DataFrame for the Python API (pandas is imported only for that)."""
 
 from __future__ import annotations
 
 import dataclasses
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .analytic import count_spec, macs_by_kind, sequence_counts
 from .geometry import BYTES, geometry
 from .spec import (FILTER_COLUMNS, ArchSpec, Pair, Placed, Row, depth, format_shape,
                    printed_mismatches, resolve)
 
+from .records import Records, to_frame
 from .units import round_half_up
 from .variants import apply_flavor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
                    "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte", "peak_fraction"]
@@ -64,7 +68,8 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
             max_memory: int | None = None, dtype: str = "fp32",
             bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
             progress=None, channels: int = 3, module_depth: int = 1) -> pd.DataFrame:
-    """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
+    """One DataFrame row per table row (then aux heads), with exact counts and the paper audit:
+    profile_records' rows as a DataFrame, integer columns as nullable Int64.
 
     ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
     its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
@@ -82,6 +87,19 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
 
         return profile_model(arch, input_size, channels=channels, depth=module_depth,
                              batch_size=batch_size)
+    return to_frame(profile_records(
+        arch, flavor=flavor, aux=aux, input_size=input_size, batch_size=batch_size, verify=verify,
+        max_memory=max_memory, dtype=dtype, bottleneck_factor=bottleneck_factor, latency=latency,
+        progress=progress))
+
+
+def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper",
+                    aux: bool = True, input_size: Pair | None = None, batch_size: int = 1,
+                    verify: bool = False, max_memory: int | None = None, dtype: str = "fp32",
+                    bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
+                    progress=None) -> Records:
+    """profile's rows as plain records (every COLUMNS key in each row), with its totals and meta
+    in ``attrs``; no pandas. The options are profile's."""
     if not 1 <= batch_size <= 4096:
         raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
     dtype = latency.dtype if latency is not None else dtype
@@ -141,11 +159,9 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
         records.append(record)
     if timings is not None:
         _add_latency(records, timings, counted, size, batch_size)
-    df = pd.DataFrame.from_records(records, columns=COLUMNS)
-    for column in INT_COLUMNS:
-        df[column] = df[column].astype("Int64")
-    df.attrs["totals"] = _totals(df, spec, measured, flavor, batch_size, timings, run_hw)
-    df.attrs["meta"] = {
+    rows = [{column: record.get(column) for column in COLUMNS} for record in records]
+    totals = _totals(rows, spec, measured, flavor, batch_size, timings, run_hw)
+    meta = {
         "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
         "dtype": dtype, "bottleneck_factor": bottleneck_factor,
@@ -157,7 +173,16 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
             r.printed.params_value is not None or r.printed.ops_value is not None
             for r in spec.rows)),
     }
-    return df
+    return Records(COLUMNS, rows, {"totals": totals, "meta": meta}, tuple(INT_COLUMNS))
+
+
+def check_budgets(totals: dict, max_params: int | None = None,
+                  max_macs: int | None = None) -> list[dict]:
+    """Each budget given against a profile's totals, as {"what", "figure", "limit", "excess"};
+    a positive excess is over budget."""
+    return [{"what": what, "figure": totals[key], "limit": limit, "excess": totals[key] - limit}
+            for what, key, limit in (("params", "params", max_params), ("MACs", "macs", max_macs))
+            if limit is not None]
 
 
 def _delta(printed: int | None, computed: int) -> float | None:
@@ -323,16 +348,16 @@ def _published(entry, totals_params: int, macs: int, spec: ArchSpec, run_hw: Pai
     return out
 
 
-def _latency_totals(main: pd.DataFrame, timings) -> dict | None:
+def _latency_totals(main: list[dict], timings) -> dict | None:
     if timings is None:
         return None
     plain = timings.as_dict()
     network = plain["network"]
-    model = int(main["peak_activation_bytes"].max())
+    model = max(r["peak_activation_bytes"] for r in main)
     measured = plain["measured_peak_bytes"]
-    return {"sum_of_rows_ms": round(float(main["latency_ms"].fillna(0).sum()), 4),
+    return {"sum_of_rows_ms": round(float(sum(r["latency_ms"] or 0 for r in main)), 4),
             "network": network, "compile_s": plain["compile_s"],
-            "unstable": [*main.loc[main["latency_unstable"].notna(), "row"],
+            "unstable": [*(r["row"] for r in main if r["latency_unstable"] is not None),
                          *(["network"] if isinstance(network, dict) and network["unstable"]
                            else [])],
             "measured_peak_bytes": measured,
@@ -340,31 +365,35 @@ def _latency_totals(main: pd.DataFrame, timings) -> dict | None:
             round(measured / model, 2)}
 
 
-def _totals(df: pd.DataFrame, spec: ArchSpec, measured, flavor: str, batch_size: int,
+def _sum(rows: list[dict], column: str) -> int | None:
+    """The sum of a column's values, None when every one is missing."""
+    values = [r[column] for r in rows if r[column] is not None]
+    return sum(values) if values else None
+
+
+def _totals(rows: list[dict], spec: ArchSpec, measured, flavor: str, batch_size: int,
             timings, run_hw: Pair) -> dict:
-    main = df[~df["aux"]]
+    main = [r for r in rows if not r["aux"]]
+    params, macs = sum(r["params"] for r in main), sum(r["macs"] for r in main)
+    params_with_aux = sum(r["params"] for r in rows)
     totals = {
-        "params": int(main["params"].sum()), "macs": int(main["macs"].sum()),
-        "other_ops": int(main["other_ops"].sum()),
-        "peak_activation_bytes": int(main["peak_activation_bytes"].max()),
-        "receptive_field": [int(main["rf_h"].iloc[-1]), int(main["rf_w"].iloc[-1])],
-        "bottlenecks": list(main.loc[main["bottleneck"], "row"]),
-        "params_with_aux": int(df["params"].sum()), "macs_with_aux": int(df["macs"].sum()),
-        "depth": int(main["depth"].sum()), "paper_depth": spec.paper_depth,
-        "paper_params_sum": int(main["paper_params"].sum()) if main["paper_params"].notna().any()
-        else None,
-        "paper_ops_sum": int(main["paper_ops"].sum()) if main["paper_ops"].notna().any() else None,
+        "params": params, "macs": macs, "other_ops": sum(r["other_ops"] for r in main),
+        "peak_activation_bytes": max(r["peak_activation_bytes"] for r in main),
+        "receptive_field": [main[-1]["rf_h"], main[-1]["rf_w"]],
+        "bottlenecks": [r["row"] for r in main if r["bottleneck"]],
+        "params_with_aux": params_with_aux, "macs_with_aux": sum(r["macs"] for r in rows),
+        "depth": sum(r["depth"] for r in main), "paper_depth": spec.paper_depth,
+        "paper_params_sum": _sum(main, "paper_params"),
+        "paper_ops_sum": _sum(main, "paper_ops"),
         "fvcore_agrees": None, "fvcore_skipped": None if measured is None else measured.skipped,
         "latency": _latency_totals(main, timings),
-        "published": [_published(p, totals_params=(int(df["params"].sum()) if p.aux else
-                                                   int(main["params"].sum())),
-                                 macs=int(main["macs"].sum()) // max(1, batch_size),
-                                 spec=spec, run_hw=run_hw)
+        "published": [_published(p, totals_params=params_with_aux if p.aux else params,
+                                 macs=macs // max(1, batch_size), spec=spec, run_hw=run_hw)
                       for p in spec.published if p.flavor == flavor],
     }
     if measured is not None:
-        totals["fvcore_agrees"] = bool((df["params"] == df["fvcore_params"]).all()
-                                       and (df["macs"] == df["fvcore_macs"]).all())
-        totals["fvcore_activations_agree"] = bool(
-            (df["fvcore_activations"] == df["mac_outputs"]).all())
+        totals["fvcore_agrees"] = all(r["params"] == r["fvcore_params"]
+                                      and r["macs"] == r["fvcore_macs"] for r in rows)
+        totals["fvcore_activations_agree"] = all(r["fvcore_activations"] == r["mac_outputs"]
+                                                 for r in rows)
     return totals

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from .render import Grid, _int, grid_markdown, grid_text, human, records
+from .render import Grid, commas, grid_markdown, grid_text, human, records
 
 
 def summary_lines(df: pd.DataFrame) -> list[str]:
@@ -42,7 +42,7 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
 
 def model_grid(df: pd.DataFrame, exact: bool = False) -> Grid:
     """The model profile as a Grid."""
-    number = _int if exact else human
+    number = commas if exact else human
     headers = [("row", "left"), ("module", "left"), ("calls", "right"), ("output", "right"),
                ("params", "right"), ("MACs", "right"), ("other ops", "right"),
                ("FlopCounter", "center"), ("ops", "left"), ("not counted", "left")]

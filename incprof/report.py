@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import plot, render
+from . import plot, render, render_compare, render_measure, render_profile
 from .claims import check_claims
 from .compare import compare_modules, compare_networks, resolve_side
 from .files import write_atomic
@@ -110,13 +110,13 @@ def googlenet_report(out: Path) -> str:
     sections = [
         "## Table 1, printed against computed\n",
         "`incprof table --arch googlenet --format markdown`; Δ = printed / computed - 1.\n",
-        render.to_markdown(df),
+        render_profile.to_markdown(df),
         "## The torchvision flavour\n",
         "`incprof table --arch googlenet --flavor torchvision`: conv + BatchNorm (eps 0.001) "
         "instead of biases, no LRN, a 3x3 kernel in the \"5x5\" branch (pytorch/vision#906), a "
         "2x2 last max pool, adaptive average pools (1x1 main, 4x4 in the aux heads) and dropout "
         "0.2.\n",
-        *(f"- {line}" for line in render.summary_lines(tv)[1:-1]),
+        *(f"- {line}" for line in render_profile.summary_lines(tv)[1:-1]),
         "",
         "## Figures\n",
         "![params and MACs per row](googlenet-rows.svg)\n",
@@ -139,8 +139,8 @@ def naive_report(out: Path) -> str:
     summary = (
         f"Module by module, each on its Table 1 input, the 1x1 reductions cut the nine Inception "
         f"modules from {mt['a_macs']:,} to {mt['b_macs']:,} MACs "
-        f"({render._fewer(mt['macs_saving_pct'])}) and from {mt['a_params']:,} to "
-        f"{mt['b_params']:,} params ({render._fewer(mt['params_saving_pct'])}); the saving "
+        f"({render_compare.fewer(mt['macs_saving_pct'])}) and from {mt['a_params']:,} to "
+        f"{mt['b_params']:,} params ({render_compare.fewer(mt['params_saving_pct'])}); the saving "
         f"(1 - reduced/naive) ranges from {modules['macs_saving_pct'].min()}% to "
         f"{modules['macs_saving_pct'].max()}% per module. The naive modules are also wider: "
         f"{first['row']} outputs {first['a_out_channels']} channels against "
@@ -152,11 +152,11 @@ def naive_report(out: Path) -> str:
     sections = [
         "## Per module, on the same input\n",
         "`incprof compare naive reduced --level module --format markdown`\n",
-        render.grid_markdown(render.comparison_grid(modules, exact=True)),
+        render.grid_markdown(render_compare.comparison_grid(modules, exact=True)),
         "![MACs per module](naive-vs-reduced-modules.svg)\n",
         "## Whole networks\n",
         "`incprof compare naive reduced --level network --format markdown`\n",
-        render.grid_markdown(render.comparison_grid(network, exact=True)),
+        render.grid_markdown(render_compare.comparison_grid(network, exact=True)),
         "![MACs per row, whole networks](naive-vs-reduced-network.svg)\n",
     ]
     return _document("Naive against reduced Inception modules", summary, sections,
@@ -195,7 +195,7 @@ def factorization_report(out: Path) -> str:
         f"{g.loc['conv then pool', 'macs']:,} MACs with 3x3 convs at d = "
         f"{grid.attrs['meta']['d']}, k = {grid.attrs['meta']['k']}). Applied to GoogLeNet's "
         f"modules, where the 5x5 conv widens a narrow reduction (16 -> 32 in 3a), two 3x3 at the "
-        f"output width need {render._fewer(ft['macs_saving_pct'])} MACs than the reduced modules "
+        f"output width need {render_compare.fewer(ft['macs_saving_pct'])} MACs than the reduced modules "
         f"(saved = 1 - factorized/reduced = {ft['macs_saving_pct']}%, against "
         f"{r.loc['5x5 -> two 3x3', 'saving_per_position_pct']}% at equal width). The Inception-v3 "
         f"network has {v3.attrs['totals']['macs']:,} "
@@ -203,27 +203,27 @@ def factorization_report(out: Path) -> str:
     sections = [
         "## One conv at a time\n",
         "`incprof factorize --format markdown`\n",
-        "\n".join(render.grid_markdown(grid_) for grid_ in render.factorization_grids(
+        "\n".join(render.grid_markdown(grid_) for grid_ in render_compare.factorization_grids(
             rules, grid, exact=True)),
         "With 1x1 convs (`incprof factorize --grid-kernel 1`), the paper's own measure:\n",
-        render.grid_markdown(render.factorization_grids(rules, paper_grid, exact=True)[1]),
+        render.grid_markdown(render_compare.factorization_grids(rules, paper_grid, exact=True)[1]),
         "![savings per rule](factorization-savings.svg)\n",
         "## GoogLeNet with factorized modules\n",
         "`incprof compare reduced factorized --level module --format markdown` "
         "(every 5x5 in a module as two 3x3):\n",
-        render.grid_markdown(render.comparison_grid(variants["factorized"], exact=True)),
+        render.grid_markdown(render_compare.comparison_grid(variants["factorized"], exact=True)),
         "`incprof compare reduced factorized_asym --level module --format markdown` (then every "
         "3x3 in a module as 1x3 + 3x1):\n",
-        render.grid_markdown(render.comparison_grid(variants["factorized_asym"], exact=True)),
+        render.grid_markdown(render_compare.comparison_grid(variants["factorized_asym"], exact=True)),
         "## GoogLeNet with v3 grid reductions\n",
         "`incprof compare grid_conv_then_pool grid_parallel --level module --format markdown`: "
         "each stride-2 max pool before a module becomes a reduction to twice the channels.\n",
-        render.grid_markdown(render.comparison_grid(grids, exact=True)),
+        render.grid_markdown(render_compare.comparison_grid(grids, exact=True)),
         "## The Inception-v3 network\n",
         "Where the factorized convs put the MACs (`incprof table --arch inception_v3 --plot "
         "v3.svg`); [inception_v3.md](inception_v3.md) checks the table against the paper.\n",
         "![Inception-v3 MACs by conv kind](inception_v3-macs-by-kind.svg)\n",
-        render.to_markdown(v3),
+        render_profile.to_markdown(v3),
     ]
     return _document("Factorizations: the Inception-v3 arithmetic", summary, sections,
                      [rules, grid, paper_grid, *variants.values(), grids, v3])
@@ -301,7 +301,7 @@ def inception_v3_report(out: Path) -> str:
             "Inception-v3 paper (arXiv:1512.00567): claims against counts", claims)),
         "## The table\n",
         "`incprof table --arch inception_v3 --format markdown`\n",
-        render.to_markdown(df),
+        render_profile.to_markdown(df),
         "![params and MACs per row](inception_v3-rows.svg)\n",
         "## The low-resolution experiment (section 9)\n",
         "The paper keeps the cost of a lower-resolution input constant by changing the first "
@@ -312,7 +312,7 @@ def inception_v3_report(out: Path) -> str:
         "## The unchanged network at lower inputs (not the paper's experiment)\n",
         "The network as built for 299x299, fed smaller inputs with no change to its layers: "
         "`incprof sweep --arch inception_v3 --input-size 79,151,299 --format markdown`\n",
-        render.grid_markdown(render.sweep_grid(sizes, exact=True)),
+        render.grid_markdown(render_compare.sweep_grid(sizes, exact=True)),
     ]
     return _document("Inception-v3: the layer table", summary, sections, [df, lowres, sizes])
 
@@ -411,11 +411,11 @@ def referee_report(out: Path) -> str:
                 "![each tool's total against incprof's prediction for it]"
                 "(referee-reported-vs-predicted.svg)\n"]
     for r in runs:
-        grid = render.referee_grid(r)
+        grid = render_measure.referee_grid(r)
         grid.notes, grid.summary = [], grid.summary[:1]  # the conventions are listed above
         sections += [f"### {grid.title}\n", render.grid_markdown(grid)]
     sections += ["## Published figures, refereed\n",
-                 render.grid_markdown(render.figures_grid(
+                 render.grid_markdown(render_measure.figures_grid(
                      [f for name in available() for f in referee_figures(name)],
                      "Published figures"))]
     return "\n".join([
@@ -463,7 +463,7 @@ def latency_report(arch: str, out: Path, batch_size: int, options) -> Path:
         f"# Latency: {markdown(df.attrs['meta']['title'])} on {markdown(env['device'])}\n",
         f"_Generated by {markdown_code(command)}. Machine-dependent._\n",
         summary + "\n", conventions([df]),
-        "## Per row\n", render.to_markdown(df),
+        "## Per row\n", render_profile.to_markdown(df),
         f"![latency against MACs]({stem}.svg)\n"])
     write_atomic(folder / f"{stem}.md", text)
     return folder / f"{stem}.md"

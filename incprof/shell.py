@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-# Outputs this run has yet to write (cli.check_outputs fills it); a Ctrl-C names them (see Group.invoke).
+from .errors import SpecError, UsageError
+
+# Outputs this run has yet to write (output.check_outputs fills it); a Ctrl-C names them (see Group.invoke).
 unwritten: list[str] = []
 
 
@@ -107,3 +111,33 @@ def say(message: str, prefix: str = "error: ") -> None:
     typer.secho(prefix + " ".join(str(message).split()), fg="red", err=True)
 
 
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one red line on stderr and exit (2: bad input or usage)."""
+    say(message)
+    raise typer.Exit(code)
+
+
+# The optional dependencies a command may import, and what to do without each.
+WITHOUT = {"torch": "use --no-verify to count from the spec alone",
+           "fvcore": "use --no-verify to count from the spec alone",
+           "matplotlib": "leave out --plot"}
+
+
+@contextmanager
+def user_errors():
+    """Turn the errors a user can cause or fix into one red line and exit code 2.
+
+    Bad input, an unusable output path (errors.OutputError, which names the path as given) or an
+    environment that cannot serve the request, and a missing optional dependency. Anything else
+    is not the user's to fix and goes on to shell.Group.main, which reports it as an internal error.
+    """
+    try:
+        yield
+    except (SpecError, UsageError) as exc:
+        fail(str(exc))
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in WITHOUT:
+            raise
+        fail(f"{missing} is not installed; install incprof with its dependencies "
+             f"(pip install -e .), or {WITHOUT[missing]}")

@@ -22,6 +22,15 @@ TABLE1_MODULES = {
 }
 
 
+def invoke(*args):
+    """Run the incprof CLI in-process, on a 200-column terminal; stdout and stderr apart."""
+    from typer.testing import CliRunner
+
+    from incprof.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
 MODELS = DATA / "user_models.py"  # nn.Modules written for the --model tests
 
 

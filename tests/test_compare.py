@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import DATA, TABLE1_MODULES as MODULES
-from incprof.compare import compare_modules, compare_networks, resolve_side
+from incprof.compare import compare_modules, compare_networks, diff_networks, resolve_side
 from incprof.errors import SpecError
 from incprof.spec import Conv, place
 
@@ -137,3 +137,17 @@ def test_saving_reads_from_original_to_variant():
     assert (t["a_macs"], t["b_macs"]) == (a, b)
     assert t["macs_saving_pct"] == round((1 - b / a) * 100, 1) < 0
     assert "negative: B costs more" in df.attrs["meta"]["conventions"]
+
+
+def test_diff_keeps_only_the_changed_rows(write_spec):
+    """tiny.yaml's classifier widened from 5 to 7 outputs: only fc differs, by (8 + 1) x 2 params."""
+    from incprof.spec import resolve
+
+    text = (DATA / "tiny.yaml").read_text().replace("linear: {out: 5}", "linear: {out: 7}")
+    changed = write_spec(text.replace("1x1x5", "1x1x7"), "tiny7.yaml")
+    old, new = resolve(str(DATA / "tiny.yaml")), resolve(str(changed))
+    frame = diff_networks(old, new, labels=("old", "new"))
+    assert list(frame["row"]) == ["fc"] and frame.attrs["meta"]["level"] == "diff"
+    assert (frame["a_params"][0], frame["b_params"][0]) == (8 * 5 + 5, 8 * 7 + 7)
+    assert frame.attrs["totals"]["b_params"] - frame.attrs["totals"]["a_params"] == 2 * 9
+    assert len(diff_networks(old, old)) == 0

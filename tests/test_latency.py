@@ -337,11 +337,11 @@ def test_measured_peak_memory_exceeds_the_model_for_googlenet():
 
 
 def test_unstable_figures_are_marked_in_the_text_outputs():
-    from incprof import render
+    from incprof import render_profile
     from incprof.profiler import profile
 
     df = profile(str(DATA / "tiny.yaml"), latency=QUICK)
-    text = render.to_text(df)
+    text = render_profile.to_text(df)
     # the terminal layout may put the latency columns in a continuation table led by the row names
     conv = [line for line in text.splitlines() if line.strip().startswith("conv ")]
     assert any(f"{df.set_index('row').loc['conv', 'latency_ms']:.3f}?" in line for line in conv)

@@ -3,7 +3,7 @@
 import pytest
 
 import incprof
-from incprof.profiler import COLUMNS, profile
+from incprof.profiler import COLUMNS, check_budgets, profile
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,13 @@ def test_conventions_say_only_what_applies():
     assert "per image" in table1 and "aux heads run only in training" in table1
     assert "Paper deltas" in table1
     assert "Paper deltas" not in profile("inception_v3").attrs["meta"]["conventions"]
+
+
+def test_check_budgets_reports_each_given_budget_and_its_excess():
+    totals = {"params": 7_000_001, "macs": 1_500_000_000}
+    assert check_budgets(totals, max_params=7_000_000) == [
+        {"what": "params", "figure": 7_000_001, "limit": 7_000_000, "excess": 1}]
+    assert check_budgets(totals, max_params=8_000_000, max_macs=1_600_000_000) == [
+        {"what": "params", "figure": 7_000_001, "limit": 8_000_000, "excess": -999_999},
+        {"what": "MACs", "figure": 1_500_000_000, "limit": 1_600_000_000, "excess": -100_000_000}]
+    assert check_budgets(totals) == []

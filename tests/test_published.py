@@ -8,7 +8,7 @@ import pytest
 
 from incprof.lab import grid_table
 from incprof.profiler import profile
-from incprof.render import summary_lines
+from incprof.render_profile import summary_lines
 from incprof.spec import available, resolve
 
 

@@ -19,7 +19,7 @@ def test_ci_runs_the_readme_test_command():
 def test_output_excerpt_is_real():
     pytest.importorskip("torch")
     from incprof.profiler import profile
-    from incprof.render import to_text
+    from incprof.render_profile import to_text
 
     excerpt = re.search(r"```text\n(.*?)\n```", README, flags=re.S)[1]
     actual = to_text(profile("googlenet", verify=True))
@@ -89,3 +89,11 @@ def test_family_claims_sentence_is_computed():
     assert f"costs {by_claim[('inception_resnet_v2', '1.0x')]['computed']:.2f}x" in sentence
     v3_params = by_claim[("xception", "23626728")]["computed"]
     assert f"is {v3_params - 23_626_728:,} below" in sentence
+
+
+def test_layout_names_every_module():
+    """The README's Layout block names each module of incprof/ once, and only modules that exist."""
+    block = README.split("## Layout")[1].split("```")[1].split("tables/")[0]
+    named = re.findall(r"(?<![/\w])(\w+)\.py\b", block)
+    modules = sorted(p.stem for p in (ROOT / "incprof").glob("*.py") if not p.stem.startswith("__"))
+    assert sorted(named) == modules

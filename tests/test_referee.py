@@ -144,7 +144,7 @@ def test_a_peer_not_installed_is_listed(monkeypatch):
     thop, aten = result["tools"]
     assert (thop["tool"], thop["installed"], thop["reported"]) == ("thop", False, None)
     assert aten["installed"] and aten["residual"] == 0
-    from incprof.render import referee_grid
+    from incprof.render_measure import referee_grid
 
     assert referee_grid(result).rows[0][:4] == ["thop", "", "MACs", "not installed"]
 

@@ -1,14 +1,16 @@
-"""Formatting: human-readable numbers, and machine formats that are exact and reproducible."""
+"""Grids on the terminal and in text: human-readable numbers, tables that fit the terminal, and the
+plain CSV writer."""
 
-import csv
 import io
-import json
 import re
 
+import pandas as pd
 import pytest
 
+from incprof import render
 from incprof.profiler import profile
-from incprof.render import human, to_csv, to_json, to_markdown, to_text
+from incprof.render import human
+from incprof.render_profile import to_text
 
 
 @pytest.mark.parametrize("n, text", [
@@ -18,40 +20,6 @@ from incprof.render import human, to_csv, to_json, to_markdown, to_text
 ])
 def test_human(n, text):
     assert human(n) == text
-
-
-@pytest.fixture(scope="module")
-def df():
-    return profile("googlenet")
-
-
-def test_json_has_raw_integers_and_totals(df):
-    data = json.loads(to_json(df))
-    rows = {r["row"]: r for r in data["rows"]}
-    assert rows["inception_3a"]["macs"] == 128_049_152
-    assert rows["pool1"]["paper_params"] is None
-    assert data["totals"]["params"] == 6_998_552
-    assert data["meta"]["batch_size"] == 1
-
-
-def test_csv_has_rows_and_totals(df):
-    rows = list(csv.DictReader(io.StringIO(to_csv(df))))
-    assert [r["row"] for r in rows[-2:]] == ["TOTAL", "TOTAL_WITH_AUX"]
-    assert int(rows[-2]["params"]) == 6_998_552
-    assert int(rows[-1]["params"]) == 13_378_280
-    assert rows[0]["macs"] == "118013952"  # raw integer, no separators or floats
-
-
-def test_outputs_are_byte_for_byte_reproducible(df):
-    again = profile("googlenet")
-    for render in (to_csv, to_json, to_markdown, to_text):
-        assert render(df) == render(again)
-
-
-def test_text_and_markdown_state_conventions(df):
-    for text, note in ((to_text(df), "[1] conv1"), (to_markdown(df), "\\[1\\] conv1")):
-        assert "multiply-accumulates" in text and "aux heads" in text and "batch 1" in text
-        assert note in text and "FLOPs" not in text
 
 
 # Tables fit the terminal: the default grids of table (both architectures), compare (both levels)
@@ -67,7 +35,8 @@ def defaults():
     pytest.importorskip("torch")
     from incprof.compare import compare_modules, compare_networks, resolve_side
     from incprof.lab import factorization_table, grid_table
-    from incprof.render import comparison_grid, factorization_grids, profile_grid
+    from incprof.render_compare import comparison_grid, factorization_grids
+    from incprof.render_profile import profile_grid
 
     naive, reduced = resolve_side("naive"), resolve_side("reduced")
     labels = ("naive", "reduced")
@@ -122,7 +91,7 @@ def test_default_tables_fit_the_terminal(defaults, command, width):
 
 def test_wide_shows_every_column_in_one_table(defaults):
     frames, _ = defaults
-    from incprof.render import profile_grid
+    from incprof.render_profile import profile_grid
 
     out = _printed([profile_grid(frames["table googlenet"][0])], 80, wide=True)
     assert "(continued)" not in out and "…" not in out
@@ -139,15 +108,6 @@ def test_piped_text_fits_110_columns(defaults):
                .splitlines()) > 110
 
 
-def test_torchvision_notes_say_no_none_and_no_paper_reasons():
-    tv = to_text(profile("googlenet", flavor="torchvision", aux=False))
-    paper = to_text(profile("googlenet", aux=False))
-    assert "None" not in tv and "No known explanation" in paper
-    # the flavour's rows are not compared with the paper's printed figures, so none is flagged
-    assert "No known explanation" not in tv
-    assert "not comparable (flavour torchvision)" in " ".join(tv.split())
-
-
 def test_compact_grids_still_state_the_fvcore_check(defaults):
     """The compact form drops an all-agreeing fvcore column; its summary must then say so."""
     _, grids = defaults
@@ -160,3 +120,16 @@ def test_compact_grids_still_state_the_fvcore_check(defaults):
         assert any(s.startswith("fvcore on the built convs agrees") for s in grid.summary)
     (table,) = grids["table googlenet"]
     assert any(s.startswith("fvcore on the built network: agrees") for s in table.summary)
+
+
+def test_rows_csv_writes_what_pandas_writes():
+    """The plain CSV writer agrees with pandas' to_csv on quoting, missing values, floats, bools,
+    and it neutralises formula-like text as frame_csv always did."""
+    rows = [{"name": 'a, "quoted"\nline', "n": 12, "x": 0.1, "ok": True, "none": None},
+            {"name": "=1+2", "n": None, "x": 1e-05, "ok": False, "none": None},
+            {"name": "-70.8%", "n": -3, "x": 123456789012.5, "ok": None, "none": None}]
+    columns = ["name", "n", "x", "ok", "none"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["n"] = frame["n"].astype("Int64")
+    frame["name"] = ['a, "quoted"\nline', "'=1+2", "-70.8%"]
+    assert render.rows_csv(columns, rows) == frame.to_csv(index=False, lineterminator="\n")

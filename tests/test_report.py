@@ -57,7 +57,7 @@ def test_latency_report_names_stay_inside_the_folder(arch, name):
     assert latency_stem(arch, "Intel(R) Xeon(R)", "fp32", 8) == f"{name}-intel-r-xeon-r-fp32-b8"
 # ---- the conventions block and footnotes follow the run's metadata
 from conftest import DATA  # noqa: E402
-from incprof import render, report  # noqa: E402
+from incprof import render_compare, report  # noqa: E402
 from incprof.claims import check_claims  # noqa: E402
 from incprof.profiler import profile  # noqa: E402
 from incprof.spec import resolve  # noqa: E402
@@ -94,9 +94,9 @@ def test_latency_report_conventions_say_fvcore_did_not_run(tmp_path, monkeypatch
 
 def test_sweep_footnote_says_whether_params_change():
     # GoogLeNet's fixed 7x7 average pool gives 2x2x1024 at 256, so the linear layer grows
-    differ = render.sweep_grid(sweep(resolve("googlenet"), [224, 256])).summary
+    differ = render_compare.sweep_grid(sweep(resolve("googlenet"), [224, 256])).summary
     assert any("Params differ across these sizes" in s for s in differ)
-    same = render.sweep_grid(sweep(resolve("inception_v3"), [79, 299])).summary
+    same = render_compare.sweep_grid(sweep(resolve("inception_v3"), [79, 299])).summary
     assert any("Params are the same at every valid size" in s for s in same)
     assert not any("differ" in s for s in same)
 
