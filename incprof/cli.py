@@ -1,6 +1,6 @@
 """The command line: thin commands that parse options, call one library function and print.
 
-Heavy libraries (torch, fvcore, pandas) are imported inside the commands, so ``incprof --help`` is fast.
+Heavy libraries (torch, pandas, matplotlib) are imported inside the commands, so ``incprof --help`` is fast.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def ceilings(
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
-    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and trace "
-                                            "with fvcore) more layers than this at once.")
+    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and count "
+                                            "with FlopCounterMode) more layers than this at once.")
                           ] = 2_000,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Print incprof's version and exit.")] = False,
@@ -96,7 +96,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 # The optional dependencies a command may import, and what to do without each.
 WITHOUT = {"torch": "use --no-verify to count from the spec alone",
-           "fvcore": "use --no-verify to count from the spec alone",
            "matplotlib": "leave out --plot"}
 
 
@@ -320,13 +319,14 @@ def table(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
                                                    "(atomically) instead of stdout; - is "
                                                    "stdout.")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
-                                         "re-count every row with fvcore (needs torch); "
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network on "
+                                         "meta tensors and re-count every row with torch's "
+                                         "FlopCounterMode (needs torch); "
                                          "--no-verify is instant and torch-free.")] = True,
     plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
                                                  "by conv kind (.png or .svg).")] = None,
-    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to build a network whose "
-                                                      "estimated memory exceeds this many bytes, "
+    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
+                                                      "whose estimated memory exceeds this many bytes, "
                                                       "e.g. 8G (default: half the available "
                                                       "memory).")] = None,
     columns: Annotated[str, typer.Option(help="Extra column groups, comma-separated: rf "
@@ -396,7 +396,8 @@ def table(
     else:
         _emit((render.to_csv if fmt is Format.csv else render.to_json)(df), output)
     if df.attrs["totals"]["fvcore_agrees"] is False:
-        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+        fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
+             "column)", code=1)
 
 
 @app.command("export")
@@ -455,10 +456,11 @@ def compare(
     plot: Annotated[Optional[Path], typer.Option(help="Also write a grouped bar chart of MACs per "
                                                  "module (.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
-                                         "network with fvcore on the built PyTorch modules.")
+                                         "network with FlopCounterMode on the built PyTorch "
+                                         "modules (meta tensors).")
                       ] = True,
-    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to build a network whose "
-                                                      "estimated memory exceeds this many bytes, "
+    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
+                                                      "whose estimated memory exceeds this many bytes, "
                                                       "e.g. 8G (default: half the available "
                                                       "memory).")] = None,
     latency: Annotated[bool, typer.Option("--latency", help="Also time both forms of every row, "
@@ -531,7 +533,8 @@ def compare(
                                       compact=fmt is Format.table and not wide) for f in frames],
               fmt, output, wide)
     if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
-        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+        fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
+             "column)", code=1)
 
 
 @app.command()
@@ -555,7 +558,7 @@ def factorize(
     plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
                                                  "(.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
-                                         "fvcore on the built modules.")] = True,
+                                         "FlopCounterMode on the built modules (meta tensors).")] = True,
     wide: WideOpt = False,
 ) -> None:
     """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.

@@ -65,7 +65,8 @@ def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
 
 
 def summary_lines(df: pd.DataFrame) -> list[str]:
-    """The totals, the depth check, the fvcore check and the conventions, as sentences."""
+    """The totals, the depth check, the FlopCounterMode cross-check and the conventions, as
+    sentences."""
     t, meta = df.attrs["totals"], df.attrs["meta"]
     batch = meta["batch_size"]
     per = f"batch {batch}" + ("" if batch == 1 else f" (x{batch} per-image figures)")
@@ -117,17 +118,17 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                      f"{meta['bottleneck_factor']:g}x smaller than the previous row's; v3 paper, "
                      f"section 2, principle 1): {', '.join(t['bottlenecks'])}.")
     if t["fvcore_agrees"] is None:
-        lines.append("fvcore cross-check: not run (--no-verify).")
+        lines.append("FlopCounterMode cross-check: not run (--no-verify).")
     else:
-        lines.append("fvcore on the built network: "
+        lines.append("FlopCounterMode on the built network (meta tensors): "
                      + ("agrees with the analytic params and MACs on every row"
                         if t["fvcore_agrees"] else "DISAGREES with the analytic counts (see "
-                                                   "the fvcore column)")
-                     + ("; its activation counter agrees with the conv and linear output sizes."
+                                                   "the FlopCounter column)")
+                     + ("; the Conv2d and Linear output sizes agree with the analytic ones."
                         if t["fvcore_activations_agree"] else
-                        "; its activation counter DISAGREES with the conv/linear outputs."))
+                        "; the Conv2d and Linear output sizes DISAGREE with the analytic ones."))
         if t.get("fvcore_skipped"):
-            lines.append("fvcore skipped (operators it has no handle for and counts as zero): "
+            lines.append("FlopCounterMode counted as zero (ops it has no FLOP formula for): "
                          + ", ".join(
                              f"{op} x{n}" for op, n in t["fvcore_skipped"].items()) + ".")
     lines.append("Conventions: " + meta["conventions"])
@@ -241,7 +242,7 @@ def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: boo
     """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
     ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group). ``compact`` is the
     terminal's narrow form: note marks beside the row names, two-line headers, the six filter
-    columns in one cell after the paper's, and no fvcore column when fvcore agrees on every row
+    columns in one cell after the paper's, and no FlopCounter column when it agrees on every row
     (the summary says so)."""
     number = _int if exact else human
     groups = COLUMN_GROUPS if "all" in columns else tuple(columns)
@@ -267,7 +268,7 @@ def profile_grid(df: pd.DataFrame, exact: bool = False, columns=(), compact: boo
              (f"paper{sep}ops", "right", 3, lambda r, m: r["printed_ops"] or ""),
              (f"Δ{sep}params", "right", 3, lambda r, m: _pct(r["paper_params_delta_pct"])),
              (f"Δ{sep}ops", "right", 3, lambda r, m: _pct(r["paper_ops_delta_pct"]))]
-    fvcore = [("fvcore", "center", 2, lambda r, m: _fvcore_cell(r))]
+    fvcore = [("FlopCounter", "center", 2, lambda r, m: _fvcore_cell(r))]
     if compact and all(_fvcore_cell(r) in ("=", "") for r in rows):
         fvcore = []
     flag = [("flag", "left", 2, lambda r, m: m)]
@@ -516,7 +517,7 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False
                (f"{hb}{sep}params", "right"), (f"{ha}{sep}MACs", "right"),
                (f"{hb}{sep}MACs", "right"), (f"MACs{sep}ratio", "right"),
                (f"MACs{sep}saved", "right"), (f"params{sep}saved", "right"),
-               *([("fvcore", "center")] if check else [])]
+               *([("FlopCounter", "center")] if check else [])]
     groups = [0, *([1] if module else []), 1, 1, 2, 2, 2, 2, 3, 3, 3, *([3] if check else [])]
     timed = meta.get("latency_env") is not None
     if timed:
@@ -558,9 +559,9 @@ def comparison_grid(df: pd.DataFrame, exact: bool = False, compact: bool = False
         if meta.get(side):
             summary.append(f"Rows only in {label}: {', '.join(meta[side])}.")
     if verified:
-        summary.append("fvcore on the built modules: " + (
+        summary.append("FlopCounterMode on the built modules (meta tensors): " + (
             "agrees with the analytic counts on every row." if t.get("fvcore_agrees")
-            else "DISAGREES with the analytic counts (see the fvcore column)."))
+            else "DISAGREES with the analytic counts (see the FlopCounter column)."))
     summary.append("Conventions: " + meta["conventions"])
     if timed:
         env = meta["latency_env"]
@@ -597,15 +598,16 @@ def comparison_csv(frames: list[pd.DataFrame]) -> str:
 def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = False,
                         compact: bool = False) -> list[Grid]:
     """The factorization lab's two tables (see incprof.lab) as Grids; ``compact`` (the terminal's
-    narrow form) heads columns on two lines and leaves out the fvcore column when it agrees on
-    every row."""
+    narrow form) heads columns on two lines and leaves out the FlopCounter column when it agrees
+    on every row."""
     number = _int if exact else human
     m, g = rules.attrs["meta"], grid.attrs["meta"]
     sep = "\n" if compact else " "
-    agreed = "fvcore on the built convs agrees with every MACs figure in this table."
+    agreed = ("FlopCounterMode on the built convs (meta tensors) agrees with every MACs figure "
+              "in this table.")
     verified = m["verified_with_fvcore"] and not (
         compact and all(r["fvcore_agrees"] for r in records(rules)))
-    check = [("fvcore", "center")] if verified else []
+    check = [("FlopCounter", "center")] if verified else []
     rule_rows = [[r["rule"], number(r["original_macs"]), number(r["factorized_macs"]),
                   f"{r['saving_per_position_pct']:.1f}%", f"{r['saving_on_grid_pct']:.1f}%",
                   "" if r["paper_saving_pct"] is None else f"{r['paper_saving_pct']:.0f}%",
@@ -639,7 +641,7 @@ def factorization_grids(rules: pd.DataFrame, grid: pd.DataFrame, exact: bool = F
         f"with {g['kernel']}x{g['kernel']} convs",
         [("form", "left"), ("output", "right"), ("MACs", "right"), (f"MACs /{sep}(d²k²)", "right"),
          (f"vs conv{sep}then pool", "right"), ("what it is", "left"),
-         *([("fvcore", "center")] if grid_verified else [])],
+         *([("FlopCounter", "center")] if grid_verified else [])],
         grid_rows, wrap=(5,),
         summary=[f"The paper's 2d²k² for conv then pool counts one kernel tap; with "
                  f"{g['kernel']}x{g['kernel']} kernels it is 2·{g['kernel'] ** 2}·d²k² = "

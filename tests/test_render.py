@@ -127,7 +127,7 @@ def test_wide_shows_every_column_in_one_table(defaults):
     out = _printed([profile_grid(frames["table googlenet"][0])], 80, wide=True)
     assert "(continued)" not in out and "…" not in out
     header = next(line for line in out.splitlines() if line.lstrip().startswith("row"))
-    for name in ("#3x3 red", "pool proj", "paper params", "Δ ops", "fvcore", "flag"):
+    for name in ("#3x3 red", "pool proj", "paper params", "Δ ops", "FlopCounter", "flag"):
         assert name in header
 
 
@@ -148,15 +148,18 @@ def test_torchvision_notes_say_no_none_and_no_paper_reasons():
     assert "not comparable (flavour torchvision)" in " ".join(tv.split())
 
 
-def test_compact_grids_still_state_the_fvcore_check(defaults):
-    """The compact form drops an all-agreeing fvcore column; its summary must then say so."""
+def test_compact_grids_still_state_the_cross_check(defaults):
+    """The compact form drops an all-agreeing FlopCounter column; its summary must then say so."""
     _, grids = defaults
     for command in ("compare module", "compare network"):
         (grid,) = grids[command]
-        assert "fvcore" not in [h for h, _ in grid.headers]
-        assert any(s.startswith("fvcore on the built modules: agrees") for s in grid.summary)
+        assert "FlopCounter" not in [h for h, _ in grid.headers]
+        assert any(s.startswith("FlopCounterMode on the built modules (meta tensors): agrees")
+                   for s in grid.summary)
     for grid in grids["factorize"]:
-        assert "fvcore" not in [h for h, _ in grid.headers]
-        assert any(s.startswith("fvcore on the built convs agrees") for s in grid.summary)
+        assert "FlopCounter" not in [h for h, _ in grid.headers]
+        assert any(s.startswith("FlopCounterMode on the built convs (meta tensors) agrees")
+                   for s in grid.summary)
     (table,) = grids["table googlenet"]
-    assert any(s.startswith("fvcore on the built network: agrees") for s in table.summary)
+    assert any(s.startswith("FlopCounterMode on the built network (meta tensors): agrees")
+               for s in table.summary)
