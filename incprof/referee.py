@@ -242,9 +242,16 @@ def _tool_row(tool: str, spec, input_size, batch_size: int, ops: list[Op], param
     from .build import build
 
     predicted = predict(ops, tool, batch_size)
-    model = build(spec, input_size).eval()  # a fresh model: peers leave hooks and attributes
-    x = torch.zeros(batch_size, spec.input[0], *(input_size or spec.input[1:]))
-    reading = peers.run(tool, model, x)
+    device = "meta" if tool in peers.META else "cpu"  # meta: no weight init, no arithmetic
+    with torch.device(device):
+        model = build(spec, input_size).eval()  # a fresh model: peers leave hooks and attributes
+    x = torch.zeros(batch_size, spec.input[0], *(input_size or spec.input[1:]), device=device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one forward pass: more threads only wait on a busy machine
+    try:
+        reading = peers.run(tool, model, x)
+    finally:
+        torch.set_num_threads(threads)
     row.update(reported=reading.total, predicted=sum(predicted.values()))
     row["residual"] = reading.total - row["predicted"]
     if convention["params"]:
