@@ -1,4 +1,5 @@
-"""Joins spec, analytic counts, the second count (incprof.count) and the paper's printed figures into a DataFrame."""
+"""Joins spec, analytic counts, the second count (incprof.count) and the paper's printed figures
+into a DataFrame."""
 
 from __future__ import annotations
 
@@ -67,9 +68,9 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit.
 
     ``verify=True`` builds the network on meta tensors and counts every row again with torch's
-    FlopCounterMode (incprof.count; needs torch, allocates nothing). ``latency`` (a latency.TimingOptions) times every row and the whole network (eval, no aux
-    heads), unless its estimated memory exceeds ``max_memory`` bytes (default: half the available
-    memory); its dtype then replaces ``dtype``, which sets the bytes of the memory columns. A row
+    FlopCounterMode (incprof.count; needs torch, allocates nothing). ``latency`` (a
+    latency.TimingOptions) times every row and the whole network (eval, no aux heads), unless its
+    estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype then replaces ``dtype``, which sets the bytes of the memory columns. A row
     whose output is more than ``bottleneck_factor`` times smaller than the previous row's is flagged
     as a representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
     ``df.attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
