@@ -70,9 +70,10 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     ``verify=True`` builds the network on meta tensors and counts every row again with torch's
     FlopCounterMode (incprof.count; needs torch, allocates nothing). ``latency`` (a
     latency.TimingOptions) times every row and the whole network (eval, no aux heads), unless its
-    estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype then replaces ``dtype``, which sets the bytes of the memory columns. A row
-    whose output is more than ``bottleneck_factor`` times smaller than the previous row's is flagged
-    as a representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
+    estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype
+    then replaces ``dtype``, which sets the bytes of the memory columns. A row whose output is more
+    than ``bottleneck_factor`` times smaller than the previous row's is flagged as a
+    representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
     ``df.attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
 
     ``arch`` may also be an ``nn.Module``: then the frame is capture.profile_model's (one row per
