@@ -3,7 +3,7 @@
 Row names stay out of torch's attribute namespace: rows live in ``Network.rows`` and heads in
 ``Network.aux`` (ModuleLists), so any name, such as ``forward``, ``training``, ``a.b`` or ``_x``,
 builds. ``Network.row(name)`` finds a row's module, ``Network.module_name(name)`` its qualified name
-(``rows.3``, ``aux.0``), the key fvcore uses.
+(``rows.3``, ``aux.0``), the key the cross-check (incprof.count) uses.
 """
 
 from __future__ import annotations
@@ -80,12 +80,12 @@ class Network(nn.Module):
         return self.get_submodule(self.module_name(name))
 
     def module_name(self, name: str) -> str:
-        """The qualified module name (as in ``named_modules`` and fvcore) of a row or aux head."""
+        """The qualified module name (as in ``named_modules``) of a row or aux head."""
         return self._keys[name]
 
     def forward(self, x: torch.Tensor, with_aux: bool | None = None):
         """Rows in order; the aux heads too, on the rows they follow, in training mode or when
-        ``with_aux`` says so (the fvcore cross-check counts them in eval mode)."""
+        ``with_aux`` says so (the cross-check counts them in eval mode)."""
         heads = self.training if with_aux is None else with_aux
         aux_outputs = []
         for i, row in enumerate(self.rows):

@@ -2,7 +2,7 @@
 report, check, list); cli_compare and cli_measure hold the others, registered here in --help order.
 
 Commands are thin: they parse options (options.py), call one library function and hand the result
-to output.py. Heavy libraries (torch, fvcore, pandas) are imported inside the commands, so
+to output.py. Heavy libraries (torch, pandas, matplotlib) are imported inside the commands, so
 ``incprof --help`` is fast.
 """
 
@@ -53,8 +53,8 @@ def ceilings(
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
-    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and trace "
-                                            "with fvcore) more layers than this at once.")
+    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and count "
+                                            "with FlopCounterMode) more layers than this at once.")
                           ] = 2_000,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Print incprof's version and exit.")] = False,
@@ -112,13 +112,14 @@ def table(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
                                                    "(atomically) instead of stdout; - is "
                                                    "stdout.")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
-                                         "re-count every row with fvcore (needs torch); "
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network on "
+                                         "meta tensors and re-count every row with torch's "
+                                         "FlopCounterMode (needs torch); "
                                          "--no-verify is instant and torch-free.")] = True,
     plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
                                                  "by conv kind (.png or .svg).")] = None,
-    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to build a network whose "
-                                                      "estimated memory exceeds this many bytes, "
+    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
+                                                      "whose estimated memory exceeds this many bytes, "
                                                       "e.g. 8G (default: half the available "
                                                       "memory).")] = None,
     columns: Annotated[str, typer.Option(help="Extra column groups, comma-separated: rf "
@@ -181,7 +182,8 @@ def table(
         df, exact=exact, columns=groups, compact=compact)],
         json=lambda: render_profile.to_json(df), csv=lambda: render_profile.to_csv(df), wide=wide)
     if df.attrs["totals"]["fvcore_agrees"] is False:
-        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+        fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
+             "column)", code=1)
 
 
 def export_model(

@@ -36,10 +36,11 @@ def compare(
     plot: Annotated[Optional[Path], typer.Option(help="Also write a grouped bar chart of MACs per "
                                                  "module (.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
-                                         "network with fvcore on the built PyTorch modules.")
+                                         "network with FlopCounterMode on the built PyTorch "
+                                         "modules (meta tensors).")
                       ] = True,
-    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to build a network whose "
-                                                      "estimated memory exceeds this many bytes, "
+    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
+                                                      "whose estimated memory exceeds this many bytes, "
                                                       "e.g. 8G (default: half the available "
                                                       "memory).")] = None,
     latency: Annotated[bool, typer.Option("--latency", help="Also time both forms of every row, "
@@ -107,7 +108,8 @@ def compare(
         json=lambda: json_text(render_compare.comparison_payload(frames)),
         csv=lambda: render_compare.comparison_csv(frames), wide=wide)
     if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
-        fail("fvcore's counts disagree with the analytic counts (see the fvcore column)", code=1)
+        fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
+             "column)", code=1)
 
 
 def factorize(
@@ -130,7 +132,7 @@ def factorize(
     plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
                                                  "(.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
-                                         "fvcore on the built modules.")] = True,
+                                         "FlopCounterMode on the built modules (meta tensors).")] = True,
     wide: WideOpt = False,
 ) -> None:
     """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.

@@ -1,10 +1,13 @@
-"""Per-row params and MACs measured by fvcore on a built network (the only fvcore user).
+"""Per-row params, MACs and conv/linear outputs of a built network, counted by torch's own
+FlopCounterMode on meta tensors: the second count, independent of incprof.analytic.
 
-fvcore traces the network with ``torch.jit.trace``, which runs it on real tensors: its meta-device
-shape functions do not accept the traced sizes, so a meta-tensor trace fails. The cross-check
-therefore runs one real forward pass, on one thread, and traces it once: the main network and
-every aux head (on the output of the row it follows) in the same trace, with fvcore's flop and
-activation handles applied together to that one graph.
+The network is built under ``torch.device("meta")``, so its weights are never allocated or
+initialised, and it runs once on a meta input: every op computes only its output's shape, no
+arithmetic is done, and the count takes the same time at any batch or input size and on a busy
+machine as on an idle one. The main network and every aux head (on the output of the row it
+follows) run in that one pass. FlopCounterMode gives each module's FLOPs (conv and matmul, 2 per
+MAC); forward hooks on the Conv2d and Linear modules give their output elements (the activation
+count fvcore defines); the parameters are the built modules' own.
 """
 
 from __future__ import annotations
@@ -12,111 +15,85 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-# fvcore operator names whose counts are multiply-accumulates of conv and linear layers.
-MAC_OPERATORS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
-
 
 @dataclass(frozen=True)
 class Measured:
-    """fvcore's figures for one row or aux head, for the whole batch."""
+    """The second count's figures for one row or aux head, for the whole batch."""
 
     params: int
-    macs: int
-    activations: int  # fvcore's activation count: output elements of conv and linear layers
+    macs: int  # FlopCounterMode's FLOPs / 2
+    activations: int  # output elements of the Conv2d and Linear modules (fvcore's activation count)
 
 
 class Measurements(dict):
-    """fvcore's figures keyed by row / aux head name (``Measured``), plus ``skipped``: the
-    operators fvcore's flop counter has no handle for (counted as zero by it), name -> calls."""
+    """The second count's figures keyed by row / aux head name (``Measured``), plus ``skipped``:
+    the ops that ran and that FlopCounterMode has no FLOP formula for (it counts them as zero),
+    name -> calls. Views and allocations, which compute nothing, are left out."""
 
     skipped: dict[str, int]
 
 
-def measure(spec, input_hw=None, batch_size: int = 1,
-            max_memory: int | None = None) -> Measurements:
-    """Build the network and count each row (eval mode) and each aux head (on the output of the
-    row it follows) with fvcore, from one trace. Returns figures keyed by row / aux head name.
-    Refuses (ResourceError) before allocating anything if the estimated memory exceeds
-    ``max_memory`` bytes (default: half of what is free), or if the network has more layers than
-    limits.MAX_LAYERS."""
-    from .limits import check_layers, check_memory
+def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
+    """Build the network on the meta device and count each row (eval mode) and each aux head (on
+    the output of the row it follows) with FlopCounterMode, in one pass. Returns figures keyed by
+    row / aux head name. Nothing is allocated, so no memory guard applies; refuses
+    (ResourceError) a network with more layers than limits.MAX_LAYERS."""
+    from .limits import check_layers
 
     check_layers([spec])
-    check_memory(spec, input_hw, batch_size, max_memory)
     import torch
-    from fvcore.nn import parameter_count
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
 
     from .build import build
     from .spec import place
 
-    model = build(spec, input_hw).eval()
-    params = parameter_count(model)
+    with torch.device("meta"):
+        model = build(spec, input_hw).eval()
     placed = place(spec, input_hw)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one small forward pass: more threads only wait on a busy machine
+    keys = {p.name: model.module_name(p.name) for p in placed}
+    outputs: Counter = Counter()
+    hooks = [module.register_forward_hook(
+        lambda _module, _inputs, out, key=key: outputs.update({key: out.numel()}))
+        for key in keys.values() for module in model.get_submodule(key).modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear))]
+    x = torch.empty(batch_size, *placed[0].in_shape, device="meta")
+    counter = FlopCounterMode(display=False)
+    uncounted = _uncounted_mode(counter.flop_registry)
     try:
-        with torch.no_grad():
-            by_module, skipped = _trace_once(model, torch.zeros(batch_size, *placed[0].in_shape))
+        with torch.no_grad(), counter, uncounted:
+            model(x, with_aux=True)
     finally:
-        torch.set_num_threads(threads)
+        for hook in hooks:
+            hook.remove()
+    flops = counter.get_flop_counts()
+    root = type(model).__name__
     results = Measurements()
-    for p in placed:
-        key = model.module_name(p.name)
-        counts = by_module.get(f"net.{key}", Counter())
-        results[p.name] = Measured(params.get(key, 0), _total(counts, "macs", MAC_OPERATORS),
-                                   _total(counts, "acts", None))
-    results.skipped = {op.split("::")[-1]: n for op, n in sorted(skipped.items())}
+    for name, key in keys.items():
+        results[name] = Measured(sum(p.numel() for p in model.get_submodule(key).parameters()),
+                                 sum(flops.get(f"{root}.{key}", {}).values()) // 2,
+                                 outputs[key])
+    results.skipped = dict(sorted(uncounted.calls.items()))
     return results
 
 
-def _trace_once(model, x) -> tuple[dict, Counter]:
-    """fvcore's flop and activation counts per module from a single trace of the network with its
-    aux heads, and the operators the flop counter skipped."""
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
-    from torch import nn
+def _uncounted_mode(registry):
+    """A dispatch mode that tallies, by name, the ops that run and have no entry in
+    FlopCounterMode's ``registry`` of FLOP formulas; views and ops without a tensor input
+    (allocations such as ``empty``), which compute nothing, are left out."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
 
-    class WithAux(nn.Module):
-        """The network run with its aux heads, each on the output of the row it follows, while
-        its layers stay in eval mode."""
-
-        def __init__(self, net) -> None:
+    class Uncounted(TorchDispatchMode):
+        def __init__(self) -> None:
             super().__init__()
-            self.net = net
+            self.calls: Counter = Counter()
 
-        def forward(self, y):
-            return self.net(y, with_aux=True)
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func._overloadpacket not in registry and not func.is_view and any(
+                    isinstance(a, torch.Tensor) for a in tree_leaves((args, kwargs))):
+                self.calls[func._opname] += 1
+            return func(*args, **(kwargs or {}))
 
-    wrapper = WithAux(model)
-    analysis = FlopCountAnalysis(wrapper, x)
-    activation_handles = ActivationCountAnalysis(wrapper, x)._op_handles
-    analysis.set_op_handle(**{kind: _both(kind, handle, activation_handles.get(kind))
-                              for kind, handle in analysis._op_handles.items()})
-    analysis.unsupported_ops_warnings(False)
-    analysis.uncalled_modules_warnings(False)
-    analysis.tracer_warnings("none")
-    return analysis.by_module_and_operator(), analysis.unsupported_ops()
-
-
-def _both(kind: str, flop_handle, activation_handle):
-    """One fvcore handle giving an operator's flop count under 'macs:<op>' and its activation
-    count under 'acts:<op>', each computed by fvcore's own handle."""
-    name = kind.split("::")[-1]
-
-    def handle(inputs, outputs) -> Counter:
-        out = Counter()
-        for prefix, inner in (("macs", flop_handle), ("acts", activation_handle)):
-            if inner is None:
-                continue
-            counts = inner(inputs, outputs)
-            counts = counts if isinstance(counts, Counter) else Counter({name: counts})
-            out.update({f"{prefix}:{op}": value for op, value in counts.items()})
-        return out
-
-    return handle
-
-
-def _total(by_operator, prefix: str, operators) -> int:
-    """Sum of the ``prefix`` entries of an fvcore per-operator Counter, over ``operators`` (None:
-    all of them)."""
-    return int(sum(v for key, v in by_operator.items() if key.startswith(prefix + ":")
-                   and (operators is None or key.split(":", 1)[1] in operators)))
+    return Uncounted()

@@ -61,29 +61,17 @@ def paper_grid_macs(form: str, d: int, k: int) -> int | None:
     none for the parallel form."""
     return {"conv then pool": 2 * d * d * k * k,
             "pool then conv": 2 * (d // 2) ** 2 * k * k}.get(form)
-def _check_memory(specs: list[ArchSpec], max_memory: int | None) -> None:
-    """Refuse before anything is built if any spec's network would not fit (limits.check_memory)."""
-    from .limits import check_memory
-
-    for spec in specs:
-        check_memory(spec, limit_bytes=max_memory)
-
-
 def _counts(spec: ArchSpec):
     return count_spec(spec)[0].counts
 
 
 def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
-                        cout: int | None = None, verify: bool = False,
-                        max_memory: int | None = None) -> pd.DataFrame:
+                        cout: int | None = None, verify: bool = False) -> pd.DataFrame:
     """Per rule: MACs and weights of the original and factorized conv, the savings per output
     position (the paper's measure) and on the whole grid, and the paper's stated figure.
-    ``verify`` re-counts each conv with fvcore, after every spec has passed the memory guard
-    (``max_memory`` bytes, default half the available memory)."""
+    ``verify`` re-counts each conv with FlopCounterMode on meta tensors (incprof.count)."""
     cin, cout = cin or width, cout or width
     specs = [conv_specs(rule, n, cin, cout, size) for _, rule, n, _, _ in FACTORIZATIONS]
-    if verify:
-        _check_memory([s for pair in specs for s in pair], max_memory)
     records = []
     for (label, rule, n, paper, source), (original, factored) in zip(FACTORIZATIONS, specs):
         before, after = _counts(original), _counts(factored)
@@ -97,7 +85,7 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
             from .count import measure
 
             record["fvcore_agrees"] = all(
-                measure(s, max_memory=max_memory)[s.rows[0].name].macs == _counts(s).macs
+                measure(s)[s.rows[0].name].macs == _counts(s).macs
                 for s in (original, factored))
         records.append(record)
     df = pd.DataFrame.from_records(records)
@@ -105,13 +93,11 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
     return df
 
 
-def grid_table(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False,
-               max_memory: int | None = None) -> pd.DataFrame:
+def grid_table(d: int = 34, k: int = 64, kernel: int = 3,
+               verify: bool = False) -> pd.DataFrame:
     """The three grid reductions d x d x k -> (d/2) x (d/2) x 2k: MACs, MACs / (d^2 k^2), and the
-    cost relative to conv then pool; ``verify`` and ``max_memory`` as for factorization_table."""
+    cost relative to conv then pool; ``verify`` as for factorization_table."""
     specs = {form: grid_spec(form, d, k, kernel) for form in GRID_FORMS}
-    if verify:
-        _check_memory(list(specs.values()), max_memory)
     macs = {form: _counts(spec).macs for form, spec in specs.items()}
     records = []
     for form, spec in specs.items():
@@ -125,7 +111,7 @@ def grid_table(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False,
         if verify:
             from .count import measure
 
-            record["fvcore_agrees"] = measure(spec, max_memory=max_memory)[
+            record["fvcore_agrees"] = measure(spec)[
                 spec.rows[0].name].macs == macs[form]
         records.append(record)
     df = pd.DataFrame.from_records(records)

@@ -20,6 +20,11 @@ MODULES = {"fvcore": "fvcore", "flop_counter": "torch.utils.flop_counter",
            "ptflops_pytorch": "ptflops", "ptflops_aten": "ptflops", "thop": "thop",
            "torchinfo": "torchinfo"}
 PEERS = tuple(MODULES)
+# The peers whose readings on meta tensors (no weights initialised, no arithmetic) equal their
+# readings on real ones (tests/test_referee.py checks it, and every referee test predicts their
+# totals to the unit). fvcore's torch.jit trace fails on meta tensors; ptflops' pytorch backend
+# patches torch.mm and so also counts the mm inside torch's Python meta kernel for linear layers.
+META = frozenset({"flop_counter", "ptflops_aten", "thop", "torchinfo"})
 
 # fvcore operator names, by op kind (torch module classes: incprof.ops.MODULE_KINDS).
 _FVCORE_KINDS = {"conv": "conv", "linear": "linear", "addmm": "linear", "matmul": "linear",

@@ -1,5 +1,6 @@
-"""Joins spec, analytic counts, fvcore measurements and the paper's printed figures into rows:
-plain records for the CLI, a DataFrame for the Python API (pandas is imported only for that)."""
+"""Joins spec, analytic counts, the second count (incprof.count) and the paper's printed figures
+into rows: plain records for the CLI, a DataFrame for the Python API (pandas is imported only for
+that)."""
 
 from __future__ import annotations
 
@@ -71,12 +72,13 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit:
     profile_records' rows as a DataFrame, integer columns as nullable Int64.
 
-    ``verify=True`` builds the network and measures every row with fvcore (needs torch), unless
-    its estimated memory exceeds ``max_memory`` bytes (default: half the available memory).
-    ``latency`` (a latency.TimingOptions) times every row and the whole network (eval, no aux
-    heads); its dtype then replaces ``dtype``, which sets the bytes of the memory columns. A row
-    whose output is more than ``bottleneck_factor`` times smaller than the previous row's is flagged
-    as a representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
+    ``verify=True`` builds the network on meta tensors and counts every row again with torch's
+    FlopCounterMode (incprof.count; needs torch, allocates nothing). ``latency`` (a
+    latency.TimingOptions) times every row and the whole network (eval, no aux heads), unless its
+    estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype
+    then replaces ``dtype``, which sets the bytes of the memory columns. A row whose output is more
+    than ``bottleneck_factor`` times smaller than the previous row's is flagged as a
+    representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
     ``df.attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
 
     ``arch`` may also be an ``nn.Module``: then the frame is capture.profile_model's (one row per
@@ -119,8 +121,8 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
         from .count import measure
 
         if progress:
-            progress("building the network and counting with fvcore")
-        measured = measure(spec, input_size, batch_size, max_memory)
+            progress("counting with FlopCounterMode on meta tensors")
+        measured = measure(spec, input_size, batch_size)
     timings = None
     if latency is not None:
         from .latency import time_spec

@@ -206,16 +206,20 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
         shape = (spec.input[0], *(input_size or spec.input[1:]))
         meta = {"arch": spec.name, "title": spec.title, "flavor": flavor, "aux": bool(spec.aux)}
 
-        def make():
-            return build(spec, input_size).eval()
+        def make(device: str):
+            import torch
+
+            with torch.device(device):
+                return build(spec, input_size).eval()
     rows = [_tool_row(tool, make, (batch_size, *shape), views, params) for tool in
             tools or peers.PEERS]
     return {"meta": {**meta, "input": list(shape[1:]), "batch_size": batch_size}, "tools": rows}
 
 
 def _model_inventory(model, label, input_size, channels: int, batch_size: int):
-    """A model's two inventory views, parameter totals, per-image input shape, a maker of fresh
-    copies (the peers leave hooks and buffers on what they count) and its meta."""
+    """A model's inventory views, parameter totals, per-image input shape, a maker of fresh copies
+    (the peers leave hooks and buffers on what they count; a user's model stays on its own device)
+    and its meta."""
     import copy
 
     import torch
@@ -238,7 +242,7 @@ def _model_inventory(model, label, input_size, channels: int, batch_size: int):
         views[level, grad] = getattr(inventory, level)
     params = {"all": inventory.params, "executed": inventory.params_executed}
     meta = {"arch": label, "title": label, "flavor": None, "aux": False}
-    return views, params, shape[1:], lambda: copy.deepcopy(model), meta
+    return views, params, shape[1:], lambda device: copy.deepcopy(model), meta  # as it is
 
 
 def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
@@ -255,7 +259,14 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
     import torch
 
     predicted = predict(views[convention["level"], convention["grad"]], tool, shape[0])
-    reading = peers.run(tool, make(), torch.zeros(shape))  # a fresh model for every peer
+    device = "meta" if tool in peers.META else "cpu"  # meta: no weight init, no arithmetic
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one forward pass: more threads only wait on a busy machine
+    try:  # a fresh model for every peer: peers leave hooks and attributes
+        model, x = make(device), torch.zeros(shape)
+        reading = peers.run(tool, model, x.to(next(model.parameters(), x).device))
+    finally:
+        torch.set_num_threads(threads)
     row.update(reported=reading.total, predicted=sum(predicted.values()))
     row["residual"] = reading.total - row["predicted"]
     if convention["params"]:

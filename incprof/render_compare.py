@@ -31,7 +31,7 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
                (f"{hb}{sep}params", "right"), (f"{ha}{sep}MACs", "right"),
                (f"{hb}{sep}MACs", "right"), (f"MACs{sep}ratio", "right"),
                (f"MACs{sep}saved", "right"), (f"params{sep}saved", "right"),
-               *([("fvcore", "center")] if check else [])]
+               *([("FlopCounter", "center")] if check else [])]
     groups = [0, *([1] if module else []), 1, 1, 2, 2, 2, 2, 3, 3, 3, *([3] if check else [])]
     timed = meta.get("latency_env") is not None
     if timed:
@@ -73,9 +73,9 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
         if meta.get(side):
             summary.append(f"Rows only in {label}: {', '.join(meta[side])}.")
     if verified:
-        summary.append("fvcore on the built modules: " + (
+        summary.append("FlopCounterMode on the built modules (meta tensors): " + (
             "agrees with the analytic counts on every row." if t.get("fvcore_agrees")
-            else "DISAGREES with the analytic counts (see the fvcore column)."))
+            else "DISAGREES with the analytic counts (see the FlopCounter column)."))
     summary.append("Conventions: " + meta["conventions"])
     if timed:
         env = meta["latency_env"]
@@ -111,15 +111,16 @@ def comparison_csv(frames: list) -> str:
 def factorization_grids(rules, grid, exact: bool = False,
                         compact: bool = False) -> list[Grid]:
     """The factorization lab's two tables (see incprof.lab) as Grids; ``compact`` (the terminal's
-    narrow form) heads columns on two lines and leaves out the fvcore column when it agrees on
-    every row."""
+    narrow form) heads columns on two lines and leaves out the FlopCounter column when it agrees
+    on every row."""
     number = commas if exact else human
     m, g = rules.attrs["meta"], grid.attrs["meta"]
     sep = "\n" if compact else " "
-    agreed = "fvcore on the built convs agrees with every MACs figure in this table."
+    agreed = ("FlopCounterMode on the built convs (meta tensors) agrees with every MACs figure "
+              "in this table.")
     verified = m["verified_with_fvcore"] and not (
         compact and all(r["fvcore_agrees"] for r in records(rules)))
-    check = [("fvcore", "center")] if verified else []
+    check = [("FlopCounter", "center")] if verified else []
     rule_rows = [[r["rule"], number(r["original_macs"]), number(r["factorized_macs"]),
                   f"{r['saving_per_position_pct']:.1f}%", f"{r['saving_on_grid_pct']:.1f}%",
                   "" if r["paper_saving_pct"] is None else f"{r['paper_saving_pct']:.0f}%",
@@ -153,7 +154,7 @@ def factorization_grids(rules, grid, exact: bool = False,
         f"with {g['kernel']}x{g['kernel']} convs",
         [("form", "left"), ("output", "right"), ("MACs", "right"), (f"MACs /{sep}(d²k²)", "right"),
          (f"vs conv{sep}then pool", "right"), ("what it is", "left"),
-         *([("fvcore", "center")] if grid_verified else [])],
+         *([("FlopCounter", "center")] if grid_verified else [])],
         grid_rows, wrap=(5,),
         summary=[f"The paper's 2d²k² for conv then pool counts one kernel tap; with "
                  f"{g['kernel']}x{g['kernel']} kernels it is 2·{g['kernel'] ** 2}·d²k² = "

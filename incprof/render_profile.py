@@ -39,7 +39,8 @@ def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
 
 
 def summary_lines(df) -> list[str]:
-    """The totals, the depth check, the fvcore check and the conventions, as sentences."""
+    """The totals, the depth check, the FlopCounterMode cross-check and the conventions, as
+    sentences."""
     df = as_records(df)
     t, meta = df.attrs["totals"], df.attrs["meta"]
     batch = meta["batch_size"]
@@ -93,17 +94,17 @@ def summary_lines(df) -> list[str]:
                      f"{meta['bottleneck_factor']:g}x smaller than the previous row's; v3 paper, "
                      f"section 2, principle 1): {', '.join(t['bottlenecks'])}.")
     if t["fvcore_agrees"] is None:
-        lines.append("fvcore cross-check: not run (--no-verify).")
+        lines.append("FlopCounterMode cross-check: not run (--no-verify).")
     else:
-        lines.append("fvcore on the built network: "
+        lines.append("FlopCounterMode on the built network (meta tensors): "
                      + ("agrees with the analytic params and MACs on every row"
                         if t["fvcore_agrees"] else "DISAGREES with the analytic counts (see "
-                                                   "the fvcore column)")
-                     + ("; its activation counter agrees with the conv and linear output sizes."
+                                                   "the FlopCounter column)")
+                     + ("; the Conv2d and Linear output sizes agree with the analytic ones."
                         if t["fvcore_activations_agree"] else
-                        "; its activation counter DISAGREES with the conv/linear outputs."))
+                        "; the Conv2d and Linear output sizes DISAGREE with the analytic ones."))
         if t.get("fvcore_skipped"):
-            lines.append("fvcore skipped (operators it has no handle for and counts as zero): "
+            lines.append("FlopCounterMode counted as zero (ops it has no FLOP formula for): "
                          + ", ".join(
                              f"{op} x{n}" for op, n in t["fvcore_skipped"].items()) + ".")
     lines.append("Conventions: " + meta["conventions"])
@@ -186,7 +187,7 @@ def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> 
     """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
     ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group). ``compact`` is the
     terminal's narrow form: note marks beside the row names, two-line headers, the six filter
-    columns in one cell after the paper's, and no fvcore column when fvcore agrees on every row
+    columns in one cell after the paper's, and no FlopCounter column when it agrees on every row
     (the summary says so)."""
     number = commas if exact else human
     groups = COLUMN_GROUPS if "all" in columns else tuple(columns)
@@ -213,7 +214,7 @@ def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> 
              (f"paper{sep}ops", "right", 3, lambda r, m: r["printed_ops"] or ""),
              (f"Δ{sep}params", "right", 3, lambda r, m: signed_pct(r["paper_params_delta_pct"])),
              (f"Δ{sep}ops", "right", 3, lambda r, m: signed_pct(r["paper_ops_delta_pct"]))]
-    fvcore = [("fvcore", "center", 2, lambda r, m: _fvcore_cell(r))]
+    fvcore = [("FlopCounter", "center", 2, lambda r, m: _fvcore_cell(r))]
     if compact and all(_fvcore_cell(r) in ("=", "") for r in rows):
         fvcore = []
     flag = [("flag", "left", 2, lambda r, m: m)]

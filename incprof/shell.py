@@ -119,8 +119,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 # The optional dependencies a command may import, and what to do without each.
 WITHOUT = {"torch": "use --no-verify to count from the spec alone",
-           "fvcore": "use --no-verify to count from the spec alone",
-           "matplotlib": "leave out --plot"}
+                      "matplotlib": "leave out --plot"}
 
 
 @contextmanager

@@ -1,9 +1,9 @@
-"""Analytic counts equal fvcore's on the built network, to the unit, for every spec and flavour."""
+"""Analytic counts equal FlopCounterMode's on the built network (meta tensors), to the unit, for
+every spec and flavour."""
 
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("fvcore")
 
 from conftest import DATA  # noqa: E402
 from incprof.analytic import count_spec  # noqa: E402
@@ -16,7 +16,7 @@ SPEC_FLAVORS = [(name, flavor) for name in SPECS for flavor in flavors(resolve(n
 
 
 @pytest.mark.parametrize(("name", "flavor"), SPEC_FLAVORS)
-def test_analytic_equals_fvcore_on_every_row(name, flavor):
+def test_analytic_equals_flop_counter_on_every_row(name, flavor):
     spec = apply_flavor(resolve(name), flavor)
     measured = measure(spec)
     counted = count_spec(spec)
@@ -34,14 +34,50 @@ def test_batch_and_input_size_scale_like_the_analytic_counts():
         assert (m.params, m.macs) == (rc.counts.params, 3 * rc.counts.macs), rc.placed.name
 
 
-def test_fvcore_sees_the_tiny_spec():
+def test_flop_counter_sees_the_tiny_spec():
     measured = measure(load_spec(DATA / "tiny.yaml"))
     assert measured["conv"].macs == 6912 and measured["head"].params == 51
 
 
+def test_the_cross_check_allocates_nothing():
+    """On real tensors, GoogLeNet's activations at batch 4096 would take over 100 GB: on meta
+    tensors the count runs, and scales with the batch."""
+    from incprof.limits import available_bytes, estimate_bytes
+
+    spec = resolve("googlenet")
+    assert estimate_bytes(spec, batch_size=4096) > available_bytes()
+    measured = measure(spec, batch_size=4096)
+    for rc in count_spec(spec):
+        m = measured[rc.placed.name]
+        assert (m.params, m.macs, m.activations) == (
+            rc.counts.params, 4096 * rc.counts.macs, 4096 * rc.counts.mac_outputs), rc.placed.name
+
+
+def test_a_wrong_build_is_caught(monkeypatch):
+    """The second count sees the network torch runs, not the spec: a build whose first conv is
+    5x5 (padding 2, same output) where the spec says 3x3 is counted as built."""
+    from torch import nn
+
+    import incprof.build
+
+    spec = load_spec(DATA / "tiny.yaml")
+    real = incprof.build.build
+
+    def wrong(spec, input_hw=None):
+        model = real(spec, input_hw)
+        model.row("conv")[0][0] = nn.Conv2d(3, 4, 5, padding=2)
+        return model
+
+    monkeypatch.setattr(incprof.build, "build", wrong)
+    measured = measure(spec)["conv"]
+    assert (measured.params, measured.macs) == (5 * 5 * 3 * 4 + 4, 5 * 5 * 3 * 4 * 8 * 8)
+    right = count_spec(spec)[0].counts
+    assert (right.params, right.macs) == (3 * 3 * 3 * 4 + 4, 3 * 3 * 3 * 4 * 8 * 8)
+
+
 @pytest.mark.parametrize("variant", ["naive", "factorized", "factorized_asym", "grid_parallel",
                                      "grid_conv_then_pool", "grid_pool_then_conv"])
-def test_every_named_variant_agrees_with_fvcore(variant):
+def test_every_named_variant_agrees_with_flop_counter(variant):
     from incprof.variants import VARIANTS
 
     spec = VARIANTS[variant](resolve("googlenet"))
@@ -52,23 +88,26 @@ def test_every_named_variant_agrees_with_fvcore(variant):
                                                     rc.counts.mac_outputs), rc.placed.name
 
 
-def test_fvcore_skipped_operators_are_kept_and_shown():
+def test_ops_counted_as_zero_are_kept_and_shown():
     from incprof import render_profile
     from incprof.profiler import profile
 
     skipped = measure(resolve("googlenet")).skipped
     # Figure 3: four max pools between stages and one pool branch in each of the nine modules;
-    # avg pools: the final 7x7 one and one in each of the two aux heads. fvcore has no handle for
-    # either, so it lists them.
-    assert skipped["max_pool2d"] == 4 + 9 and skipped["avg_pool2d"] == 1 + 2
-    assert not set(skipped) & {"conv", "_convolution", "linear", "addmm"}
+    # avg pools: the final 7x7 one and one in each of the two aux heads; one concatenation per
+    # module; ReLU after each of the 57 convs of the main network and after the conv and the first
+    # fully connected layer of each aux head. FlopCounterMode has no formula for any of them.
+    assert skipped["max_pool2d_with_indices"] == 4 + 9 and skipped["avg_pool2d"] == 1 + 2
+    assert skipped["cat"] == 9 and skipped["relu_"] == 57 + 2 * 2
+    assert not set(skipped) & {"convolution", "addmm", "mm", "empty", "view", "t"}
     df = profile("googlenet", verify=True)
     assert df.attrs["totals"]["fvcore_skipped"] == skipped
-    line = next(x for x in render_profile.summary_lines(df) if x.startswith("fvcore skipped"))
-    assert "max_pool2d x13" in line and "avg_pool2d x3" in line
+    line = next(x for x in render_profile.summary_lines(df)
+                if x.startswith("FlopCounterMode counted as zero"))
+    assert "max_pool2d_with_indices x13" in line and "avg_pool2d x3" in line
 
 
-def test_an_fvcore_disagreement_exits_1_and_is_shown(monkeypatch):
+def test_a_disagreement_exits_1_and_is_shown(monkeypatch):
     import incprof.count
     from typer.testing import CliRunner
 
@@ -89,6 +128,6 @@ def test_an_fvcore_disagreement_exits_1_and_is_shown(monkeypatch):
     assert "DISAGREES with the analytic counts" in result.stdout
     row = next(x for x in result.stdout.splitlines() if x.startswith("| inception_3a "))
     assert "128,049,153" in row  # Table 1's 128,049,152 MACs, plus the injected one
-    assert "fvcore's counts disagree" in result.stderr
+    assert "FlopCounterMode's counts disagree" in result.stderr
     monkeypatch.setattr(incprof.count, "measure", real)
     assert CliRunner().invoke(app, ["table", "--arch", "googlenet"]).exit_code == 0

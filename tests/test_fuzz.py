@@ -258,7 +258,7 @@ def _json_problems(text: str, net: Net, spec_text: str, batch: int, aux: bool) -
     if [totals["params"], totals["macs"]] != [main[0], main[1] * batch]:
         return [f"totals {totals['params']}, {totals['macs']}; the formulas give {main}"]
     if totals.get("fvcore_agrees") is False:
-        return ["fvcore disagrees with the analytic counts"]
+        return ["FlopCounterMode disagrees with the analytic counts"]
     return []
 
 
@@ -432,5 +432,5 @@ def pytest_terminal_summary_line():
     tried, counted = TALLY["tried"], TALLY["counted"]
     return (f"fuzz: {tried} examples through the CLI ({TALLY['generated valid']} generated valid); "
             f"{counted} ({counted / max(tried, 1):.0%}) reached counting and gave a result, "
-            f"{TALLY['built']} of them built and cross-checked by fvcore; "
+            f"{TALLY['built']} of them built and cross-checked by FlopCounterMode; "
             f"{TALLY['refused']} refused with one error line")

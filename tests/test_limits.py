@@ -91,18 +91,15 @@ def no_allocation(monkeypatch):
 
 
 def _paths(spec, batch, limit, dtype="fp32"):
-    """Every library path that builds a network, at ``batch``, under ``limit`` bytes."""
+    """Every library path that builds a network on real tensors, at ``batch``, under ``limit``
+    bytes (the cross-check, incprof.count, builds on meta tensors and allocates nothing)."""
     from incprof.bench import bench_batches
-    from incprof.count import measure
     from incprof.latency import TimingOptions, time_spec
     from incprof.profiler import profile
 
     timing = TimingOptions(device="cpu", dtype=dtype, warmup=1, repeats=1)
-    yield "measure", lambda: measure(spec, None, batch, limit)
     yield "time_spec", lambda: time_spec(spec, None, batch, timing, max_memory=limit)
     yield "bench", lambda: bench_batches(spec, [1, batch], timing, max_memory=limit)
-    yield "profile --verify", lambda: profile(spec, batch_size=batch, verify=True,
-                                              max_memory=limit)
     yield "profile --latency", lambda: profile(spec, batch_size=batch, latency=timing,
                                                max_memory=limit)
 
@@ -135,25 +132,15 @@ def test_the_timing_dtype_sets_the_estimate(no_allocation):
         time_spec(spec, None, 1, fp16, max_memory=needed)
 
 
-def test_lab_compare_and_sweep_are_guarded(no_allocation):
+def test_compare_and_sweep_are_guarded(no_allocation):
     from incprof.compare import compare_modules, compare_networks, resolve_side
-    from incprof.lab import conv_specs, factorization_table, grid_table, grid_spec
     from incprof.latency import TimingOptions
     from incprof.sweep import sweep
 
-    # factorize --width 4096 --size 512: the 5x5 conv alone, params twice and input, output and
-    # their fp32 copies, is 4096 * 4096 * 25 * 8 + 4 * 4096 * 512 * 512 * 4 bytes
-    five = conv_specs("stack", 5, 4096, 4096, 512)[0]
-    assert estimate_bytes(five) >= 4096 * 4096 * 25 * 8 + 4 * 4096 * 512 * 512 * 4
-    with pytest.raises(ResourceError, match="lower --batch-size"):
-        factorization_table(4096, 512, verify=True, max_memory=16 * 2**30)
-    limit = estimate_bytes(grid_spec("conv then pool", 34, 64)) - 1
-    with pytest.raises(ResourceError):
-        grid_table(34, 64, verify=True, max_memory=limit)
     naive, reduced = resolve_side("naive"), resolve_side("reduced")
     for compare in (compare_modules, compare_networks):
         with pytest.raises(ResourceError):
-            compare(naive, reduced, verify=True, max_memory=OVERHEAD_BYTES)
+            compare(naive, reduced, latency=TimingOptions(device="cpu"), max_memory=OVERHEAD_BYTES)
     # a large input side within --max-side, through sweep's timing
     tiny = one_layer(Conv(out=8, kernel=(3, 3)), (3, 8, 8))
     big = estimate_bytes(tiny, (8000, 8000))
@@ -277,7 +264,7 @@ def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_buil
 
     a, b = _long(12_000, 3), _long(12_000, 1)  # every row differs: one conv each, on each side
     for compare in (compare_modules, compare_networks):
-        with pytest.raises(ResourceError, match="trace 24,000 layers, over the ceiling of 2,000"):
+        with pytest.raises(ResourceError, match="run 24,000 layers, over the ceiling of 2,000"):
             compare(a, b, verify=True)
     counted = compare_networks(a, b)  # counting alone is linear in the rows, and runs
     assert counted["a_macs"].sum() == 12_000 * 9 * 4 * 4 * 8 * 8
@@ -301,22 +288,28 @@ def test_the_layer_ceiling_is_a_global_option(monkeypatch):
     result = CliRunner().invoke(app, ["--max-layers", "124", "compare", "naive", "reduced",
                                       "--level", "network"])
     assert result.exit_code == 2
-    assert "trace 125 layers, over the ceiling of 124" in result.stderr
+    assert "run 125 layers, over the ceiling of 124" in result.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
-def test_estimate_bounds_the_measured_peak_of_googlenets_cross_check():
+def test_estimate_bounds_the_measured_peak_of_a_googlenet_forward():
+    """Building GoogLeNet and running it once on real tensors, with its aux heads."""
     torch = pytest.importorskip("torch")
-    from incprof.count import measure
+    from incprof.build import build
     from incprof.spec import resolve
 
     spec = resolve("googlenet")
+
+    def run(batch: int) -> None:
+        with torch.no_grad():
+            build(spec).eval()(torch.zeros(batch, *spec.input), with_aux=True)
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        measure(spec, (224, 224))  # load the kernels and fvcore first
+        run(1)  # load the kernels first
         try:
-            peak = _measured_peak(lambda: measure(spec, None, 2))
+            peak = _measured_peak(lambda: run(2))
         except OSError:
             pytest.skip("no /proc/self/clear_refs here")
     finally:

@@ -319,3 +319,23 @@ def test_cli_referee_model(tmp_path):
     bad = runner.invoke(app, ["referee", "--model", "tests/data/user_models.py:flat_only"])
     assert bad.exit_code == 2 and "rejects input 1x3x224x224" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flavor", ["paper", "torchvision"])
+def test_meta_peers_read_on_meta_tensors_what_they_read_on_real_ones(flavor):
+    """The referee runs the peers of peers.META on meta tensors: each must give the same reading
+    as on a real build and input (LRN in the paper flavour; BatchNorm and adaptive pools in
+    torchvision's)."""
+    import torch
+
+    from incprof.build import build
+    from incprof.variants import apply_flavor
+
+    spec = apply_flavor(resolve("googlenet"), flavor)
+    for tool in sorted(peers.META):
+        readings = []
+        for device in ("cpu", "meta"):
+            with torch.device(device):
+                model = build(spec).eval()
+            readings.append(peers.run(tool, model, torch.zeros(2, *spec.input, device=device)))
+        assert readings[0] == readings[1], tool

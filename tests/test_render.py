@@ -96,7 +96,7 @@ def test_wide_shows_every_column_in_one_table(defaults):
     out = _printed([profile_grid(frames["table googlenet"][0])], 80, wide=True)
     assert "(continued)" not in out and "…" not in out
     header = next(line for line in out.splitlines() if line.lstrip().startswith("row"))
-    for name in ("#3x3 red", "pool proj", "paper params", "Δ ops", "fvcore", "flag"):
+    for name in ("#3x3 red", "pool proj", "paper params", "Δ ops", "FlopCounter", "flag"):
         assert name in header
 
 
@@ -108,18 +108,21 @@ def test_piped_text_fits_110_columns(defaults):
                .splitlines()) > 110
 
 
-def test_compact_grids_still_state_the_fvcore_check(defaults):
-    """The compact form drops an all-agreeing fvcore column; its summary must then say so."""
+def test_compact_grids_still_state_the_cross_check(defaults):
+    """The compact form drops an all-agreeing FlopCounter column; its summary must then say so."""
     _, grids = defaults
     for command in ("compare module", "compare network"):
         (grid,) = grids[command]
-        assert "fvcore" not in [h for h, _ in grid.headers]
-        assert any(s.startswith("fvcore on the built modules: agrees") for s in grid.summary)
+        assert "FlopCounter" not in [h for h, _ in grid.headers]
+        assert any(s.startswith("FlopCounterMode on the built modules (meta tensors): agrees")
+                   for s in grid.summary)
     for grid in grids["factorize"]:
-        assert "fvcore" not in [h for h, _ in grid.headers]
-        assert any(s.startswith("fvcore on the built convs agrees") for s in grid.summary)
+        assert "FlopCounter" not in [h for h, _ in grid.headers]
+        assert any(s.startswith("FlopCounterMode on the built convs (meta tensors) agrees")
+                   for s in grid.summary)
     (table,) = grids["table googlenet"]
-    assert any(s.startswith("fvcore on the built network: agrees") for s in table.summary)
+    assert any(s.startswith("FlopCounterMode on the built network (meta tensors): agrees")
+               for s in table.summary)
 
 
 def test_rows_csv_writes_what_pandas_writes():

@@ -66,21 +66,21 @@ from incprof.sweep import sweep  # noqa: E402
 TINY = str(DATA / "tiny.yaml")
 
 
-def test_conventions_follow_fvcore_batch_and_aux():
+def test_conventions_follow_the_cross_check_batch_and_aux():
     verified = report.conventions([profile(TINY, verify=True)])
     assert "Every count is computed twice" in verified and "did not run" not in verified
     assert "batch size 1: MACs are per image" in verified
     assert "Auxiliary heads (head, after pool)" in verified
     assert "'The last row' in the totals is `fc`" in verified
     plain = report.conventions([profile(TINY, aux=False, batch_size=8)])
-    assert "fvcore did not run" in plain and "computed twice" not in plain
+    assert "FlopCounterMode did not run" in plain and "computed twice" not in plain
     assert "whole batch of 8" in plain and "Auxiliary" not in plain
     mixed = report.conventions([profile(TINY, verify=True), profile(TINY)])
-    assert "fvcore re-counted 1 of the 2 tables" in mixed
+    assert "FlopCounterMode re-counted 1 of the 2 tables" in mixed
     assert "saved = 1 - B/A" not in mixed
 
 
-def test_latency_report_conventions_say_fvcore_did_not_run(tmp_path, monkeypatch):
+def test_latency_report_conventions_say_the_cross_check_did_not_run(tmp_path, monkeypatch):
     from incprof.latency import TimingOptions
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -88,7 +88,7 @@ def test_latency_report_conventions_say_fvcore_did_not_run(tmp_path, monkeypatch
                                                                    repeats=2))
     assert path.parent == tmp_path / "latency" and path.name.startswith("tiny-")
     text = path.read_text()
-    assert "fvcore did not run" in text and "computed twice" not in text
+    assert "FlopCounterMode did not run" in text and "computed twice" not in text
     assert "Auxiliary heads" not in text.split("## Per row")[0]
 
 
