@@ -1,14 +1,20 @@
 """The factorization lab: the Inception-v3 paper's cost arguments, reproduced on one conv or one
-grid reduction at a time. Every figure comes from a small spec counted like any other."""
+grid reduction at a time. Every figure comes from a small spec counted like any other. The
+``*_records`` functions build plain records (what the CLI renders, no pandas); the tables are the
+Python API's DataFrames of them."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .analytic import count_spec
 from .errors import SpecError
+from .records import Records, to_frame
 from .spec import ArchSpec, Branches, Conv, Pool, Row
 from .variants import RULES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # (label, rule, n, the saving the v3 paper states, where it says so)
 FACTORIZATIONS = [
@@ -79,7 +85,15 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
     """Per rule: MACs and weights of the original and factorized conv, the savings per output
     position (the paper's measure) and on the whole grid, and the paper's stated figure.
     ``verify`` re-counts each conv with fvcore, after every spec has passed the memory guard
-    (``max_memory`` bytes, default half the available memory)."""
+    (``max_memory`` bytes, default half the available memory). factorization_records' rows as a
+    DataFrame."""
+    return to_frame(factorization_records(width, size, cin, cout, verify, max_memory))
+
+
+def factorization_records(width: int = 64, size: int = 17, cin: int | None = None,
+                          cout: int | None = None, verify: bool = False,
+                          max_memory: int | None = None) -> Records:
+    """factorization_table's rows as plain records, meta in ``attrs``; no pandas."""
     cin, cout = cin or width, cout or width
     specs = [conv_specs(rule, n, cin, cout, size) for _, rule, n, _, _ in FACTORIZATIONS]
     if verify:
@@ -100,15 +114,21 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
                 measure(s, max_memory=max_memory)[s.rows[0].name].macs == _counts(s).macs
                 for s in (original, factored))
         records.append(record)
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {"cin": cin, "cout": cout, "size": size, "verified_with_fvcore": verify}
-    return df
+    return Records(list(records[0]), records,
+                   {"meta": {"cin": cin, "cout": cout, "size": size, "verified_with_fvcore": verify}})
 
 
 def grid_table(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False,
                max_memory: int | None = None) -> pd.DataFrame:
     """The three grid reductions d x d x k -> (d/2) x (d/2) x 2k: MACs, MACs / (d^2 k^2), and the
-    cost relative to conv then pool; ``verify`` and ``max_memory`` as for factorization_table."""
+    cost relative to conv then pool; ``verify`` and ``max_memory`` as for factorization_table.
+    grid_records' rows as a DataFrame."""
+    return to_frame(grid_records(d, k, kernel, verify, max_memory))
+
+
+def grid_records(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False,
+                 max_memory: int | None = None) -> Records:
+    """grid_table's rows as plain records, meta in ``attrs``; no pandas."""
     specs = {form: grid_spec(form, d, k, kernel) for form in GRID_FORMS}
     if verify:
         _check_memory(list(specs.values()), max_memory)
@@ -128,9 +148,8 @@ def grid_table(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False,
             record["fvcore_agrees"] = measure(spec, max_memory=max_memory)[
                 spec.rows[0].name].macs == macs[form]
         records.append(record)
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {"d": d, "k": k, "kernel": kernel, "verified_with_fvcore": verify,
-                        "paper": "v3 paper, section 5: conv then pool costs 2d^2k^2 (per kernel "
-                                 "tap); pool then conv is 4x cheaper but a bottleneck"}
-    return df
+    return Records(list(records[0]), records, {"meta": {
+        "d": d, "k": k, "kernel": kernel, "verified_with_fvcore": verify,
+        "paper": "v3 paper, section 5: conv then pool costs 2d^2k^2 (per kernel tap); pool then "
+                 "conv is 4x cheaper but a bottleneck"}})
 
