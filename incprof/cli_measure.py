@@ -102,9 +102,9 @@ def referee_cmd(
                              batch_size=batch_size)
             figures = referee_figures(network)
     if fmt is Format.json:
-        import json
+        from .render import json_text
 
-        emit(json.dumps({**result, "published": figures}, indent=2) + "\n", output)
+        emit(json_text({**result, "published": figures}), output)
     elif fmt is Format.csv:
         from .render import rows_csv
 
