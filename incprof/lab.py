@@ -114,8 +114,8 @@ def factorization_records(width: int = 64, size: int = 17, cin: int | None = Non
                 measure(s, max_memory=max_memory)[s.rows[0].name].macs == _counts(s).macs
                 for s in (original, factored))
         records.append(record)
-    return Records(list(records[0]), records,
-                   {"meta": {"cin": cin, "cout": cout, "size": size, "verified_with_fvcore": verify}})
+    meta = {"cin": cin, "cout": cout, "size": size, "verified_with_fvcore": verify}
+    return Records(list(records[0]), records, {"meta": meta})
 
 
 def grid_table(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False,
