@@ -1,12 +1,17 @@
-"""Batch-size sweeps of whole-network latency and throughput."""
+"""Batch-size sweeps of whole-network latency and throughput: plain records for the CLI
+(bench_records), a DataFrame for the Python API (bench_batches)."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .analytic import count_spec
 from .latency import Stats, TimingOptions, check_timing_memory, time_spec
+from .records import Records, to_frame
 from .spec import ArchSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
@@ -14,7 +19,13 @@ def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions
     """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval).
     The largest batch is checked against ``max_memory`` (bytes; default half the available
     memory) before anything is timed. ``advance(label)``, if given, is called as each batch size
-    starts."""
+    starts. bench_records' rows as a DataFrame."""
+    return to_frame(bench_records(spec, batch_sizes, options, advance, max_memory))
+
+
+def bench_records(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
+                  advance=None, max_memory: int | None = None) -> Records:
+    """bench_batches' rows as plain records, meta in ``attrs``; no pandas."""
     macs = sum(rc.counts.macs for rc in count_spec(spec, None, max(batch_sizes))
                if not rc.placed.is_aux)
     check_timing_memory(spec, None, max(batch_sizes), options, max_memory)
@@ -38,8 +49,7 @@ def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions
         else:
             record["error"] = stats
         records.append(record)
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "macs_per_image": macs,
-                        "env": {k: v for k, v in (env or {}).items() if k != "batch_size"},
-                        "compile_s": timings.compile_s}
-    return df
+    return Records(list(records[0]), records, {"meta": {
+        "arch": spec.name, "title": spec.title, "macs_per_image": macs,
+        "env": {k: v for k, v in (env or {}).items() if k != "batch_size"},
+        "compile_s": timings.compile_s}})

@@ -64,7 +64,7 @@ def compare(
     Example: incprof compare naive reduced --plot naive-vs-reduced.png
     """
     from . import render_compare
-    from .compare import compare_modules, compare_networks, resolve_side
+    from .compare import compare_modules_records, compare_networks_records, resolve_side
     from .render import json_text
     from .spec import is_path
 
@@ -94,15 +94,18 @@ def compare(
                        side for side in sides) + tuple(models)
         frames = []
         if level in (Level.module, Level.both):
-            frames.append(compare_modules(*specs, batch_size=batch_size, verify=verify,
-                                          labels=labels, max_memory=limit, latency=timing))
+            frames.append(compare_modules_records(*specs, batch_size=batch_size, verify=verify,
+                                                  labels=labels, max_memory=limit,
+                                                  latency=timing))
         if level in (Level.network, Level.both):
-            frames.append(compare_networks(*specs, batch_size=batch_size, verify=verify,
-                                           labels=labels, max_memory=limit, latency=timing))
+            frames.append(compare_networks_records(*specs, batch_size=batch_size, verify=verify,
+                                                   labels=labels, max_memory=limit,
+                                                   latency=timing))
         if plot is not None:
             from .plot import module_macs_bars
+            from .records import to_frame
 
-            draw(module_macs_bars, plot, frames[0])
+            draw(module_macs_bars, plot, to_frame(frames[0]))
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(f, exact=exact, compact=compact) for f in frames],
         json=lambda: json_text(render_compare.comparison_payload(frames)),
@@ -139,7 +142,7 @@ def factorize(
 
     Example: incprof factorize --width 192 --size 17 --grid-kernel 1
     """
-    from .lab import factorization_table, grid_table
+    from .lab import factorization_records, grid_records
     from .render import frame_csv, json_text, rows_payload
     from .render_compare import factorization_grids
 
@@ -148,12 +151,13 @@ def factorize(
     check_plot(plot)
     check_outputs(output, plot)
     with user_errors():
-        rules = factorization_table(width, size, cin, cout, verify=verify)
-        grid = grid_table(grid_size, grid_channels, grid_kernel, verify=verify)
+        rules = factorization_records(width, size, cin, cout, verify=verify)
+        grid = grid_records(grid_size, grid_channels, grid_kernel, verify=verify)
         if plot is not None:
             from .plot import savings_bars
+            from .records import to_frame
 
-            draw(savings_bars, plot, rules, grid)
+            draw(savings_bars, plot, to_frame(rules), to_frame(grid))
     write_result(fmt, output, lambda exact, compact: factorization_grids(
         rules, grid, exact=exact, compact=compact),
         json=lambda: json_text({"rules": rows_payload(rules),
@@ -177,7 +181,7 @@ def diff(
     Example: incprof diff tables/googlenet.yaml my_googlenet.yaml
     """
     from . import render_compare
-    from .compare import diff_networks
+    from .compare import diff_records
     from .render import json_text
     from .spec import resolve
 
@@ -188,7 +192,7 @@ def diff(
     with user_errors():
         sides = [resolve(x) for x in (old, new) if x] + [model_spec(ref, model_arg)
                                                           for ref in model or []]
-        frame = diff_networks(*sides, labels=tuple(names))
+        frame = diff_records(*sides, labels=tuple(names))
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(frame, exact=exact, compact=compact)],
         json=lambda: json_text(render_compare.comparison_payload([frame])),
@@ -222,13 +226,13 @@ def sweep_sizes(
     from .render import frame_csv, json_text, rows_payload
     from .render_compare import sweep_grid
     from .spec import resolve
-    from .sweep import sweep
+    from .sweep import sweep_records
 
     sides = parse_int_list(input_size, "--input-size", 16384)
     check_outputs(output)
     with user_errors():
-        df = sweep(model_spec(model, model_arg) if model else resolve(spec or arch), sides,
-                   dtype.value,
-                   timing_options(latency, device, dtype, False, False, warmup, repeats, threads))
+        df = sweep_records(model_spec(model, model_arg) if model else resolve(spec or arch),
+                           sides, dtype.value, timing_options(latency, device, dtype, False, False,
+                                                              warmup, repeats, threads))
     write_result(fmt, output, lambda exact, compact: [sweep_grid(df, exact=exact)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))

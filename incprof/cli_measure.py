@@ -35,7 +35,7 @@ def bench(
 
     Example: incprof bench --arch googlenet --batch-sizes 1,8,32,64 --device cuda --dtype bf16
     """
-    from .bench import bench_batches
+    from .bench import bench_records
     from .latency import TimingOptions
     from .render import frame_csv, json_text, rows_payload
     from .render_measure import bench_grid
@@ -46,7 +46,7 @@ def bench(
                             compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
     with user_errors(), progress("benchmarking", len(sizes)) as step:
-        df = bench_batches(model_spec(model, model_arg) if model else resolve(spec or arch),
+        df = bench_records(model_spec(model, model_arg) if model else resolve(spec or arch),
                            sizes, options, step)
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
@@ -102,9 +102,9 @@ def referee_cmd(
                              batch_size=batch_size)
             figures = referee_figures(network)
     if fmt is Format.json:
-        import json
+        from .render import json_text
 
-        emit(json.dumps({**result, "published": figures}, indent=2) + "\n", output)
+        emit(json_text({**result, "published": figures}), output)
     elif fmt is Format.csv:
         from .render import rows_csv
 

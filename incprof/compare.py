@@ -1,16 +1,21 @@
-"""Two variants or specs side by side: per module at the same input, and per network row."""
+"""Two variants or specs side by side: per module at the same input, and per network row. The
+``*_records`` functions build plain records (what the CLI renders, no pandas); the others are
+the Python API's DataFrames of them."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .analytic import sequence_counts
 from .errors import SpecError, quoted
+from .records import Records, to_frame
 from .spec import ArchSpec, Printed, Row, available, format_shape, is_path, place, resolve, walk
 from .variants import VARIANTS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
                   "a_params", "b_params", "a_macs", "b_macs", "a_fvcore_params", "b_fvcore_params",
@@ -59,11 +64,10 @@ def _derived(record: dict) -> dict:
     return record
 
 
-def _frame(records: list[dict], columns: list[str], int_columns: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(records, columns=columns)
-    for column in int_columns:
-        df[column] = df[column].astype("Int64")
-    return df
+def _int_columns(columns: list[str]) -> tuple[str, ...]:
+    """The exact integer columns of a comparison: A's and B's counts."""
+    return tuple(c for c in columns if c.startswith(("a_", "b_")) and "output" not in c
+                 and "latency" not in c)
 
 
 def _guard(specs: list[ArchSpec], batch_size: int, verify: bool, latency,
@@ -86,7 +90,18 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
 
     For naive against reduced this is one row per Inception module at its Table 1 input shape.
     ``latency`` (a latency.TimingOptions) also times both forms of each row on that input.
+    compare_modules_records' rows as a DataFrame, counts as nullable Int64.
     """
+    return to_frame(compare_modules_records(a, b, batch_size=batch_size, verify=verify,
+                                            labels=labels, max_memory=max_memory,
+                                            latency=latency))
+
+
+def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
+                            verify: bool = False, labels: tuple[str, str] | None = None,
+                            max_memory: int | None = None, latency=None) -> Records:
+    """compare_modules' rows as plain records (every MODULE_COLUMNS key in each row), totals and
+    meta in ``attrs``; no pandas. The options are compare_modules'."""
     b_placed = {p.name: p for p in place(b) if not p.is_aux}
     env = None
     b_rows = {r.name: r for r in b.rows}
@@ -128,45 +143,50 @@ def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bo
                 record[f"{side}_latency_unstable"] = None if isinstance(stats, str) else \
                     stats.unstable
         records.append(_derived(record))
-    ints = [c for c in MODULE_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c
-            and "latency" not in c]
-    df = _frame(records, MODULE_COLUMNS, ints)
-    df.attrs["meta"] = {**_meta(a, b, batch_size, verify, "module", labels),
-                        "latency_env": env if latency is not None and records else None}
-    df.attrs["totals"] = _sum_totals(df)
-    return df
+    rows = [{column: record.get(column) for column in MODULE_COLUMNS} for record in records]
+    meta = {**_meta(a, b, batch_size, verify, "module", labels),
+            "latency_env": env if latency is not None and records else None}
+    return Records(MODULE_COLUMNS, rows, {"meta": meta, "totals": _sum_totals(rows)},
+                   _int_columns(MODULE_COLUMNS))
 
 
 def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
                      labels: tuple[str, str] | None = None, max_memory: int | None = None,
                      latency=None) -> pd.DataFrame:
     """Both whole networks (inference, no aux heads), rows joined by name; ``latency`` also
-    times every row and both networks."""
-    from .profiler import profile
+    times every row and both networks. compare_networks_records' rows as a DataFrame."""
+    return to_frame(compare_networks_records(a, b, batch_size=batch_size, verify=verify,
+                                             labels=labels, max_memory=max_memory,
+                                             latency=latency))
+
+
+def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
+                             verify: bool = False, labels: tuple[str, str] | None = None,
+                             max_memory: int | None = None, latency=None) -> Records:
+    """compare_networks' rows as plain records (every NETWORK_COLUMNS key in each row), totals
+    and meta in ``attrs``; no pandas. The options are compare_networks'."""
+    from .profiler import profile_records
 
     _guard([dataclasses.replace(s, aux=()) for s in (a, b)], batch_size, verify, latency,
            max_memory)
-    da, db = (profile(s, aux=False, batch_size=batch_size, verify=verify, max_memory=max_memory,
-                      latency=latency) for s in (a, b))
-    a_rows, b_rows = da.set_index("row"), db.set_index("row")
-    names = list(a_rows.index) + [n for n in b_rows.index if n not in a_rows.index]
+    da, db = (profile_records(s, aux=False, batch_size=batch_size, verify=verify,
+                              max_memory=max_memory, latency=latency) for s in (a, b))
+    a_rows, b_rows = ({r["row"]: r for r in side.rows} for side in (da, db))
     records = []
-    for name in names:
-        if name not in a_rows.index or name not in b_rows.index:
+    for name, ra in a_rows.items():
+        rb = b_rows.get(name)
+        if rb is None:
             continue
-        ra, rb = a_rows.loc[name], b_rows.loc[name]
         record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
         for key in ("params", "macs", "fvcore_params", "fvcore_macs", "latency_ms",
                     "latency_unstable"):
             record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
-        records.append(_derived({k: (None if v is pd.NA else v) for k, v in record.items()}))
-    ints = [c for c in NETWORK_COLUMNS if c.startswith(("a_", "b_")) and "output" not in c
-            and "latency" not in c]
-    df = _frame(records, NETWORK_COLUMNS, ints)
-    df.attrs["meta"] = {**_meta(a, b, batch_size, verify, "network", labels),
-                        "latency_env": da.attrs["meta"]["latency_env"],
-                        "only_in_a": [n for n in a_rows.index if n not in b_rows.index],
-                        "only_in_b": [n for n in b_rows.index if n not in a_rows.index]}
+        records.append(_derived(record))
+    rows = [{column: record.get(column) for column in NETWORK_COLUMNS} for record in records]
+    meta = {**_meta(a, b, batch_size, verify, "network", labels),
+            "latency_env": da.attrs["meta"]["latency_env"],
+            "only_in_a": [n for n in a_rows if n not in b_rows],
+            "only_in_b": [n for n in b_rows if n not in a_rows]}
     totals = {"a_params": da.attrs["totals"]["params"], "b_params": db.attrs["totals"]["params"],
               "a_macs": da.attrs["totals"]["macs"], "b_macs": db.attrs["totals"]["macs"]}
     if verify:
@@ -179,22 +199,27 @@ def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: b
                 network["median_ms"], 4)
             totals[f"{side}_latency_unstable"] = None if isinstance(network, str) else \
                 network["unstable"]
-    df.attrs["totals"] = _derived(totals)
-    return df
+    return Records(NETWORK_COLUMNS, rows, {"meta": meta, "totals": _derived(totals)},
+                   _int_columns(NETWORK_COLUMNS))
 
 
 def diff_networks(old: ArchSpec, new: ArchSpec,
                   labels: tuple[str, str] | None = None) -> pd.DataFrame:
     """compare_networks' rows whose params, MACs or output size differ between ``old`` and ``new``
     (rows in one network only are named in meta), with the whole networks' totals; meta level
-    'diff'."""
-    frame = compare_networks(old, new, labels=labels)
-    changed = (frame["a_params"] != frame["b_params"]) | (frame["a_macs"] != frame["b_macs"]) | \
-        (frame["a_output"] != frame["b_output"])
-    meta, totals = frame.attrs["meta"], frame.attrs["totals"]
-    frame = frame[changed].reset_index(drop=True)
-    frame.attrs.update(meta={**meta, "level": "diff"}, totals=totals)
-    return frame
+    'diff'. diff_records' rows as a DataFrame."""
+    return to_frame(diff_records(old, new, labels))
+
+
+def diff_records(old: ArchSpec, new: ArchSpec,
+                 labels: tuple[str, str] | None = None) -> Records:
+    """diff_networks' rows as plain records; no pandas."""
+    compared = compare_networks_records(old, new, labels=labels)
+    rows = [r for r in compared.rows if (r["a_params"], r["a_macs"], r["a_output"])
+            != (r["b_params"], r["b_macs"], r["b_output"])]
+    attrs = {"meta": {**compared.attrs["meta"], "level": "diff"},
+             "totals": compared.attrs["totals"]}
+    return dataclasses.replace(compared, rows=rows, attrs=attrs)
 
 
 def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
@@ -211,16 +236,18 @@ def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
                            "more); ratio = A / B."}
 
 
-def _sum_totals(df: pd.DataFrame) -> dict:
-    totals = {k: int(df[k].sum()) for k in ("a_params", "b_params", "a_macs", "b_macs")}
-    if df["a_latency_ms"].notna().any():
-        totals.update({k: round(float(df[k].sum()), 4) for k in ("a_latency_ms", "b_latency_ms")})
+def _sum_totals(rows: list[dict]) -> dict:
+    """A module comparison's totals over its rows: counts, latency sums and unstable rows when
+    timed, whether fvcore agreed on every row when verified."""
+    totals = {k: sum(r[k] for r in rows) for k in ("a_params", "b_params", "a_macs", "b_macs")}
+    if any(r["a_latency_ms"] is not None for r in rows):
+        totals.update({k: round(float(sum(r[k] for r in rows if r[k] is not None)), 4)
+                       for k in ("a_latency_ms", "b_latency_ms")})
         for side in "ab":
-            unstable = int(df[f"{side}_latency_unstable"].notna().sum())
-            totals[f"{side}_latency_unstable"] = (f"{unstable} of {len(df)} rows unstable"
+            unstable = sum(r[f"{side}_latency_unstable"] is not None for r in rows)
+            totals[f"{side}_latency_unstable"] = (f"{unstable} of {len(rows)} rows unstable"
                                                   if unstable else None)
-    if df["a_fvcore_params"].notna().any():
-        totals["fvcore_agrees"] = bool(
-            all((df[f"{s}_fvcore_{k}"] == df[f"{s}_{k}"]).all() for s in "ab"
-                for k in ("params", "macs")))
+    if any(r["a_fvcore_params"] is not None for r in rows):
+        totals["fvcore_agrees"] = all(r[f"{s}_fvcore_{k}"] == r[f"{s}_{k}"] for r in rows
+                                      for s in "ab" for k in ("params", "macs"))
     return _derived(totals)

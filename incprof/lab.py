@@ -1,14 +1,20 @@
 """The factorization lab: the Inception-v3 paper's cost arguments, reproduced on one conv or one
-grid reduction at a time. Every figure comes from a small spec counted like any other."""
+grid reduction at a time. Every figure comes from a small spec counted like any other. The
+``*_records`` functions build plain records (what the CLI renders, no pandas); the tables are the
+Python API's DataFrames of them."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .analytic import count_spec
 from .errors import SpecError
+from .records import Records, to_frame
 from .spec import ArchSpec, Branches, Conv, Pool, Row
 from .variants import RULES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # (label, rule, n, the saving the v3 paper states, where it says so)
 FACTORIZATIONS = [
@@ -69,7 +75,14 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
                         cout: int | None = None, verify: bool = False) -> pd.DataFrame:
     """Per rule: MACs and weights of the original and factorized conv, the savings per output
     position (the paper's measure) and on the whole grid, and the paper's stated figure.
-    ``verify`` re-counts each conv with FlopCounterMode on meta tensors (incprof.count)."""
+    ``verify`` re-counts each conv with FlopCounterMode on meta tensors (incprof.count).
+    factorization_records' rows as a DataFrame."""
+    return to_frame(factorization_records(width, size, cin, cout, verify))
+
+
+def factorization_records(width: int = 64, size: int = 17, cin: int | None = None,
+                          cout: int | None = None, verify: bool = False) -> Records:
+    """factorization_table's rows as plain records, meta in ``attrs``; no pandas."""
     cin, cout = cin or width, cout or width
     specs = [conv_specs(rule, n, cin, cout, size) for _, rule, n, _, _ in FACTORIZATIONS]
     records = []
@@ -88,15 +101,20 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
                 measure(s)[s.rows[0].name].macs == _counts(s).macs
                 for s in (original, factored))
         records.append(record)
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {"cin": cin, "cout": cout, "size": size, "verified_with_fvcore": verify}
-    return df
+    meta = {"cin": cin, "cout": cout, "size": size, "verified_with_fvcore": verify}
+    return Records(list(records[0]), records, {"meta": meta})
 
 
 def grid_table(d: int = 34, k: int = 64, kernel: int = 3,
                verify: bool = False) -> pd.DataFrame:
     """The three grid reductions d x d x k -> (d/2) x (d/2) x 2k: MACs, MACs / (d^2 k^2), and the
-    cost relative to conv then pool; ``verify`` as for factorization_table."""
+    cost relative to conv then pool; ``verify`` as for factorization_table. grid_records' rows
+    as a DataFrame."""
+    return to_frame(grid_records(d, k, kernel, verify))
+
+
+def grid_records(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False) -> Records:
+    """grid_table's rows as plain records, meta in ``attrs``; no pandas."""
     specs = {form: grid_spec(form, d, k, kernel) for form in GRID_FORMS}
     macs = {form: _counts(spec).macs for form, spec in specs.items()}
     records = []
@@ -114,9 +132,8 @@ def grid_table(d: int = 34, k: int = 64, kernel: int = 3,
             record["fvcore_agrees"] = measure(spec)[
                 spec.rows[0].name].macs == macs[form]
         records.append(record)
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {"d": d, "k": k, "kernel": kernel, "verified_with_fvcore": verify,
-                        "paper": "v3 paper, section 5: conv then pool costs 2d^2k^2 (per kernel "
-                                 "tap); pool then conv is 4x cheaper but a bottleneck"}
-    return df
+    return Records(list(records[0]), records, {"meta": {
+        "d": d, "k": k, "kernel": kernel, "verified_with_fvcore": verify,
+        "paper": "v3 paper, section 5: conv then pool costs 2d^2k^2 (per kernel tap); pool then "
+                 "conv is 4x cheaper but a bottleneck"}})
 

@@ -208,8 +208,9 @@ def grid_markdown(grid: Grid) -> str:
 
 
 def json_text(payload) -> str:
-    """``payload`` as a JSON document indented by two, ending in a newline."""
-    return json.dumps(payload, indent=2) + "\n"
+    """``payload`` as a JSON document indented by two, ending in a newline: every command's JSON.
+    Text is written as it is, not escaped, like every other format (files are UTF-8)."""
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def rows_payload(df) -> dict:

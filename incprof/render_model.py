@@ -3,11 +3,9 @@ Every format lists the ops that have no counting rule."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from .render import Grid, commas, grid_markdown, grid_text, human, records
+from .render import Grid, commas, grid_markdown, grid_text, human, json_text, records
 
 
 def summary_lines(df: pd.DataFrame) -> list[str]:
@@ -78,4 +76,4 @@ def to_csv(df: pd.DataFrame) -> str:
 def to_json(df: pd.DataFrame) -> str:
     """JSON: meta, rows and totals (totals.not_counted: op -> calls)."""
     payload = {"meta": df.attrs["meta"], "rows": records(df), "totals": df.attrs["totals"]}
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return json_text(payload)

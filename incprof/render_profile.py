@@ -3,11 +3,9 @@ the rows, their notes, and the summary sentences. Presentation only; pandas is n
 
 from __future__ import annotations
 
-import json
-
 from .records import Records, as_records
-from .render import (Grid, commas, conditions, grid_markdown, grid_text, ms_cell, rows_csv,
-                     signed_pct, unstable_note)
+from .render import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell,
+                     rows_csv, signed_pct, unstable_note)
 from .spec import FILTER_COLUMNS
 from .units import human
 
@@ -276,4 +274,4 @@ def to_json(df) -> str:
     """JSON with raw integers: meta, rows and totals."""
     df = as_records(df)
     payload = {"meta": df.attrs["meta"], "rows": df.rows, "totals": df.attrs["totals"]}
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return json_text(payload)

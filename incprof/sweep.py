@@ -1,15 +1,20 @@
-"""Input-resolution sweeps: which sizes a spec accepts, and what they cost. No torch."""
+"""Input-resolution sweeps: which sizes a spec accepts, and what they cost. No torch. The
+``*_records`` functions build plain records (what the CLI renders, no pandas); the others are the
+Python API's DataFrames of them."""
 
 from __future__ import annotations
 
 import dataclasses
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .analytic import count_spec
 from .errors import SpecError
 from .geometry import BYTES, geometry
+from .records import Records, to_frame
 from .spec import ArchSpec, Branches, Conv, format_shape, layer_out_shape, leaves, place
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
@@ -76,13 +81,23 @@ def _fits(spec: ArchSpec, side: int) -> bool:
     return True
 
 
+SWEEP_COLUMNS = ["input", "valid", "reason", "params", "macs", "final_feature_map",
+                 "receptive_field", "peak_activation_bytes", "latency_ms", "latency_unstable"]
+
+
 def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
           max_memory: int | None = None) -> pd.DataFrame:
     """One row per square input size: valid or why not, params, MACs, the last conv row's feature
     map, its receptive field, and peak live activation bytes (inference, no aux heads).
     ``latency`` (a latency.TimingOptions) also times the whole network at each valid size, after
     every one of them has passed the memory guard (``max_memory`` bytes, default half the
-    available memory)."""
+    available memory). sweep_records' rows as a DataFrame, counts as nullable Int64."""
+    return to_frame(sweep_records(spec, sizes, dtype, latency, max_memory))
+
+
+def sweep_records(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
+                  max_memory: int | None = None) -> Records:
+    """sweep's rows as plain records, meta in ``attrs``; no pandas. The options are sweep's."""
     spec = dataclasses.replace(spec, aux=())
     last = _last_conv_row(spec)
     if latency is not None:
@@ -96,9 +111,8 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
             check_timing_memory(spec, (side, side), 1, latency, max_memory)
     records, env = [], None
     for side in sizes:
-        record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True, "reason": None,
-                  "params": None, "macs": None, "final_feature_map": None, "receptive_field": None,
-                  "peak_activation_bytes": None, "latency_ms": None, "latency_unstable": None}
+        record = {"input": f"{side}x{side}x{spec.input[0]}", "valid": True,
+                  **dict.fromkeys(SWEEP_COLUMNS[2:])}
         try:
             counted = count_spec(spec, (side, side))
             shapes = geometry(spec, (side, side))
@@ -126,20 +140,24 @@ def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
                 network.median_ms, 4)
             record["latency_unstable"] = None if isinstance(network, str) else network.unstable
         records.append(record)
-    df = pd.DataFrame.from_records(records)
-    for column in ("params", "macs", "peak_activation_bytes"):
-        df[column] = df[column].astype("Int64")
-    df.attrs["meta"] = {"arch": spec.name, "title": spec.title, "last_conv_row": last,
-                        "min_input_size": min_input_size(spec), "native": list(spec.input),
-                        "dtype": dtype, "latency_env": env}
-    return df
+    meta = {"arch": spec.name, "title": spec.title, "last_conv_row": last,
+            "min_input_size": min_input_size(spec), "native": list(spec.input), "dtype": dtype,
+            "latency_env": env}
+    return Records(SWEEP_COLUMNS, records, {"meta": meta},
+                   ("params", "macs", "peak_activation_bytes"))
 
 
 def lowres_experiment(spec: ArchSpec) -> pd.DataFrame:
     """The v3 paper's low-resolution networks (section 9; see variants.lowres), each at its own
     input: params and MACs (inference, no aux heads), and MACs against the 299x299 network.
     ``attrs["meta"]`` holds the paper's claim and the verdict: every network within 1% of the
-    299 network's MACs, compared exactly (100 * |MACs - MACs_299| <= MACs_299)."""
+    299 network's MACs, compared exactly (100 * |MACs - MACs_299| <= MACs_299).
+    lowres_records' rows as a DataFrame."""
+    return to_frame(lowres_records(spec))
+
+
+def lowres_records(spec: ArchSpec) -> Records:
+    """lowres_experiment's rows as plain records, meta in ``attrs``; no pandas."""
     from .variants import LOWRES_CHANGES, lowres
 
     records = []
@@ -157,12 +175,10 @@ def lowres_experiment(spec: ArchSpec) -> pd.DataFrame:
     for record in records:
         record["macs_vs_299_pct"] = round((record["macs"] / reference - 1) * 100, 2) + 0.0
         record["within_1pct"] = 100 * abs(record["macs"] - reference) <= reference
-    df = pd.DataFrame.from_records(records)
-    df.attrs["meta"] = {
+    return Records(list(records[0]), records, {"meta": {
         "arch": spec.name, "title": spec.title, "reference": records[0]["variant"],
         "claim": "the three networks cost almost the same; the third is slightly cheaper, "
                  "within 1% of the total (v3 paper, section 9, in our words)",
         "rule": "100 * |MACs - MACs(lowres_299)| <= MACs(lowres_299), exact integers",
         "max_abs_delta_pct": max(abs(r["macs_vs_299_pct"]) for r in records),
-        "claim_holds": all(r["within_1pct"] for r in records)}
-    return df
+        "claim_holds": all(r["within_1pct"] for r in records)}})

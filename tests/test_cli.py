@@ -124,6 +124,42 @@ def test_no_verify_path_imports_no_torch_pandas_matplotlib_or_fvcore(fmt):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+# Every command that counts from specs alone, as a user types it: the rows are plain records, so
+# pandas is never imported, nor torch, matplotlib or fvcore.
+COUNTING = [["compare", "naive", "reduced", "--no-verify"],
+            ["compare", "--level", "network", "googlenet", "inception_v3", "--no-verify"],
+            ["diff", "googlenet", "inception_v3"], ["factorize", "--no-verify"],
+            ["sweep", "--arch", "inception_v3", "--input-size", "79,151,299"]]
+# The commands that build or time the network need torch, but still no pandas.
+BUILDING = [["compare", "naive", "reduced"], ["compare", "--level", "network", "googlenet",
+                                              "inception_v3"], ["factorize"],
+            ["bench", "--spec", str(DATA / "tiny.yaml"), "--batch-sizes", "1,2", "--device",
+             "cpu", "--warmup", "1", "--repeats", "2"],
+            ["sweep", "--spec", str(DATA / "tiny.yaml"), "--input-size", "8", "--latency",
+             "--device", "cpu", "--warmup", "1", "--repeats", "2"]]
+
+
+def _run_all(commands: list[list[str]], fmt: str, heavy: tuple[str, ...]) -> None:
+    """Run each command in ``fmt`` in one fresh interpreter; none may import a ``heavy`` module."""
+    code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app\n"
+            f"for args in {commands!r}:\n"
+            f"    r = CliRunner().invoke(app, [*args, '-f', {fmt!r}])\n"
+            "    assert r.exit_code == 0, (args, r.output); assert r.stdout.strip(), args\n"
+            f"    bad = [m for m in {heavy!r} if m in sys.modules]; assert not bad, (args, bad)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_counting_commands_import_no_pandas_torch_matplotlib_or_fvcore(fmt):
+    _run_all(COUNTING, fmt, ("torch", "pandas", "matplotlib", "fvcore", "rich.progress"))
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_building_commands_import_no_pandas(fmt):
+    pytest.importorskip("torch")
+    _run_all(BUILDING, fmt, ("pandas", "matplotlib"))
+
+
 def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "incprof", "list"], capture_output=True,
                             text=True, check=True)
@@ -593,3 +629,19 @@ def test_progress_labels_name_each_step():
     rows = [row.name for row in resolve(str(DATA / "tiny.yaml")).rows]
     assert labels == ["counting with FlopCounterMode on meta tensors",
                       *[f"timing row {name}" for name in rows], "timing the whole network"]
+
+
+def test_every_json_writes_text_as_it_is(tmp_path):
+    """One JSON writer (render.json_text): non-ASCII text appears as itself, UTF-8, in every
+    command's JSON, as it does in the other formats."""
+    title = "Tïny × 名前"
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text((DATA / "tiny.yaml").read_text(encoding="utf-8").replace(
+        "Tiny hand-worked spec", title), encoding="utf-8")
+    for args in (["table", "--spec", str(spec), "--no-verify"],
+                 ["compare", "googlenet", str(spec), "--no-verify", "--level", "network"],
+                 ["diff", "googlenet", str(spec)], ["sweep", "--spec", str(spec)]):
+        result = invoke(*args, "-f", "json")
+        assert result.exit_code == 0, result.output
+        assert title in result.stdout and "\\u" not in result.stdout, args
+        assert title in json.dumps(json.loads(result.stdout), ensure_ascii=False), args

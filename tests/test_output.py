@@ -12,6 +12,9 @@ WORK = [("incprof.profiler", "profile"), ("incprof.profiler", "profile_records")
         ("incprof.compare", "resolve_side"),
         ("incprof.compare", "compare_networks"), ("incprof.lab", "factorization_table"),
         ("incprof.sweep", "sweep"), ("incprof.bench", "bench_batches"),
+        ("incprof.compare", "compare_networks_records"), ("incprof.compare", "diff_records"),
+        ("incprof.lab", "factorization_records"), ("incprof.sweep", "sweep_records"),
+        ("incprof.bench", "bench_records"),
         ("incprof.report", "write_reports"), ("incprof.report", "latency_report")]
 
 

@@ -38,3 +38,47 @@ def test_records_and_dataframe_render_the_same_bytes(arch):
     for write in (to_csv, to_json, to_markdown, to_text):
         assert write(records) == write(df), (arch, write.__name__)
     assert to_text(records, columns=("all",), wide=True) == to_text(df, columns=("all",), wide=True)
+
+
+def _pairs():
+    """(name, records, DataFrame, renderers) for every command's records function beside the
+    Python API's DataFrame of it."""
+    from incprof import compare, lab, sweep
+    from incprof.render import frame_csv, grid_text, json_text, rows_payload
+    from incprof.render_compare import (comparison_csv, comparison_grid, comparison_payload,
+                                        sweep_grid)
+    from incprof.spec import resolve
+
+    naive, reduced = compare.resolve_side("naive"), compare.resolve_side("reduced")
+    v3 = resolve("inception_v3")
+    compared = [lambda df: comparison_csv([df]), lambda df: json_text(comparison_payload([df])),
+                lambda df: grid_text(comparison_grid(df)),
+                lambda df: grid_text(comparison_grid(df, exact=True, compact=True))]
+    rows = [frame_csv, lambda df: json_text(rows_payload(df))]
+    yield ("compare modules", compare.compare_modules_records(naive, reduced, batch_size=2),
+           compare.compare_modules(naive, reduced, batch_size=2), compared)
+    yield ("compare networks", compare.compare_networks_records(resolve("googlenet"), v3),
+           compare.compare_networks(resolve("googlenet"), v3), compared)
+    yield ("diff", compare.diff_records(naive, reduced), compare.diff_networks(naive, reduced),
+           compared)
+    yield ("factorize", lab.factorization_records(32, 9, cout=48),
+           lab.factorization_table(32, 9, cout=48), rows)
+    yield ("grid", lab.grid_records(10, 8, 1), lab.grid_table(10, 8, 1), rows)
+    yield ("sweep", sweep.sweep_records(v3, [1, 79, 151, 299], "fp16"),
+           sweep.sweep(v3, [1, 79, 151, 299], "fp16"),
+           [*rows, lambda df: grid_text(sweep_grid(df))])
+    yield ("lowres", sweep.lowres_records(v3), sweep.lowres_experiment(v3), rows)
+
+
+def test_every_records_function_is_its_dataframe():
+    """compare, diff, factorize, sweep: the CLI's records and the API's DataFrame hold the same
+    rows, columns and attrs, and render to the same bytes; counts are nullable Int64."""
+    for name, records, df, renderers in _pairs():
+        assert isinstance(records, Records) and type(df) is pd.DataFrame, name
+        assert list(df.columns) == records.columns and df.attrs == records.attrs, name
+        assert as_records(df).rows == records.rows, name
+        assert all(str(df[c].dtype) == "Int64" for c in records.int_columns), name
+        assert all(type(v) in (int, float, str, bool, type(None)) for row in records.rows
+                   for v in row.values()), name
+        for render in renderers:
+            assert render(records) == render(df), name
