@@ -181,7 +181,7 @@ def table(
     write_result(fmt, output, lambda exact, compact: [render_profile.profile_grid(
         df, exact=exact, columns=groups, compact=compact)],
         json=lambda: render_profile.to_json(df), csv=lambda: render_profile.to_csv(df), wide=wide)
-    if df.attrs["totals"]["fvcore_agrees"] is False:
+    if df.attrs["totals"]["check_agrees"] is False:
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)
 

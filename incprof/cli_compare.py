@@ -110,7 +110,7 @@ def compare(
         render_compare.comparison_grid(f, exact=exact, compact=compact) for f in frames],
         json=lambda: json_text(render_compare.comparison_payload(frames)),
         csv=lambda: render_compare.comparison_csv(frames), wide=wide)
-    if any(f.attrs["totals"].get("fvcore_agrees") is False for f in frames):
+    if any(f.attrs["totals"].get("check_agrees") is False for f in frames):
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)
 

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
-                  "a_params", "b_params", "a_macs", "b_macs", "a_fvcore_params", "b_fvcore_params",
-                  "a_fvcore_macs", "b_fvcore_macs", "params_ratio", "macs_ratio",
+                  "a_params", "b_params", "a_macs", "b_macs", "a_check_params", "b_check_params",
+                  "a_check_macs", "b_check_macs", "params_ratio", "macs_ratio",
                   "params_saving_pct", "macs_saving_pct", "a_latency_ms", "b_latency_ms",
                   "a_latency_unstable", "b_latency_unstable"]
 NETWORK_COLUMNS = ["row", "a_output", "b_output", "a_params", "b_params", "a_macs", "b_macs",
-                   "a_fvcore_params", "b_fvcore_params", "a_fvcore_macs", "b_fvcore_macs",
+                   "a_check_params", "b_check_params", "a_check_macs", "b_check_macs",
                    "params_ratio", "macs_ratio", "params_saving_pct", "macs_saving_pct",
                    "a_latency_ms", "b_latency_ms", "a_latency_unstable", "b_latency_unstable"]
 
@@ -130,7 +130,7 @@ def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
 
             for side, one in ones[row.name].items():
                 m = measure(one, None, batch_size)[row.name]
-                record[f"{side}_fvcore_params"], record[f"{side}_fvcore_macs"] = m.params, m.macs
+                record[f"{side}_check_params"], record[f"{side}_check_macs"] = m.params, m.macs
         if latency is not None:
             from .latency import time_spec
 
@@ -178,7 +178,7 @@ def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
         if rb is None:
             continue
         record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
-        for key in ("params", "macs", "fvcore_params", "fvcore_macs", "latency_ms",
+        for key in ("params", "macs", "check_params", "check_macs", "latency_ms",
                     "latency_unstable"):
             record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
         records.append(_derived(record))
@@ -190,8 +190,8 @@ def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
     totals = {"a_params": da.attrs["totals"]["params"], "b_params": db.attrs["totals"]["params"],
               "a_macs": da.attrs["totals"]["macs"], "b_macs": db.attrs["totals"]["macs"]}
     if verify:
-        totals["fvcore_agrees"] = bool(da.attrs["totals"]["fvcore_agrees"]
-                                       and db.attrs["totals"]["fvcore_agrees"])
+        totals["check_agrees"] = bool(da.attrs["totals"]["check_agrees"]
+                                       and db.attrs["totals"]["check_agrees"])
     if latency is not None:
         for side, frame in (("a", da), ("b", db)):
             network = frame.attrs["totals"]["latency"]["network"]
@@ -228,7 +228,7 @@ def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
     return {"a": a_label, "b": b_label, "a_spec": a.name, "b_spec": b.name, "a_title": a.title,
             "b_title": b.title, "level": level,
             "batch_size": batch_size,
-            "verified_with_fvcore": verify,
+            "verified": verify,
             "conventions": "params: all trainable parameters. MACs: conv and linear "
                            "multiply-accumulates (1 per multiply-add), for the whole batch, "
                            "inference (eval mode, no aux heads). A is the original, B the variant: "
@@ -238,7 +238,7 @@ def _meta(a: ArchSpec, b: ArchSpec, batch_size: int, verify: bool, level: str,
 
 def _sum_totals(rows: list[dict]) -> dict:
     """A module comparison's totals over its rows: counts, latency sums and unstable rows when
-    timed, whether fvcore agreed on every row when verified."""
+    timed, whether the cross-check agreed on every row when verified."""
     totals = {k: sum(r[k] for r in rows) for k in ("a_params", "b_params", "a_macs", "b_macs")}
     if any(r["a_latency_ms"] is not None for r in rows):
         totals.update({k: round(float(sum(r[k] for r in rows if r[k] is not None)), 4)
@@ -247,7 +247,7 @@ def _sum_totals(rows: list[dict]) -> dict:
             unstable = sum(r[f"{side}_latency_unstable"] is not None for r in rows)
             totals[f"{side}_latency_unstable"] = (f"{unstable} of {len(rows)} rows unstable"
                                                   if unstable else None)
-    if any(r["a_fvcore_params"] is not None for r in rows):
-        totals["fvcore_agrees"] = all(r[f"{s}_fvcore_{k}"] == r[f"{s}_{k}"] for r in rows
+    if any(r["a_check_params"] is not None for r in rows):
+        totals["check_agrees"] = all(r[f"{s}_check_{k}"] == r[f"{s}_{k}"] for r in rows
                                       for s in "ab" for k in ("params", "macs"))
     return _derived(totals)

@@ -28,17 +28,17 @@ KIND_COLUMNS = {"1x1 conv": "macs_1x1", "n x n conv": "macs_nxn", "1 x n / n x 1
                 "linear": "macs_linear"}
 
 COLUMNS = ["row", "type", "patch", "output_size", "printed_output_size", "depth", *FILTER_COLUMNS,
-           "params", "macs", "other_ops", "weights", "mac_outputs", "fvcore_params", "fvcore_macs",
+           "params", "macs", "other_ops", "weights", "mac_outputs", "check_params", "check_macs",
            *KIND_COLUMNS.values(), "printed_params", "printed_ops", "paper_params", "paper_ops",
            "paper_params_delta_pct", "paper_ops_delta_pct", "flag", "reason", "alt_params",
            "alt_macs", "alt_params_delta_pct", "alt_ops_delta_pct", "rf_h", "rf_w", "jump_h",
            "jump_w", "activations", "activation_bytes",
-           "peak_activation_bytes", "fvcore_activations", "representation_ratio", "bottleneck",
+           "peak_activation_bytes", "check_mac_outputs", "representation_ratio", "bottleneck",
            "aux", *LATENCY_COLUMNS]
 INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights", "mac_outputs",
-               "fvcore_params", "fvcore_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops",
+               "check_params", "check_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops",
                "alt_params", "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations",
-               "activation_bytes", "peak_activation_bytes", "fvcore_activations", "latency_repeats",
+               "activation_bytes", "peak_activation_bytes", "check_mac_outputs", "latency_repeats",
                "bytes_moved"]
 
 def conventions(batch_size: int, aux_heads: bool, paper_columns: bool) -> str:
@@ -140,8 +140,8 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
                                           for f in FILTER_COLUMNS},
             "params": c.params, "macs": c.macs * batch_size, "other_ops": c.other_ops * batch_size,
             "weights": c.weights, "mac_outputs": c.mac_outputs * batch_size,
-            "fvcore_params": measured[p.name].params if measured else None,
-            "fvcore_macs": measured[p.name].macs if measured else None,
+            "check_params": measured[p.name].params if measured else None,
+            "check_macs": measured[p.name].macs if measured else None,
             "aux": p.is_aux,
         }
         g = shapes[p.name]
@@ -150,7 +150,7 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
             "jump_w": g.field.jump[1], "activations": g.output_elements * batch_size,
             "activation_bytes": g.output_elements * batch_size * size,
             "peak_activation_bytes": g.peak_elements * batch_size * size,
-            "fvcore_activations": measured[p.name].activations if measured else None,
+            "check_mac_outputs": measured[p.name].activations if measured else None,
             "representation_ratio": g.representation_ratio,
             "bottleneck": bool(g.representation_ratio is not None
                                and g.representation_ratio > bottleneck_factor)})
@@ -168,7 +168,7 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
         "dtype": dtype, "bottleneck_factor": bottleneck_factor,
         "latency_env": timings.env if timings else None,
-        "aux_heads": {h.name: h.after for h in spec.aux}, "verified_with_fvcore": verify,
+        "aux_heads": {h.name: h.after for h in spec.aux}, "verified": verify,
         "paper_figures_apply": paper_apart is None,
         "paper_figures_not_comparable": paper_apart,
         "conventions": conventions(batch_size, bool(spec.aux), paper_apart is None and any(
@@ -387,15 +387,15 @@ def _totals(rows: list[dict], spec: ArchSpec, measured, flavor: str, batch_size:
         "depth": sum(r["depth"] for r in main), "paper_depth": spec.paper_depth,
         "paper_params_sum": _sum(main, "paper_params"),
         "paper_ops_sum": _sum(main, "paper_ops"),
-        "fvcore_agrees": None, "fvcore_skipped": None if measured is None else measured.skipped,
+        "check_agrees": None, "check_zero_ops": None if measured is None else measured.skipped,
         "latency": _latency_totals(main, timings),
         "published": [_published(p, totals_params=params_with_aux if p.aux else params,
                                  macs=macs // max(1, batch_size), spec=spec, run_hw=run_hw)
                       for p in spec.published if p.flavor == flavor],
     }
     if measured is not None:
-        totals["fvcore_agrees"] = all(r["params"] == r["fvcore_params"]
-                                      and r["macs"] == r["fvcore_macs"] for r in rows)
-        totals["fvcore_activations_agree"] = all(r["fvcore_activations"] == r["mac_outputs"]
+        totals["check_agrees"] = all(r["params"] == r["check_params"]
+                                      and r["macs"] == r["check_macs"] for r in rows)
+        totals["check_mac_outputs_agree"] = all(r["check_mac_outputs"] == r["mac_outputs"]
                                                  for r in rows)
     return totals

@@ -23,8 +23,8 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
     a, b = meta["a"], meta["b"]
     module = meta["level"] == "module"
     rows = records(df)
-    verified = meta["verified_with_fvcore"]
-    check = verified and not (compact and t.get("fvcore_agrees"))  # the summary says it agrees
+    verified = meta["verified"]
+    check = verified and not (compact and t.get("check_agrees"))  # the summary says it agrees
     ha, hb, sep = ("A", "B", "\n") if compact else (a, b, " ")
     headers = [("row", "left"), *([("input", "right")] if module else []),
                (f"{ha} out", "right"), (f"{hb} out", "right"), (f"{ha}{sep}params", "right"),
@@ -46,7 +46,7 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
 
     cells = []
     for r in rows + [{"row": "total", "input": "", "a_output": "", "b_output": "", **t}]:
-        ok = all(r.get(f"{s}_fvcore_{k}") == r.get(f"{s}_{k}") for s in "ab"
+        ok = all(r.get(f"{s}_check_{k}") == r.get(f"{s}_{k}") for s in "ab"
                  for k in ("params", "macs"))
         cells.append([r["row"], *([r["input"]] if module else []), r["a_output"], r["b_output"],
                       number(r["a_params"]), number(r["b_params"]), number(r["a_macs"]),
@@ -74,7 +74,7 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
             summary.append(f"Rows only in {label}: {', '.join(meta[side])}.")
     if verified:
         summary.append("FlopCounterMode on the built modules (meta tensors): " + (
-            "agrees with the analytic counts on every row." if t.get("fvcore_agrees")
+            "agrees with the analytic counts on every row." if t.get("check_agrees")
             else "DISAGREES with the analytic counts (see the FlopCounter column)."))
     summary.append("Conventions: " + meta["conventions"])
     if timed:
@@ -118,13 +118,13 @@ def factorization_grids(rules, grid, exact: bool = False,
     sep = "\n" if compact else " "
     agreed = ("FlopCounterMode on the built convs (meta tensors) agrees with every MACs figure "
               "in this table.")
-    verified = m["verified_with_fvcore"] and not (
-        compact and all(r["fvcore_agrees"] for r in records(rules)))
+    verified = m["verified"] and not (
+        compact and all(r["check_agrees"] for r in records(rules)))
     check = [("FlopCounter", "center")] if verified else []
     rule_rows = [[r["rule"], number(r["original_macs"]), number(r["factorized_macs"]),
                   f"{r['saving_per_position_pct']:.1f}%", f"{r['saving_on_grid_pct']:.1f}%",
                   "" if r["paper_saving_pct"] is None else f"{r['paper_saving_pct']:.0f}%",
-                  *(["=" if r["fvcore_agrees"] else "DIFFERS"] if verified else [])]
+                  *(["=" if r["check_agrees"] else "DIFFERS"] if verified else [])]
                  for r in records(rules)]
     first = Grid(
         f"Factorizing one conv: {m['cin']} -> {m['cout']} channels on a {m['size']}x{m['size']} grid",
@@ -141,13 +141,13 @@ def factorization_grids(rules, grid, exact: bool = False,
                            for r in records(rules) if r["rule"] == "3x3 -> two 2x2") + ".",
                  "Sources: " + "; ".join(r["paper_source"] for r in records(rules)
                                          if r["paper_source"] and r["paper_saving_pct"])
-                 + ".", *([agreed] if m["verified_with_fvcore"] and not verified else [])])
-    grid_verified = g["verified_with_fvcore"] and not (
-        compact and all(r["fvcore_agrees"] for r in records(grid)))
+                 + ".", *([agreed] if m["verified"] and not verified else [])])
+    grid_verified = g["verified"] and not (
+        compact and all(r["check_agrees"] for r in records(grid)))
     costs = {r["form"]: r["relative_to_conv_then_pool"] for r in records(grid)}
     grid_rows = [[r["form"], r["output"], number(r["macs"]), f"{r['macs_per_d2k2']:g}",
                   f"{r['relative_to_conv_then_pool']:g}", r["description"],
-                  *(["=" if r["fvcore_agrees"] else "DIFFERS"] if grid_verified else [])]
+                  *(["=" if r["check_agrees"] else "DIFFERS"] if grid_verified else [])]
                  for r in records(grid)]
     second = Grid(
         f"Grid reduction {g['d']}x{g['d']}x{g['k']} -> {g['d'] // 2}x{g['d'] // 2}x{2 * g['k']} "
@@ -163,7 +163,7 @@ def factorization_grids(rules, grid, exact: bool = False,
                  "representation through k channels at d/2 (a bottleneck); the parallel module "
                  f"costs {costs['parallel']:g}x and has none.",
                  "MACs: conv and linear multiply-accumulates per image; pooling is not counted.",
-                 *([agreed] if g["verified_with_fvcore"] and not grid_verified else [])])
+                 *([agreed] if g["verified"] and not grid_verified else [])])
     return [first, second]
 
 

@@ -15,11 +15,11 @@ FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red
 FILTER_SHORT = dict(zip(FILTER_COLUMNS, ("1x1", "3r", "3", "5r", "5", "pp")))
 
 
-def _fvcore_cell(row: dict) -> str:
-    if row["fvcore_params"] is None:
+def _check_cell(row: dict) -> str:
+    if row["check_params"] is None:
         return ""
-    ok = row["fvcore_params"] == row["params"] and row["fvcore_macs"] == row["macs"]
-    return "=" if ok else f"{row['fvcore_params']:,} / {row['fvcore_macs']:,}"
+    ok = row["check_params"] == row["params"] and row["check_macs"] == row["macs"]
+    return "=" if ok else f"{row['check_params']:,} / {row['check_macs']:,}"
 
 
 def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
@@ -91,20 +91,20 @@ def summary_lines(df) -> list[str]:
         lines.append(f"Representational bottlenecks (output more than "
                      f"{meta['bottleneck_factor']:g}x smaller than the previous row's; v3 paper, "
                      f"section 2, principle 1): {', '.join(t['bottlenecks'])}.")
-    if t["fvcore_agrees"] is None:
+    if t["check_agrees"] is None:
         lines.append("FlopCounterMode cross-check: not run (--no-verify).")
     else:
         lines.append("FlopCounterMode on the built network (meta tensors): "
                      + ("agrees with the analytic params and MACs on every row"
-                        if t["fvcore_agrees"] else "DISAGREES with the analytic counts (see "
+                        if t["check_agrees"] else "DISAGREES with the analytic counts (see "
                                                    "the FlopCounter column)")
                      + ("; the Conv2d and Linear output sizes agree with the analytic ones."
-                        if t["fvcore_activations_agree"] else
+                        if t["check_mac_outputs_agree"] else
                         "; the Conv2d and Linear output sizes DISAGREE with the analytic ones."))
-        if t.get("fvcore_skipped"):
+        if t.get("check_zero_ops"):
             lines.append("FlopCounterMode counted as zero (ops it has no FLOP formula for): "
                          + ", ".join(
-                             f"{op} x{n}" for op, n in t["fvcore_skipped"].items()) + ".")
+                             f"{op} x{n}" for op, n in t["check_zero_ops"].items()) + ".")
     lines.append("Conventions: " + meta["conventions"])
     return lines
 
@@ -212,12 +212,12 @@ def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> 
              (f"paper{sep}ops", "right", 3, lambda r, m: r["printed_ops"] or ""),
              (f"Δ{sep}params", "right", 3, lambda r, m: signed_pct(r["paper_params_delta_pct"])),
              (f"Δ{sep}ops", "right", 3, lambda r, m: signed_pct(r["paper_ops_delta_pct"]))]
-    fvcore = [("FlopCounter", "center", 2, lambda r, m: _fvcore_cell(r))]
-    if compact and all(_fvcore_cell(r) in ("=", "") for r in rows):
-        fvcore = []
+    check = [("FlopCounter", "center", 2, lambda r, m: _check_cell(r))]
+    if compact and all(_check_cell(r) in ("=", "") for r in rows):
+        check = []
     flag = [("flag", "left", 2, lambda r, m: m)]
-    spec += (counts + fvcore + paper + filters if compact
-             else filters + counts + paper + fvcore + flag)
+    spec += (counts + check + paper + filters if compact
+             else filters + counts + paper + check + flag)
     headers = [(h, j) for h, j, _, _ in spec]
     group_of = [g for _, _, g, _ in spec]
     extra = []

@@ -46,7 +46,7 @@ def conventions(frames: list[pd.DataFrame]) -> str:
         lines.append("- Comparisons are of the inference networks, without aux heads. A is the "
                      "original and B the variant; saved = 1 - B/A, what B saves relative to A "
                      "(negative: B costs more); MACs ratio = A/B.")
-    verified = [bool(m.get("verified_with_fvcore")) for m in metas]
+    verified = [bool(m.get("verified")) for m in metas]
     if all(verified):
         lines.append("- Every count is computed twice, analytically from the YAML spec and by "
                      "torch's FlopCounterMode (FLOPs / 2) on the built PyTorch network, run on "
@@ -95,7 +95,7 @@ def googlenet_report(out: Path) -> str:
         f"Built from `tables/googlenet.yaml`, the paper-faithful GoogLeNet has "
         f"**{t['params']:,} parameters and {t['macs']:,} MACs** per 224x224 image at inference "
         f"({t['params_with_aux']:,} params with the two auxiliary heads). FlopCounterMode on "
-        f"the built network {'agrees' if t['fvcore_agrees'] else 'DISAGREES'} with the analytic "
+        f"the built network {'agrees' if t['check_agrees'] else 'DISAGREES'} with the analytic "
         f"counts on all {len(df)} rows. Table 1's ops column is within 1% of the computed MACs on every "
         f"row but {_pct_list(main, 'paper_ops_delta_pct', 1.0)}; its params "
         f"column (read with K = 1024) is within 2% on every row but "
@@ -286,7 +286,7 @@ def inception_v3_report(out: Path) -> str:
         f"which {'is' if published['params_matches'] else 'is NOT'} torchvision's published "
         f"figure, and {t['macs']:,} MACs per 299x299 image ({published['macs']} published). "
         f"FlopCounterMode "
-        f"{'agrees on every row' if t['fvcore_agrees'] else 'DISAGREES on some rows'}. "
+        f"{'agrees on every row' if t['check_agrees'] else 'DISAGREES on some rows'}. "
         f"Of the paper's "
         f"claims, {sum(c['verdict'] == 'holds' for c in checked)} of {len(checked)} checks hold "
         f"and {len(claims) - len(checked)} cannot be checked yet (see below). The "

@@ -28,7 +28,7 @@ def test_table_verified_torchvision_csv():
     assert result.exit_code == 0, result.output
     rows = {r["row"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert rows["TOTAL"]["params"] == "6624904"
-    assert rows["inception_3a"]["fvcore_macs"] == rows["inception_3a"]["macs"]
+    assert rows["inception_3a"]["check_macs"] == rows["inception_3a"]["macs"]
 
 
 def test_table_text_default(tmp_path):
@@ -183,7 +183,7 @@ def test_compare_csv_and_plot(tmp_path):
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows[-1]["row"] == "TOTAL" and rows[0]["level"] == "module"
-    assert rows[0]["a_fvcore_macs"] == rows[0]["a_macs"]
+    assert rows[0]["a_check_macs"] == rows[0]["a_macs"]
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
@@ -213,7 +213,7 @@ def test_factorize_json_and_plot(tmp_path):
     data = json.loads(result.stdout)
     rules = {r["rule"]: r for r in data["rules"]["rows"]}
     assert rules["5x5 -> two 3x3"]["saving_per_position_pct"] == 28.0
-    assert all(r["fvcore_agrees"] for r in data["rules"]["rows"])
+    assert all(r["check_agrees"] for r in data["rules"]["rows"])
     assert data["grid_reduction"]["rows"][0]["macs_per_d2k2"] == 18
     assert plot.read_text().startswith("<?xml")
 
@@ -350,7 +350,7 @@ def test_the_cross_check_needs_no_fvcore(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)  # importing fvcore now raises ImportError
     result = invoke("table", "--verify", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["totals"]["fvcore_agrees"] is True
+    assert json.loads(result.stdout)["totals"]["check_agrees"] is True
 
 
 def test_read_only_output_folder(monkeypatch, tmp_path):
@@ -497,7 +497,7 @@ def test_a_row_named_like_a_module_attribute_counts_and_verifies(write_spec):
     result = invoke("table", "--spec", str(write_spec(text)), "-f", "json")
     assert result.exit_code == 0, result.output
     rows = {r["row"]: r for r in json.loads(result.stdout)["rows"]}
-    assert rows["training"]["fvcore_params"] == rows["training"]["params"] == 4 * 2 * 2 * 3 + 3
+    assert rows["training"]["check_params"] == rows["training"]["params"] == 4 * 2 * 2 * 3 + 3
 
 
 def test_bare_names_ignore_the_working_directory(tmp_path, monkeypatch):

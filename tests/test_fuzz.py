@@ -257,7 +257,7 @@ def _json_problems(text: str, net: Net, spec_text: str, batch: int, aux: bool) -
     main = [sum(x) for x in zip(*net.rows[:n_main])]
     if [totals["params"], totals["macs"]] != [main[0], main[1] * batch]:
         return [f"totals {totals['params']}, {totals['macs']}; the formulas give {main}"]
-    if totals.get("fvcore_agrees") is False:
+    if totals.get("check_agrees") is False:
         return ["FlopCounterMode disagrees with the analytic counts"]
     return []
 

@@ -96,12 +96,12 @@ def test_representation_ratio_and_tiny():
     assert g["head"].representation_ratio is None
 
 
-def test_profile_columns_and_fvcore_activations():
+def test_profile_columns_and_check_mac_outputs():
     from incprof.profiler import profile
 
     df = profile("googlenet", verify=pytest.importorskip("torch") is not None, dtype="fp16")
     t = df.attrs["totals"]
-    assert t["fvcore_activations_agree"] is True
+    assert t["check_mac_outputs_agree"] is True
     assert t["receptive_field"] == [907, 907]
     assert t["bottlenecks"] == ["avgpool"]
     row = df.set_index("row").loc["inception_3a"]

@@ -63,5 +63,5 @@ def test_grid_reduction_needs_even_d():
 
 def test_verified_lab_agrees_with_fvcore():
     pytest.importorskip("torch")
-    assert factorization_table(width=8, size=9, verify=True)["fvcore_agrees"].all()
-    assert grid_table(8, 4, verify=True)["fvcore_agrees"].all()
+    assert factorization_table(width=8, size=9, verify=True)["check_agrees"].all()
+    assert grid_table(8, 4, verify=True)["check_agrees"].all()
