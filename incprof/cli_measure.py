@@ -86,7 +86,8 @@ def referee_cmd(
     Example: incprof referee --model torchvision:resnet50
     """
     from . import render_measure
-    from .referee import referee, referee_figures
+    from .published import referee_figures
+    from .referee import referee
     from .spec import resolve
 
     check_outputs(output)

@@ -79,7 +79,7 @@ def referee_grid(result: dict) -> Grid:
 
 
 def figures_grid(figures: list[dict], title: str) -> Grid:
-    """Published figures refereed (``incprof.referee.referee_figures``) as a Grid."""
+    """Published figures refereed (``incprof.published.referee_figures``) as a Grid."""
     rows = [[f["arch"], f["source"], f["figure"], f["value"], f["flavor"],
              f"{f['input'][0]}x{f['input'][1]}", f["stated"] or "", f["verdict"]]
             for f in figures]

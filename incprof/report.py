@@ -390,7 +390,8 @@ def referee_report(out: Path) -> str:
     """referee.md: every peer counter's total on every built-in network, predicted to the unit
     from incprof's per-op counts, and every published figure refereed."""
     from .peers import DESCRIPTIONS
-    from .referee import CONVENTIONS, referee_figures
+    from .published import referee_figures
+    from .referee import CONVENTIONS
 
     runs = referee_runs()
     ran = [(r, t) for r in runs for t in r["tools"] if t["installed"]]

@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from incprof.errors import SpecError
 from incprof.lab import grid_table
 from incprof.profiler import profile
+from incprof.published import referee_figures
 from incprof.render_profile import summary_lines
 from incprof.spec import available, resolve
 
@@ -131,3 +133,50 @@ def test_savings_plot_marks_the_grid_saving_it_is_given(tmp_path, monkeypatch):
     grid.loc[grid["form"] == "pool then conv", "paper_saving_pct"] = 60.0
     plot.savings_bars(factorization_table(), grid, tmp_path / "savings.svg")
     assert marked == [[28.0, 33.0, 11.0, 60.0]]
+
+
+# ------------------------------------------------- published figures against every convention
+def figure(arch, source_start, kind=None):
+    (found,) = [f for f in referee_figures(arch) if f["source"].startswith(source_start)
+                and kind in (None, f["figure"])]
+    return found
+
+
+def test_published_figures():
+    # timm's gmacs are fvcore's totals (results/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv)
+    for arch in ("inception_v3", "inception_v4", "inception_resnet_v2", "xception"):
+        name = "legacy_xception" if arch == "xception" else arch
+        assert "fvcore" in figure(arch, f"timm {name} infer_gmacs")["fits"]
+    # 12.28 G is fvcore's total; conv and linear MACs alone (12,253,974,624) print as 12.25 G
+    v4 = figure("inception_v4", "timm inception_v4 infer_gmacs")
+    assert v4["fits"] == ["fvcore"]
+    # torchvision's _ops 1.498 are conv and linear MACs (1,498,376,192), fvcore's total is 1.505
+    tv = figure("googlenet", "torchvision googlenet", "MACs")
+    assert "macs" in tv["fits"] and "fvcore" not in tv["fits"]
+    assert figure("googlenet", "torchvision googlenet", "params")["fits"] == ["params"]
+    # Keras counts BatchNorm's moving statistics: 23.9M, where the parameters alone are 23.8M
+    keras = figure("inception_v3", "Keras InceptionV3")
+    assert keras["fits"] == ["params_and_bn_statistics"]
+    assert not keras["verdict"].startswith("FLAGGED")
+
+
+def test_figures_that_fit_no_convention_are_flagged():
+    openvino = figure("inception_resnet_v2", "OpenVINO Open Model Zoo inception-resnet-v2-tf (MP")
+    assert openvino["fits"] == [] and openvino["verdict"].startswith("FLAGGED")
+    # the nearest convention is the weights alone (every parameter convention is above 55M)
+    assert openvino["nearest"] == "weights" and openvino["nearest_value"] > 55_000_000
+    assert f"{30.223e6 / openvino['nearest_value'] - 1:+.1%}" in openvino["verdict"]
+    # Xception's Table 3 prints 23,626,728 for Inception-v3: no build gives it
+    table3 = figure("inception_v3", "Xception paper, Table 3")
+    assert table3["fits"] == [] and table3["verdict"].startswith("FLAGGED")
+
+
+def test_a_bad_refereed_entry_names_its_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ninput: [3, 8, 8]\nrows:\n"
+                    "  - {name: fc, type: linear, layers: [{linear: {out: 2}}]}\n"
+                    "refereed:\n  - {source: somewhere, figure: TOPS, value: 1G}\n")
+    from incprof.spec import load_spec
+
+    with pytest.raises(SpecError, match=r"bad.yaml:6.*figure must be one of"):
+        referee_figures(load_spec(path))

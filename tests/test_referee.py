@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from conftest import user_models
 from incprof import ops as ops_mod, peers, referee as ref
 from incprof.cli import app
-from incprof.errors import SpecError
 from incprof.spec import parse_spec, resolve
 
 # Every built-in architecture and flavour, at a size the network allows and that keeps the CPU
@@ -126,18 +125,6 @@ def test_ptflops_pytorch_counts_modules_per_image_and_functionals_per_batch():
         == 2 * 9 + 4 * 18
 
 
-def test_inventory_agrees_with_the_analytic_counts():
-    from incprof.analytic import count_spec
-    from incprof.spec import available, resolve
-
-    for name in available():
-        spec = resolve(name)
-        ops = ops_mod.network_ops(spec)
-        main = [rc.counts for rc in count_spec(spec) if not rc.placed.is_aux]
-        assert sum(op.macs for op in ops) == sum(c.macs for c in main), name
-        assert sum(op.params for op in ops) == sum(c.params for c in main), name
-
-
 def test_a_peer_not_installed_is_listed(monkeypatch):
     monkeypatch.setattr(peers, "installed", lambda tool: tool != "thop")
     result = ref.referee(parse_spec(EVERY_KIND), tools=("thop", "ptflops_aten"))
@@ -147,52 +134,6 @@ def test_a_peer_not_installed_is_listed(monkeypatch):
     from incprof.render_measure import referee_grid
 
     assert referee_grid(result).rows[0][:4] == ["thop", "", "MACs", "not installed"]
-
-
-def figure(arch, source_start, kind=None):
-    (found,) = [f for f in ref.referee_figures(arch) if f["source"].startswith(source_start)
-                and kind in (None, f["figure"])]
-    return found
-
-
-def test_published_figures():
-    # timm's gmacs are fvcore's totals (results/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv)
-    for arch in ("inception_v3", "inception_v4", "inception_resnet_v2", "xception"):
-        name = "legacy_xception" if arch == "xception" else arch
-        assert "fvcore" in figure(arch, f"timm {name} infer_gmacs")["fits"]
-    # 12.28 G is fvcore's total; conv and linear MACs alone (12,253,974,624) print as 12.25 G
-    v4 = figure("inception_v4", "timm inception_v4 infer_gmacs")
-    assert v4["fits"] == ["fvcore"]
-    # torchvision's _ops 1.498 are conv and linear MACs (1,498,376,192), fvcore's total is 1.505
-    tv = figure("googlenet", "torchvision googlenet", "MACs")
-    assert "macs" in tv["fits"] and "fvcore" not in tv["fits"]
-    assert figure("googlenet", "torchvision googlenet", "params")["fits"] == ["params"]
-    # Keras counts BatchNorm's moving statistics: 23.9M, where the parameters alone are 23.8M
-    keras = figure("inception_v3", "Keras InceptionV3")
-    assert keras["fits"] == ["params_and_bn_statistics"]
-    assert not keras["verdict"].startswith("FLAGGED")
-
-
-def test_figures_that_fit_no_convention_are_flagged():
-    openvino = figure("inception_resnet_v2", "OpenVINO Open Model Zoo inception-resnet-v2-tf (MP")
-    assert openvino["fits"] == [] and openvino["verdict"].startswith("FLAGGED")
-    # the nearest convention is the weights alone (every parameter convention is above 55M)
-    assert openvino["nearest"] == "weights" and openvino["nearest_value"] > 55_000_000
-    assert f"{30.223e6 / openvino['nearest_value'] - 1:+.1%}" in openvino["verdict"]
-    # Xception's Table 3 prints 23,626,728 for Inception-v3: no build gives it
-    table3 = figure("inception_v3", "Xception paper, Table 3")
-    assert table3["fits"] == [] and table3["verdict"].startswith("FLAGGED")
-
-
-def test_a_bad_refereed_entry_names_its_line(tmp_path):
-    path = tmp_path / "bad.yaml"
-    path.write_text("name: bad\ninput: [3, 8, 8]\nrows:\n"
-                    "  - {name: fc, type: linear, layers: [{linear: {out: 2}}]}\n"
-                    "refereed:\n  - {source: somewhere, figure: TOPS, value: 1G}\n")
-    from incprof.spec import load_spec
-
-    with pytest.raises(SpecError, match=r"bad.yaml:6.*figure must be one of"):
-        ref.referee_figures(load_spec(path))
 
 
 def test_cli_referee(tmp_path):
@@ -268,22 +209,6 @@ def test_every_peer_predicted_on_the_test_models(name, side, batch):
     result = ref.referee(model=model, label=name, input_size=side, batch_size=batch)
     assert result["meta"]["input"] == [side, side] and result["meta"]["flavor"] is None
     assert_zero(result)
-
-
-def test_the_model_inventory_views():
-    """Functional, by hand at 8x8 (conv 3->8, 3x3, stride 2: 4x4 maps): the calls view holds
-    the modules (block.conv and block.bn twice each, fc) and the watched calls made outside them
-    (F.relu twice); `+`, `*` and `@` are operators, which no peer's patch sees."""
-    import torch
-
-    inventory = ops_mod.model_ops(user_models().functional(), torch.zeros(1, 3, 8, 8), ref.WATCHED)
-    assert [op.kind for op in inventory.calls] == [
-        "conv", "batchnorm", "F.relu", "conv", "batchnorm", "F.relu", "linear"]
-    assert [op.macs for op in inventory.calls if op.kind == "conv"] == [8 * 9 * 8 * 16] * 2
-    conv = [op for op in inventory.aten if op.kind == "conv"]
-    assert [op.macs for op in conv] == [3 * 9 * 8 * 16] + [8 * 9 * 8 * 16] * 2
-    assert inventory.params == 8 * 27 + (8 * 72 + 16) + (8 * 5 + 5) + 25
-    assert inventory.params_executed == (8 * 72 + 16) + (8 * 5 + 5)  # modules that ran
 
 
 def test_attention_by_hand():
