@@ -112,9 +112,9 @@ def table(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
                                                    "(atomically) instead of stdout; - is "
                                                    "stdout.")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network on "
-                                         "meta tensors and re-count every row with torch's "
-                                         "FlopCounterMode (needs torch); "
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
+                                         "re-count every row with torch's FlopCounterMode "
+                                         "formulas on an empty batch (needs torch); "
                                          "--no-verify is instant and torch-free.")] = True,
     plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
                                                  "by conv kind (.png or .svg).")] = None,

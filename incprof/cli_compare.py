@@ -37,7 +37,7 @@ def compare(
                                                  "module (.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
                                          "network with FlopCounterMode on the built PyTorch "
-                                         "modules (meta tensors).")
+                                         "modules (an empty batch).")
                       ] = True,
     max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
                                                       "whose estimated memory exceeds this many bytes, "
@@ -135,7 +135,7 @@ def factorize(
     plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
                                                  "(.png or .svg).")] = None,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
-                                         "FlopCounterMode on the built modules (meta tensors).")] = True,
+                                         "FlopCounterMode on the built modules (an empty batch).")] = True,
     wide: WideOpt = False,
 ) -> None:
     """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.

@@ -74,7 +74,7 @@ def _guard(specs: list[ArchSpec], batch_size: int, verify: bool, latency,
            max_memory: int | None) -> None:
     """Before anything is built: refuse a cross-check of more than limits.MAX_LAYERS layers in
     all, and, for timing, any spec whose network would not fit in ``max_memory`` bytes in its
-    dtype (the cross-check runs on meta tensors and allocates nothing)."""
+    dtype (the cross-check runs on an empty batch: its weights only)."""
     from .limits import check_layers, check_memory
 
     if verify and specs:

@@ -1,13 +1,16 @@
-"""Per-row params, MACs and conv/linear outputs of a built network, counted by torch's own
-FlopCounterMode on meta tensors: the second count, independent of incprof.analytic.
+"""Per-row params, MACs and conv/linear outputs of a built network, counted with torch's own FLOP
+formulas (torch.utils.flop_counter, the ones FlopCounterMode applies): the second count,
+independent of incprof.analytic.
 
-The network is built under ``torch.device("meta")``, so its weights are never allocated or
-initialised, and it runs once on a meta input: every op computes only its output's shape, no
-arithmetic is done, and the count takes the same time at any batch or input size and on a busy
-machine as on an idle one. The main network and every aux head (on the output of the row it
-follows) run in that one pass. FlopCounterMode gives each module's FLOPs (conv and matmul, 2 per
-MAC); forward hooks on the Conv2d and Linear modules give their output elements (the activation
-count fvcore defines); the parameters are the built modules' own.
+The network is built on the CPU and runs once on an empty batch (zero images) of the input's
+shape: every op runs its real kernel on tensors with no elements, so shapes flow through the
+network exactly as torch computes them while no arithmetic is done, and the count takes the same
+time at any batch or input size, on a busy machine as on an idle one. (Meta tensors would do the
+same, but torch's first meta op imports torch._dynamo and sympy, which takes longer than
+``import torch`` itself.) A TorchFunctionMode sees each call with its arguments: conv2d and linear
+are priced by FlopCounterMode's own formulas (FLOPs / 2) at the real batch size, the calls it has
+no formula for are tallied by name. The main network and every aux head (on the output of the row
+it follows) run in that one pass; the parameters are the built modules' own.
 """
 
 from __future__ import annotations
@@ -15,85 +18,108 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+# Calls that only read shapes, reshape, allocate or (in eval mode) pass values through: not
+# listed among the calls counted as zero, because they compute nothing.
+_NO_COMPUTE = {"dim", "size", "flatten", "view", "reshape", "zeros", "empty", "dropout",
+               "__get__"}
+
 
 @dataclass(frozen=True)
 class Measured:
     """The second count's figures for one row or aux head, for the whole batch."""
 
     params: int
-    macs: int  # FlopCounterMode's FLOPs / 2
-    activations: int  # output elements of the Conv2d and Linear modules (fvcore's activation count)
+    macs: int  # FlopCounterMode's formulas: FLOPs / 2
+    activations: int  # output elements of the conv and linear calls (fvcore's activation count)
 
 
 class Measurements(dict):
     """The second count's figures keyed by row / aux head name (``Measured``), plus ``skipped``:
-    the ops that ran and that FlopCounterMode has no FLOP formula for (it counts them as zero),
-    name -> calls. Views and allocations, which compute nothing, are left out."""
+    the calls that ran and that FlopCounterMode has no FLOP formula for (it counts them as zero),
+    name -> calls."""
 
     skipped: dict[str, int]
 
 
 def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
-    """Build the network on the meta device and count each row (eval mode) and each aux head (on
-    the output of the row it follows) with FlopCounterMode, in one pass. Returns figures keyed by
-    row / aux head name. Nothing is allocated, so no memory guard applies; refuses
-    (ResourceError) a network with more layers than limits.MAX_LAYERS."""
-    from .limits import check_layers
+    """Build the network and count each row (eval mode) and each aux head (on the output of the
+    row it follows), in one pass on an empty batch, for ``batch_size`` images. Returns figures
+    keyed by row / aux head name. Refuses (ResourceError) a network with more layers than
+    limits.MAX_LAYERS, or whose weights would not fit in half the available memory, before
+    building it."""
+    from .limits import check_layers, check_memory
 
     check_layers([spec])
+    check_memory(spec, input_hw, 0)  # the weights only: an empty batch holds no activations
     import torch
-    from torch import nn
-    from torch.utils.flop_counter import FlopCounterMode
 
     from .build import build
     from .spec import place
 
-    with torch.device("meta"):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the weights' initialisation: more threads only wait when busy
+    try:
         model = build(spec, input_hw).eval()
+    finally:
+        torch.set_num_threads(threads)
     placed = place(spec, input_hw)
     keys = {p.name: model.module_name(p.name) for p in placed}
-    outputs: Counter = Counter()
-    hooks = [module.register_forward_hook(
-        lambda _module, _inputs, out, key=key: outputs.update({key: out.numel()}))
-        for key in keys.values() for module in model.get_submodule(key).modules()
-        if isinstance(module, (nn.Conv2d, nn.Linear))]
-    x = torch.empty(batch_size, *placed[0].in_shape, device="meta")
-    counter = FlopCounterMode(display=False)
-    uncounted = _uncounted_mode(counter.flop_registry)
+    mode = _pricing_mode(batch_size)
+    hooks = [model.get_submodule(key).register_forward_pre_hook(
+        lambda _module, _inputs, key=key: mode.rows.append(key)) for key in keys.values()]
+    hooks += [model.get_submodule(key).register_forward_hook(
+        lambda _module, _inputs, _out: mode.rows.pop() and None)  # None: keep the output
+        for key in keys.values()]
     try:
-        with torch.no_grad(), counter, uncounted:
-            model(x, with_aux=True)
+        with torch.no_grad(), mode:
+            model(torch.zeros(0, *placed[0].in_shape), with_aux=True)
     finally:
         for hook in hooks:
             hook.remove()
-    flops = counter.get_flop_counts()
-    root = type(model).__name__
     results = Measurements()
     for name, key in keys.items():
         results[name] = Measured(sum(p.numel() for p in model.get_submodule(key).parameters()),
-                                 sum(flops.get(f"{root}.{key}", {}).values()) // 2,
-                                 outputs[key])
-    results.skipped = dict(sorted(uncounted.calls.items()))
+                                 mode.flops[key] // 2, mode.outputs[key])
+    results.skipped = dict(sorted(mode.uncounted.items()))
     return results
 
 
-def _uncounted_mode(registry):
-    """A dispatch mode that tallies, by name, the ops that run and have no entry in
-    FlopCounterMode's ``registry`` of FLOP formulas; views and ops without a tensor input
-    (allocations such as ``empty``), which compute nothing, are left out."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_leaves
+def _pricing_mode(batch_size: int):
+    """A TorchFunctionMode that prices every conv2d and linear call with FlopCounterMode's
+    formulas at ``batch_size`` images (the calls run on an empty batch), per row (``rows``: the
+    stack of rows running), and tallies the other calls by name."""
+    import math
 
-    class Uncounted(TorchDispatchMode):
+    from torch.overrides import TorchFunctionMode
+    from torch.utils.flop_counter import conv_flop_count, mm_flop
+
+    def batched(shape) -> list:
+        return [batch_size, *shape[1:]]
+
+    class Pricing(TorchFunctionMode):
         def __init__(self) -> None:
             super().__init__()
-            self.calls: Counter = Counter()
+            self.rows: list[str] = []
+            self.flops: Counter = Counter()
+            self.outputs: Counter = Counter()
+            self.uncounted: Counter = Counter()
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func._overloadpacket not in registry and not func.is_view and any(
-                    isinstance(a, torch.Tensor) for a in tree_leaves((args, kwargs))):
-                self.calls[func._opname] += 1
-            return func(*args, **(kwargs or {}))
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            name = getattr(func, "__name__", str(func))
+            row = self.rows[-1] if self.rows else ""
+            if name == "conv2d":
+                self.flops[row] += conv_flop_count(batched(args[0].shape), list(args[1].shape),
+                                                   batched(out.shape))
+            elif name == "linear":
+                rows = batch_size * math.prod(args[0].shape[1:-1])
+                self.flops[row] += mm_flop((rows, args[0].shape[-1]), tuple(args[1].shape[::-1]))
+            elif name not in _NO_COMPUTE:
+                self.uncounted[name] += 1
+                return out
+            else:
+                return out
+            self.outputs[row] += batch_size * math.prod(out.shape[1:])
+            return out
 
-    return Uncounted()
+    return Pricing()

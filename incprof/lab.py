@@ -75,7 +75,7 @@ def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
                         cout: int | None = None, verify: bool = False) -> pd.DataFrame:
     """Per rule: MACs and weights of the original and factorized conv, the savings per output
     position (the paper's measure) and on the whole grid, and the paper's stated figure.
-    ``verify`` re-counts each conv with FlopCounterMode on meta tensors (incprof.count).
+    ``verify`` re-counts each conv with FlopCounterMode's formulas (incprof.count).
     factorization_records' rows as a DataFrame."""
     return to_frame(factorization_records(width, size, cin, cout, verify))
 

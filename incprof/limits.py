@@ -122,7 +122,7 @@ def estimate_bytes(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int
     return params * (BYTES["fp32"] + value_bytes) + batch_size * per_image + OVERHEAD_BYTES
 
 
-# Leaf layers one cross-check may build and run on meta tensors. Its time grows with the modules
+# Leaf layers one cross-check may build and run (on an empty batch). Its time grows with the modules
 # (measured: 1,600 one-conv rows in 0.9 s, 3,200 in 1.9 s); the built-in GoogLeNet and
 # Inception-v3 have 88 and 116 layers.
 MAX_LAYERS = 2_000
@@ -173,7 +173,9 @@ def check_memory(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int =
     limit = available_bytes() // 2 if limit_bytes is None else limit_bytes
     if needed > limit:
         raise ResourceError(
-            f"building {spec.name} at batch {batch_size} ({dtype}) would need about "
+            f"building {spec.name} "
+            f"{f'at batch {batch_size}' if batch_size else 'for the cross-check (weights only)'} "
+            f"({dtype}) would need about "
             f"{human(needed)}B (params, activations and the largest layer temporary), over the "
             f"limit of {human(limit)}B "
             f"({'half the available memory' if limit_bytes is None else 'set by --max-memory'}); "

@@ -72,8 +72,8 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     """One DataFrame row per table row (then aux heads), with exact counts and the paper audit:
     profile_records' rows as a DataFrame, integer columns as nullable Int64.
 
-    ``verify=True`` builds the network on meta tensors and counts every row again with torch's
-    FlopCounterMode (incprof.count; needs torch, allocates nothing). ``latency`` (a
+    ``verify=True`` builds the network and counts every row again with torch's FlopCounterMode
+    formulas on an empty batch (incprof.count; needs torch, no arithmetic). ``latency`` (a
     latency.TimingOptions) times every row and the whole network (eval, no aux heads), unless its
     estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype
     then replaces ``dtype``, which sets the bytes of the memory columns. A row whose output is more
@@ -121,7 +121,7 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
         from .count import measure
 
         if progress:
-            progress("counting with FlopCounterMode on meta tensors")
+            progress("counting with FlopCounterMode's formulas on an empty batch")
         measured = measure(spec, input_size, batch_size)
     timings = None
     if latency is not None:

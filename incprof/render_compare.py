@@ -73,7 +73,7 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
         if meta.get(side):
             summary.append(f"Rows only in {label}: {', '.join(meta[side])}.")
     if verified:
-        summary.append("FlopCounterMode on the built modules (meta tensors): " + (
+        summary.append("FlopCounterMode on the built modules (an empty batch): " + (
             "agrees with the analytic counts on every row." if t.get("check_agrees")
             else "DISAGREES with the analytic counts (see the FlopCounter column)."))
     summary.append("Conventions: " + meta["conventions"])
@@ -116,7 +116,7 @@ def factorization_grids(rules, grid, exact: bool = False,
     number = commas if exact else human
     m, g = rules.attrs["meta"], grid.attrs["meta"]
     sep = "\n" if compact else " "
-    agreed = ("FlopCounterMode on the built convs (meta tensors) agrees with every MACs figure "
+    agreed = ("FlopCounterMode on the built convs (an empty batch) agrees with every MACs figure "
               "in this table.")
     verified = m["verified"] and not (
         compact and all(r["check_agrees"] for r in records(rules)))

@@ -94,7 +94,7 @@ def summary_lines(df) -> list[str]:
     if t["check_agrees"] is None:
         lines.append("FlopCounterMode cross-check: not run (--no-verify).")
     else:
-        lines.append("FlopCounterMode on the built network (meta tensors): "
+        lines.append("FlopCounterMode on the built network (an empty batch): "
                      + ("agrees with the analytic params and MACs on every row"
                         if t["check_agrees"] else "DISAGREES with the analytic counts (see "
                                                    "the FlopCounter column)")

@@ -49,12 +49,12 @@ def conventions(frames: list[pd.DataFrame]) -> str:
     verified = [bool(m.get("verified")) for m in metas]
     if all(verified):
         lines.append("- Every count is computed twice, analytically from the YAML spec and by "
-                     "torch's FlopCounterMode (FLOPs / 2) on the built PyTorch network, run on "
-                     "meta tensors; the `FlopCounter` column shows `=` where the two agree to "
+                     "torch's FlopCounterMode formulas (FLOPs / 2) on the built PyTorch network, "
+                     "run on an empty batch; the `FlopCounter` column shows `=` where the two agree to "
                      "the unit.")
     elif any(verified):
         lines.append(f"- FlopCounterMode re-counted {sum(verified)} of the {len(verified)} tables "
-                     "on the built PyTorch network, run on meta tensors (those whose "
+                     "on the built PyTorch network, run on an empty batch (those whose "
                      "`FlopCounter` column is filled in: `=` where it agrees with the analytic "
                      "count to the unit); the others are analytic counts from the YAML spec.")
     else:

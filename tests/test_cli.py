@@ -380,7 +380,7 @@ def test_memory_limit_refuses_before_building():
                     "--max-memory", "100M")
     assert result.exit_code == 2
     assert "would need about" in result.stderr and "set by --max-memory" in result.stderr
-    # the cross-check runs on meta tensors: it allocates nothing and is not limited
+    # the cross-check runs on an empty batch: --max-memory limits timing only
     assert invoke("compare", "naive", "reduced", "--level", "network",
                   "--max-memory", "100M").exit_code == 0
 
@@ -627,7 +627,7 @@ def test_progress_labels_name_each_step():
     profile(str(DATA / "tiny.yaml"), verify=True, progress=labels.append,
             latency=TimingOptions(device="cpu", warmup=1, repeats=1))
     rows = [row.name for row in resolve(str(DATA / "tiny.yaml")).rows]
-    assert labels == ["counting with FlopCounterMode on meta tensors",
+    assert labels == ["counting with FlopCounterMode's formulas on an empty batch",
                       *[f"timing row {name}" for name in rows], "timing the whole network"]
 
 

@@ -92,7 +92,7 @@ def no_allocation(monkeypatch):
 
 def _paths(spec, batch, limit, dtype="fp32"):
     """Every library path that builds a network on real tensors, at ``batch``, under ``limit``
-    bytes (the cross-check, incprof.count, builds on meta tensors and allocates nothing)."""
+    bytes (the cross-check, incprof.count, runs on an empty batch: weights only)."""
     from incprof.bench import bench_batches
     from incprof.latency import TimingOptions, time_spec
     from incprof.profiler import profile
