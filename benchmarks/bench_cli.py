@@ -52,6 +52,8 @@ def commands() -> dict[str, list[str]]:
         "incprof table --arch googlenet": incprof + ["table"],
         "incprof table --arch inception_v3": incprof + ["table", "--arch", "inception_v3"],
         "incprof report": incprof + ["report", "--out", tempfile.mkdtemp(prefix="incprof-bench-")],
+        "incprof report --referee": incprof + ["report", "--referee", "--out",
+                                               tempfile.mkdtemp(prefix="incprof-bench-")],
     }
     for name, code in PEERS.items():
         module = {"FlopCounterMode": "torch"}.get(name, name)

@@ -96,9 +96,30 @@ class Network(nn.Module):
         return (x, *aux_outputs) if aux_outputs else x
 
 
-def build(spec: ArchSpec, input_hw: Pair | None = None) -> Network:
-    """The paper-faithful network of a spec (use a variant of the spec for other flavours)."""
-    return Network(spec, input_hw)
+def build(spec: ArchSpec, input_hw: Pair | None = None, *, initialise: bool = True) -> Network:
+    """The paper-faithful network of a spec (use a variant of the spec for other flavours).
+    ``initialise=False`` leaves every weight zero instead of drawing it at random (torch.nn.init):
+    for counting, where the values never matter, GoogLeNet then builds in milliseconds."""
+    if initialise:
+        return Network(spec, input_hw)
+    with _zero_init():
+        return Network(spec, input_hw)
+
+
+def _zero_init():
+    """A TorchFunctionMode under which torch.nn.init's in-place initialisers zero their tensor."""
+    from torch.overrides import TorchFunctionMode
+
+    class ZeroInit(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__module__", None) == "torch.nn.init" and \
+                    func.__name__.endswith("_"):
+                tensor = args[0] if args else kwargs["tensor"]
+                with torch.no_grad():
+                    return tensor.zero_()
+            return func(*args, **(kwargs or {}))
+
+    return ZeroInit()
 
 
 def _sequence(layers: tuple[Layer, ...], in_shape: Shape,

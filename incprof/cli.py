@@ -225,14 +225,19 @@ def report(
     device: DeviceOpt = "auto",
     dtype: Annotated[DType, typer.Option(help="With --latency: fp32, fp16 or bf16.")
                      ] = DType.fp32,
+    referee: Annotated[bool, typer.Option("--referee", help="Also write referee.md: every peer "
+                                          "counter run on every built-in network (needs "
+                                          "incprof[peers]; most of the time of all the "
+                                          "reports).")] = False,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
-    googlenet.md, naive-vs-reduced.md, factorizations.md and inception_v3.md, into --out.
-    They are byte-for-byte reproducible; CI regenerates them and fails if they drift.
-    Example: incprof report --out reports
+    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md and family.md into
+    --out, and with --referee referee.md. They are byte-for-byte reproducible; CI regenerates them
+    all (incprof report --referee) and fails if they drift.
+    Example: incprof report --referee --out reports
     """
-    from .report import REPORTS, latency_report, write_reports
+    from .report import REFEREE_REPORTS, REPORTS, latency_report, write_reports
 
     check_outputs(folder=out)
     if latency:
@@ -244,16 +249,17 @@ def report(
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
         return
-    unwritten[:] = [str(out / name) for name in REPORTS]
+    names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]
+    unwritten[:] = [str(out / name) for name in names]
 
     def written(name: str) -> None:
         unwritten.remove(str(out / name))
         if unwritten:
             step(f"writing {Path(unwritten[0]).name}")
 
-    with user_errors(), progress("writing reports", len(REPORTS)) as step:
+    with user_errors(), progress("writing reports", len(names)) as step:
         step(f"writing {Path(unwritten[0]).name}")
-        paths = write_reports(out, written)
+        paths = write_reports(out, written, referee)
     for path in paths:
         typer.echo(f"wrote {path}")
 

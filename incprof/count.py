@@ -2,8 +2,8 @@
 formulas (torch.utils.flop_counter, the ones FlopCounterMode applies): the second count,
 independent of incprof.analytic.
 
-The network is built on the CPU, its weights allocated but not initialised, and runs once on an
-empty batch (zero images) of the input's
+The network is built on the CPU, its weights zero rather than drawn at random, and runs once on
+an empty batch (zero images) of the input's
 shape: every op runs its real kernel on tensors with no elements, so shapes flow through the
 network exactly as torch computes them while no arithmetic is done, and the count takes the same
 time at any batch or input size, on a busy machine as on an idle one. (Meta tensors would do the
@@ -57,8 +57,7 @@ def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
     from .build import build
     from .spec import place
 
-    with _no_init():  # the weights' values never matter to a count
-        model = build(spec, input_hw).eval()
+    model = build(spec, input_hw, initialise=False).eval()  # values never matter to a count
     placed = place(spec, input_hw)
     keys = {p.name: model.module_name(p.name) for p in placed}
     mode = _pricing_mode(batch_size)
@@ -79,21 +78,6 @@ def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
                                  mode.flops[key] // 2, mode.outputs[key])
     results.skipped = dict(sorted(mode.uncounted.items()))
     return results
-
-
-def _no_init():
-    """A TorchFunctionMode under which torch.nn.init's in-place initialisers leave their tensor
-    as allocated: building GoogLeNet takes a few milliseconds instead of a tenth of a second."""
-    from torch.overrides import TorchFunctionMode
-
-    class NoInit(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            if getattr(func, "__module__", None) == "torch.nn.init" and \
-                    func.__name__.endswith("_"):
-                return args[0] if args else kwargs["tensor"]
-            return func(*args, **(kwargs or {}))
-
-    return NoInit()
 
 
 def _pricing_mode(batch_size: int):

@@ -199,8 +199,8 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
         def make(device: str):
             import torch
 
-            with torch.device(device):
-                return build(spec, input_size).eval()
+            with torch.device(device):  # zero weights: no peer's count reads their values
+                return build(spec, input_size, initialise=False).eval()
     rows = [_tool_row(tool, make, (batch_size, *shape), views, params) for tool in
             tools or peers.PEERS]
     return {"meta": {**meta, "input": list(shape[1:]), "batch_size": batch_size}, "tools": rows}

@@ -273,10 +273,10 @@ def test_diff_lists_changed_rows(write_spec):
 
 @pytest.fixture(scope="module")
 def reference_reports(tmp_path_factory):
-    """One complete `incprof report` run: {file name: (bytes, order written)}."""
+    """One complete `incprof report --referee` run: {file name: (bytes, order written)}."""
     pytest.importorskip("torch")
     out = tmp_path_factory.mktemp("reference")
-    result = invoke("report", "--out", str(out))
+    result = invoke("report", "--referee", "--out", str(out))
     assert result.exit_code == 0, result.output
     paths = sorted(out.iterdir(), key=lambda p: p.stat().st_mtime_ns)
     return {p.name: (p.read_bytes(), order) for order, p in enumerate(paths)}
@@ -287,6 +287,19 @@ def test_report_command(reference_reports):
     assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md",
             "referee.md"} <= names
     assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
+
+
+def test_report_without_referee_runs_no_peer(reference_reports, tmp_path, monkeypatch):
+    """Without --referee, the peers never run and referee.md is not written; the other reports
+    are the same bytes."""
+    import incprof.peers
+
+    monkeypatch.setattr(incprof.peers, "run", lambda *a: pytest.fail("a peer ran"))
+    result = invoke("report", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    written = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(written) == set(reference_reports) - {"referee.md", "referee-reported-vs-predicted.svg"}
+    assert all(data == reference_reports[name][0] for name, data in written.items())
 
 
 def default_sigint():
@@ -306,7 +319,8 @@ def test_an_interrupted_report_leaves_every_file_whole(reference_reports, tmp_pa
         out.mkdir()
         for name, data in old.items():
             (out / name).write_bytes(data)
-        process = subprocess.Popen([sys.executable, "-m", "incprof", "report", "--out", str(out)],
+        process = subprocess.Popen([sys.executable, "-m", "incprof", "report", "--referee",
+                                    "--out", str(out)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    preexec_fn=default_sigint)
         runs.append((sig, order[int(fraction * (len(order) - 1))], out, process))

@@ -63,8 +63,8 @@ def test_a_wrong_build_is_caught(monkeypatch):
     spec = load_spec(DATA / "tiny.yaml")
     real = incprof.build.build
 
-    def wrong(spec, input_hw=None):
-        model = real(spec, input_hw)
+    def wrong(spec, input_hw=None, **kwargs):
+        model = real(spec, input_hw, **kwargs)
         model.row("conv")[0][0] = nn.Conv2d(3, 4, 5, padding=2)
         return model
 
