@@ -103,18 +103,17 @@ def _pricing_mode(batch_size: int):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             name = getattr(func, "__name__", str(func))
+            if name not in ("conv2d", "linear"):
+                if name not in _NO_COMPUTE:
+                    self.uncounted[name] += 1
+                return out
             row = self.rows[-1] if self.rows else ""
             if name == "conv2d":
                 self.flops[row] += conv_flop_count(batched(args[0].shape), list(args[1].shape),
                                                    batched(out.shape))
-            elif name == "linear":
+            else:
                 rows = batch_size * math.prod(args[0].shape[1:-1])
                 self.flops[row] += mm_flop((rows, args[0].shape[-1]), tuple(args[1].shape[::-1]))
-            elif name not in _NO_COMPUTE:
-                self.uncounted[name] += 1
-                return out
-            else:
-                return out
             self.outputs[row] += batch_size * math.prod(out.shape[1:])
             return out
 

@@ -155,8 +155,9 @@ def _einsum_detail(args) -> tuple:
     return (args[0], tuple(tuple(int(d) for d in o.shape) for o in operands))
 
 
-# Where a watched name's attribute lives: "F.relu" is torch.nn.functional.relu.
-_OWNERS = {"F": "torch.nn.functional", "Tensor": "torch.Tensor", "torch": "torch"}
+# Where a watched name's attribute lives: "F.relu" is torch.nn.functional.relu (module, class).
+_OWNERS = {"F": ("torch.nn.functional", None), "Tensor": ("torch", "Tensor"),
+           "torch": ("torch", None)}
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,7 @@ def model_ops(model, x, watch=()) -> ModelOps:
     owners = {}
     for name in watch:
         prefix, _, attr = name.partition(".")
-        module, _, cls = _OWNERS[prefix].rpartition(".") if prefix == "Tensor" else \
-            (_OWNERS[prefix], "", "")
+        module, cls = _OWNERS[prefix]
         owner = importlib.import_module(module)
         owners[name] = (getattr(owner, cls) if cls else owner, attr)
     records = dispatch_trace(model, x, owners)

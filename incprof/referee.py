@@ -221,15 +221,16 @@ def _model_inventory(model, label, input_size, channels: int, batch_size: int):
     label = label or type(model).__name__
     model = model.eval()
     shape = example_shape(model, input_size, channels, batch_size)
-    views = {}
-    for level, grad in _VIEWS:
+    inventories = {}
+    for grad in sorted({grad for _, grad in _VIEWS}):  # one run per autograd mode
         try:
             with torch.set_grad_enabled(grad):
-                inventory = model_ops(copy.deepcopy(model), torch.zeros(shape), WATCHED)
+                inventories[grad] = model_ops(copy.deepcopy(model), torch.zeros(shape), WATCHED)
         except Exception as exc:  # the model rejected the input: one line naming it
             raise UsageError(f"model {label}: rejects input {'x'.join(map(str, shape))}: "
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
-        views[level, grad] = getattr(inventory, level)
+    views = {(level, grad): getattr(inventories[grad], level) for level, grad in _VIEWS}
+    inventory = inventories[False]
     params = {"all": inventory.params, "executed": inventory.params_executed}
     meta = {"arch": label, "title": label, "flavor": None, "aux": False}
     return views, params, shape[1:], lambda device: copy.deepcopy(model), meta  # as it is

@@ -31,11 +31,10 @@ def dispatch_trace(model, x, watch: dict | None = None) -> list:
     """The aten ops the model runs on ``x`` (eagerly, autograd on, control flow as the example
     takes it), each with the stack of modules that called it. Each module call is a record with op
     "call_module" (its args as called) whose meta also holds the module, its first input (``in``),
-    its output
-    (``val``) and the span of records it ran (``first``, ``last``). ``watch`` maps a name to an
-    (object, attribute) pair, such as ``{"F.relu": (torch.nn.functional, "relu")}``: while the
-    model runs, each call through that attribute is a record with op "call_python" (target: the
-    name) and the same meta."""
+    its output (``val``) and the span of records it ran (``first``, ``last``). ``watch`` maps a
+    name to an (object, attribute) pair, such as ``{"F.relu": (torch.nn.functional, "relu")}``:
+    while the model runs, each call through that attribute is a record with op "call_python"
+    (target: the name) and the same meta."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_map
@@ -44,8 +43,7 @@ def dispatch_trace(model, x, watch: dict | None = None) -> list:
     stack: list[tuple] = []
     calls: Counter = Counter()
     records: list[_Op] = []
-
-    opened: list[_Op] = []
+    opened: list[_Op] = []  # the module and watched calls still running, innermost last
 
     def open_record(op: str, target, args, meta: dict) -> None:
         first = next((a for a in args if isinstance(a, torch.Tensor)), None)
