@@ -7,7 +7,9 @@ load hits them alike; the table gives the median seconds and the ratio to the `i
 measured in the same run. `--busy` keeps every core busy with a spinning process while measuring (a
 loaded machine). Peers build the same network (incprof's own builder, paper GoogLeNet) and count it
 with fvcore, torch's FlopCounterMode, and ptflops / thop / torchinfo where installed.
-Numbers depend on the machine; they are printed, never asserted.
+One untimed round comes first, and the measured processes may write bytecode caches
+(PYTHONDONTWRITEBYTECODE is dropped), so that every process starts as it would on a user's machine
+after the first run. Numbers depend on the machine; they are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS for the measured processes (default: torch's own)")
     args = parser.parse_args()
-    env = dict(os.environ)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     todo = commands()
@@ -81,12 +83,13 @@ def main() -> None:
         spinner.start()
     samples: dict[str, list[float]] = {label: [] for label in todo}
     try:
-        for _ in range(args.repeats):
+        for round_ in range(args.repeats + 1):
             for label, argv in todo.items():
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env=env)
-                samples[label].append(time.perf_counter() - start)
+                if round_:  # round 0 warms the caches
+                    samples[label].append(time.perf_counter() - start)
     finally:
         for spinner in spinners:
             spinner.terminate()

@@ -19,7 +19,7 @@ Conventions (stated in every output):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
                    Linear, Pair, Placed, Pool, ReLU, Residual, Separable, Shape, Softmax, place,
@@ -39,7 +39,9 @@ class Counts:
     mac_outputs: int = 0  # output elements of conv and linear layers (fvcore's activation count)
 
     def __add__(self, other: "Counts") -> "Counts":
-        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Counts)))
+        return Counts(self.params + other.params, self.weights + other.weights,
+                      self.macs + other.macs, self.other_ops + other.other_ops,
+                      self.activations + other.activations, self.mac_outputs + other.mac_outputs)
 
 
 def _numel(shape: Shape) -> int:

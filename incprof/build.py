@@ -96,30 +96,42 @@ class Network(nn.Module):
         return (x, *aux_outputs) if aux_outputs else x
 
 
-def build(spec: ArchSpec, input_hw: Pair | None = None, *, initialise: bool = True) -> Network:
+WEIGHTS = ("random", "zero", "empty")
+
+
+def build(spec: ArchSpec, input_hw: Pair | None = None, *, weights: str = "random") -> Network:
     """The paper-faithful network of a spec (use a variant of the spec for other flavours).
-    ``initialise=False`` leaves every weight zero instead of drawing it at random (torch.nn.init):
-    for counting, where the values never matter, GoogLeNet then builds in milliseconds."""
-    if initialise:
+
+    ``weights`` says what torch.nn.init's initialisers do: ``"random"`` draws as torch does;
+    ``"zero"`` zeroes every weight, for counters that run arithmetic whose values never matter;
+    ``"empty"`` leaves the memory as allocated, for a count that runs no arithmetic at all (the
+    cross-check's empty batch), and touches none of it. Either of the last two builds GoogLeNet in
+    milliseconds."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    if weights == "random":
         return Network(spec, input_hw)
-    with _zero_init():
+    with _skip_init(zero=weights == "zero"):
         return Network(spec, input_hw)
 
 
-def _zero_init():
-    """A TorchFunctionMode under which torch.nn.init's in-place initialisers zero their tensor."""
+def _skip_init(zero: bool):
+    """A TorchFunctionMode under which torch.nn.init's in-place initialisers leave their tensor as
+    it is, or zero it."""
     from torch.overrides import TorchFunctionMode
 
-    class ZeroInit(TorchFunctionMode):
+    class SkipInit(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             if getattr(func, "__module__", None) == "torch.nn.init" and \
                     func.__name__.endswith("_"):
                 tensor = args[0] if args else kwargs["tensor"]
-                with torch.no_grad():
-                    return tensor.zero_()
+                if zero:
+                    with torch.no_grad():
+                        tensor.zero_()
+                return tensor
             return func(*args, **(kwargs or {}))
 
-    return ZeroInit()
+    return SkipInit()
 
 
 def _sequence(layers: tuple[Layer, ...], in_shape: Shape,

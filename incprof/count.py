@@ -2,8 +2,8 @@
 formulas (torch.utils.flop_counter, the ones FlopCounterMode applies): the second count,
 independent of incprof.analytic.
 
-The network is built on the CPU, its weights zero rather than drawn at random, and runs once on
-an empty batch (zero images) of the input's
+The network is built on the CPU, its weights left as allocated rather than drawn at random, and
+runs once on an empty batch (zero images) of the input's
 shape: every op runs its real kernel on tensors with no elements, so shapes flow through the
 network exactly as torch computes them while no arithmetic is done, and the count takes the same
 time at any batch or input size, on a busy machine as on an idle one. (Meta tensors would do the
@@ -57,7 +57,7 @@ def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
     from .build import build
     from .spec import place
 
-    model = build(spec, input_hw, initialise=False).eval()  # values never matter to a count
+    model = build(spec, input_hw, weights="empty").eval()  # no arithmetic reads a weight
     placed = place(spec, input_hw)
     keys = {p.name: model.module_name(p.name) for p in placed}
     mode = _pricing_mode(batch_size)

@@ -47,5 +47,5 @@ def as_records(data) -> Records:
     if isinstance(data, Records):
         return data
     rows = [{k: plain(v) for k, v in row.items()} for row in data.to_dict(orient="records")]
-    ints = tuple(c for c in data.columns if str(data[c].dtype) == "Int64")
+    ints = tuple(c for c, dtype in data.dtypes.items() if str(dtype) == "Int64")
     return Records(list(data.columns), rows, data.attrs, ints)

@@ -200,7 +200,7 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
             import torch
 
             with torch.device(device):  # zero weights: no peer's count reads their values
-                return build(spec, input_size, initialise=False).eval()
+                return build(spec, input_size, weights="zero").eval()
     rows = [_tool_row(tool, make, (batch_size, *shape), views, params) for tool in
             tools or peers.PEERS]
     return {"meta": {**meta, "input": list(shape[1:]), "batch_size": batch_size}, "tools": rows}

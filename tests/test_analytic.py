@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import DATA, TABLE1_MODULES
-from incprof.analytic import count_spec
+from incprof.analytic import Counts, count_spec
 from incprof.spec import load_spec, resolve
 
 
@@ -112,3 +112,10 @@ def test_counts_that_would_overflow_int64_at_the_batch_size_are_refused_before_a
             count_spec(spec, batch_size=batch)
         with pytest.raises(ResourceError, match="lower --batch-size"):
             profile(spec, batch_size=batch)
+
+
+def test_counts_add_field_by_field():
+    from dataclasses import astuple
+
+    a, b = Counts(*range(1, 7)), Counts(*range(10, 70, 10))
+    assert astuple(a + b) == (11, 22, 33, 44, 55, 66)  # every field summed, none left out

@@ -159,3 +159,24 @@ rows:
     measured = measure(spec)
     assert (measured["heads"].params, measured["heads"].macs) == (4 * 3 + 3 + 4 * 2 + 2, 4 * 3 + 4 * 2)
     assert (measured["back"].params, measured["back"].macs) == (5 * 2 + 2, 5 * 2)
+
+
+def test_weights_choice_sets_what_the_initialisers_do(googlenet):
+    def next_draw(weights=None):
+        torch.manual_seed(0)
+        if weights:
+            build(googlenet, weights=weights)
+        return torch.rand(1).item()
+
+    untouched = next_draw()
+    # "empty" and "zero" draw nothing from torch's generator; "random" does
+    assert next_draw("empty") == untouched
+    assert next_draw("zero") == untouched
+    assert next_draw("random") != untouched
+    zero, random = build(googlenet, weights="zero"), build(googlenet)
+    assert not any(bool(p.any()) for p in zero.parameters())
+    assert all(bool(p.any()) for name, p in random.named_parameters() if name.endswith("weight"))
+    empty = build(googlenet, weights="empty")
+    assert [p.shape for p in empty.parameters()] == [p.shape for p in random.parameters()]
+    with pytest.raises(ValueError, match="weights must be one of random, zero, empty"):
+        build(googlenet, weights="ones")
