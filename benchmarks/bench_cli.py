@@ -97,7 +97,7 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.repeats} rounds, "
           f"threads {args.threads or 'default'}, {'busy' if args.busy else 'idle'} machine, "
           f"load {os.getloadavg()[0]:.2f}")
-    print(f"| command | median s | x floor |\n|---|---:|---:|")
+    print("| command | median s | x floor |\n|---|---:|---:|")
     for label, values in samples.items():
         median = statistics.median(values)
         print(f"| {label} | {median:.3f} | {median / floor:.2f} |")
