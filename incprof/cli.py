@@ -175,9 +175,8 @@ def table(
             dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
         if plot is not None:
             from .plot import macs_by_kind_bars
-            from .records import to_frame
 
-            draw(macs_by_kind_bars, plot, to_frame(df))
+            draw(macs_by_kind_bars, plot, df)
     write_result(fmt, output, lambda exact, compact: [render_profile.profile_grid(
         df, exact=exact, columns=groups, compact=compact)],
         json=lambda: render_profile.to_json(df), csv=lambda: render_profile.to_csv(df), wide=wide)

@@ -103,9 +103,8 @@ def compare(
                                                    latency=timing))
         if plot is not None:
             from .plot import module_macs_bars
-            from .records import to_frame
 
-            draw(module_macs_bars, plot, to_frame(frames[0]))
+            draw(module_macs_bars, plot, frames[0])
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(f, exact=exact, compact=compact) for f in frames],
         json=lambda: json_text(render_compare.comparison_payload(frames)),
@@ -155,9 +154,8 @@ def factorize(
         grid = grid_records(grid_size, grid_channels, grid_kernel, verify=verify)
         if plot is not None:
             from .plot import savings_bars
-            from .records import to_frame
 
-            draw(savings_bars, plot, to_frame(rules), to_frame(grid))
+            draw(savings_bars, plot, rules, grid)
     write_result(fmt, output, lambda exact, compact: factorization_grids(
         rules, grid, exact=exact, compact=compact),
         json=lambda: json_text({"rules": rows_payload(rules),

@@ -88,13 +88,13 @@ def check_plot(plot: Path | None) -> None:
             check_plot_path(plot)
 
 
-def draw(figure, plot: Path, *frames) -> None:
-    """Draw ``figure`` of ``frames`` into ``plot``; data with nothing to show gets one line saying
-    why no plot was written, and the command goes on."""
+def draw(figure, plot: Path, *tables) -> None:
+    """Draw ``figure`` of ``tables`` (Records) into ``plot``; data with nothing to show gets one
+    line saying why no plot was written, and the command goes on."""
     from .plot import NothingToPlot
 
     try:
-        figure(*frames, plot)
+        figure(*tables, plot)
     except NothingToPlot as exc:
         typer.secho(f"no plot written to {plot}: {exc}", err=True)
     else:

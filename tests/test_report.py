@@ -166,3 +166,17 @@ def test_reports_load_each_builtin_table_once(tmp_path, monkeypatch):
     report.inception_v3_report(tmp_path)
     assert loads and len(loads) == len(set(loads))
     spec_module._builtin.cache_clear()
+
+
+def test_report_command_renders_without_pandas(tmp_path):
+    """`incprof report` builds its tables and figures from plain records: pandas is never imported
+    (the Python API's DataFrames are the only use of it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from incprof.cli import app; "
+            f"r = CliRunner().invoke(app, ['report', '--out', {str(tmp_path)!r}]); "
+            "assert r.exit_code == 0, r.output; "
+            "assert 'pandas' not in sys.modules, 'pandas imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "family.md").exists() and (tmp_path / "googlenet-rows.svg").exists()
