@@ -236,7 +236,8 @@ def report(
     all (incprof report --referee) and fails if they drift.
     Example: incprof report --referee --out reports
     """
-    from .report import REFEREE_REPORTS, REPORTS, latency_report, write_reports
+    from .report import REFEREE_REPORTS, REPORTS, write_reports
+    from .report_latency import latency_report
 
     check_outputs(folder=out)
     if latency:

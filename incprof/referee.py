@@ -270,3 +270,13 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
                                 if reading.by_kind.get(k, 0) != predicted.get(k, 0)} \
             if reading.by_kind else "the tool gives no per-op breakdown"
     return row
+
+
+def referee_runs() -> list[dict]:
+    """``incprof.referee.referee`` on every built-in network and flavour, at its own input size,
+    batch 1, with its aux heads (as the reference implementations build them by default)."""
+    from .spec import available, resolve
+    from .variants import flavors
+
+    return [referee(name, flavor=flavor) for name in available()
+            for flavor in flavors(resolve(name))]

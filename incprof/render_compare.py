@@ -1,5 +1,6 @@
 """Comparisons as Grids, JSON and CSV: two networks or modules side by side (incprof.compare), the
-factorization lab's tables (incprof.lab), and resolution sweeps (incprof.sweep)."""
+factorization lab's tables (incprof.lab), and resolution sweeps and the low-resolution experiment
+(incprof.sweep)."""
 
 from __future__ import annotations
 
@@ -199,3 +200,26 @@ def sweep_grid(df, exact: bool = False) -> Grid:
                                           if r["params"] is not None}) > 1 else
                      "Params are the same at every valid size: no layer's weights depend on the "
                      "grid."), *machine])
+
+
+def lowres_grid(lowres) -> Grid:
+    """The low-resolution experiment (sweep.lowres_records) as a Grid, with its verdict."""
+    lowres = as_records(lowres)
+    m = lowres.attrs["meta"]
+    cells = [[r["variant"], r["input"], r["change"], r["stem_output"], f"{r['params']:,}",
+              f"{r['macs']:,}", f"{r['macs_vs_299_pct']:+.2f}%",
+              "yes" if r["within_1pct"] else "no"] for r in lowres.rows]
+    worst = max(lowres.rows, key=lambda r: abs(r["macs_vs_299_pct"]))
+    return Grid(
+        f"{m['title']}: the paper's low-resolution networks",
+        [("network", "left"), ("input", "right"), ("first layers", "left"),
+         ("into the first module", "right"), ("params", "right"), ("MACs", "right"),
+         (f"MACs vs {m['reference']}", "right"), ("within 1%", "center")], cells,
+        summary=[f"The paper's claim: {m['claim']}.",
+                 "Read here as: conv_1a, the only one of the first two layers with a stride, "
+                 "at stride 1 for 151x151 and 79x79; pool_1, the first pooling layer, removed "
+                 "for 79x79 (see incprof.variants.lowres).",
+                 f"Rule: {m['rule']}. Verdict: the claim "
+                 f"{'holds' if m['claim_holds'] else 'does not hold'} for these counts; the "
+                 f"largest difference is {worst['macs_vs_299_pct']:+.2f}% ({worst['variant']}).",
+                 "Inference, no aux heads; MACs per image."])

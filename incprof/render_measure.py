@@ -1,5 +1,6 @@
-"""Runs of the built network as Grids: throughput per batch size (incprof.bench), and the peer
-counters and published figures refereed (incprof.referee)."""
+"""Runs of the built network and checks of the papers as Grids: throughput per batch size
+(incprof.bench), the peer counters and published figures refereed (incprof.referee), and the
+papers' claims checked (incprof.claims)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,22 @@ def figures_grid(figures: list[dict], title: str) -> Grid:
                          "image, rounds half up to the printed value at its printed precision. "
                          "A figure that fits none is FLAGGED with the nearest convention and how "
                          "far the figure is from it."])
+
+
+def claims_grid(title: str, claims: list[dict]) -> Grid:
+    """The claims of ``incprof.claims.check_claims`` as a table: what the paper prints, what the
+    counts give at that precision (and exactly), the rule and the verdict."""
+    def measured(c: dict) -> str:
+        if c["computed"] is None:
+            return ""
+        exact = f"{c['computed']:,}" if isinstance(c["computed"], int) else f"{c['computed']:.3f}"
+        return f"{c['shown']} ({exact})"
+
+    return Grid(title, [("claim", "left"), ("where", "left"), ("printed", "right"),
+                               ("measured", "right"), ("rule", "left"), ("verdict", "left")],
+                       [[c["claim"], c["source"], c["printed"], measured(c), c["rule"],
+                         c["verdict"]] for c in claims],
+                       summary=["Counts per image at each network's own input size, paper "
+                                "flavour, without aux heads unless the claim says so; a ratio "
+                                "(x) or change (%) is this network's figure over the other's; "
+                                "MACs are conv and linear multiply-accumulates."])

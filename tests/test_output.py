@@ -15,7 +15,7 @@ WORK = [("incprof.profiler", "profile"), ("incprof.profiler", "profile_records")
         ("incprof.compare", "compare_networks_records"), ("incprof.compare", "diff_records"),
         ("incprof.lab", "factorization_records"), ("incprof.sweep", "sweep_records"),
         ("incprof.bench", "bench_records"),
-        ("incprof.report", "write_reports"), ("incprof.report", "latency_report")]
+        ("incprof.report", "write_reports"), ("incprof.report_latency", "latency_report")]
 
 
 @pytest.fixture

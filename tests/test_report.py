@@ -52,12 +52,12 @@ def test_committed_reports_cite_existing_figures():
     ("...", "spec"), (".yaml", "yaml"),
 ])
 def test_latency_report_names_stay_inside_the_folder(arch, name):
-    from incprof.report import latency_stem
+    from incprof.report_latency import latency_stem
 
     assert latency_stem(arch, "Intel(R) Xeon(R)", "fp32", 8) == f"{name}-intel-r-xeon-r-fp32-b8"
 # ---- the conventions block and footnotes follow the run's metadata
 from conftest import DATA  # noqa: E402
-from incprof import render_compare, report  # noqa: E402
+from incprof import render_compare, report, report_latency  # noqa: E402
 from incprof.claims import check_claims  # noqa: E402
 from incprof.profiler import profile  # noqa: E402
 from incprof.spec import resolve  # noqa: E402
@@ -84,7 +84,7 @@ def test_latency_report_conventions_say_the_cross_check_did_not_run(tmp_path, mo
     from incprof.latency import TimingOptions
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    path = report.latency_report(TINY, tmp_path, 1, TimingOptions(device="cpu", warmup=1,
+    path = report_latency.latency_report(TINY, tmp_path, 1, TimingOptions(device="cpu", warmup=1,
                                                                    repeats=2))
     assert path.parent == tmp_path / "latency" and path.name.startswith("tiny-")
     text = path.read_text()
