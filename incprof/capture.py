@@ -19,6 +19,7 @@ from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 
 from .errors import UsageError
+from .records import Records, to_frame
 
 # MACs: conv (weight elements / C_out per output element, i.e. k_h*k_w*C_in/groups), transposed conv
 # (weight elements / C_in per input element), linear (input rows x weight elements), and matrix
@@ -56,6 +57,9 @@ FREE_OPS = {
     "new_zeros", "new_ones", "new_empty", "new_full", "fill", "fill_", "zero_", "masked_fill",
     "full_like", "empty_like", "lift_fresh", "_local_scalar_dense",
 }
+# A model profile's columns, in order: one row per module at the chosen depth.
+MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
+                 "flop_counter_macs", "output_size", "ops", "not_counted"]
 RULES_TEXT = (
     "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
     "position); linear, addmm, mm, bmm, matmul M*N*K, two-operand einsum the product of its index "
@@ -334,31 +338,36 @@ def _listed(counts: Counter) -> str:
     return ", ".join(f"{name} x {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def profile_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                  batch_size: int = 1, label: str | None = None):
-    """A DataFrame with one row per module at ``depth`` (see ``capture``): params, MACs, other
-    ops, FlopCounterMode's MACs, calls, output size, op kinds and ops not counted. Totals in
-    ``df.attrs["totals"]`` (``not_counted``: op -> calls, excluded from every total;
-    ``flop_counter_agrees``), run facts in ``df.attrs["meta"]``."""
-    import pandas as pd
-
+def profile_model_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
+                          batch_size: int = 1, label: str | None = None) -> Records:
+    """profile_model's rows as plain records, with its totals and meta in ``attrs``; no pandas.
+    The options are profile_model's."""
     captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
                        label=label)
-    records = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
-                "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
-                "flop_counter_macs": r.flop_counter_macs,
-                "output_size": format_output(r.output_shape), "ops": _listed(r.ops),
-                "not_counted": _listed(r.not_counted)} for r in captured.rows]
-    df = pd.DataFrame.from_records(records)
+    rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
+             "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
+             "flop_counter_macs": r.flop_counter_macs,
+             "output_size": format_output(r.output_shape), "ops": _listed(r.ops),
+             "not_counted": _listed(r.not_counted)} for r in captured.rows]
     missing = sum((r.not_counted for r in captured.rows), Counter())
-    df.attrs["totals"] = {
+    totals = {
         "params": sum(r.params for r in captured.rows), "macs": sum(r.macs for r in captured.rows),
         "other_ops": sum(r.other_ops for r in captured.rows),
         "flop_counter_macs": sum(r.flop_counter_macs for r in captured.rows),
         "flop_counter_agrees": all(r.macs == r.flop_counter_macs for r in captured.rows),
         "not_counted": dict(sorted(missing.items())),
         "shared": [r.name for r in captured.rows if r.calls > 1 or r.shared_params]}
-    df.attrs["meta"] = {"model": captured.model, "class": type(model).__name__,
-                        "capture": captured.method, "input": list(captured.input_shape),
-                        "batch_size": batch_size, "depth": depth, "rules": RULES_TEXT}
-    return df
+    meta = {"model": captured.model, "class": type(model).__name__, "capture": captured.method,
+            "input": list(captured.input_shape), "batch_size": batch_size, "depth": depth,
+            "rules": RULES_TEXT}
+    return Records(MODEL_COLUMNS, rows, {"totals": totals, "meta": meta})
+
+
+def profile_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
+                  batch_size: int = 1, label: str | None = None):
+    """A DataFrame with one row per module at ``depth`` (see ``capture``): params, MACs, other
+    ops, FlopCounterMode's MACs, calls, output size, op kinds and ops not counted. Totals in
+    ``df.attrs["totals"]`` (``not_counted``: op -> calls, excluded from every total;
+    ``flop_counter_agrees``), run facts in ``df.attrs["meta"]``."""
+    return to_frame(profile_model_records(model, input_size, channels=channels, depth=depth,
+                                          batch_size=batch_size, label=label))

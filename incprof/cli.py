@@ -80,11 +80,12 @@ def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, bat
     """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
     disagrees with the graph count."""
     from . import render_model
-    from .capture import profile_model
+    from .capture import profile_model_records
 
     with user_errors():
-        df = profile_model(load_model(ref, model_arg), parse_input_size(input_size),
-                           channels=channels, depth=depth, batch_size=batch_size, label=ref)
+        df = profile_model_records(load_model(ref, model_arg), parse_input_size(input_size),
+                                   channels=channels, depth=depth, batch_size=batch_size,
+                                   label=ref)
     write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
                  json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df))
     if not df.attrs["totals"]["flop_counter_agrees"]:

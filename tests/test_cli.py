@@ -160,6 +160,14 @@ def test_building_commands_import_no_pandas(fmt):
     _run_all(BUILDING, fmt, ("pandas", "matplotlib"))
 
 
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_table_model_imports_no_pandas(fmt):
+    """`table --model` profiles any nn.Module as plain records: torch, but no pandas."""
+    pytest.importorskip("torch")
+    _run_all([["table", "--model", f"{DATA / 'user_models.py'}:functional", "--input-size",
+               "16"]], fmt, ("pandas", "matplotlib"))
+
+
 def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "incprof", "list"], capture_output=True,
                             text=True, check=True)
