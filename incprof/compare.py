@@ -129,7 +129,7 @@ def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
             from .count import measure
 
             for side, one in ones[row.name].items():
-                m = measure(one, None, batch_size, max_memory)[row.name]
+                m = measure(one, None, batch_size)[row.name]
                 record[f"{side}_check_params"], record[f"{side}_check_macs"] = m.params, m.macs
         if latency is not None:
             from .latency import time_spec

@@ -42,16 +42,16 @@ class Measurements(dict):
     skipped: dict[str, int]
 
 
-def measure(spec, input_hw=None, batch_size: int = 1, max_memory: int | None = None) -> Measurements:
+def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
     """Build the network and count each row (eval mode) and each aux head (on the output of the
     row it follows), in one pass on an empty batch, for ``batch_size`` images. Returns figures
     keyed by row / aux head name. Refuses (ResourceError) a network with more layers than
-    limits.MAX_LAYERS, or whose weights would not fit in ``max_memory`` bytes (default: half the
-    available memory), before building it."""
+    limits.MAX_LAYERS, or whose weights would not fit in half the available memory, before
+    building it."""
     from .limits import check_layers, check_memory
 
     check_layers([spec])
-    check_memory(spec, input_hw, 0, max_memory)  # the weights only: an empty batch holds no activations
+    check_memory(spec, input_hw, 0)  # the weights only: an empty batch holds no activations
     import torch
 
     from .build import build

@@ -122,7 +122,7 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
 
         if progress:
             progress("counting with FlopCounterMode's formulas on an empty batch")
-        measured = measure(spec, input_size, batch_size, max_memory)
+        measured = measure(spec, input_size, batch_size)
     timings = None
     if latency is not None:
         from .latency import time_spec

@@ -315,22 +315,3 @@ def test_estimate_bounds_the_measured_peak_of_a_googlenet_forward():
     finally:
         torch.set_num_threads(threads)
     assert estimate_bytes(spec, batch_size=2) >= peak, human(peak)
-
-
-def test_the_cross_check_honours_max_memory(no_allocation):
-    """--max-memory bounds the cross-check's build too: its weights (an empty batch holds no
-    activations), estimated as at batch 0."""
-    from incprof.compare import compare_modules, resolve_side
-    from incprof.profiler import profile
-
-    spec = one_layer(Conv(out=8, kernel=(3, 3)), (3, 8, 8))
-    weights = estimate_bytes(spec, None, 0)
-    # the fp32 weights and their copy in the dtype (fp32 here), 4 + 4 bytes a parameter
-    assert weights == (3 * 3 * 3 * 8 + 8) * (4 + 4) + OVERHEAD_BYTES
-    with pytest.raises(ResourceError, match="for the cross-check .weights only.*set by --max-memory"):
-        profile(spec, verify=True, max_memory=weights - 1)
-    with pytest.raises(no_allocation):
-        profile(spec, verify=True, max_memory=weights)
-    with pytest.raises(ResourceError, match="for the cross-check"):
-        compare_modules(resolve_side("naive"), resolve_side("reduced"), verify=True,
-                        max_memory=OVERHEAD_BYTES)
