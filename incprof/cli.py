@@ -16,9 +16,9 @@ import typer
 from . import __version__
 from . import cli_compare, cli_measure
 from .options import (ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, Format,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, ThreadsOpt, WarmupOpt, WideOpt,
-                      load_model, model_spec, parse_columns, parse_count, parse_input_size,
-                      timing_options)
+                      MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, ThreadsOpt,
+                      WarmupOpt, WideOpt, load_model, model_spec, parse_columns, parse_count,
+                      parse_input_size, timing_options)
 from .errors import SpecError
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
@@ -119,10 +119,7 @@ def table(
                                          "--no-verify is instant and torch-free.")] = True,
     plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
                                                  "by conv kind (.png or .svg).")] = None,
-    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
-                                                      "whose estimated memory exceeds this many bytes, "
-                                                      "e.g. 8G (default: half the available "
-                                                      "memory).")] = None,
+    max_memory: MaxMemoryOpt = None,
     columns: Annotated[str, typer.Option(help="Extra column groups, comma-separated: rf "
                                          "(receptive field, jump), memory (activations, peak live "
                                          "bytes), bottleneck (size drop), or all.")] = "",

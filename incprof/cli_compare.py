@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from .options import (ArchOpt, ChannelsLastOpt, DType, DeviceOpt, Format, FormatOpt, Level,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, WarmupOpt,
-                      WideOpt, model_spec, parse_count, parse_int_list, timing_options)
+                      MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
+                      ThreadsOpt, WarmupOpt, WideOpt, model_spec, parse_count, parse_int_list,
+                      timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 from .variants import VARIANTS
@@ -39,10 +40,7 @@ def compare(
                                          "network with FlopCounterMode on the built PyTorch "
                                          "modules (an empty batch).")
                       ] = True,
-    max_memory: Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
-                                                      "whose estimated memory exceeds this many bytes, "
-                                                      "e.g. 8G (default: half the available "
-                                                      "memory).")] = None,
+    max_memory: MaxMemoryOpt = None,
     latency: Annotated[bool, typer.Option("--latency", help="Also time both forms of every row, "
                                           "and both networks (machine-dependent).")] = False,
     device: DeviceOpt = "auto",

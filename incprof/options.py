@@ -59,6 +59,10 @@ RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (d
                                                    "until the median is stable).")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="With the table format: every column in one "
                                        "table at its natural width, even past the terminal's.")]
+MaxMemoryOpt = Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
+                                                    "whose estimated memory exceeds this many "
+                                                    "bytes, e.g. 8G (default: half the available "
+                                                    "memory).")]
 ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="CPU threads for torch while "
                                                    "timing (default: torch's own count).")]
 
