@@ -90,15 +90,32 @@ def check_plot(plot: Path | None) -> None:
 
 def draw(figure, plot: Path, *tables) -> None:
     """Draw ``figure`` of ``tables`` (Records) into ``plot``; data with nothing to show gets one
-    line saying why no plot was written, and the command goes on."""
+    line saying why no plot was written, and the command goes on. Characters of the user's names
+    that the font cannot draw are named in one line (matplotlib warns once per glyph and draw)."""
+    import re
+    import warnings
+
     from .plot import NothingToPlot
 
     try:
-        figure(*tables, plot)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            figure(*tables, plot)
     except NothingToPlot as exc:
         typer.secho(f"no plot written to {plot}: {exc}", err=True)
-    else:
-        wrote(plot)
+        return
+    missing = set()
+    for warning in caught:
+        glyph = re.match(r"Glyph \d+ \((.+)\) missing from font", str(warning.message))
+        if glyph:
+            missing.add(glyph.group(1))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    if missing:
+        typer.secho(f"note: the font has no glyph for {', '.join(sorted(missing))}; {plot} "
+                    "draws them as empty boxes", err=True)
+    wrote(plot)
 
 
 @contextmanager

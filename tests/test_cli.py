@@ -667,3 +667,19 @@ def test_every_json_writes_text_as_it_is(tmp_path):
         assert result.exit_code == 0, result.output
         assert title in result.stdout and "\\u" not in result.stdout, args
         assert title in json.dumps(json.loads(result.stdout), ensure_ascii=False), args
+
+
+def test_plot_names_the_characters_its_font_lacks_in_one_line(tmp_path):
+    """A row name the font cannot draw: the figure is written, with one note naming the
+    characters instead of matplotlib's two-line warning per glyph and draw."""
+    spec = tmp_path / "odd.yaml"
+    spec.write_text((DATA / "tiny.yaml").read_text().replace("- name: conv\n",
+                                                             "- name: \"conv\\U0006C2C8\"\n", 1))
+    plot = tmp_path / "odd.svg"
+    result = invoke("table", "--spec", str(spec), "--no-verify", "--plot", str(plot))
+    assert result.exit_code == 0, result.stderr
+    assert plot.read_text().startswith("<?xml")
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: the font has no glyph for \\U0006c2c8; {plot} draws them as empty "
+                     "boxes"]
+    assert "UserWarning" not in result.stderr
