@@ -82,3 +82,25 @@ def test_ctrl_c_names_what_was_left_unwritten(monkeypatch, tmp_path):
     assert result.exit_code == 130
     assert result.stderr == f"interrupted: nothing written to {out}, {plot}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_runs_with_rare_cyclic_collection_and_restores_the_thresholds(monkeypatch):
+    import gc
+
+    import incprof.profiler
+
+    seen = []
+    original = incprof.profiler.profile_records
+
+    def recording(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(incprof.profiler, "profile_records", recording)
+    before = gc.get_threshold()
+    assert invoke("table", "--no-verify").exit_code == 0
+    assert seen == [(50_000, 20, 20)] and gc.get_threshold() == before
+    monkeypatch.setattr(incprof.profiler, "profile_records",
+                        lambda *a, **k: (_ for _ in ()).throw(ValueError("boom")))
+    assert invoke("table", "--no-verify").exit_code == 1  # a failed command restores them too
+    assert gc.get_threshold() == before
