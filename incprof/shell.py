@@ -1,4 +1,5 @@
-"""The typer application's shell: every failure one line on stderr, Ctrl-C named, flags as flags.
+"""The typer application's shell: every failure one line on stderr, Ctrl-C named, flags as flags,
+and the garbage collector's pace while a command runs.
 
 cli.py declares the commands on an ``App``; this module decides how a run ends.
 """
