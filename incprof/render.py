@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from .records import as_records, plain
 from .text import csv_cell, markdown, terminal
-from .units import human  # noqa: F401 - render.human, the 3-figure form cells use
 
 
 def signed_pct(value) -> str:

@@ -5,7 +5,8 @@ pandas is not imported."""
 from __future__ import annotations
 
 from .records import as_records
-from .render import Grid, commas, grid_markdown, grid_text, human, json_text, rows_csv
+from .render import Grid, commas, grid_markdown, grid_text, json_text, rows_csv
+from .units import human
 
 
 def summary_lines(df) -> list[str]:

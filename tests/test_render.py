@@ -1,5 +1,4 @@
-"""Grids on the terminal and in text: human-readable numbers, tables that fit the terminal, and the
-plain CSV writer."""
+"""Grids on the terminal and in text: tables that fit the terminal, and the plain CSV writer."""
 
 import io
 import re
@@ -9,17 +8,7 @@ import pytest
 
 from incprof import render
 from incprof.profiler import profile
-from incprof.render import human
 from incprof.render_profile import to_text
-
-
-@pytest.mark.parametrize("n, text", [
-    (0, "0"), (999, "999"), (1000, "1.00K"), (2712, "2.71K"), (6_998_552, "7.00M"),
-    (128_049_152, "128M"), (1_582_671_872, "1.58G"), (99_950, "100K"), (9_995, "10.0K"),
-    (None, ""),
-])
-def test_human(n, text):
-    assert human(n) == text
 
 
 # Tables fit the terminal: the default grids of table (both architectures), compare (both levels)

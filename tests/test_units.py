@@ -25,6 +25,15 @@ def test_parse_count_refuses_anything_else(text):
         parse_count(text)
 
 
+@pytest.mark.parametrize("n, text", [
+    (0, "0"), (999, "999"), (1000, "1.00K"), (2712, "2.71K"), (6_998_552, "7.00M"),
+    (128_049_152, "128M"), (1_582_671_872, "1.58G"), (99_950, "100K"), (9_995, "10.0K"),
+    (None, ""),
+])
+def test_human(n, text):
+    assert human(n) == text
+
+
 def test_human_without_pandas_and_with_its_missing_value():
     assert human(6_998_552) == "7.00M" and human(None) == "" and human(float("nan")) == ""
     pandas = pytest.importorskip("pandas")
