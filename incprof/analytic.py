@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
                    Linear, Pair, Placed, Pool, ReLU, Residual, Separable, Shape, Softmax, place,
                    sublayers, walk)
-from .shapes import rule
+from .shapes import numel, rule
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,13 @@ class Counts:
                       self.activations + other.activations, self.mac_outputs + other.mac_outputs)
 
 
-def _numel(shape: Shape) -> int:
-    return shape[0] * shape[1] * shape[2]
-
-
 def _conv(layer: Conv, in_shape: Shape, out_shape: Shape) -> Counts:
     kh, kw = layer.kernel
     weights = kh * kw * (in_shape[0] // layer.groups) * layer.out
     params = weights + (layer.out if layer.bias else 0) + (2 * layer.out if layer.bn_eps else 0)
-    other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
+    other = numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
     return Counts(params, weights, weights * out_shape[1] * out_shape[2], other,
-                  mac_outputs=_numel(out_shape))
+                  mac_outputs=numel(out_shape))
 
 
 def _separable(layer: Separable, in_shape: Shape, out_shape: Shape) -> Counts:
@@ -63,13 +59,13 @@ def _separable(layer: Separable, in_shape: Shape, out_shape: Shape) -> Counts:
     depthwise, pointwise = kh * kw * mid, mid * layer.out
     params = depthwise + pointwise + (layer.out if layer.bias else 0) + \
         (2 * layer.out if layer.bn_eps else 0)
-    other = _numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
+    other = numel(out_shape) * ((2 if layer.bn_eps else 0) + (1 if layer.relu else 0))
     return Counts(params, depthwise + pointwise, (depthwise + pointwise) * hw, other,
-                  activations=mid * hw, mac_outputs=mid * hw + _numel(out_shape))
+                  activations=mid * hw, mac_outputs=mid * hw + numel(out_shape))
 
 
 def _linear(layer: Linear, in_shape: Shape, out_shape: Shape) -> Counts:
-    weights = _numel(in_shape) * layer.out
+    weights = numel(in_shape) * layer.out
     params = weights + (layer.out if layer.bias else 0)
     return Counts(params, weights, weights, layer.out if layer.relu else 0, mac_outputs=layer.out)
 
@@ -78,23 +74,23 @@ def _residual(layer: Residual, in_shape: Shape, out_shape: Shape) -> Counts:
     # the sum, the scaling of the body and the ReLU after the sum: one op per element each
     extra = 1 + (layer.scale != 1) + layer.relu
     return sequence_counts(layer.body, in_shape) + sequence_counts(layer.shortcut, in_shape) + \
-        Counts(other_ops=extra * _numel(out_shape))
+        Counts(other_ops=extra * numel(out_shape))
 
 
 def _per_output(layer, in_shape: Shape, out_shape: Shape) -> Counts:
-    return Counts(other_ops=_numel(out_shape))
+    return Counts(other_ops=numel(out_shape))
 
 
 def _per_input(layer, in_shape: Shape, out_shape: Shape) -> Counts:
-    return Counts(other_ops=_numel(in_shape))
+    return Counts(other_ops=numel(in_shape))
 
 
 # Each layer type's counts from its input and output shapes (see the module's docstring).
 COUNT_RULES = {
     Conv: _conv, Separable: _separable, Linear: _linear,
-    Pool: lambda layer, i, o: Counts(other_ops=layer.kernel[0] * layer.kernel[1] * _numel(o)),
+    Pool: lambda layer, i, o: Counts(other_ops=layer.kernel[0] * layer.kernel[1] * numel(o)),
     GlobalAvgPool: _per_input, AdaptiveAvgPool: _per_input,
-    LRN: lambda layer, i, o: Counts(other_ops=layer.size * _numel(o)),
+    LRN: lambda layer, i, o: Counts(other_ops=layer.size * numel(o)),
     Softmax: _per_output, ReLU: _per_output,
     Dropout: lambda layer, i, o: Counts(),  # the identity at inference
     Branches: lambda layer, i, o: sum((sequence_counts(b, i) for b in layer.branches), Counts()),
@@ -112,7 +108,7 @@ def sequence_counts(layers: tuple[Layer, ...], in_shape: Shape) -> Counts:
     steps, _ = walk(layers, in_shape)
     total = Counts()
     for layer, i, o in steps:
-        total += layer_counts(layer, i, o) + Counts(activations=_numel(o))
+        total += layer_counts(layer, i, o) + Counts(activations=numel(o))
     return total
 
 
@@ -149,7 +145,7 @@ def count_spec(spec: ArchSpec, input_hw: Pair | None = None,
                                 f"of {MAX_COUNT:.0e} (raise it with incprof --max-count)",
                                 path=spec.path)
         if what == "activations":  # peak live values: the input, a BN output beside its conv's
-            total = 2 * total + _numel(counted[0].placed.in_shape)
+            total = 2 * total + numel(counted[0].placed.in_shape)
         if total * batch_size * WIDEST_VALUE_BYTES > INT64_MAX:
             raise ResourceError(f"the spec has {total:.3g} {what} per image; at batch "
                                 f"{batch_size} their total in bytes would overflow 64-bit "

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .errors import UsageError
 from .records import Records, to_frame
+from .shapes import numel
 
 # MACs: conv (weight elements / C_out per output element, i.e. k_h*k_w*C_in/groups), transposed conv
 # (weight elements / C_in per input element), linear (input rows x weight elements), and matrix
@@ -109,11 +110,7 @@ def op_name(target) -> str:
 def _shape(value) -> tuple | None:
     if isinstance(value, (tuple, list)):
         value = next((v for v in value if hasattr(v, "shape")), None)
-    return tuple(value.shape) if hasattr(value, "shape") else None
-
-
-def _numel(shape) -> int:
-    return math.prod(int(s) for s in shape)
+    return tuple(int(s) for s in value.shape) if hasattr(value, "shape") else None
 
 
 def _arg_shape(node, index: int) -> tuple | None:
@@ -131,17 +128,17 @@ def node_counts(node) -> tuple[int, int, bool]:
         transposed = short in CONV_TRANSPOSE_OPS or (
             short in ("convolution", "_convolution") and bool(node.args[6]))
         if transposed:
-            return _numel(inp) * _numel(weight) // weight[0], 0, True
-        return _numel(out) * _numel(weight) // weight[0], 0, True
+            return numel(inp) * numel(weight) // weight[0], 0, True
+        return numel(out) * numel(weight) // weight[0], 0, True
     if short == "linear":
         inp, weight = _arg_shape(node, 0), _arg_shape(node, 1)
-        return _numel(inp[:-1]) * _numel(weight), 0, True
+        return numel(inp[:-1]) * numel(weight), 0, True
     if short in MATMUL_OPS:
         first = 1 if short in ("addmm", "baddbmm") else 0
         a, b = _arg_shape(node, first), _arg_shape(node, first + 1)
         if len(a) < 2 or len(b) < 2:
             return 0, 0, False  # vector products: no rule (FlopCounterMode counts none either)
-        return _numel(out) * a[-1], 0, True
+        return numel(out) * a[-1], 0, True
     if short == "einsum":
         return _einsum_macs(node)
     if short in FREE_OPS or node.target.__class__.__name__ == "builtin_function_or_method":
@@ -150,14 +147,14 @@ def node_counts(node) -> tuple[int, int, bool]:
     if rule is None or out is None:
         return 0, 0, False
     if rule == "in":
-        return 0, _numel(_arg_shape(node, 0)), True
+        return 0, numel(_arg_shape(node, 0)), True
     if rule == "window":
         kernel = node.args[1]
         kernel = [kernel] * (len(out) - 2) if isinstance(kernel, int) else list(kernel)
         if len(kernel) == 1:
             kernel *= len(out) - 2
-        return 0, _numel(out) * math.prod(kernel), True
-    return 0, _numel(out) * rule, True
+        return 0, numel(out) * math.prod(kernel), True
+    return 0, numel(out) * rule, True
 
 
 def _einsum_macs(node) -> tuple[int, int, bool]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from .capture import example_shape, export_program, op_name
 from .errors import UsageError
 from .export_graph import Graph, flat_nodes
+from .shapes import numel
 
 FREE = {"flatten", "view", "reshape", "_unsafe_view", "clone", "alias", "contiguous", "detach",
         "identity"}
@@ -203,7 +204,7 @@ class _Writer:
             return
         elif short in FREE:
             shape, before = _shape(node), _shape(node.args[0])
-            if shape != before and not (len(shape) == 2 and shape[1] == _numel(before[1:])):
+            if shape != before and not (len(shape) == 2 and shape[1] == numel(before[1:])):
                 raise g.fail(node, f"reshapes {before} to {shape}; the spec only flattens "
                              "before a linear layer")
             return
@@ -214,13 +215,6 @@ class _Writer:
         else:
             raise g.fail(node, "this op has no spec layer")
         items[-1] = (items[-1][0], items[-1][1] + [key])
-
-
-def _numel(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _clean(layer):

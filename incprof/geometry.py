@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
                    Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, layer_out_shape,
                    place, sublayers, walk)
-from .shapes import rule
+from .shapes import numel, rule
 
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -31,10 +31,6 @@ class Field:
 
     size: Pair = (1, 1)
     jump: Pair = (1, 1)
-
-
-def _numel(shape: Shape) -> int:
-    return shape[0] * shape[1] * shape[2]
 
 
 def _window(layer: Conv | Separable | Pool, field: Field, in_shape: Shape) -> Field:
@@ -98,30 +94,30 @@ def sequence_field(layers: tuple[Layer, ...], field: Field, in_shape: Shape) -> 
 
 
 def _branches_peak(layer: Branches, shape: Shape, out_shape: Shape, held: int) -> int:
-    current, done, peak = _numel(shape), 0, 0
+    current, done, peak = numel(shape), 0, 0
     for branch in layer.branches:  # each finished branch output stays alive until the concat
         peak = max(peak, sequence_peak(branch, shape, held + done))
-        done += _numel(walk(branch, shape)[1])
-    return max(peak, held + current + done + _numel(out_shape))
+        done += numel(walk(branch, shape)[1])
+    return max(peak, held + current + done + numel(out_shape))
 
 
 def _residual_peak(layer: Residual, shape: Shape, out_shape: Shape, held: int) -> int:
-    body = _numel(walk(layer.body, shape)[1])  # alive while the shortcut runs, until the sum
+    body = numel(walk(layer.body, shape)[1])  # alive while the shortcut runs, until the sum
     return max(sequence_peak(layer.body, shape, held),
                sequence_peak(layer.shortcut, shape, held + body),
-               held + _numel(shape) + body + _numel(out_shape))
+               held + numel(shape) + body + numel(out_shape))
 
 
 def _conv_peak(layer: Conv | Separable, shape: Shape, out_shape: Shape, held: int) -> int:
-    out = _numel(out_shape)
+    out = numel(out_shape)
     mid = (shape[0] * layer.multiplier * out_shape[1] * out_shape[2]
            if isinstance(layer, Separable) else 0)  # a separable conv's depthwise output
     bn = out if layer.bn_eps is not None else 0  # BatchNorm's output beside the conv's
-    return held + _numel(shape) + mid + out + bn
+    return held + numel(shape) + mid + out + bn
 
 
 def _plain_peak(layer, shape: Shape, out_shape: Shape, held: int) -> int:
-    return held + _numel(shape) + _numel(out_shape)
+    return held + numel(shape) + numel(out_shape)
 
 
 # Each layer type's peak live elements while it runs, given what the caller holds.
@@ -135,7 +131,7 @@ PEAK_RULES = {
 def sequence_peak(layers: tuple[Layer, ...], in_shape: Shape, held: int = 0) -> int:
     """Peak live activation elements (per image) while a sequence runs; ``held`` elements are kept
     alive by the caller, and the sequence's input is counted here."""
-    peak, shape = held + _numel(in_shape), in_shape
+    peak, shape = held + numel(in_shape), in_shape
     for layer in layers:
         out_shape = layer_out_shape(layer, shape)
         peak = max(peak, rule(PEAK_RULES, layer)(layer, shape, out_shape, held))
@@ -161,10 +157,10 @@ def geometry(spec: ArchSpec, input_hw: Pair | None = None) -> dict[str, RowGeome
     for p in place(spec, input_hw):
         start = fields[spec_after(spec, p.name)] if p.is_aux else field
         out_field = sequence_field(p.layers, start, p.in_shape)
-        size = _numel(p.out_shape)
+        size = numel(p.out_shape)
         ratio = None
         if not p.is_aux:
-            ratio = round((previous if previous is not None else _numel(p.in_shape)) / size, 2)
+            ratio = round((previous if previous is not None else numel(p.in_shape)) / size, 2)
             fields[p.name], field, previous = out_field, out_field, size
         result[p.name] = RowGeometry(out_field, size, sequence_peak(p.layers, p.in_shape), ratio)
     return result

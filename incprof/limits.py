@@ -34,7 +34,7 @@ import os
 from .analytic import count_spec
 from .errors import ResourceError
 from .geometry import BYTES
-from .shapes import rule
+from .shapes import numel, rule
 from .spec import (LRN, AdaptiveAvgPool, ArchSpec, Branches, Conv, Dropout, GlobalAvgPool, Layer,
                    Linear, Pair, Pool, ReLU, Residual, Separable, Shape, Softmax, leaves,
                    sublayers, walk)
@@ -46,17 +46,13 @@ CHANNEL_BLOCK = 16  # oneDNN's blocked layouts pad channels to a multiple of 16
 OVERHEAD_BYTES = 64 * 2**20  # allocator slack, library buffers: a few MiB in the measurements
 
 
-def _numel(shape: Shape) -> int:
-    return shape[0] * shape[1] * shape[2]
-
-
 def _conv_copies(in_shape: Shape, out_shape: Shape) -> int:
     return COMPUTE_BYTES * sum(-(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK * h * w
                                for c, h, w in (in_shape, out_shape))
 
 
 def _conv(layer: Conv, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
-    bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
+    bn = numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
     return _conv_copies(in_shape, out_shape) + bn
 
 
@@ -64,14 +60,14 @@ def _separable(layer: Separable, in_shape: Shape, out_shape: Shape, value_bytes:
     """Two convs in a row: the larger one's copies, with the depthwise output alive beside the
     pointwise conv, and BatchNorm's output."""
     mid = (in_shape[0] * layer.multiplier, *out_shape[1:])
-    bn = _numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
+    bn = numel(out_shape) * value_bytes if layer.bn_eps is not None else 0
     return max(_conv_copies(in_shape, mid),
-               _numel(mid) * value_bytes + _conv_copies(mid, out_shape)) + bn
+               numel(mid) * value_bytes + _conv_copies(mid, out_shape)) + bn
 
 
 def _average(layer, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
     # a 16-bit input is averaged in an fp32 copy
-    return _numel(in_shape) * COMPUTE_BYTES if value_bytes < COMPUTE_BYTES else 0
+    return numel(in_shape) * COMPUTE_BYTES if value_bytes < COMPUTE_BYTES else 0
 
 
 def _nothing(layer, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
@@ -82,9 +78,9 @@ def _nothing(layer, in_shape: Shape, out_shape: Shape, value_bytes: int) -> int:
 # says what was measured); a Branches or Residual: the largest of its parts', run one at a time.
 TEMPORARY_RULES = {
     Conv: _conv, Separable: _separable,
-    Pool: lambda layer, i, o, b: _numel(o) * INDEX_BYTES if layer.kind == "max" else 0,
+    Pool: lambda layer, i, o, b: numel(o) * INDEX_BYTES if layer.kind == "max" else 0,
     LRN: lambda layer, i, o, b: (2 * i[0] + layer.size) * i[1] * i[2] * COMPUTE_BYTES,
-    Linear: lambda layer, i, o, b: _numel(i) * b,
+    Linear: lambda layer, i, o, b: numel(i) * b,
     GlobalAvgPool: _average, AdaptiveAvgPool: _average,
     ReLU: _nothing, Dropout: _nothing, Softmax: _nothing,
     Branches: lambda layer, i, o, b: max(sequence_temporary_bytes(part, i, b)
@@ -113,8 +109,8 @@ def estimate_bytes(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int
     value_bytes = BYTES[dtype]
     counted = count_spec(spec, input_hw, batch_size)
     params = sum(rc.counts.params for rc in counted)
-    inputs = _numel(counted[0].placed.in_shape) + sum(
-        _numel(rc.placed.in_shape) for rc in counted if rc.placed.is_aux)
+    inputs = numel(counted[0].placed.in_shape) + sum(
+        numel(rc.placed.in_shape) for rc in counted if rc.placed.is_aux)
     values = inputs + sum(rc.counts.activations for rc in counted)
     temporary = max(sequence_temporary_bytes(rc.placed.layers, rc.placed.in_shape, value_bytes)
                     for rc in counted)

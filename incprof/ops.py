@@ -11,13 +11,12 @@ module). A spec's ops are the same in both views: every layer is its module.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .analytic import layer_counts
 from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear,
                      Pool, ReLU, Residual, Separable, Softmax)
-from .shapes import rule, walk
+from .shapes import numel, rule, walk
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,6 @@ class Op:
     size: int = 0  # an LRN's window across channels
     batch: int = 0  # the images a model's op covers; 0 for a spec's op (one image)
     detail: tuple = ()  # what a kind's own formula needs (DETAILS)
-
-
-def numel(shape: tuple) -> int:
-    """The number of elements of a shape."""
-    return math.prod(shape)
 
 
 def spec_ops(layers: tuple[Layer, ...], in_shape: tuple) -> list[Op]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 
-from .ops import Op, network_ops, numel
+from .ops import Op, network_ops
+from .shapes import numel
 
 
 def _features(op: Op) -> int:

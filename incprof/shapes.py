@@ -3,12 +3,18 @@ whole spec's rows. No torch. Shapes are ``(C, H, W)`` tuples per image."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import SpecError
 from .fields import Pair
 from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear,
                      Pool, ReLU, Residual, Separable, Shape, Softmax, sublayers)
+
+
+def numel(shape: tuple) -> int:
+    """The number of elements of a shape, of any rank."""
+    return math.prod(shape)
 
 
 def _conv(layer: Conv, shape: Shape) -> Shape:
