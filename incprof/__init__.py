@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 
 def profile(*args, **kwargs):
-    """See :func:`incprof.profiler.profile`."""
-    from .profiler import profile as _profile
+    """See :func:`incprof.analysis.profile.profile`."""
+    from .analysis.profile import profile as _profile
 
     return _profile(*args, **kwargs)

@@ -1,5 +1,5 @@
 """``python -m incprof``."""
 
-from .cli import app
+from .cli.app import app
 
 app()

@@ -26,7 +26,7 @@ def invoke(*args):
     """Run the incprof CLI in-process, on a 200-column terminal; stdout and stderr apart."""
     from typer.testing import CliRunner
 
-    from incprof.cli import app
+    from incprof.cli.app import app
 
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
@@ -88,7 +88,10 @@ def pytest_terminal_summary(terminalreporter):
 def _ceilings_restored():
     """The CLI's global options (--max-nodes, --max-bytes, --max-side, --max-count, --max-layers)
     set process-wide ceilings; a CliRunner test must not leave them changed for the next test."""
-    from incprof import analytic, limits, spec, yamlio
+    from incprof.count import analytic
+    from incprof.count import limits
+    from incprof.spec import model as spec
+    from incprof.spec import yamlio
 
     saved = (yamlio.MAX_NODES, yamlio.MAX_BYTES, spec.MAX_INPUT_SIDE, analytic.MAX_COUNT,
              limits.MAX_LAYERS)

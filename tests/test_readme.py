@@ -18,8 +18,8 @@ def test_ci_runs_the_readme_test_command():
 
 def test_output_excerpt_is_real():
     pytest.importorskip("torch")
-    from incprof.profiler import profile
-    from incprof.render_profile import to_text
+    from incprof.analysis.profile import profile
+    from incprof.render.profile import to_text
 
     excerpt = re.search(r"```text\n(.*?)\n```", README, flags=re.S)[1]
     actual = to_text(profile("googlenet", verify=True))
@@ -32,8 +32,8 @@ def test_example_spec_is_the_tested_one():
     tiny = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
     shown = yaml.safe_load(example)
     assert [r["name"] for r in shown["rows"]] == [r["name"] for r in tiny["rows"]]
-    from incprof.analytic import count_spec
-    from incprof.spec import parse_spec
+    from incprof.count.analytic import count_spec
+    from incprof.spec.registry import parse_spec
 
     counts = [rc.counts for rc in count_spec(parse_spec(shown))]
     assert sum(c.params for c in counts[:-1]) == 112 + 139 + 45
@@ -42,7 +42,7 @@ def test_example_spec_is_the_tested_one():
 def test_every_command_and_option_is_documented():
     import typer.main
 
-    from incprof.cli import app
+    from incprof.cli.app import app
 
     group = typer.main.get_command(app)
     for name, command in group.commands.items():
@@ -57,8 +57,8 @@ def test_every_command_and_option_is_documented():
 
 def test_family_table_is_computed():
     """Every row of the README's family table equals the analytic totals (no aux heads)."""
-    from incprof.analytic import count_spec
-    from incprof.spec import available, resolve
+    from incprof.count.analytic import count_spec
+    from incprof.spec.registry import available, resolve
 
     rows = re.findall(r"^\| `(\w+)` \|[^|]*\| (\d+) \| ([\d,]+) \| ([\d,]+) \|", README, flags=re.M)
     assert sorted(name for name, *_ in rows) == available()
@@ -71,9 +71,9 @@ def test_family_table_is_computed():
 
 
 def test_family_claims_sentence_is_computed():
-    """The README's sentence on the papers' claims quotes what incprof.claims computes."""
-    from incprof.claims import check_claims
-    from incprof.spec import resolve
+    """The README's sentence on the papers' claims quotes what incprof.spec.claims computes."""
+    from incprof.analysis.claims import check_claims
+    from incprof.spec.registry import resolve
 
     shown = {(name, c["printed"], c.get("source")): c for name in
              ("bn_inception", "inception_v3", "inception_resnet_v2", "xception")
@@ -92,8 +92,14 @@ def test_family_claims_sentence_is_computed():
 
 
 def test_layout_names_every_module():
-    """The README's Layout block names each module of incprof/ once, and only modules that exist."""
+    """The README's Layout block names each module of incprof/ once, under its package, and only
+    modules that exist."""
     block = README.split("## Layout")[1].split("```")[1].split("tables/")[0]
-    named = re.findall(r"(?<![/\w])(\w+)\.py\b", block)
-    modules = sorted(p.stem for p in (ROOT / "incprof").glob("*.py") if not p.stem.startswith("__"))
+    named, package = [], ""
+    for line in block.splitlines():
+        if start := re.match(r"  (\w+)/", line):
+            package = start[1] + "/"
+        named += [package + name for name in re.findall(r"(?<![/\w])(\w+)\.py\b", line)]
+    modules = sorted(str(p.relative_to(ROOT / "incprof").with_suffix("")).replace("\\", "/")
+                     for p in (ROOT / "incprof").rglob("*.py") if not p.stem.startswith("__"))
     assert sorted(named) == modules

@@ -4,10 +4,10 @@ returns DataFrames, and every output is the same from either."""
 import pandas as pd
 import pytest
 
-from incprof.profiler import COLUMNS, INT_COLUMNS, profile, profile_records
+from incprof.analysis.profile import COLUMNS, INT_COLUMNS, profile, profile_records
 from incprof.records import Records, as_records, plain, to_frame
-from incprof.render_profile import to_csv, to_json, to_markdown, to_text
-from incprof.spec import available
+from incprof.render.profile import to_csv, to_json, to_markdown, to_text
+from incprof.spec.registry import available
 
 
 def test_plain_unwraps_numpy_and_missing_values():
@@ -43,11 +43,12 @@ def test_records_and_dataframe_render_the_same_bytes(arch):
 def _pairs():
     """(name, records, DataFrame, renderers) for every command's records function beside the
     Python API's DataFrame of it."""
-    from incprof import compare, lab, sweep
-    from incprof.render import frame_csv, grid_text, json_text, rows_payload
-    from incprof.render_compare import (comparison_csv, comparison_grid, comparison_payload,
-                                        sweep_grid)
-    from incprof.spec import resolve
+    from incprof.analysis import compare
+    from incprof.analysis import lab
+    from incprof.analysis import sweep
+    from incprof.render.grid import frame_csv, grid_text, json_text, rows_payload
+    from incprof.render.compare import comparison_csv, comparison_grid, comparison_payload, sweep_grid
+    from incprof.spec.registry import resolve
 
     naive, reduced = compare.resolve_side("naive"), compare.resolve_side("reduced")
     v3 = resolve("inception_v3")

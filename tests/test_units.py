@@ -38,7 +38,7 @@ def test_human_without_pandas_and_with_its_missing_value():
     assert human(6_998_552) == "7.00M" and human(None) == "" and human(float("nan")) == ""
     pandas = pytest.importorskip("pandas")
     assert human(pandas.NA) == ""
-    code = "import sys, incprof.limits, incprof.units; print('pandas' in sys.modules)"
+    code = "import sys, incprof.count.limits, incprof.units; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # the memory guard does not load the presentation layer
 

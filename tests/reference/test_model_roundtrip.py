@@ -14,12 +14,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from incprof.analytic import count_spec
-from incprof.build import build
-from incprof.capture import capture
-from incprof.export import export_spec, load_by_use_order, to_yaml
-from incprof.models import resolve_model
-from incprof.spec import load_spec
+from incprof.count.analytic import count_spec
+from incprof.nn.build import build
+from incprof.capture.rows import capture
+from incprof.capture.export import export_spec, load_by_use_order, to_yaml
+from incprof.capture.models import resolve_model
+from incprof.spec.registry import load_spec
 
 torch.set_num_threads(1)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from incprof.capture import capture
-from incprof.models import resolve_model
+from incprof.capture.rows import capture
+from incprof.capture.models import resolve_model
 
 ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
@@ -93,7 +93,7 @@ REFEREED = [("torchvision:googlenet", 224, 2), ("torchvision:inception_v3", 299,
 
 @pytest.mark.parametrize("name,side,batch", REFEREED, ids=[n for n, _, _ in REFEREED])
 def test_referee_model_residual_zero(name, side, batch):
-    from incprof.referee import referee
+    from incprof.referee.conventions import referee
 
     result = referee(model=resolve_model(name), label=name, input_size=side, batch_size=batch)
     for t in result["tools"]:

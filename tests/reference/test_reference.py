@@ -17,10 +17,10 @@ import dataclasses
 import pytest
 import torch
 
-from incprof.analytic import count_spec
-from incprof.build import build
-from incprof.spec import resolve
-from incprof.variants import apply_flavor
+from incprof.count.analytic import count_spec
+from incprof.nn.build import build
+from incprof.spec.registry import resolve
+from incprof.spec.variants import apply_flavor
 
 
 def _torchvision(name: str, **kwargs):

@@ -1,0 +1,143 @@
+"""The ops any ``nn.Module`` runs (``model_ops``), recorded for the referee: one eager run on the
+example input (incprof.capture.trace), counted with incprof.capture.rows's rules. It gives two views,
+because the peers count at two levels: the aten ops (what fvcore, FlopCounterMode and ptflops' aten
+backend see) and the calls (what module hooks and patched functions see: each module of a kind in
+``MODULE_KINDS``, and each call through a watched attribute such as ``F.relu`` made outside such a
+module). A spec's inventory is incprof.count.inventory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..count.inventory import Op
+
+# torch module classes, by op kind (the kind a spec layer of that module has).
+MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu",
+                "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
+                "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
+                "Softmax": "softmax", "Dropout": "dropout",
+                "MultiheadAttention": "multihead_attention"}
+# aten ops, by op kind (an op not listed keeps its own name as its kind).
+ATEN_KINDS = {
+    **dict.fromkeys(("convolution", "_convolution", "conv1d", "conv2d", "conv3d"), "conv"),
+    **dict.fromkeys(("addmm", "mm", "bmm", "matmul", "linear"), "linear"),
+    **dict.fromkeys(("batch_norm", "native_batch_norm", "_native_batch_norm_legit",
+                     "_native_batch_norm_legit_no_training"), "batchnorm"),
+    **dict.fromkeys(("adaptive_avg_pool2d", "_adaptive_avg_pool2d"), "adaptive_avgpool"),
+    **dict.fromkeys(("max_pool2d", "max_pool2d_with_indices"), "maxpool"),
+    "avg_pool2d": "avgpool", "relu": "relu", "relu_": "relu", "cat": "concat",
+}
+# An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
+# (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
+_POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
+# Calls torch.jit records as one op (fvcore sees them whole, not the aten ops they run).
+JIT_CALLS = ("torch.einsum",)
+
+
+def _attention_detail(module, args) -> tuple:
+    """(L_q, L_k, L_v, E_q, E_k, E_v, heads, in-projection bias) of an nn.MultiheadAttention
+    call on (query, key, value), per image; () when they were not passed by position."""
+    if len(args) < 3 or not all(hasattr(a, "shape") for a in args[:3]):
+        return ()
+    length = 1 if module.batch_first else 0
+    q, k, v = (a.shape for a in args[:3])
+    return (q[length], k[length], v[length], q[2], k[2], v[2], module.num_heads,
+            module.in_proj_bias is not None)
+
+
+def _einsum_detail(args) -> tuple:
+    """(equation, operand shapes) of a torch.einsum call."""
+    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+    return (args[0], tuple(tuple(int(d) for d in o.shape) for o in operands))
+
+
+# Where a watched name's attribute lives: "F.relu" is torch.nn.functional.relu (module, class).
+_OWNERS = {"F": ("torch.nn.functional", None), "Tensor": ("torch", "Tensor"),
+           "torch": ("torch", None)}
+
+
+@dataclass(frozen=True)
+class ModelOps:
+    """A model's inventory for one batch: its aten ops, the same with each call in ``JIT_CALLS``
+    as one op (what torch.jit records), its calls, and its parameter totals."""
+
+    aten: list
+    jit: list
+    calls: list
+    params: int  # every parameter, each shared one once
+    params_executed: int  # the parameters of the leaf modules of a known kind that ran
+
+
+def _shape(value) -> tuple:
+    from .rows import _shape as shape_of
+
+    shape = shape_of(value)
+    return tuple(int(s) for s in shape) if shape else ()
+
+
+def model_ops(model, x, watch=()) -> ModelOps:
+    """The inventory of ``model`` run once on ``x`` (the whole batch), with each name in ``watch``
+    (``F.relu``, ``Tensor.add``, ``torch.matmul``) recorded as a call wherever it is called
+    through its attribute outside a module of a kind in ``MODULE_KINDS``."""
+    import importlib
+
+    from .rows import node_counts, op_name
+    from .trace import dispatch_trace
+
+    owners = {}
+    for name in watch:
+        prefix, _, attr = name.partition(".")
+        module, cls = _OWNERS[prefix]
+        owner = importlib.import_module(module)
+        owners[name] = (getattr(owner, cls) if cls else owner, attr)
+    records = dispatch_trace(model, x, owners)
+    macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
+    batch = int(x.shape[0])
+    aten, jit, calls, executed = [], [], [], {}
+    whole_until = 0  # the records up to here run inside a call in JIT_CALLS
+    inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
+    for index, r in enumerate(records):
+        while inside and inside[-1][0] <= index:
+            inside.pop()
+        if r.op == "call_function":
+            short = op_name(r.target).split(".")[-1]
+            if short == "mean" and any(kind in _POOLS for _, kind in inside):
+                short = "adaptive_avg_pool2d"
+            args = [a for a in r.args if hasattr(a, "meta")]
+            bias = short in ("addmm", "baddbmm") or (
+                ATEN_KINDS.get(short) == "conv" and len(r.args) > 2 and r.args[2] is not None)
+            source = args[1] if short in ("addmm", "baddbmm") and len(args) > 1 else \
+                (args[0] if args else None)
+            aten.append(Op(ATEN_KINDS.get(short, short),
+                           _shape(source.meta.get("val")) if source else (),
+                           _shape(r.meta.get("val")), macs[index], bias=bias, batch=batch))
+            if index >= whole_until:
+                jit.append(aten[-1])
+            continue
+        span = sum(macs[r.meta["first"]:r.meta["last"]])
+        stack = list(r.meta["nn_module_stack"].values())
+        kind = MODULE_KINDS.get(type(r.meta["module"]).__name__) if r.op == "call_module" \
+            else r.target
+        inside.append((r.meta["last"], kind))
+        if r.op == "call_module":
+            module = r.meta["module"]
+            if kind is None:
+                continue
+            params = sum(p.numel() for p in module.parameters())
+            if not any(True for _ in module.children()):
+                executed[id(module)] = params
+            detail = _attention_detail(module, r.args) if kind == "multihead_attention" else ()
+            calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
+                            getattr(module, "bias", None) is not None, getattr(module, "size", 0),
+                            batch, detail))
+            continue
+        if r.target in JIT_CALLS and index >= whole_until:
+            whole_until = r.meta["last"]
+            jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
+                          batch=batch, detail=_einsum_detail(r.args)))
+        if not stack or stack[-1][1] not in MODULE_KINDS:
+            calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
+                            batch=batch))
+    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()),
+                    sum(executed.values()))

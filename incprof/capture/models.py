@@ -1,0 +1,123 @@
+"""Model references -> nn.Module: ``torchvision:NAME``, ``timm:NAME`` (no pretrained weights),
+``path/to/file.py:factory`` and ``package.module:factory``.
+
+Importing a user's file or module runs their code, as any tool that loads Python does.
+Every failure is a UsageError naming the reference and the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+
+
+def parse_model_args(pairs) -> dict:
+    """['depth=3', 'scale=0.5', 'aux=false', 'name=x'] -> {'depth': 3, 'scale': 0.5, 'aux': False,
+    'name': 'x'}: each value as an int, a float, a bool (true/false) or else a string."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UsageError(f"--model-arg must be key=value with a Python name as key, got {pair!r}")
+        out[key.strip()] = _value(text.strip())
+    return out
+
+
+def _value(text: str):
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def resolve_model(ref: str, kwargs: dict | None = None):
+    """The nn.Module a reference names, built with ``kwargs``."""
+    kwargs = kwargs or {}
+    prefix, sep, rest = ref.partition(":")
+    if prefix in ("torchvision", "timm"):
+        if not rest:
+            raise UsageError(f"model {ref!r}: give a model name after '{prefix}:'")
+        return _zoo(ref, prefix, rest, kwargs)
+    source, sep, factory = ref.rpartition(":")
+    if not sep or not source or not factory.isidentifier():
+        raise UsageError(f"model {ref!r}: expected torchvision:NAME, timm:NAME, "
+                         "path/to/file.py:factory or package.module:factory")
+    module = _load_file(ref, source) if source.endswith(".py") or "/" in source else \
+        _import(ref, source)
+    make = getattr(module, factory, None)
+    if not callable(make):
+        raise UsageError(f"model {ref!r}: {source} has no callable {factory!r}")
+    return _call(ref, make, kwargs)
+
+
+def _zoo(ref: str, library: str, name: str, kwargs: dict):
+    try:
+        zoo = importlib.import_module("torchvision.models" if library == "torchvision" else "timm")
+    except ImportError:
+        raise UsageError(f"model {ref!r}: {library} is not installed") from None
+    if library == "torchvision":
+        if name not in zoo.list_models():
+            raise UsageError(f"model {ref!r}: torchvision has no model {name!r}")
+        builder = zoo.get_model_builder(name)
+        if "weights_backbone" in inspect.signature(builder).parameters:
+            kwargs = {"weights_backbone": None, **kwargs}  # no pretrained backbone either
+        return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
+    if not zoo.is_model(name):
+        raise UsageError(f"model {ref!r}: timm has no model {name!r}")
+    return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
+
+
+def _load_file(ref: str, source: str):
+    path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"model {ref!r}: no such file {source}")
+    name = "incprof_user_" + re.sub(r"\W", "_", str(path.resolve()))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file failed to import: one line naming it
+        sys.modules.pop(name, None)
+        raise UsageError(f"model {ref!r}: importing {source} raised {type(exc).__name__}: "
+                         f"{_line(exc)}") from None
+    return module
+
+
+def _import(ref: str, source: str):
+    try:
+        return importlib.import_module(source)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"model {ref!r}: no module named {exc.name!r}") from None
+    except Exception as exc:
+        raise UsageError(f"model {ref!r}: importing {source} raised {type(exc).__name__}: "
+                         f"{_line(exc)}") from None
+
+
+def _call(ref: str, make, kwargs: dict):
+    import torch
+
+    try:
+        model = make(**kwargs)
+    except Exception as exc:
+        raise UsageError(f"model {ref!r}: the factory raised {type(exc).__name__}: "
+                         f"{_line(exc)}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(f"model {ref!r}: the factory returned {type(model).__name__}, "
+                         "not an nn.Module")
+    return model
+
+
+def _line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else "(no message)"

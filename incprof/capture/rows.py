@@ -1,0 +1,370 @@
+"""Any ``nn.Module``: capture its graph, attribute every aten op to the module that called it, and
+count params, MACs and other ops per row; then count again with torch's FlopCounterMode.
+
+Rows are the modules at ``depth`` (1: the model's top-level children). An op called by a module
+above that depth outside any of its children goes to a row named after that module (the model's
+own ops: a row named ``(ClassName)``). Every op either has a counting rule in ``MAC_RULES``,
+``OTHER_RULES`` or ``FREE_OPS``, or is listed as not counted; nothing is silently zero.
+
+torch is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections import Counter
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ..records import Records, to_frame
+from ..spec.shapes import numel
+
+# MACs: conv (weight elements / C_out per output element, i.e. k_h*k_w*C_in/groups), transposed conv
+# (weight elements / C_in per input element), linear (input rows x weight elements), and matrix
+# products M*N*K (addmm, mm, bmm, baddbmm, matmul of operands with 2 or more dimensions, a
+# two-operand einsum: the product of all its index sizes).
+CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "_convolution"}
+CONV_TRANSPOSE_OPS = {"conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
+MATMUL_OPS = {"addmm", "mm", "bmm", "baddbmm", "matmul"}
+# Other ops, per element: "out" counts output elements, "in" input elements, "window" the pool's
+# kernel area per output element, and a number is that many per output element.
+OTHER_RULES = {
+    **dict.fromkeys(("batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm",
+                     "layer_norm", "native_layer_norm", "group_norm", "native_group_norm",
+                     "instance_norm"), 2),
+    **dict.fromkeys(("relu", "relu_", "relu6", "hardtanh", "hardtanh_", "leaky_relu",
+                     "leaky_relu_", "sigmoid", "sigmoid_", "tanh", "gelu", "silu", "silu_",
+                     "hardswish", "hardswish_", "hardsigmoid", "elu", "softmax", "_softmax",
+                     "log_softmax", "_log_softmax", "add", "add_", "sub", "sub_", "mul", "mul_",
+                     "div", "div_", "rsub"), 1),
+    **dict.fromkeys(("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
+                     "avg_pool1d", "avg_pool2d", "avg_pool3d"), "window"),
+    **dict.fromkeys(("adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
+                     "adaptive_max_pool2d", "mean", "sum", "amax"), "in"),
+}
+# No arithmetic: moving, viewing, joining, creating and copying values, and dropout at inference.
+FREE_OPS = {
+    "view", "_unsafe_view", "reshape", "flatten", "unflatten", "permute", "transpose", "t",
+    "contiguous", "clone", "cat", "concat", "stack", "split", "split_with_sizes", "chunk",
+    "unbind", "slice", "select", "index", "getitem", "unsqueeze", "squeeze", "expand",
+    "expand_as", "alias", "detach", "dropout", "dropout_", "feature_dropout", "native_dropout",
+    "alpha_dropout", "repeat", "pad", "constant_pad_nd", "zeros", "ones", "full", "empty",
+    "arange", "zeros_like", "ones_like", "to", "_to_copy", "type_as", "lift_fresh_copy", "copy",
+    "copy_", "sym_size", "size", "identity", "_assert_tensor_metadata", "item", "swapaxes",
+    "swapdims", "movedim", "roll", "flip", "narrow", "as_strided", "view_as", "reshape_as",
+    "new_zeros", "new_ones", "new_empty", "new_full", "fill", "fill_", "zero_", "masked_fill",
+    "full_like", "empty_like", "lift_fresh", "_local_scalar_dense",
+}
+# A model profile's columns, in order: one row per module at the chosen depth.
+MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
+                 "flop_counter_macs", "output_size", "ops", "not_counted"]
+RULES_TEXT = (
+    "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
+    "position); linear, addmm, mm, bmm, matmul M*N*K, two-operand einsum the product of its index "
+    "sizes. Other ops: BatchNorm/LayerNorm/GroupNorm 2 "
+    "per output element; ReLU and other activations, softmax, add, sub, mul, div 1 per output "
+    "element; max/avg pools the kernel area per output element; adaptive pools, mean, sum one per "
+    "input element; views, cat, slicing, copies, padding, creating and filling tensors, masking "
+    "and dropout (eval) are free. Any other op "
+    "is listed as not counted, and the totals exclude it.")
+
+
+@dataclass
+class ModelRow:
+    """One row: a module at the chosen depth (or a parent's own ops), for the whole batch."""
+
+    name: str
+    module: str  # the module's class name
+    calls: int = 0
+    params: int = 0
+    macs: int = 0
+    other_ops: int = 0
+    ops: Counter = field(default_factory=Counter)
+    not_counted: Counter = field(default_factory=Counter)
+    output_shape: tuple | None = None
+    flop_counter_macs: int | None = None
+    shared_params: int = 0  # params this row uses that an earlier row already counted
+
+
+@dataclass
+class Captured:
+    """A model's rows, how it was captured, and the input it was counted on."""
+
+    rows: list[ModelRow]
+    method: str
+    input_shape: tuple
+    model: str
+
+
+def op_name(target) -> str:
+    """'aten.conv2d' for aten.conv2d.default; the function's name for other call targets."""
+    packet = getattr(target, "_overloadpacket", None)
+    if packet is not None:
+        return str(packet)
+    return getattr(target, "__name__", str(target))
+
+
+def _shape(value) -> tuple | None:
+    if isinstance(value, (tuple, list)):
+        value = next((v for v in value if hasattr(v, "shape")), None)
+    return tuple(int(s) for s in value.shape) if hasattr(value, "shape") else None
+
+
+def _arg_shape(node, index: int) -> tuple | None:
+    args = node.args
+    return _shape(args[index].meta.get("val")) if len(args) > index and hasattr(
+        args[index], "meta") else None
+
+
+def node_counts(node) -> tuple[int, int, bool]:
+    """(MACs, other ops, counted) of one call_function node, from the shapes in its meta."""
+    short = op_name(node.target).split(".")[-1]
+    out = _shape(node.meta.get("val"))
+    if short in CONV_OPS or short in CONV_TRANSPOSE_OPS:
+        inp, weight = _arg_shape(node, 0), _arg_shape(node, 1)
+        transposed = short in CONV_TRANSPOSE_OPS or (
+            short in ("convolution", "_convolution") and bool(node.args[6]))
+        if transposed:
+            return numel(inp) * numel(weight) // weight[0], 0, True
+        return numel(out) * numel(weight) // weight[0], 0, True
+    if short == "linear":
+        inp, weight = _arg_shape(node, 0), _arg_shape(node, 1)
+        return numel(inp[:-1]) * numel(weight), 0, True
+    if short in MATMUL_OPS:
+        first = 1 if short in ("addmm", "baddbmm") else 0
+        a, b = _arg_shape(node, first), _arg_shape(node, first + 1)
+        if len(a) < 2 or len(b) < 2:
+            return 0, 0, False  # vector products: no rule (FlopCounterMode counts none either)
+        return numel(out) * a[-1], 0, True
+    if short == "einsum":
+        return _einsum_macs(node)
+    if short in FREE_OPS or node.target.__class__.__name__ == "builtin_function_or_method":
+        return 0, 0, True
+    rule = OTHER_RULES.get(short)
+    if rule is None or out is None:
+        return 0, 0, False
+    if rule == "in":
+        return 0, numel(_arg_shape(node, 0)), True
+    if rule == "window":
+        kernel = node.args[1]
+        kernel = [kernel] * (len(out) - 2) if isinstance(kernel, int) else list(kernel)
+        if len(kernel) == 1:
+            kernel *= len(out) - 2
+        return 0, numel(out) * math.prod(kernel), True
+    return 0, numel(out) * rule, True
+
+
+def _einsum_macs(node) -> tuple[int, int, bool]:
+    """A two-operand einsum: the product of every index's size (no rule for '...' or more
+    operands)."""
+    equation, operands = node.args[0].replace(" ", ""), node.args[1]
+    inputs = equation.split("->")[0].split(",")
+    if "." in equation or len(inputs) != 2 or len(operands) != 2:
+        return 0, 0, False
+    sizes = {}
+    for letters, operand in zip(inputs, operands):
+        for letter, size in zip(letters, _shape(operand.meta.get("val"))):
+            sizes[letter] = int(size)
+    return math.prod(sizes.values()), 0, True
+
+
+def example_shape(model, input_size, channels: int = 3, batch_size: int = 1) -> tuple:
+    """(N, C, H, W) of the example input: ``input_size`` (an int or (H, W)), else the model's own
+    default (timm's pretrained_cfg), else 224x224."""
+    if input_size is None:
+        cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
+        size = cfg.get("input_size") if isinstance(cfg, dict) else None
+        input_size = tuple(size[1:]) if size else (224, 224)
+    if isinstance(input_size, int):
+        input_size = (input_size, input_size)
+    return (batch_size, channels, *input_size)
+
+
+def _row_key(path: str, depth: int) -> str:
+    return ".".join(path.split(".")[:depth]) if path else ""
+
+
+def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_size: int = 1,
+            label: str | None = None) -> Captured:
+    """Count ``model`` per row (see the module docstring); also counts every row again with
+    FlopCounterMode. Raises UsageError (naming ``label``) for an input the model rejects or a model
+    that does not trace."""
+    import torch
+
+    label = label or type(model).__name__
+    if depth < 1:
+        raise UsageError(f"model {label}: --depth must be 1 or more, got {depth}")
+    model = model.eval()
+    shape = example_shape(model, input_size, channels, batch_size)
+    x = torch.zeros(shape)
+    flop_counts = _flop_counter(model, x, label)
+    try:
+        nodes, method = list(export_program(model, x, label).graph.nodes), \
+            "torch.export (non-strict)"
+    except UsageError as exc:  # e.g. data-dependent control flow: follow the example input
+        from .trace import dispatch_trace
+
+        nodes = dispatch_trace(model, x)
+        method = (f"an eager trace of the example input's own path ({exc.args[0].split(': ', 1)[1]})")
+    types = {name: type(m).__name__ for name, m in model.named_modules()}
+    leaves = {name for name, m in model.named_modules() if not any(True for _ in m.children())}
+    root = f"({type(model).__name__})"
+    rows: dict[str, ModelRow] = {}
+    call_keys: dict[str, set] = {}
+
+    def row_for(key: str) -> ModelRow:
+        if key not in rows:
+            rows[key] = ModelRow(key or root, types.get(key, type(model).__name__))
+            call_keys[key] = set()
+        return rows[key]
+
+    for node in nodes:
+        if node.op not in ("call_function", "call_module"):
+            continue
+        stack = list((node.meta.get("nn_module_stack") or {}).items())
+        path = stack[-1][1][0] if stack else ""
+        if node.op == "call_module" and not (path and (path.count(".") + 1 == depth
+                                                       or path in leaves)):
+            continue  # a parent's row comes from its own ops, where they run
+        key = _row_key(path, depth)
+        row = row_for(key)
+        level = [k for k, (p, _) in stack if _row_key(p, depth) == key and p == key]
+        call_keys[key].add(level[-1] if level else "")
+        if node.op == "call_module":
+            continue
+        macs, other, counted = node_counts(node)
+        name = op_name(node.target)
+        row.ops[name.split(".")[-1]] += 1
+        row.macs += macs
+        row.other_ops += other
+        if not counted:
+            row.not_counted[name] += 1
+        out = _shape(node.meta.get("val"))
+        if out is not None:
+            row.output_shape = out
+    for key, row in rows.items():
+        row.calls = len(call_keys[key])
+    seen = set()
+    for name, module in model.named_modules(remove_duplicate=False):
+        for pname, param in module.named_parameters(recurse=False, remove_duplicate=False):
+            row = row_for(_row_key(name, depth))
+            if id(param) in seen:
+                row.shared_params += param.numel()
+                continue
+            seen.add(id(param))
+            row.params += param.numel()
+    prefix = type(model).__name__
+
+    def counted(fqn: str) -> int:
+        """FlopCounterMode's FLOPs of a module; a container never called itself (a ModuleList)
+        has its children's."""
+        name = f"{prefix}.{fqn}" if fqn else prefix
+        if name in flop_counts:
+            return sum(flop_counts[name].values())
+        return sum(counted(f"{fqn}.{child}" if fqn else child)
+                   for child, _ in model.get_submodule(fqn).named_children())
+
+    for key, row in rows.items():
+        flops = counted(key)
+        if depth > (key.count(".") + 1 if key else 0):  # a parent's own ops: minus its children's
+            flops -= sum(counted(f"{key}.{child}" if key else child)
+                         for child, _ in model.get_submodule(key).named_children())
+        row.flop_counter_macs = flops // 2
+    return Captured(list(rows.values()), method, shape, label)
+
+
+def export_program(model, x, label: str):
+    """``torch.export.export(model, (x,), strict=False)``, with a failure as one UsageError line."""
+    import torch
+
+    try:
+        with _quiet_torch_logs():
+            return torch.export.export(model, (x,), strict=False)
+    except Exception as exc:  # any failure to trace is the user's model's, reported in one line
+        raise UsageError(f"model {label}: does not trace with torch.export: "
+                         f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def _quiet_torch_logs():
+    """Keep torch's own log lines (graphs printed on a failed trace) off the user's terminal."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _flop_counter(model, x, label: str) -> dict:
+    """FlopCounterMode's FLOPs per module name (``ClassName.fqn``), running the model eagerly."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
+        # down its fused fast path, whose projections FlopCounterMode does not count
+        with FlopCounterMode(display=False) as counter:
+            model(x)
+    except Exception as exc:  # the model rejected the input: one line naming it
+        raise UsageError(f"model {label}: rejects input {'x'.join(map(str, x.shape))}: "
+                         f"{type(exc).__name__}: {_first_line(exc)}") from None
+    return {name: Counter({str(op): n for op, n in ops.items()})
+            for name, ops in counter.get_flop_counts().items()}
+
+
+def format_output(shape: tuple | None) -> str:
+    """A row's output per image: H x W x C for a feature map (as the specs print it), else the
+    dimensions after the batch joined with x."""
+    if not shape:
+        return ""
+    if len(shape) == 4:
+        return f"{shape[2]}x{shape[3]}x{shape[1]}"
+    return "x".join(str(s) for s in shape[1:]) or "scalar"
+
+
+def _listed(counts: Counter) -> str:
+    return ", ".join(f"{name} x {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def profile_model_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
+                          batch_size: int = 1, label: str | None = None) -> Records:
+    """profile_model's rows as plain records, with its totals and meta in ``attrs``; no pandas.
+    The options are profile_model's."""
+    captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
+                       label=label)
+    rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
+             "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
+             "flop_counter_macs": r.flop_counter_macs,
+             "output_size": format_output(r.output_shape), "ops": _listed(r.ops),
+             "not_counted": _listed(r.not_counted)} for r in captured.rows]
+    missing = sum((r.not_counted for r in captured.rows), Counter())
+    totals = {
+        "params": sum(r.params for r in captured.rows), "macs": sum(r.macs for r in captured.rows),
+        "other_ops": sum(r.other_ops for r in captured.rows),
+        "flop_counter_macs": sum(r.flop_counter_macs for r in captured.rows),
+        "flop_counter_agrees": all(r.macs == r.flop_counter_macs for r in captured.rows),
+        "not_counted": dict(sorted(missing.items())),
+        "shared": [r.name for r in captured.rows if r.calls > 1 or r.shared_params]}
+    meta = {"model": captured.model, "class": type(model).__name__, "capture": captured.method,
+            "input": list(captured.input_shape), "batch_size": batch_size, "depth": depth,
+            "rules": RULES_TEXT}
+    return Records(MODEL_COLUMNS, rows, {"totals": totals, "meta": meta})
+
+
+def profile_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
+                  batch_size: int = 1, label: str | None = None):
+    """A DataFrame with one row per module at ``depth`` (see ``capture``): params, MACs, other
+    ops, FlopCounterMode's MACs, calls, output size, op kinds and ops not counted. Totals in
+    ``df.attrs["totals"]`` (``not_counted``: op -> calls, excluded from every total;
+    ``flop_counter_agrees``), run facts in ``df.attrs["meta"]``."""
+    return to_frame(profile_model_records(model, input_size, channels=channels, depth=depth,
+                                          batch_size=batch_size, label=label))

@@ -1,0 +1,332 @@
+"""The command line: the typer app, its ceilings, and the commands on one network (table, export,
+report, check, list); cli_compare and cli_measure hold the others, registered here in --help order.
+
+Commands are thin: they parse options (options.py), call one library function and hand the result
+to output.py. Heavy libraries (torch, pandas, matplotlib) are imported inside the commands, so
+``incprof --help`` is fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import __version__
+from ..errors import SpecError
+from . import compare as cli_compare
+from . import measure as cli_measure
+from .options import (ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, Format, MaxMemoryOpt,
+                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, ThreadsOpt, WarmupOpt, WideOpt,
+                      load_model, model_spec, parse_columns, parse_count, parse_input_size, timing_options)
+from .output import check_outputs, check_plot, draw, emit, progress, write_result
+from .shell import App, Group, fail, unwritten, user_errors
+
+app = App(
+    name="incprof",
+    help="Take Inception-family networks apart the way their papers describe them: exact per-row "
+         "params and MACs from the paper's own layer table, checked against the built PyTorch "
+         "network and against the paper's printed figures.",
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"incprof {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def ceilings(
+    max_nodes: Annotated[int, typer.Option(min=1, help="Refuse YAML specs larger than this many "
+                                           "nodes (this also bounds the rows).")] = 200_000,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Refuse spec files larger than this many "
+                                           "bytes, before reading them.")] = 4 * 1024 * 1024,
+    max_side: Annotated[int, typer.Option(min=1, help="Refuse inputs wider or taller than this "
+                                          "many pixels.")] = 16_384,
+    max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
+                                           "activations per image than this, e.g. 1e15.")
+                         ] = "1e15",
+    max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and count "
+                                            "with FlopCounterMode) more layers than this at once.")
+                          ] = 2_000,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print incprof's version and exit.")] = False,
+) -> None:
+    """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
+    from ..count import analytic, limits
+    from ..spec import model as spec
+    from ..spec import yamlio
+
+    limits.MAX_LAYERS = max_layers
+    yamlio.MAX_NODES = max_nodes
+    yamlio.MAX_BYTES = max_bytes
+    spec.MAX_INPUT_SIDE = max_side
+    try:
+        count = int(float(max_count))
+    except (ValueError, OverflowError):
+        count = -1
+    if not 1 <= count <= 2 * 10**15:  # counts times a batch of 4096 must fit in 64 bits
+        fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
+    analytic.MAX_COUNT = count
+
+
+def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
+                 fmt: Format, output: Path | None) -> None:
+    """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
+    disagrees with the graph count."""
+    from ..capture.rows import profile_model_records
+    from ..render import model as render_model
+
+    with user_errors():
+        df = profile_model_records(load_model(ref, model_arg), parse_input_size(input_size),
+                                   channels=channels, depth=depth, batch_size=batch_size,
+                                   label=ref)
+    write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
+                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df))
+    if not df.attrs["totals"]["flop_counter_agrees"]:
+        fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
+             code=1)
+
+
+def table(
+    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture (see "
+                                      "'incprof list').")] = "googlenet",
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec (same "
+                                                 "schema as tables/*.yaml); replaces --arch.")] = None,
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Include the auxiliary classifiers "
+                                      "(training-only heads), listed and totalled apart.")] = True,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width, e.g. 320 or "
+                                                      "299x299 (default: the spec's input).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch; MACs scale with it, "
+                                            "params do not.")] = 1,
+    flavor: Annotated[str, typer.Option(help="paper: the spec as published. Other flavours are "
+                                        "defined by the spec: googlenet's torchvision (conv+BN, no "
+                                        "LRN, 3x3 in the 5x5 branch), bn_inception's caffe (the "
+                                        "Caffe port).")] = "paper",
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table (rich), markdown, csv or "
+                                        "json; csv/json carry raw integers.")] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                   "(atomically) instead of stdout; - is "
+                                                   "stdout.")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
+                                         "re-count every row with torch's FlopCounterMode "
+                                         "formulas on an empty batch (needs torch); "
+                                         "--no-verify is instant and torch-free.")] = True,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
+                                                 "by conv kind (.png or .svg).")] = None,
+    max_memory: MaxMemoryOpt = None,
+    columns: Annotated[str, typer.Option(help="Extra column groups, comma-separated: rf "
+                                         "(receptive field, jump), memory (activations, peak live "
+                                         "bytes), bottleneck (size drop), or all.")] = "",
+    dtype: Annotated[DType, typer.Option(help="Bytes per value for activation memory.")
+                     ] = DType.fp32,
+    bottleneck_factor: Annotated[float, typer.Option(min=1.0, help="Flag a row whose output is "
+                                                     "more than this many times smaller than "
+                                                     "the previous row's.")] = 4.0,
+    latency: Annotated[bool, typer.Option("--latency", help="Time every row alone and the whole "
+                                          "network (machine-dependent; see --device).")] = False,
+    device: DeviceOpt = "auto",
+    channels_last: ChannelsLastOpt = False,
+    compile_model: CompileOpt = False,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
+    wide: WideOpt = False,
+    threads: ThreadsOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
+    depth: Annotated[int, typer.Option(min=1, help="With --model: rows are the modules at this "
+                                       "depth (1: the top-level children).")] = 1,
+) -> None:
+    """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
+
+    With --model, any nn.Module instead: one row per module, counted from its captured graph and
+    again with FlopCounterMode. Loading a model from a .py file or module runs that code.
+
+    Example: incprof table --arch googlenet --format csv -o googlenet.csv
+    """
+    from ..analysis.profile import profile_records
+    from ..render import profile as render_profile
+
+    if model is not None and not (latency or plot or columns):
+        _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
+        return
+    if model is not None:  # --latency, --plot, --columns: through the model's exported spec
+        with user_errors():
+            spec = model_spec(model, model_arg, parse_input_size(input_size), channels, depth)
+
+    groups = parse_columns(columns)
+    timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
+                            threads)
+    check_plot(plot)
+    check_outputs(output, plot)
+    with user_errors(), progress("counting from the spec") as step:
+        df = profile_records(
+            spec or arch, flavor=flavor, aux=aux, input_size=parse_input_size(input_size),
+            batch_size=batch_size, verify=verify,
+            max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
+            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
+        if plot is not None:
+            from ..render.plot import macs_by_kind_bars
+
+            draw(macs_by_kind_bars, plot, df)
+    write_result(fmt, output, lambda exact, compact: [render_profile.profile_grid(
+        df, exact=exact, columns=groups, compact=compact)],
+        json=lambda: render_profile.to_json(df), csv=lambda: render_profile.to_csv(df), wide=wide)
+    if df.attrs["totals"]["check_agrees"] is False:
+        fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
+             "column)", code=1)
+
+
+def export_model(
+    model: Annotated[str, typer.Option("--model", "-m", help="The nn.Module: torchvision:NAME, "
+                                       "timm:NAME, path/to/file.py:factory or "
+                                       "package.module:factory. Importing a file or module runs "
+                                       "its code.")],
+    output: OutputOpt = None,
+    model_arg: ModelArgOpt = None,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width of the example "
+                                                      "input (default: the model's, else 224).")
+                          ] = None,
+    channels: ChannelsOpt = 3,
+    depth: Annotated[int, typer.Option(min=1, help="Rows follow the modules at this depth.")] = 1,
+) -> None:
+    """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
+
+    Where the model has a layer the schema cannot express, the error names the first such node.
+    Example: incprof export --model torchvision:googlenet -o googlenet.yaml
+    """
+    from ..capture.export import export_spec, to_yaml
+
+    with user_errors():
+        data = export_spec(load_model(model, model_arg), parse_input_size(input_size),
+                           channels=channels, depth=depth, label=model)
+    emit(to_yaml(data), output)
+
+
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the markdown reports and their "
+                                      "figures.")] = Path("reports"),
+    latency: Annotated[bool, typer.Option("--latency", help="Write a machine-dependent latency "
+                                          "report under OUT/latency/ instead, named after its "
+                                          "environment.")] = False,
+    arch: Annotated[str, typer.Option("--arch", "-a", help="With --latency: the architecture.")
+                    ] = "googlenet",
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="With --latency: the batch "
+                                            "size.")] = 1,
+    device: DeviceOpt = "auto",
+    dtype: Annotated[DType, typer.Option(help="With --latency: fp32, fp16 or bf16.")
+                     ] = DType.fp32,
+    referee: Annotated[bool, typer.Option("--referee", help="Also write referee.md: every peer "
+                                          "counter run on every built-in network (needs "
+                                          "incprof[peers]; most of the time of all the "
+                                          "reports).")] = False,
+) -> None:
+    """Write the counting reports and their SVG figures.
+
+    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md and family.md into
+    --out, and with --referee referee.md. They are byte-for-byte reproducible; CI regenerates them
+    all (incprof report --referee) and fails if they drift.
+    Example: incprof report --referee --out reports
+    """
+    from ..report.latency import latency_report
+    from ..report.reports import REFEREE_REPORTS, REPORTS, write_reports
+
+    check_outputs(folder=out)
+    if latency:
+        from ..nn.latency import TimingOptions
+
+        unwritten.append(str(out / "latency"))
+        with user_errors():
+            path = latency_report(arch, out, batch_size,
+                                  TimingOptions(device=device, dtype=dtype.value))
+        typer.echo(f"wrote {path}")
+        return
+    names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]
+    unwritten[:] = [str(out / name) for name in names]
+
+    def written(name: str) -> None:
+        unwritten.remove(str(out / name))
+        if unwritten:
+            step(f"writing {Path(unwritten[0]).name}")
+
+    with user_errors(), progress("writing reports", len(names)) as step:
+        step(f"writing {Path(unwritten[0]).name}")
+        paths = write_reports(out, written, referee)
+    for path in paths:
+        typer.echo(f"wrote {path}")
+
+
+def check(
+    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="The YAML spec to check.")
+                    ] = None,
+    arch: Annotated[str, typer.Option("--arch", "-a", help="A built-in architecture, if no "
+                                      "--spec.")] = "googlenet",
+    max_params: Annotated[Optional[str], typer.Option(help="Budget for params (inference, no "
+                                                      "aux heads), e.g. 7M.")] = None,
+    max_macs: Annotated[Optional[str], typer.Option(help="Budget for MACs per image at "
+                                                    "inference, e.g. 1.6G.")] = None,
+    input_size: Annotated[Optional[str], typer.Option(help="Input height x width (default: the "
+                                                      "spec's).")] = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Exit 1 with a one-line reason when a spec exceeds a budget, 0 with the figures otherwise.
+
+    Example: incprof check --spec my.yaml --max-params 7M --max-macs 1.6G
+    """
+    from ..analysis.profile import check_budgets, profile, profile_records
+
+    if max_params is None and max_macs is None:
+        fail("give at least one budget: --max-params and/or --max-macs")
+    params_limit = parse_count(max_params, "--max-params") if max_params else None
+    macs_limit = parse_count(max_macs, "--max-macs") if max_macs else None
+    with user_errors():
+        size = parse_input_size(input_size)
+        df = (profile(load_model(model, model_arg), aux=False, input_size=size) if model else
+              profile_records(spec or arch, aux=False, input_size=size))
+    name = model or (str(spec) if spec else arch)
+    budgets = check_budgets(df.attrs["totals"], params_limit, macs_limit)
+    for b in budgets:
+        if b["excess"] > 0:
+            fail(f"{name}: {b['what']} {b['figure']:,} exceed the budget of {b['limit']:,} "
+                 f"(by {b['excess']:,})", code=1)
+    typer.echo(f"ok: {name}: " + ", ".join(
+        f"{b['what']} {b['figure']:,} <= {b['limit']:,}" for b in budgets if b["limit"]))
+
+
+def list_archs() -> None:
+    """List the built-in architectures, and the variants that 'incprof compare' makes of one."""
+    from ..spec.registry import available, resolve
+    from ..spec.shapes import format_shape
+    from ..spec.variants import VARIANTS
+
+    typer.echo("Architectures (--arch NAME):")
+    for name in available():
+        try:
+            spec = resolve(name)
+        except SpecError as exc:
+            typer.echo(f"  {name:<20} (broken: {exc})")
+            continue
+        shape = format_shape(spec.input)
+        typer.echo(f"  {name:<20} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")
+    typer.echo("Variants (incprof compare A B, each a rewrite of --arch):")
+    for name, rewrite in VARIANTS.items():
+        summary = " ".join((rewrite.__doc__ or "").strip().split("\n\n")[0].split())
+        typer.echo(f"  {name:<20} {summary.replace('``', '')}")
+
+
+# Registered in this order, which --help keeps.
+for _name, _command in (("table", table), ("export", export_model),
+                        ("compare", cli_compare.compare), ("factorize", cli_compare.factorize),
+                        ("report", report), ("check", check), ("diff", cli_compare.diff),
+                        ("sweep", cli_compare.sweep_sizes), ("bench", cli_measure.bench),
+                        ("list", list_archs), ("referee", cli_measure.referee_cmd)):
+    app.command(_name)(_command)

@@ -1,0 +1,233 @@
+"""The commands that set two networks (or forms of one) side by side: compare, diff, factorize,
+sweep. Each parses its options, calls the library (compare, lab, sweep) and writes the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..spec.variants import VARIANTS
+from .options import (ArchOpt, ChannelsLastOpt, DeviceOpt, DType, Format, FormatOpt, Level, MaxMemoryOpt,
+                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, WarmupOpt, WideOpt,
+                      model_spec, parse_count, parse_int_list, timing_options)
+from .output import check_outputs, check_plot, draw, write_result
+from .shell import fail, user_errors
+
+
+def compare(
+    a: Annotated[Optional[str], typer.Argument(help="A, the original: a variant of --arch ("
+                                               + ", ".join(VARIANTS) + "; see 'incprof list'), a "
+                                               "built-in architecture, or a YAML file.")] = None,
+    b: Annotated[Optional[str], typer.Argument(help="B, the variant; same choices as A. saved = "
+                                               "1 - B/A (negative: B costs more).")] = None,
+    spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", help="A spec file for the "
+                                                       "next free side (A, then B); repeatable.")
+                    ] = None,
+    arch: Annotated[str, typer.Option("--arch", "-a", help="The architecture that variant names "
+                                      "rewrite.")] = "googlenet",
+    level: Annotated[Level, typer.Option(help="module: each changed row on B's input for that "
+                                         "row; network: both whole networks, rows joined by "
+                                         "name.")] = Level.both,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch (MACs scale).")] = 1,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write a grouped bar chart of MACs per "
+                                                 "module (.png or .svg).")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
+                                         "network with FlopCounterMode on the built PyTorch "
+                                         "modules (an empty batch).")
+                      ] = True,
+    max_memory: MaxMemoryOpt = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Also time both forms of every row, "
+                                          "and both networks (machine-dependent).")] = False,
+    device: DeviceOpt = "auto",
+    dtype: Annotated[DType, typer.Option(help="Timing dtype: fp32, fp16 or bf16 (model and "
+                                         "input cast).")] = DType.fp32,
+    channels_last: ChannelsLastOpt = False,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
+    wide: WideOpt = False,
+    threads: ThreadsOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", "-m", help="An nn.Module (as for 'table --model'), exported to a spec: the next "
+        "free side; with A and B both variant names, the model is what they rewrite. Repeatable. "
+        "Importing a file or module runs its code.")] = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Compare two variants or specs: params, MACs and output sizes, row by row.
+
+    Example: incprof compare naive reduced --plot naive-vs-reduced.png
+    """
+    from ..analysis.compare import compare_modules_records, compare_networks_records, resolve_side
+    from ..render import compare as render_compare
+    from ..render.grid import json_text
+    from ..spec.registry import is_path
+
+    sides = [x for x in (a, b) if x] + list(spec or [])
+    models = list(model or [])
+    from ..spec.variants import VARIANTS
+
+    variants = [side for side in sides if side in VARIANTS]
+    if models and variants:  # variant names rewrite the model; the model itself is A
+        with user_errors():
+            arch = model_spec(models[0], model_arg)
+        sides = [s for s in sides if s not in VARIANTS] + variants
+        models = [] if len(sides) == 2 else models[1:]
+        sides, models = (sides, models) if len(sides) == 2 or models else (
+            ["__model__", *sides], [])
+    if len(sides) + len(models) != 2:
+        fail(f"compare needs exactly two sides (A and B), got {len(sides) + len(models)}; e.g. "
+             "'incprof compare naive reduced'")
+    limit = parse_count(max_memory, "--max-memory") if max_memory else None
+    timing = timing_options(latency, device, dtype, channels_last, False, warmup, repeats, threads)
+    check_plot(plot)
+    check_outputs(output, plot)
+    with user_errors():
+        specs = [arch if side == "__model__" else resolve_side(side, arch) for side in sides] + [
+            model_spec(ref, model_arg) for ref in models]
+        labels = tuple(model[0] if side == "__model__" else Path(side).stem if is_path(side) else
+                       side for side in sides) + tuple(models)
+        frames = []
+        if level in (Level.module, Level.both):
+            frames.append(compare_modules_records(*specs, batch_size=batch_size, verify=verify,
+                                                  labels=labels, max_memory=limit,
+                                                  latency=timing))
+        if level in (Level.network, Level.both):
+            frames.append(compare_networks_records(*specs, batch_size=batch_size, verify=verify,
+                                                   labels=labels, max_memory=limit,
+                                                   latency=timing))
+        if plot is not None:
+            from ..render.plot import module_macs_bars
+
+            draw(module_macs_bars, plot, frames[0])
+    write_result(fmt, output, lambda exact, compact: [
+        render_compare.comparison_grid(f, exact=exact, compact=compact) for f in frames],
+        json=lambda: json_text(render_compare.comparison_payload(frames)),
+        csv=lambda: render_compare.comparison_csv(frames), wide=wide)
+    if any(f.attrs["totals"].get("check_agrees") is False for f in frames):
+        fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
+             "column)", code=1)
+
+
+def factorize(
+    width: Annotated[int, typer.Option(min=1, help="Input and output channels of the conv being "
+                                       "factorized (the paper's equal-width case).")] = 64,
+    cin: Annotated[Optional[int], typer.Option(min=1, help="Input channels, if not --width.")
+                   ] = None,
+    cout: Annotated[Optional[int], typer.Option(min=1, help="Output channels, if not --width.")
+                    ] = None,
+    size: Annotated[int, typer.Option(min=1, help="Grid size (height = width) of the conv's "
+                                      "input.")] = 17,
+    grid_size: Annotated[int, typer.Option(min=2, help="d, the grid before a grid reduction "
+                                           "(even).")] = 34,
+    grid_channels: Annotated[int, typer.Option(min=1, help="k, the channels before a grid "
+                                               "reduction.")] = 64,
+    grid_kernel: Annotated[int, typer.Option(min=1, help="Conv kernel in the grid reductions "
+                                             "(1 reproduces the paper's 2d²k²).")] = 3,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
+                                                 "(.png or .svg).")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
+                                         "FlopCounterMode on the built modules (an empty batch).")] = True,
+    wide: WideOpt = False,
+) -> None:
+    """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.
+
+    Example: incprof factorize --width 192 --size 17 --grid-kernel 1
+    """
+    from ..analysis.lab import factorization_records, grid_records
+    from ..render.compare import factorization_grids
+    from ..render.grid import frame_csv, json_text, rows_payload
+
+    if grid_kernel % 2 == 0:
+        fail(f"--grid-kernel must be odd, got {grid_kernel}")
+    check_plot(plot)
+    check_outputs(output, plot)
+    with user_errors():
+        rules = factorization_records(width, size, cin, cout, verify=verify)
+        grid = grid_records(grid_size, grid_channels, grid_kernel, verify=verify)
+        if plot is not None:
+            from ..render.plot import savings_bars
+
+            draw(savings_bars, plot, rules, grid)
+    write_result(fmt, output, lambda exact, compact: factorization_grids(
+        rules, grid, exact=exact, compact=compact),
+        json=lambda: json_text({"rules": rows_payload(rules),
+                                "grid_reduction": rows_payload(grid)}),
+        csv=lambda: frame_csv(rules) + "\n" + frame_csv(grid), wide=wide)
+
+
+def diff(
+    old: Annotated[Optional[str], typer.Argument(help="The old spec (YAML file or built-in "
+                                                 "name).")] = None,
+    new: Annotated[Optional[str], typer.Argument(help="The new spec.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", "-m", help="An nn.Module exported to a spec, for the next free side (OLD, then "
+        "NEW); repeatable. Importing a file or module runs its code.")] = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Print the rows whose params, MACs or output size changed, and the rows added or removed.
+
+    Example: incprof diff tables/googlenet.yaml my_googlenet.yaml
+    """
+    from ..analysis.compare import diff_records
+    from ..render import compare as render_compare
+    from ..render.grid import json_text
+    from ..spec.registry import resolve
+
+    check_outputs(output)
+    names = [x for x in (old, new) if x] + list(model or [])
+    if len(names) != 2:
+        fail(f"diff needs exactly two sides (OLD and NEW), got {len(names)}")
+    with user_errors():
+        sides = [resolve(x) for x in (old, new) if x] + [model_spec(ref, model_arg)
+                                                          for ref in model or []]
+        frame = diff_records(*sides, labels=tuple(names))
+    write_result(fmt, output, lambda exact, compact: [
+        render_compare.comparison_grid(frame, exact=exact, compact=compact)],
+        json=lambda: json_text(render_compare.comparison_payload([frame])),
+        csv=lambda: render_compare.comparison_csv([frame]))
+
+
+def sweep_sizes(
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
+    input_size: Annotated[str, typer.Option(help="Square input sides, comma-separated, e.g. "
+                                            "79,151,299.")] = "79,151,224,299",
+    dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory (and "
+                                         "the timing dtype with --latency).")] = DType.fp32,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Also time the whole network at "
+                                          "each valid size (batch 1; machine-dependent).")
+                       ] = False,
+    device: DeviceOpt = "auto",
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Params, MACs, final feature map and validity across input resolutions.
+
+    Also reports the smallest square input the network accepts at all.
+    Example: incprof sweep --arch inception_v3 --input-size 79,151,299
+    """
+    from ..analysis.sweep import sweep_records
+    from ..render.compare import sweep_grid
+    from ..render.grid import frame_csv, json_text, rows_payload
+    from ..spec.registry import resolve
+
+    sides = parse_int_list(input_size, "--input-size", 16384)
+    check_outputs(output)
+    with user_errors():
+        df = sweep_records(model_spec(model, model_arg) if model else resolve(spec or arch),
+                           sides, dtype.value, timing_options(latency, device, dtype, False, False,
+                                                              warmup, repeats, threads))
+    write_result(fmt, output, lambda exact, compact: [sweep_grid(df, exact=exact)],
+                 json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))

@@ -1,0 +1,120 @@
+"""The commands that run the built network: throughput per batch size (bench), and every peer
+counter refereed against incprof's prediction of it (referee)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .options import (ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, Format, FormatOpt,
+                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, WarmupOpt,
+                      load_model, model_spec, parse_input_size, parse_int_list)
+from .output import check_outputs, emit, progress, show, write_result
+from .shell import user_errors
+
+
+def bench(
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
+    device: DeviceOpt = "auto",
+    dtype: Annotated[DType, typer.Option(help="fp32, fp16 or bf16 (model and input cast).")
+                     ] = DType.fp32,
+    channels_last: ChannelsLastOpt = False,
+    compile_model: CompileOpt = False,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
+    threads: ThreadsOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+) -> None:
+    """Whole-network throughput (images/s) per batch size, with its environment.
+
+    Example: incprof bench --arch googlenet --batch-sizes 1,8,32,64 --device cuda --dtype bf16
+    """
+    from ..nn.bench import bench_records
+    from ..nn.latency import TimingOptions
+    from ..render.grid import frame_csv, json_text, rows_payload
+    from ..render.measure import bench_grid
+    from ..spec.registry import resolve
+
+    sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
+    options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
+                            compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
+    check_outputs(output)
+    with user_errors(), progress("benchmarking", len(sizes)) as step:
+        df = bench_records(model_spec(model, model_arg) if model else resolve(spec or arch),
+                           sizes, options, step)
+    write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
+                 json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
+
+
+# The referee's CSV: one row per tool.
+REFEREE_CSV = ("tool", "installed", "version", "unit", "reported", "predicted", "residual",
+               "params_reported", "params_predicted", "params_residual")
+
+
+def referee_cmd(
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
+    flavor: Annotated[str, typer.Option(help="paper, or a flavour the spec defines.")
+                      ] = "paper",
+    aux: Annotated[bool, typer.Option(help="Build the aux heads (they do not run in eval mode; "
+                                      "only parameter totals see them).")] = True,
+    input_size: Annotated[Optional[str], typer.Option(help="e.g. 224 or 299x299 (default: the "
+                                                      "spec's own).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Batch of the zero input.")
+                          ] = 1,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    model: ModelOpt = None,
+    model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
+) -> None:
+    """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
+
+    Runs each installed peer (fvcore, FlopCounterMode, ptflops' two backends, thop, torchinfo)
+    on the built network, or on any nn.Module with --model, and predicts its total from
+    incprof's own per-op counts under that tool's conventions; then, for a spec, checks its
+    published figures against every convention. Peers: pip install 'incprof[peers]'.
+
+    Exit code 1 when a residual is not zero.
+    Example: incprof referee --arch inception_v3 --input-size 299
+    Example: incprof referee --model torchvision:resnet50
+    """
+    from ..referee.conventions import referee
+    from ..referee.published import referee_figures
+    from ..render import measure as render_measure
+    from ..spec.registry import resolve
+
+    check_outputs(output)
+    with user_errors():
+        size = parse_input_size(input_size)
+        if model is not None:
+            result = referee(model=load_model(model, model_arg), label=model, input_size=size,
+                             batch_size=batch_size, channels=channels)
+            figures = []
+        else:
+            network = resolve(spec or arch)
+            result = referee(network, flavor=flavor, aux=aux, input_size=size,
+                             batch_size=batch_size)
+            figures = referee_figures(network)
+    if fmt is Format.json:
+        from ..render.grid import json_text
+
+        emit(json_text({**result, "published": figures}), output)
+    elif fmt is Format.csv:
+        from ..render.grid import rows_csv
+
+        emit(rows_csv(list(REFEREE_CSV), result["tools"]), output)
+    else:
+        grids = [render_measure.referee_grid(result)]
+        if figures:
+            grids.append(render_measure.figures_grid(figures, f"{result['meta']['title']}: "
+                                                              "published figures refereed"))
+        show(grids, fmt, output)
+    if any(t["residual"] or t["params_residual"] for t in result["tools"]):
+        raise typer.Exit(1)

@@ -1,0 +1,144 @@
+"""The one way a command's result leaves: printed (rich tables on a terminal) or written to a file,
+in every format; output paths checked before the work; progress shown on a terminal only."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from .options import Format
+from .shell import unwritten, user_errors
+
+
+def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
+    """Refuse unusable output paths (files, or a folder to create) at once, before any work.
+
+    They are remembered until written, so that a Ctrl-C can name what was left unwritten.
+    """
+    from ..files import check_folder, check_output
+
+    with user_errors():
+        for path in files:
+            if path is not None:
+                check_output(path)
+        if folder is not None:
+            check_folder(folder)
+    unwritten[:] = [str(path) for path in files if path is not None and str(path) != "-"]
+
+
+def wrote(path: Path) -> None:
+    """Say that ``path`` is written, and forget it as unwritten."""
+    if str(path) in unwritten:
+        unwritten.remove(str(path))
+    typer.secho(f"wrote {path}", err=True)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print ``text``, or write it to ``output`` (``-``: stdout) as files.write_atomic does."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        return
+    from ..files import write_atomic
+
+    with user_errors():
+        write_atomic(output, text)
+    wrote(output)
+
+
+def show(grids, fmt: Format, output: Path | None, wide: bool = False) -> None:
+    """Grids as rich tables on a terminal, else as text or markdown; the tables fit the terminal
+    (or 110 columns), or with ``wide`` show every column at its natural width."""
+    from ..render import grid as render
+
+    if fmt is Format.markdown:
+        emit("\n".join(render.grid_markdown(g) for g in grids), output)
+    elif output is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console()
+        for grid in grids:
+            render.print_grid(grid, console, wide)
+    else:
+        emit("\n".join(render.grid_text(g, wide=wide) for g in grids), output)
+
+
+def write_result(fmt: Format, output: Path | None, grids, json=None, csv=None,
+                 wide: bool = False) -> None:
+    """A result in the format asked, printed or written to ``output`` (see emit and show):
+    ``json()`` and ``csv()`` give the text of those formats, ``grids(exact, compact)`` the Grids of
+    the others: exact integers for markdown, the terminal's compact form for the table format
+    unless ``wide``."""
+    if fmt is Format.json:
+        emit(json(), output)
+    elif fmt is Format.csv:
+        emit(csv(), output)
+    else:
+        show(grids(fmt is Format.markdown, fmt is Format.table and not wide), fmt, output, wide)
+
+
+def check_plot(plot: Path | None) -> None:
+    """Refuse a --plot path matplotlib cannot write before any work starts."""
+    if plot is not None:
+        from ..render.plot import check_plot_path
+
+        with user_errors():
+            check_plot_path(plot)
+
+
+def draw(figure, plot: Path, *tables) -> None:
+    """Draw ``figure`` of ``tables`` (Records) into ``plot``; data with nothing to show gets one
+    line saying why no plot was written, and the command goes on. Characters of the user's names
+    that the font cannot draw are named in one line (matplotlib warns once per glyph and draw)."""
+    import re
+    import warnings
+
+    from ..render.plot import NothingToPlot
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            figure(*tables, plot)
+    except NothingToPlot as exc:
+        typer.secho(f"no plot written to {plot}: {exc}", err=True)
+        return
+    missing = set()
+    for warning in caught:
+        glyph = re.match(r"Glyph \d+ \((.+)\) missing from font", str(warning.message))
+        if glyph:
+            missing.add(glyph.group(1))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    if missing:
+        typer.secho(f"note: the font has no glyph for {', '.join(sorted(missing))}; {plot} "
+                    "draws them as empty boxes", err=True)
+    wrote(plot)
+
+
+@contextmanager
+def progress(first: str, total: int | None = None):
+    """On a terminal, a transient line naming the step under way; yields ``step(label)``.
+
+    Each ``step`` call names the step that starts now; with a ``total``, a bar counts the steps
+    started before it. Off a terminal nothing is shown, and rich.progress is not even imported.
+    """
+    if not sys.stderr.isatty():
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    bar = (BarColumn(), MofNCompleteColumn()) if total else ()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), *bar, transient=True,
+                  console=Console(stderr=True)) as progress:
+        task = progress.add_task(first, total=total)
+        started = [0]
+
+        def step(label: str) -> None:
+            progress.update(task, description=label, completed=started[0])
+            started[0] += 1
+
+        yield step

@@ -1,0 +1,402 @@
+"""Latency per row and for the whole network, on CUDA or CPU, with statistics that can be argued with.
+
+Method: the model and inputs live on the device throughout; everything runs under
+``torch.inference_mode()`` with cuDNN autotuning on. CUDA iterations are timed with CUDA events
+(synchronized), CPU iterations with ``time.perf_counter``. After warm-up, timed repeats continue until
+the median is stable (it moves less than ``rel_tol`` when the latest half of the samples is added)
+or the time budget is spent; fixed counts can be set instead. Each row is timed alone on the real
+input it receives in the network (captured from one forward pass), and the whole network end to
+end, in eval mode (no aux heads).
+
+Conditions are recorded, not assumed: the thread count, the machine load before and after, and on
+CUDA whether TF32 is allowed for convolutions and matmuls. A figure is marked unstable (with the
+reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10 exceeds ``SPREAD_LIMIT``,
+or when the 1-minute load average exceeded the thread count while it was measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import statistics
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from ..errors import UsageError
+from .machine import cpu_name, gpu_peak, load_average
+
+DTYPES = ("fp32", "fp16", "bf16")
+# A timing whose p90 is more than this many times its p10 is marked unstable.
+SPREAD_LIMIT = 1.5
+@dataclass(frozen=True)
+class TimingOptions:
+    """How to time: device, dtype, memory format, compile, and the adaptive stopping rule."""
+
+    device: str = "auto"
+    dtype: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    warmup: int | None = None      # None: adaptive (at least 2, about a tenth of the budget)
+    repeats: int | None = None     # None: adaptive (stable median or budget spent)
+    row_budget_s: float = 0.4
+    network_budget_s: float = 3.0
+    rel_tol: float = 0.02
+    min_repeats: int = 20          # adaptive timing never stops before; fewer is marked unstable
+    max_repeats: int = 1000
+    threads: int | None = None     # torch.set_num_threads for the run (None: torch's default)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of timed repeats, in milliseconds."""
+
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    q25_ms: float
+    q75_ms: float
+    repeats: int
+    warmup: int
+    unstable: str | None = None  # why the figure is not to be trusted, or None
+
+    @property
+    def iqr_ms(self) -> float:
+        """Interquartile range."""
+        return self.q75_ms - self.q25_ms
+
+
+def summarize(samples_ms: list[float], warmup: int = 0) -> Stats:
+    """Median, p10/p90 and quartiles of timed samples (inclusive quantiles)."""
+    if not samples_ms:
+        raise ValueError("no samples to summarize")
+    if len(samples_ms) == 1:
+        (only,) = samples_ms
+        return Stats(only, only, only, only, only, 1, warmup)
+    deciles = statistics.quantiles(samples_ms, n=10, method="inclusive")
+    quartiles = statistics.quantiles(samples_ms, n=4, method="inclusive")
+    return Stats(statistics.median(samples_ms), deciles[0], deciles[-1], quartiles[0],
+                 quartiles[-1], len(samples_ms), warmup)
+
+
+def adaptive_time(step: Callable[[], float], budget_s: float, options: TimingOptions,
+                  clock: Callable[[], float] = time.perf_counter) -> Stats:
+    """Run ``step`` (which returns one iteration's milliseconds) through warm-up and timed repeats.
+
+    ``clock`` (seconds) only meters the budget, so tests can drive this with a fake timer.
+    """
+    start = clock()
+    warmup = 0
+    while True:
+        step()
+        warmup += 1
+        if options.warmup is not None:
+            if warmup >= options.warmup:
+                break
+        elif warmup >= 2 and (clock() - start >= 0.1 * budget_s or warmup >= 50):
+            break
+    samples: list[float] = []
+    start = clock()
+    while True:
+        samples.append(step())
+        n = len(samples)
+        if options.repeats is not None:
+            if n >= options.repeats:
+                break
+            continue
+        if n >= options.max_repeats or (n >= options.min_repeats and clock() - start >= budget_s):
+            break
+        if n >= options.min_repeats:
+            before = statistics.median(samples[: n - n // 2])
+            now = statistics.median(samples)
+            if now > 0 and abs(now - before) / now < options.rel_tol:
+                break
+    stats = summarize(samples, warmup)
+    return dataclasses.replace(stats, unstable=instability(stats, options.min_repeats))
+
+
+def instability(stats: Stats, min_repeats: int, busy: str | None = None) -> str | None:
+    """Why a timing is not to be trusted, or None: fewer than ``min_repeats`` repeats, a p90/p10
+    spread above SPREAD_LIMIT, or ``busy`` (a reason about the machine)."""
+    reasons = []
+    if stats.repeats < min_repeats:
+        reasons.append(f"{stats.repeats} repeats, fewer than {min_repeats}")
+    if stats.p10_ms > 0 and stats.p90_ms / stats.p10_ms > SPREAD_LIMIT:
+        reasons.append(f"p90/p10 {stats.p90_ms / stats.p10_ms:.2f} > {SPREAD_LIMIT:g}")
+    if busy:
+        reasons.append(busy)
+    return "; ".join(reasons) or None
+
+
+def resolve_device(name: str):
+    """A torch.device for 'auto', 'cpu', 'cuda' or 'cuda:N' (auto prefers CUDA)."""
+    import torch
+
+    match = re.fullmatch(r"cuda(?::([0-9]+))?", name)
+    if name not in ("auto", "cpu") and not match:
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (N a device number from 0), "
+                         f"got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available here (torch "
+                         f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+                         "use --device cpu or --device auto")
+    index = int(match[1] or 0)
+    if index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s), "
+                         f"numbered from 0")
+    return torch.device("cuda", index)
+
+
+# How torch reports a kernel that has no implementation for a dtype, e.g.
+# '"avg_pool3d_out_frame" not implemented for 'Half'' (NotImplementedError; RuntimeError before 2.x).
+UNSUPPORTED_DTYPE = re.compile(r"not implemented for '\w+'")
+
+
+def _compile_failure(exc: Exception) -> UsageError | None:
+    """A one-line UsageError for a failed torch.compile (no C compiler, a compile error), or None."""
+    from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor.exc import CppCompileError, InvalidCxxCompiler
+
+    if isinstance(exc, BackendCompilerFailed):
+        exc = exc.inner_exception
+    elif not isinstance(exc, (CppCompileError, InvalidCxxCompiler)):
+        return None
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return UsageError(f"--compile failed ({type(exc).__name__}: {first}); drop --compile to "
+                      "time the network uncompiled")
+
+
+def environment(device, options: TimingOptions, batch_size: int) -> dict:
+    """Everything a latency figure depends on."""
+    import torch
+
+    cuda = device.type == "cuda"
+    name = torch.cuda.get_device_name(device) if cuda else cpu_name()
+    # TF32 applies to CUDA only; torch allows it for cuDNN convolutions by default, not for matmuls.
+    tf32 = ({"conv": bool(torch.backends.cudnn.allow_tf32),
+             "matmul": bool(torch.backends.cuda.matmul.allow_tf32)} if cuda else None)
+    peaks = {"conv": gpu_peak(name, options.dtype, tf32["conv"]),
+             "linear": gpu_peak(name, options.dtype, tf32["matmul"])} if cuda else None
+    return {
+        "device": name, "device_type": device.type, "torch": torch.__version__,
+        "cuda": torch.version.cuda if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "dtype": options.dtype, "dtype_method": "model and inputs cast to the dtype",
+        "batch_size": batch_size,
+        "memory_format": "channels_last" if options.channels_last else "contiguous (NCHW)",
+        "threads": torch.get_num_threads(), "load_avg": load_average(), "load_avg_end": None,
+        "busy": None, "compile": options.compile, "cudnn_benchmark": cuda, "tf32": tf32,
+        "peak": peaks if peaks and peaks["conv"] else None,
+        "min_repeats": options.min_repeats, "spread_limit": SPREAD_LIMIT,
+        "measured_peak_method": ("torch.cuda.max_memory_allocated" if cuda else
+                                 "torch.profiler allocation events"),
+    }
+
+
+@dataclass
+class Timings:
+    """Per-row stats (or an error message), the whole network, and the environment."""
+
+    rows: dict[str, Stats | str] = field(default_factory=dict)
+    network: Stats | str | None = None
+    compile_s: float | None = None
+    env: dict = field(default_factory=dict)
+    measured_peak_bytes: int | None = None  # see peak_memory_bytes
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        def plain(v):
+            return asdict(v) if isinstance(v, Stats) else v
+
+        return {"rows": {k: plain(v) for k, v in self.rows.items()},
+                "network": plain(self.network), "compile_s": self.compile_s, "env": self.env,
+                "measured_peak_bytes": self.measured_peak_bytes}
+
+
+def timer(fn: Callable[[], object], device) -> Callable[[], float]:
+    """A step that runs ``fn`` once and returns its milliseconds: CUDA events (synchronized) on a
+    CUDA device, ``time.perf_counter`` on the CPU."""
+    import torch
+
+    if device.type == "cuda":
+        def step() -> float:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return begin.elapsed_time(end)
+    else:
+        def step() -> float:
+            begin = time.perf_counter()
+            fn()
+            return (time.perf_counter() - begin) * 1000
+    return step
+
+
+def peak_memory_bytes(run: Callable[[], object], device) -> int:
+    """The most memory ``run`` holds at once beyond what was allocated before it: on CUDA from
+    ``torch.cuda.max_memory_allocated`` after a reset, on the CPU the peak of the running sum of
+    the torch profiler's allocation and free events."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        run()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    from torch.profiler import ProfilerActivity, profile
+
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # else kineto prints start/stop lines on stderr
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    live = peak = 0
+    for event in events:
+        live += event.nbytes()  # negative for a free
+        peak = max(peak, live)
+    return peak
+
+
+@contextmanager
+def _num_threads(threads: int | None):
+    """torch's intra-op thread count set to ``threads`` (None: unchanged) for the block."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
+                        max_memory: int | None = None):
+    """Check the dtype, resolve the device and, on CPU, refuse (ResourceError) before anything is
+    built if timing at ``batch_size`` in the options' dtype would exceed ``max_memory`` bytes
+    (default: half the available memory). Returns the torch.device. On CUDA, running out of
+    device memory is caught where it happens."""
+    from ..count.limits import check_memory
+
+    if options.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
+    device = resolve_device(options.device)
+    if device.type == "cpu":
+        check_memory(spec, input_hw, batch_size, max_memory, options.dtype)
+    return device
+
+
+def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions = TimingOptions(),
+              progress: Callable[[str], None] | None = None, max_memory: int | None = None,
+              rows: bool = True) -> Timings:
+    """Time every row of ``spec`` alone (unless ``rows=False``) and the whole network, on
+    ``options.threads`` threads. With rows, also measure the peak memory of one whole forward
+    pass (``measured_peak_bytes``). Every figure taken on a busy machine (1-minute load above the
+    thread count, before or after) is marked unstable."""
+    if options.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
+    with _num_threads(options.threads):
+        timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows)
+        env = timings.env
+        env["load_avg_end"] = load_average()
+        loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
+        if loads and max(loads) > env["threads"]:
+            env["busy"] = f"load {max(loads):g} > {env['threads']} threads"
+
+            def mark(stats):
+                if not isinstance(stats, Stats):
+                    return stats
+                return dataclasses.replace(stats, unstable=instability(
+                    stats, options.min_repeats, env["busy"]))
+
+            timings.rows = {name: mark(stats) for name, stats in timings.rows.items()}
+            timings.network = mark(timings.network)
+    return timings
+
+
+def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max_memory,
+          rows: bool) -> Timings:
+    import torch
+
+    from ..spec.shapes import place
+    from .build import build
+
+    device = check_timing_memory(spec, input_hw, batch_size, options, max_memory)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[options.dtype]
+    fmt = torch.channels_last if options.channels_last else torch.contiguous_format
+    torch.backends.cudnn.benchmark = True
+    timings = Timings(env=environment(device, options, batch_size))
+    main = [p for p in place(spec, input_hw) if not p.is_aux]
+    try:
+        model = build(spec, input_hw).eval().to(device=device, dtype=dtype, memory_format=fmt)
+        x = torch.randn(batch_size, *main[0].in_shape, device=device, dtype=dtype)
+        x = x.contiguous(memory_format=fmt)
+    except torch.cuda.OutOfMemoryError:
+        raise UsageError(f"CUDA out of memory building the network at batch {batch_size}; "
+                         "lower --batch-size") from None
+
+    with torch.inference_mode():
+        inputs = {}
+        y = x
+        try:
+            for p in main:  # one pass to capture each row's real input
+                inputs[p.name] = y
+                y = model.row(p.name)(y)
+            if rows:
+                timings.measured_peak_bytes = peak_memory_bytes(lambda: model(x), device)
+        except torch.cuda.OutOfMemoryError:
+            raise UsageError(f"CUDA out of memory in one forward pass at batch {batch_size}; "
+                             "lower --batch-size") from None
+        except (RuntimeError, NotImplementedError) as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            if not UNSUPPORTED_DTYPE.search(first):
+                raise
+            raise UsageError(f"--dtype {options.dtype} does not run on {device.type} for this "
+                             f"network: {first}") from None
+        for p in main if rows else []:
+            module, row_input = model.row(p.name), inputs[p.name]
+            if progress:
+                progress(f"timing row {p.name}")
+            try:
+                timings.rows[p.name] = adaptive_time(timer(lambda: module(row_input), device),
+                                                     options.row_budget_s, options)
+            except torch.cuda.OutOfMemoryError:
+                timings.rows[p.name] = f"CUDA out of memory at batch {batch_size}"
+                torch.cuda.empty_cache()
+        whole = model
+        if options.compile:
+            if progress:
+                progress("compiling the network")
+            begin = time.perf_counter()
+            try:
+                whole = torch.compile(model)
+                whole(x)
+            except Exception as exc:
+                failure = _compile_failure(exc)
+                if failure is None:
+                    raise
+                raise failure from None
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            timings.compile_s = time.perf_counter() - begin
+        if progress:
+            progress("timing the whole network")
+        try:
+            timings.network = adaptive_time(timer(lambda: whole(x), device),
+                                            options.network_budget_s, options)
+        except torch.cuda.OutOfMemoryError:
+            timings.network = f"CUDA out of memory at batch {batch_size}"
+    return timings

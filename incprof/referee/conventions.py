@@ -1,0 +1,283 @@
+"""The referee: every peer counter's total, predicted from incprof's own per-op counts. No torch at
+import; ``referee`` builds the network and runs the peers (incprof.referee.peers) inside.
+
+A network is described to the referee as a plain inventory of the ops that run at inference
+(incprof.count.inventory: from a spec, or from any ``nn.Module``). Each peer's counting convention is data:
+``CONVENTIONS[tool]["ops"][kind]`` is a sum of named terms (``TERMS``), such as ``"macs + bias"``
+or ``"2*in"``; a term ending in ``@1`` is counted for one image whatever the batch (ptflops'
+pytorch backend divides its module counts by the batch size, but not its functional ones). A kind
+a tool does not list counts zero for it. ``level`` says which view of a model's inventory the tool
+sees: its aten ops, or its calls (module hooks and patched functions, whose kinds include the
+watched attributes such as ``F.relu``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..count.inventory import Op, network_ops
+from ..spec.shapes import numel
+
+
+def _features(op: Op) -> int:
+    """The size of the dimension after the batch (the first of a spec's per-image shape)."""
+    return op.in_shape[1 if op.batch else 0]
+
+
+def _fvcore_einsum(op: Op) -> int:
+    """fvcore's count of an einsum (fvcore/nn/jit_handles.py, einsum_flop_jit): its letters renamed
+    in order of appearance, two batched-matmul equations priced as such, any other at half of
+    numpy's optimized FLOP estimate for the contraction as its report prints it (4 significant
+    digits), rounded down."""
+    import numpy as np
+
+    equation, shapes = op.detail
+    equation = equation.replace(" ", "")
+    letters = dict.fromkeys(c for c in equation if c.isalpha())
+    equation = equation.translate({ord(c): 97 + i for i, c in enumerate(letters)})
+    if equation == "abc,abd->acd":
+        return math.prod(shapes[0]) * shapes[-1][-1]
+    if equation == "abc,adc->adb":
+        return math.prod(shapes[0]) * shapes[-1][1]
+    operands = [np.broadcast_to(np.zeros(()), shape) for shape in shapes]  # shapes, no memory
+    report = np.einsum_path(equation, *operands, optimize="optimal")[1]
+    line = next(line for line in report.split("\n") if "optimized flop" in line.lower())
+    return int(float(line.split(":")[-1]) // 2)
+
+
+def _ptflops_attention(op: Op) -> int:
+    """ptflops' formula for one image of an nn.MultiheadAttention call (pytorch_ops.py,
+    multihead_attention_counter_hook): query scaling, the three input projections and their
+    bias, per head Q K^T, softmax and attention x V, and the output projection with its bias."""
+    if not op.detail:  # called with keywords: not recorded, so the residual names it
+        return 0
+    lq, lk, lv, eq, ek, ev, heads, bias = op.detail
+    return (lq * eq + lq * eq * eq + lk * ek * ek + lv * ev * ev + (lq + lk + lv) * eq * bias
+            + heads * (lq * lk * (eq // heads) + lq * lk + lq * lk * (ev // heads))
+            + lq * ev * (ev + 1))
+
+
+# Each term: (op, n) -> int, for n copies of the op (a spec's op is one image's; a model's op, which
+# covers its batch already, is taken once). Shapes are indexed from the end, so (C, H, W) and
+# (N, C, H, W) read alike.
+TERMS = {
+    "macs": lambda op, n: n * op.macs,
+    "bias": lambda op, n: n * numel(op.out_shape) if op.bias else 0,
+    "in": lambda op, n: n * numel(op.in_shape),
+    "out": lambda op, n: n * numel(op.out_shape),
+    "params": lambda op, n: n * max(op.batch, 1) * op.params,  # once per image
+    # thop: (window area + 1 division) per output element, the window area as the float
+    # in/out ratio per axis, the product truncated once (thop/vision/calc_func.py)
+    "thop_adaptive": lambda op, n: int(
+        (op.in_shape[-2] / op.out_shape[-2] * (op.in_shape[-1] / op.out_shape[-1]) + 1)
+        * (n * numel(op.out_shape))),
+    # thop: exp, add and divide over the classes: 3C - 1 per row of C (count_softmax)
+    "thop_softmax": lambda op, n: n * numel(op.in_shape) // _features(op)
+    * (3 * _features(op) - 1),
+    # ptflops' patched functionals inside F.local_response_norm: x.mul(x), avg_pool3d over the
+    # channel-padded square (C + size - 1 planes), div.mul(alpha), .add(k)
+    "fvcore_einsum": lambda op, n: n * _fvcore_einsum(op),  # shapes of the whole batch
+    "ptflops_attention": lambda op, n: n * max(op.batch, 1) * _ptflops_attention(op),
+    "lrn_internals": lambda op, n: n * numel(op.in_shape) // op.in_shape[-3]
+    * (4 * op.in_shape[-3] + op.size - 1),
+}
+
+# ptflops' pytorch backend also patches these attributes while it runs (pytorch_ops.py,
+# FUNCTIONAL_MAPPING and TENSOR_OPS_MAPPING) and counts every call through them, per batch: the
+# input's elements for activations and pools, the (broadcast) output's for add and mul, and
+# M*N*K for matrix products. A call made inside a module of a known kind (nn.ReLU calls F.relu)
+# is part of that module's own rule below ("relu": "out@1 + in").
+_PTFLOPS_FUNCTIONS = {
+    **dict.fromkeys([f"F.{f}" for f in ("relu", "prelu", "elu", "relu6", "gelu", "silu",
+                                        "softmax")] +
+                    [f"F.{kind}_pool{d}d" for kind in ("avg", "max", "adaptive_avg", "adaptive_max")
+                     for d in (1, 2, 3)], "in"),
+    **dict.fromkeys(("torch.add", "Tensor.add", "torch.mul", "Tensor.mul"), "out"),
+    **dict.fromkeys(("torch.matmul", "Tensor.matmul", "torch.mm", "Tensor.mm", "torch.bmm",
+                     "Tensor.bmm"), "macs"),
+}
+
+# What each peer counts. "unit" says whether the total is MACs or FLOPs (2 per MAC); "params"
+# which parameters its parameter total holds: "all" (every parameter of the module, aux heads
+# included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
+# none; "level" which view of a model's inventory it sees (incprof.count.inventory): "aten" ops, "jit" (the
+# aten ops with each call torch.jit records whole as one op: fvcore traces with torch.jit) or "calls";
+# "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
+# path without it, so a model's inventory is taken both ways).
+CONVENTIONS = {
+    "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "jit", "ops": {
+        "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in",
+        "torch.einsum": "fvcore_einsum"}},
+    "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
+        "conv": "2*macs", "linear": "2*macs"}},
+    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls", "ops": {
+        "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
+        "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
+        "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
+        "multihead_attention": "ptflops_attention@1", **_PTFLOPS_FUNCTIONS}},
+    "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
+        "conv": "macs + bias", "linear": "macs + bias"}},
+    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "ops": {
+        "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
+        "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax"}},
+    # torchinfo: parameters times output positions for a conv, times the batch for the rest
+    "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
+        "conv": "macs + bias", "linear": "params", "batchnorm": "params"}},
+}
+# The inventory views the peers see: (level, grad).
+_VIEWS = tuple(sorted({(c["level"], c["grad"]) for c in CONVENTIONS.values()}))
+# Every attribute some peer sees calls through (kinds named like "F.relu").
+WATCHED = tuple(sorted({kind for c in CONVENTIONS.values() for kind in c["ops"] if "." in kind}))
+
+def evaluate(expression: str, op: Op, batch: int) -> int:
+    """The value of a convention expression (``"2*in@1 + bias"``) for one op and a batch size."""
+    total = 0
+    for term in expression.split("+"):
+        term = term.strip()
+        factor, _, name = term.rpartition("*")
+        name, _, per = name.partition("@")
+        if not op.batch:
+            value = TERMS[name](op, 1 if per == "1" else batch)
+        else:  # the op covers the batch already: one image's share is an even part of it
+            value = TERMS[name](op, 1) // (op.batch if per == "1" else 1)
+        total += int(factor or 1) * value
+    return total
+
+
+def predict(ops: list[Op], tool: str, batch: int) -> dict[str, int]:
+    """A tool's predicted total per op kind (kinds it counts as zero left out), for a batch."""
+    rules = CONVENTIONS[tool]["ops"]
+    out: dict[str, int] = {}
+    for op in ops:
+        if op.kind in rules:
+            out[op.kind] = out.get(op.kind, 0) + evaluate(rules[op.kind], op, batch)
+    return out
+
+
+def param_totals(spec, input_hw) -> dict[str, int]:
+    """Parameter totals under each parameter convention (incprof.referee.published.PARAM_CONVENTIONS),
+    from the analytic counts."""
+    from ..count.analytic import count_spec
+
+    counted = count_spec(spec, input_hw)
+    main = [rc.counts for rc in counted if not rc.placed.is_aux]
+    bn = sum(op.params for op in network_ops(spec, input_hw) if op.kind == "batchnorm")
+    params = sum(c.params for c in main)
+    return {"params": params, "params_with_aux": sum(rc.counts.params for rc in counted),
+            "params_and_bn_statistics": params + bn, "weights": sum(c.weights for c in main)}
+
+
+def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "paper",
+            aux: bool = True, input_size=None, batch_size: int = 1, channels: int = 3,
+            tools=None, max_memory: int | None = None) -> dict:
+    """Run every installed peer on the built network, or on ``model`` (any ``nn.Module``; then
+    ``input_size`` and ``channels`` shape its input, as in incprof.capture.rows), in eval mode on a
+    zero input of ``batch_size``, and set its total beside incprof's prediction for its
+    conventions. Returns plain data: ``meta``, and ``tools``: per peer its installed flag, unit,
+    reported and predicted totals and parameter totals, their residuals, and the op kinds a
+    non-zero residual comes from."""
+    from . import peers
+
+    if not 1 <= batch_size <= 4096:
+        raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
+    if model is not None:
+        views, params, shape, make, meta = _model_inventory(model, label, input_size, channels,
+                                                            batch_size)
+    else:
+        from ..analysis.profile import load
+        from ..count.limits import check_memory
+        from ..nn.build import build
+
+        spec = load(arch, flavor, aux)
+        ops = network_ops(spec, input_size)
+        counted = param_totals(spec, input_size)
+        check_memory(spec, input_size, batch_size, max_memory)
+        views = dict.fromkeys(_VIEWS, ops)  # every layer of a spec is its module
+        params = {"all": counted["params_with_aux"], "executed": counted["params"]}
+        shape = (spec.input[0], *(input_size or spec.input[1:]))
+        meta = {"arch": spec.name, "title": spec.title, "flavor": flavor, "aux": bool(spec.aux)}
+
+        def make(device: str):
+            import torch
+
+            with torch.device(device):  # zero weights: no peer's count reads their values
+                return build(spec, input_size, weights="zero").eval()
+    rows = [_tool_row(tool, make, (batch_size, *shape), views, params) for tool in
+            tools or peers.PEERS]
+    return {"meta": {**meta, "input": list(shape[1:]), "batch_size": batch_size}, "tools": rows}
+
+
+def _model_inventory(model, label, input_size, channels: int, batch_size: int):
+    """A model's inventory views, parameter totals, per-image input shape, a maker of fresh copies
+    (the peers leave hooks and buffers on what they count; a user's model stays on its own device)
+    and its meta."""
+    import copy
+
+    import torch
+
+    from ..capture.inventory import model_ops
+    from ..capture.rows import _first_line, example_shape
+    from ..errors import UsageError
+
+    label = label or type(model).__name__
+    model = model.eval()
+    shape = example_shape(model, input_size, channels, batch_size)
+    inventories = {}
+    for grad in sorted({grad for _, grad in _VIEWS}):  # one run per autograd mode
+        try:
+            with torch.set_grad_enabled(grad):
+                inventories[grad] = model_ops(copy.deepcopy(model), torch.zeros(shape), WATCHED)
+        except Exception as exc:  # the model rejected the input: one line naming it
+            raise UsageError(f"model {label}: rejects input {'x'.join(map(str, shape))}: "
+                             f"{type(exc).__name__}: {_first_line(exc)}") from None
+    views = {(level, grad): getattr(inventories[grad], level) for level, grad in _VIEWS}
+    inventory = inventories[False]
+    params = {"all": inventory.params, "executed": inventory.params_executed}
+    meta = {"arch": label, "title": label, "flavor": None, "aux": False}
+    return views, params, shape[1:], lambda device: copy.deepcopy(model), meta  # as it is
+
+
+def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
+    from . import peers
+
+    convention = CONVENTIONS[tool]
+    row = {"tool": tool, "installed": peers.installed(tool), "version": None,
+           "unit": convention["unit"],
+           "reported": None, "predicted": None, "residual": None, "params_reported": None,
+           "params_predicted": None, "params_residual": None, "residual_from": None}
+    if not row["installed"]:
+        return row
+    row["version"] = peers.version(tool)
+    import torch
+
+    predicted = predict(views[convention["level"], convention["grad"]], tool, shape[0])
+    device = "meta" if tool in peers.META else "cpu"  # meta: no weight init, no arithmetic
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one forward pass: more threads only wait on a busy machine
+    try:  # a fresh model for every peer: peers leave hooks and attributes
+        model, x = make(device), torch.zeros(shape)
+        reading = peers.run(tool, model, x.to(next(model.parameters(), x).device))
+    finally:
+        torch.set_num_threads(threads)
+    row.update(reported=reading.total, predicted=sum(predicted.values()))
+    row["residual"] = reading.total - row["predicted"]
+    if convention["params"]:
+        row["params_predicted"] = params[convention["params"]]
+        row["params_reported"] = reading.params
+        row["params_residual"] = reading.params - row["params_predicted"]
+    if row["residual"]:
+        kinds = sorted(set(predicted) | set(reading.by_kind))
+        row["residual_from"] = {k: reading.by_kind.get(k, 0) - predicted.get(k, 0) for k in kinds
+                                if reading.by_kind.get(k, 0) != predicted.get(k, 0)} \
+            if reading.by_kind else "the tool gives no per-op breakdown"
+    return row
+
+
+def referee_runs() -> list[dict]:
+    """``incprof.referee.conventions.referee`` on every built-in network and flavour, at its own input size,
+    batch 1, with its aux heads (as the reference implementations build them by default)."""
+    from ..spec.registry import available, resolve
+    from ..spec.variants import flavors
+
+    return [referee(name, flavor=flavor) for name in available()
+            for flavor in flavors(resolve(name))]

@@ -1,0 +1,112 @@
+"""Runs of the built network and checks of the papers as Grids: throughput per batch size
+(incprof.nn.bench), the peer counters and published figures refereed (incprof.referee.conventions), and the
+papers' claims checked (incprof.analysis.claims)."""
+
+from __future__ import annotations
+
+from .grid import Grid, conditions, ms_cell, records, unstable_note
+
+
+def bench_grid(df) -> Grid:
+    """A batch-size benchmark (see incprof.nn.bench) as a Grid; all of it is machine-dependent."""
+    meta, env = df.attrs["meta"], df.attrs["meta"]["env"]
+    rows = [[str(r["batch_size"]), ms_cell(r["latency_ms"], r["unstable"]),
+             "" if r["p10_ms"] is None else f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}",
+             "" if r["images_per_s"] is None else f"{r['images_per_s']:,.1f}",
+             "" if r["gmacs_per_s"] is None else f"{r['gmacs_per_s']:.1f}", r["error"] or ""]
+            for r in records(df)]
+    return Grid(
+        f"{meta['title']}: throughput by batch size",
+        [("batch", "right"), ("latency ms", "right"), ("p10-p90 ms", "right"),
+         ("images/s", "right"), ("GMAC/s", "right"), ("error", "left")], rows, wrap=(5,),
+        summary=[f"MACHINE-DEPENDENT: {env['device']} ({env['device_type']}), torch "
+                 f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
+                 f"{env['dtype']} ({env['dtype_method']}), {env['memory_format']}, "
+                 f"{env['threads']} CPU threads" + (", torch.compile" if env["compile"] else "")
+                 + conditions(env) + ".", unstable_note(env),
+                 f"Whole network in eval mode (no aux heads), {meta['macs_per_image']:,} MACs per "
+                 "image; median of adaptive repeats after warm-up."])
+
+
+def referee_grid(result: dict) -> Grid:
+    """An ``incprof.referee.conventions.referee`` result as a Grid: each peer's total beside incprof's
+    prediction for its conventions, and the residuals, as exact integers."""
+    from ..referee.peers import DESCRIPTIONS
+
+    meta = result["meta"]
+
+    def cell(value) -> str:
+        return "" if value is None else f"{value:,}"
+
+    def residual(value) -> str:
+        return "" if value is None else f"{value:+,}" if value else "0"
+
+    rows = []
+    for t in result["tools"]:
+        if not t["installed"]:
+            rows.append([t["tool"], "", t["unit"], "not installed", "", "", "", "", "", ""])
+            continue
+        where = t["residual_from"]
+        rows.append([t["tool"], t["version"] or "", t["unit"], cell(t["reported"]),
+                     cell(t["predicted"]),
+                     residual(t["residual"]), cell(t["params_reported"]),
+                     cell(t["params_predicted"]), residual(t["params_residual"]),
+                     "" if not where else where if isinstance(where, str) else
+                     ", ".join(f"{k} {v:+,}" for k, v in where.items())])
+    ran = [t for t in result["tools"] if t["installed"]]
+    zero = all(t["residual"] == 0 and not t["params_residual"] for t in ran)
+    return Grid(
+        f"{meta['title']}: peer counters refereed ("
+        f"{'model' if meta['flavor'] is None else meta['flavor'] + ' flavour'}, input "
+        f"{'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})",
+        [("tool", "left"), ("version", "left"), ("unit", "left"), ("reported", "right"),
+         ("predicted", "right"),
+         ("residual", "right"), ("params reported", "right"), ("params predicted", "right"),
+         ("params residual", "right"), ("residual from", "left")], rows,
+        notes=[f"{tool}: {text}." for tool, text in DESCRIPTIONS.items()],
+        summary=[(f"Every installed peer's total ({len(ran)} of {len(result['tools'])}) is "
+                  "predicted to the unit." if zero else
+                  "A residual is NOT zero: the tool counts something its convention here does "
+                  "not describe (see 'residual from')."),
+                 "Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "
+                 "BatchNorm, pooling, ReLU, softmax, LRN) under each tool's conventions, for the "
+                 "whole batch; residual = reported - predicted. " + (
+                     "The model runs in eval mode on a zero input; its ops are recorded in one "
+                     "eager run with autograd on and one with it off, as each peer runs it."
+                     if meta["flavor"] is None else
+                     "The network is built in eval mode on a zero input" + (
+                         ", with its aux heads: they do not run, and only the parameter totals "
+                         "that count every module hold them." if meta["aux"] else "."))])
+
+
+def figures_grid(figures: list[dict], title: str) -> Grid:
+    """Published figures refereed (``incprof.referee.published.referee_figures``) as a Grid."""
+    rows = [[f["arch"], f["source"], f["figure"], f["value"], f["flavor"],
+             f"{f['input'][0]}x{f['input'][1]}", f["stated"] or "", f["verdict"]]
+            for f in figures]
+    return Grid(title, [("arch", "left"), ("source", "left"), ("figure", "left"),
+                        ("value", "right"), ("flavour", "left"), ("input", "right"),
+                        ("stated convention", "left"), ("verdict", "left")], rows,
+                summary=["A figure fits a convention when that convention's exact count, per "
+                         "image, rounds half up to the printed value at its printed precision. "
+                         "A figure that fits none is FLAGGED with the nearest convention and how "
+                         "far the figure is from it."])
+
+
+def claims_grid(title: str, claims: list[dict]) -> Grid:
+    """The claims of ``incprof.analysis.claims.check_claims`` as a table: what the paper prints, what the
+    counts give at that precision (and exactly), the rule and the verdict."""
+    def measured(c: dict) -> str:
+        if c["computed"] is None:
+            return ""
+        exact = f"{c['computed']:,}" if isinstance(c["computed"], int) else f"{c['computed']:.3f}"
+        return f"{c['shown']} ({exact})"
+
+    return Grid(title, [("claim", "left"), ("where", "left"), ("printed", "right"),
+                               ("measured", "right"), ("rule", "left"), ("verdict", "left")],
+                       [[c["claim"], c["source"], c["printed"], measured(c), c["rule"],
+                         c["verdict"]] for c in claims],
+                       summary=["Counts per image at each network's own input size, paper "
+                                "flavour, without aux heads unless the claim says so; a ratio "
+                                "(x) or change (%) is this network's figure over the other's; "
+                                "MACs are conv and linear multiply-accumulates."])

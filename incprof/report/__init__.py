@@ -1,0 +1,1 @@
+"""The reports/ folder: every counting report, and the machine-dependent latency report."""

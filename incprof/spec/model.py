@@ -1,0 +1,107 @@
+"""The spec's data model: an architecture as frozen dataclasses (rows, aux heads, published
+figures), as the one reader (incprof.spec.model.parse) makes it. No torch.
+
+A spec is a list of rows, one per row of a paper's layer table. Each row holds the paper's printed columns
+(type, patch size/stride, output size, depth, filter counts, params, ops) and the layers that build it.
+The GoogLeNet filter columns (``ch1x1 ... pool_proj``, named as in torchvision) are shorthand: they expand
+into parallel branches of convs tagged with a ``role``, which the variant rewrites use. The layer types
+live in incprof/spec/layers.py and their shape rules in incprof/spec/shapes.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .fields import Pair
+from .layers import Layer, Shape
+
+FILTER_COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
+MAX_INPUT_SIDE = 1 << 14
+MAX_NESTING = 16  # branches inside branches (the built-in tables nest 2 deep)
+
+# ------------------------------------------------------------------------------------------- rows/specs
+@dataclass(frozen=True)
+class Printed:
+    """A row's figures as the paper prints them (strings kept verbatim, numbers parsed)."""
+
+    patch: str | None = None
+    output_size: str | None = None
+    depth: int | None = None
+    params: str | None = None
+    ops: str | None = None
+    params_value: int | None = None
+    ops_value: int | None = None
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A different reading of a row that explains its printed figures (counted without biases)."""
+
+    note: str
+    layers: tuple[Layer, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the layer table: its name, printed columns and the layers that build it."""
+
+    name: str
+    type: str
+    layers: tuple[Layer, ...]
+    filters: dict = field(default_factory=dict, compare=False)
+    printed: Printed = Printed()
+    note: str | None = None
+    alternative: Alternative | None = None
+    deviation: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class AuxHead:
+    """An auxiliary classifier fed by the output of row ``after``; it runs in training only."""
+
+    name: str
+    after: str
+    layers: tuple[Layer, ...]
+    loss_weight: float | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A whole-network figure published by a reference implementation, for one flavour, one aux
+    setting and one input size (None: the spec's own)."""
+
+    source: str
+    flavor: str = "paper"
+    aux: bool = False
+    params: int | None = None
+    macs: str | None = None  # as printed, e.g. "5.713G": compared at that precision
+    input: Pair | None = None
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole architecture: input shape, rows, auxiliary heads and paper-level figures."""
+
+    name: str
+    title: str
+    source: str
+    input: Shape
+    rows: tuple[Row, ...]
+    aux: tuple[AuxHead, ...] = ()
+    paper_depth: int | None = None
+    year: int | None = None  # the paper's year (its first arXiv version)
+    flavors: dict = field(default_factory=dict, compare=False)
+    published: tuple[Published, ...] = ()
+    claims: tuple = ()  # Claim (incprof.spec.claims): the paper's headline claims
+    path: str = ""
+    # how the printed columns read: {"params": {"K": 1024}, "ops": {"M": 10**6}}
+    paper_units: dict = field(default_factory=dict, compare=False)
+
+    def row(self, name: str) -> Row:
+        """The row called ``name``."""
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)

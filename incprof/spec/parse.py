@@ -1,0 +1,402 @@
+"""YAML data -> an ArchSpec: every key checked, every error one line with file, line and row.
+No torch. Each layer key is read through one table, ``LAYER_PARSERS``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import SpecError, quoted
+from ..units import read_printed
+from . import model as _spec
+from .fields import DEFAULT_UNITS, TEXT_CHARS, FieldReader, kind
+from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool, ReLU,
+                     Residual, Separable, Softmax)
+from .model import FILTER_COLUMNS, MAX_NESTING, Alternative, ArchSpec, AuxHead, Printed, Published, Row
+
+_TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
+             "rows", "claims",
+             "aux", "flavors", "published",
+             "refereed"}  # more published figures, read and checked by incprof.referee.conventions
+_ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
+             "alternative", "deviation", *FILTER_COLUMNS}
+_CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
+# Layer kinds a flavour may leave out (``flavors.NAME.drop``).
+DROPPABLE = ("lrn", "dropout")
+
+
+class Parser(FieldReader):
+    """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.row: str | None = None
+        self.conv_defaults: dict[str, Any] = {}
+        self.units: dict[str, dict[str, int]] = {}
+        self.nesting = 0  # branches inside branches around the layer being parsed
+
+    def checked_defaults(self, given: dict, line: int) -> dict:
+        """The spec-wide conv defaults, each checked where it is written (padding 'same' is
+        checked against each conv's kernel where it is used)."""
+        lines = getattr(given, "key_lines", {})
+        checked: dict[str, Any] = {}
+        for key, value in given.items():
+            what, at = f"defaults.conv.{key}", lines.get(key, line)
+            if key == "bn_eps":
+                checked[key] = self.bn_eps(value, what, at)
+            elif key == "padding":
+                self.padding(value, (1, 1), at)
+                checked[key] = value
+            else:
+                checked[key] = self.boolean(value, what, at)
+        return checked
+
+    # -- layers
+    def layers(self, items, what: str, line: int) -> tuple[Layer, ...]:
+        if not isinstance(items, list) or not items:
+            raise self.fail(f"{what} must be a non-empty list of layers", line)
+        lines = getattr(items, "item_lines", [line] * len(items))
+        return tuple(self.layer(item, item_line) for item, item_line in zip(items, lines))
+
+    def layer(self, item, line: int) -> Layer:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise self.fail("a layer must be a one-key mapping such as '{conv: {out: 64, kernel: 3}}'",
+                            line)
+        ((op, args),) = item.items()
+        if op not in LAYER_PARSERS:
+            known = ", ".join(sorted(LAYER_PARSERS))
+            raise self.fail(f"unknown layer type {quoted(op)} (known: {known})", line)
+        _, keys, parse = LAYER_PARSERS[op]
+        if keys is not None:
+            args = self.mapping(args, f"{op} layer", line)
+            required, optional = keys
+            self.keys(args, required | optional, required, f"{op} layer", line)
+        return parse(self, op, args, line)
+
+    def conv(self, op: str, args: dict, line: int) -> Conv | Separable:
+        d = {**self.conv_defaults, **args}
+        kernel = self.pair(d["kernel"], "kernel", line)
+        out = self.integer(d["out"], "out", line)
+        common = dict(out=out, kernel=kernel, stride=self.pair(d.get("stride", 1), "stride", line),
+                      padding=self.padding(d.get("padding", 0), kernel, line),
+                      bias=self.boolean(d.get("bias", True), "bias", line),
+                      bn_eps=self.bn_eps(d.get("bn_eps"), "bn_eps", line),
+                      relu=self.boolean(d.get("relu", True), "relu", line), line=line)
+        if op == "separable":
+            return Separable(multiplier=self.integer(d.get("multiplier", 1), "multiplier", line),
+                             **common)
+        groups = self.integer(d.get("groups", 1), "groups", line)
+        if out % groups:
+            raise self.fail(f"out ({out}) must be divisible by groups ({groups})", line)
+        role = d.get("role")
+        return Conv(groups=groups, role=None if role is None else self.text(role, "role", line),
+                    **common)
+
+    def pool(self, op: str, args: dict, line: int) -> Pool:
+        kernel = self.pair(args["kernel"], "kernel", line)
+        padding = self.padding(args.get("padding", 0), kernel, line)
+        if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
+            raise self.fail(f"pool padding {padding} must be at most half the kernel {kernel}", line)
+        role = args.get("role")
+        return Pool(kind=op[:3], kernel=kernel,
+                    stride=self.pair(args.get("stride", args["kernel"]), "stride", line),
+                    padding=padding,
+                    ceil_mode=self.boolean(args.get("ceil_mode", False), "ceil_mode", line),
+                    count_include_pad=self.boolean(args.get("count_include_pad", True),
+                                                   "count_include_pad", line),
+                    role=None if role is None else self.text(role, "role", line), line=line)
+
+    def lrn(self, op: str, args: dict, line: int) -> LRN:
+        return LRN(size=self.integer(args["size"], "size", line),
+                   alpha=self.number(args.get("alpha", 1e-4), "alpha", line),
+                   beta=self.number(args.get("beta", 0.75), "beta", line),
+                   k=self.number(args.get("k", 1.0), "k", line), line=line)
+
+    def dropout(self, op: str, args: dict, line: int) -> Dropout:
+        p = self.number(args["p"], "p", line)
+        if not 0 <= p < 1:
+            raise self.fail(f"dropout p must be in [0, 1), got {p}", line)
+        return Dropout(p=p, line=line)
+
+    def linear(self, op: str, args: dict, line: int) -> Linear:
+        return Linear(out=self.integer(args["out"], "out", line),
+                      bias=self.boolean(args.get("bias", True), "bias", line),
+                      relu=self.boolean(args.get("relu", False), "relu", line), line=line)
+
+    def branches(self, op: str, args, line: int) -> Branches:
+        if not isinstance(args, list) or len(args) < 2:
+            raise self.fail("branches must be a list of at least two layer lists", line)
+        self.nest(line)
+        lines = getattr(args, "item_lines", [line] * len(args))
+        self.nesting += 1
+        branches = tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines))
+        self.nesting -= 1
+        return Branches(branches, line=line)
+
+    def nest(self, line: int) -> None:
+        """Refuse nesting deeper than MAX_NESTING before parsing another level."""
+        if self.nesting >= MAX_NESTING:
+            raise self.fail(f"branches and residual blocks nest more than {MAX_NESTING} levels "
+                            "deep", line)
+
+    def residual(self, op: str, args: dict, line: int) -> Residual:
+        """``residual: {body: [...], shortcut: [...], scale: 0.17, relu: true}``."""
+        lines = getattr(args, "key_lines", {})
+        scale = self.number(args.get("scale", 1.0), "scale", lines.get("scale", line))
+        if scale == 0:
+            raise self.fail("residual scale must not be 0 (the body would be discarded)",
+                            lines.get("scale", line))
+        self.nest(line)
+        shortcut = args.get("shortcut")
+        self.nesting += 1
+        body = self.layers(args["body"], "residual body", lines.get("body", line))
+        shortcut = () if shortcut is None else self.layers(shortcut, "residual shortcut",
+                                                           lines.get("shortcut", line))
+        self.nesting -= 1
+        return Residual(body=body, shortcut=shortcut, scale=scale,
+                        relu=self.boolean(args.get("relu", False), "relu", line), line=line)
+
+    def filter_layers(self, filters: dict[str, int], line: int) -> tuple[Layer, ...]:
+        """Expand Table 1's filter columns into convs (and the pool branch), tagged by role."""
+        d = self.conv_defaults
+
+        def conv(role: str, kernel: int) -> Conv:
+            return Conv(out=filters[role], kernel=(kernel, kernel),
+                        padding=((kernel - 1) // 2,) * 2, bias=d.get("bias", True),
+                        bn_eps=d.get("bn_eps"), relu=d.get("relu", True), role=role, line=line)
+
+        for reduce, main in (("ch3x3red", "ch3x3"), ("ch5x5red", "ch5x5")):
+            if reduce in filters and main not in filters:
+                raise self.fail(f"{reduce} is given without {main}", line)
+        branches = []
+        if "ch1x1" in filters:
+            branches.append((conv("ch1x1", 1),))
+        for reduce, main, k in (("ch3x3red", "ch3x3", 3), ("ch5x5red", "ch5x5", 5)):
+            if main in filters:
+                branches.append(((conv(reduce, 1),) if reduce in filters else ()) + (conv(main, k),))
+        if "pool_proj" in filters:
+            pool = Pool(kind="max", kernel=(3, 3), stride=(1, 1), padding=(1, 1), ceil_mode=True,
+                        role="pool", line=line)
+            branches.append((pool, conv("pool_proj", 1)))
+        if len(branches) == 1:
+            return branches[0]
+        return (Branches(tuple(branches), line=line),)
+
+    # -- rows, heads, spec
+    def parse_row(self, data, line: int) -> Row:
+        data = self.mapping(data, "a row", line)
+        self.row = data.get("name") if isinstance(data.get("name"), str) else None
+        self.keys(data, _ROW_KEYS, {"name", "type"}, "a row", line)
+        lines = getattr(data, "key_lines", {})
+        at = lambda key: lines.get(key, line)  # noqa: E731
+        name = self.text(data["name"], "name", at("name"))
+        filters = {c: self.integer(data[c], c, at(c)) for c in FILTER_COLUMNS if c in data}
+        layers = self.filter_layers(filters, line) if filters else ()
+        if "layers" in data:
+            layers += self.layers(data["layers"], "layers", at("layers"))
+        if not layers:
+            raise self.fail("a row needs 'layers' or filter columns (ch1x1, ch3x3, ...)", line)
+        depth = data.get("depth")
+        printed = Printed(
+            patch=self.printed(data, "patch", at("patch")),
+            output_size=self.printed(data, "output_size", at("output_size")),
+            depth=None if depth is None else self.integer(depth, "depth", at("depth"), minimum=0),
+            params=self.printed(data, "params", at("params")),
+            ops=self.printed(data, "ops", at("ops")),
+            params_value=self.printed_number(data.get("params"), "params", at("params")),
+            ops_value=self.printed_number(data.get("ops"), "ops", at("ops")),
+        )
+        alternative = None
+        if "alternative" in data:
+            alt = self.mapping(data["alternative"], "alternative", at("alternative"))
+            self.keys(alt, {"note", "layers"}, {"note", "layers"}, "alternative", at("alternative"))
+            alternative = Alternative(note=self.text(alt["note"], "note", at("alternative"),
+                                                     limit=TEXT_CHARS, multiline=True),
+                                      layers=self.layers(alt["layers"], "alternative layers",
+                                                         at("alternative")))
+        note, deviation = data.get("note"), data.get("deviation")
+        return Row(name=name, type=self.text(data["type"], "type", at("type")), layers=layers,
+                   filters=filters, printed=printed,
+                   note=None if note is None else self.text(note, "note", at("note"),
+                                                            limit=TEXT_CHARS, multiline=True),
+                   alternative=alternative,
+                   deviation=None if deviation is None else self.text(
+                       deviation, "deviation", at("deviation"), limit=TEXT_CHARS, multiline=True),
+                   line=line)
+
+    def parse_aux(self, data, line: int) -> AuxHead:
+        data = self.mapping(data, "an aux head", line)
+        self.row = data.get("name") if isinstance(data.get("name"), str) else None
+        self.keys(data, {"name", "after", "layers", "loss_weight"}, {"name", "after", "layers"},
+                  "an aux head", line)
+        return AuxHead(name=self.text(data["name"], "name", line),
+                       after=self.text(data["after"], "after", line),
+                       layers=self.layers(data["layers"], "layers", line),
+                       loss_weight=None if data.get("loss_weight") is None else
+                       self.number(data["loss_weight"], "loss_weight", line),
+                       line=line)
+
+    def parse_flavor(self, name: str, body, line: int, rows: dict[str, int]) -> dict:
+        """A flavour: conv settings for every conv, per-role conv changes, layer kinds it drops,
+        and rows whose layers it replaces (see ``variants.apply_flavor``)."""
+        if name == "paper":
+            raise self.fail("'paper' is the spec itself and cannot be redefined as a flavour", line)
+        what = f"flavor {name}"
+        body = self.mapping(body, what, line)
+        self.keys(body, {"note", "conv", "roles", "drop", "replace"}, set(), what, line)
+        conv = self.mapping(body.get("conv"), f"{what} conv", line)
+        self.keys(conv, {"bias", "bn_eps", "relu"}, set(), f"{what} conv", line)
+        settings = {key: self.boolean(conv[key], key, line) for key in ("bias", "relu") if key in conv}
+        if "bn_eps" in conv:
+            settings["bn_eps"] = self.bn_eps(conv["bn_eps"], "bn_eps", line)
+        roles = {}
+        for role, change in self.mapping(body.get("roles"), f"{what} roles", line).items():
+            change = self.mapping(change, f"{what} role {role}", line)
+            self.keys(change, {"kernel", "padding"}, {"kernel"}, f"{what} role {role}", line)
+            kernel = self.pair(change["kernel"], "kernel", line)
+            roles[str(role)] = {"kernel": kernel,
+                                "padding": self.padding(change.get("padding", "same"), kernel, line)}
+        drop = body.get("drop") or []
+        if not isinstance(drop, list) or any(kind not in DROPPABLE for kind in drop):
+            raise self.fail(f"{what} drop must be a list of layer kinds from "
+                            f"{', '.join(DROPPABLE)}, got {drop!r}", line)
+        replace = {}
+        for target, layers in self.mapping(body.get("replace"), "replace", line).items():
+            if target not in rows:
+                raise self.fail(f"{what} replaces unknown row {quoted(target)}", line)
+            replace[target] = self.layers(layers, f"{what} layers", line)
+        note = body.get("note")
+        return {"note": None if note is None else self.text(note, f"{what} note", line,
+                                                            limit=TEXT_CHARS, multiline=True),
+                "conv": settings,
+                "roles": roles, "drop": tuple(drop), "replace": replace}
+
+    def claims(self, data, line: int) -> tuple:
+        """The ``claims:`` list (see incprof/claims.py)."""
+        from .claims import parse_claim
+
+        entries = data.get("claims") or []
+        if not isinstance(entries, list):
+            raise self.fail("claims must be a list", line)
+        lines = getattr(entries, "item_lines", [line] * len(entries))
+        return tuple(parse_claim(self.mapping(entry, "a claim", item_line), item_line, self.path)
+                     for entry, item_line in zip(entries, lines))
+
+    def parse(self, data) -> ArchSpec:
+        if not isinstance(data, dict):
+            raise self.fail(f"the top level must be a mapping, got {kind(data)}", 1)
+        self.keys(data, _TOP_KEYS, {"name", "input", "rows"}, "the spec", 1)
+        lines = getattr(data, "key_lines", {})
+        at = lambda key: lines.get(key, 1)  # noqa: E731
+        inp = data["input"]
+        if not isinstance(inp, list) or len(inp) != 3:
+            raise self.fail("input must be [channels, height, width]", at("input"))
+        shape = (self.integer(inp[0], "input channels", at("input")),
+                 self.integer(inp[1], "input height", at("input"), maximum=_spec.MAX_INPUT_SIDE),
+                 self.integer(inp[2], "input width", at("input"), maximum=_spec.MAX_INPUT_SIDE))
+        defaults = self.mapping(data.get("defaults"), "defaults", at("defaults"))
+        self.keys(defaults, {"conv"}, set(), "defaults", at("defaults"))
+        conv_defaults = self.mapping(defaults.get("conv"), "defaults.conv", at("defaults"))
+        self.keys(conv_defaults, _CONV_DEFAULT_KEYS, set(), "defaults.conv", at("defaults"))
+        self.conv_defaults = self.checked_defaults(conv_defaults, at("defaults"))
+        units = self.mapping(data.get("paper_units"), "paper_units", at("paper_units"))
+        self.keys(units, {"params", "ops"}, set(), "paper_units", at("paper_units"))
+        for column, table in units.items():
+            table = self.mapping(table, f"paper_units.{column}", at("paper_units"))
+            self.units[column] = {}
+            for k, v in table.items():
+                k = self.text(str(k), f"a paper_units.{column} suffix", at("paper_units"))
+                self.units[column][k] = self.integer(v, f"paper_units.{column}.{k}",
+                                                     at("paper_units"))
+        rows_data = data["rows"]
+        if not isinstance(rows_data, list) or not rows_data:
+            raise self.fail("rows must be a non-empty list", at("rows"))
+        row_lines = getattr(rows_data, "item_lines", [at("rows")] * len(rows_data))
+        rows = tuple(self.parse_row(r, ln) for r, ln in zip(rows_data, row_lines))
+        aux_data = data.get("aux") or []
+        if not isinstance(aux_data, list):
+            raise self.fail("aux must be a list of heads", at("aux"))
+        aux_lines = getattr(aux_data, "item_lines", [at("aux")] * len(aux_data))
+        aux = tuple(self.parse_aux(a, ln) for a, ln in zip(aux_data, aux_lines))
+        self.row = None
+        seen: dict[str, int] = {}
+        for item in (*rows, *aux):
+            if item.name in seen:
+                raise SpecError(f"duplicate name {quoted(item.name)} (first on line {seen[item.name]})",
+                                path=self.path, line=item.line, row=item.name)
+            seen[item.name] = item.line
+        for head in aux:
+            if head.after not in {r.name for r in rows}:
+                raise SpecError(f"aux head follows unknown row {quoted(head.after)}", path=self.path,
+                                line=head.line, row=head.name)
+        flavors = {}
+        for name, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
+            name = self.text(str(name), "flavor name", at("flavors"))
+            flavors[name] = self.parse_flavor(name, body, at("flavors"), seen)
+        published_data = data.get("published") or []
+        if not isinstance(published_data, list):
+            raise self.fail("published must be a list", at("published"))
+        published = []
+        for entry in published_data:
+            entry = self.mapping(entry, "a published entry", at("published"))
+            self.keys(entry, {"source", "flavor", "aux", "params", "macs", "input"}, {"source"},
+                      "a published entry", at("published"))
+            macs = entry.get("macs")
+            if macs is not None and not _printed_macs(macs):
+                raise self.fail(f"published macs must look like 5.713G (a number and K, M or G), "
+                                f"got {quoted(macs)}", at("published"))
+            published.append(Published(
+                source=self.text(entry["source"], "source", at("published"), limit=TEXT_CHARS),
+                flavor=self.text(entry.get("flavor", "paper"), "flavor", at("published")),
+                aux=self.boolean(entry.get("aux", False), "aux", at("published")),
+                params=None if entry.get("params") is None else self.integer(
+                    entry["params"], "params", at("published"), maximum=10**13),
+                macs=None if macs is None else str(macs),
+                input=None if entry.get("input") is None else self.pair(
+                    entry["input"], "published input", at("published"))))
+        depth = data.get("paper_depth")
+        name = self.text(data["name"], "name", at("name"))
+        title, source = data.get("title"), data.get("source")
+        return ArchSpec(
+            name=name, title=name if title is None else self.text(title, "title", at("title")),
+            source="" if source is None else self.text(source, "source", at("source"),
+                                                       limit=TEXT_CHARS),
+            input=shape, rows=rows, aux=aux,
+            paper_depth=None if depth is None else self.integer(depth, "paper_depth",
+                                                                at("paper_depth"), minimum=0),
+            year=None if data.get("year") is None else self.integer(
+                data["year"], "year", at("year"), minimum=1900, maximum=2100),
+            flavors=flavors, published=tuple(published), claims=self.claims(data, at("claims")),
+            path=self.path,
+            paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
+
+
+# Each YAML layer key: the layer type it makes, its (required, optional) keys (None where the value
+# is not a mapping of keys, as for branches), and the _Parser method that reads it.
+_NONE = (set(), set())
+LAYER_PARSERS = {
+    "conv": (Conv, ({"out", "kernel"}, {"stride", "padding", "groups", "bias", "bn_eps", "relu",
+                                        "role"}), Parser.conv),
+    "separable": (Separable, ({"out", "kernel"}, {"stride", "padding", "multiplier", "bias",
+                                                  "bn_eps", "relu"}), Parser.conv),
+    "maxpool": (Pool, ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}), Parser.pool),
+    "avgpool": (Pool, ({"kernel"}, {"stride", "padding", "ceil_mode", "role", "count_include_pad"}),
+                Parser.pool),
+    "global_avgpool": (GlobalAvgPool, _NONE, lambda self, op, args, line: GlobalAvgPool(line=line)),
+    "adaptive_avgpool": (AdaptiveAvgPool, ({"size"}, set()), lambda self, op, args, line:
+                         AdaptiveAvgPool(size=self.pair(args["size"], "size", line), line=line)),
+    "lrn": (LRN, ({"size"}, {"alpha", "beta", "k"}), Parser.lrn),
+    "relu": (ReLU, _NONE, lambda self, op, args, line: ReLU(line=line)),
+    "dropout": (Dropout, ({"p"}, set()), Parser.dropout),
+    "linear": (Linear, ({"out"}, {"bias", "relu"}), Parser.linear),
+    "softmax": (Softmax, _NONE, lambda self, op, args, line: Softmax(line=line)),
+    "branches": (Branches, None, Parser.branches),
+    "residual": (Residual, ({"body"}, {"shortcut", "scale", "relu"}), Parser.residual),
+}
+
+
+def _printed_macs(value) -> bool:
+    """Whether a published MACs figure is printed as a number and K, M or G, like 5.713G."""
+    try:
+        return bool(read_printed(value, "KMG").suffix)
+    except ValueError:
+        return False

@@ -1,0 +1,77 @@
+"""`--model` in compare, check, diff, sweep, bench and table --latency (through the exported
+spec), with figures worked out by hand."""
+
+import csv
+import io
+
+import pytest
+
+pytest.importorskip("torch")
+from typer.testing import CliRunner  # noqa: E402
+
+from conftest import DATA  # noqa: E402
+from incprof.cli.app import app
+
+runner = CliRunner()
+LIKE = f"{DATA / 'user_models.py'}:inception_like"
+FIVE = f"{DATA / 'user_models.py'}:five_by_five"
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def rows(result):
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def test_compare_a_model_with_its_factorized_variant():
+    data = rows(invoke("compare", "factorized", "--model", FIVE, "--level", "module",
+                       "--no-verify", "-f", "csv"))
+    total = data[-1]
+    # The Mixed block's 5x5 conv (4 -> 8) becomes 3x3 (4 -> 8) then 3x3 (8 -> 8), at 224x224.
+    assert int(total["b_macs"]) - int(total["a_macs"]) == (9 * 4 * 8 + 9 * 8 * 8 - 25 * 4 * 8) * 224 * 224
+    # and the added conv brings its own BatchNorm (scale and shift for 8 channels).
+    assert int(total["b_params"]) - int(total["a_params"]) == 9 * 4 * 8 + 9 * 8 * 8 - 25 * 4 * 8 + 2 * 8
+
+
+def test_compare_two_models_by_network():
+    data = rows(invoke("compare", "--model", LIKE, "--model", FIVE, "--level", "network",
+                       "--no-verify", "-f", "csv"))
+    assert data[-1]["row"] == "TOTAL" and data[-1]["a_params"] != data[-1]["b_params"]
+
+
+def test_check_budgets_on_a_model():
+    # stem 3*16*9 at 7x7, Mixed, residual and fc at 16x16 input: MACs worked out in test_capture.
+    macs = (9 * 3 * 16 * 49 + 9 * (16 * 8 + 16 * 4 + 9 * 4 * 8 + 16 * 4)
+            + 9 * (20 * 20 + 2 * 9 * 20 * 20) + 200)
+    over = invoke("check", "--model", LIKE, "--input-size", "16", "--max-macs", str(macs - 1))
+    assert over.exit_code == 1 and f"MACs {macs:,} exceed" in over.stderr
+    ok = invoke("check", "--model", LIKE, "--input-size", "16", "--max-macs", str(macs))
+    assert ok.exit_code == 0, ok.output
+
+
+def test_diff_a_spec_against_a_model(tmp_path):
+    old = tmp_path / "old.yaml"
+    assert invoke("export", "--model", LIKE, "-o", str(old)).exit_code == 0
+    data = rows(invoke("diff", str(old), "--model", LIKE, "--model-arg", "classes=3", "-f", "csv"))
+    # Only the classifier changed: 20 -> 10 became 20 -> 3.
+    assert [r["row"] for r in data] == ["fc", "TOTAL"]
+    assert (int(data[0]["a_params"]), int(data[0]["b_params"])) == (20 * 10 + 10, 20 * 3 + 3)
+
+
+def test_sweep_a_model():
+    data = rows(invoke("sweep", "--model", LIKE, "--input-size", "16,32", "-f", "csv"))
+    assert [r["input"] for r in data] == ["16x16x3", "32x32x3"]
+    assert data[0]["params"] == data[1]["params"]
+    assert int(data[1]["macs"]) > int(data[0]["macs"])
+
+
+def test_table_latency_and_bench_on_a_model():
+    data = rows(invoke("table", "--model", LIKE, "--input-size", "16", "--latency", "--device",
+                       "cpu", "--warmup", "1", "--repeats", "2", "-f", "csv"))
+    assert data[0]["row"] == "stem" and data[0]["latency_ms"]
+    bench = rows(invoke("bench", "--model", LIKE, "--batch-sizes", "1", "--device", "cpu",
+                        "--warmup", "1", "--repeats", "2", "-f", "csv"))
+    assert bench[0]["batch_size"] == "1"

@@ -1,0 +1,219 @@
+"""`--model` and incprof.profile(nn.Module): graph capture, per-module counts worked out by hand
+here, the FlopCounterMode cross-check, the ops without a rule, and one-line errors."""
+
+import csv
+import io
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from typer.testing import CliRunner  # noqa: E402
+
+import incprof  # noqa: E402
+from conftest import MODELS, user_models  # noqa: E402
+from incprof.cli.app import app
+
+torch.set_num_threads(1)
+runner = CliRunner()
+
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def conv_macs(k_h, k_w, cin, cout, h_out, w_out, groups=1):
+    return k_h * k_w * cin // groups * cout * h_out * w_out
+
+
+def test_functional_model_by_hand():
+    df = incprof.profile(user_models().functional(), input_size=(16, 16))
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    assert list(rows) == ["(Functional)", "block", "fc"]
+    # The model's own ops: F.conv2d 3->8, 3x3, stride 2 (16 -> 8), and (1x5) @ (5x5).
+    assert rows["(Functional)"]["macs"] == conv_macs(3, 3, 3, 8, 8, 8) + 1 * 5 * 5
+    assert rows["(Functional)"]["params"] == 8 * 3 * 3 * 3 + 5 * 5
+    # sigmoid and mul 1 per element, mean 1 per input element; exp has no rule.
+    assert rows["(Functional)"]["other_ops"] == 3 * 8 * 8 * 8
+    assert rows["(Functional)"]["not_counted"] == "aten.exp x 1"
+    # The shared block runs twice: MACs twice, params once.
+    assert rows["block"]["calls"] == 2
+    assert rows["block"]["macs"] == 2 * conv_macs(3, 3, 8, 8, 8, 8)
+    assert rows["block"]["params"] == 8 * 8 * 9 + 2 * 8
+    assert rows["block"]["other_ops"] == 2 * (2 + 1 + 1) * 8 * 8 * 8  # BN 2, ReLU 1, add 1
+    assert rows["fc"]["macs"] == 8 * 5 and rows["fc"]["params"] == 8 * 5 + 5
+    assert rows["block"]["output_size"] == "8x8x8" and rows["fc"]["output_size"] == "5"
+    t = df.attrs["totals"]
+    assert t["params"] == sum(p.numel() for p in user_models().functional().parameters())
+    assert t["not_counted"] == {"aten.exp": 1} and t["flop_counter_agrees"]
+    assert all(df["macs"] == df["flop_counter_macs"])
+
+
+def test_depth_two_splits_the_block_and_keeps_its_own_ops():
+    df = incprof.profile(user_models().functional(), input_size=16, module_depth=2)
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    assert set(rows) == {"(Functional)", "block.conv", "block.bn", "block", "fc"}
+    assert rows["block.conv"]["macs"] == 2 * conv_macs(3, 3, 8, 8, 8, 8)
+    assert rows["block.bn"]["params"] == 16 and rows["block.conv"]["params"] == 576
+    assert rows["block"]["ops"] == "add x 2, relu x 2" and rows["block"]["macs"] == 0
+    assert df.attrs["totals"]["flop_counter_agrees"]
+
+
+def test_the_dataframe_is_the_records_with_int64_counts_and_both_render_alike():
+    """The CLI renders profile_model_records; the Python API's DataFrame holds the same rows and
+    attrs, counts as plain int64 columns, text as strings; the views read either alike."""
+    import pandas as pd
+
+    from incprof.render import model as render_model
+    from incprof.capture.rows import profile_model, profile_model_records
+
+    model = user_models().functional()
+    records = profile_model_records(model, 16)
+    df = profile_model(model, 16)
+    ints = ["calls", "params", "shared_params", "macs", "other_ops", "flop_counter_macs"]
+    text = ["row", "module", "output_size", "ops", "not_counted"]
+    assert list(df.columns) == records.columns
+    assert sorted(records.columns) == sorted(ints + text)
+    assert all(str(df[c].dtype) == "int64" for c in ints)
+    assert all(pd.api.types.is_string_dtype(df[c]) for c in text)
+    assert df.to_dict(orient="records") == records.rows
+    assert df.attrs == records.attrs
+    assert set(df.attrs) == {"totals", "meta"} and df.attrs["totals"]["params"] == 8 * 3 * 3 * 3 \
+        + 5 * 5 + 8 * 8 * 9 + 2 * 8 + 8 * 5 + 5  # the rows of test_functional_model_by_hand
+    for view in (render_model.to_text, render_model.to_markdown, render_model.to_csv,
+                 render_model.to_json):
+        assert view(df) == view(records)
+
+
+def test_inception_like_model_by_hand():
+    df = incprof.profile(user_models().inception_like(), input_size=(16, 16))
+    macs = dict(zip(df["row"], df["macs"]))
+    # stem: 16 -> 7 (3x3, stride 2, no padding); pool: 7 -> 3 (ceil mode).
+    assert macs["stem"] == conv_macs(3, 3, 3, 16, 7, 7)
+    assert macs["mixed"] == 9 * (16 * 8 + 16 * 4 + 9 * 4 * 8 + 16 * 4)
+    assert macs["res"] == 9 * (20 * 20 + 2 * 9 * 20 * 20)
+    assert macs["fc"] == 20 * 10 and macs["pool"] == 0
+    other = dict(zip(df["row"], df["other_ops"]))
+    assert other["pool"] == 3 * 3 * 16 * 9 and other["gap"] == 20 * 9
+    assert dict(zip(df["row"], df["output_size"]))["mixed"] == "3x3x20"
+    assert df.attrs["totals"]["not_counted"] == {} and df.attrs["totals"]["flop_counter_agrees"]
+
+
+def test_not_counted_ops_are_in_every_format():
+    ref = f"{MODELS}:functional"
+    text = invoke("table", "--model", ref, "--input-size", "16", "-f", "table")
+    assert text.exit_code == 0, text.output
+    assert "not counted: aten.exp x 1; the totals exclude them." in text.stdout
+    assert "block runs 2 time(s)" in text.stdout
+    md = invoke("table", "--model", ref, "--input-size", "16", "-f", "markdown").stdout
+    assert "not counted: aten.exp x 1" in md and "| 73,728 |" in md
+    rows = list(csv.DictReader(io.StringIO(
+        invoke("table", "--model", ref, "--input-size", "16", "-f", "csv").stdout)))
+    assert rows[-1]["row"] == "TOTAL" and rows[-1]["not_counted"] == "aten.exp x 1"
+    data = json.loads(invoke("table", "--model", ref, "--input-size", "16", "-f", "json").stdout)
+    assert data["totals"]["not_counted"] == {"aten.exp": 1}
+
+
+def test_model_args_reach_the_factory():
+    result = invoke("table", "--model", f"{MODELS}:functional", "--model-arg", "width=4",
+                    "--model-arg", "classes=3", "--input-size", "16", "-f", "json")
+    data = json.loads(result.stdout)
+    fc = [r for r in data["rows"] if r["row"] == "fc"][0]
+    assert fc["params"] == 4 * 3 + 3
+
+
+def test_a_disagreement_exits_1(monkeypatch):
+    from incprof.capture import rows as capture
+
+    monkeypatch.setattr(capture, "CONV_OPS", capture.CONV_OPS - {"conv2d"})
+    result = invoke("table", "--model", f"{MODELS}:inception_like", "--input-size", "16")
+    assert result.exit_code == 1
+    assert "DISAGREES" in result.stdout and "aten.conv2d x" in result.stdout
+
+
+@pytest.mark.parametrize("ref, reason", [
+    ("nowhere/missing.py:make", "no such file"),
+    (f"{MODELS}:nothing", "has no callable 'nothing'"),
+    (f"{MODELS}:raises", "the factory raised RuntimeError: no such width"),
+    (f"{MODELS}:flat_only", "rejects input 1x3x16x16"),
+    ("no_such_package.mod:make", "no module named 'no_such_package'"),
+    ("justaname", "expected torchvision:NAME"),
+])
+def test_bad_references_get_one_line_and_exit_2(ref, reason):
+    result = invoke("table", "--model", ref, "--input-size", "16")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and ref in lines[0] and reason in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_help_says_loading_a_model_runs_its_code():
+    result = invoke("table", "--help")
+    assert "runs its code" in " ".join(result.stdout.split())
+
+
+def test_attention_modulelist_and_einsum_by_hand():
+    df = incprof.profile(user_models().attention(), input_size=(8, 8))
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    tokens, width = 2 * 2, 16  # 8x8 input, 4x4 patches
+    assert rows["patch"]["macs"] == conv_macs(4, 4, 3, width, 2, 2)
+    # q, k, v projections (16 -> 48) and the output projection; the attention itself (sdpa) has
+    # no rule and is listed.
+    assert rows["attn"]["macs"] == tokens * width * 3 * width + tokens * width * width
+    assert "aten.scaled_dot_product_attention x 1" in rows["attn"]["not_counted"]
+    assert rows["blocks"]["macs"] == 2 * tokens * width * width  # a ModuleList row
+    assert rows["(Attention)"]["macs"] == tokens * tokens * width  # einsum nld,nmd->nlm
+    assert df.attrs["totals"]["flop_counter_agrees"]
+
+
+def test_a_model_export_cannot_trace_is_counted_on_the_path_its_input_takes():
+    df = incprof.profile(user_models().branchy(), input_size=(8, 8))
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    assert "eager trace" in df.attrs["meta"]["capture"]
+    assert rows["conv"]["macs"] == conv_macs(3, 3, 3, 4, 6, 6) and rows["conv"]["calls"] == 1
+    assert rows["other"]["calls"] == 0 and rows["other"]["params"] == 3 * 9 * 8 + 8
+    assert df.attrs["totals"]["flop_counter_agrees"]
+
+
+@pytest.mark.parametrize("factory", ["functional", "inception_like", "attention"])
+def test_the_eager_fallback_counts_what_export_counts(factory, monkeypatch):
+    from incprof.capture import rows as capture
+    from incprof.errors import UsageError
+
+    model = getattr(user_models(), factory)()
+    exported = capture.capture(model, 16)
+
+    def refuse(*args):
+        raise UsageError("model x: does not trace with torch.export: refused for the test")
+
+    monkeypatch.setattr(capture, "export_program", refuse)
+    eager = capture.capture(model, 16)
+    assert "eager trace" in eager.method
+    # Other ops may differ: the two paths see different op sets (fused or decomposed).
+    assert [(r.name, r.calls, r.params, r.macs) for r in eager.rows] == \
+        [(r.name, r.calls, r.params, r.macs) for r in exported.rows]
+
+
+def test_export_names_a_model_that_does_not_trace():
+    result = invoke("export", "--model", f"{MODELS}:branchy", "--input-size", "16")
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "does not trace" in result.stderr
+
+
+def test_model_args_are_typed():
+    from incprof.errors import UsageError
+    from incprof.capture.models import parse_model_args
+
+    assert parse_model_args(["a=3", "b=0.5", "c=false", "d=True", "e=resnet"]) == {
+        "a": 3, "b": 0.5, "c": False, "d": True, "e": "resnet"}
+    with pytest.raises(UsageError, match="key=value"):
+        parse_model_args(["3=a"])
+
+
+def test_an_unknown_zoo_model_is_one_line():
+    result = invoke("table", "--model", "torchvision:no_such_net_xyz")
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "torchvision:no_such_net_xyz" in line
+    assert "has no model" in line or "is not installed" in line

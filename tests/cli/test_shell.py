@@ -1,0 +1,106 @@
+"""How a run ends (incprof.cli.shell): one line on stderr for every failure, usage errors, internal
+errors and Ctrl-C."""
+
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import invoke
+from incprof.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("args, names", [
+    (("table", "--batch-size", "0"), "'--batch-size'"),
+    (("table", "--nosuch"), "--nosuch"),
+    (("table", "-f", "xml"), "'--format'"),
+    (("table", "--input-size"), "'--input-size' requires an argument"),
+    (("tabel",), "No such command 'tabel'"),
+])
+def test_click_usage_errors_are_one_line_naming_the_option(args, names):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and names in line and "--help'" in line
+    assert not set(line) & set("╭│╰")
+
+
+def test_an_unexpected_error_is_one_line_exit_1(monkeypatch):
+    import incprof.analysis.profile
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom\nsecond line")
+
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records", broken)
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("error: internal error: ValueError: boom (INCPROF_TRACEBACK=1 "
+                                     "shows the traceback)")
+    result = runner.invoke(app, ["table", "--no-verify"], env={"INCPROF_TRACEBACK": "1"})
+    assert isinstance(result.exception, ValueError)
+
+
+@pytest.mark.parametrize("error", [
+    ModuleNotFoundError("No module named 'yaml_extra'", name="yaml_extra"),  # not an optional one
+    ImportError("cannot import name 'x' from 'fvcore'", name="fvcore"),      # broken, not missing
+    PermissionError(13, "Permission denied", "/proc/something"),            # not from writing
+    RuntimeError("some torch failure"),
+])
+def test_only_the_expected_errors_become_user_messages(monkeypatch, error):
+    import incprof.analysis.profile
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records", broken)
+    result = invoke("table", "--no-verify")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: internal error: {type(error).__name__}: ")
+    assert "not installed" not in line and "cannot write" not in line
+
+
+def test_a_missing_plotting_library_says_what_to_leave_out(monkeypatch, tmp_path):
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    result = invoke("table", "--no-verify", "-f", "csv", "--plot", str(tmp_path / "m.png"))
+    assert result.exit_code == 2
+    assert "matplotlib is not installed" in result.stderr and "leave out --plot" in result.stderr
+
+
+def test_ctrl_c_names_what_was_left_unwritten(monkeypatch, tmp_path):
+    import incprof.analysis.profile
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records", interrupted)
+    out, plot = tmp_path / "t.csv", tmp_path / "t.png"
+    result = invoke("table", "-f", "csv", "-o", str(out), "--plot", str(plot))
+    assert result.exit_code == 130
+    assert result.stderr == f"interrupted: nothing written to {out}, {plot}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_runs_with_rare_cyclic_collection_and_restores_the_thresholds(monkeypatch):
+    import gc
+
+    import incprof.analysis.profile
+
+    seen = []
+    original = incprof.analysis.profile.profile_records
+
+    def recording(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records", recording)
+    before = gc.get_threshold()
+    assert invoke("table", "--no-verify").exit_code == 0
+    assert seen == [(50_000, 20, 20)] and gc.get_threshold() == before
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records",
+                        lambda *a, **k: (_ for _ in ()).throw(ValueError("boom")))
+    assert invoke("table", "--no-verify").exit_code == 1  # a failed command restores them too
+    assert gc.get_threshold() == before

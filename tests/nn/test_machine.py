@@ -1,0 +1,42 @@
+"""The machine's facts recorded beside a timing: GPU peaks by full name, the load, the CPU name.
+No torch."""
+
+import sys
+
+from incprof.nn.machine import cpu_name, gpu_peak, load_average
+
+
+def test_gpu_peaks_by_full_name_and_math():
+    # NVIDIA datasheets, dense: H100 SXM5 FP32 67, TF32 494.7, BF16 989.4 TFLOPS, 3.35 TB/s;
+    # H100 PCIe FP32 51, TF32 378; H200 SXM as H100 SXM5 with 4.8 TB/s; A100 SXM4 80GB TF32 156.
+    sxm = "NVIDIA H100 80GB HBM3"
+    assert gpu_peak(sxm, "bf16")["macs_per_s"] == 989.4e12 / 2
+    assert gpu_peak(sxm, "fp32")["macs_per_s"] == 67e12 / 2
+    assert gpu_peak(sxm, "fp32", tf32=True)["macs_per_s"] == 494.7e12 / 2
+    assert gpu_peak(sxm, "fp32", tf32=True)["math"] == "tf32"
+    assert gpu_peak(sxm, "fp16", tf32=True)["math"] == "fp16"  # TF32 changes fp32 math only
+    assert gpu_peak(sxm, "fp32")["bytes_per_s"] == 3.35e12 and "datasheet" in \
+        gpu_peak(sxm, "fp32")["source"]
+    assert gpu_peak("NVIDIA H100 PCIe", "fp32")["macs_per_s"] == 51e12 / 2
+    assert gpu_peak("NVIDIA H100 PCIe", "fp32", tf32=True)["macs_per_s"] == 378e12 / 2
+    assert gpu_peak("NVIDIA H200", "fp32")["bytes_per_s"] == 4.8e12
+    assert gpu_peak("NVIDIA A100-SXM4-80GB", "fp32", tf32=True)["macs_per_s"] == 156e12 / 2
+    for unknown in ("NVIDIA H100 NVL", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "Some CPU"):
+        assert gpu_peak(unknown, "fp32") is None, unknown  # no neighbour's peak
+
+
+def test_load_and_cpu_name_are_recorded_as_plain_values(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.14159, 2.0, 1.0))
+    assert load_average() == 3.14
+    monkeypatch.delattr(os, "getloadavg")
+    assert load_average() is None  # an OS without one
+    assert isinstance(cpu_name(), str) and cpu_name()
+
+
+def test_machine_imports_no_torch():
+    import subprocess
+
+    code = "import sys, incprof.nn.machine; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
