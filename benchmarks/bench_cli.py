@@ -1,6 +1,6 @@
 """Whole-process wall-clock time of the CLI and of peer counters, as ratios to a bare `import torch`.
 
-Usage: python benchmarks/bench_cli.py [--repeats N] [--busy] [--threads N]
+Usage: python benchmarks/bench_cli.py [--repeats N] [--busy] [--threads N] [--baseline CHECKOUT]
 
 Every command runs as its own process, interleaved round by round with the others, so that machine
 load hits them alike; the table gives the median seconds and the ratio to the `import torch` floor
@@ -9,7 +9,9 @@ loaded machine). Peers build the same network (incprof's own builder, paper Goog
 with fvcore, torch's FlopCounterMode, and ptflops / thop / torchinfo where installed.
 One untimed round comes first, and the measured processes may write bytecode caches
 (PYTHONDONTWRITEBYTECODE is dropped), so that every process starts as it would on a user's machine
-after the first run. Numbers depend on the machine; they are printed, never asserted.
+after the first run. `--baseline CHECKOUT` also runs each incprof command from another checkout of
+incprof (an older commit, e.g. from `git worktree add`), in the same rounds, so that a before/after
+ratio comes from one run. Numbers depend on the machine; they are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sys
 import tempfile
 import time
 
-BUILD = ("import torch; from incprof.spec import resolve; from incprof.build import build; "
+BUILD = ("import torch; from incprof.spec.registry import resolve; from incprof.nn.build import build; "
          "m = build(resolve('googlenet')).eval(); x = torch.zeros(1, 3, 224, 224); ")
 PEERS = {
     "fvcore": "from fvcore.nn import FlopCountAnalysis; FlopCountAnalysis(m, x).total()",
@@ -43,24 +45,32 @@ def _spin() -> None:
         pass
 
 
-def commands() -> dict[str, list[str]]:
-    """The measured processes: the floor, incprof's commands, and each installed peer."""
-    py = [sys.executable]
-    incprof = py + ["-m", "incprof"]
-    out = {
-        "python -c 'import torch' (floor)": py + ["-c", "import torch"],
-        "incprof --help": incprof + ["--help"],
-        "incprof table --arch googlenet --no-verify": incprof + ["table", "--no-verify"],
-        "incprof table --arch googlenet": incprof + ["table"],
-        "incprof table --arch inception_v3": incprof + ["table", "--arch", "inception_v3"],
-        "incprof report": incprof + ["report", "--out", tempfile.mkdtemp(prefix="incprof-bench-")],
-        "incprof report --referee": incprof + ["report", "--referee", "--out",
-                                               tempfile.mkdtemp(prefix="incprof-bench-")],
+def incprof_commands() -> dict[str, list[str]]:
+    """incprof's measured commands (arguments after ``python -m incprof``)."""
+    return {
+        "incprof --help": ["--help"],
+        "incprof table --arch googlenet --no-verify": ["table", "--no-verify"],
+        "incprof table --arch googlenet": ["table"],
+        "incprof table --arch inception_v3": ["table", "--arch", "inception_v3"],
+        "incprof report": ["report", "--out", tempfile.mkdtemp(prefix="incprof-bench-")],
+        "incprof report --referee": ["report", "--referee", "--out",
+                                     tempfile.mkdtemp(prefix="incprof-bench-")],
     }
+
+
+def commands(baseline: str | None) -> dict[str, tuple[list[str], dict]]:
+    """The measured processes, each with its extra environment: the floor, incprof's commands (and
+    the baseline checkout's, when given), and each installed peer."""
+    py = [sys.executable]
+    out = {"python -c 'import torch' (floor)": (py + ["-c", "import torch"], {})}
+    for label, args in incprof_commands().items():
+        out[label] = (py + ["-m", "incprof", *args], {})
+        if baseline:
+            out[f"baseline: {label}"] = (py + ["-m", "incprof", *args], {"PYTHONPATH": baseline})
     for name, code in PEERS.items():
         module = {"FlopCounterMode": "torch"}.get(name, name)
         if importlib.util.find_spec(module) is not None:
-            out[f"peer: {name} on googlenet"] = py + ["-c", BUILD + "\n" + code]
+            out[f"peer: {name} on googlenet"] = (py + ["-c", BUILD + "\n" + code], {})
         else:
             print(f"(peer {name} is not installed: skipped)")
     return out
@@ -72,11 +82,13 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="spin on every core while measuring")
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS for the measured processes (default: torch's own)")
+    parser.add_argument("--baseline", metavar="CHECKOUT", default=None,
+                        help="also run incprof's commands from this checkout (PYTHONPATH)")
     args = parser.parse_args()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
-    todo = commands()
+    todo = commands(args.baseline and os.path.abspath(args.baseline))
     spinners = [multiprocessing.Process(target=_spin, daemon=True)
                 for _ in range(os.cpu_count() or 1)] if args.busy else []
     for spinner in spinners:
@@ -84,10 +96,10 @@ def main() -> None:
     samples: dict[str, list[float]] = {label: [] for label in todo}
     try:
         for round_ in range(args.repeats + 1):
-            for label, argv in todo.items():
+            for label, (argv, extra) in todo.items():
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
+                               stderr=subprocess.DEVNULL, env={**env, **extra})
                 if round_:  # round 0 warms the caches
                     samples[label].append(time.perf_counter() - start)
     finally:
