@@ -47,8 +47,7 @@ def _show_version(value: bool) -> None:
 def ceilings(
     ctx: typer.Context,
     max_nodes: Annotated[int, typer.Option(min=1, help="Refuse YAML specs larger than this many "
-                                           "nodes (this also bounds the rows).")
-                         ] = DEFAULTS.max_nodes,
+                                           "nodes (this also bounds the rows).")] = DEFAULTS.max_nodes,
     max_bytes: Annotated[int, typer.Option(min=1, help="Refuse spec files larger than this many "
                                            "bytes, before reading them.")] = DEFAULTS.max_bytes,
     max_side: Annotated[int, typer.Option(min=1, help="Refuse inputs wider or taller than this "
