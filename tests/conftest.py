@@ -83,18 +83,3 @@ def pytest_terminal_summary(terminalreporter):
     if fuzz is not None and fuzz.TALLY["tried"]:
         terminalreporter.write_line(fuzz.pytest_terminal_summary_line())
 
-
-@pytest.fixture(autouse=True)
-def _ceilings_restored():
-    """The CLI's global options (--max-nodes, --max-bytes, --max-side, --max-count, --max-layers)
-    set process-wide ceilings; a CliRunner test must not leave them changed for the next test."""
-    from incprof.count import analytic
-    from incprof.count import limits
-    from incprof.spec import model as spec
-    from incprof.spec import yamlio
-
-    saved = (yamlio.MAX_NODES, yamlio.MAX_BYTES, spec.MAX_INPUT_SIDE, analytic.MAX_COUNT,
-             limits.MAX_LAYERS)
-    yield
-    (yamlio.MAX_NODES, yamlio.MAX_BYTES, spec.MAX_INPUT_SIDE, analytic.MAX_COUNT,
-     limits.MAX_LAYERS) = saved

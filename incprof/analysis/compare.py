@@ -74,7 +74,7 @@ def _int_columns(columns: list[str]) -> tuple[str, ...]:
 
 def _guard(specs: list[ArchSpec], batch_size: int, verify: bool, latency,
            max_memory: int | None) -> None:
-    """Before anything is built: refuse a cross-check of more than limits.MAX_LAYERS layers in
+    """Before anything is built: refuse a cross-check of more layers than the max_layers ceiling in
     all, and, for timing, any spec whose network would not fit in ``max_memory`` bytes in its
     dtype (the cross-check runs on an empty batch: its weights only)."""
     from ..count.limits import check_layers, check_memory

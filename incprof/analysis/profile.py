@@ -4,7 +4,6 @@ that)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from ..count.analytic import count_spec, macs_by_kind, sequence_counts
@@ -13,9 +12,8 @@ from ..records import Records, to_frame
 from ..spec.check import printed_mismatches
 from ..spec.fields import Pair
 from ..spec.model import FILTER_COLUMNS, ArchSpec, Row
-from ..spec.registry import resolve
+from ..spec.registry import load
 from ..spec.shapes import Placed, depth, format_shape
-from ..spec.variants import apply_flavor
 from ..units import round_half_up
 
 if TYPE_CHECKING:
@@ -58,13 +56,6 @@ def conventions(batch_size: int, aux_heads: bool, paper_columns: bool) -> str:
     if paper_columns:
         text += " Paper deltas are (printed / computed - 1), per image."
     return text
-
-
-def load(arch: str | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchSpec:
-    """Resolve a name, path or spec and apply a flavour; ``aux=False`` drops the aux heads."""
-    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)
-    spec = apply_flavor(spec, flavor)
-    return spec if aux else dataclasses.replace(spec, aux=())
 
 
 def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: bool = True,

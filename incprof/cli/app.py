@@ -15,6 +15,7 @@ import typer
 
 from .. import __version__
 from ..errors import SpecError
+from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
 from . import measure as cli_measure
 from .options import (ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, Format, MaxMemoryOpt,
@@ -44,37 +45,32 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def ceilings(
+    ctx: typer.Context,
     max_nodes: Annotated[int, typer.Option(min=1, help="Refuse YAML specs larger than this many "
-                                           "nodes (this also bounds the rows).")] = 200_000,
+                                           "nodes (this also bounds the rows).")] = DEFAULTS.max_nodes,
     max_bytes: Annotated[int, typer.Option(min=1, help="Refuse spec files larger than this many "
-                                           "bytes, before reading them.")] = 4 * 1024 * 1024,
+                                           "bytes, before reading them.")] = DEFAULTS.max_bytes,
     max_side: Annotated[int, typer.Option(min=1, help="Refuse inputs wider or taller than this "
-                                          "many pixels.")] = 16_384,
+                                          "many pixels.")] = DEFAULTS.max_side,
     max_count: Annotated[str, typer.Option(help="Refuse specs with more params, MACs or "
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
     max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and count "
                                             "with FlopCounterMode) more layers than this at once.")
-                          ] = 2_000,
+                          ] = DEFAULTS.max_layers,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Print incprof's version and exit.")] = False,
 ) -> None:
     """Ceilings that keep profiling a user spec bounded; raise them if a real network needs it."""
-    from ..count import analytic, limits
-    from ..spec import model as spec
-    from ..spec import yamlio
-
-    limits.MAX_LAYERS = max_layers
-    yamlio.MAX_NODES = max_nodes
-    yamlio.MAX_BYTES = max_bytes
-    spec.MAX_INPUT_SIDE = max_side
     try:
         count = int(float(max_count))
     except (ValueError, OverflowError):
         count = -1
     if not 1 <= count <= 2 * 10**15:  # counts times a batch of 4096 must fit in 64 bits
         fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
-    analytic.MAX_COUNT = count
+    # in force for this command only: reset when its context closes, however it ends
+    ctx.with_resource(using(Ceilings(max_nodes=max_nodes, max_bytes=max_bytes, max_side=max_side,
+                                     max_count=count, max_layers=max_layers)))
 
 
 def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
@@ -243,22 +239,23 @@ def report(
     if latency:
         from ..nn.latency import TimingOptions
 
-        unwritten.append(str(out / "latency"))
+        unwritten().append(str(out / "latency"))
         with user_errors():
             path = latency_report(arch, out, batch_size,
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
         return
     names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]
-    unwritten[:] = [str(out / name) for name in names]
+    pending = unwritten()
+    pending[:] = [str(out / name) for name in names]
 
     def written(name: str) -> None:
-        unwritten.remove(str(out / name))
-        if unwritten:
-            step(f"writing {Path(unwritten[0]).name}")
+        pending.remove(str(out / name))
+        if pending:
+            step(f"writing {Path(pending[0]).name}")
 
     with user_errors(), progress("writing reports", len(names)) as step:
-        step(f"writing {Path(unwritten[0]).name}")
+        step(f"writing {Path(pending[0]).name}")
         paths = write_reports(out, written, referee)
     for path in paths:
         typer.echo(f"wrote {path}")

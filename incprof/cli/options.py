@@ -101,13 +101,14 @@ def parse_input_size(text: str | None) -> tuple[int, int] | None:
     """'224' -> (224, 224); '299x320' -> (299, 320); None stays None."""
     if text is None:
         return None
-    from ..spec import model as spec
+    from ..spec import ceilings
 
+    max_side = ceilings.current().max_side
     match = re.fullmatch(r"\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*", text)
     sides = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
-    if not all(1 <= side <= spec.MAX_INPUT_SIDE for side in sides):
+    if not all(1 <= side <= max_side for side in sides):
         fail(f"--input-size must be a size like 224 or 224x224, each side from 1 to "
-             f"{spec.MAX_INPUT_SIDE} (--max-side), got {text!r}")
+             f"{max_side} (--max-side), got {text!r}")
     return sides
 
 

@@ -26,13 +26,14 @@ def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
                 check_output(path)
         if folder is not None:
             check_folder(folder)
-    unwritten[:] = [str(path) for path in files if path is not None and str(path) != "-"]
+    unwritten()[:] = [str(path) for path in files if path is not None and str(path) != "-"]
 
 
 def wrote(path: Path) -> None:
     """Say that ``path`` is written, and forget it as unwritten."""
-    if str(path) in unwritten:
-        unwritten.remove(str(path))
+    pending = unwritten()
+    if str(path) in pending:
+        pending.remove(str(path))
     typer.secho(f"wrote {path}", err=True)
 
 

@@ -10,6 +10,7 @@ import gc
 import os
 import sys
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NoReturn
 
 import typer
@@ -17,8 +18,15 @@ from typer.core import TyperCommand, TyperGroup
 
 from ..errors import SpecError, UsageError
 
-# Outputs this run has yet to write (output.check_outputs fills it); a Ctrl-C names them (see Group.invoke).
-unwritten: list[str] = []
+# The outputs the running command has yet to write: a list made per invocation (Group.invoke), so
+# that one command's bookkeeping never reaches the next in the same process.
+_UNWRITTEN: ContextVar[list[str]] = ContextVar("incprof_unwritten")
+
+
+def unwritten() -> list[str]:
+    """The running command's outputs not yet written (output.check_outputs fills it, output.wrote
+    empties it); a Ctrl-C names what is left. Outside a command, a fresh list that nobody reads."""
+    return _UNWRITTEN.get([])
 
 
 def _flags_as_flags(params: list) -> list:
@@ -51,13 +59,16 @@ class Group(TyperGroup):
 
     def invoke(self, ctx):
         """Run the command; on Ctrl-C say what was left unwritten and exit 130."""
-        unwritten.clear()
+        pending: list[str] = []
+        token = _UNWRITTEN.set(pending)
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            left = f": nothing written to {', '.join(unwritten)}" if unwritten else ""
+            left = f": nothing written to {', '.join(pending)}" if pending else ""
             say(f"interrupted{left}", prefix="")
             raise typer.Exit(130) from None
+        finally:
+            _UNWRITTEN.reset(token)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """click's main, with one-line errors in place of click's boxes and Python's tracebacks."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..spec import ceilings
 from ..spec.fields import Pair
 from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool,
                            ReLU, Residual, Separable, Shape, Softmax, sublayers)
@@ -121,9 +122,6 @@ class RowCounts:
     counts: Counts
 
 
-# A ceiling far above any real network, so that every count fits a 64-bit integer at any batch size
-# a user would ask for.
-MAX_COUNT = 10**15
 INT64_MAX = 2**63 - 1
 # The most bytes per value any figure multiplies a count by (fp32 activation bytes).
 WIDEST_VALUE_BYTES = 4
@@ -132,18 +130,19 @@ WIDEST_VALUE_BYTES = 4
 def count_spec(spec: ArchSpec, input_hw: Pair | None = None,
                batch_size: int = 1) -> list[RowCounts]:
     """Counts per image for every row and aux head of a spec, in network order. Raises
-    ResourceError past MAX_COUNT params, MACs or activations per image, or when a total times
-    ``batch_size`` (in bytes, up to WIDEST_VALUE_BYTES per value; for activations, twice the total
-    plus the input, which bounds the peak live values) would not fit a 64-bit integer, so that no
-    later arithmetic in numpy or torch can overflow."""
+    ResourceError past the ``max_count`` ceiling (ceilings.py) of params, MACs or activations per
+    image, or when a total times ``batch_size`` (in bytes, up to WIDEST_VALUE_BYTES per value; for
+    activations, twice the total plus the input, which bounds the peak live values) would not fit
+    a 64-bit integer, so that no later arithmetic in numpy or torch can overflow."""
     from ..errors import ResourceError
 
     counted = [RowCounts(p, sequence_counts(p.layers, p.in_shape)) for p in place(spec, input_hw)]
+    max_count = ceilings.current().max_count
     for what in ("params", "macs", "activations", "other_ops"):
         total = sum(getattr(rc.counts, what) for rc in counted)
-        if total > MAX_COUNT:
+        if total > max_count:
             raise ResourceError(f"the spec has {total:.3g} {what} per image, over the ceiling "
-                                f"of {MAX_COUNT:.0e} (raise it with incprof --max-count)",
+                                f"of {max_count:.0e} (raise it with incprof --max-count)",
                                 path=spec.path)
         if what == "activations":  # peak live values: the input, a BN output beside its conv's
             total = 2 * total + numel(counted[0].placed.in_shape)

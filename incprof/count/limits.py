@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ResourceError
+from ..spec import ceilings
 from ..spec.fields import Pair
 from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool,
                            ReLU, Residual, Separable, Shape, Softmax, leaves, sublayers)
@@ -119,20 +120,16 @@ def estimate_bytes(spec: ArchSpec, input_hw: Pair | None = None, batch_size: int
     return params * (BYTES["fp32"] + value_bytes) + batch_size * per_image + OVERHEAD_BYTES
 
 
-# Leaf layers one cross-check may build and run (on an empty batch). Its time grows with the modules
-# (measured: 1,600 one-conv rows in 0.9 s, 3,200 in 1.9 s); the built-in GoogLeNet and
-# Inception-v3 have 88 and 116 layers.
-MAX_LAYERS = 2_000
-
-
 def check_layers(specs: list[ArchSpec], what: str = "the cross-check") -> int:
-    """Raise ResourceError if ``specs`` hold more than MAX_LAYERS leaf layers (rows and aux
-    heads, branches expanded) together; returns their number. Call it before building any."""
+    """Raise ResourceError if ``specs`` hold more leaf layers (rows and aux heads, branches
+    expanded) together than the ``max_layers`` ceiling (ceilings.py); returns their number. Call it
+    before building any."""
     layers = sum(len(list(leaves(item.layers))) for spec in specs for item in (*spec.rows, *spec.aux))
-    if layers > MAX_LAYERS:
+    max_layers = ceilings.current().max_layers
+    if layers > max_layers:
         raise ResourceError(
             f"{what} would build and run {layers:,} layers, over the ceiling of "
-            f"{MAX_LAYERS:,} (its time grows with the layers); count from the "
+            f"{max_layers:,} (its time grows with the layers); count from the "
             "spec alone with --no-verify, or raise the ceiling with incprof --max-layers",
             path=specs[0].path)
     return layers

@@ -45,8 +45,8 @@ class Measurements(dict):
 def measure(spec, input_hw=None, batch_size: int = 1) -> Measurements:
     """Build the network and count each row (eval mode) and each aux head (on the output of the
     row it follows), in one pass on an empty batch, for ``batch_size`` images. Returns figures
-    keyed by row / aux head name. Refuses (ResourceError) a network with more layers than
-    limits.MAX_LAYERS, or whose weights would not fit in half the available memory, before
+    keyed by row / aux head name. Refuses (ResourceError) a network with more layers than the
+    max_layers ceiling, or whose weights would not fit in half the available memory, before
     building it."""
     from ..count.limits import check_layers, check_memory
 

@@ -184,9 +184,9 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
         views, params, shape, make, meta = _model_inventory(model, label, input_size, channels,
                                                             batch_size)
     else:
-        from ..analysis.profile import load
         from ..count.limits import check_memory
         from ..nn.build import build
+        from ..spec.registry import load
 
         spec = load(arch, flavor, aux)
         ops = network_ops(spec, input_size)

@@ -112,7 +112,7 @@ def _fits(count: int, value: str) -> bool:
 
 def candidates(spec, flavor: str, input_hw, figure: str) -> dict[str, int]:
     """Every convention's value for one figure kind, per image, from the analytic counts."""
-    from ..analysis.profile import load
+    from ..spec.registry import load
 
     spec = load(spec, flavor, True)
     if figure == "params":

@@ -16,7 +16,6 @@ from .fields import Pair
 from .layers import Layer, Shape
 
 FILTER_COLUMNS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
-MAX_INPUT_SIDE = 1 << 14
 MAX_NESTING = 16  # branches inside branches (the built-in tables nest 2 deep)
 
 # ------------------------------------------------------------------------------------------- rows/specs

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import SpecError, quoted
 from ..units import read_printed
-from . import model as _spec
+from . import ceilings
 from .fields import DEFAULT_UNITS, TEXT_CHARS, FieldReader, kind
 from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool, ReLU,
                      Residual, Separable, Softmax)
@@ -290,9 +290,10 @@ class Parser(FieldReader):
         inp = data["input"]
         if not isinstance(inp, list) or len(inp) != 3:
             raise self.fail("input must be [channels, height, width]", at("input"))
+        max_side = ceilings.current().max_side
         shape = (self.integer(inp[0], "input channels", at("input")),
-                 self.integer(inp[1], "input height", at("input"), maximum=_spec.MAX_INPUT_SIDE),
-                 self.integer(inp[2], "input width", at("input"), maximum=_spec.MAX_INPUT_SIDE))
+                 self.integer(inp[1], "input height", at("input"), maximum=max_side),
+                 self.integer(inp[2], "input width", at("input"), maximum=max_side))
         defaults = self.mapping(data.get("defaults"), "defaults", at("defaults"))
         self.keys(defaults, {"conv"}, set(), "defaults", at("defaults"))
         conv_defaults = self.mapping(defaults.get("conv"), "defaults.conv", at("defaults"))

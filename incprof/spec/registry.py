@@ -1,14 +1,19 @@
-"""The registry: spec files read and checked, and the built-in tables by name. No torch."""
+"""The registry: spec files read and checked, the built-in tables by name, and ``load``, the one
+door from a name, path or spec to the spec a command counts (flavour applied, aux heads kept or
+dropped). Every read honours the ceilings in force (ceilings.py). No torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from pathlib import Path
 
 from ..errors import SpecError, quoted
+from . import ceilings
 from .check import check
-from .model import MAX_INPUT_SIDE, ArchSpec
+from .model import ArchSpec
+from .variants import apply_flavor
 from .yamlio import load_yaml
 
 
@@ -54,13 +59,21 @@ def resolve(name_or_path: str | Path) -> ArchSpec:
     if name_or_path not in available():
         raise SpecError(f"unknown architecture {quoted(name_or_path)}; built-in: "
                         f"{', '.join(available())} (or pass a path to a YAML spec)")
-    from . import yamlio
-
-    return _builtin(name_or_path, (yamlio.MAX_NODES, yamlio.MAX_BYTES, MAX_INPUT_SIDE))
+    return _builtin(name_or_path, ceilings.current())
 
 
 @functools.lru_cache(maxsize=None)
-def _builtin(name: str, ceilings: tuple) -> ArchSpec:
-    """A built-in spec, loaded once per process for the ceilings in force (a report names each
-    table several times); specs are frozen, so sharing one is safe."""
-    return load_spec(tables_dir() / f"{name}.yaml")
+def _builtin(name: str, read_under: ceilings.Ceilings) -> ArchSpec:
+    """A built-in spec, read once for each ceilings value it is read under (a report names each
+    table several times). Both arguments are frozen values, and so is the spec: sharing it is safe,
+    and a command with other ceilings gets its own read (which may refuse)."""
+    with ceilings.using(read_under):
+        return load_spec(tables_dir() / f"{name}.yaml")
+
+
+def load(arch: str | Path | ArchSpec, flavor: str = "paper", aux: bool = True) -> ArchSpec:
+    """The spec a command counts: ``arch`` resolved (a name or path; a spec is taken as it is), its
+    ``flavor`` applied, and with ``aux=False`` its aux heads dropped."""
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)
+    spec = apply_flavor(spec, flavor)
+    return spec if aux else dataclasses.replace(spec, aux=())

@@ -2,11 +2,12 @@
 
 PyYAML's ``compose`` builds a node graph without constructing Python objects; we walk it ourselves so
 that every mapping and list remembers its line, duplicate keys are errors, non-standard tags (such as
-``!!python/object``) are refused, and alias expansion ("billion laughs") is bounded by a node budget.
-Only a regular file no larger than ``MAX_BYTES`` is read. YAML 1.1's surprising scalars are refused
-rather than read: ``010`` (octal 8), ``1:30`` (base 60: 90), ``0x10``, ``1_000`` and ``yes``/``no``/
-``on``/``off`` as booleans; numbers are plain decimals and booleans are ``true`` or ``false``.
-libyaml's parser (``CSafeLoader``) is used where PyYAML has it, the pure-Python one otherwise.
+``!!python/object``) are refused, and alias expansion ("billion laughs") is bounded by the node
+ceiling (``max_nodes``, ceilings.py). Only a regular file within the ``max_bytes`` ceiling is read.
+YAML 1.1's surprising scalars are refused rather than read: ``010`` (octal 8), ``1:30`` (base 60:
+90), ``0x10``, ``1_000`` and ``yes``/``no``/``on``/``off`` as booleans; numbers are plain decimals
+and booleans are ``true`` or ``false``. libyaml's parser (``CSafeLoader``) is used where PyYAML has
+it, the pure-Python one otherwise.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-MAX_NODES = 200_000
-MAX_BYTES = 4 * 1024 * 1024
+from . import ceilings
+
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)"
@@ -52,10 +53,11 @@ def load_yaml(path: str | Path, text: str | bytes | None = None):
     from ..errors import SpecError
 
     name = str(path)
+    max_bytes = ceilings.current().max_bytes
     if text is None:
         text = read_spec_bytes(path)
-    elif len(text) > MAX_BYTES:
-        raise SpecError(f"the spec is larger than {MAX_BYTES} bytes (--max-bytes)", path=name)
+    elif len(text) > max_bytes:
+        raise SpecError(f"the spec is larger than {max_bytes} bytes (--max-bytes)", path=name)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -78,27 +80,29 @@ def load_yaml(path: str | Path, text: str | bytes | None = None):
 
 def read_spec_bytes(path: str | Path) -> bytes:
     """The bytes of a spec file, refused at once (SpecError) unless it is a regular file of at most
-    ``MAX_BYTES``: a directory, a device such as /dev/zero or a FIFO is never read or waited on."""
+    the ``max_bytes`` ceiling: a directory, a device such as /dev/zero or a FIFO is never read or
+    waited on."""
     from ..errors import SpecError
 
     name = str(path)
+    max_bytes = ceilings.current().max_bytes
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
             raise SpecError(f"not a regular file ({_file_kind(info.st_mode)}); a spec must be a "
                             "YAML file", path=name)
-        if info.st_size > MAX_BYTES:
-            raise SpecError(f"the file has {info.st_size} bytes, over the limit of {MAX_BYTES} "
+        if info.st_size > max_bytes:
+            raise SpecError(f"the file has {info.st_size} bytes, over the limit of {max_bytes} "
                             "(--max-bytes)", path=name)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the stat
                 raise SpecError("not a regular file; a spec must be a YAML file", path=name)
-            data = handle.read(MAX_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise SpecError(f"cannot read file: {exc.strerror or exc}", path=name) from None
-    if len(data) > MAX_BYTES:
-        raise SpecError(f"the file grew past the limit of {MAX_BYTES} bytes (--max-bytes)",
+    if len(data) > max_bytes:
+        raise SpecError(f"the file grew past the limit of {max_bytes} bytes (--max-bytes)",
                         path=name)
     return data
 
@@ -118,7 +122,8 @@ class _Converter:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.budget = MAX_NODES
+        self.max_nodes = ceilings.current().max_nodes
+        self.budget = self.max_nodes
         self.scalars = yaml.SafeLoader("")
         self.row: str | None = None
 
@@ -128,7 +133,7 @@ class _Converter:
         self.budget -= 1
         line = node.start_mark.line + 1
         if self.budget < 0:
-            raise SpecError(f"document expands to more than {MAX_NODES} nodes "
+            raise SpecError(f"document expands to more than {self.max_nodes} nodes "
                             "(are aliases multiplying it?)", path=self.path, line=line)
         if node.tag == "tag:yaml.org,2002:merge":
             raise SpecError("YAML merge keys ('<<') are not supported; write the keys out",

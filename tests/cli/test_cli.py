@@ -474,6 +474,35 @@ def test_ceilings_are_enforced_and_overridable(args, message):
     assert invoke("table", "--no-verify", "-f", "json").exit_code == 0  # defaults restored
 
 
+def test_each_command_runs_under_its_own_ceilings_and_assigns_no_module_global(monkeypatch):
+    """Two commands in one process: the first sees the ceilings it was given, the second the
+    defaults; no module's attributes change, and the defaults are in force afterwards."""
+    import incprof.analysis.profile
+    from incprof.cli import options, output, shell
+    from incprof.count import analytic, limits
+    from incprof.spec import ceilings, model, parse, registry, yamlio
+
+    seen = []
+    original = incprof.analysis.profile.profile_records
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records",
+                        lambda *args, **kwargs: seen.append(ceilings.current()) or original(*args, **kwargs))
+    modules = (ceilings, yamlio, parse, model, registry, analytic, limits, options, output, shell)
+    before = [dict(vars(module)) for module in modules]
+    given = ("--max-nodes", "100000", "--max-bytes", "60000", "--max-side", "300", "--max-count",
+             "1e14", "--max-layers", "300")
+    assert invoke(*given, "table", "--no-verify", "-f", "json").exit_code == 0
+    assert invoke("table", "--no-verify", "-f", "json").exit_code == 0
+    assert seen == [ceilings.Ceilings(max_nodes=100_000, max_bytes=60_000, max_side=300,
+                                      max_count=10**14, max_layers=300),
+                    ceilings.Ceilings(max_nodes=200_000, max_bytes=4 * 1024 * 1024, max_side=16_384,
+                                      max_count=10**15, max_layers=2_000)]
+    assert [dict(vars(module)) for module in modules] == before
+    assert ceilings.current() == seen[1]
+    # a command that fails still leaves the defaults in force
+    assert invoke("--max-count", "1e6", "table", "--no-verify").exit_code == 2
+    assert ceilings.current() == seen[1]
+
+
 def test_inception_v3_fits_under_raised_and_default_ceilings():
     result = invoke("--max-nodes", "500000", "--max-count", "2e15", "table", "--arch",
                     "inception_v3", "--no-verify", "-f", "json")

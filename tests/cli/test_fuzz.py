@@ -167,21 +167,16 @@ def mutated_net(draw) -> Net:
 def cli(tmp_path_factory):
     """``(run, folder)``: run(args) invokes the CLI through typer's CliRunner, with the click command
     built once rather than on every call (a third of a call's time); each call still parses all
-    its options and runs the whole command. The ceilings that options such as --max-nodes set are
-    put back afterwards."""
+    its options and runs the whole command (the ceilings that options such as --max-nodes set hold
+    for that command alone)."""
     from typer import testing
     from typer.testing import CliRunner
 
-    from incprof.count import analytic
-    from incprof.spec import model as spec
-    from incprof.spec import yamlio
     from incprof.cli.app import app
 
     command = testing._get_command(app)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(testing, "_get_command", lambda _: command)
-        for module, name in ((yamlio, "MAX_NODES"), (spec, "MAX_INPUT_SIDE"), (analytic, "MAX_COUNT")):
-            patch.setattr(module, name, getattr(module, name))
         runner = CliRunner()
         yield (lambda args: runner.invoke(app, args)), tmp_path_factory.mktemp("fuzz")
 

@@ -82,6 +82,8 @@ def test_ctrl_c_names_what_was_left_unwritten(monkeypatch, tmp_path):
     assert result.exit_code == 130
     assert result.stderr == f"interrupted: nothing written to {out}, {plot}\n"
     assert list(tmp_path.iterdir()) == []
+    # the list belongs to that command: the next one, with no output files, names none
+    assert invoke("table", "-f", "csv").stderr == "interrupted\n"
 
 
 def test_a_command_runs_with_rare_cyclic_collection_and_restores_the_thresholds(monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 
 from incprof.errors import ResourceError
 from incprof.count.limits import OVERHEAD_BYTES, check_memory, estimate_bytes
+from incprof.spec.ceilings import Ceilings, using
 from incprof.spec.layers import LRN, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool, Softmax
 from incprof.spec.model import ArchSpec, Row
 from incprof.units import human
@@ -258,8 +259,7 @@ def _long(rows: int, kernel: int) -> ArchSpec:
 
 
 def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_building(
-        no_allocation, monkeypatch):
-    import incprof.count.limits
+        no_allocation):
     from incprof.analysis.compare import compare_modules, compare_networks
 
     a, b = _long(12_000, 3), _long(12_000, 1)  # every row differs: one conv each, on each side
@@ -269,18 +269,14 @@ def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_buil
     counted = compare_networks(a, b)  # counting alone is linear in the rows, and runs
     assert counted["a_macs"].sum() == 12_000 * 9 * 4 * 4 * 8 * 8
     # raised, the ceiling lets the cross-check through to the build
-    monkeypatch.setattr(incprof.count.limits, "MAX_LAYERS", 24_000)
-    with pytest.raises(no_allocation):
+    with using(Ceilings(max_layers=24_000)), pytest.raises(no_allocation):
         compare_modules(_long(3, 3), _long(3, 1), verify=True)
 
 
-def test_the_layer_ceiling_is_a_global_option(monkeypatch):
+def test_the_layer_ceiling_is_a_global_option():
     from typer.testing import CliRunner
 
-    import incprof.count.limits
     from incprof.cli.app import app
-
-    monkeypatch.setattr(incprof.count.limits, "MAX_LAYERS", incprof.count.limits.MAX_LAYERS)  # restored after
 
     # GoogLeNet without aux heads: 9 Inception modules of 4 layers when naive (1x1, 3x3, 5x5, pool)
     # or 7 when reduced (six convs, a pool), and 13 other layers (conv1, max pool, LRN, conv2's

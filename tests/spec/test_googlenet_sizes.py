@@ -6,10 +6,10 @@ import math
 import pytest
 from conftest import TABLE1_MODULES
 
-from incprof.analysis.profile import load, profile
+from incprof.analysis.profile import profile
 from incprof.spec.layers import AdaptiveAvgPool, Pool
 from incprof.spec.shapes import layer_out_shape, place, walk
-from incprof.spec.registry import resolve
+from incprof.spec.registry import load, resolve
 
 SIZES = (224, 256, 320)
 

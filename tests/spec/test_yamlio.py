@@ -4,7 +4,8 @@ import pytest
 
 from conftest import DATA
 from incprof.errors import SpecError
-from incprof.spec.yamlio import MAX_NODES, load_yaml
+from incprof.spec.ceilings import Ceilings, using
+from incprof.spec.yamlio import load_yaml
 
 
 def test_plain_data_with_lines():
@@ -35,7 +36,9 @@ def test_billion_laughs_is_bounded():
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 9):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
-    with pytest.raises(SpecError, match=f"more than {MAX_NODES} nodes"):
+    with pytest.raises(SpecError, match="more than 200000 nodes"):  # the default ceiling
+        load_yaml("bomb.yaml", "\n".join(lines) + "\n")
+    with using(Ceilings(max_nodes=10)), pytest.raises(SpecError, match="more than 10 nodes"):
         load_yaml("bomb.yaml", "\n".join(lines) + "\n")
 
 
@@ -102,21 +105,19 @@ def test_a_spec_must_be_a_regular_file(tmp_path):
             load_yaml(path)
 
 
-def test_files_over_max_bytes_are_refused_before_reading(tmp_path, monkeypatch):
-    from incprof.spec import yamlio
-
+def test_files_over_max_bytes_are_refused_before_reading(tmp_path):
     text = "".join(f"k{i:02}: {i}\n" for i in range(20))
     path = tmp_path / "big.yaml"
     path.write_text(text)
     size = len(text.encode())
-    monkeypatch.setattr(yamlio, "MAX_BYTES", size - 1)
-    with pytest.raises(SpecError, match=f"has {size} bytes, over the limit of {size - 1} "
-                                        "\\(--max-bytes\\)"):
-        load_yaml(path)
-    with pytest.raises(SpecError, match=f"larger than {size - 1} bytes"):
-        load_yaml("x.yaml", text)
-    monkeypatch.setattr(yamlio, "MAX_BYTES", size)
-    assert load_yaml(path)["k19"] == 19
+    with using(Ceilings(max_bytes=size - 1)):
+        with pytest.raises(SpecError, match=f"has {size} bytes, over the limit of {size - 1} "
+                                            "\\(--max-bytes\\)"):
+            load_yaml(path)
+        with pytest.raises(SpecError, match=f"larger than {size - 1} bytes"):
+            load_yaml("x.yaml", text)
+    with using(Ceilings(max_bytes=size)):
+        assert load_yaml(path)["k19"] == 19
 
 
 # ---- libyaml and the pure-Python parser read the same data and give the same errors
