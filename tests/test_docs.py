@@ -4,6 +4,7 @@ table, the layout names every module, the ceilings are the CLI's defaults, the c
 computed, and every relative link leads to a file and heading that exist."""
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -130,12 +131,32 @@ def test_claims_sentence_is_computed():
     assert f"is {v3_params - 23_626_728:,} below" in sentence
 
 
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+SHELL = ("|", "||", "&&", ">", ">>", ";")
+EXAMPLES = [line for path in PAGES for block in re.findall(r"```sh\n(.*?)\n```", path.read_text(), flags=re.S)
+            for line in block.splitlines() if line.startswith("incprof ")]
+
+
+@pytest.mark.parametrize("line", EXAMPLES)
+def test_example_command_uses_real_options(line):
+    """Every `incprof ...` line of a sh block names a real command with options it takes."""
+    import typer.main
+
+    from incprof.cli.app import app
+
+    args = shlex.split(line, comments=True)[1:]
+    args = args[:next((i for i, a in enumerate(args) if a in SHELL), len(args))]
+    group = typer.main.get_command(app)
+    _, rest, _ = group.make_parser(group.context_class(group)).parse_args(args)
+    name, *command_args = rest
+    command = group.commands[name]
+    command.make_parser(command.context_class(command)).parse_args(command_args)  # raises on a wrong option
+
+
 def _anchor(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation but hyphens dropped, spaces to hyphens."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
-
-PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 
 
 @pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
