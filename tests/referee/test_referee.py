@@ -148,7 +148,7 @@ def test_cli_referee(tmp_path):
     payload = json.loads(out.read_text())
     assert payload["meta"]["input"] == [224, 224]
     assert {t["tool"]: t["residual"] for t in payload["tools"]} == dict.fromkeys(peers.PEERS, 0)
-    # FlopCounterMode's FLOPs are twice the conv and linear MACs in the README's table
+    # FlopCounterMode's FLOPs are twice the conv and linear MACs in docs/conventions.md's table
     (fcm,) = [t for t in payload["tools"] if t["tool"] == "flop_counter"]
     assert fcm["reported"] == 2 * 1_582_671_872
     assert [p["value"] for p in payload["published"]] == ["6624904", "1.498G"]
@@ -157,16 +157,16 @@ def test_cli_referee(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_readme_table_is_the_predictions():
-    """The README's counter table: each tool's row equals the prediction (which the tests above
-    hold equal to the tool's own total) for GoogLeNet at 224 and Inception-v3 at 299."""
+def test_conventions_table_is_the_predictions():
+    """The counter table of docs/conventions.md: each tool's row equals the prediction (which the
+    tests above hold equal to the tool's own total) for GoogLeNet at 224 and Inception-v3 at 299."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "conventions.md").read_text()
     rows = {tool: (g, v3) for tool, g, v3 in re.findall(
         r"^\| `?(\w+)`?(?: MACs| \(`FlopCounterMode`\))? \|[^|]*\| ([\d,]+) \| ([\d,]+) \|$",
-        readme, flags=re.M)}
+        page, flags=re.M)}
     assert sorted(rows) == sorted([*peers.PEERS, "incprof"])
     for column, arch in enumerate(("googlenet", "inception_v3")):
         ops = ops_mod.network_ops(resolve(arch))

@@ -1,4 +1,4 @@
-"""The README's table of what incprof and each peer counter report for the same models is measured
+"""docs/models.md's table of what incprof and each peer counter report for the same models is measured
 here: every figure in it is recomputed and must equal the printed one."""
 
 from __future__ import annotations
@@ -65,15 +65,15 @@ COUNTERS = {"incprof params": _params, "incprof MACs": _incprof,
 
 def _printed() -> dict[str, list[int]]:
     table = {}
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in (ROOT / "docs" / "models.md").read_text().splitlines():
         cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
-        # the "Your own model" table; the referee's table has text in its second column
+        # the peers' table; the referee's (docs/conventions.md) has text in its second column
         if cells and cells[0] in COUNTERS and re.fullmatch(r"[0-9,]+", cells[1]):
             table[cells[0]] = [int(re.sub(r"[^0-9]", "", c)) for c in cells[1:3]]
     return table
 
 
-def test_the_readme_peer_table_is_measured():
+def test_the_peer_table_is_measured():
     printed = _printed()
     assert set(printed) == set(COUNTERS)
     models = _models()
