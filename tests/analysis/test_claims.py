@@ -3,9 +3,9 @@
 import pytest
 
 from incprof.analysis import claims
-from incprof.spec.claims import Claim, parse_value
 from incprof.analysis.claims import evaluate
 from incprof.errors import SpecError
+from incprof.spec.model import Claim
 from incprof.spec.registry import load_spec, resolve
 
 TINY_PARAMS = 112 + 139 + 45  # tests/data/tiny.yaml worked by hand (tests/test_analytic.py), no aux
@@ -15,7 +15,8 @@ TINY_PARAMS = 112 + 139 + 45  # tests/data/tiny.yaml worked by hand (tests/test_
                                               ("2.5x", (2.5, 1, "x")), ("+25%", (25.0, 0, "%")),
                                               ("-3.25%", (-3.25, 2, "%"))])
 def test_values_keep_their_printed_precision(text, parsed):
-    assert parse_value(text) == parsed
+    figure = Claim("c", "s", "macs", text).figure
+    assert (figure.value, figure.decimals, figure.suffix) == parsed
 
 
 def test_verdict_is_taken_at_the_printed_precision(monkeypatch):
