@@ -12,7 +12,7 @@ from ..count.geometry import BYTES, geometry
 from ..records import Records, to_frame
 from ..spec.check import printed_mismatches
 from ..spec.fields import Pair
-from ..spec.model import FILTER_COLUMNS, ArchSpec, Row
+from ..spec.model import FIGURE_SUFFIXES, FILTER_COLUMNS, ArchSpec, Row
 from ..spec.registry import resolve
 from ..spec.shapes import Placed, depth, format_shape
 from ..spec.variants import apply_flavor
@@ -334,7 +334,7 @@ def _published(entry, totals_params: int, macs: int, spec: ArchSpec, run_hw: Pai
     if entry.macs is not None:  # inference MACs: the aux heads do not run
         out["macs_not_comparable"] = apart
         if apart is None:
-            out["macs_matches"] = prints_as(macs, read_printed(entry.macs, "KMG"))
+            out["macs_matches"] = prints_as(macs, read_printed(entry.macs, FIGURE_SUFFIXES))
     return out
 
 

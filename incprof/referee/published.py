@@ -8,7 +8,7 @@ precision. No torch.
 from __future__ import annotations
 
 from ..count.inventory import network_ops
-from ..spec.model import Refereed
+from ..spec.model import FIGURE_SUFFIXES, Refereed
 from ..units import SI, prints_as, read_printed
 from .conventions import CONVENTIONS, param_totals, predict
 
@@ -59,7 +59,7 @@ def referee_figures(arch) -> list[dict]:
     out = []
     for f in figures(spec):
         values = candidates(spec, f.flavor, f.input, f.figure)
-        figure = read_printed(f.value, "KMG")
+        figure = read_printed(f.value, FIGURE_SUFFIXES)
         fits = [name for name, v in values.items() if prints_as(v, figure)]
         target = figure.value * SI.get(figure.suffix, 1)
         nearest = min(values, key=lambda name: (abs(values[name] / target - 1), name))

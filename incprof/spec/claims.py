@@ -21,9 +21,7 @@ from __future__ import annotations
 from ..errors import quoted
 from ..units import read_printed
 from .fields import TEXT_CHARS, FieldReader
-from .model import FIGURES, QUANTITIES, RELATIONS, STATED, Claim, Published, Refereed
-
-_SUFFIXES = "KMG"  # a published or refereed figure's
+from .model import FIGURE_SUFFIXES, FIGURES, QUANTITIES, RELATIONS, STATED, Claim, Published, Refereed
 
 
 class FigureReader(FieldReader):
@@ -134,6 +132,6 @@ class FigureReader(FieldReader):
         """A published figure as printed, a number with an optional K, M or G (42.68M, 6624904);
         None if ``value`` is not one."""
         try:
-            return read_printed(value, _SUFFIXES)
+            return read_printed(value, FIGURE_SUFFIXES)
         except ValueError:
             return None

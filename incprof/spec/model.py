@@ -82,6 +82,7 @@ class Published:
 
 
 # ------------------------------------------------------------------------------- whole-network figures
+FIGURE_SUFFIXES = "KMG"  # a whole-network figure as printed: 5.713G, 42.68M, 6624904
 QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth")
 RELATIONS = ("=", "<", ">")
 
@@ -102,7 +103,7 @@ class Claim:
     @property
     def figure(self) -> PrintedNumber:
         """The value as printed: its number, precision and unit (K, M, G, x, % or none)."""
-        return read_printed(self.value, "KMGx%", signed=True)
+        return read_printed(self.value, FIGURE_SUFFIXES + "x%", signed=True)
 
 
 # What a refereed figure counts, and the conventions its source may state: the parameter conventions

@@ -320,6 +320,7 @@ class Parser(FigureReader):
         for name, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
             name = self.text(str(name), "flavor name", at("flavors"))
             flavors[name] = self.parse_flavor(name, body, at("flavors"), seen)
+        published = self.published(data, at("published"))
         depth = data.get("paper_depth")
         name = self.text(data["name"], "name", at("name"))
         title, source = data.get("title"), data.get("source")
@@ -332,8 +333,8 @@ class Parser(FigureReader):
                                                                 at("paper_depth"), minimum=0),
             year=None if data.get("year") is None else self.integer(
                 data["year"], "year", at("year"), minimum=1900, maximum=2100),
-            flavors=flavors, published=self.published(data, at("published")),
-            refereed=self.refereed(data, at("refereed")), claims=self.claims(data, at("claims")),
+            flavors=flavors, published=published, claims=self.claims(data, at("claims")),
+            refereed=self.refereed(data, at("refereed")),
             path=self.path,
             paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
 
