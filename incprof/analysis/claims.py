@@ -46,7 +46,7 @@ def evaluate(claim: Claim, spec) -> dict:
     if claim.against:
         ratio = value / quantity(claim.against, claim.quantity)
         value = (ratio - 1) * 100 if figure.suffix == "%" else ratio
-    computed = value / SI.get(figure.suffix, 1)  # a ratio or change: as it is
+    computed = value / SI.get(figure.suffix, 1)  # in the printed unit (x and % leave it as it is)
     out["computed"] = value if not claim.against else round(computed, 6)
     shown = at_precision(value, figure)
     out["shown"] = f"{shown:+}%" if figure.suffix == "%" else f"{shown}{figure.suffix}"

@@ -72,6 +72,11 @@ def test_xception_has_36_conv_layers_on_its_longest_path():
     ({"claim": "c", "source": "s", "quantity": "macs", "value": "1G", "relation": "~"},
      "relation must be one of"),
     ({"claim": "c", "quantity": "macs", "value": "1G"}, "non-empty string 'source'"),
+    # the spec's one reader holds claims to its text limits: no control characters in what is shown
+    ({"claim": "c\u001b[2J", "source": "s", "quantity": "macs", "value": "1G"},
+     "claim contains the control character U[+]001B"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "value": "1G", "of": "x\u0007"},
+     "of contains the control character U[+]0007"),
 ])
 def test_bad_claims_name_the_line(write_spec, entry, message):
     text = (DATA_TINY + "claims:\n  - " + repr(entry).replace("'", '"') + "\n")
