@@ -43,14 +43,55 @@ def test_human_without_pandas_and_with_its_missing_value():
     assert out.stdout.strip() == "False"  # the memory guard does not load the presentation layer
 
 
-def test_round_half_up_reads_a_figure_as_printed():
+def test_at_precision_rounds_half_up_as_a_figure_reads():
     from decimal import Decimal
 
-    from incprof.units import round_half_up
+    from incprof.units import at_precision, read_printed
 
-    assert round_half_up(2.45, 1) == Decimal("2.5") and round_half_up(2.25, 1) == Decimal("2.3")
-    assert round_half_up(2712, 0) == Decimal("2712")
-    assert round_half_up(Decimal(2712) / 1024, 1) == Decimal("2.6")  # 2.648...: conv1, K = 1024
+    def at(value, printed, scale=None):
+        return at_precision(value, read_printed(printed, "KMGx", signed=True), scale)
+
+    # half up, not to even: 2.45 and 2.25 at one decimal are 2.5 and 2.3 (round() gives 2.2)
+    assert at(2.45, "2.0") == Decimal("2.5") and at(2.25, "2.0") == Decimal("2.3")
+    assert at(2712, "2712") == Decimal("2712")
+    assert at(2712, "2.7K", 1024) == Decimal("2.6")  # 2712 / 1024 = 2.648...: conv1, K = 1024
+    assert at(2712, "2.7K") == Decimal("2.7")  # the suffix read as SI by default: 2.712
+    assert at(2.5, "2.50x") == Decimal("2.50")  # the printed precision, trailing zero kept
+
+
+@pytest.mark.parametrize("count, printed, scale, prints", [
+    # GoogLeNet's conv1 read as a depthwise-separable 7x7 (Table 1 prints params 2.7K): 7*7*3*8
+    # depthwise weights and 24*64 pointwise ones, 1176 + 1536 = 2712; 2712 / 1000 = 2.712 -> 2.7K,
+    # 2712 / 1024 = 2.648 -> 2.6K
+    (2_712, "2.7K", 1000, True), (2_712, "2.7K", 1024, False), (2_712, "2.6K", 1024, True),
+    # torchvision's googlenet: 6,624,904 parameters, printed in full and as 6.6M (6.624904M)
+    (6_624_904, "6624904", None, True), (6_624_905, "6624904", None, False),
+    (6_624_904, "6.6M", None, True), (6_624_904, "6.62M", None, True),
+    (6_624_904, "6.63M", None, False), (6_624_904, "6.7M", None, False),
+    # 5.713G covers [5,712,500,000, 5,713,500,000): half up at the lower end, open at the upper
+    (5_712_500_000, "5.713G", None, True), (5_712_499_999, "5.713G", None, False),
+    (5_713_499_999, "5.713G", None, True), (5_713_500_000, "5.713G", None, False),
+    (5_713_216_096, "5.713G", None, True),  # inception_v3's conv and linear MACs (the README)
+    # the number as printed, whatever its form: .5G is 0.5G
+    (500_000_000, ".5G", None, True), (449_999_999, ".5G", None, False),
+])
+def test_prints_as(count, printed, scale, prints):
+    from incprof.units import prints_as, read_printed
+
+    assert prints_as(count, read_printed(printed, "KMG"), scale) is prints
+
+
+def test_one_suffix_table_read_both_ways():
+    from incprof.units import BINARY, SI, SUFFIXES, scales
+
+    assert SI == {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    assert BINARY == {"K": 1024, "M": 1024 * 1024, "G": 1024**3, "T": 1024**4}
+    assert scales(1024, "K") == {"K": 1024} and list(SI) == list(SUFFIXES)
+    # the spec's default paper units and the count parser read the same table
+    from incprof.spec.fields import DEFAULT_UNITS
+
+    assert DEFAULT_UNITS == {"K": 1000, "M": 1_000_000, "G": 1_000_000_000}
+    assert parse_count("2.5T") == 2_500_000_000_000 and human(2_500_000_000_000) == "2.50T"
 
 
 @pytest.mark.parametrize("text,suffixes,signed,parts,decimals", [

@@ -3,8 +3,8 @@ counts, each with its verdict. No torch."""
 
 from __future__ import annotations
 
-from ..spec.claims import _SCALES, Claim, parse_value
-from ..units import round_half_up
+from ..spec.model import Claim
+from ..units import SI, at_precision, prints_as
 
 
 def quantity(spec, what: str) -> int:
@@ -34,7 +34,7 @@ def evaluate(claim: Claim, spec) -> dict:
     built-in table)."""
     from ..spec.registry import available
 
-    number, decimals, unit = parse_value(claim.value)
+    figure = claim.figure
     out = {"claim": claim.claim, "source": claim.source, "printed": claim.value,
            "relation": claim.relation, "rule": rule(claim), "computed": None, "shown": None,
            "verdict": None}
@@ -45,14 +45,13 @@ def evaluate(claim: Claim, spec) -> dict:
     value = quantity(claim.of or spec, claim.quantity)
     if claim.against:
         ratio = value / quantity(claim.against, claim.quantity)
-        computed = (ratio - 1) * 100 if unit == "%" else ratio
-    else:
-        computed = value / _SCALES[unit]
+        value = (ratio - 1) * 100 if figure.suffix == "%" else ratio
+    computed = value / SI.get(figure.suffix, 1)  # in the printed unit (x and % leave it as it is)
     out["computed"] = value if not claim.against else round(computed, 6)
-    shown = round_half_up(computed, decimals)
-    out["shown"] = f"{shown:+}%" if unit == "%" else f"{shown}{unit}"
-    holds = {"=": shown == round_half_up(number, decimals), "<": computed < number,
-             ">": computed > number}[claim.relation]
+    shown = at_precision(value, figure)
+    out["shown"] = f"{shown:+}%" if figure.suffix == "%" else f"{shown}{figure.suffix}"
+    holds = {"=": prints_as(value, figure), "<": computed < figure.value,
+             ">": computed > figure.value}[claim.relation]
     out["verdict"] = "holds" if holds else "does not hold"
     return out
 
@@ -61,8 +60,8 @@ def rule(claim: Claim) -> str:
     """How a claim's verdict is taken, in words."""
     if claim.relation != "=":
         return f"{claim.relation} {claim.value}"
-    number, decimals, unit = parse_value(claim.value)
-    if not decimals and not unit and not claim.against:
+    figure = claim.figure
+    if not figure.decimals and not figure.suffix and not claim.against:
         return "equal"
     return f"rounds half up to {claim.value} at its printed precision"
 

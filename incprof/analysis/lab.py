@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from ..count.analytic import count_spec
 from ..errors import SpecError
 from ..records import Records, to_frame
-from ..spec.layers import Branches, Conv, Pool
+from ..spec.layers import Conv, Pool
 from ..spec.model import ArchSpec, Row
-from ..spec.variants import RULES
+from ..spec.variants import GRID_FORMS, RULES, grid_layers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,11 +25,6 @@ FACTORIZATIONS = [
     ("5x5 -> 1x5 + 5x1", "asymmetric", 5, None, ""),
     ("7x7 -> 1x7 + 7x1", "asymmetric", 7, None, "the 17x17 modules' choice (n = 7)"),
 ]
-GRID_FORMS = {
-    "conv then pool": "stride-1 conv k -> 2k on the d x d grid, then 3x3/2 max pool",
-    "pool then conv": "3x3/2 max pool, then conv k -> 2k on the d/2 grid (a bottleneck)",
-    "parallel": "stride-2 conv k -> k beside a stride-2 max pool, concatenated to 2k (v3 Fig. 10)",
-}
 
 
 def _spec(name: str, in_shape, layers) -> ArchSpec:
@@ -45,21 +40,13 @@ def conv_specs(rule: str, n: int, cin: int, cout: int, size: int) -> tuple[ArchS
 
 
 def grid_spec(form: str, d: int, k: int, kernel: int = 3) -> ArchSpec:
-    """A grid reduction from d x d x k to (d/2) x (d/2) x 2k in one of the three forms."""
+    """A grid reduction from d x d x k to (d/2) x (d/2) x 2k in one of the three forms
+    (incprof.spec.variants.GRID_FORMS), with kernel x kernel convs."""
     if d % 2:
         raise SpecError(f"grid size d must be even to halve exactly, got {d}")
     pad = (kernel - 1) // 2
-    pool = Pool("max", (3, 3), (2, 2), (1, 1))
-    if form == "conv then pool":
-        layers = [Conv(out=2 * k, kernel=(kernel, kernel), padding=(pad, pad)), pool]
-    elif form == "pool then conv":
-        layers = [pool, Conv(out=2 * k, kernel=(kernel, kernel), padding=(pad, pad))]
-    elif form == "parallel":
-        layers = [Branches(((Conv(out=k, kernel=(kernel, kernel), stride=(2, 2),
-                                   padding=(pad, pad)),), (pool,)))]
-    else:
-        raise SpecError(f"unknown grid reduction form {form!r}; choose from {', '.join(GRID_FORMS)}")
-    return _spec(form, (k, d, d), layers)
+    conv = Conv(out=k, kernel=(kernel, kernel), padding=(pad, pad))
+    return _spec(form, (k, d, d), grid_layers(form, Pool("max", (3, 3), (2, 2), (1, 1)), conv))
 
 
 def paper_grid_macs(form: str, d: int, k: int) -> int | None:

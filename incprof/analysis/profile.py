@@ -11,10 +11,10 @@ from ..count.geometry import BYTES, geometry
 from ..records import Records, to_frame
 from ..spec.check import printed_mismatches
 from ..spec.fields import Pair
-from ..spec.model import FILTER_COLUMNS, ArchSpec, Row
+from ..spec.model import FIGURE_SUFFIXES, FILTER_COLUMNS, ArchSpec, Row
 from ..spec.registry import load
 from ..spec.shapes import Placed, depth, format_shape
-from ..units import round_half_up
+from ..units import BINARY, SI, at_precision, prints_as, read_printed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -187,41 +187,26 @@ def _delta(printed: int | None, computed: int) -> float | None:
     return round((printed / computed - 1) * 100, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-# The other reading of each suffix, to say which unit a printed figure would need.
-_SCALES = {"K": (1000, 1024), "M": (1000**2, 1024**2), "G": (1000**3, 1024**3)}
-
-
-def _split(printed: str) -> tuple[str, str]:
-    """'2.7K' -> ('2.7', 'K'); '34M' -> ('34', 'M'); '2712' -> ('2712', '')."""
+def _figure(printed: str):
+    """A printed column's figure: '2.7K', '34M', '2712' (any letter as its suffix)."""
     from string import ascii_letters
 
-    from ..units import read_printed
-
-    figure = read_printed(printed, ascii_letters)
-    return figure.number, figure.suffix
-
-
-def at_precision(value: int, number: str, scale: int) -> str:
-    """``value / scale`` rounded half up to as many decimals as the printed ``number`` has:
-    at_precision(2712, "2.7", 1024) -> "2.6"."""
-    from decimal import Decimal
-
-    decimals = len(number.split(".")[1]) if "." in number else 0
-    return str(round_half_up(Decimal(value) / scale, decimals))
+    return read_printed(printed, ascii_letters)
 
 
 def _against_printed(value: int, printed: str, printed_value: int, scale_of: dict) -> str:
     """One computed figure against one printed figure: the delta, and whether it rounds to the
     printed figure in the spec's unit (and, if not, in the suffix's other reading)."""
-    number, suffix = _split(printed)
-    scale = scale_of.get(suffix, 1) if suffix else 1
-    shown = at_precision(value, number, scale)
+    figure = _figure(printed)
+    suffix = figure.suffix
+    scale = scale_of.get(suffix, 1)
     unit = f" with {suffix} = {scale:,}" if suffix else ""
     text = (f"{_delta(printed_value, value):+.1f}%: {value:,} is {value / scale:.3f}{suffix}{unit}, "
-            f"{shown}{suffix} at the printed precision")
-    if shown == number:
+            f"{at_precision(value, figure, scale)}{suffix} at the printed precision")
+    if prints_as(value, figure, scale):
         return text + ", as printed"
-    others = [s for s in _SCALES.get(suffix, ()) if s != scale and at_precision(value, number, s) == number]
+    others = [reading[suffix] for reading in (SI, BINARY) if suffix in reading
+              and reading[suffix] != scale and prints_as(value, figure, reading[suffix])]
     return text + f", not the printed {printed}" + (
         f" (it is {printed} only with {suffix} = {others[0]:,})" if others else "")
 
@@ -234,11 +219,12 @@ def _printed_product(row: Row, placed: Placed, scale_of: dict) -> str | None:
         return None
     h, w = placed.out_shape[1:]
     product = p.params_value * h * w
-    number, suffix = _split(p.ops)
-    shown = at_precision(product, number, scale_of.get(suffix, 1) if suffix else 1)
+    figure = _figure(p.ops)
+    scale = scale_of.get(figure.suffix, 1)
     return (f"The printed params times the output area ({p.params_value:,} x {h}x{w} = "
-            f"{product:,}) is {shown}{suffix} at the printed precision of ops, "
-            f"{'the same as' if shown == number else 'not'} the printed {p.ops}.")
+            f"{product:,}) is {at_precision(product, figure, scale)}{figure.suffix} at the printed "
+            f"precision of ops, {'the same as' if prints_as(product, figure, scale) else 'not'} "
+            f"the printed {p.ops}.")
 
 
 def _audit(row: Row | None, params: int, macs: int, placed: Placed, native: bool,
@@ -339,8 +325,7 @@ def _published(entry, totals_params: int, macs: int, spec: ArchSpec, run_hw: Pai
     if entry.macs is not None:  # inference MACs: the aux heads do not run
         out["macs_not_comparable"] = apart
         if apart is None:
-            number, unit = _split(entry.macs)
-            out["macs_matches"] = at_precision(macs, number, _SCALES[unit][0]) == number
+            out["macs_matches"] = prints_as(macs, read_printed(entry.macs, FIGURE_SUFFIXES))
     return out
 
 

@@ -12,7 +12,7 @@ import math
 import re
 
 from ..errors import SpecError, quoted
-from ..units import read_printed
+from ..units import read_printed, scales
 
 Pair = tuple[int, int]
 MAX_WIDTH = 1 << 20  # channels or features in one layer
@@ -42,7 +42,7 @@ def text_problem(value: str, limit: int = NAME_CHARS, multiline: bool = False) -
     return None
 
 
-DEFAULT_UNITS = {"K": 1000, "M": 1000**2, "G": 1000**3}
+DEFAULT_UNITS = scales(1000, "KMG")  # how a spec's printed params and ops read unless it says
 
 
 class FieldReader:

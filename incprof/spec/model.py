@@ -1,5 +1,5 @@
-"""The spec's data model: an architecture as frozen dataclasses (rows, aux heads, published
-figures), as the one reader (incprof.spec.model.parse) makes it. No torch.
+"""The spec's data model: an architecture as frozen dataclasses (rows, aux heads, the papers' claims,
+published and refereed figures), as the one reader (incprof.spec.parse) makes it. No torch.
 
 A spec is a list of rows, one per row of a paper's layer table. Each row holds the paper's printed columns
 (type, patch size/stride, output size, depth, filter counts, params, ops) and the layers that build it.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..units import PrintedNumber, read_printed
 from .fields import Pair
 from .layers import Layer, Shape
 
@@ -79,6 +80,51 @@ class Published:
     input: Pair | None = None
 
 
+# ------------------------------------------------------------------------------- whole-network figures
+FIGURE_SUFFIXES = "KMG"  # a whole-network figure as printed: 5.713G, 42.68M, 6624904
+QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth")
+RELATIONS = ("=", "<", ">")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One of the paper's headline claims, as the spec states it (see incprof.spec.claims)."""
+
+    claim: str  # the paper's words
+    source: str  # where the paper says it
+    quantity: str
+    value: str  # as printed
+    relation: str = "="
+    of: str | None = None  # the claim is about another built-in network
+    against: str | None = None  # the claim is a ratio to another built-in network
+    line: int = 0
+
+    @property
+    def figure(self) -> PrintedNumber:
+        """The value as printed: its number, precision and unit (K, M, G, x, % or none)."""
+        return read_printed(self.value, FIGURE_SUFFIXES + "x%", signed=True)
+
+
+# What a refereed figure counts, and the conventions its source may state: the parameter conventions
+# and the peers' counting conventions that incprof.referee defines (tests/referee keeps the names
+# the same as its own), and "macs", conv and linear MACs.
+FIGURES = ("params", "MACs", "FLOPs")
+STATED = ("flop_counter", "fvcore", "macs", "params", "params_and_bn_statistics", "params_with_aux",
+          "ptflops_aten", "ptflops_pytorch", "thop", "torchinfo", "weights")
+
+
+@dataclass(frozen=True)
+class Refereed:
+    """A whole-network figure someone published, as printed, with what it is said to count."""
+
+    source: str
+    figure: str  # one of FIGURES
+    value: str  # as printed: "42.68M", "6624904"
+    flavor: str = "paper"
+    input: Pair | None = None  # None: the spec's own input size
+    stated: str | None = None  # the convention its source states, if any
+
+
 @dataclass(frozen=True)
 class ArchSpec:
     """A whole architecture: input shape, rows, auxiliary heads and paper-level figures."""
@@ -93,7 +139,8 @@ class ArchSpec:
     year: int | None = None  # the paper's year (its first arXiv version)
     flavors: dict = field(default_factory=dict, compare=False)
     published: tuple[Published, ...] = ()
-    claims: tuple = ()  # Claim (incprof.spec.claims): the paper's headline claims
+    refereed: tuple[Refereed, ...] = ()
+    claims: tuple[Claim, ...] = ()  # the paper's headline claims
     path: str = ""
     # how the printed columns read: {"params": {"K": 1024}, "ops": {"M": 10**6}}
     paper_units: dict = field(default_factory=dict, compare=False)

@@ -6,17 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SpecError, quoted
-from ..units import read_printed
 from . import ceilings
-from .fields import DEFAULT_UNITS, TEXT_CHARS, FieldReader, kind
+from .claims import FigureReader
+from .fields import DEFAULT_UNITS, TEXT_CHARS, kind
 from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool, ReLU,
                      Residual, Separable, Softmax)
-from .model import FILTER_COLUMNS, MAX_NESTING, Alternative, ArchSpec, AuxHead, Printed, Published, Row
+from .model import FILTER_COLUMNS, MAX_NESTING, Alternative, ArchSpec, AuxHead, Printed, Row
 
 _TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
-             "rows", "claims",
-             "aux", "flavors", "published",
-             "refereed"}  # more published figures, read and checked by incprof.referee.conventions
+             "rows", "claims", "aux", "flavors", "published", "refereed"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
@@ -24,8 +22,9 @@ _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
 DROPPABLE = ("lrn", "dropout")
 
 
-class Parser(FieldReader):
-    """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors."""
+class Parser(FigureReader):
+    """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors (the figure
+    lists, ``claims:``, ``published:`` and ``refereed:``, through FigureReader)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -270,17 +269,6 @@ class Parser(FieldReader):
                 "conv": settings,
                 "roles": roles, "drop": tuple(drop), "replace": replace}
 
-    def claims(self, data, line: int) -> tuple:
-        """The ``claims:`` list (see incprof/claims.py)."""
-        from .claims import parse_claim
-
-        entries = data.get("claims") or []
-        if not isinstance(entries, list):
-            raise self.fail("claims must be a list", line)
-        lines = getattr(entries, "item_lines", [line] * len(entries))
-        return tuple(parse_claim(self.mapping(entry, "a claim", item_line), item_line, self.path)
-                     for entry, item_line in zip(entries, lines))
-
     def parse(self, data) -> ArchSpec:
         if not isinstance(data, dict):
             raise self.fail(f"the top level must be a mapping, got {kind(data)}", 1)
@@ -333,27 +321,7 @@ class Parser(FieldReader):
         for name, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
             name = self.text(str(name), "flavor name", at("flavors"))
             flavors[name] = self.parse_flavor(name, body, at("flavors"), seen)
-        published_data = data.get("published") or []
-        if not isinstance(published_data, list):
-            raise self.fail("published must be a list", at("published"))
-        published = []
-        for entry in published_data:
-            entry = self.mapping(entry, "a published entry", at("published"))
-            self.keys(entry, {"source", "flavor", "aux", "params", "macs", "input"}, {"source"},
-                      "a published entry", at("published"))
-            macs = entry.get("macs")
-            if macs is not None and not _printed_macs(macs):
-                raise self.fail(f"published macs must look like 5.713G (a number and K, M or G), "
-                                f"got {quoted(macs)}", at("published"))
-            published.append(Published(
-                source=self.text(entry["source"], "source", at("published"), limit=TEXT_CHARS),
-                flavor=self.text(entry.get("flavor", "paper"), "flavor", at("published")),
-                aux=self.boolean(entry.get("aux", False), "aux", at("published")),
-                params=None if entry.get("params") is None else self.integer(
-                    entry["params"], "params", at("published"), maximum=10**13),
-                macs=None if macs is None else str(macs),
-                input=None if entry.get("input") is None else self.pair(
-                    entry["input"], "published input", at("published"))))
+        published = self.published(data, at("published"))
         depth = data.get("paper_depth")
         name = self.text(data["name"], "name", at("name"))
         title, source = data.get("title"), data.get("source")
@@ -366,7 +334,8 @@ class Parser(FieldReader):
                                                                 at("paper_depth"), minimum=0),
             year=None if data.get("year") is None else self.integer(
                 data["year"], "year", at("year"), minimum=1900, maximum=2100),
-            flavors=flavors, published=tuple(published), claims=self.claims(data, at("claims")),
+            flavors=flavors, published=published, claims=self.claims(data, at("claims")),
+            refereed=self.refereed(data, at("refereed")),
             path=self.path,
             paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
 
@@ -394,10 +363,3 @@ LAYER_PARSERS = {
     "residual": (Residual, ({"body"}, {"shortcut", "scale", "relu"}), Parser.residual),
 }
 
-
-def _printed_macs(value) -> bool:
-    """Whether a published MACs figure is printed as a number and K, M or G, like 5.713G."""
-    try:
-        return bool(read_printed(value, "KMG").suffix)
-    except ValueError:
-        return False

@@ -163,7 +163,7 @@ def factorize(spec: ArchSpec, rule: str, kernel: int, where: str | None = None,
     label = {"asymmetric": f"{kernel}x{kernel}->1x{kernel}+{kernel}x1",
              "stack": f"{kernel}x{kernel}->2x{(kernel + 1) // 2}x{(kernel + 1) // 2}"}[rule]
     return dataclasses.replace(spec, name=f"{spec.name}[{label}]", rows=tuple(rows),
-                               paper_depth=None, published=(),
+                               paper_depth=None, published=(), refereed=(),
                                title=f"{spec.title}, {label} ({changed} convs)")
 
 
@@ -177,17 +177,38 @@ def factorized_asym(spec: ArchSpec) -> ArchSpec:
     return factorize(factorized(spec), "asymmetric", 3, modules_only=True)
 
 
-GRID_FORMS = ("parallel", "conv_then_pool", "pool_then_conv")
+# The v3 paper's grid reductions (section 5), each from d x d x k to (d/2) x (d/2) x 2k: the two it
+# argues against, then its own. A variant's name spells the form with underscores
+# (grid_conv_then_pool); `incprof list` shows the paper's own form first.
+GRID_FORMS = {
+    "conv then pool": "stride-1 conv k -> 2k on the d x d grid, then 3x3/2 max pool",
+    "pool then conv": "3x3/2 max pool, then conv k -> 2k on the d/2 grid (a bottleneck)",
+    "parallel": "stride-2 conv k -> k beside a stride-2 max pool, concatenated to 2k (v3 Fig. 10)",
+}
+
+
+def _known_grid_form(form: str) -> None:
+    if form not in GRID_FORMS:
+        raise SpecError(f"unknown grid reduction form {form!r}; choose from {', '.join(GRID_FORMS)}")
+
+
+def grid_layers(form: str, pool: Pool, conv: Conv) -> tuple[Layer, ...]:
+    """The layers of a grid reduction around a stride-2 ``pool``, from ``conv`` (k -> k, stride
+    1): widened to 2k after or before the pool, or with stride 2 beside it (``parallel``)."""
+    _known_grid_form(form)
+    if form == "parallel":
+        return (Branches(((dataclasses.replace(conv, stride=(2, 2)),), (pool,))),)
+    wide = dataclasses.replace(conv, out=2 * conv.out)
+    return (wide, pool) if form == "conv then pool" else (pool, wide)
 
 
 def grid_reduction(spec: ArchSpec, form: str, rows: tuple[str, ...] | None = None) -> ArchSpec:
     """Turn stride-2 max-pool rows into a grid reduction that doubles the channels (v3 paper,
-    section 5): ``parallel`` (a 3x3/2 conv to k beside the pool, concatenated), ``conv_then_pool``
-    (a 3x3 conv to 2k, then the pool) or ``pool_then_conv`` (the pool, then a 3x3 conv to 2k).
+    section 5): ``parallel`` (a 3x3/2 conv to k beside the pool, concatenated), ``conv then pool``
+    (a 3x3 conv to 2k, then the pool) or ``pool then conv`` (the pool, then a 3x3 conv to 2k).
     By default every pool row that feeds a module with parallel branches is rewritten; the wider
     output flows on, since every later layer infers its input channels."""
-    if form not in GRID_FORMS:
-        raise SpecError(f"unknown grid reduction form {form!r}; choose from {', '.join(GRID_FORMS)}")
+    _known_grid_form(form)
     from .shapes import place
 
     placed = {p.name: p for p in place(spec) if not p.is_aux}
@@ -206,22 +227,17 @@ def grid_reduction(spec: ArchSpec, form: str, rows: tuple[str, ...] | None = Non
                 raise SpecError("a grid reduction replaces a row that is one stride-2 max pool",
                                 path=spec.path, line=row.line, row=row.name)
             (pool,) = row.layers
-            k = placed[row.name].in_shape[0]
-            template = {"kernel": (3, 3), "padding": (1, 1), "bias": _conv_default(spec, "bias"),
-                        "bn_eps": _conv_default(spec, "bn_eps")}
-            layers = {
-                "parallel": (Branches(((Conv(out=k, stride=(2, 2), **template),), (pool,))),),
-                "conv_then_pool": (Conv(out=2 * k, **template), pool),
-                "pool_then_conv": (pool, Conv(out=2 * k, **template)),
-            }[form]
-            row = dataclasses.replace(row, type=f"{row.type}, {form.replace('_', ' ')} reduction",
+            conv = Conv(out=placed[row.name].in_shape[0], kernel=(3, 3), padding=(1, 1),
+                        bias=_conv_default(spec, "bias"), bn_eps=_conv_default(spec, "bn_eps"))
+            layers = grid_layers(form, pool, conv)
+            row = dataclasses.replace(row, type=f"{row.type}, {form} reduction",
                                       layers=layers, printed=Printed(), note=None)
         else:
             row = dataclasses.replace(row, printed=Printed(), alternative=None, note=None)
         new_rows.append(row)
-    return dataclasses.replace(spec, name=f"{spec.name}[grid {form}]", rows=tuple(new_rows),
-                               paper_depth=None, published=(),
-                               title=f"{spec.title}, {form.replace('_', ' ')} grid reductions at "
+    return dataclasses.replace(spec, name=f"{spec.name}[grid {form.replace(' ', '_')}]",
+                               rows=tuple(new_rows), paper_depth=None, published=(), refereed=(),
+                               title=f"{spec.title}, {form} grid reductions at "
                                      f"{', '.join(rows)}")
 
 
@@ -262,7 +278,7 @@ def _unprinted(spec: ArchSpec, rows, name: str, title: str, **changes) -> ArchSp
     rows = tuple(dataclasses.replace(r, printed=Printed(), alternative=None, note=None,
                                      deviation=None) for r in rows)
     return dataclasses.replace(spec, name=name, title=title, rows=rows, paper_depth=None,
-                               published=(), **changes)
+                               published=(), refereed=(), **changes)
 
 
 def _replace_nth(layers: tuple[Layer, ...], kind: type, index: int, fn) -> tuple[Layer, ...]:
@@ -378,10 +394,10 @@ def _variant(rewrite, description: str, **arguments):
 # Named variants that `incprof compare` accepts, each a rewrite of a base architecture.
 VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
             "factorized_asym": factorized_asym,
-            **{f"grid_{form}": _variant(
-                grid_reduction, f"Every stride-2 max pool before a module as a "
-                f"{form.replace('_', ' ')} grid reduction that doubles the channels (v3 paper, "
-                "section 5).", form=form) for form in GRID_FORMS},
+            **{f"grid_{form.replace(' ', '_')}": _variant(
+                grid_reduction, f"Every stride-2 max pool before a module as a {form} grid "
+                "reduction that doubles the channels (v3 paper, section 5).", form=form)
+               for form in sorted(GRID_FORMS, key=lambda form: form != "parallel")},
             **{f"lowres_{side}": _variant(
                 lowres, f"The v3 paper's low-resolution network for {side}x{side} inputs "
                 "(section 9): the first layers' strides and pool changed to keep the cost.",

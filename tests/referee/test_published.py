@@ -180,3 +180,79 @@ def test_a_bad_refereed_entry_names_its_line(tmp_path):
 
     with pytest.raises(SpecError, match=r"bad.yaml:6.*figure must be one of"):
         referee_figures(load_spec(path))
+
+
+def test_the_bad_refereed_entry_is_one_located_line_from_the_reader(tmp_path):
+    """The spec's one reader checks ``refereed:``: loading the spec fails, before any referee runs,
+    with one line that names the file, the entry's line and the problem."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ninput: [3, 8, 8]\nrows:\n"
+                    "  - {name: fc, type: linear, layers: [{linear: {out: 2}}]}\n"
+                    "refereed:\n  - {source: somewhere, figure: MACs, value: 1G, stated: ptflops}\n")
+    from incprof.spec.registry import load_spec
+
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(info.value) == (f"{path}:6: stated must be one of flop_counter, fvcore, macs, params, "
+                               "params_and_bn_statistics, params_with_aux, ptflops_aten, "
+                               "ptflops_pytorch, thop, torchinfo, weights, got 'ptflops'")
+
+
+def test_stated_conventions_are_the_referees_own():
+    from incprof.referee.conventions import CONVENTIONS, param_totals
+    from incprof.referee.published import PARAM_CONVENTIONS
+    from incprof.spec.model import STATED
+
+    assert set(STATED) == {*PARAM_CONVENTIONS, "macs", *CONVENTIONS}
+    assert set(param_totals(resolve("googlenet"), None)) == set(PARAM_CONVENTIONS)
+
+
+TINY_MACS = 6912 + 2048 + 40  # tests/data/tiny.yaml without its aux head, worked in tests/count
+TINY_PARAMS = 112 + 139 + 45
+
+
+def _tiny(**figures) -> dict:
+    import yaml
+
+    from conftest import DATA
+
+    return {**yaml.safe_load((DATA / "tiny.yaml").read_text()), **figures}
+
+
+def test_a_spec_built_in_memory_is_refereed():
+    from incprof.spec.registry import parse_spec
+
+    spec = parse_spec(_tiny(published=[{"source": "a", "params": TINY_PARAMS, "macs": "9K"}],
+                            refereed=[{"source": "b", "figure": "params", "value": "0.35K",
+                                       "stated": "params_with_aux"}]))
+    found = {(f["source"], f["figure"]): f for f in referee_figures(spec)}
+    # 296 exactly: the parameters, and every variable (no BatchNorm); with the aux head 347
+    assert found["a", "params"]["fits"] == ["params", "params_and_bn_statistics"]
+    assert "macs" in found["a", "MACs"]["fits"]
+    assert found["b", "params"]["fits"] == ["params_with_aux"]  # 296 + 51 = 347 prints as 0.35K
+    assert not found["b", "params"]["verdict"].startswith("FLAGGED")
+
+
+@pytest.mark.parametrize("printed, prints", [
+    ("9K", True), ("9.00K", True), ("8.99K", False), ("9.01K", False),
+    # 9000 / 10**6 = 0.009: the number as printed, with or without its leading zero. The profile's
+    # published check used to compare digits as text, so ".009M" fitted the referee and the claims
+    # but not the profile.
+    ("0.009M", True), (".009M", True), (".01M", True), ("0.008M", False),
+])
+def test_every_caller_reads_a_figure_alike(monkeypatch, printed, prints):
+    """The published MACs of a profile, the referee's fits and a claim's verdict all come from
+    units.prints_as: the same figure against the same count gets the same answer everywhere."""
+    from incprof.analysis.claims import evaluate
+    from incprof.spec.model import Claim
+    from incprof.spec.registry import parse_spec
+    from incprof.units import prints_as, read_printed
+
+    spec = parse_spec(_tiny(published=[{"source": "a", "macs": printed}]))
+    assert prints_as(TINY_MACS, read_printed(printed, "KMG")) is prints
+    (published,) = profile(spec).attrs["totals"]["published"]
+    assert published["macs_matches"] is prints
+    (figure,) = referee_figures(spec)
+    assert ("macs" in figure["fits"]) is prints
+    verdict = evaluate(Claim("c", "s", "macs", printed), spec)["verdict"]
+    assert verdict == ("holds" if prints else "does not hold")

@@ -107,8 +107,8 @@ from incprof.spec.variants import grid_reduction
 
 
 @pytest.mark.parametrize("form, macs", [
-    ("conv_then_pool", lambda k, d: 9 * k * 2 * k * d * d),
-    ("pool_then_conv", lambda k, d: 9 * k * 2 * k * (d // 2) ** 2),
+    ("conv then pool", lambda k, d: 9 * k * 2 * k * d * d),
+    ("pool then conv", lambda k, d: 9 * k * 2 * k * (d // 2) ** 2),
     ("parallel", lambda k, d: 9 * k * k * (d // 2) ** 2),
 ])
 def test_grid_reduction_rewrites_the_pools_before_modules(form, macs):
