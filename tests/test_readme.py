@@ -18,11 +18,11 @@ def test_ci_runs_the_readme_test_command():
 
 def test_output_excerpt_is_real():
     pytest.importorskip("torch")
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
     from incprof.render.profile import to_text
 
     excerpt = re.search(r"```text\n(.*?)\n```", README, flags=re.S)[1]
-    actual = to_text(profile("googlenet", verify=True))
+    actual = to_text(profile_records("googlenet", verify=True))
     for line in excerpt.splitlines():
         assert line.rstrip() in actual, line
 
