@@ -1,14 +1,27 @@
 """incprof: the Inception family taken apart, row by row, with exact counts.
 
 ``incprof.profile("googlenet")`` returns a pandas DataFrame (imported lazily, so importing incprof
-stays cheap).
+stays cheap): the Python API's one switch to pandas. Every analysis beneath it returns Records, and
+``Records.to_frame()`` turns any of them into a DataFrame.
 """
 
 __version__ = "0.1.0"
 
 
-def profile(*args, **kwargs):
-    """See :func:`incprof.analysis.profile.profile`."""
-    from .analysis.profile import profile as _profile
+def profile(arch="googlenet", *, input_size=None, batch_size: int = 1, channels: int = 3,
+            module_depth: int = 1, **options):
+    """A profile as a pandas DataFrame (integer columns as nullable Int64, totals and meta in
+    ``df.attrs``): incprof.analysis.profile.profile_records' rows, with its options.
 
-    return _profile(*args, **kwargs)
+    ``arch`` may also be an ``nn.Module``: then the rows are incprof.capture.rows.
+    profile_model_records' (one per module at ``module_depth``, on a ``channels`` x ``input_size``
+    input, default 224x224), and the other options do not apply.
+    """
+    if hasattr(arch, "named_modules"):
+        from .capture.rows import profile_model_records
+
+        return profile_model_records(arch, input_size, channels=channels, depth=module_depth,
+                                     batch_size=batch_size).to_frame()
+    from .analysis.profile import profile_records
+
+    return profile_records(arch, input_size=input_size, batch_size=batch_size, **options).to_frame()

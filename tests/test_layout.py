@@ -116,6 +116,14 @@ def test_spec_and_count_need_no_heavy_import(name):
     assert not heavy, f"{name} imports {heavy[0][0]} (line {heavy[0][1]})"
 
 
+def test_pandas_is_imported_only_by_records():
+    """Records.to_frame is the one door to pandas: no other module imports it, not even for type
+    hints, so no CLI command can."""
+    importers = sorted({name for name in MODULES for module, _ in _imports(name)
+                        if module.split(".")[0] == "pandas"})
+    assert importers == ["incprof.records"]
+
+
 def test_the_rules_catch_what_they_are_for():
     """On made-up imports: up, across a floor, a circle through a function-level import."""
     assert upward("incprof.spec.parse", "incprof.count.analytic")

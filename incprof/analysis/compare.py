@@ -1,23 +1,18 @@
-"""Two variants or specs side by side: per module at the same input, and per network row. The
-``*_records`` functions build plain records (what the CLI renders, no pandas); the others are
-the Python API's DataFrames of them."""
+"""Two variants or specs side by side: per module at the same input, and per network row, as
+Records."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..count.analytic import sequence_counts
 from ..errors import SpecError, quoted
-from ..records import Records, to_frame
+from ..records import Records
 from ..spec.model import ArchSpec, Printed, Row
 from ..spec.registry import available, is_path, resolve
 from ..spec.shapes import format_shape, place, walk
 from ..spec.variants import VARIANTS
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 MODULE_COLUMNS = ["row", "input", "a_output", "b_output", "a_out_channels", "b_out_channels",
                   "a_params", "b_params", "a_macs", "b_macs", "a_check_params", "b_check_params",
@@ -85,25 +80,15 @@ def _guard(specs: list[ArchSpec], batch_size: int, verify: bool, latency,
         check_memory(spec, None, batch_size, max_memory, latency.dtype)
 
 
-def compare_modules(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
-                    labels: tuple[str, str] | None = None, max_memory: int | None = None,
-                    latency=None) -> pd.DataFrame:
-    """Rows whose layers differ between A and B, each counted on the input it has in B.
-
-    For naive against reduced this is one row per Inception module at its Table 1 input shape.
-    ``latency`` (a latency.TimingOptions) also times both forms of each row on that input.
-    compare_modules_records' rows as a DataFrame, counts as nullable Int64.
-    """
-    return to_frame(compare_modules_records(a, b, batch_size=batch_size, verify=verify,
-                                            labels=labels, max_memory=max_memory,
-                                            latency=latency))
-
-
 def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                             verify: bool = False, labels: tuple[str, str] | None = None,
                             max_memory: int | None = None, latency=None) -> Records:
-    """compare_modules' rows as plain records (every MODULE_COLUMNS key in each row), totals and
-    meta in ``attrs``; no pandas. The options are compare_modules'."""
+    """Rows whose layers differ between A and B, each counted on the input it has in B (every
+    MODULE_COLUMNS key in each row), totals and meta in ``attrs``.
+
+    For naive against reduced this is one row per Inception module at its Table 1 input shape.
+    ``latency`` (a latency.TimingOptions) also times both forms of each row on that input.
+    """
     b_placed = {p.name: p for p in place(b) if not p.is_aux}
     env = None
     b_rows = {r.name: r for r in b.rows}
@@ -152,21 +137,12 @@ def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                    _int_columns(MODULE_COLUMNS))
 
 
-def compare_networks(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1, verify: bool = False,
-                     labels: tuple[str, str] | None = None, max_memory: int | None = None,
-                     latency=None) -> pd.DataFrame:
-    """Both whole networks (inference, no aux heads), rows joined by name; ``latency`` also
-    times every row and both networks. compare_networks_records' rows as a DataFrame."""
-    return to_frame(compare_networks_records(a, b, batch_size=batch_size, verify=verify,
-                                             labels=labels, max_memory=max_memory,
-                                             latency=latency))
-
-
 def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                              verify: bool = False, labels: tuple[str, str] | None = None,
                              max_memory: int | None = None, latency=None) -> Records:
-    """compare_networks' rows as plain records (every NETWORK_COLUMNS key in each row), totals
-    and meta in ``attrs``; no pandas. The options are compare_networks'."""
+    """Both whole networks (inference, no aux heads), rows joined by name (every NETWORK_COLUMNS
+    key in each row), totals and meta in ``attrs``; ``latency`` also times every row and both
+    networks."""
     from .profile import profile_records
 
     _guard([dataclasses.replace(s, aux=()) for s in (a, b)], batch_size, verify, latency,
@@ -205,17 +181,11 @@ def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                    _int_columns(NETWORK_COLUMNS))
 
 
-def diff_networks(old: ArchSpec, new: ArchSpec,
-                  labels: tuple[str, str] | None = None) -> pd.DataFrame:
-    """compare_networks' rows whose params, MACs or output size differ between ``old`` and ``new``
-    (rows in one network only are named in meta), with the whole networks' totals; meta level
-    'diff'. diff_records' rows as a DataFrame."""
-    return to_frame(diff_records(old, new, labels))
-
-
 def diff_records(old: ArchSpec, new: ArchSpec,
                  labels: tuple[str, str] | None = None) -> Records:
-    """diff_networks' rows as plain records; no pandas."""
+    """compare_networks_records' rows whose params, MACs or output size differ between ``old`` and
+    ``new`` (rows in one network only are named in meta), with the whole networks' totals; meta
+    level 'diff'."""
     compared = compare_networks_records(old, new, labels=labels)
     rows = [r for r in compared.rows if (r["a_params"], r["a_macs"], r["a_output"])
             != (r["b_params"], r["b_macs"], r["b_output"])]

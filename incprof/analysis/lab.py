@@ -1,21 +1,15 @@
 """The factorization lab: the Inception-v3 paper's cost arguments, reproduced on one conv or one
-grid reduction at a time. Every figure comes from a small spec counted like any other. The
-``*_records`` functions build plain records (what the CLI renders, no pandas); the tables are the
-Python API's DataFrames of them."""
+grid reduction at a time. Every figure comes from a small spec counted like any other; the tables
+are Records."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..count.analytic import count_spec
 from ..errors import SpecError
-from ..records import Records, to_frame
+from ..records import Records
 from ..spec.layers import Conv, Pool
 from ..spec.model import ArchSpec, Row
 from ..spec.variants import GRID_FORMS, RULES, grid_layers
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 # (label, rule, n, the saving the v3 paper states, where it says so)
 FACTORIZATIONS = [
@@ -59,18 +53,12 @@ def _counts(spec: ArchSpec):
     return count_spec(spec)[0].counts
 
 
-def factorization_table(width: int = 64, size: int = 17, cin: int | None = None,
-                        cout: int | None = None, verify: bool = False) -> pd.DataFrame:
-    """Per rule: MACs and weights of the original and factorized conv, the savings per output
-    position (the paper's measure) and on the whole grid, and the paper's stated figure.
-    ``verify`` re-counts each conv with FlopCounterMode's formulas (incprof.nn.crosscheck).
-    factorization_records' rows as a DataFrame."""
-    return to_frame(factorization_records(width, size, cin, cout, verify))
-
-
 def factorization_records(width: int = 64, size: int = 17, cin: int | None = None,
                           cout: int | None = None, verify: bool = False) -> Records:
-    """factorization_table's rows as plain records, meta in ``attrs``; no pandas."""
+    """Per rule: MACs and weights of the original and factorized conv, the savings per output
+    position (the paper's measure) and on the whole grid, and the paper's stated figure; meta in
+    ``attrs``. ``verify`` re-counts each conv with FlopCounterMode's formulas
+    (incprof.nn.crosscheck)."""
     cin, cout = cin or width, cout or width
     specs = [conv_specs(rule, n, cin, cout, size) for _, rule, n, _, _ in FACTORIZATIONS]
     records = []
@@ -93,16 +81,10 @@ def factorization_records(width: int = 64, size: int = 17, cin: int | None = Non
     return Records(list(records[0]), records, {"meta": meta})
 
 
-def grid_table(d: int = 34, k: int = 64, kernel: int = 3,
-               verify: bool = False) -> pd.DataFrame:
-    """The three grid reductions d x d x k -> (d/2) x (d/2) x 2k: MACs, MACs / (d^2 k^2), and the
-    cost relative to conv then pool; ``verify`` as for factorization_table. grid_records' rows
-    as a DataFrame."""
-    return to_frame(grid_records(d, k, kernel, verify))
-
-
 def grid_records(d: int = 34, k: int = 64, kernel: int = 3, verify: bool = False) -> Records:
-    """grid_table's rows as plain records, meta in ``attrs``; no pandas."""
+    """The three grid reductions d x d x k -> (d/2) x (d/2) x 2k: MACs, MACs / (d^2 k^2), and the
+    cost relative to conv then pool; meta in ``attrs``. ``verify`` as for
+    factorization_records."""
     specs = {form: grid_spec(form, d, k, kernel) for form in GRID_FORMS}
     macs = {form: _counts(spec).macs for form, spec in specs.items()}
     records = []

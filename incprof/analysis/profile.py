@@ -1,23 +1,18 @@
 """Joins spec, analytic counts, the second count (incprof.nn.crosscheck) and the paper's printed figures
-into rows: plain records for the CLI, a DataFrame for the Python API (pandas is imported only for
-that)."""
+into rows, as Records."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from ..count.analytic import count_spec, macs_by_kind, sequence_counts
 from ..count.geometry import BYTES, geometry
-from ..records import Records, to_frame
+from ..records import Records
 from ..spec.check import printed_mismatches
 from ..spec.fields import Pair
 from ..spec.model import FIGURE_SUFFIXES, FILTER_COLUMNS, ArchSpec, Row
 from ..spec.registry import load
 from ..spec.shapes import Placed, depth, format_shape
 from ..units import BINARY, SI, at_precision, prints_as, read_printed
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
                    "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte",
@@ -58,13 +53,13 @@ def conventions(batch_size: int, aux_heads: bool, paper_columns: bool) -> str:
     return text
 
 
-def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: bool = True,
-            input_size: Pair | None = None, batch_size: int = 1, verify: bool = False,
-            max_memory: int | None = None, dtype: str = "fp32",
-            bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
-            progress=None, channels: int = 3, module_depth: int = 1) -> pd.DataFrame:
-    """One DataFrame row per table row (then aux heads), with exact counts and the paper audit:
-    profile_records' rows as a DataFrame, integer columns as nullable Int64.
+def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper",
+                    aux: bool = True, input_size: Pair | None = None, batch_size: int = 1,
+                    verify: bool = False, max_memory: int | None = None, dtype: str = "fp32",
+                    bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
+                    progress=None) -> Records:
+    """One row per table row (then aux heads), every COLUMNS key in each, with exact counts and
+    the paper audit; no pandas (``.to_frame()`` gives a DataFrame).
 
     ``verify=True`` builds the network and counts every row again with torch's FlopCounterMode
     formulas on an empty batch (incprof.nn.crosscheck; needs torch, no arithmetic). ``latency`` (a
@@ -72,30 +67,9 @@ def profile(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper", aux: b
     estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype
     then replaces ``dtype``, which sets the bytes of the memory columns. A row whose output is more
     than ``bottleneck_factor`` times smaller than the previous row's is flagged as a
-    representational bottleneck. Totals and run metadata are in ``df.attrs["totals"]`` and
-    ``df.attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
-
-    ``arch`` may also be an ``nn.Module``: then the frame is capture.profile_model's (one row per
-    module at ``module_depth``, on a ``channels`` x ``input_size`` input, default 224x224).
+    representational bottleneck. Totals and run metadata are in ``attrs["totals"]`` and
+    ``attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
     """
-    if not isinstance(arch, (str, ArchSpec)) and hasattr(arch, "named_modules"):
-        from ..capture.rows import profile_model
-
-        return profile_model(arch, input_size, channels=channels, depth=module_depth,
-                             batch_size=batch_size)
-    return to_frame(profile_records(
-        arch, flavor=flavor, aux=aux, input_size=input_size, batch_size=batch_size, verify=verify,
-        max_memory=max_memory, dtype=dtype, bottleneck_factor=bottleneck_factor, latency=latency,
-        progress=progress))
-
-
-def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper",
-                    aux: bool = True, input_size: Pair | None = None, batch_size: int = 1,
-                    verify: bool = False, max_memory: int | None = None, dtype: str = "fp32",
-                    bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
-                    progress=None) -> Records:
-    """profile's rows as plain records (every COLUMNS key in each row), with its totals and meta
-    in ``attrs``; no pandas. The options are profile's."""
     if not 1 <= batch_size <= 4096:
         raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
     dtype = latency.dtype if latency is not None else dtype

@@ -1,22 +1,16 @@
-"""Input-resolution sweeps: which sizes a spec accepts, and what they cost. No torch. The
-``*_records`` functions build plain records (what the CLI renders, no pandas); the others are the
-Python API's DataFrames of them."""
+"""Input-resolution sweeps: which sizes a spec accepts, and what they cost, as Records. No torch."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from ..count.analytic import count_spec
 from ..count.geometry import BYTES, geometry
 from ..errors import SpecError
-from ..records import Records, to_frame
+from ..records import Records
 from ..spec.layers import Branches, Conv, leaves
 from ..spec.model import ArchSpec
 from ..spec.shapes import format_shape, layer_out_shape, place
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def _last_conv_row(spec: ArchSpec) -> str:
@@ -87,19 +81,13 @@ SWEEP_COLUMNS = ["input", "valid", "reason", "params", "macs", "final_feature_ma
                  "receptive_field", "peak_activation_bytes", "latency_ms", "latency_unstable"]
 
 
-def sweep(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
-          max_memory: int | None = None) -> pd.DataFrame:
-    """One row per square input size: valid or why not, params, MACs, the last conv row's feature
-    map, its receptive field, and peak live activation bytes (inference, no aux heads).
-    ``latency`` (a latency.TimingOptions) also times the whole network at each valid size, after
-    every one of them has passed the memory guard (``max_memory`` bytes, default half the
-    available memory). sweep_records' rows as a DataFrame, counts as nullable Int64."""
-    return to_frame(sweep_records(spec, sizes, dtype, latency, max_memory))
-
-
 def sweep_records(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency=None,
                   max_memory: int | None = None) -> Records:
-    """sweep's rows as plain records, meta in ``attrs``; no pandas. The options are sweep's."""
+    """One row per square input size: valid or why not, params, MACs, the last conv row's feature
+    map, its receptive field, and peak live activation bytes (inference, no aux heads); meta in
+    ``attrs``. ``latency`` (a latency.TimingOptions) also times the whole network at each valid
+    size, after every one of them has passed the memory guard (``max_memory`` bytes, default half
+    the available memory)."""
     spec = dataclasses.replace(spec, aux=())
     last = _last_conv_row(spec)
     if latency is not None:
@@ -149,17 +137,11 @@ def sweep_records(spec: ArchSpec, sizes: list[int], dtype: str = "fp32", latency
                    ("params", "macs", "peak_activation_bytes"))
 
 
-def lowres_experiment(spec: ArchSpec) -> pd.DataFrame:
+def lowres_records(spec: ArchSpec) -> Records:
     """The v3 paper's low-resolution networks (section 9; see variants.lowres), each at its own
     input: params and MACs (inference, no aux heads), and MACs against the 299x299 network.
     ``attrs["meta"]`` holds the paper's claim and the verdict: every network within 1% of the
-    299 network's MACs, compared exactly (100 * |MACs - MACs_299| <= MACs_299).
-    lowres_records' rows as a DataFrame."""
-    return to_frame(lowres_records(spec))
-
-
-def lowres_records(spec: ArchSpec) -> Records:
-    """lowres_experiment's rows as plain records, meta in ``attrs``; no pandas."""
+    299 network's MACs, compared exactly (100 * |MACs - MACs_299| <= MACs_299)."""
     from ..spec.variants import LOWRES_CHANGES, lowres
 
     records = []

@@ -19,7 +19,7 @@ from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
-from ..records import Records, to_frame
+from ..records import Records
 from ..spec.shapes import numel
 
 # MACs: conv (weight elements / C_out per output element, i.e. k_h*k_w*C_in/groups), transposed conv
@@ -337,8 +337,10 @@ def _listed(counts: Counter) -> str:
 
 def profile_model_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
                           batch_size: int = 1, label: str | None = None) -> Records:
-    """profile_model's rows as plain records, with its totals and meta in ``attrs``; no pandas.
-    The options are profile_model's."""
+    """One row per module at ``depth`` (see ``capture``): params, MACs, other ops, FlopCounterMode's
+    MACs, calls, output size, op kinds and ops not counted. Totals in ``attrs["totals"]``
+    (``not_counted``: op -> calls, excluded from every total; ``flop_counter_agrees``), run facts
+    in ``attrs["meta"]``."""
     captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
                        label=label)
     rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
@@ -359,12 +361,3 @@ def profile_model_records(model, input_size=None, *, channels: int = 3, depth: i
             "rules": RULES_TEXT}
     return Records(MODEL_COLUMNS, rows, {"totals": totals, "meta": meta})
 
-
-def profile_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                  batch_size: int = 1, label: str | None = None):
-    """A DataFrame with one row per module at ``depth`` (see ``capture``): params, MACs, other
-    ops, FlopCounterMode's MACs, calls, output size, op kinds and ops not counted. Totals in
-    ``df.attrs["totals"]`` (``not_counted``: op -> calls, excluded from every total;
-    ``flop_counter_agrees``), run facts in ``df.attrs["meta"]``."""
-    return to_frame(profile_model_records(model, input_size, channels=channels, depth=depth,
-                                          batch_size=batch_size, label=label))

@@ -279,7 +279,8 @@ def check(
 
     Example: incprof check --spec my.yaml --max-params 7M --max-macs 1.6G
     """
-    from ..analysis.profile import check_budgets, profile, profile_records
+    from ..analysis.profile import check_budgets, profile_records
+    from ..capture.rows import profile_model_records
 
     if max_params is None and max_macs is None:
         fail("give at least one budget: --max-params and/or --max-macs")
@@ -287,7 +288,7 @@ def check(
     macs_limit = parse_count(max_macs, "--max-macs") if max_macs else None
     with user_errors():
         size = parse_input_size(input_size)
-        df = (profile(load_model(model, model_arg), aux=False, input_size=size) if model else
+        df = (profile_model_records(load_model(model, model_arg), size) if model else
               profile_records(spec or arch, aux=False, input_size=size))
     name = model or (str(spec) if spec else arch)
     budgets = check_budgets(df.attrs["totals"], params_limit, macs_limit)

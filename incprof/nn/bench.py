@@ -1,31 +1,19 @@
-"""Batch-size sweeps of whole-network latency and throughput: plain records for the CLI
-(bench_records), a DataFrame for the Python API (bench_batches)."""
+"""Batch-size sweeps of whole-network latency and throughput, as Records."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..count.analytic import count_spec
-from ..records import Records, to_frame
+from ..records import Records
 from ..spec.model import ArchSpec
 from .latency import Stats, TimingOptions, check_timing_memory, time_spec
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-
-def bench_batches(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
-                  advance=None, max_memory: int | None = None) -> pd.DataFrame:
-    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval).
-    The largest batch is checked against ``max_memory`` (bytes; default half the available
-    memory) before anything is timed. ``advance(label)``, if given, is called as each batch size
-    starts. bench_records' rows as a DataFrame."""
-    return to_frame(bench_records(spec, batch_sizes, options, advance, max_memory))
 
 
 def bench_records(spec: ArchSpec, batch_sizes: list[int], options: TimingOptions,
                   advance=None, max_memory: int | None = None) -> Records:
-    """bench_batches' rows as plain records, meta in ``attrs``; no pandas."""
+    """Per batch size: whole-network median and p10/p90 latency, images/s and GMAC/s (eval); meta
+    in ``attrs``. The largest batch is checked against ``max_memory`` (bytes; default half the
+    available memory) before anything is timed. ``advance(label)``, if given, is called as each
+    batch size starts."""
     macs = sum(rc.counts.macs for rc in count_spec(spec, None, max(batch_sizes))
                if not rc.placed.is_aux)
     check_timing_memory(spec, None, max(batch_sizes), options, max_memory)

@@ -4,9 +4,9 @@ factorization lab's tables (incprof.analysis.lab), and resolution sweeps and the
 
 from __future__ import annotations
 
-from ..records import as_records
+from ..records import Records
 from ..units import human
-from .grid import Grid, commas, conditions, ms_cell, records, rows_csv, unstable_note
+from .grid import Grid, commas, conditions, ms_cell, rows_csv, unstable_note
 
 
 def fewer(saving_pct) -> str:
@@ -16,14 +16,14 @@ def fewer(saving_pct) -> str:
     return f"{saving_pct}% fewer" if saving_pct >= 0 else f"{-saving_pct}% more"
 
 
-def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
+def comparison_grid(records: Records, exact: bool = False, compact: bool = False) -> Grid:
     """A module- or network-level comparison (see incprof.analysis.compare) as a Grid; ``compact`` (the
     terminal's narrow form) heads the columns A and B, named in the title, on two lines."""
     number = commas if exact else human
-    meta, t = df.attrs["meta"], df.attrs["totals"]
+    meta, t = records.attrs["meta"], records.attrs["totals"]
     a, b = meta["a"], meta["b"]
     module = meta["level"] == "module"
-    rows = records(df)
+    rows = records.rows
     verified = meta["verified"]
     check = verified and not (compact and t.get("check_agrees"))  # the summary says it agrees
     ha, hb, sep = ("A", "B", "\n") if compact else (a, b, " ")
@@ -92,24 +92,22 @@ def comparison_grid(df, exact: bool = False, compact: bool = False) -> Grid:
     return Grid(title, headers, cells, summary=summary, groups=groups)
 
 
-def comparison_payload(frames: list) -> dict:
-    """Comparison frames as one JSON-ready dict, keyed by level."""
-    frames = [as_records(df) for df in frames]
-    return {df.attrs["meta"]["level"]: {"meta": df.attrs["meta"], "rows": df.rows,
-                                        "totals": df.attrs["totals"]} for df in frames}
+def comparison_payload(comparisons: list[Records]) -> dict:
+    """Comparisons as one JSON-ready dict, keyed by level."""
+    return {c.attrs["meta"]["level"]: {"meta": c.attrs["meta"], "rows": c.rows,
+                                       "totals": c.attrs["totals"]} for c in comparisons}
 
 
-def comparison_csv(frames: list) -> str:
-    """Comparison frames as one CSV with a ``level`` column and a total row per level."""
-    frames = [as_records(df) for df in frames]
-    columns = list(dict.fromkeys(c for df in frames for c in ["level", *df.columns]))
-    rows = [{"level": df.attrs["meta"]["level"], **row} for df in frames
-            for row in df.rows + [{"row": "TOTAL", **{k: v for k, v in df.attrs["totals"].items()
-                                                       if k in df.columns}}]]
+def comparison_csv(comparisons: list[Records]) -> str:
+    """Comparisons as one CSV with a ``level`` column and a total row per level."""
+    columns = list(dict.fromkeys(name for c in comparisons for name in ["level", *c.columns]))
+    rows = [{"level": c.attrs["meta"]["level"], **row} for c in comparisons
+            for row in c.rows + [{"row": "TOTAL", **{k: v for k, v in c.attrs["totals"].items()
+                                                     if k in c.columns}}]]
     return rows_csv(columns, rows)
 
 
-def factorization_grids(rules, grid, exact: bool = False,
+def factorization_grids(rules: Records, grid: Records, exact: bool = False,
                         compact: bool = False) -> list[Grid]:
     """The factorization lab's two tables (see incprof.analysis.lab) as Grids; ``compact`` (the terminal's
     narrow form) heads columns on two lines and leaves out the FlopCounter column when it agrees
@@ -120,13 +118,13 @@ def factorization_grids(rules, grid, exact: bool = False,
     agreed = ("FlopCounterMode on the built convs (an empty batch) agrees with every MACs figure "
               "in this table.")
     verified = m["verified"] and not (
-        compact and all(r["check_agrees"] for r in records(rules)))
+        compact and all(r["check_agrees"] for r in rules.rows))
     check = [("FlopCounter", "center")] if verified else []
     rule_rows = [[r["rule"], number(r["original_macs"]), number(r["factorized_macs"]),
                   f"{r['saving_per_position_pct']:.1f}%", f"{r['saving_on_grid_pct']:.1f}%",
                   "" if r["paper_saving_pct"] is None else f"{r['paper_saving_pct']:.0f}%",
                   *(["=" if r["check_agrees"] else "DIFFERS"] if verified else [])]
-                 for r in records(rules)]
+                 for r in rules.rows]
     first = Grid(
         f"Factorizing one conv: {m['cin']} -> {m['cout']} channels on a {m['size']}x{m['size']} grid",
         [("rule", "left"), (f"MACs{sep}before", "right"), (f"MACs{sep}after", "right"),
@@ -139,17 +137,17 @@ def factorization_grids(rules, grid, exact: bool = False,
                  "the padding used: two 2x2 convs need a 1-pixel larger intermediate grid"
                  + "".join(f", so they save {r['saving_on_grid_pct']:.1f}% on this grid against "
                            f"{r['saving_per_position_pct']:.1f}% per position"
-                           for r in records(rules) if r["rule"] == "3x3 -> two 2x2") + ".",
-                 "Sources: " + "; ".join(r["paper_source"] for r in records(rules)
+                           for r in rules.rows if r["rule"] == "3x3 -> two 2x2") + ".",
+                 "Sources: " + "; ".join(r["paper_source"] for r in rules.rows
                                          if r["paper_source"] and r["paper_saving_pct"])
                  + ".", *([agreed] if m["verified"] and not verified else [])])
     grid_verified = g["verified"] and not (
-        compact and all(r["check_agrees"] for r in records(grid)))
-    costs = {r["form"]: r["relative_to_conv_then_pool"] for r in records(grid)}
+        compact and all(r["check_agrees"] for r in grid.rows))
+    costs = {r["form"]: r["relative_to_conv_then_pool"] for r in grid.rows}
     grid_rows = [[r["form"], r["output"], number(r["macs"]), f"{r['macs_per_d2k2']:g}",
                   f"{r['relative_to_conv_then_pool']:g}", r["description"],
                   *(["=" if r["check_agrees"] else "DIFFERS"] if grid_verified else [])]
-                 for r in records(grid)]
+                 for r in grid.rows]
     second = Grid(
         f"Grid reduction {g['d']}x{g['d']}x{g['k']} -> {g['d'] // 2}x{g['d'] // 2}x{2 * g['k']} "
         f"with {g['kernel']}x{g['kernel']} convs",
@@ -168,18 +166,17 @@ def factorization_grids(rules, grid, exact: bool = False,
     return [first, second]
 
 
-def sweep_grid(df, exact: bool = False) -> Grid:
+def sweep_grid(records: Records, exact: bool = False) -> Grid:
     """A resolution sweep (see incprof.analysis.sweep) as a Grid."""
     number = commas if exact else human
-    df = as_records(df)
-    meta = df.attrs["meta"]
+    meta = records.attrs["meta"]
     env = meta["latency_env"]
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
              r["final_feature_map"] or "", r["receptive_field"] or "",
              f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "",
              *([ms_cell(r["latency_ms"], r["latency_unstable"]) if not isinstance(r["latency_ms"], str)
                 else r["latency_ms"]] if env else []), r["reason"] or ""]
-            for r in records(df)]
+            for r in records.rows]
     smallest = meta["min_input_size"]
     machine = [f"MACHINE-DEPENDENT: latency is the whole network's median at batch 1 on "
                f"{env['device']} ({env['device_type']}), torch {env['torch']}, {env['dtype']}, "
@@ -196,15 +193,14 @@ def sweep_grid(df, exact: bool = False) -> Grid:
                  "Inference, no aux heads; MACs are conv and linear multiply-accumulates per "
                  f"image; peak live activations at {meta['dtype']}. " + (
                      "Params differ across these sizes: a linear layer reads a feature map whose "
-                     "size follows the input." if len({r["params"] for r in df.rows
+                     "size follows the input." if len({r["params"] for r in records.rows
                                           if r["params"] is not None}) > 1 else
                      "Params are the same at every valid size: no layer's weights depend on the "
                      "grid."), *machine])
 
 
-def lowres_grid(lowres) -> Grid:
+def lowres_grid(lowres: Records) -> Grid:
     """The low-resolution experiment (sweep.lowres_records) as a Grid, with its verdict."""
-    lowres = as_records(lowres)
     m = lowres.attrs["meta"]
     cells = [[r["variant"], r["input"], r["change"], r["stem_output"], f"{r['params']:,}",
               f"{r['macs']:,}", f"{r['macs_vs_299_pct']:+.2f}%",

@@ -1,6 +1,6 @@
 """Grids, the output-agnostic tables every view builds, and the formats they render to: rich tables
 fitted to the terminal, plain text, markdown; CSV of plain rows; the cell formats views share.
-Presentation only, and pandas is not imported."""
+Presentation only."""
 
 from __future__ import annotations
 
@@ -8,30 +8,23 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from ..records import as_records, plain
+from ..records import Records
 from .text import csv_cell, markdown, terminal
 
 
 def signed_pct(value) -> str:
     """A percentage with its sign and one decimal, '' for a missing one."""
-    value = plain(value)
     return "" if value is None else f"{value:+.1f}%"
 
 
 def commas(value) -> str:
     """An exact integer with thousands separators, '' for a missing one."""
-    value = plain(value)
     return "" if value is None else f"{value:,}"
 
 
 def ms_cell(value, unstable=None) -> str:
     """Milliseconds to three decimals, '?' after an unstable figure, '' for a missing one."""
     return "" if value is None else f"{value:.3f}" + ("?" if unstable else "")
-
-
-def records(df) -> list[dict]:
-    """The rows (of Records or a DataFrame) as plain dicts with Python ints/floats/None."""
-    return as_records(df).rows
 
 
 @dataclass
@@ -212,10 +205,9 @@ def json_text(payload) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
-def rows_payload(df) -> dict:
-    """The meta and rows of Records (or a DataFrame), ready for JSON."""
-    df = as_records(df)
-    return {"meta": df.attrs["meta"], "rows": df.rows}
+def rows_payload(records: Records) -> dict:
+    """The meta and rows of Records, ready for JSON."""
+    return {"meta": records.attrs["meta"], "rows": records.rows}
 
 
 def rows_csv(columns: list[str], rows: list[dict]) -> str:
@@ -230,7 +222,6 @@ def rows_csv(columns: list[str], rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def frame_csv(df) -> str:
-    """Records or a DataFrame as CSV (see rows_csv)."""
-    df = as_records(df)
-    return rows_csv(df.columns, df.rows)
+def frame_csv(records: Records) -> str:
+    """Records as CSV (see rows_csv)."""
+    return rows_csv(records.columns, records.rows)

@@ -4,17 +4,18 @@ papers' claims checked (incprof.analysis.claims)."""
 
 from __future__ import annotations
 
-from .grid import Grid, conditions, ms_cell, records, unstable_note
+from ..records import Records
+from .grid import Grid, conditions, ms_cell, unstable_note
 
 
-def bench_grid(df) -> Grid:
+def bench_grid(records: Records) -> Grid:
     """A batch-size benchmark (see incprof.nn.bench) as a Grid; all of it is machine-dependent."""
-    meta, env = df.attrs["meta"], df.attrs["meta"]["env"]
+    meta, env = records.attrs["meta"], records.attrs["meta"]["env"]
     rows = [[str(r["batch_size"]), ms_cell(r["latency_ms"], r["unstable"]),
              "" if r["p10_ms"] is None else f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}",
              "" if r["images_per_s"] is None else f"{r['images_per_s']:,.1f}",
              "" if r["gmacs_per_s"] is None else f"{r['gmacs_per_s']:.1f}", r["error"] or ""]
-            for r in records(df)]
+            for r in records.rows]
     return Grid(
         f"{meta['title']}: throughput by batch size",
         [("batch", "right"), ("latency ms", "right"), ("p10-p90 ms", "right"),

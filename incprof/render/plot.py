@@ -1,5 +1,4 @@
-"""Matplotlib figures (headless). Presentation only: they take Records (or the Python API's
-DataFrames), and save reproducibly."""
+"""Matplotlib figures (headless). Presentation only: they take Records, and save reproducibly."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import io
 from pathlib import Path
 
 from ..errors import UsageError
-from ..records import as_records
+from ..records import Records
 from .text import plot_label
 
 FORMATS = (".png", ".svg")
@@ -54,10 +53,9 @@ def save_figure(fig, path: str | Path) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def module_macs_bars(comparison, path: str | Path) -> None:
+def module_macs_bars(comparison: Records, path: str | Path) -> None:
     """Grouped bars of MACs per module for A and B (a module comparison), or per row with MACs on
     either side (a network comparison)."""
-    comparison = as_records(comparison)
     meta, totals, rows = comparison.attrs["meta"], comparison.attrs["totals"], comparison.rows
     if not rows:
         raise NothingToPlot("the two sides have no rows in common whose layers differ")
@@ -99,9 +97,8 @@ KIND_COLORS = {"macs_1x1": ("1x1 convs", "#66a61e"), "macs_nxn": ("n x n convs",
                "macs_1xn": ("1 x n / n x 1 convs", "#e7298a"), "macs_linear": ("linear", "#e6ab02")}
 
 
-def macs_by_kind_bars(profile, path: str | Path) -> None:
+def macs_by_kind_bars(profile: Records, path: str | Path) -> None:
     """Stacked bars of MACs per row (rows with MACs only), split by conv kind (a profile)."""
-    profile = as_records(profile)
     meta = profile.attrs["meta"]
     rows = [r for r in profile.rows if not r["aux"] and r["macs"] > 0]
     if not rows:
@@ -128,11 +125,10 @@ def macs_by_kind_bars(profile, path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def savings_bars(rules, grid, path: str | Path) -> None:
+def savings_bars(rules: Records, grid: Records, path: str | Path) -> None:
     """Bars of the saving of each factorization rule (per output position) and of each grid
     reduction against conv-then-pool (lab.factorization_records and lab.grid_records), with the
     v3 paper's stated figures as markers."""
-    rules, grid = as_records(rules), as_records(grid)
     plt = _pyplot()
     reductions = grid.rows[1:]  # the first form is conv then pool itself
     labels = [r["rule"] for r in rules.rows] + [f"grid: {g['form']}" for g in reductions]
@@ -158,9 +154,8 @@ def savings_bars(rules, grid, path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def rows_params_macs_bars(profile, path: str | Path) -> None:
+def rows_params_macs_bars(profile: Records, path: str | Path) -> None:
     """Two panels of per-row bars: params and MACs (rows with parameters, aux heads excluded)."""
-    profile = as_records(profile)
     meta = profile.attrs["meta"]
     rows = [r for r in profile.rows if not r["aux"] and r["params"] > 0]
     if not rows:
@@ -187,10 +182,9 @@ def rows_params_macs_bars(profile, path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def paper_vs_measured_bars(profile, path: str | Path) -> None:
+def paper_vs_measured_bars(profile: Records, path: str | Path) -> None:
     """Per row, the paper's printed params and ops beside incprof's (log scale, rows the paper
     prints figures for)."""
-    profile = as_records(profile)
     meta = profile.attrs["meta"]
     rows = [r for r in profile.rows if r["paper_params"] is not None or r["paper_ops"] is not None]
     if not rows:
@@ -221,11 +215,10 @@ def paper_vs_measured_bars(profile, path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def latency_vs_macs(profile, path: str | Path) -> None:
+def latency_vs_macs(profile: Records, path: str | Path) -> None:
     """Per row, in network order, measured latency beside MACs: two bar panels sharing one row
     axis, so every row (pools included) has its own label and where time and work disagree
     shows."""
-    profile = as_records(profile)
     meta = profile.attrs["meta"]
     env = meta["latency_env"]
     rows = [r for r in profile.rows if not r["aux"] and r["latency_ms"] is not None]
@@ -248,10 +241,10 @@ def latency_vs_macs(profile, path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def family_params_macs(family, path: str | Path) -> None:
+def family_params_macs(family: Records, path: str | Path) -> None:
     """The family on one chart: params against MACs per image (log-log), one labelled point per
     network, each at its own input size (a ``report.family_records``)."""
-    rows = as_records(family).rows
+    rows = family.rows
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5))
     params = [r["params"] / 1e6 for r in rows]

@@ -1,9 +1,9 @@
-"""A profile (profiler.profile_records, or its DataFrame) as a Grid, text, markdown, CSV or JSON:
-the rows, their notes, and the summary sentences. Presentation only; pandas is not imported."""
+"""A profile (analysis.profile.profile_records) as a Grid, text, markdown, CSV or JSON: the rows,
+their notes, and the summary sentences. Presentation only."""
 
 from __future__ import annotations
 
-from ..records import Records, as_records
+from ..records import Records
 from ..spec.model import FILTER_COLUMNS
 from ..units import human
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell, rows_csv,
@@ -35,11 +35,10 @@ def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
     return notes
 
 
-def summary_lines(df) -> list[str]:
+def summary_lines(records: Records) -> list[str]:
     """The totals, the depth check, the FlopCounterMode cross-check and the conventions, as
     sentences."""
-    df = as_records(df)
-    t, meta = df.attrs["totals"], df.attrs["meta"]
+    t, meta = records.attrs["totals"], records.attrs["meta"]
     batch = meta["batch_size"]
     per = f"batch {batch}" + ("" if batch == 1 else f" (x{batch} per-image figures)")
     c, h, w = meta["input"]
@@ -80,7 +79,7 @@ def summary_lines(df) -> list[str]:
                      "spec's input size: not comparable "
                      f"({meta.get('paper_figures_not_comparable') or 'other input'}).")
     rf = t["receptive_field"]
-    last = [r["row"] for r in df.rows if not r["aux"]][-1]
+    last = [r["row"] for r in records.rows if not r["aux"]][-1]
     lines.append(f"Receptive field of the last row ({last}): "
                  f"{rf[0]}x{rf[1]} input pixels. Peak live "
                  f"activations of one inference pass: {human(t['peak_activation_bytes'])}B at "
@@ -135,9 +134,9 @@ def _latency_cells(r: dict, peaks: bool) -> list[str]:
             *([("" if fraction is None else f"{fraction:.1%}")] if peaks else [])]
 
 
-def latency_lines(df) -> list[str]:
+def latency_lines(records: Records) -> list[str]:
     """The machine-dependent part of a profile's summary: whole network, sum of rows, environment."""
-    env, t = df.attrs["meta"].get("latency_env"), df.attrs["totals"].get("latency")
+    env, t = records.attrs["meta"].get("latency_env"), records.attrs["totals"].get("latency")
     if env is None:
         return []
     network = t["network"]
@@ -180,7 +179,7 @@ def _filters_cell(r: dict, filters) -> str:
     return "" if set(cells) == {"-"} else "/".join(cells)
 
 
-def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> Grid:
+def profile_grid(records: Records, exact: bool = False, columns=(), compact: bool = False) -> Grid:
     """The profile as a Grid; ``exact`` writes full integers instead of 3-figure ones, and
     ``columns`` adds groups of COLUMN_GROUPS ('all' adds every group). ``compact`` is the
     terminal's narrow form: note marks beside the row names, two-line headers, the six filter
@@ -188,8 +187,7 @@ def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> 
     (the summary says so)."""
     number = commas if exact else human
     groups = COLUMN_GROUPS if "all" in columns else tuple(columns)
-    df = as_records(df)
-    rows = df.rows
+    rows = records.rows
     show_filters = [f for f in FILTER_COLUMNS if any(r[f] is not None for r in rows)]
     sep = "\n" if compact else " "
     marks, note = [], 0
@@ -226,7 +224,7 @@ def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> 
         extra += [("activations", 5), ("act. bytes", 5), ("peak live", 5)]
     if "bottleneck" in groups:
         extra += [("size drop", 6), ("bottleneck", 6)]
-    timed = df.attrs["meta"].get("latency_env") is not None
+    timed = records.attrs["meta"].get("latency_env") is not None
     peaks = bool(timed and any(r["peak_fraction"] is not None for r in rows))
     if timed:
         extra += [("latency ms", 7), ("p10-p90 ms", 7), ("GMAC/s", 7), ("MAC/byte", 7),
@@ -235,42 +233,40 @@ def profile_grid(df, exact: bool = False, columns=(), compact: bool = False) -> 
     group_of += [g for _, g in extra]
     cells = [[cell(r, m) for _, _, _, cell in spec] + _extra_cells(r, groups, number)
              + (_latency_cells(r, peaks) if timed else []) for r, m in zip(rows, marks)]
-    notes = _notes(rows, df.attrs["meta"]["flavor"])
+    notes = _notes(rows, records.attrs["meta"]["flavor"])
     if compact and show_filters:
         notes.insert(0, "filters: " + " / ".join(FILTER_HEADERS[f] for f in show_filters)
                      + ", the paper's filter columns in that order; - where a row has none.")
-    return Grid(df.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], notes,
-                summary_lines(df) + latency_lines(df), groups=group_of)
+    return Grid(records.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], notes,
+                summary_lines(records) + latency_lines(records), groups=group_of)
 
 
-def to_text(df, columns=(), wide: bool = False) -> str:
+def to_text(records: Records, columns=(), wide: bool = False) -> str:
     """The profile as plain text: table (fitted to 110 columns, or with ``wide`` every column at
     its natural width), notes and summary."""
-    return grid_text(profile_grid(df, columns=columns, compact=not wide), wide=wide)
+    return grid_text(profile_grid(records, columns=columns, compact=not wide), wide=wide)
 
 
-def to_markdown(df, columns=()) -> str:
+def to_markdown(records: Records, columns=()) -> str:
     """The profile as markdown, with exact integers."""
-    return grid_markdown(profile_grid(df, exact=True, columns=columns))
+    return grid_markdown(profile_grid(records, exact=True, columns=columns))
 
 
-def _total_rows(df: Records) -> list[dict]:
-    t = df.attrs["totals"]
-    blank = dict.fromkeys(df.columns)
+def _total_rows(records: Records) -> list[dict]:
+    t = records.attrs["totals"]
+    blank = dict.fromkeys(records.columns)
     return [{**blank, "row": "TOTAL", "type": "inference, no aux heads", "depth": t["depth"],
              "params": t["params"], "macs": t["macs"], "other_ops": t["other_ops"], "aux": False},
             {**blank, "row": "TOTAL_WITH_AUX", "type": "training, with aux heads",
              "params": t["params_with_aux"], "macs": t["macs_with_aux"], "aux": True}]
 
 
-def to_csv(df) -> str:
+def to_csv(records: Records) -> str:
     """CSV with raw integers: one line per row, then the two totals."""
-    df = as_records(df)
-    return rows_csv(df.columns, df.rows + _total_rows(df))
+    return rows_csv(records.columns, records.rows + _total_rows(records))
 
 
-def to_json(df) -> str:
+def to_json(records: Records) -> str:
     """JSON with raw integers: meta, rows and totals."""
-    df = as_records(df)
-    payload = {"meta": df.attrs["meta"], "rows": df.rows, "totals": df.attrs["totals"]}
-    return json_text(payload)
+    return json_text({"meta": records.attrs["meta"], "rows": records.rows,
+                      "totals": records.attrs["totals"]})

@@ -3,7 +3,8 @@
 import pytest
 
 from conftest import DATA, TABLE1_MODULES as MODULES
-from incprof.analysis.compare import compare_modules, compare_networks, diff_networks, resolve_side
+from incprof.analysis.compare import (compare_modules_records, compare_networks_records, diff_records,
+                                      resolve_side)
 from incprof.errors import SpecError
 from incprof.spec.layers import Conv
 from incprof.spec.shapes import place
@@ -24,8 +25,8 @@ def reduced_module(cin, c1, c3r, c3, c5r, c5, pp, hw):
 
 @pytest.fixture(scope="module")
 def modules():
-    return compare_modules(resolve_side("naive"), resolve_side("reduced"),
-                           labels=("naive", "reduced")).set_index("row")
+    return compare_modules_records(resolve_side("naive"), resolve_side("reduced"),
+                                   labels=("naive", "reduced")).to_frame().set_index("row")
 
 
 def test_one_row_per_inception_module(modules):
@@ -52,7 +53,7 @@ def test_module_totals(modules):
 
 
 def test_naive_network_carries_channel_growth_forward():
-    df = compare_networks(resolve_side("naive"), resolve_side("reduced")).set_index("row")
+    df = compare_networks_records(resolve_side("naive"), resolve_side("reduced")).to_frame().set_index("row")
     channels, grown = 192, {}
     for name, (_, c1, _, c3, _, c5, _, _) in MODULES.items():
         channels = c1 + c3 + c5 + channels  # the pool branch passes all channels through
@@ -79,14 +80,14 @@ def test_naive_variant_marks_its_name_and_drops_reductions():
 def test_verified_modules_and_networks_agree_with_fvcore():
     pytest.importorskip("torch")
     a, b = resolve_side("naive"), resolve_side("reduced")
-    assert compare_modules(a, b, verify=True).attrs["totals"]["check_agrees"] is True
-    assert compare_networks(a, b, verify=True).attrs["totals"]["check_agrees"] is True
+    assert compare_modules_records(a, b, verify=True).attrs["totals"]["check_agrees"] is True
+    assert compare_networks_records(a, b, verify=True).attrs["totals"]["check_agrees"] is True
 
 
 def test_generic_comparison_lists_unmatched_rows():
     tiny = resolve_side(str(DATA / "tiny.yaml"))
-    df = compare_networks(tiny, resolve_side("reduced"))
-    assert df.empty
+    df = compare_networks_records(tiny, resolve_side("reduced"))
+    assert df.rows == []
     assert df.attrs["meta"]["only_in_a"] == ["conv", "pool", "mixed", "gap", "fc"]
     assert "conv1" in df.attrs["meta"]["only_in_b"]
 
@@ -130,7 +131,7 @@ def test_sides_resolve_like_spec_resolve(tmp_path, monkeypatch):
 def test_saving_reads_from_original_to_variant():
     """reduced (A) against factorized (B): each 5x5 (c5r -> c5) becomes 3x3 c5r -> c5 and 3x3
     c5 -> c5, which costs more where c5 > c5r, so the saving 1 - B/A is negative."""
-    df = compare_modules(resolve_side("reduced"), resolve_side("factorized"))
+    df = compare_modules_records(resolve_side("reduced"), resolve_side("factorized"))
     t = df.attrs["totals"]
     a = sum(reduced_module(*m)[1] for m in MODULES.values())
     b = a + sum((9 * c5r * c5 + 9 * c5 * c5 - 25 * c5r * c5) * hw * hw
@@ -147,8 +148,9 @@ def test_diff_keeps_only_the_changed_rows(write_spec):
     text = (DATA / "tiny.yaml").read_text().replace("linear: {out: 5}", "linear: {out: 7}")
     changed = write_spec(text.replace("1x1x5", "1x1x7"), "tiny7.yaml")
     old, new = resolve(str(DATA / "tiny.yaml")), resolve(str(changed))
-    frame = diff_networks(old, new, labels=("old", "new"))
-    assert list(frame["row"]) == ["fc"] and frame.attrs["meta"]["level"] == "diff"
-    assert (frame["a_params"][0], frame["b_params"][0]) == (8 * 5 + 5, 8 * 7 + 7)
-    assert frame.attrs["totals"]["b_params"] - frame.attrs["totals"]["a_params"] == 2 * 9
-    assert len(diff_networks(old, old)) == 0
+    diff = diff_records(old, new, labels=("old", "new"))
+    (fc,) = diff.rows
+    assert fc["row"] == "fc" and diff.attrs["meta"]["level"] == "diff"
+    assert (fc["a_params"], fc["b_params"]) == (8 * 5 + 5, 8 * 7 + 7)
+    assert diff.attrs["totals"]["b_params"] - diff.attrs["totals"]["a_params"] == 2 * 9
+    assert diff_records(old, old).rows == []

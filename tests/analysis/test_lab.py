@@ -3,12 +3,12 @@
 import pytest
 
 from incprof.errors import SpecError
-from incprof.analysis.lab import conv_specs, factorization_table, grid_spec, grid_table
+from incprof.analysis.lab import conv_specs, factorization_records, grid_records, grid_spec
 
 
 @pytest.fixture(scope="module")
 def rules():
-    return factorization_table(width=64, size=17).set_index("rule")
+    return factorization_records(width=64, size=17).to_frame().set_index("rule")
 
 
 @pytest.mark.parametrize("rule, n_before, n_after, paper", [
@@ -45,7 +45,7 @@ def test_factorized_specs_keep_the_shape():
 @pytest.mark.parametrize("kernel", [1, 3])
 def test_grid_reduction_costs(kernel):
     d, k = 34, 64
-    df = grid_table(d, k, kernel).set_index("form")
+    df = grid_records(d, k, kernel).to_frame().set_index("form")
     taps = kernel * kernel
     assert df.loc["conv then pool", "macs"] == 2 * d * d * k * k * taps  # the paper's 2d^2k^2
     assert df.loc["pool then conv", "macs"] == 2 * (d // 2) ** 2 * k * k * taps
@@ -63,5 +63,6 @@ def test_grid_reduction_needs_even_d():
 
 def test_verified_lab_agrees_with_fvcore():
     pytest.importorskip("torch")
-    assert factorization_table(width=8, size=9, verify=True)["check_agrees"].all()
-    assert grid_table(8, 4, verify=True)["check_agrees"].all()
+    for records in (factorization_records(width=8, size=9, verify=True),
+                    grid_records(8, 4, verify=True)):
+        assert all(r["check_agrees"] is True for r in records.rows)

@@ -1,19 +1,20 @@
-"""The profile DataFrame: columns, the paper audit, totals and batch scaling."""
+"""The profile: columns, the paper audit, totals and batch scaling (read through its DataFrame)."""
 
 import pytest
 
 import incprof
-from incprof.analysis.profile import COLUMNS, check_budgets, profile
+from incprof.analysis.profile import COLUMNS, INT_COLUMNS, check_budgets, profile_records
 
 
 @pytest.fixture(scope="module")
 def df():
-    return profile("googlenet")
+    return profile_records("googlenet").to_frame()
 
 
 def test_public_api_returns_dataframe(df):
     api = incprof.profile("googlenet")
-    assert list(api.columns) == COLUMNS and api.equals(df)
+    assert list(api.columns) == COLUMNS and api.equals(df) and api.attrs == df.attrs
+    assert all(str(api[c].dtype) == "Int64" for c in INT_COLUMNS)
 
 
 def test_flagged_rows_are_conv1_4c_and_5a(df):
@@ -55,19 +56,19 @@ def test_totals(df):
 
 
 def test_batch_scales_macs_not_params(df):
-    df4 = profile("googlenet", batch_size=4)
+    df4 = profile_records("googlenet", batch_size=4).to_frame()
     assert (df4["macs"] == 4 * df["macs"]).all() and (df4["params"] == df["params"]).all()
     assert df4["paper_ops_delta_pct"].equals(df["paper_ops_delta_pct"])
 
 
 def test_no_aux_drops_the_heads():
-    df = profile("googlenet", aux=False)
+    df = profile_records("googlenet", aux=False).to_frame()
     assert not df["aux"].any()
     assert df.attrs["totals"]["params_with_aux"] == df.attrs["totals"]["params"]
 
 
 def test_other_input_size_drops_paper_comparison():
-    df = profile("googlenet", input_size=(320, 320))
+    df = profile_records("googlenet", input_size=(320, 320)).to_frame()
     assert df["paper_ops_delta_pct"].isna().all()
     assert df.attrs["meta"]["paper_figures_apply"] is False
     assert df.set_index("row").loc["conv1", "macs"] == 7 * 7 * 3 * 64 * 160 * 160
@@ -75,7 +76,7 @@ def test_other_input_size_drops_paper_comparison():
 
 def test_verify_fills_the_check_columns():
     pytest.importorskip("torch")
-    df = profile("googlenet", verify=True, flavor="torchvision")
+    df = profile_records("googlenet", verify=True, flavor="torchvision").to_frame()
     assert df.attrs["totals"]["check_agrees"] is True
     assert (df["check_macs"] == df["macs"]).all()
     assert df.attrs["totals"]["params"] == 6_624_904
@@ -83,11 +84,11 @@ def test_verify_fills_the_check_columns():
 
 def test_bad_batch_size():
     with pytest.raises(ValueError):
-        profile("googlenet", batch_size=0)
+        profile_records("googlenet", batch_size=0)
 
 
 def test_inception_v3_published_figures():
-    df = profile("inception_v3")
+    df = profile_records("inception_v3").to_frame()
     t = df.attrs["totals"]
     assert t["params_with_aux"] == 27_161_264
     (published,) = t["published"]
@@ -99,8 +100,8 @@ def test_inception_v3_published_figures():
 
 
 def test_googlenet_published_figures_are_for_the_torchvision_flavour():
-    assert profile("googlenet").attrs["totals"]["published"] == []
-    (published,) = profile("googlenet", flavor="torchvision").attrs["totals"]["published"]
+    assert profile_records("googlenet").attrs["totals"]["published"] == []
+    (published,) = profile_records("googlenet", flavor="torchvision").attrs["totals"]["published"]
     assert published["params"] == 6_624_904 and published["params_matches"]
     assert published["macs"] == "1.498G" and published["macs_matches"]
 
@@ -108,12 +109,13 @@ def test_googlenet_published_figures_are_for_the_torchvision_flavour():
 def test_conventions_say_only_what_applies():
     from conftest import DATA
 
-    plain = profile(str(DATA / "tiny.yaml"), aux=False, batch_size=8).attrs["meta"]["conventions"]
+    plain = profile_records(str(DATA / "tiny.yaml"), aux=False,
+                            batch_size=8).attrs["meta"]["conventions"]
     assert "whole batch of 8" in plain and "aux heads" not in plain and "Paper deltas" not in plain
-    table1 = profile("googlenet").attrs["meta"]["conventions"]
+    table1 = profile_records("googlenet").attrs["meta"]["conventions"]
     assert "per image" in table1 and "aux heads run only in training" in table1
     assert "Paper deltas" in table1
-    assert "Paper deltas" not in profile("inception_v3").attrs["meta"]["conventions"]
+    assert "Paper deltas" not in profile_records("inception_v3").attrs["meta"]["conventions"]
 
 
 def test_check_budgets_reports_each_given_budget_and_its_excess():

@@ -1,11 +1,11 @@
 """Resolution sweeps: validity, costs and the smallest accepted input."""
 
 from incprof.spec.registry import resolve
-from incprof.analysis.sweep import min_input_size, sweep
+from incprof.analysis.sweep import min_input_size, sweep_records
 
 
 def test_inception_v3_sweep():
-    df = sweep(resolve("inception_v3"), [79, 151, 299]).set_index("input")
+    df = sweep_records(resolve("inception_v3"), [79, 151, 299]).to_frame().set_index("input")
     assert df["valid"].all()
     assert df.loc["299x299x3", "macs"] == 5_713_216_096
     assert df.loc["299x299x3", "final_feature_map"] == "8x8x2048"
@@ -15,7 +15,7 @@ def test_inception_v3_sweep():
 
 
 def test_googlenet_sweep_reports_invalid_sizes():
-    df = sweep(resolve("googlenet"), [151, 224, 320]).set_index("input")
+    df = sweep_records(resolve("googlenet"), [151, 224, 320]).to_frame().set_index("input")
     assert not df.loc["151x151x3", "valid"] and "avgpool" in df.loc["151x151x3", "reason"]
     # the fixed 7x7/1 average pool leaves 4x4 at 320, so the classifier grows
     assert df.loc["320x320x3", "params"] == 6_998_552 - 1024 * 1000 + 1024 * 16 * 1000

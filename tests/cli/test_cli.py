@@ -139,11 +139,12 @@ BUILDING = [["compare", "naive", "reduced"], ["compare", "--level", "network", "
              "--device", "cpu", "--warmup", "1", "--repeats", "2"]]
 
 
-def _run_all(commands: list[list[str]], fmt: str, heavy: tuple[str, ...]) -> None:
-    """Run each command in ``fmt`` in one fresh interpreter; none may import a ``heavy`` module."""
+def _run_all(commands: list[list[str]], fmt: str | None, heavy: tuple[str, ...]) -> None:
+    """Run each command in ``fmt`` (None: as given) in one fresh interpreter; none may import a
+    ``heavy`` module."""
     code = ("import sys; from typer.testing import CliRunner; from incprof.cli.app import app\n"
-            f"for args in {commands!r}:\n"
-            f"    r = CliRunner().invoke(app, [*args, '-f', {fmt!r}])\n"
+            f"for args in {[c + ['-f', fmt] if fmt else c for c in commands]!r}:\n"
+            "    r = CliRunner().invoke(app, args)\n"
             "    assert r.exit_code == 0, (args, r.output); assert r.stdout.strip(), args\n"
             f"    bad = [m for m in {heavy!r} if m in sys.modules]; assert not bad, (args, bad)")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -161,11 +162,13 @@ def test_building_commands_import_no_pandas(fmt):
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
-def test_table_model_imports_no_pandas(fmt):
-    """`table --model` profiles any nn.Module as plain records: torch, but no pandas."""
+def test_model_commands_import_no_pandas(fmt):
+    """`table --model` and `check --model` profile any nn.Module as plain records: torch, but no
+    pandas."""
     pytest.importorskip("torch")
-    _run_all([["table", "--model", f"{DATA / 'user_models.py'}:functional", "--input-size",
-               "16"]], fmt, ("pandas", "matplotlib"))
+    model = ["--model", f"{DATA / 'user_models.py'}:functional", "--input-size", "16"]
+    _run_all([["table", *model, "-f", fmt], ["check", *model, "--max-macs", "1G"]], None,
+             ("pandas", "matplotlib"))
 
 
 def test_python_dash_m():
@@ -671,12 +674,12 @@ def test_flags_render_as_flags():
 def test_progress_labels_name_each_step():
     pytest.importorskip("torch")
     from incprof.nn.latency import TimingOptions
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
     from incprof.spec.registry import resolve
 
     labels = []
-    profile(str(DATA / "tiny.yaml"), verify=True, progress=labels.append,
-            latency=TimingOptions(device="cpu", warmup=1, repeats=1))
+    profile_records(str(DATA / "tiny.yaml"), verify=True, progress=labels.append,
+                    latency=TimingOptions(device="cpu", warmup=1, repeats=1))
     rows = [row.name for row in resolve(str(DATA / "tiny.yaml")).rows]
     assert labels == ["counting with FlopCounterMode's formulas on an empty batch",
                       *[f"timing row {name}" for name in rows], "timing the whole network"]

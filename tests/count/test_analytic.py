@@ -93,7 +93,7 @@ def test_batchnorm_params():
 
 def test_counts_that_would_overflow_int64_at_the_batch_size_are_refused_before_any_arithmetic():
     from incprof.errors import ResourceError
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
     from incprof.spec.model import ArchSpec, Row
     from incprof.spec.layers import Conv, Pool
 
@@ -103,16 +103,16 @@ def test_counts_that_would_overflow_int64_at_the_batch_size_are_refused_before_a
     spec = ArchSpec("near", "near", "test", (1, 2**14, 2**14),
                     (Row("r", "t", (Conv(out=2**20, kernel=(1, 1)), Pool("max", (1, 1), (1, 1)))),))
     assert sum(rc.counts.activations for rc in count_spec(spec)) == 2**49 < 10**15
-    df = profile(spec, batch_size=1024)
-    assert df.loc[0, "peak_activation_bytes"] == 2**49 * 1024 * 4
-    assert df.loc[0, "macs"] == 2**48 * 1024
+    (row,) = profile_records(spec, batch_size=1024).rows
+    assert row["peak_activation_bytes"] == 2**49 * 1024 * 4
+    assert row["macs"] == 2**48 * 1024
     # the check bounds the peak by twice the activations plus the input: 2^50 + 2^28 values
     # at 4 bytes each fit 64 bits at batch 1024 (2^62 + 2^40), not at 2048 or 4096
     for batch in (2048, 4096):
         with pytest.raises(ResourceError, match=f"at batch {batch} .* overflow 64-bit"):
             count_spec(spec, batch_size=batch)
         with pytest.raises(ResourceError, match="lower --batch-size"):
-            profile(spec, batch_size=batch)
+            profile_records(spec, batch_size=batch)
 
 
 def test_counts_add_field_by_field():

@@ -98,9 +98,10 @@ def test_representation_ratio_and_tiny():
 
 
 def test_profile_columns_and_check_mac_outputs():
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
-    df = profile("googlenet", verify=pytest.importorskip("torch") is not None, dtype="fp16")
+    df = profile_records("googlenet", verify=pytest.importorskip("torch") is not None,
+                         dtype="fp16").to_frame()
     t = df.attrs["totals"]
     assert t["check_mac_outputs_agree"] is True
     assert t["receptive_field"] == [907, 907]

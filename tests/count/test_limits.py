@@ -94,15 +94,15 @@ def no_allocation(monkeypatch):
 def _paths(spec, batch, limit, dtype="fp32"):
     """Every library path that builds a network on real tensors, at ``batch``, under ``limit``
     bytes (the cross-check, incprof.nn.crosscheck, runs on an empty batch: weights only)."""
-    from incprof.nn.bench import bench_batches
+    from incprof.nn.bench import bench_records
     from incprof.nn.latency import TimingOptions, time_spec
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
     timing = TimingOptions(device="cpu", dtype=dtype, warmup=1, repeats=1)
     yield "time_spec", lambda: time_spec(spec, None, batch, timing, max_memory=limit)
-    yield "bench", lambda: bench_batches(spec, [1, batch], timing, max_memory=limit)
-    yield "profile --latency", lambda: profile(spec, batch_size=batch, latency=timing,
-                                               max_memory=limit)
+    yield "bench", lambda: bench_records(spec, [1, batch], timing, max_memory=limit)
+    yield "profile --latency", lambda: profile_records(spec, batch_size=batch, latency=timing,
+                                                       max_memory=limit)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -134,12 +134,12 @@ def test_the_timing_dtype_sets_the_estimate(no_allocation):
 
 
 def test_compare_and_sweep_are_guarded(no_allocation):
-    from incprof.analysis.compare import compare_modules, compare_networks, resolve_side
+    from incprof.analysis.compare import compare_modules_records, compare_networks_records, resolve_side
     from incprof.nn.latency import TimingOptions
-    from incprof.analysis.sweep import sweep
+    from incprof.analysis.sweep import sweep_records
 
     naive, reduced = resolve_side("naive"), resolve_side("reduced")
-    for compare in (compare_modules, compare_networks):
+    for compare in (compare_modules_records, compare_networks_records):
         with pytest.raises(ResourceError):
             compare(naive, reduced, latency=TimingOptions(device="cpu"), max_memory=OVERHEAD_BYTES)
     # a large input side within --max-side, through sweep's timing
@@ -147,7 +147,7 @@ def test_compare_and_sweep_are_guarded(no_allocation):
     big = estimate_bytes(tiny, (8000, 8000))
     assert big >= 8 * 7998 * 7998 * 4 * 2
     with pytest.raises(ResourceError):
-        sweep(tiny, [8, 8000], latency=TimingOptions(device="cpu"), max_memory=big - 1)
+        sweep_records(tiny, [8, 8000], latency=TimingOptions(device="cpu"), max_memory=big - 1)
 
 
 def test_default_limit_is_half_of_what_is_available(monkeypatch):
@@ -260,17 +260,17 @@ def _long(rows: int, kernel: int) -> ArchSpec:
 
 def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_building(
         no_allocation):
-    from incprof.analysis.compare import compare_modules, compare_networks
+    from incprof.analysis.compare import compare_modules_records, compare_networks_records
 
     a, b = _long(12_000, 3), _long(12_000, 1)  # every row differs: one conv each, on each side
-    for compare in (compare_modules, compare_networks):
+    for compare in (compare_modules_records, compare_networks_records):
         with pytest.raises(ResourceError, match="run 24,000 layers, over the ceiling of 2,000"):
             compare(a, b, verify=True)
-    counted = compare_networks(a, b)  # counting alone is linear in the rows, and runs
-    assert counted["a_macs"].sum() == 12_000 * 9 * 4 * 4 * 8 * 8
+    counted = compare_networks_records(a, b)  # counting alone is linear in the rows, and runs
+    assert sum(r["a_macs"] for r in counted.rows) == 12_000 * 9 * 4 * 4 * 8 * 8
     # raised, the ceiling lets the cross-check through to the build
     with using(Ceilings(max_layers=24_000)), pytest.raises(no_allocation):
-        compare_modules(_long(3, 3), _long(3, 1), verify=True)
+        compare_modules_records(_long(3, 3), _long(3, 1), verify=True)
 
 
 def test_the_layer_ceiling_is_a_global_option():

@@ -90,7 +90,7 @@ def test_every_named_variant_agrees_with_flop_counter(variant):
 
 def test_ops_counted_as_zero_are_kept_and_shown():
     from incprof.render import profile as render_profile
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
     skipped = measure(resolve("googlenet")).skipped
     # Figure 3: four max pools between stages and one pool branch in each of the nine modules;
@@ -100,9 +100,9 @@ def test_ops_counted_as_zero_are_kept_and_shown():
     # classifier and of each aux head. FlopCounterMode has no formula for any of them.
     assert skipped == {"max_pool2d": 4 + 9, "avg_pool2d": 1 + 2, "cat": 9, "relu": 57 + 2 * 2,
                        "local_response_norm": 2, "softmax": 1 + 2}
-    df = profile("googlenet", verify=True)
-    assert df.attrs["totals"]["check_zero_ops"] == skipped
-    line = next(x for x in render_profile.summary_lines(df)
+    records = profile_records("googlenet", verify=True)
+    assert records.attrs["totals"]["check_zero_ops"] == skipped
+    line = next(x for x in render_profile.summary_lines(records)
                 if x.startswith("FlopCounterMode counted as zero"))
     assert "max_pool2d x13" in line and "avg_pool2d x3" in line
 

@@ -215,7 +215,7 @@ def test_cpu_peak_memory_follows_allocations_and_frees():
 
 def test_peak_fraction_uses_the_math_each_row_runs(monkeypatch):
     import incprof.nn.latency as latency
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
     FakeCuda(monkeypatch)
     env = latency.environment(torch.device("cuda", 0), TimingOptions(), 1)  # TF32 convs only
@@ -228,7 +228,7 @@ def test_peak_fraction_uses_the_math_each_row_runs(monkeypatch):
         return timings
 
     monkeypatch.setattr(latency, "time_spec", fake_time_spec)
-    df = profile(spec, aux=False, latency=TimingOptions(device="cuda")).set_index("row")
+    df = profile_records(spec, aux=False, latency=TimingOptions(device="cuda")).to_frame().set_index("row")
     # 3a: 28*28*163,328 = 128,049,152 MACs (Table 1) in 1 us, over TF32's 494.7 TFLOPS / 2
     assert df.loc["inception_3a", "peak_fraction"] == round(128_049_152 / 1e-6 / 247.35e12, 4)
     # the classifier: 1024 x 1000 MACs, a matmul, fp32 (TF32 off for matmuls): 67 TFLOPS / 2
@@ -287,10 +287,10 @@ def test_time_spec_on_cpu_times_every_row_and_the_network():
 
 
 def test_channels_last_and_profile_columns():
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
     options = TimingOptions(device="cpu", warmup=1, repeats=3, channels_last=True)
-    df = profile(str(DATA / "tiny.yaml"), latency=options)
+    df = profile_records(str(DATA / "tiny.yaml"), latency=options).to_frame()
     assert df.attrs["meta"]["latency_env"]["memory_format"] == "channels_last"
     main = df[~df["aux"]]
     assert main["latency_ms"].notna().all() and (main["latency_repeats"] == 3).all()
@@ -309,22 +309,24 @@ def test_channels_last_and_profile_columns():
 def test_measured_peak_memory_exceeds_the_model_for_googlenet():
     """The model keeps layer inputs and outputs only; a real pass also holds LRN temporaries and
     conv scratch space, so the measured peak must be above it."""
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
-    df = profile("googlenet", aux=False, latency=TimingOptions(device="cpu", warmup=1, repeats=1))
-    t = df.attrs["totals"]
+    records = profile_records("googlenet", aux=False,
+                              latency=TimingOptions(device="cpu", warmup=1, repeats=1))
+    t = records.attrs["totals"]
     assert t["latency"]["measured_peak_bytes"] > t["peak_activation_bytes"]
 
 
 def test_unstable_figures_are_marked_in_the_text_outputs():
     from incprof.render import profile as render_profile
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
-    df = profile(str(DATA / "tiny.yaml"), latency=QUICK)
-    text = render_profile.to_text(df)
+    records = profile_records(str(DATA / "tiny.yaml"), latency=QUICK)
+    text = render_profile.to_text(records)
     # the terminal layout may put the latency columns in a continuation table led by the row names
     conv = [line for line in text.splitlines() if line.strip().startswith("conv ")]
-    assert any(f"{df.set_index('row').loc['conv', 'latency_ms']:.3f}?" in line for line in conv)
+    ms = next(r["latency_ms"] for r in records.rows if r["row"] == "conv")
+    assert any(f"{ms:.3f}?" in line for line in conv)
     assert "'?' marks an unstable latency: fewer than 20 repeats, p90/p10 above 1.5" in text
     assert "UNSTABLE: 3 repeats, fewer than 20" in text.replace("\n    ", " ")
 
@@ -375,19 +377,19 @@ def test_compile_time_is_reported_apart():
 def test_sweep_with_latency():
     import pandas as pd
 
-    from incprof.analysis.sweep import sweep
+    from incprof.analysis.sweep import sweep_records
 
-    df = sweep(load_spec(DATA / "tiny.yaml"), [4, 8, 1], latency=QUICK).set_index("input")
+    df = sweep_records(load_spec(DATA / "tiny.yaml"), [4, 8, 1], latency=QUICK).to_frame().set_index("input")
     assert df.loc["8x8x3", "latency_ms"] > 0 and df.loc["4x4x3", "latency_ms"] > 0
     assert not df.loc["1x1x3", "valid"] and pd.isna(df.loc["1x1x3", "latency_ms"])
     assert df.attrs["meta"]["latency_env"]["device_type"] == "cpu"
 
 
 def test_latency_dtype_sets_the_memory_bytes():
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
     options = TimingOptions(device="cpu", dtype="bf16", warmup=1, repeats=2)
-    df = profile(str(DATA / "tiny.yaml"), latency=options, dtype="fp32").set_index("row")
+    df = profile_records(str(DATA / "tiny.yaml"), latency=options, dtype="fp32").to_frame().set_index("row")
     assert df.loc["conv", "activation_bytes"] == 2 * 4 * 8 * 8
     assert df.loc["conv", "bytes_moved"] == 2 * (3 * 64 + 4 * 64 + 112)
     assert df.attrs["meta"]["dtype"] == "bf16"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from incprof.errors import SpecError
-from incprof.analysis.lab import grid_table
-from incprof.analysis.profile import profile
+from incprof.analysis.lab import grid_records
+from incprof.analysis.profile import profile_records
 from incprof.referee.published import referee_figures
 from incprof.render.profile import summary_lines
 from incprof.spec.registry import available, resolve
@@ -21,7 +21,7 @@ def _published(df):
 
 @pytest.mark.parametrize("side", [256, 320])
 def test_torchvision_figure_is_not_compared_at_another_input(side):
-    df = profile("googlenet", flavor="torchvision", input_size=(side, side))
+    df = profile_records("googlenet", flavor="torchvision", input_size=(side, side))
     entry = _published(df)
     assert entry["params_matches"] is None and entry["macs_matches"] is None
     assert entry["params_not_comparable"] == entry["macs_not_comparable"] \
@@ -31,14 +31,14 @@ def test_torchvision_figure_is_not_compared_at_another_input(side):
 
 
 def test_torchvision_figure_is_compared_at_224():
-    entry = _published(profile("googlenet", flavor="torchvision"))
+    entry = _published(profile_records("googlenet", flavor="torchvision"))
     assert entry["params_not_comparable"] is entry["macs_not_comparable"] is None
     assert entry["input"] == [224, 224]
     assert entry["params_matches"] is True and entry["macs_matches"] is True
 
 
 def test_a_figure_published_with_aux_heads_needs_them():
-    df = profile("inception_v3", aux=False)
+    df = profile_records("inception_v3", aux=False)
     entry = _published(df)
     assert entry["params_matches"] is None
     assert "published with aux heads" in entry["params_not_comparable"]
@@ -49,21 +49,21 @@ def test_a_figure_published_with_aux_heads_needs_them():
 
 
 def test_inception_v3_published_at_its_precision():
-    entry = _published(profile("inception_v3"))
+    entry = _published(profile_records("inception_v3"))
     # torchvision Inception_V3_Weights.IMAGENET1K_V1 meta: _ops 5.713 (GFLOPS in its docs)
     assert entry["macs"] == "5.713G" and entry["macs_matches"] is True
-    assert _published(profile("inception_v3", input_size=(320, 320)))["macs_matches"] is None
+    assert _published(profile_records("inception_v3", input_size=(320, 320)))["macs_matches"] is None
 
 
 def test_paper_figures_are_not_compared_with_the_torchvision_network():
-    df = profile("googlenet", flavor="torchvision")
-    assert df["paper_ops_delta_pct"].isna().all() and df["flag"].isna().all()
+    df = profile_records("googlenet", flavor="torchvision")
+    assert all(r["paper_ops_delta_pct"] is None and r["flag"] is None for r in df.rows)
     assert df.attrs["meta"]["paper_figures_not_comparable"] == "flavour torchvision"
     assert "not comparable (flavour torchvision)" in "\n".join(summary_lines(df))
 
 
 def test_conv1_alternative_against_the_printed_figures():
-    row = profile("googlenet").set_index("row").loc["conv1"]
+    row = profile_records("googlenet").to_frame().set_index("row").loc["conv1"]
     alt_params, alt_macs = 7 * 7 * 3 * 8 + 24 * 64, (7 * 7 * 3 * 8 + 24 * 64) * 112 * 112
     printed_params, printed_ops = round(2.7 * 1024), 34 * 10**6  # the spec's K = 1024, M = 10^6
     assert row["alt_params_delta_pct"] == round((printed_params / alt_params - 1) * 100, 1)
@@ -77,7 +77,7 @@ def test_conv1_alternative_against_the_printed_figures():
 
 
 def test_printed_params_against_printed_ops_is_computed():
-    rows = profile("googlenet").set_index("row")
+    rows = profile_records("googlenet").to_frame().set_index("row")
     # 5a: 1072 x 1024 x 7 x 7 = 53,788,672, 54M: the printed columns agree with each other
     assert f"{1072 * 1024 * 49:,}" in rows.loc["inception_5a", "reason"]
     assert "the same as the printed 54M" in rows.loc["inception_5a", "reason"]
@@ -88,7 +88,7 @@ def test_printed_params_against_printed_ops_is_computed():
 
 def test_grid_marker_comes_from_the_papers_formula():
     d, k = 34, 64
-    df = grid_table(d, k).set_index("form")
+    df = grid_records(d, k).to_frame().set_index("form")
     # v3 paper, section 5: conv then pool 2d^2k^2, pool then conv 2(d/2)^2k^2
     assert df.loc["pool then conv", "paper_saving_pct"] == round(
         (1 - 2 * (d // 2) ** 2 * k * k / (2 * d * d * k * k)) * 100, 1)
@@ -120,7 +120,7 @@ def test_savings_plot_marks_the_grid_saving_it_is_given(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
     from incprof.render import plot
-    from incprof.analysis.lab import factorization_table
+    from incprof.analysis.lab import factorization_records
 
     marked, scatter = [], Axes.scatter
 
@@ -129,9 +129,9 @@ def test_savings_plot_marks_the_grid_saving_it_is_given(tmp_path, monkeypatch):
         return scatter(self, x, y, *args, **kwargs)
 
     monkeypatch.setattr(Axes, "scatter", spy)
-    grid = grid_table()
-    grid.loc[grid["form"] == "pool then conv", "paper_saving_pct"] = 60.0
-    plot.savings_bars(factorization_table(), grid, tmp_path / "savings.svg")
+    grid = grid_records()
+    next(r for r in grid.rows if r["form"] == "pool then conv")["paper_saving_pct"] = 60.0
+    plot.savings_bars(factorization_records(), grid, tmp_path / "savings.svg")
     assert marked == [[28.0, 33.0, 11.0, 60.0]]
 
 
@@ -250,7 +250,7 @@ def test_every_caller_reads_a_figure_alike(monkeypatch, printed, prints):
 
     spec = parse_spec(_tiny(published=[{"source": "a", "macs": printed}]))
     assert prints_as(TINY_MACS, read_printed(printed, "KMG")) is prints
-    (published,) = profile(spec).attrs["totals"]["published"]
+    (published,) = profile_records(spec).attrs["totals"]["published"]
     assert published["macs_matches"] is prints
     (figure,) = referee_figures(spec)
     assert ("macs" in figure["fits"]) is prints

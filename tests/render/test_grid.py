@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from incprof.render import grid as render
-from incprof.analysis.profile import profile
+from incprof.analysis.profile import profile_records
 from incprof.render.profile import to_text
 
 
@@ -22,18 +22,19 @@ DEFAULTS = ("table googlenet", "table inception_v3", "compare module", "compare 
 def defaults():
     """Each command's default frames (verified, as the CLI runs them) and its compact grids."""
     pytest.importorskip("torch")
-    from incprof.analysis.compare import compare_modules, compare_networks, resolve_side
-    from incprof.analysis.lab import factorization_table, grid_table
+    from incprof.analysis.compare import compare_modules_records, compare_networks_records, resolve_side
+    from incprof.analysis.lab import factorization_records, grid_records
     from incprof.render.compare import comparison_grid, factorization_grids
     from incprof.render.profile import profile_grid
 
     naive, reduced = resolve_side("naive"), resolve_side("reduced")
     labels = ("naive", "reduced")
-    frames = {"table googlenet": [profile("googlenet", verify=True)],
-              "table inception_v3": [profile("inception_v3", verify=True)],
-              "compare module": [compare_modules(naive, reduced, verify=True, labels=labels)],
-              "compare network": [compare_networks(naive, reduced, verify=True, labels=labels)],
-              "factorize": [factorization_table(verify=True), grid_table(verify=True)]}
+    frames = {"table googlenet": [profile_records("googlenet", verify=True)],
+              "table inception_v3": [profile_records("inception_v3", verify=True)],
+              "compare module": [compare_modules_records(naive, reduced, verify=True, labels=labels)],
+              "compare network": [compare_networks_records(naive, reduced, verify=True,
+                                                           labels=labels)],
+              "factorize": [factorization_records(verify=True), grid_records(verify=True)]}
     grids = {"table googlenet": [profile_grid(frames["table googlenet"][0], compact=True)],
              "table inception_v3": [profile_grid(frames["table inception_v3"][0], compact=True)],
              "compare module": [comparison_grid(frames["compare module"][0], compact=True)],
@@ -70,12 +71,12 @@ def test_default_tables_fit_the_terminal(defaults, command, width):
             for i, cell in enumerate(row):
                 if cell and i not in grid.wrap:
                     assert _whole(cell, out), (cell, width)
-    for df in frames[command]:
-        names = df["rule"] if "rule" in df else df["row"] if "row" in df else df["form"]
-        assert all(_whole(name, out) for name in names)
+    for records in frames[command]:
+        name = next(c for c in ("rule", "row", "form") if c in records.columns)
+        assert all(_whole(r[name], out) for r in records.rows)
         for column in ("output_size", "a_output", "b_output", "input", "output"):
-            if column in df:
-                assert all(_whole(size, out) for size in df[column] if size), column
+            if column in records.columns:
+                assert all(_whole(r[column], out) for r in records.rows if r[column]), column
 
 
 def test_wide_shows_every_column_in_one_table(defaults):

@@ -2,15 +2,15 @@
 
 import pytest
 
-from incprof.analysis.compare import compare_modules, resolve_side
+from incprof.analysis.compare import compare_modules_records, resolve_side
 from incprof.errors import UsageError
 from incprof.render.plot import NothingToPlot, module_macs_bars
 
 
 @pytest.fixture(scope="module")
 def modules():
-    return compare_modules(resolve_side("naive"), resolve_side("reduced"),
-                           labels=("naive", "reduced"))
+    return compare_modules_records(resolve_side("naive"), resolve_side("reduced"),
+                                   labels=("naive", "reduced"))
 
 
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
@@ -35,7 +35,7 @@ def test_unknown_plot_format(tmp_path, modules):
 
 
 def test_nothing_to_plot_is_a_clear_error(tmp_path):
-    same = compare_modules(resolve_side("reduced"), resolve_side("reduced"))
+    same = compare_modules_records(resolve_side("reduced"), resolve_side("reduced"))
     with pytest.raises(NothingToPlot, match="no rows in common"):
         module_macs_bars(same, tmp_path / "m.svg")
     assert not (tmp_path / "m.svg").exists()
@@ -124,10 +124,10 @@ def test_latency_plot_has_every_row_and_no_overlapping_labels(tmp_path, monkeypa
     from conftest import DATA
     from incprof.render import plot as plot_module
     from incprof.nn.latency import TimingOptions
-    from incprof.analysis.profile import profile
+    from incprof.analysis.profile import profile_records
 
-    df = profile(str(DATA / "tiny.yaml"), latency=TimingOptions(device="cpu", warmup=1,
-                                                                repeats=3))
+    df = profile_records(str(DATA / "tiny.yaml"), latency=TimingOptions(device="cpu", warmup=1,
+                                                                        repeats=3))
     figures = []
     real = plot_module.save_figure
     monkeypatch.setattr(plot_module, "save_figure",

@@ -61,23 +61,23 @@ from incprof.render import compare as render_compare
 from incprof.report import reports as report
 from incprof.report import latency as report_latency
 from incprof.analysis.claims import check_claims
-from incprof.analysis.profile import profile
+from incprof.analysis.profile import profile_records
 from incprof.spec.registry import resolve
-from incprof.analysis.sweep import sweep
+from incprof.analysis.sweep import sweep_records
 
 TINY = str(DATA / "tiny.yaml")
 
 
 def test_conventions_follow_the_cross_check_batch_and_aux():
-    verified = report.conventions([profile(TINY, verify=True)])
+    verified = report.conventions([profile_records(TINY, verify=True)])
     assert "Every count is computed twice" in verified and "did not run" not in verified
     assert "batch size 1: MACs are per image" in verified
     assert "Auxiliary heads (head, after pool)" in verified
     assert "'The last row' in the totals is `fc`" in verified
-    plain = report.conventions([profile(TINY, aux=False, batch_size=8)])
+    plain = report.conventions([profile_records(TINY, aux=False, batch_size=8)])
     assert "FlopCounterMode did not run" in plain and "computed twice" not in plain
     assert "whole batch of 8" in plain and "Auxiliary" not in plain
-    mixed = report.conventions([profile(TINY, verify=True), profile(TINY)])
+    mixed = report.conventions([profile_records(TINY, verify=True), profile_records(TINY)])
     assert "FlopCounterMode re-counted 1 of the 2 tables" in mixed
     assert "saved = 1 - B/A" not in mixed
 
@@ -96,9 +96,9 @@ def test_latency_report_conventions_say_the_cross_check_did_not_run(tmp_path, mo
 
 def test_sweep_footnote_says_whether_params_change():
     # GoogLeNet's fixed 7x7 average pool gives 2x2x1024 at 256, so the linear layer grows
-    differ = render_compare.sweep_grid(sweep(resolve("googlenet"), [224, 256])).summary
+    differ = render_compare.sweep_grid(sweep_records(resolve("googlenet"), [224, 256])).summary
     assert any("Params differ across these sizes" in s for s in differ)
-    same = render_compare.sweep_grid(sweep(resolve("inception_v3"), [79, 299])).summary
+    same = render_compare.sweep_grid(sweep_records(resolve("inception_v3"), [79, 299])).summary
     assert any("Params are the same at every valid size" in s for s in same)
     assert not any("differ" in s for s in same)
 

@@ -6,7 +6,7 @@ import math
 import pytest
 from conftest import TABLE1_MODULES
 
-from incprof.analysis.profile import profile
+from incprof.analysis.profile import profile_records
 from incprof.spec.layers import AdaptiveAvgPool, Pool
 from incprof.spec.shapes import layer_out_shape, place, walk
 from incprof.spec.registry import load, resolve
@@ -91,7 +91,7 @@ def test_torchvision_formula_reproduces_the_published_figures():
 
 @pytest.mark.parametrize("side", SIZES)
 def test_torchvision_flavour_counts_at_every_size(side):
-    df = profile("googlenet", flavor="torchvision", input_size=(side, side))
+    df = profile_records("googlenet", flavor="torchvision", input_size=(side, side)).to_frame()
     t, rows = df.attrs["totals"], df.set_index("row")
     assert t["params"] == torchvision_params()
     assert t["params_with_aux"] == (torchvision_params() + torchvision_aux_params(512)
