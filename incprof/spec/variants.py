@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
-from .layers import LRN, Branches, Conv, Dropout, Layer, Pool, leaves, replace_layers
+from .layers import Branches, Conv, Layer, Pool, leaves, replace_layers
 from .model import ArchSpec, Printed
+from .parse import DROPPABLE
 
 
 def flavors(spec: ArchSpec) -> tuple[str, ...]:
@@ -24,7 +25,7 @@ def apply_flavor(spec: ArchSpec, flavor: str) -> ArchSpec:
         raise SpecError(f"unknown flavour {flavor!r} for {spec.name}; choose from "
                         f"{', '.join(flavors(spec))}", path=spec.path)
     body = spec.flavors[flavor]
-    dropped = tuple({"lrn": LRN, "dropout": Dropout}[kind] for kind in body["drop"])
+    dropped = tuple(DROPPABLE[kind] for kind in body["drop"])
 
     def rewrite(layer: Layer) -> tuple[Layer, ...]:
         if isinstance(layer, dropped):
