@@ -4,6 +4,7 @@ from the layer types' dataclasses (incprof.spec.layers)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, NamedTuple
 
 from ..errors import SpecError, quoted
@@ -121,10 +122,10 @@ class Parser(FieldReader):
             bias=self.boolean, bn_eps=self.bn_eps, relu=self.boolean))
         if op == "separable":
             return Separable(**common, **self.given(d, line, multiplier=self.integer))
-        conv = Conv(**common, **self.given(d, line, groups=self.integer, role=self.role))
+        conv = Conv(**common, **self.given(d, line, groups=self.integer))
         if out % conv.groups:
             raise self.fail(f"out ({out}) must be divisible by groups ({conv.groups})", line)
-        return conv
+        return dataclasses.replace(conv, **self.given(d, line, role=self.role))
 
     def role(self, value, what: str, line: int) -> str | None:
         """A layer's role (None: no role)."""

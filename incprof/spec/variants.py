@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
-from .layers import Branches, Conv, Layer, Pool, leaves, replace_layers
+from .layers import Branches, Conv, Layer, Pool, defaults, leaves, replace_layers
 from .model import ArchSpec, Printed
 from .parse import DROPPABLE
 
@@ -237,7 +237,7 @@ def _conv_default(spec: ArchSpec, key: str):
         for layer in leaves(row.layers):
             if isinstance(layer, Conv):
                 return getattr(layer, key)
-    return {"bias": True, "bn_eps": None}[key]
+    return defaults(Conv)[key]
 
 
 def _pick(spec: ArchSpec, where: str, kind: type, what: str):

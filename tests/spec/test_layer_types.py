@@ -89,6 +89,31 @@ def _tables() -> dict:
     return tables
 
 
+# A value for each YAML layer key that no layer type has as its default (relu: the type's default
+# flipped); a key added to a layer type needs one here.
+SAMPLES = {"out": 8, "kernel": 3, "size": 2, "p": 0.5, "body": [{"relu": {}}], "stride": 2,
+           "padding": 1, "groups": 2, "bias": False, "bn_eps": 0.001, "role": "x", "multiplier": 2,
+           "ceil_mode": True, "count_include_pad": False, "alpha": 0.5, "beta": 0.5, "k": 2.0,
+           "shortcut": [{"relu": {}}], "scale": 0.5}
+
+
+@pytest.mark.parametrize("op", list(parse.LAYER_PARSERS))
+def test_every_key_the_parser_takes_is_read(op):
+    """The parser's keys come from the layer's dataclass: each optional key, given, changes the
+    layer it makes (a key taken but not read would be silently ignored)."""
+    reader = parse.LAYER_PARSERS[op]
+    if reader.keys is None:
+        return
+    required, optional = reader.keys
+    base = {key: SAMPLES[key] for key in required}
+    plain = parse.Parser("t").layer({op: base}, 1)
+    assert type(plain) is reader.type
+    for key in optional:
+        value = not getattr(plain, key) if key == "relu" else SAMPLES[key]
+        assert getattr(parse.Parser("t").layer({op: {**base, key: value}}, 1), key) != \
+            getattr(plain, key), key
+
+
 @pytest.mark.parametrize("table", list(_tables()))
 def test_every_table_names_every_layer_type(table):
     """Adding a layer type means one entry in each of these tables, and this test lists any
