@@ -8,7 +8,8 @@ starts from) to the concat; an ``add`` is a ``residual`` block (a scalar ``mul``
 its scale, a ReLU after the sum its ``relu``). Layers are grouped into rows by the module at
 ``depth`` that ran them, and rows are named after those modules; consecutive modules whose layers
 fuse (conv1, bn1, relu) make one row named ``conv1+bn1+relu``. The first op that has no spec
-layer stops the export with a UsageError naming the node and why.
+layer stops the export with a UsageError naming the node and why. Each op's writer, registered with
+the layer type it writes, is in incprof.capture.export_layers.
 
 torch is imported inside the functions only.
 """

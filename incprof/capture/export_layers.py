@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool, ReLU,
                            Residual, Separable, Softmax, defaults)
-from ..spec.parse import LAYER_PARSERS
+from ..spec.layer_reader import LAYER_PARSERS
 from .export_graph import flat_nodes
 from .rows import op_name
 

@@ -1,13 +1,14 @@
 """The layer types of a spec, as frozen dataclasses, and walks over nested layers. No torch.
 
-A layer type is declared once, here: its fields and their defaults. The parser's keys and defaults
-(``parse.LAYER_PARSERS``) and the exporter's "is this a default" (``capture.export``) are read from
-these fields (``settings`` and ``defaults``). Each concern keeps its rule per type in a table in its
-own module, beside the rules: shapes and depth (``shapes.SHAPE_RULES``, ``DEPTH_RULES``), counts
-and MAC classes (``analytic.COUNT_RULES``, ``MAC_CLASSES``: the types with MACs), receptive fields
-and peak memory (``geometry.FIELD_RULES``, ``PEAK_RULES``), the memory estimate
-(``limits.TEMPORARY_RULES``), the op inventory (``count.inventory.OP_RULES``), building
-(``build.BUILD_RULES``) and export (``export.EXPORTED``, or ``NOT_EXPORTED`` with the reason);
+A layer type is declared once, here: its fields and their defaults (``settings`` and ``defaults``
+read them). The parser's keys and defaults (``layer_reader.LAYER_PARSERS``, each reader registered
+beside its method) and the exporter's "is this a default" (``capture.export_layers.clean``) come
+from these fields. Each concern keeps its rule per type in a table in its own module, beside the
+rules: shapes and depth (``shapes.SHAPE_RULES``, ``DEPTH_RULES``), counts (``analytic.COUNT_RULES``;
+the types with MACs also in ``MAC_CLASSES``), receptive fields and peak memory
+(``geometry.FIELD_RULES``, ``PEAK_RULES``), the memory estimate (``limits.TEMPORARY_RULES``), the
+op inventory (``count.inventory.OP_RULES``), building (``build.BUILD_RULES``) and export (the aten
+ops each type is read back from, ``export_layers.EXPORTED``, or why not, ``NOT_EXPORTED``).
 tests/spec/test_layer_types.py fails until every table has every type.
 """
 

@@ -7,7 +7,7 @@ import dataclasses
 from ..errors import SpecError
 from .layers import Branches, Conv, Layer, Pool, defaults, leaves, replace_layers
 from .model import ArchSpec, Printed
-from .parse import DROPPABLE
+from .layer_reader import DROPPABLE
 
 
 def flavors(spec: ArchSpec) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from incprof.count import geometry
 from incprof.count import limits
 from incprof.capture import export_layers
 from incprof.count import inventory as ops
-from incprof.spec import parse
+from incprof.spec import layer_reader, parse
 from incprof.spec import shapes
 from incprof.spec import layers, registry
 from incprof.spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool,
@@ -74,7 +74,7 @@ def test_every_layer_type_has_an_example():
 
 def _tables() -> dict:
     tables = {
-        "parse": {kind for kind, _, _ in parse.LAYER_PARSERS.values()},
+        "parse": {kind for kind, _, _ in layer_reader.LAYER_PARSERS.values()},
         "shapes": shapes.SHAPE_RULES, "depth": shapes.DEPTH_RULES,
         "counts": analytic.COUNT_RULES,
         "receptive field": geometry.FIELD_RULES, "peak memory": geometry.PEAK_RULES,
@@ -97,11 +97,11 @@ SAMPLES = {"out": 8, "kernel": 3, "size": 2, "p": 0.5, "body": [{"relu": {}}], "
            "shortcut": [{"relu": {}}], "scale": 0.5}
 
 
-@pytest.mark.parametrize("op", list(parse.LAYER_PARSERS))
+@pytest.mark.parametrize("op", list(layer_reader.LAYER_PARSERS))
 def test_every_key_the_parser_takes_is_read(op):
     """The parser's keys come from the layer's dataclass: each optional key, given, changes the
     layer it makes (a key taken but not read would be silently ignored)."""
-    reader = parse.LAYER_PARSERS[op]
+    reader = layer_reader.LAYER_PARSERS[op]
     if reader.keys is None:
         return
     required, optional = reader.keys
