@@ -4,6 +4,8 @@ declared reason why the exporter cannot write it); the types with MACs have a MA
 table lacks is an error, never free."""
 
 import dataclasses
+import importlib
+import pkgutil
 import typing
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from incprof.count import analytic
 from incprof.count import geometry
 from incprof.count import limits
+import incprof
 from incprof.capture import export_layers
 from incprof.count import inventory as ops
 from incprof.spec import layer_reader, parse
@@ -180,6 +183,24 @@ def test_mac_classes(kind):
 
 def test_only_the_types_with_macs_have_a_mac_class():
     assert set(analytic.MAC_CLASSES) == set(MAC_CLASSES)
+
+
+def test_every_table_keyed_by_layer_type_is_checked():
+    """A dict keyed by layer types anywhere in incprof is one of the tables above (a new concern's
+    table included), or one that holds only some types by design: the MAC classes and the two
+    halves of the exporter's."""
+    pytest.importorskip("torch")  # incprof.nn.build
+    checked = {id(table) for table in _tables().values()} | {
+        id(analytic.MAC_CLASSES), id(export_layers.EXPORTED), id(export_layers.NOT_EXPORTED)}
+    unchecked = []
+    for found in pkgutil.walk_packages(incprof.__path__, "incprof."):
+        if found.name.endswith("__main__"):  # runs the app
+            continue
+        for name, value in vars(importlib.import_module(found.name)).items():
+            if isinstance(value, dict) and value and set(value) <= set(layers.LAYER_TYPES) and \
+                    id(value) not in checked:
+                unchecked.append(f"{found.name}.{name}")
+    assert unchecked == []
 
 
 @pytest.mark.parametrize("rule", list(_rules()))
