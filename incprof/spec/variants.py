@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
+from .layer_reader import DROPPABLE
 from .layers import Branches, Conv, Layer, Pool, defaults, leaves, replace_layers
 from .model import ArchSpec, Printed
-from .layer_reader import DROPPABLE
 
 
 def flavors(spec: ArchSpec) -> tuple[str, ...]:
