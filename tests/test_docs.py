@@ -55,7 +55,7 @@ def test_example_spec_is_tiny_yaml():
 
 def test_layer_table_names_every_key_the_parser_reads():
     """Each row of the layer table names its layer types and exactly the keys the parser accepts."""
-    from incprof.spec.parse import LAYER_PARSERS
+    from incprof.spec.layer_reader import LAYER_PARSERS
 
     table = section(page("specs.md"), "## Layers").split("\n\n")[0]
     rows = re.findall(r"^\| (`.+?`) \| (.*) \|$", table, flags=re.M)

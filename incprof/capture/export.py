@@ -8,7 +8,8 @@ starts from) to the concat; an ``add`` is a ``residual`` block (a scalar ``mul``
 its scale, a ReLU after the sum its ``relu``). Layers are grouped into rows by the module at
 ``depth`` that ran them, and rows are named after those modules; consecutive modules whose layers
 fuse (conv1, bn1, relu) make one row named ``conv1+bn1+relu``. The first op that has no spec
-layer stops the export with a UsageError naming the node and why.
+layer stops the export with a UsageError naming the node and why. Each op's writer, registered with
+the layer type it writes, is in incprof.capture.export_layers.
 
 torch is imported inside the functions only.
 """
@@ -18,31 +19,16 @@ from __future__ import annotations
 from ..errors import UsageError
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
+from .export_layers import COMBINERS, WRITERS, clean, node_shape
 from .rows import example_shape, export_program, op_name
 
 FREE = {"flatten", "view", "reshape", "_unsafe_view", "clone", "alias", "contiguous", "detach",
         "identity"}
 
 
-def _arg(node, index: int, name: str, default):
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
-
-
-def _pair(value):
-    if isinstance(value, (list, tuple)):
-        value = list(value)
-        return value[0] if len(value) == 1 or value[0] == value[1] else value
-    return value
-
-
-def _shape(node):
-    return tuple(node.meta["val"].shape)
-
-
 class _Writer:
-    """Turns chains of graph nodes into spec layers (plain dicts, as YAML writes them)."""
+    """Turns chains of graph nodes into spec layers (plain dicts, as YAML writes them), each op by
+    its writer in incprof.capture.export_layers."""
 
     def __init__(self, graph: Graph) -> None:
         self.g = graph
@@ -59,180 +45,28 @@ class _Writer:
         return items
 
     def combine(self, node, fork) -> tuple[dict, list]:
-        g, short = self.g, op_name(node.target).split(".")[-1]
-        preds = g.inputs[node]
-        if short in ("cat", "concat"):
-            dim = _arg(node, 1, "dim", 0)
-            if dim not in (1, 1 - len(_shape(node))) or len(_shape(node)) != 4:
-                raise g.fail(node, f"concatenates on dim {dim}; the spec's branches concatenate "
-                             "feature maps on channels")
-            tensors = [a for a in flat_nodes(node.args[:1])]
-            if any(t is fork for t in tensors) or len(tensors) != len(set(tensors)):
-                raise g.fail(node, "a branch passes its input through unchanged, which the "
-                             "spec's branches cannot express")
-            parts = [self.sequence(fork, t) for t in tensors]
-            keys = [k for part in parts for _, ks in part for k in ks] + [g.key[node]]
-            return {"branches": [[layer for layer, _ in part] for part in parts]}, keys
-        if short in ("add", "add_") and len(preds) == 2 and _arg(node, 2, "alpha", 1) == 1:
-            a, b = node.args[0], node.args[1]
-            if a is fork and b is fork:
-                raise g.fail(node, "adds a value to itself")
-            body_end, short_end = (b, a) if a is fork else (a, b) if b is fork else \
-                self._body_first(fork, a, b)
-            body = self.sequence(fork, body_end)
-            scale = None
-            if body and "_scale" in body[-1][0]:
-                scale = body.pop()[0]["_scale"]
-            shortcut = [] if short_end is fork else self.sequence(fork, short_end)
-            if not body:
-                raise g.fail(node, "the residual body has no layers")
-            residual = {"body": [layer for layer, _ in body]}
-            if shortcut:
-                residual["shortcut"] = [layer for layer, _ in shortcut]
-            if scale is not None:
-                residual["scale"] = scale
-            residual["relu"] = False
-            keys = [k for _, ks in body + shortcut for k in ks] + [g.key[node]]
-            return {"residual": residual}, keys
-        raise g.fail(node, "combines two tensors in a way the spec has no layer for (only a "
-                     "concat on channels and a residual add)")
-
-    def _body_first(self, fork, a, b):
-        """(body end, shortcut end): the operand scaled by a scalar, else the one run first."""
-        scaled = [v for v in (a, b) if op_name(v.target).endswith("mul")
-                  and not hasattr(v.args[1], "op")]
-        if len(scaled) == 1:
-            return scaled[0], b if scaled[0] is a else a
-
-        def first(end):
-            steps = self.g.chain(fork, end)
-            return self.g.order[steps[0][0]]
-        return tuple(sorted((a, b), key=first))
+        write = COMBINERS.get(op_name(node.target).split(".")[-1])
+        written = None if write is None else write(self, node, fork)
+        if written is None:
+            raise self.g.fail(node, "combines two tensors in a way the spec has no layer for (only "
+                              "a concat on channels and a residual add)")
+        return written
 
     def single(self, node, items: list) -> None:
         g, short = self.g, op_name(node.target).split(".")[-1]
-        key = g.key[node]
-        last = items[-1][0] if items else {}
-        conv = last.get("conv") or last.get("separable")
-        if short in ("conv2d", "convolution"):
-            if short == "convolution" and _arg(node, 6, "transposed", False):
-                raise g.fail(node, "a transposed conv has no spec layer")
-            weight = _shape(node.args[1])
-            stride = _pair(_arg(node, 3, "stride", 1))
-            padding = _arg(node, 4, "padding", 0)
-            padding = padding if isinstance(padding, str) else _pair(padding)
-            dilation = _pair(_arg(node, 5, "dilation", 1))
-            groups = _arg(node, 8 if short == "convolution" else 6, "groups", 1)
-            if dilation != 1:
-                raise g.fail(node, f"dilation {dilation}: the spec's convs are not dilated")
-            cin = _shape(node.args[0])[1]
-            bias = _arg(node, 2, "bias", None) is not None
-            kernel = _pair(list(weight[2:]))
-            if (weight[2:] == (1, 1) and groups == 1 and stride == 1 and padding in (0, "valid")
-                    and "conv" in last and last["conv"]["groups"] > 1
-                    and last["conv"]["groups"] == last["conv"].get("_cin")
-                    and not last["conv"]["bias"] and last["conv"]["bn_eps"] is None
-                    and not last["conv"]["relu"]):
-                depthwise = last["conv"]
-                items[-1] = ({"separable": {
-                    "out": weight[0], "kernel": depthwise["kernel"], "stride": depthwise["stride"],
-                    "padding": depthwise["padding"],
-                    "multiplier": depthwise["out"] // depthwise["groups"], "bias": bias,
-                    "bn_eps": None, "relu": False}}, items[-1][1] + [key])
-                return
-            items.append(({"conv": {"out": weight[0], "kernel": kernel, "stride": stride,
-                                    "padding": padding, "groups": groups, "bias": bias,
-                                    "bn_eps": None, "relu": False, "_cin": cin}}, [key]))
-            return
-        if short in ("batch_norm", "_native_batch_norm_legit_no_training"):
-            eps = node.args[-1] if short != "batch_norm" else _arg(node, 7, "eps", 1e-5)
-            if conv is None or conv["bn_eps"] is not None or conv["relu"]:
-                raise g.fail(node, "a BatchNorm that does not follow a conv directly has no "
-                             "spec layer")
-            if _arg(node, 1, "weight", None) is None or _arg(node, 2, "bias", None) is None:
-                raise g.fail(node, "a BatchNorm without scale and shift has no spec layer")
-            conv["bn_eps"] = eps
-        elif short in ("relu", "relu_"):
-            target = conv or last.get("linear") or last.get("residual")
-            if target is not None and not target["relu"]:
-                target["relu"] = True
-            else:
-                items.append(({"relu": {}}, [key]))
-                return
-        elif short in ("max_pool2d", "avg_pool2d"):
-            kernel = _pair(node.args[1])
-            stride = _pair(_arg(node, 2, "stride", None) or node.args[1])
-            pool = {"kernel": kernel, "stride": stride,
-                    "padding": _pair(_arg(node, 3, "padding", 0)),
-                    "ceil_mode": bool(_arg(node, 5 if short == "max_pool2d" else 4,
-                                           "ceil_mode", False))}
-            if short == "max_pool2d" and _pair(_arg(node, 4, "dilation", 1)) != 1:
-                raise g.fail(node, "a dilated max pool has no spec layer")
-            if short == "avg_pool2d":
-                if _arg(node, 6, "divisor_override", None) is not None:
-                    raise g.fail(node, "an average pool with a divisor override has no spec layer")
-                pool["count_include_pad"] = bool(_arg(node, 5, "count_include_pad", True))
-            items.append(({"maxpool" if short == "max_pool2d" else "avgpool": pool}, [key]))
-            return
-        elif short in ("adaptive_avg_pool2d", "_adaptive_avg_pool2d"):
-            size = _pair(node.args[1])
-            items.append(({"global_avgpool": {}} if size == 1 else
-                          {"adaptive_avgpool": {"size": size}}, [key]))
-            return
-        elif short == "mean":
-            dims = sorted(d % 4 for d in _arg(node, 1, "dim", []))
-            if len(_shape(node.args[0])) != 4 or dims != [2, 3]:
-                raise g.fail(node, "a mean over other than the spatial dims has no spec layer")
-            items.append(({"global_avgpool": {}}, [key]))
-            return
-        elif short == "linear":
-            if len(_shape(node.args[0])) != 2:
-                raise g.fail(node, "a linear layer on a tensor that is not flat (N, features) "
-                             "has no spec layer")
-            weight = _shape(node.args[1])
-            items.append(({"linear": {"out": weight[0],
-                                      "bias": _arg(node, 2, "bias", None) is not None,
-                                      "relu": False}}, [key]))
-            return
-        elif short in ("dropout", "dropout_", "feature_dropout"):
-            items.append(({"dropout": {"p": float(_arg(node, 1, "p", 0.5))}}, [key]))
-            return
-        elif short in ("softmax", "_softmax"):
-            if _arg(node, 1, "dim", None) not in (1, -1) or len(_shape(node)) != 2:
-                raise g.fail(node, "a softmax over other than the classes has no spec layer")
-            items.append(({"softmax": {}}, [key]))
-            return
-        elif short in FREE:
-            shape, before = _shape(node), _shape(node.args[0])
+        if short in FREE:
+            shape, before = node_shape(node), node_shape(node.args[0])
             if shape != before and not (len(shape) == 2 and shape[1] == numel(before[1:])):
                 raise g.fail(node, f"reshapes {before} to {shape}; the spec only flattens "
                              "before a linear layer")
             return
-        elif short == "mul" and not hasattr(node.args[1], "op") and isinstance(
-                node.args[1], (int, float)):
-            items.append(({"_scale": float(node.args[1])}, [key]))
-            return
-        else:
+        if short not in WRITERS:
             raise g.fail(node, "this op has no spec layer")
-        items[-1] = (items[-1][0], items[-1][1] + [key])
-
-
-def _clean(layer):
-    """Drop the writer's private keys and the values that are the parser's defaults."""
-    if isinstance(layer, list):
-        return [_clean(x) for x in layer]
-    if not isinstance(layer, dict):
-        return layer
-    out = {}
-    conv = "kernel" in layer and "out" in layer
-    for k, v in layer.items():
-        if k.startswith("_") or (k == "groups" and v == 1) or (conv and k == "stride" and v == 1) or \
-                (k == "padding" and v == 0) or (k == "ceil_mode" and v is False) or \
-                (k == "count_include_pad" and v is True) or (k == "multiplier" and v == 1) or \
-                (k == "bn_eps" and v is None) or (k == "bias" and v is True):
-            continue
-        out[k] = _clean(v)
-    return out
+        layer = WRITERS[short](g, node, short, items)
+        if layer is None:  # it set a setting of the layer before
+            items[-1] = (items[-1][0], items[-1][1] + [g.key[node]])
+        else:
+            items.append((layer, [g.key[node]]))
 
 
 def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
@@ -270,7 +104,7 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
         kinds = [types.get(k, type(model).__name__) if not k.startswith("(") else
                  type(model).__name__ for k in row["_keys"]]
         spec_rows.append({"name": name, "type": " + ".join(dict.fromkeys(kinds)),
-                          "layers": _clean(row["layers"])})
+                          "layers": clean(row["layers"])})
     return {"name": label, "title": f"{label}, exported by incprof",
             "input": [shape[1], shape[2], shape[3]], "rows": spec_rows}
 

@@ -160,33 +160,48 @@ def _kernel_class(layer: Conv | Separable) -> str:
     return "n x n conv" if kh == kw else "1 x n / n x 1 conv"
 
 
-# Each layer type's MAC class: the convs by kernel shape, linear layers, and None for the types
-# with no MACs of their own (the convs inside a Branches or Residual are classified one by one).
+def _merge(out: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    for kind, macs in more.items():
+        out[kind] = out.get(kind, 0) + macs
+    return out
+
+
+def _separable_classes(layer: Separable, i: Shape, o: Shape) -> dict[str, int]:
+    """The depthwise part by its kernel, the pointwise part as a 1x1 conv."""
+    pointwise = i[0] * layer.multiplier * layer.out * o[1] * o[2]
+    depthwise = {_kernel_class(layer): layer_counts(layer, i, o).macs - pointwise}
+    return _merge(depthwise, {"1x1 conv": pointwise})
+
+
+def _parts_classes(layer: Branches | Residual, i: Shape, o: Shape) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in sublayers(layer):
+        _merge(out, macs_by_kind(part, i))
+    return out
+
+
+# Each layer type's MACs per image by class: the convs by kernel shape, linear layers, and the parts
+# of a Branches or Residual one by one. Only the types that can have MACs have a class; a layer with
+# MACs and no class is an error.
 MAC_CLASSES = {
-    Conv: _kernel_class, Separable: _kernel_class, Linear: lambda layer: "linear",
-    **{kind: (lambda layer: None) for kind in (Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU,
-                                               Dropout, Softmax, Branches, Residual)},
+    Conv: lambda layer, i, o: {_kernel_class(layer): layer_counts(layer, i, o).macs},
+    Separable: _separable_classes,
+    Linear: lambda layer, i, o: {"linear": layer_counts(layer, i, o).macs},
+    Branches: _parts_classes, Residual: _parts_classes,
 }
 
 
-def conv_kind(layer: Layer) -> str | None:
-    """The MAC class of a layer: '1x1', 'n x n', '1 x n / n x 1' convs, 'linear', or None."""
-    return rule(MAC_CLASSES, layer)(layer)
+def layer_macs_by_kind(layer: Layer, in_shape: Shape, out_shape: Shape) -> dict[str, int]:
+    """MACs per image of one layer by class ('1x1 conv', 'n x n conv', '1 x n / n x 1 conv',
+    'linear'); none for a layer without MACs."""
+    if type(layer) not in MAC_CLASSES and not layer_counts(layer, in_shape, out_shape).macs:
+        return {}
+    return rule(MAC_CLASSES, layer)(layer, in_shape, out_shape)
 
 
 def macs_by_kind(layers: tuple[Layer, ...], in_shape: Shape) -> dict[str, int]:
-    """MACs per image of a layer sequence, split by ``conv_kind``."""
+    """MACs per image of a layer sequence, by class (``layer_macs_by_kind``)."""
     out: dict[str, int] = {}
     for layer, i, o in walk(layers, in_shape)[0]:
-        if isinstance(layer, (Branches, Residual)):
-            for part in sublayers(layer):
-                for kind, macs in macs_by_kind(part, i).items():
-                    out[kind] = out.get(kind, 0) + macs
-        elif isinstance(layer, Separable):  # the depthwise part by its kernel, the pointwise as 1x1
-            counts = layer_counts(layer, i, o)
-            pointwise = i[0] * layer.multiplier * layer.out * o[1] * o[2]
-            out[conv_kind(layer)] = out.get(conv_kind(layer), 0) + counts.macs - pointwise
-            out["1x1 conv"] = out.get("1x1 conv", 0) + pointwise
-        elif conv_kind(layer):
-            out[conv_kind(layer)] = out.get(conv_kind(layer), 0) + layer_counts(layer, i, o).macs
+        _merge(out, layer_macs_by_kind(layer, i, o))
     return out

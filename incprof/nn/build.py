@@ -15,7 +15,7 @@ from ..spec.fields import Pair
 from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool,
                            ReLU, Residual, Separable, Shape, Softmax)
 from ..spec.model import ArchSpec
-from ..spec.shapes import flat_after, place, rule, walk
+from ..spec.shapes import KEEPS_FLAT, flat_after, place, rule, walk
 
 
 class Concat(nn.Module):
@@ -149,7 +149,7 @@ def _sequence(layers: tuple[Layer, ...], in_shape: Shape,
 
 
 # Layers that read a flattened (N, features) input as it is; others get it back as (N, C, 1, 1).
-_TAKES_FLAT = (Linear, Dropout, Softmax, Branches)
+_TAKES_FLAT = (Linear, Branches, *KEEPS_FLAT)
 
 
 def _conv(layer: Conv | Separable, shape: Shape, flat: bool) -> nn.Module:

@@ -1,10 +1,15 @@
 """The layer types of a spec, as frozen dataclasses, and walks over nested layers. No torch.
 
-Each concern keeps one table keyed by these types: parsing (``spec._LAYER_PARSERS``), shapes
-(``shapes.SHAPE_RULES``), counting (``analytic.COUNT_RULES`` and ``MAC_CLASSES``), geometry
-(``geometry.FIELD_RULES`` and ``PEAK_RULES``), the memory estimate (``limits.TEMPORARY_RULES``) and
-building (``build.BUILD_RULES``). Adding a layer type adds one dataclass here and one entry in each
-table; tests/test_layer_types.py fails until every table has it.
+A layer type is declared once, here: its fields and their defaults (``settings`` and ``defaults``
+read them). The parser's keys and defaults (``layer_reader.LAYER_PARSERS``, each reader registered
+beside its method) and the exporter's "is this a default" (``capture.export_layers.clean``) come
+from these fields. Each concern keeps its rule per type in a table in its own module, beside the
+rules: shapes and depth (``shapes.SHAPE_RULES``, ``DEPTH_RULES``), counts (``analytic.COUNT_RULES``;
+the types with MACs also in ``MAC_CLASSES``), receptive fields and peak memory
+(``geometry.FIELD_RULES``, ``PEAK_RULES``), the memory estimate (``limits.TEMPORARY_RULES``), the
+op inventory (``count.inventory.OP_RULES``), building (``build.BUILD_RULES``) and export (the aten
+ops each type is read back from, ``export_layers.EXPORTED``, or why not, ``NOT_EXPORTED``).
+tests/spec/test_layer_types.py fails until every table has every type.
 """
 
 from __future__ import annotations
@@ -148,6 +153,25 @@ class Branches:
 Layer = Union[Conv, Separable, Pool, GlobalAvgPool, AdaptiveAvgPool, LRN, ReLU, Dropout, Linear,
               Softmax, Branches, Residual]
 LAYER_TYPES: tuple[type, ...] = typing.get_args(Layer)
+
+
+def settings(layer_type: type) -> tuple[str, ...]:
+    """The fields of a layer type that a spec sets (every field but ``line``, which says where the
+    layer was written)."""
+    return tuple(f.name for f in dataclasses.fields(layer_type) if f.name != "line")
+
+
+def defaults(layer_type: type) -> dict[str, object]:
+    """The settings of a layer type that have a default, with it; the others are required."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(layer_type):
+        if f.name == "line":
+            continue
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def sublayers(layer: Layer) -> tuple[tuple[Layer, ...], ...]:

@@ -1,5 +1,5 @@
 """YAML data -> an ArchSpec: every key checked, every error one line with file, line and row.
-No torch. Each layer key is read through one table, ``LAYER_PARSERS``."""
+No torch. Layers are read by incprof.spec.layer_reader."""
 
 from __future__ import annotations
 
@@ -9,22 +9,20 @@ from ..errors import SpecError, quoted
 from . import ceilings
 from .claims import FigureReader
 from .fields import DEFAULT_UNITS, TEXT_CHARS, kind
-from .layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Layer, Linear, Pool, ReLU,
-                     Residual, Separable, Softmax)
-from .model import FILTER_COLUMNS, MAX_NESTING, Alternative, ArchSpec, AuxHead, Printed, Row
+from .layer_reader import DROPPABLE, LayerParser
+from .model import FILTER_COLUMNS, Alternative, ArchSpec, AuxHead, Printed, Row
 
 _TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
              "rows", "claims", "aux", "flavors", "published", "refereed"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
 _CONV_DEFAULT_KEYS = {"bias", "bn_eps", "relu", "padding"}
-# Layer kinds a flavour may leave out (``flavors.NAME.drop``).
-DROPPABLE = ("lrn", "dropout")
 
 
-class Parser(FigureReader):
-    """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors (the figure
-    lists, ``claims:``, ``published:`` and ``refereed:``, through FigureReader)."""
+class Parser(FigureReader, LayerParser):
+    """Turns the plain data from ``load_yaml`` into an ArchSpec, with located errors: the layers
+    through LayerParser, the figure lists (``claims:``, ``published:``, ``refereed:``) through
+    FigureReader."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -48,137 +46,6 @@ class Parser(FigureReader):
             else:
                 checked[key] = self.boolean(value, what, at)
         return checked
-
-    # -- layers
-    def layers(self, items, what: str, line: int) -> tuple[Layer, ...]:
-        if not isinstance(items, list) or not items:
-            raise self.fail(f"{what} must be a non-empty list of layers", line)
-        lines = getattr(items, "item_lines", [line] * len(items))
-        return tuple(self.layer(item, item_line) for item, item_line in zip(items, lines))
-
-    def layer(self, item, line: int) -> Layer:
-        if not isinstance(item, dict) or len(item) != 1:
-            raise self.fail("a layer must be a one-key mapping such as '{conv: {out: 64, kernel: 3}}'",
-                            line)
-        ((op, args),) = item.items()
-        if op not in LAYER_PARSERS:
-            known = ", ".join(sorted(LAYER_PARSERS))
-            raise self.fail(f"unknown layer type {quoted(op)} (known: {known})", line)
-        _, keys, parse = LAYER_PARSERS[op]
-        if keys is not None:
-            args = self.mapping(args, f"{op} layer", line)
-            required, optional = keys
-            self.keys(args, required | optional, required, f"{op} layer", line)
-        return parse(self, op, args, line)
-
-    def conv(self, op: str, args: dict, line: int) -> Conv | Separable:
-        d = {**self.conv_defaults, **args}
-        kernel = self.pair(d["kernel"], "kernel", line)
-        out = self.integer(d["out"], "out", line)
-        common = dict(out=out, kernel=kernel, stride=self.pair(d.get("stride", 1), "stride", line),
-                      padding=self.padding(d.get("padding", 0), kernel, line),
-                      bias=self.boolean(d.get("bias", True), "bias", line),
-                      bn_eps=self.bn_eps(d.get("bn_eps"), "bn_eps", line),
-                      relu=self.boolean(d.get("relu", True), "relu", line), line=line)
-        if op == "separable":
-            return Separable(multiplier=self.integer(d.get("multiplier", 1), "multiplier", line),
-                             **common)
-        groups = self.integer(d.get("groups", 1), "groups", line)
-        if out % groups:
-            raise self.fail(f"out ({out}) must be divisible by groups ({groups})", line)
-        role = d.get("role")
-        return Conv(groups=groups, role=None if role is None else self.text(role, "role", line),
-                    **common)
-
-    def pool(self, op: str, args: dict, line: int) -> Pool:
-        kernel = self.pair(args["kernel"], "kernel", line)
-        padding = self.padding(args.get("padding", 0), kernel, line)
-        if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
-            raise self.fail(f"pool padding {padding} must be at most half the kernel {kernel}", line)
-        role = args.get("role")
-        return Pool(kind=op[:3], kernel=kernel,
-                    stride=self.pair(args.get("stride", args["kernel"]), "stride", line),
-                    padding=padding,
-                    ceil_mode=self.boolean(args.get("ceil_mode", False), "ceil_mode", line),
-                    count_include_pad=self.boolean(args.get("count_include_pad", True),
-                                                   "count_include_pad", line),
-                    role=None if role is None else self.text(role, "role", line), line=line)
-
-    def lrn(self, op: str, args: dict, line: int) -> LRN:
-        return LRN(size=self.integer(args["size"], "size", line),
-                   alpha=self.number(args.get("alpha", 1e-4), "alpha", line),
-                   beta=self.number(args.get("beta", 0.75), "beta", line),
-                   k=self.number(args.get("k", 1.0), "k", line), line=line)
-
-    def dropout(self, op: str, args: dict, line: int) -> Dropout:
-        p = self.number(args["p"], "p", line)
-        if not 0 <= p < 1:
-            raise self.fail(f"dropout p must be in [0, 1), got {p}", line)
-        return Dropout(p=p, line=line)
-
-    def linear(self, op: str, args: dict, line: int) -> Linear:
-        return Linear(out=self.integer(args["out"], "out", line),
-                      bias=self.boolean(args.get("bias", True), "bias", line),
-                      relu=self.boolean(args.get("relu", False), "relu", line), line=line)
-
-    def branches(self, op: str, args, line: int) -> Branches:
-        if not isinstance(args, list) or len(args) < 2:
-            raise self.fail("branches must be a list of at least two layer lists", line)
-        self.nest(line)
-        lines = getattr(args, "item_lines", [line] * len(args))
-        self.nesting += 1
-        branches = tuple(self.layers(b, "a branch", bl) for b, bl in zip(args, lines))
-        self.nesting -= 1
-        return Branches(branches, line=line)
-
-    def nest(self, line: int) -> None:
-        """Refuse nesting deeper than MAX_NESTING before parsing another level."""
-        if self.nesting >= MAX_NESTING:
-            raise self.fail(f"branches and residual blocks nest more than {MAX_NESTING} levels "
-                            "deep", line)
-
-    def residual(self, op: str, args: dict, line: int) -> Residual:
-        """``residual: {body: [...], shortcut: [...], scale: 0.17, relu: true}``."""
-        lines = getattr(args, "key_lines", {})
-        scale = self.number(args.get("scale", 1.0), "scale", lines.get("scale", line))
-        if scale == 0:
-            raise self.fail("residual scale must not be 0 (the body would be discarded)",
-                            lines.get("scale", line))
-        self.nest(line)
-        shortcut = args.get("shortcut")
-        self.nesting += 1
-        body = self.layers(args["body"], "residual body", lines.get("body", line))
-        shortcut = () if shortcut is None else self.layers(shortcut, "residual shortcut",
-                                                           lines.get("shortcut", line))
-        self.nesting -= 1
-        return Residual(body=body, shortcut=shortcut, scale=scale,
-                        relu=self.boolean(args.get("relu", False), "relu", line), line=line)
-
-    def filter_layers(self, filters: dict[str, int], line: int) -> tuple[Layer, ...]:
-        """Expand Table 1's filter columns into convs (and the pool branch), tagged by role."""
-        d = self.conv_defaults
-
-        def conv(role: str, kernel: int) -> Conv:
-            return Conv(out=filters[role], kernel=(kernel, kernel),
-                        padding=((kernel - 1) // 2,) * 2, bias=d.get("bias", True),
-                        bn_eps=d.get("bn_eps"), relu=d.get("relu", True), role=role, line=line)
-
-        for reduce, main in (("ch3x3red", "ch3x3"), ("ch5x5red", "ch5x5")):
-            if reduce in filters and main not in filters:
-                raise self.fail(f"{reduce} is given without {main}", line)
-        branches = []
-        if "ch1x1" in filters:
-            branches.append((conv("ch1x1", 1),))
-        for reduce, main, k in (("ch3x3red", "ch3x3", 3), ("ch5x5red", "ch5x5", 5)):
-            if main in filters:
-                branches.append(((conv(reduce, 1),) if reduce in filters else ()) + (conv(main, k),))
-        if "pool_proj" in filters:
-            pool = Pool(kind="max", kernel=(3, 3), stride=(1, 1), padding=(1, 1), ceil_mode=True,
-                        role="pool", line=line)
-            branches.append((pool, conv("pool_proj", 1)))
-        if len(branches) == 1:
-            return branches[0]
-        return (Branches(tuple(branches), line=line),)
 
     # -- rows, heads, spec
     def parse_row(self, data, line: int) -> Row:
@@ -338,28 +205,3 @@ class Parser(FigureReader):
             refereed=self.refereed(data, at("refereed")),
             path=self.path,
             paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
-
-
-# Each YAML layer key: the layer type it makes, its (required, optional) keys (None where the value
-# is not a mapping of keys, as for branches), and the _Parser method that reads it.
-_NONE = (set(), set())
-LAYER_PARSERS = {
-    "conv": (Conv, ({"out", "kernel"}, {"stride", "padding", "groups", "bias", "bn_eps", "relu",
-                                        "role"}), Parser.conv),
-    "separable": (Separable, ({"out", "kernel"}, {"stride", "padding", "multiplier", "bias",
-                                                  "bn_eps", "relu"}), Parser.conv),
-    "maxpool": (Pool, ({"kernel"}, {"stride", "padding", "ceil_mode", "role"}), Parser.pool),
-    "avgpool": (Pool, ({"kernel"}, {"stride", "padding", "ceil_mode", "role", "count_include_pad"}),
-                Parser.pool),
-    "global_avgpool": (GlobalAvgPool, _NONE, lambda self, op, args, line: GlobalAvgPool(line=line)),
-    "adaptive_avgpool": (AdaptiveAvgPool, ({"size"}, set()), lambda self, op, args, line:
-                         AdaptiveAvgPool(size=self.pair(args["size"], "size", line), line=line)),
-    "lrn": (LRN, ({"size"}, {"alpha", "beta", "k"}), Parser.lrn),
-    "relu": (ReLU, _NONE, lambda self, op, args, line: ReLU(line=line)),
-    "dropout": (Dropout, ({"p"}, set()), Parser.dropout),
-    "linear": (Linear, ({"out"}, {"bias", "relu"}), Parser.linear),
-    "softmax": (Softmax, _NONE, lambda self, op, args, line: Softmax(line=line)),
-    "branches": (Branches, None, Parser.branches),
-    "residual": (Residual, ({"body"}, {"shortcut", "scale", "relu"}), Parser.residual),
-}
-

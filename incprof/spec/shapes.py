@@ -163,6 +163,10 @@ def place(spec, input_hw: Pair | None = None) -> list[Placed]:
     return placed
 
 
+# Layer types that work on a flattened (N, features) tensor as it is, and keep it flat.
+KEEPS_FLAT = (Dropout, Softmax)
+
+
 def flat_after(layers: tuple[Layer, ...], flat: bool, inside: bool = False) -> bool:
     """Whether layers leave a flattened (N, features) tensor, given whether they get one. A linear
     layer flattens; a spatial layer after it works on a 1x1 map again, except inside branches,
@@ -181,7 +185,7 @@ def flat_after(layers: tuple[Layer, ...], flat: bool, inside: bool = False) -> b
                                                  for part in sublayers(layer)):
             raise SpecError("a residual body or shortcut ends in a linear layer; the sum needs "
                             "the spatial tensors of convs and pools", line=layer.line)
-        elif flat and not isinstance(layer, (Dropout, Softmax)):
+        elif flat and not isinstance(layer, KEEPS_FLAT):
             if inside:
                 what = f"{layer.kind}pool" if isinstance(layer, Pool) else type(layer).__name__
                 raise SpecError(f"a {what.lower()} layer follows a linear layer "

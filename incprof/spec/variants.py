@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import SpecError
-from .layers import LRN, Branches, Conv, Dropout, Layer, Pool, leaves, replace_layers
+from .layer_reader import DROPPABLE
+from .layers import Branches, Conv, Layer, Pool, defaults, leaves, replace_layers
 from .model import ArchSpec, Printed
 
 
@@ -24,7 +25,7 @@ def apply_flavor(spec: ArchSpec, flavor: str) -> ArchSpec:
         raise SpecError(f"unknown flavour {flavor!r} for {spec.name}; choose from "
                         f"{', '.join(flavors(spec))}", path=spec.path)
     body = spec.flavors[flavor]
-    dropped = tuple({"lrn": LRN, "dropout": Dropout}[kind] for kind in body["drop"])
+    dropped = tuple(DROPPABLE[kind] for kind in body["drop"])
 
     def rewrite(layer: Layer) -> tuple[Layer, ...]:
         if isinstance(layer, dropped):
@@ -252,7 +253,7 @@ def _conv_default(spec: ArchSpec, key: str):
         for layer in leaves(row.layers):
             if isinstance(layer, Conv):
                 return getattr(layer, key)
-    return {"bias": True, "bn_eps": None}[key]
+    return defaults(Conv)[key]
 
 
 def _pick(spec: ArchSpec, where: str, kind: type, what: str):

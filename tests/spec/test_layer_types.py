@@ -1,8 +1,11 @@
-"""Every layer type has an entry in every per-type table: parsing, shapes, depth, counts, MAC classes,
-receptive fields, peak memory, the memory estimate and the builder; a type a table lacks is an
-error, never free."""
+"""Every layer type has an entry in every per-type table: parsing, shapes, depth, counts, receptive
+fields, peak memory, the memory estimate, the op inventory, the builder and the exporter (or a
+declared reason why the exporter cannot write it); the types with MACs have a MAC class; a type a
+table lacks is an error, never free."""
 
 import dataclasses
+import importlib
+import pkgutil
 import typing
 
 import pytest
@@ -10,8 +13,10 @@ import pytest
 from incprof.count import analytic
 from incprof.count import geometry
 from incprof.count import limits
+import incprof
+from incprof.capture import export_layers
 from incprof.count import inventory as ops
-from incprof.spec import parse
+from incprof.spec import layer_reader, parse
 from incprof.spec import shapes
 from incprof.spec import layers, registry
 from incprof.spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool,
@@ -53,7 +58,8 @@ def _rules():
         "shape": lambda layer: shapes.layer_out_shape(layer, SHAPE),
         "counts": lambda layer: analytic.layer_counts(layer, SHAPE,
                                                       shapes.layer_out_shape(layer, SHAPE)),
-        "mac class": analytic.conv_kind,
+        "mac class": lambda layer: analytic.layer_macs_by_kind(layer, SHAPE,
+                                                               shapes.layer_out_shape(layer, SHAPE)),
         "receptive field": lambda layer: geometry.layer_field(layer, geometry.Field(), SHAPE),
         "memory estimate": lambda layer: limits.estimate_bytes(_spec(layer)),
     }
@@ -71,11 +77,12 @@ def test_every_layer_type_has_an_example():
 
 def _tables() -> dict:
     tables = {
-        "parse": {kind for kind, _, _ in parse.LAYER_PARSERS.values()},
+        "parse": {kind for kind, _, _ in layer_reader.LAYER_PARSERS.values()},
         "shapes": shapes.SHAPE_RULES, "depth": shapes.DEPTH_RULES,
-        "counts": analytic.COUNT_RULES, "mac class": analytic.MAC_CLASSES,
+        "counts": analytic.COUNT_RULES,
         "receptive field": geometry.FIELD_RULES, "peak memory": geometry.PEAK_RULES,
         "memory estimate": limits.TEMPORARY_RULES, "referee ops": ops.OP_RULES,
+        "export": {**export_layers.EXPORTED, **export_layers.NOT_EXPORTED},
     }
     try:
         from incprof.nn import build
@@ -85,11 +92,115 @@ def _tables() -> dict:
     return tables
 
 
+# A value for each YAML layer key that no layer type has as its default (relu: the type's default
+# flipped); a key added to a layer type needs one here.
+SAMPLES = {"out": 8, "kernel": 3, "size": 2, "p": 0.5, "body": [{"relu": {}}], "stride": 2,
+           "padding": 1, "groups": 2, "bias": False, "bn_eps": 0.001, "role": "x", "multiplier": 2,
+           "ceil_mode": True, "count_include_pad": False, "alpha": 0.5, "beta": 0.5, "k": 2.0,
+           "shortcut": [{"relu": {}}], "scale": 0.5}
+
+
+@pytest.mark.parametrize("op", list(layer_reader.LAYER_PARSERS))
+def test_every_key_the_parser_takes_is_read(op):
+    """The parser's keys come from the layer's dataclass: each optional key, given, changes the
+    layer it makes (a key taken but not read would be silently ignored)."""
+    reader = layer_reader.LAYER_PARSERS[op]
+    if reader.keys is None:
+        return
+    required, optional = reader.keys
+    base = {key: SAMPLES[key] for key in required}
+    plain = parse.Parser("t").layer({op: base}, 1)
+    assert type(plain) is reader.type
+    for key in optional:
+        value = not getattr(plain, key) if key == "relu" else SAMPLES[key]
+        assert getattr(parse.Parser("t").layer({op: {**base, key: value}}, 1), key) != \
+            getattr(plain, key), key
+
+
 @pytest.mark.parametrize("table", list(_tables()))
 def test_every_table_names_every_layer_type(table):
     """Adding a layer type means one entry in each of these tables, and this test lists any
     table that lacks it."""
     assert set(_tables()[table]) == set(layers.LAYER_TYPES)
+
+
+def test_the_exporter_writes_a_type_or_says_why_not():
+    assert not set(export_layers.EXPORTED) & set(export_layers.NOT_EXPORTED)
+    assert all(reason.strip() for reason in export_layers.NOT_EXPORTED.values())
+    # every op a type is exported from has a writer
+    written = set(export_layers.WRITERS) | set(export_layers.COMBINERS)
+    assert {op for found in export_layers.EXPORTED.values() for op in found} <= written
+
+
+def _example_net(kind) -> tuple:
+    """The example of a layer type as a sequence the exporter can read (a softmax over classes
+    needs a flat input: a linear layer before it)."""
+    return (Linear(out=5), EXAMPLES[kind]) if kind is Softmax else (EXAMPLES[kind],)
+
+
+@pytest.mark.parametrize("kind", list(export_layers.EXPORTED), ids=lambda kind: kind.__name__)
+def test_the_exporter_writes_each_type_it_declares(kind):
+    """Built with torch and exported, each exported type's example reads back as itself."""
+    pytest.importorskip("torch")
+    from incprof.capture.export import export_spec
+    from incprof.nn.build import build
+
+    spec = ArchSpec(name="one", title="one", source="test", input=SHAPE,
+                    rows=(Row(name="r", type="r", layers=_example_net(kind)),))
+    exported = registry.parse_spec(export_spec(build(spec), SHAPE[1:], channels=SHAPE[0]), "one")
+    assert tuple(layer for row in exported.rows for layer in row.layers) == _example_net(kind)
+
+
+@pytest.mark.parametrize("kind", list(export_layers.NOT_EXPORTED), ids=lambda kind: kind.__name__)
+def test_a_type_the_exporter_cannot_write_is_refused(kind):
+    pytest.importorskip("torch")
+    from incprof.capture.export import export_spec
+    from incprof.errors import UsageError
+    from incprof.nn.build import build
+
+    spec = ArchSpec(name="one", title="one", source="test", input=SHAPE,
+                    rows=(Row(name="r", type="r", layers=(EXAMPLES[kind],)),))
+    with pytest.raises(UsageError, match="cannot be written as a spec: node "):
+        export_spec(build(spec), SHAPE[1:], channels=SHAPE[0])
+
+
+# The examples' MACs by class on 4x6x6, worked out by hand (k_h * k_w * C_in / groups * C_out * H * W).
+MAC_CLASSES = {
+    Conv: {"n x n conv": 3 * 3 * 4 * 8 * 6 * 6},
+    Separable: {"n x n conv": 3 * 3 * (4 * 2) * 6 * 6, "1x1 conv": (4 * 2) * 8 * 6 * 6},
+    Linear: {"linear": 4 * 6 * 6 * 5},
+    Branches: {"1x1 conv": 4 * 2 * 6 * 6},
+    Residual: {"n x n conv": 3 * 3 * 4 * 4 * 6 * 6},
+}
+
+
+@pytest.mark.parametrize("kind", list(EXAMPLES), ids=lambda kind: kind.__name__)
+def test_mac_classes(kind):
+    layer = EXAMPLES[kind]
+    out = shapes.layer_out_shape(layer, SHAPE)
+    assert analytic.layer_macs_by_kind(layer, SHAPE, out) == MAC_CLASSES.get(kind, {})
+
+
+def test_only_the_types_with_macs_have_a_mac_class():
+    assert set(analytic.MAC_CLASSES) == set(MAC_CLASSES)
+
+
+def test_every_table_keyed_by_layer_type_is_checked():
+    """A dict keyed by layer types anywhere in incprof is one of the tables above (a new concern's
+    table included), or one that holds only some types by design: the MAC classes and the two
+    halves of the exporter's."""
+    pytest.importorskip("torch")  # incprof.nn.build
+    checked = {id(table) for table in _tables().values()} | {
+        id(analytic.MAC_CLASSES), id(export_layers.EXPORTED), id(export_layers.NOT_EXPORTED)}
+    unchecked = []
+    for found in pkgutil.walk_packages(incprof.__path__, "incprof."):
+        if found.name.endswith("__main__"):  # runs the app
+            continue
+        for name, value in vars(importlib.import_module(found.name)).items():
+            if isinstance(value, dict) and value and set(value) <= set(layers.LAYER_TYPES) and \
+                    id(value) not in checked:
+                unchecked.append(f"{found.name}.{name}")
+    assert unchecked == []
 
 
 @pytest.mark.parametrize("rule", list(_rules()))
