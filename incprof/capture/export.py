@@ -15,13 +15,15 @@ torch is imported inside the functions only.
 
 from __future__ import annotations
 
+from ..count.aten import Free, kind
 from ..errors import UsageError
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
 from .rows import example_shape, export_program, op_name
 
-FREE = {"flatten", "view", "reshape", "_unsafe_view", "clone", "alias", "contiguous", "detach",
-        "identity"}
+# The ops that give their input's values in the same order (a reshape, an alias or a copy): a
+# flatten before a linear layer, or nothing.
+FREE = Free("same")
 
 
 def _arg(node, index: int, name: str, default):
@@ -144,7 +146,7 @@ class _Writer:
                                     "padding": padding, "groups": groups, "bias": bias,
                                     "bn_eps": None, "relu": False, "_cin": cin}}, [key]))
             return
-        if short in ("batch_norm", "_native_batch_norm_legit_no_training"):
+        if kind(short) == "batchnorm":
             eps = node.args[-1] if short != "batch_norm" else _arg(node, 7, "eps", 1e-5)
             if conv is None or conv["bn_eps"] is not None or conv["relu"]:
                 raise g.fail(node, "a BatchNorm that does not follow a conv directly has no "
