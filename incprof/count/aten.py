@@ -55,9 +55,9 @@ def conv(transposed: bool | None) -> Rule:
     C_in per input element, the weight being C_in x C_out/groups x k). ``transposed`` None: the op
     says it in its seventh argument (aten.convolution)."""
     def rule(args, out):
-        inp, weight = args[0], args[1]
-        backward = bool(args[6]) if transposed is None else transposed
-        return (numel(inp) if backward else numel(out)) * numel(weight) // weight[0], 0
+        weight = args[1]
+        positions = args[0] if (bool(args[6]) if transposed is None else transposed) else out
+        return numel(positions) * numel(weight) // weight[0], 0
     return rule
 
 
