@@ -169,6 +169,7 @@ ATEN: dict[str, AtenOp] = {
                          "copy_ masked_fill item _local_scalar_dense"),
 }
 
+# The table's rules in words, as a --model profile's meta states them.
 RULES_TEXT = (
     "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
     "position); linear, addmm, mm, bmm, matmul M*N*K, two-operand einsum the product of its index "
