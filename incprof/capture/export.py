@@ -16,14 +16,16 @@ torch is imported inside the functions only.
 
 from __future__ import annotations
 
+from ..count.aten import Free
 from ..errors import UsageError
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
 from .export_layers import COMBINERS, WRITERS, clean, node_shape
 from .rows import example_shape, export_program, op_name
 
-FREE = {"flatten", "view", "reshape", "_unsafe_view", "clone", "alias", "contiguous", "detach",
-        "identity"}
+# The ops that give their input's values in the same order (a reshape, an alias or a copy): a
+# flatten before a linear layer, or nothing.
+FREE = Free("same")
 
 
 class _Writer:

@@ -1,15 +1,17 @@
 """The ops any ``nn.Module`` runs (``model_ops``), recorded for the referee: one eager run on the
-example input (incprof.capture.trace), counted with incprof.capture.rows's rules. It gives two views,
-because the peers count at two levels: the aten ops (what fvcore, FlopCounterMode and ptflops' aten
-backend see) and the calls (what module hooks and patched functions see: each module of a kind in
-``MODULE_KINDS``, and each call through a watched attribute such as ``F.relu`` made outside such a
-module). A spec's inventory is incprof.count.inventory.
+example input (incprof.capture.trace), counted with incprof.capture.rows's rules, each aten op of
+its kind in the aten-op vocabulary (incprof.count.aten). It gives two views, because the peers
+count at two levels: the aten ops (what fvcore, FlopCounterMode and ptflops' aten backend see) and
+the calls (what module hooks and patched functions see: each module of a kind in ``MODULE_KINDS``,
+and each call through a watched attribute such as ``F.relu`` made outside such a module). A spec's
+inventory is incprof.count.inventory.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..count import aten as vocabulary
 from ..count.inventory import Op
 
 # torch module classes, by op kind (the kind a spec layer of that module has).
@@ -18,16 +20,6 @@ MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm"
                 "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
                 "Softmax": "softmax", "Dropout": "dropout",
                 "MultiheadAttention": "multihead_attention"}
-# aten ops, by op kind (an op not listed keeps its own name as its kind).
-ATEN_KINDS = {
-    **dict.fromkeys(("convolution", "_convolution", "conv1d", "conv2d", "conv3d"), "conv"),
-    **dict.fromkeys(("addmm", "mm", "bmm", "matmul", "linear"), "linear"),
-    **dict.fromkeys(("batch_norm", "native_batch_norm", "_native_batch_norm_legit",
-                     "_native_batch_norm_legit_no_training"), "batchnorm"),
-    **dict.fromkeys(("adaptive_avg_pool2d", "_adaptive_avg_pool2d"), "adaptive_avgpool"),
-    **dict.fromkeys(("max_pool2d", "max_pool2d_with_indices"), "maxpool"),
-    "avg_pool2d": "avgpool", "relu": "relu", "relu_": "relu", "cat": "concat",
-}
 # An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
 # (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
 _POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
@@ -105,11 +97,12 @@ def model_ops(model, x, watch=()) -> ModelOps:
             if short == "mean" and any(kind in _POOLS for _, kind in inside):
                 short = "adaptive_avg_pool2d"
             args = [a for a in r.args if hasattr(a, "meta")]
-            bias = short in ("addmm", "baddbmm") or (
-                ATEN_KINDS.get(short) == "conv" and len(r.args) > 2 and r.args[2] is not None)
-            source = args[1] if short in ("addmm", "baddbmm") and len(args) > 1 else \
-                (args[0] if args else None)
-            aten.append(Op(ATEN_KINDS.get(short, short),
+            entry = vocabulary.ATEN.get(short)
+            bias = entry is not None and entry.bias is not None and len(r.args) > entry.bias \
+                and r.args[entry.bias] is not None
+            first = entry.operand if entry else 0
+            source = args[first] if len(args) > first else (args[0] if args else None)
+            aten.append(Op(vocabulary.kind(short),
                            _shape(source.meta.get("val")) if source else (),
                            _shape(r.meta.get("val")), macs[index], bias=bias, batch=batch))
             if index >= whole_until:

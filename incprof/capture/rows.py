@@ -3,8 +3,8 @@ count params, MACs and other ops per row; then count again with torch's FlopCoun
 
 Rows are the modules at ``depth`` (1: the model's top-level children). An op called by a module
 above that depth outside any of its children goes to a row named after that module (the model's
-own ops: a row named ``(ClassName)``). Every op either has a counting rule in ``MAC_RULES``,
-``OTHER_RULES`` or ``FREE_OPS``, or is listed as not counted; nothing is silently zero.
+own ops: a row named ``(ClassName)``). Every op either has a counting rule in the aten-op
+vocabulary (incprof.count.aten), or is listed as not counted; nothing is silently zero.
 
 torch is imported inside the functions only.
 """
@@ -13,63 +13,17 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 from collections import Counter
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 
+from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
-from ..spec.shapes import numel
 
-# MACs: conv (weight elements / C_out per output element, i.e. k_h*k_w*C_in/groups), transposed conv
-# (weight elements / C_in per input element), linear (input rows x weight elements), and matrix
-# products M*N*K (addmm, mm, bmm, baddbmm, matmul of operands with 2 or more dimensions, a
-# two-operand einsum: the product of all its index sizes).
-CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "_convolution"}
-CONV_TRANSPOSE_OPS = {"conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
-MATMUL_OPS = {"addmm", "mm", "bmm", "baddbmm", "matmul"}
-# Other ops, per element: "out" counts output elements, "in" input elements, "window" the pool's
-# kernel area per output element, and a number is that many per output element.
-OTHER_RULES = {
-    **dict.fromkeys(("batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm",
-                     "layer_norm", "native_layer_norm", "group_norm", "native_group_norm",
-                     "instance_norm"), 2),
-    **dict.fromkeys(("relu", "relu_", "relu6", "hardtanh", "hardtanh_", "leaky_relu",
-                     "leaky_relu_", "sigmoid", "sigmoid_", "tanh", "gelu", "silu", "silu_",
-                     "hardswish", "hardswish_", "hardsigmoid", "elu", "softmax", "_softmax",
-                     "log_softmax", "_log_softmax", "add", "add_", "sub", "sub_", "mul", "mul_",
-                     "div", "div_", "rsub"), 1),
-    **dict.fromkeys(("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
-                     "avg_pool1d", "avg_pool2d", "avg_pool3d"), "window"),
-    **dict.fromkeys(("adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
-                     "adaptive_max_pool2d", "mean", "sum", "amax"), "in"),
-}
-# No arithmetic: moving, viewing, joining, creating and copying values, and dropout at inference.
-FREE_OPS = {
-    "view", "_unsafe_view", "reshape", "flatten", "unflatten", "permute", "transpose", "t",
-    "contiguous", "clone", "cat", "concat", "stack", "split", "split_with_sizes", "chunk",
-    "unbind", "slice", "select", "index", "getitem", "unsqueeze", "squeeze", "expand",
-    "expand_as", "alias", "detach", "dropout", "dropout_", "feature_dropout", "native_dropout",
-    "alpha_dropout", "repeat", "pad", "constant_pad_nd", "zeros", "ones", "full", "empty",
-    "arange", "zeros_like", "ones_like", "to", "_to_copy", "type_as", "lift_fresh_copy", "copy",
-    "copy_", "sym_size", "size", "identity", "_assert_tensor_metadata", "item", "swapaxes",
-    "swapdims", "movedim", "roll", "flip", "narrow", "as_strided", "view_as", "reshape_as",
-    "new_zeros", "new_ones", "new_empty", "new_full", "fill", "fill_", "zero_", "masked_fill",
-    "full_like", "empty_like", "lift_fresh", "_local_scalar_dense",
-}
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
                  "flop_counter_macs", "output_size", "ops", "not_counted"]
-RULES_TEXT = (
-    "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
-    "position); linear, addmm, mm, bmm, matmul M*N*K, two-operand einsum the product of its index "
-    "sizes. Other ops: BatchNorm/LayerNorm/GroupNorm 2 "
-    "per output element; ReLU and other activations, softmax, add, sub, mul, div 1 per output "
-    "element; max/avg pools the kernel area per output element; adaptive pools, mean, sum one per "
-    "input element; views, cat, slicing, copies, padding, creating and filling tensors, masking "
-    "and dropout (eval) are free. Any other op "
-    "is listed as not counted, and the totals exclude it.")
 
 
 @dataclass
@@ -113,62 +67,25 @@ def _shape(value) -> tuple | None:
     return tuple(int(s) for s in value.shape) if hasattr(value, "shape") else None
 
 
-def _arg_shape(node, index: int) -> tuple | None:
-    args = node.args
-    return _shape(args[index].meta.get("val")) if len(args) > index and hasattr(
-        args[index], "meta") else None
+def _arg(value):
+    """An argument as the vocabulary's rules take it: a tensor as its shape, lists item by item."""
+    if hasattr(value, "meta"):
+        return _shape(value.meta.get("val"))
+    if isinstance(value, (tuple, list)):
+        return [_arg(v) for v in value]
+    return value
 
 
 def node_counts(node) -> tuple[int, int, bool]:
-    """(MACs, other ops, counted) of one call_function node, from the shapes in its meta."""
-    short = op_name(node.target).split(".")[-1]
-    out = _shape(node.meta.get("val"))
-    if short in CONV_OPS or short in CONV_TRANSPOSE_OPS:
-        inp, weight = _arg_shape(node, 0), _arg_shape(node, 1)
-        transposed = short in CONV_TRANSPOSE_OPS or (
-            short in ("convolution", "_convolution") and bool(node.args[6]))
-        if transposed:
-            return numel(inp) * numel(weight) // weight[0], 0, True
-        return numel(out) * numel(weight) // weight[0], 0, True
-    if short == "linear":
-        inp, weight = _arg_shape(node, 0), _arg_shape(node, 1)
-        return numel(inp[:-1]) * numel(weight), 0, True
-    if short in MATMUL_OPS:
-        first = 1 if short in ("addmm", "baddbmm") else 0
-        a, b = _arg_shape(node, first), _arg_shape(node, first + 1)
-        if len(a) < 2 or len(b) < 2:
-            return 0, 0, False  # vector products: no rule (FlopCounterMode counts none either)
-        return numel(out) * a[-1], 0, True
-    if short == "einsum":
-        return _einsum_macs(node)
-    if short in FREE_OPS or node.target.__class__.__name__ == "builtin_function_or_method":
+    """(MACs, other ops, counted) of one call_function node, from the shapes in its meta, by its
+    rule in incprof.count.aten (Python builtins on sizes are free)."""
+    if node.target.__class__.__name__ == "builtin_function_or_method":
         return 0, 0, True
-    rule = OTHER_RULES.get(short)
-    if rule is None or out is None:
+    op = ATEN.get(op_name(node.target).split(".")[-1])
+    counts = op and op.rule([_arg(a) for a in node.args], _shape(node.meta.get("val")))
+    if counts is None:
         return 0, 0, False
-    if rule == "in":
-        return 0, numel(_arg_shape(node, 0)), True
-    if rule == "window":
-        kernel = node.args[1]
-        kernel = [kernel] * (len(out) - 2) if isinstance(kernel, int) else list(kernel)
-        if len(kernel) == 1:
-            kernel *= len(out) - 2
-        return 0, numel(out) * math.prod(kernel), True
-    return 0, numel(out) * rule, True
-
-
-def _einsum_macs(node) -> tuple[int, int, bool]:
-    """A two-operand einsum: the product of every index's size (no rule for '...' or more
-    operands)."""
-    equation, operands = node.args[0].replace(" ", ""), node.args[1]
-    inputs = equation.split("->")[0].split(",")
-    if "." in equation or len(inputs) != 2 or len(operands) != 2:
-        return 0, 0, False
-    sizes = {}
-    for letters, operand in zip(inputs, operands):
-        for letter, size in zip(letters, _shape(operand.meta.get("val"))):
-            sizes[letter] = int(size)
-    return math.prod(sizes.values()), 0, True
+    return *counts, True
 
 
 def example_shape(model, input_size, channels: int = 3, batch_size: int = 1) -> tuple:

@@ -19,10 +19,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-# Calls that only read shapes, reshape, allocate or (in eval mode) pass values through: not
-# listed among the calls counted as zero, because they compute nothing.
-_NO_COMPUTE = {"dim", "size", "flatten", "view", "reshape", "zeros", "empty", "dropout",
-               "__get__"}
+from ..count.aten import Free
+
+# Calls that read sizes, reshape, pass values through (dropout in eval mode) or make tensors, the
+# free ops of the aten-op vocabulary that move no value, and reading an attribute such as .shape
+# (``__get__``, a Python-level call that runs no aten op): no layer's op, so not listed among the
+# calls counted as zero.
+_NO_COMPUTE = Free("size", "same", "pass", "new")
+_ATTRIBUTE = "__get__"
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def _pricing_mode(batch_size: int):
             out = func(*args, **(kwargs or {}))
             name = getattr(func, "__name__", str(func))
             if name not in ("conv2d", "linear"):
-                if name not in _NO_COMPUTE:
+                if name not in _NO_COMPUTE and name != _ATTRIBUTE:
                     self.uncounted[name] += 1
                 return out
             row = self.rows[-1] if self.rows else ""

@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass, field
 
 from ..capture.inventory import MODULE_KINDS
+from ..count.aten import kind
 
 # The module each peer needs, by the referee's name for it.
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch.utils.flop_counter",
@@ -26,10 +27,9 @@ PEERS = tuple(MODULES)
 # patches torch.mm and so also counts the mm inside torch's Python meta kernel for linear layers.
 META = frozenset({"flop_counter", "ptflops_aten", "thop", "torchinfo"})
 
-# fvcore operator names, by op kind (torch module classes: incprof.capture.inventory.MODULE_KINDS).
-_FVCORE_KINDS = {"conv": "conv", "linear": "linear", "addmm": "linear", "matmul": "linear",
-                 "batch_norm": "batchnorm", "adaptive_avg_pool2d": "adaptive_avgpool",
-                 "einsum": "torch.einsum"}
+# fvcore's operator names are aten ops' (kinds: incprof.count.aten), but for two: its conv handle
+# reports "conv", and its einsum is the whole torch.einsum call (incprof.capture.inventory.JIT_CALLS).
+_FVCORE_KINDS = {"conv": "conv", "einsum": "torch.einsum"}
 
 # One line per peer: how it runs and what it counts, for the docs and the report.
 DESCRIPTIONS = {
@@ -95,12 +95,21 @@ def run(tool: str, model, x) -> Reading:
         return _RUNNERS[tool](model, x)
 
 
-def _by_kind(pairs, kinds: dict) -> dict:
+def _by_kind(pairs, kind_of) -> dict:
+    """The values of (name, value) pairs summed by ``kind_of(name)``, zeros left out."""
     out: dict[str, int] = {}
     for name, value in pairs:
-        kind = kinds.get(name, name)
-        out[kind] = out.get(kind, 0) + int(value)
+        op_kind = kind_of(name)
+        out[op_kind] = out.get(op_kind, 0) + int(value)
     return {k: v for k, v in out.items() if v}
+
+
+def _module_kind(name: str) -> str:
+    return MODULE_KINDS.get(name, name)
+
+
+def _fvcore_kind(name: str) -> str:
+    return _FVCORE_KINDS.get(name) or kind(name)
 
 
 def _fvcore(model, x) -> Reading:
@@ -115,7 +124,7 @@ def _fvcore(model, x) -> Reading:
         total = int(analysis.total())
         by_operator = analysis.by_operator()
     return Reading(total, int(parameter_count(model)[""]),
-                   _by_kind(by_operator.items(), _FVCORE_KINDS))
+                   _by_kind(by_operator.items(), _fvcore_kind))
 
 
 def _flop_counter(model, x) -> Reading:
@@ -125,10 +134,9 @@ def _flop_counter(model, x) -> Reading:
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         model(x)
-    kinds = {"convolution": "conv", "addmm": "linear", "mm": "linear"}
     counts = counter.get_flop_counts().get("Global", {})
     return Reading(int(counter.get_total_flops()), None,
-                   _by_kind(((str(op).split(".")[-1], v) for op, v in counts.items()), kinds))
+                   _by_kind(((str(op).split(".")[-1], v) for op, v in counts.items()), kind))
 
 
 def _ptflops(backend: str):
@@ -161,7 +169,7 @@ def _thop(model, x) -> Reading:
             else:
                 pairs.append((type(modules[path]).__name__, ops))
     leaves(layers, "")
-    return Reading(int(total), int(params), _by_kind(pairs, MODULE_KINDS))
+    return Reading(int(total), int(params), _by_kind(pairs, _module_kind))
 
 
 def _torchinfo(model, x) -> Reading:
@@ -170,7 +178,7 @@ def _torchinfo(model, x) -> Reading:
     stats = summary(model, input_data=[x], verbose=0, mode="eval")
     pairs = [(layer.class_name, layer.macs) for layer in stats.summary_list if layer.is_leaf_layer]
     return Reading(int(stats.total_mult_adds), int(stats.total_params),
-                   _by_kind(pairs, MODULE_KINDS))
+                   _by_kind(pairs, _module_kind))
 
 
 _RUNNERS = {"fvcore": _fvcore, "flop_counter": _flop_counter,
