@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..count.analytic import count_spec, macs_by_kind, sequence_counts
+from ..count.analytic import MAX_BATCH, count_spec, macs_by_kind, sequence_counts
 from ..count.geometry import BYTES, geometry
 from ..records import Records, to_frame
 from ..spec.check import printed_mismatches
@@ -105,8 +105,8 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
                     progress=None) -> Records:
     """profile's rows as plain records (every COLUMNS key in each row), with its totals and meta
     in ``attrs``; no pandas. The options are profile's."""
-    if not 1 <= batch_size <= 4096:
-        raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch size must be from 1 to {MAX_BATCH}, got {batch_size}")
     dtype = latency.dtype if latency is not None else dtype
     if dtype not in BYTES:
         raise ValueError(f"dtype must be one of {', '.join(BYTES)}, got {dtype!r}")
