@@ -76,22 +76,21 @@ def ceilings(
         count = int(float(max_count))
     except (ValueError, OverflowError):
         count = -1
-    if not 1 <= count <= 2 * 10**15:  # counts times a batch of 4096 must fit in 64 bits
+    if not 1 <= count <= 2 * 10**15:  # counts times a batch of MAX_BATCH must fit in 64 bits
         fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
     analytic.MAX_COUNT = count
 
 
-def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
-                 fmt: Format, output: Path | None, wide: bool) -> None:
+def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channels: int, depth: int,
+                 batch_size: int, fmt: Format, output: Path | None, wide: bool) -> None:
     """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
     disagrees with the graph count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
     with user_errors():
-        df = profile_model_records(load_model(ref, model_arg), parse_input_size(input_size),
-                                   channels=channels, depth=depth, batch_size=batch_size,
-                                   label=ref)
+        df = profile_model_records(load_model(ref, model_arg), input_size, channels=channels,
+                                   depth=depth, batch_size=batch_size, label=ref)
     write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
                  json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df), wide=wide)
     if not df.attrs["totals"]["flop_counter_agrees"]:
@@ -155,14 +154,15 @@ def table(
     check_network(ctx, model)
     check_timing(ctx, latency)
     check_wide(ctx, fmt)
+    size = parse_input_size(input_size)
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")
-        _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output, wide)
+        _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide)
         return
     if model is not None:  # --latency, --plot, --columns: through the model's exported spec
         with user_errors():
-            spec = model_spec(model, model_arg, parse_input_size(input_size), channels, depth)
+            spec = model_spec(model, model_arg, size, channels, depth)
 
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
@@ -171,7 +171,7 @@ def table(
     check_outputs(output, plot)
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
-            spec or arch, flavor=flavor, aux=aux, input_size=parse_input_size(input_size),
+            spec or arch, flavor=flavor, aux=aux, input_size=size,
             batch_size=batch_size, verify=verify,
             max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
             dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
@@ -209,9 +209,10 @@ def export_model(
     """
     from ..capture.export import export_spec, to_yaml
 
+    size = parse_input_size(input_size)
     with user_errors():
-        data = export_spec(load_model(model, model_arg), parse_input_size(input_size),
-                           channels=channels, depth=depth, label=model)
+        data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
+                           label=model)
     emit(to_yaml(data), output)
 
 
