@@ -280,16 +280,16 @@ def report(
 
 def check(
     ctx: typer.Context,
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
+    flavor: FlavorOpt = "paper",
+    input_size: InputSizeOpt = None,
     max_params: Annotated[Optional[str], typer.Option(rich_help_panel=BUDGETS, help="Budget for "
                                                       "params (inference, no aux heads), a count "
                                                       "like 7000000, 7M or 6,998,552.")] = None,
     max_macs: Annotated[Optional[str], typer.Option(rich_help_panel=BUDGETS, help="Budget for "
                                                     "MACs per image at inference, a count like "
                                                     "1.6G.")] = None,
-    arch: ArchOpt = "googlenet",
-    spec: SpecOpt = None,
-    flavor: FlavorOpt = "paper",
-    input_size: InputSizeOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
 ) -> None:

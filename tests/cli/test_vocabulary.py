@@ -150,7 +150,7 @@ PANELS = {"table": ["Input", "Output", "Cross-check", "Latency", "Model"],
           "compare": ["Input", "Output", "Cross-check", "Latency", "Model"],
           "factorize": ["Input", "Output", "Cross-check"], "sweep": ["Input", "Output", "Latency", "Model"],
           "bench": ["Input", "Output", "Latency", "Model"], "referee": ["Input", "Output", "Model"],
-          "check": ["Budgets", "Input", "Model"], "diff": ["Output", "Model"],
+          "check": ["Input", "Budgets", "Model"], "diff": ["Output", "Model"],
           "export": ["Model", "Input", "Output"], "report": ["Output", "Latency"], "list": []}
 
 
