@@ -1,4 +1,5 @@
-"""The options commands share, as typer option types, and the parsing of their values.
+"""The options commands share, as typer option types grouped in help panels; the parsing of their
+values; and the refusal, in one line, of an option that does not apply to what was given.
 
 Everything here is light: heavy libraries are imported only when a value needs them.
 """
