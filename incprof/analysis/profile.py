@@ -4,7 +4,7 @@ into rows, as Records."""
 from __future__ import annotations
 
 
-from ..count.analytic import count_spec, macs_by_kind, sequence_counts
+from ..count.analytic import MAX_BATCH, count_spec, macs_by_kind, sequence_counts
 from ..count.geometry import BYTES, geometry
 from ..records import Records
 from ..spec.check import printed_mismatches
@@ -70,8 +70,8 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
     representational bottleneck. Totals and run metadata are in ``attrs["totals"]`` and
     ``attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
     """
-    if not 1 <= batch_size <= 4096:
-        raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch size must be from 1 to {MAX_BATCH}, got {batch_size}")
     dtype = latency.dtype if latency is not None else dtype
     if dtype not in BYTES:
         raise ValueError(f"dtype must be one of {', '.join(BYTES)}, got {dtype!r}")

@@ -14,13 +14,17 @@ from typing import Annotated, Optional
 import typer
 
 from .. import __version__
+from ..count.analytic import MAX_BATCH
 from ..errors import SpecError
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
 from . import measure as cli_measure
-from .options import (ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, Format, MaxMemoryOpt,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, ThreadsOpt, WarmupOpt, WideOpt,
-                      load_model, model_spec, parse_columns, parse_count, parse_input_size, timing_options)
+from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt,
+                      CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, InputSizeOpt,
+                      LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
+                      ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network, check_timing,
+                      check_wide, load_model, model_spec, parse_columns, parse_count, parse_input_size,
+                      refuse, timing_options)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
@@ -66,80 +70,72 @@ def ceilings(
         count = int(float(max_count))
     except (ValueError, OverflowError):
         count = -1
-    if not 1 <= count <= 2 * 10**15:  # counts times a batch of 4096 must fit in 64 bits
+    if not 1 <= count <= 2 * 10**15:  # counts times a batch of MAX_BATCH must fit in 64 bits
         fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
     # in force for this command only: reset when its context closes, however it ends
     ctx.with_resource(using(Ceilings(max_nodes=max_nodes, max_bytes=max_bytes, max_side=max_side,
                                      max_count=count, max_layers=max_layers)))
 
 
-def _table_model(ref: str, model_arg, input_size, channels: int, depth: int, batch_size: int,
-                 fmt: Format, output: Path | None) -> None:
+def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channels: int, depth: int,
+                 batch_size: int, fmt: Format, output: Path | None, wide: bool) -> None:
     """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
     disagrees with the graph count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
     with user_errors():
-        df = profile_model_records(load_model(ref, model_arg), parse_input_size(input_size),
-                                   channels=channels, depth=depth, batch_size=batch_size,
-                                   label=ref)
+        df = profile_model_records(load_model(ref, model_arg), input_size, channels=channels,
+                                   depth=depth, batch_size=batch_size, label=ref)
     write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
-                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df))
+                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df), wide=wide)
     if not df.attrs["totals"]["flop_counter_agrees"]:
         fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
              code=1)
 
 
 def table(
-    arch: Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture (see "
-                                      "'incprof list').")] = "googlenet",
-    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec (same "
-                                                 "schema as tables/*.yaml); replaces --arch.")] = None,
-    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Include the auxiliary classifiers "
-                                      "(training-only heads), listed and totalled apart.")] = True,
-    input_size: Annotated[Optional[str], typer.Option(help="Input height x width, e.g. 320 or "
-                                                      "299x299 (default: the spec's input).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch; MACs scale with it, "
-                                            "params do not.")] = 1,
-    flavor: Annotated[str, typer.Option(help="paper: the spec as published. Other flavours are "
-                                        "defined by the spec: googlenet's torchvision (conv+BN, no "
-                                        "LRN, 3x3 in the 5x5 branch), bn_inception's caffe (the "
-                                        "Caffe port).")] = "paper",
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table (rich), markdown, csv or "
-                                        "json; csv/json carry raw integers.")] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "(atomically) instead of stdout; - is "
-                                                   "stdout.")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Build the network and "
-                                         "re-count every row with torch's FlopCounterMode "
-                                         "formulas on an empty batch (needs torch); "
-                                         "--no-verify is instant and torch-free.")] = True,
-    plot: Annotated[Optional[Path], typer.Option(help="Also write stacked bars of MACs per row "
-                                                 "by conv kind (.png or .svg).")] = None,
-    max_memory: MaxMemoryOpt = None,
-    columns: Annotated[str, typer.Option(help="Extra column groups, comma-separated: rf "
-                                         "(receptive field, jump), memory (activations, peak live "
-                                         "bytes), bottleneck (size drop), or all.")] = "",
-    dtype: Annotated[DType, typer.Option(help="Bytes per value for activation memory.")
-                     ] = DType.fp32,
-    bottleneck_factor: Annotated[float, typer.Option(min=1.0, help="Flag a row whose output is "
+    ctx: typer.Context,
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
+    flavor: FlavorOpt = "paper",
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", rich_help_panel=INPUT, help="Include the "
+                                      "auxiliary classifiers (training-only heads), listed and "
+                                      "totalled apart.")] = True,
+    input_size: InputSizeOpt = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=INPUT,
+                                            help="Images per batch; MACs scale with it, params do "
+                                            "not.")] = 1,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write "
+                                                 "stacked bars of MACs per row by conv kind to "
+                                                 "this file (.png or .svg).")] = None,
+    columns: Annotated[str, typer.Option(rich_help_panel=OUTPUT, help="Extra column groups, "
+                                         "comma-separated: rf (receptive field, jump), memory "
+                                         "(activations, peak live bytes), bottleneck (size drop), "
+                                         "or all. Default: none.")] = "",
+    dtype: Annotated[DType, typer.Option(rich_help_panel=OUTPUT, help="Bytes per value for "
+                                         "activation memory: fp32, fp16 or bf16 (with --latency, "
+                                         "also the timing dtype).")] = DType.fp32,
+    bottleneck_factor: Annotated[float, typer.Option(min=1.0, rich_help_panel=OUTPUT,
+                                                     help="Flag a row whose output (HxWxC) is "
                                                      "more than this many times smaller than "
                                                      "the previous row's.")] = 4.0,
-    latency: Annotated[bool, typer.Option("--latency", help="Time every row alone and the whole "
-                                          "network (machine-dependent; see --device).")] = False,
+    wide: WideOpt = False,
+    verify: VerifyOpt = True,
+    latency: LatencyOpt = False,
     device: DeviceOpt = "auto",
     channels_last: ChannelsLastOpt = False,
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
-    wide: WideOpt = False,
     threads: ThreadsOpt = None,
+    max_memory: MaxMemoryOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
-    depth: Annotated[int, typer.Option(min=1, help="With --model: rows are the modules at this "
-                                       "depth (1: the top-level children).")] = 1,
+    depth: DepthOpt = 1,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -151,12 +147,18 @@ def table(
     from ..analysis.profile import profile_records
     from ..render import profile as render_profile
 
+    check_network(ctx, model)
+    check_timing(ctx, latency)
+    check_wide(ctx, fmt)
+    size = parse_input_size(input_size)
     if model is not None and not (latency or plot or columns):
-        _table_model(model, model_arg, input_size, channels, depth, batch_size, fmt, output)
+        refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
+               "exported spec, with --latency, --plot or --columns")
+        _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide)
         return
     if model is not None:  # --latency, --plot, --columns: through the model's exported spec
         with user_errors():
-            spec = model_spec(model, model_arg, parse_input_size(input_size), channels, depth)
+            spec = model_spec(model, model_arg, size, channels, depth)
 
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
@@ -165,7 +167,7 @@ def table(
     check_outputs(output, plot)
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
-            spec or arch, flavor=flavor, aux=aux, input_size=parse_input_size(input_size),
+            spec or arch, flavor=flavor, aux=aux, input_size=size,
             batch_size=batch_size, verify=verify,
             max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
             dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
@@ -182,17 +184,19 @@ def table(
 
 
 def export_model(
-    model: Annotated[str, typer.Option("--model", "-m", help="The nn.Module: torchvision:NAME, "
-                                       "timm:NAME, path/to/file.py:factory or "
-                                       "package.module:factory. Importing a file or module runs "
-                                       "its code.")],
-    output: OutputOpt = None,
+    model: Annotated[str, typer.Option("--model", "-m", rich_help_panel=MODEL, help="The "
+                                       "nn.Module: torchvision:NAME, timm:NAME, "
+                                       "path/to/file.py:factory or package.module:factory. "
+                                       "Importing a file or module runs its code.")],
     model_arg: ModelArgOpt = None,
-    input_size: Annotated[Optional[str], typer.Option(help="Input height x width of the example "
-                                                      "input (default: the model's, else 224).")
-                          ] = None,
     channels: ChannelsOpt = 3,
-    depth: Annotated[int, typer.Option(min=1, help="Rows follow the modules at this depth.")] = 1,
+    depth: Annotated[int, typer.Option(min=1, rich_help_panel=MODEL, help="Rows follow the "
+                                       "modules at this depth (1: the top-level children).")] = 1,
+    input_size: Annotated[Optional[str], typer.Option(rich_help_panel=INPUT, help="Height x "
+                                                      "width of the example input in pixels: HxW "
+                                                      "or S. Default: the model's (timm), else "
+                                                      "224.")] = None,
+    output: OutputOpt = None,
 ) -> None:
     """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
 
@@ -201,29 +205,34 @@ def export_model(
     """
     from ..capture.export import export_spec, to_yaml
 
+    size = parse_input_size(input_size)
     with user_errors():
-        data = export_spec(load_model(model, model_arg), parse_input_size(input_size),
-                           channels=channels, depth=depth, label=model)
+        data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
+                           label=model)
     emit(to_yaml(data), output)
 
 
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the markdown reports and their "
-                                      "figures.")] = Path("reports"),
-    latency: Annotated[bool, typer.Option("--latency", help="Write a machine-dependent latency "
-                                          "report under OUT/latency/ instead, named after its "
-                                          "environment.")] = False,
-    arch: Annotated[str, typer.Option("--arch", "-a", help="With --latency: the architecture.")
-                    ] = "googlenet",
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="With --latency: the batch "
-                                            "size.")] = 1,
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", rich_help_panel=OUTPUT, help="Folder for the "
+                                      "markdown reports and their figures; created if need be.")
+                   ] = Path("reports"),
+    referee: Annotated[bool, typer.Option("--referee", rich_help_panel=OUTPUT, help="Also write "
+                                          "referee.md: every peer counter run on every built-in "
+                                          "network (needs incprof\\[peers]; most of the time of "
+                                          "all the reports).")] = False,
+    latency: Annotated[bool, typer.Option("--latency", rich_help_panel=LATENCY, help="Write a "
+                                          "machine-dependent latency report under OUT/latency/ "
+                                          "instead, named after its environment.")] = False,
+    arch: Annotated[str, typer.Option("--arch", "-a", rich_help_panel=LATENCY, help="With "
+                                      "--latency: the network to time (a built-in name or a "
+                                      "spec file), in the "
+                                      "paper flavour without aux heads (the report is named "
+                                      "after it, so it takes no --flavor).")] = "googlenet",
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=LATENCY,
+                                            help="With --latency: images per batch.")] = 1,
     device: DeviceOpt = "auto",
-    dtype: Annotated[DType, typer.Option(help="With --latency: fp32, fp16 or bf16.")
-                     ] = DType.fp32,
-    referee: Annotated[bool, typer.Option("--referee", help="Also write referee.md: every peer "
-                                          "counter run on every built-in network (needs "
-                                          "incprof[peers]; most of the time of all the "
-                                          "reports).")] = False,
+    dtype: TimingDTypeOpt = DType.fp32,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
@@ -235,6 +244,11 @@ def report(
     from ..report.latency import latency_report
     from ..report.reports import REFEREE_REPORTS, REPORTS, write_reports
 
+    if latency:
+        refuse(ctx, ("referee",), "does not apply with --latency, which writes the latency report "
+               "alone")
+    else:
+        refuse(ctx, ("arch", "batch_size", "device", "dtype"), "applies only with --latency")
     check_outputs(folder=out)
     if latency:
         from ..nn.latency import TimingOptions
@@ -262,16 +276,17 @@ def report(
 
 
 def check(
-    spec: Annotated[Optional[Path], typer.Option("--spec", "-s", help="The YAML spec to check.")
-                    ] = None,
-    arch: Annotated[str, typer.Option("--arch", "-a", help="A built-in architecture, if no "
-                                      "--spec.")] = "googlenet",
-    max_params: Annotated[Optional[str], typer.Option(help="Budget for params (inference, no "
-                                                      "aux heads), e.g. 7M.")] = None,
-    max_macs: Annotated[Optional[str], typer.Option(help="Budget for MACs per image at "
-                                                    "inference, e.g. 1.6G.")] = None,
-    input_size: Annotated[Optional[str], typer.Option(help="Input height x width (default: the "
-                                                      "spec's).")] = None,
+    ctx: typer.Context,
+    arch: ArchOpt = "googlenet",
+    spec: SpecOpt = None,
+    flavor: FlavorOpt = "paper",
+    input_size: InputSizeOpt = None,
+    max_params: Annotated[Optional[str], typer.Option(rich_help_panel=BUDGETS, help="Budget for "
+                                                      "params (inference, no aux heads), a count "
+                                                      "like 7000000, 7M or 6,998,552.")] = None,
+    max_macs: Annotated[Optional[str], typer.Option(rich_help_panel=BUDGETS, help="Budget for "
+                                                    "MACs per image at inference, a count like "
+                                                    "1.6G.")] = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
 ) -> None:
@@ -282,6 +297,7 @@ def check(
     from ..analysis.profile import check_budgets, profile_records
     from ..capture.rows import profile_model_records
 
+    check_network(ctx, model)
     if max_params is None and max_macs is None:
         fail("give at least one budget: --max-params and/or --max-macs")
     params_limit = parse_count(max_params, "--max-params") if max_params else None
@@ -289,7 +305,7 @@ def check(
     with user_errors():
         size = parse_input_size(input_size)
         df = (profile_model_records(load_model(model, model_arg), size) if model else
-              profile_records(spec or arch, aux=False, input_size=size))
+              profile_records(spec or arch, flavor=flavor, aux=False, input_size=size))
     name = model or (str(spec) if spec else arch)
     budgets = check_budgets(df.attrs["totals"], params_limit, macs_limit)
     for b in budgets:

@@ -8,52 +8,64 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..count.analytic import MAX_BATCH
 from ..spec.variants import VARIANTS
-from .options import (ArchOpt, ChannelsLastOpt, DeviceOpt, DType, Format, FormatOpt, Level, MaxMemoryOpt,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, WarmupOpt, WideOpt,
-                      model_spec, parse_count, parse_int_list, timing_options)
+from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, ChannelsLastOpt, DeviceOpt,
+                      DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt, ModelArgOpt, ModelOpt,
+                      OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt, WarmupOpt, WideOpt,
+                      check_network, check_timing, check_wide, model_spec, parse_count, parse_sizes, refuse,
+                      timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 
 
 def compare(
+    ctx: typer.Context,
     a: Annotated[Optional[str], typer.Argument(help="A, the original: a variant of --arch ("
                                                + ", ".join(VARIANTS) + "; see 'incprof list'), a "
                                                "built-in architecture, or a YAML file.")] = None,
     b: Annotated[Optional[str], typer.Argument(help="B, the variant; same choices as A. saved = "
                                                "1 - B/A (negative: B costs more).")] = None,
-    spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", help="A spec file for the "
-                                                       "next free side (A, then B); repeatable.")
-                    ] = None,
-    arch: Annotated[str, typer.Option("--arch", "-a", help="The architecture that variant names "
-                                      "rewrite.")] = "googlenet",
-    level: Annotated[Level, typer.Option(help="module: each changed row on B's input for that "
-                                         "row; network: both whole networks, rows joined by "
-                                         "name.")] = Level.both,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Images per batch (MACs scale).")] = 1,
+    spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", rich_help_panel=INPUT,
+                                                       help="A spec file for the next free side "
+                                                       "(A, then B); repeatable.")] = None,
+    arch: Annotated[str, typer.Option("--arch", "-a", rich_help_panel=INPUT, help="The built-in "
+                                      "architecture (or spec file) that variant names rewrite.")
+                    ] = "googlenet",
+    flavor: Annotated[str, typer.Option(rich_help_panel=INPUT, help="The flavour of --arch that "
+                                        "variant names rewrite: paper, or one the spec defines "
+                                        "(googlenet's torchvision).")] = "paper",
+    level: Annotated[Level, typer.Option(rich_help_panel=INPUT, help="module: each changed row "
+                                         "on B's input for that row; network: both whole "
+                                         "networks, rows joined by name; both.")] = Level.both,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=INPUT,
+                                            help="Images per batch; MACs scale with it, params do "
+                                            "not.")] = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Also write a grouped bar chart of MACs per "
-                                                 "module (.png or .svg).")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every module and "
-                                         "network with FlopCounterMode on the built PyTorch "
-                                         "modules (an empty batch).")
-                      ] = True,
-    max_memory: MaxMemoryOpt = None,
-    latency: Annotated[bool, typer.Option("--latency", help="Also time both forms of every row, "
-                                          "and both networks (machine-dependent).")] = False,
+    plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write a "
+                                                 "grouped bar chart of MACs per module to this "
+                                                 "file (.png or .svg).")] = None,
+    wide: WideOpt = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", rich_help_panel=CHECK,
+                                         help="Re-count every module and network with "
+                                         "FlopCounterMode's formulas on the built PyTorch modules "
+                                         "(an empty batch); --no-verify counts from the specs "
+                                         "alone, without torch.")] = True,
+    latency: Annotated[bool, typer.Option("--latency", rich_help_panel=LATENCY, help="Also time "
+                                          "both forms of every row, and both networks "
+                                          "(machine-dependent).")] = False,
     device: DeviceOpt = "auto",
-    dtype: Annotated[DType, typer.Option(help="Timing dtype: fp32, fp16 or bf16 (model and "
-                                         "input cast).")] = DType.fp32,
+    dtype: TimingDTypeOpt = DType.fp32,
     channels_last: ChannelsLastOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
-    wide: WideOpt = False,
     threads: ThreadsOpt = None,
+    max_memory: MaxMemoryOpt = None,
     model: Annotated[Optional[list[str]], typer.Option(
-        "--model", "-m", help="An nn.Module (as for 'table --model'), exported to a spec: the next "
-        "free side; with A and B both variant names, the model is what they rewrite. Repeatable. "
-        "Importing a file or module runs its code.")] = None,
+        "--model", "-m", rich_help_panel=MODEL, help="An nn.Module (as for 'table --model'), "
+        "exported to a spec: the next free side; with A and B both variant names, the model is "
+        "what they rewrite. Repeatable. Importing a file or module runs its code.")] = None,
     model_arg: ModelArgOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
@@ -63,6 +75,7 @@ def compare(
     from ..analysis.compare import compare_modules_records, compare_networks_records, resolve_side
     from ..render import compare as render_compare
     from ..render.grid import json_text
+    from ..spec.registry import load
     from ..spec.registry import is_path
 
     sides = [x for x in (a, b) if x] + list(spec or [])
@@ -70,6 +83,16 @@ def compare(
     from ..spec.variants import VARIANTS
 
     variants = [side for side in sides if side in VARIANTS]
+    if not models:
+        refuse(ctx, MODEL_ONLY, "applies only with --model")
+    if not variants:
+        refuse(ctx, ("arch", "flavor"), "applies only when A or B is a variant name (see 'incprof "
+               "list')")
+    elif models:
+        refuse(ctx, ("arch", "flavor"), "does not apply with --model: the variant names rewrite "
+               "the model")
+    check_timing(ctx, latency, also=("dtype",))
+    check_wide(ctx, fmt)
     if models and variants:  # variant names rewrite the model; the model itself is A
         with user_errors():
             arch = model_spec(models[0], model_arg)
@@ -85,6 +108,8 @@ def compare(
     check_plot(plot)
     check_outputs(output, plot)
     with user_errors():
+        if variants and isinstance(arch, str):  # not a --model's spec
+            arch = load(arch, flavor)
         specs = [arch if side == "__model__" else resolve_side(side, arch) for side in sides] + [
             model_spec(ref, model_arg) for ref in models]
         labels = tuple(model[0] if side == "__model__" else Path(side).stem if is_path(side) else
@@ -112,27 +137,33 @@ def compare(
 
 
 def factorize(
-    width: Annotated[int, typer.Option(min=1, help="Input and output channels of the conv being "
-                                       "factorized (the paper's equal-width case).")] = 64,
-    cin: Annotated[Optional[int], typer.Option(min=1, help="Input channels, if not --width.")
-                   ] = None,
-    cout: Annotated[Optional[int], typer.Option(min=1, help="Output channels, if not --width.")
-                    ] = None,
-    size: Annotated[int, typer.Option(min=1, help="Grid size (height = width) of the conv's "
-                                      "input.")] = 17,
-    grid_size: Annotated[int, typer.Option(min=2, help="d, the grid before a grid reduction "
-                                           "(even).")] = 34,
-    grid_channels: Annotated[int, typer.Option(min=1, help="k, the channels before a grid "
-                                               "reduction.")] = 64,
-    grid_kernel: Annotated[int, typer.Option(min=1, help="Conv kernel in the grid reductions "
-                                             "(1 reproduces the paper's 2d²k²).")] = 3,
+    ctx: typer.Context,
+    width: Annotated[int, typer.Option(min=1, rich_help_panel=INPUT, help="Input and output "
+                                       "channels of the conv being factorized (the paper's "
+                                       "equal-width case).")] = 64,
+    cin: Annotated[Optional[int], typer.Option(min=1, rich_help_panel=INPUT, help="Input "
+                                               "channels, in place of --width.")] = None,
+    cout: Annotated[Optional[int], typer.Option(min=1, rich_help_panel=INPUT, help="Output "
+                                                "channels, in place of --width.")] = None,
+    size: Annotated[int, typer.Option(min=1, rich_help_panel=INPUT, help="Grid size in pixels "
+                                      "(height = width) of the conv's input.")] = 17,
+    grid_size: Annotated[int, typer.Option(min=2, rich_help_panel=INPUT, help="d, the grid side "
+                                           "before a grid reduction (even).")] = 34,
+    grid_channels: Annotated[int, typer.Option(min=1, rich_help_panel=INPUT, help="k, the "
+                                               "channels before a grid reduction.")] = 64,
+    grid_kernel: Annotated[int, typer.Option(min=1, rich_help_panel=INPUT, help="Conv kernel in "
+                                             "the grid reductions, odd (1 reproduces the paper's "
+                                             "2d²k²).")] = 3,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Also write a bar chart of the savings "
-                                                 "(.png or .svg).")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Re-count every conv with "
-                                         "FlopCounterMode on the built modules (an empty batch).")] = True,
+    plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write a bar "
+                                                 "chart of the savings to this file (.png or "
+                                                 ".svg).")] = None,
     wide: WideOpt = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", rich_help_panel=CHECK,
+                                         help="Re-count every conv with FlopCounterMode on the "
+                                         "built modules (an empty batch); --no-verify counts "
+                                         "without torch.")] = True,
 ) -> None:
     """The v3 paper's factorization arithmetic on one conv, and its grid-size reduction argument.
 
@@ -142,6 +173,9 @@ def factorize(
     from ..render.compare import factorization_grids
     from ..render.grid import frame_csv, json_text, rows_payload
 
+    if cin is not None and cout is not None:
+        refuse(ctx, ("width",), "does not apply with both --cin and --cout")
+    check_wide(ctx, fmt)
     if grid_kernel % 2 == 0:
         fail(f"--grid-kernel must be odd, got {grid_kernel}")
     check_plot(plot)
@@ -161,14 +195,17 @@ def factorize(
 
 
 def diff(
-    old: Annotated[Optional[str], typer.Argument(help="The old spec (YAML file or built-in "
-                                                 "name).")] = None,
-    new: Annotated[Optional[str], typer.Argument(help="The new spec.")] = None,
+    ctx: typer.Context,
+    old: Annotated[Optional[str], typer.Argument(help="The old spec: a YAML file or a built-in "
+                                                 "name, as written (diff takes no --flavor: "
+                                                 "it compares specs).")] = None,
+    new: Annotated[Optional[str], typer.Argument(help="The new spec, as OLD.")] = None,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     model: Annotated[Optional[list[str]], typer.Option(
-        "--model", "-m", help="An nn.Module exported to a spec, for the next free side (OLD, then "
-        "NEW); repeatable. Importing a file or module runs its code.")] = None,
+        "--model", "-m", rich_help_panel=MODEL, help="An nn.Module exported to a spec, for the "
+        "next free side (OLD, then NEW); repeatable. Importing a file or module runs its code.")
+                     ] = None,
     model_arg: ModelArgOpt = None,
 ) -> None:
     """Print the rows whose params, MACs or output size changed, and the rows added or removed.
@@ -180,6 +217,8 @@ def diff(
     from ..render.grid import json_text
     from ..spec.registry import resolve
 
+    if not model:
+        refuse(ctx, MODEL_ONLY, "applies only with --model")
     check_outputs(output)
     names = [x for x in (old, new) if x] + list(model or [])
     if len(names) != 2:
@@ -195,17 +234,21 @@ def diff(
 
 
 def sweep_sizes(
+    ctx: typer.Context,
     arch: ArchOpt = "googlenet",
     spec: SpecOpt = None,
-    input_size: Annotated[str, typer.Option(help="Square input sides, comma-separated, e.g. "
-                                            "79,151,299.")] = "79,151,224,299",
-    dtype: Annotated[DType, typer.Option(help="Bytes per value for peak activation memory (and "
-                                         "the timing dtype with --latency).")] = DType.fp32,
+    flavor: FlavorOpt = "paper",
+    sizes: Annotated[str, typer.Option(rich_help_panel=INPUT, help="Square input sides in "
+                                       "pixels, comma-separated, e.g. 79,151,299.")
+                     ] = "79,151,224,299",
+    dtype: Annotated[DType, typer.Option(rich_help_panel=OUTPUT, help="Bytes per value for peak "
+                                         "activation memory: fp32, fp16 or bf16 (with --latency, "
+                                         "also the timing dtype).")] = DType.fp32,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    latency: Annotated[bool, typer.Option("--latency", help="Also time the whole network at "
-                                          "each valid size (batch 1; machine-dependent).")
-                       ] = False,
+    latency: Annotated[bool, typer.Option("--latency", rich_help_panel=LATENCY, help="Also time "
+                                          "the whole network at each valid size (batch 1; "
+                                          "machine-dependent).")] = False,
     device: DeviceOpt = "auto",
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
@@ -216,17 +259,19 @@ def sweep_sizes(
     """Params, MACs, final feature map and validity across input resolutions.
 
     Also reports the smallest square input the network accepts at all.
-    Example: incprof sweep --arch inception_v3 --input-size 79,151,299
+    Example: incprof sweep --arch inception_v3 --sizes 79,151,299
     """
     from ..analysis.sweep import sweep_records
     from ..render.compare import sweep_grid
+    from ..spec.registry import load
     from ..render.grid import frame_csv, json_text, rows_payload
-    from ..spec.registry import resolve
 
-    sides = parse_int_list(input_size, "--input-size", 16384)
+    check_network(ctx, model)
+    check_timing(ctx, latency)
+    sides = parse_sizes(sizes)
     check_outputs(output)
     with user_errors():
-        df = sweep_records(model_spec(model, model_arg) if model else resolve(spec or arch),
+        df = sweep_records(model_spec(model, model_arg) if model else load(spec or arch, flavor),
                            sides, dtype.value, timing_options(latency, device, dtype, False, False,
                                                               warmup, repeats, threads))
     write_result(fmt, output, lambda exact, compact: [sweep_grid(df, exact=exact)],

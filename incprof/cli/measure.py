@@ -3,31 +3,36 @@ counter refereed against incprof's prediction of it (referee)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from .options import (ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, Format, FormatOpt,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, WarmupOpt,
-                      load_model, model_spec, parse_input_size, parse_int_list)
+from ..count.analytic import MAX_BATCH
+from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, FlavorOpt,
+                      Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
+                      ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
+                      parse_input_size, parse_int_list)
 from .output import check_outputs, emit, progress, show, write_result
 from .shell import user_errors
 
 
 def bench(
+    ctx: typer.Context,
     arch: ArchOpt = "googlenet",
     spec: SpecOpt = None,
-    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
+    flavor: FlavorOpt = "paper",
+    batch_sizes: Annotated[str, typer.Option(rich_help_panel=INPUT, help="Images per batch to "
+                                             "time, comma-separated, each from 1 to "
+                                             f"{MAX_BATCH}.")] = "1,8,32",
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     device: DeviceOpt = "auto",
-    dtype: Annotated[DType, typer.Option(help="fp32, fp16 or bf16 (model and input cast).")
-                     ] = DType.fp32,
+    dtype: TimingDTypeOpt = DType.fp32,
     channels_last: ChannelsLastOpt = False,
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
     threads: ThreadsOpt = None,
-    fmt: FormatOpt = Format.table,
-    output: OutputOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
 ) -> None:
@@ -38,15 +43,16 @@ def bench(
     from ..nn.bench import bench_records
     from ..nn.latency import TimingOptions
     from ..render.grid import frame_csv, json_text, rows_payload
+    from ..spec.registry import load
     from ..render.measure import bench_grid
-    from ..spec.registry import resolve
 
-    sizes = parse_int_list(batch_sizes, "--batch-sizes", 4096)
+    check_network(ctx, model)
+    sizes = parse_int_list(batch_sizes, "--batch-sizes", MAX_BATCH)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
     with user_errors(), progress("benchmarking", len(sizes)) as step:
-        df = bench_records(model_spec(model, model_arg) if model else resolve(spec or arch),
+        df = bench_records(model_spec(model, model_arg) if model else load(spec or arch, flavor),
                            sizes, options, step)
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
@@ -58,15 +64,16 @@ REFEREE_CSV = ("tool", "installed", "version", "unit", "reported", "predicted", 
 
 
 def referee_cmd(
+    ctx: typer.Context,
     arch: ArchOpt = "googlenet",
     spec: SpecOpt = None,
-    flavor: Annotated[str, typer.Option(help="paper, or a flavour the spec defines.")
-                      ] = "paper",
-    aux: Annotated[bool, typer.Option(help="Build the aux heads (they do not run in eval mode; "
-                                      "only parameter totals see them).")] = True,
-    input_size: Annotated[Optional[str], typer.Option(help="e.g. 224 or 299x299 (default: the "
-                                                      "spec's own).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Batch of the zero input.")
+    flavor: FlavorOpt = "paper",
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", rich_help_panel=INPUT, help="Build the "
+                                      "aux heads (they do not run in eval mode; only parameter "
+                                      "totals see them).")] = True,
+    input_size: InputSizeOpt = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=INPUT,
+                                            help="Images in the zero input the peers run on.")
                           ] = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -79,7 +86,7 @@ def referee_cmd(
     Runs each installed peer (fvcore, FlopCounterMode, ptflops' two backends, thop, torchinfo)
     on the built network, or on any nn.Module with --model, and predicts its total from
     incprof's own per-op counts under that tool's conventions; then, for a spec, checks its
-    published figures against every convention. Peers: pip install 'incprof[peers]'.
+    published figures against every convention. Peers: pip install 'incprof\\[peers]'.
 
     Exit code 1 when a residual is not zero.
     Example: incprof referee --arch inception_v3 --input-size 299
@@ -90,6 +97,7 @@ def referee_cmd(
     from ..render import measure as render_measure
     from ..spec.registry import resolve
 
+    check_network(ctx, model)
     check_outputs(output)
     with user_errors():
         size = parse_input_size(input_size)

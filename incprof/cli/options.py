@@ -1,4 +1,5 @@
-"""The options commands share, as typer option types, and the parsing of their values.
+"""The options commands share, as typer option types grouped in help panels; the parsing of their
+values; and the refusal, in one line, of an option that does not apply to what was given.
 
 Everything here is light: heavy libraries are imported only when a value needs them.
 """
@@ -13,6 +14,11 @@ from typing import Annotated, Optional
 import typer
 
 from .shell import fail
+
+try:
+    from typer._click.core import ParameterSource
+except ImportError:  # typer before it vendored click
+    from click.core import ParameterSource
 
 
 class Format(str, Enum):
@@ -40,41 +46,111 @@ class Level(str, Enum):
     both = "both"
 
 
-ArchOpt = Annotated[str, typer.Option("--arch", "-a", help="Built-in architecture (see 'incprof "
-                                                        "list').")]
-SpecOpt = Annotated[Optional[Path], typer.Option("--spec", "-s", help="Your own YAML spec; "
-                                                 "replaces --arch.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                   "(atomically) instead of stdout; - is "
-                                                   "stdout.")]
-DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
-ChannelsLastOpt = Annotated[bool, typer.Option("--channels-last", help="Time in channels-last "
-                                               "memory format.")]
-CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the whole network "
-                                          "first; compile time is reported apart.")]
-WarmupOpt = Annotated[Optional[int], typer.Option(min=0, help="Warm-up iterations (default: "
-                                                  "adaptive).")]
-RepeatsOpt = Annotated[Optional[int], typer.Option(min=1, help="Timed repeats (default: adaptive, "
-                                                   "until the median is stable).")]
-WideOpt = Annotated[bool, typer.Option("--wide", help="With the table format: every column in one "
-                                       "table at its natural width, even past the terminal's.")]
-MaxMemoryOpt = Annotated[Optional[str], typer.Option(help="Refuse to time (--latency) a network "
-                                                    "whose estimated memory exceeds this many "
-                                                    "bytes, e.g. 8G (default: half the available "
-                                                    "memory).")]
-ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="CPU threads for torch while "
-                                                   "timing (default: torch's own count).")]
+# The help panels that group each command's options, in the order --help shows them.
+INPUT, OUTPUT, CHECK, LATENCY, MODEL = "Input", "Output", "Cross-check", "Latency", "Model"
+BUDGETS = "Budgets"
 
-
+ArchOpt = Annotated[str, typer.Option(
+    "--arch", "-a", rich_help_panel=INPUT, help="The network: a built-in architecture by name "
+    "(see 'incprof list').")]
+SpecOpt = Annotated[Optional[Path], typer.Option(
+    "--spec", "-s", rich_help_panel=INPUT, help="The network from your own YAML spec file (the "
+    "tables/*.yaml schema), in place of --arch.")]
+FlavorOpt = Annotated[str, typer.Option(
+    rich_help_panel=INPUT, help="How the network is built: paper (the spec as published) or a "
+    "flavour the spec defines: googlenet's torchvision (conv+BN, no LRN, 3x3 in the 5x5 branch), "
+    "bn_inception's caffe (the Caffe port).")]
+InputSizeOpt = Annotated[Optional[str], typer.Option(
+    rich_help_panel=INPUT, help="Input height x width in pixels: HxW (299x320) or S for a square "
+    "(224). Default: the spec's own input (a --model's: timm's, else 224).")]
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", "-f", rich_help_panel=OUTPUT, help="table (rich on a terminal, else text), "
+    "markdown, csv or json; csv and json carry raw integers.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", rich_help_panel=OUTPUT, help="Write to this file (atomically) instead of "
+    "stdout; - is stdout.")]
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", rich_help_panel=OUTPUT, help="With the table format: every column in one table at "
+    "its natural width, even past the terminal's.")]
+VerifyOpt = Annotated[bool, typer.Option(
+    "--verify/--no-verify", rich_help_panel=CHECK, help="Build the network and re-count every "
+    "row with torch's FlopCounterMode formulas on an empty batch; --no-verify counts from the "
+    "spec alone, without torch.")]
+LatencyOpt = Annotated[bool, typer.Option(
+    "--latency", rich_help_panel=LATENCY, help="Time every row alone and the whole network "
+    "(machine-dependent; see --device).")]
+DeviceOpt = Annotated[str, typer.Option(
+    rich_help_panel=LATENCY, help="Where to time: auto (CUDA when present), cpu, cuda or cuda:N.")]
+TimingDTypeOpt = Annotated[DType, typer.Option(
+    "--dtype", rich_help_panel=LATENCY, help="Timing dtype: fp32, fp16 or bf16 (the model and "
+    "input are cast to it).")]
+ChannelsLastOpt = Annotated[bool, typer.Option(
+    "--channels-last", rich_help_panel=LATENCY, help="Time in channels-last memory format.")]
+CompileOpt = Annotated[bool, typer.Option(
+    "--compile", rich_help_panel=LATENCY, help="torch.compile the whole network first; compile "
+    "time is reported apart.")]
+WarmupOpt = Annotated[Optional[int], typer.Option(
+    min=0, rich_help_panel=LATENCY, help="Warm-up iterations. Default: adaptive, about a tenth "
+    "of the time budget.")]
+RepeatsOpt = Annotated[Optional[int], typer.Option(
+    min=1, rich_help_panel=LATENCY, help="Timed repeats. Default: adaptive, until the median is "
+    "stable (at least 20).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    min=1, rich_help_panel=LATENCY, help="CPU threads for torch while timing. Default: torch's "
+    "own count.")]
+MaxMemoryOpt = Annotated[Optional[str], typer.Option(
+    rich_help_panel=LATENCY, help="Refuse to time a network whose estimated memory exceeds this "
+    "many bytes, e.g. 8G. Default: half the available memory.")]
 ModelOpt = Annotated[Optional[str], typer.Option(
-    "--model", "-m", help="Any nn.Module: torchvision:NAME, timm:NAME (no pretrained weights), "
+    "--model", "-m", rich_help_panel=MODEL, help="The network as any nn.Module, in place of "
+    "--arch and --spec: torchvision:NAME, timm:NAME (no pretrained weights), "
     "path/to/file.py:factory or package.module:factory. Importing a file or module runs its code.")]
 ModelArgOpt = Annotated[Optional[list[str]], typer.Option(
-    "--model-arg", help="key=value for the --model factory (int, float, true/false or text); "
-    "repeatable.")]
-ChannelsOpt = Annotated[int, typer.Option(min=1, help="With --model: channels of the example "
-                                          "input.")]
+    "--model-arg", rich_help_panel=MODEL, help="key=value for the --model factory (int, float, "
+    "true/false or text); repeatable.")]
+ChannelsOpt = Annotated[int, typer.Option(
+    min=1, rich_help_panel=MODEL, help="With --model: channels of the example input.")]
+DepthOpt = Annotated[int, typer.Option(
+    min=1, rich_help_panel=MODEL, help="With --model: rows are the modules at this depth (1: the "
+    "top-level children).")]
+
+# The options that belong to one kind of network given: a spec (--arch or --spec), or a --model.
+SPEC_ONLY = ("flavor", "aux")
+MODEL_ONLY = ("model_arg", "channels", "depth")
+# The options of --latency.
+TIMING = ("device", "channels_last", "compile_model", "warmup", "repeats", "threads", "max_memory")
+
+
+def refuse(ctx: typer.Context, names, reason: str) -> None:
+    """Exit 2 if one of the options ``names`` (parameter names) was given on the command line:
+    one line naming it, and ``reason`` (why it does not apply)."""
+    for param in ctx.command.params:
+        if param.name in names and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+            fail(f"{'/'.join([max(param.opts, key=len), *param.secondary_opts])} {reason}")
+
+
+def check_network(ctx: typer.Context, model) -> None:
+    """Refuse the options that do not apply to the network given: --model's own without it, and
+    with it --arch, --spec and what only a spec has (flavours, aux heads); --arch with --spec."""
+    if model:
+        refuse(ctx, ("arch", "spec"), "does not apply with --model, which names the network")
+        refuse(ctx, SPEC_ONLY, "does not apply to --model: flavours and aux heads belong to specs")
+    else:
+        refuse(ctx, MODEL_ONLY, "applies only with --model")
+        if ctx.params.get("spec"):
+            refuse(ctx, ("arch",), "does not apply with --spec, which names the network")
+
+
+def check_timing(ctx: typer.Context, latency: bool, also=()) -> None:
+    """Without --latency, refuse the timing options (and ``also``): they would be ignored."""
+    if not latency:
+        refuse(ctx, (*TIMING, *also), "applies only with --latency")
+
+
+def check_wide(ctx: typer.Context, fmt: Format) -> None:
+    """Refuse --wide with a format other than table, which would ignore it."""
+    if fmt is not Format.table:
+        refuse(ctx, ("wide",), f"applies only to the table format, not {fmt.value}")
 
 
 def parse_int_list(text: str, option: str, largest: int) -> list[int]:
@@ -98,18 +174,25 @@ def parse_columns(text: str) -> tuple[str, ...]:
 
 
 def parse_input_size(text: str | None) -> tuple[int, int] | None:
-    """'224' -> (224, 224); '299x320' -> (299, 320); None stays None."""
+    """--input-size: 'S' -> (S, S), 'HxW' (or H×W, as in a spec) -> (H, W); None stays None."""
     if text is None:
         return None
     from ..spec import ceilings
 
     max_side = ceilings.current().max_side
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[x×,]\s*(\d+))?\s*", text)
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[x×]\s*(\d+))?\s*", text)
     sides = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
     if not all(1 <= side <= max_side for side in sides):
         fail(f"--input-size must be a size like 224 or 224x224, each side from 1 to "
              f"{max_side} (--max-side), got {text!r}")
     return sides
+
+
+def parse_sizes(text: str) -> list[int]:
+    """sweep's --sizes: '79,151,299' -> [79, 151, 299], square sides up to --max-side."""
+    from ..spec import ceilings
+
+    return parse_int_list(text, "--sizes", ceilings.current().max_side)
 
 
 def parse_count(text: str, option: str) -> int:

@@ -83,7 +83,7 @@ class Group(TyperGroup):
             with short_lived_gc():
                 code = super().main(args, prog_name, complete_var, False, **extra)
         except click.NoArgsIsHelpError as exc:
-            text = exc.ctx.get_help()  # rich help prints itself and returns ""
+            text = exc.format_message()  # the help, made once; rich help printed itself, leaving ""
             if text:
                 typer.echo(text)
             sys.exit(2)

@@ -125,6 +125,9 @@ class RowCounts:
 INT64_MAX = 2**63 - 1
 # The most bytes per value any figure multiplies a count by (fp32 activation bytes).
 WIDEST_VALUE_BYTES = 4
+# The largest batch any analysis or command takes: the highest --max-count (2e15) per image times it
+# still fits a 64-bit integer.
+MAX_BATCH = 4096
 
 
 def count_spec(spec: ArchSpec, input_hw: Pair | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from ..count.analytic import MAX_BATCH
 from ..count.inventory import Op, network_ops
 from ..spec.shapes import numel
 
@@ -178,8 +179,8 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
     non-zero residual comes from."""
     from . import peers
 
-    if not 1 <= batch_size <= 4096:
-        raise ValueError(f"batch size must be from 1 to 4096, got {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch size must be from 1 to {MAX_BATCH}, got {batch_size}")
     if model is not None:
         views, params, shape, make, meta = _model_inventory(model, label, input_size, channels,
                                                             batch_size)

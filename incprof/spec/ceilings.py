@@ -26,9 +26,10 @@ class Ceilings:
     ``max_nodes``: YAML nodes in a spec (this also bounds the rows); ``max_bytes``: bytes of a
     spec file, before reading it; ``max_side``: input height or width in pixels; ``max_count``:
     params, MACs or activations per image (far above any real network, so that every count times
-    a batch of 4096 fits a 64-bit integer); ``max_layers``: leaf layers one cross-check may build
-    and run (its time grows with the modules: measured 1,600 one-conv rows in 0.9 s, 3,200 in
-    1.9 s; the built-in GoogLeNet and Inception-v3 have 88 and 116 layers).
+    the largest batch, incprof.count.analytic.MAX_BATCH, fits a 64-bit integer); ``max_layers``:
+    leaf layers one cross-check may build and run (its time grows with the modules: measured 1,600
+    one-conv rows in 0.9 s, 3,200 in 1.9 s; the built-in GoogLeNet and Inception-v3 have 88 and
+    116 layers).
     """
 
     max_nodes: int = 200_000

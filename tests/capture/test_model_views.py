@@ -62,7 +62,7 @@ def test_diff_a_spec_against_a_model(tmp_path):
 
 
 def test_sweep_a_model():
-    data = rows(invoke("sweep", "--model", LIKE, "--input-size", "16,32", "-f", "csv"))
+    data = rows(invoke("sweep", "--model", LIKE, "--sizes", "16,32", "-f", "csv"))
     assert [r["input"] for r in data] == ["16x16x3", "32x32x3"]
     assert data[0]["params"] == data[1]["params"]
     assert int(data[1]["macs"]) > int(data[0]["macs"])

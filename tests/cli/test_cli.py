@@ -129,13 +129,13 @@ def test_no_verify_path_imports_no_torch_pandas_matplotlib_or_fvcore(fmt):
 COUNTING = [["compare", "naive", "reduced", "--no-verify"],
             ["compare", "--level", "network", "googlenet", "inception_v3", "--no-verify"],
             ["diff", "googlenet", "inception_v3"], ["factorize", "--no-verify"],
-            ["sweep", "--arch", "inception_v3", "--input-size", "79,151,299"]]
+            ["sweep", "--arch", "inception_v3", "--sizes", "79,151,299"]]
 # The commands that build or time the network need torch, but still no pandas.
 BUILDING = [["compare", "naive", "reduced"], ["compare", "--level", "network", "googlenet",
                                               "inception_v3"], ["factorize"],
             ["bench", "--spec", str(DATA / "tiny.yaml"), "--batch-sizes", "1,2", "--device",
              "cpu", "--warmup", "1", "--repeats", "2"],
-            ["sweep", "--spec", str(DATA / "tiny.yaml"), "--input-size", "8", "--latency",
+            ["sweep", "--spec", str(DATA / "tiny.yaml"), "--sizes", "8", "--latency",
              "--device", "cpu", "--warmup", "1", "--repeats", "2"]]
 
 
@@ -405,18 +405,23 @@ def test_memory_limit_refuses_before_building():
                     "--max-memory", "100M")
     assert result.exit_code == 2
     assert "would need about" in result.stderr and "set by --max-memory" in result.stderr
-    # the cross-check runs on an empty batch: --max-memory limits timing only
-    assert invoke("compare", "naive", "reduced", "--level", "network",
-                  "--max-memory", "100M").exit_code == 0
+    # the cross-check runs on an empty batch: --max-memory limits timing only, and is refused
+    # without --latency rather than ignored
+    from incprof.analysis.compare import compare_networks_records, resolve_side
+
+    compare_networks_records(resolve_side("naive"), resolve_side("reduced"), verify=True,
+                             max_memory=100 * 2**20)
+    result = invoke("compare", "naive", "reduced", "--level", "network", "--max-memory", "100M")
+    assert (result.exit_code, result.stderr) == (2, "error: --max-memory applies only with --latency\n")
 
 
 def test_sweep_command():
-    result = invoke("sweep", "--arch", "inception_v3", "--input-size", "79,151,299", "-f", "json")
+    result = invoke("sweep", "--arch", "inception_v3", "--sizes", "79,151,299", "-f", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["meta"]["min_input_size"] == 75 and len(data["rows"]) == 3
-    result = invoke("sweep", "--input-size", "79,abc")
-    assert result.exit_code == 2 and "--input-size" in result.stderr
+    result = invoke("sweep", "--sizes", "79,abc")
+    assert result.exit_code == 2 and "--sizes" in result.stderr
 
 
 def test_table_columns_option():

@@ -421,7 +421,7 @@ def test_threads_option_and_unstable_marks_in_bench_compare_and_sweep():
     text = run("compare", "naive", "reduced", "--level", "module", "--latency", "--no-verify")
     rows = [line for line in text.splitlines() if line.strip().startswith("inception_3a")]
     assert any(row.rstrip().endswith("?") for row in rows)  # the latency columns may continue
-    sweep = json.loads(run("sweep", "--spec", str(DATA / "tiny.yaml"), "--input-size", "8",
+    sweep = json.loads(run("sweep", "--spec", str(DATA / "tiny.yaml"), "--sizes", "8",
                            "--latency", "-f", "json"))
     assert sweep["rows"][0]["latency_unstable"].startswith("2 repeats")
     assert sweep["meta"]["latency_env"]["threads"] == 1

@@ -97,7 +97,7 @@ def test_zero_macs_compare_says_why_no_plot(tmp_path, write_spec, level):
 @pytest.mark.parametrize("text, last", [(POOLS, "gap"), (LINEAR, "fc")])
 def test_sweep_without_conv(write_spec, text, last):
     """With no conv, the feature-map column is the last row's."""
-    result = invoke("sweep", "--spec", write_spec(text), "--input-size", "4,8")
+    result = invoke("sweep", "--spec", write_spec(text), "--sizes", "4,8")
     assert result.exit_code == 0, result.output
     assert "8x8x3" in result.stdout and f"{last} output" in result.stdout
 
