@@ -1,6 +1,5 @@
 """Shared fixtures."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -67,10 +66,16 @@ def write_spec(tmp_path):
     return write
 
 
+REFERENCE = Path(__file__).parent / "reference"
+
+
 def pytest_ignore_collect(collection_path, config):
-    """tests/reference/ needs its own environment (torchvision, timm): tests/test_reference_tier.py
-    runs it there, with INCPROF_REFERENCE_TIER set."""
-    if collection_path.name == "reference" and not os.environ.get("INCPROF_REFERENCE_TIER"):
+    """tests/reference/ needs its own environment (torchvision, timm): it is collected only where
+    it is named, as the README's test command does in its last step
+    (`.venv-ref/bin/python -m pytest tests/reference`)."""
+    if collection_path == REFERENCE and not any(
+            Path(config.invocation_params.dir, arg.split("::")[0]).resolve().is_relative_to(REFERENCE)
+            for arg in config.args):
         return True
     return None
 
