@@ -218,6 +218,7 @@ def _peak_of(kind: str) -> int:
     return _measured_peak(lambda: run(1100))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 @pytest.mark.parametrize("kind", MEASURED)
 def test_estimate_bounds_the_measured_peak(kind):
@@ -257,6 +258,7 @@ def _long(rows: int, kernel: int) -> ArchSpec:
                                for i in range(rows)))
 
 
+@pytest.mark.slow
 def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_building(
         no_allocation, monkeypatch):
     import incprof.count.limits
