@@ -62,7 +62,9 @@ def run_forked(code: str, forbid: list[str], folder: str) -> dict:
     with os.fdopen(read) as answer:
         text = answer.read()
     _, status = os.waitpid(pid, 0)
-    return json.loads(text) if text else {"error": f"the check's process ended with status {status}"}
+    if not text:
+        return {"error": f"the check's process ended with code {os.waitstatus_to_exitcode(status)}"}
+    return json.loads(text)
 
 
 def main() -> None:
