@@ -67,10 +67,62 @@ def write_spec(tmp_path):
     return write
 
 
+# The checks that need a fresh interpreter, registered by the test modules as they are collected and
+# run together by the ``fresh`` fixture (tests/fresh.py).
+FRESH_CHECKS: dict[str, dict] = {}
+
+
+def fresh_check(name: str, code: str, forbid: tuple[str, ...] = ()) -> str:
+    """Register ``code`` to run in a fresh interpreter that has not imported ``forbid``; returns the
+    name under which the ``fresh`` fixture holds its result (see tests/fresh.py)."""
+    assert name not in FRESH_CHECKS, f"two fresh checks are named {name!r}"
+    FRESH_CHECKS[name] = {"code": code, "forbid": list(forbid)}
+    return name
+
+
+@pytest.fixture(scope="session")
+def fresh(tmp_path_factory):
+    """Every registered fresh-interpreter check, run once, all in one subprocess: {name: result}."""
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("fresh")
+    run = subprocess.run([sys.executable, str(Path(__file__).parent / "fresh.py")], text=True,
+                         input=json.dumps({"checks": FRESH_CHECKS, "folder": str(folder)}),
+                         capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    return json.loads((folder / "results.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def report_folder(tmp_path_factory):
+    """The report set, written once per test run: one complete `incprof report --referee`."""
+    pytest.importorskip("torch")
+    out = tmp_path_factory.mktemp("reports")
+    result = invoke("report", "--referee", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def reference_reports(report_folder):
+    """The report set that the other report runs are compared with: {file name: (bytes, order
+    written)}."""
+    paths = sorted(report_folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    return {p.name: (p.read_bytes(), order) for order, p in enumerate(paths)}
+
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
 def pytest_ignore_collect(collection_path, config):
-    """tests/reference/ needs its own environment (torchvision, timm): tests/test_reference_tier.py
-    runs it there, with INCPROF_REFERENCE_TIER set."""
-    if collection_path.name == "reference" and not os.environ.get("INCPROF_REFERENCE_TIER"):
+    """tests/reference/ needs its own environment (torchvision, timm): it is collected only where
+    it is named, as the README's test command does in its last step
+    (`.venv-ref/bin/python -m pytest tests/reference`)."""
+    if collection_path == REFERENCE and not any(
+            Path(config.invocation_params.dir, arg.split("::")[0]).resolve().is_relative_to(REFERENCE)
+            for arg in config.args):
         return True
     return None
 

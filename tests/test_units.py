@@ -1,11 +1,9 @@
 """Counts as people write them: one parser for figures printed like "1.6G" (what users type and what
 papers print, with its precision), one formatter."""
 
-import subprocess
-import sys
-
 import pytest
 
+from conftest import fresh_check
 from incprof import units
 from incprof.units import human, parse_count
 
@@ -34,13 +32,16 @@ def test_human(n, text):
     assert human(n) == text
 
 
-def test_human_without_pandas_and_with_its_missing_value():
+NO_PANDAS = fresh_check("units: import incprof.count.limits, incprof.units",
+                        "import incprof.count.limits, incprof.units", forbid=("pandas",))
+
+
+def test_human_without_pandas_and_with_its_missing_value(fresh):
     assert human(6_998_552) == "7.00M" and human(None) == "" and human(float("nan")) == ""
     pandas = pytest.importorskip("pandas")
     assert human(pandas.NA) == ""
-    code = "import sys, incprof.count.limits, incprof.units; print('pandas' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"  # the memory guard does not load the presentation layer
+    # the memory guard does not load the presentation layer
+    assert fresh[NO_PANDAS] == {"imported": []}
 
 
 def test_at_precision_rounds_half_up_as_a_figure_reads():

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DATA, invoke
+from conftest import DATA, fresh_check, invoke
 
 
 def test_table_json():
@@ -103,25 +103,35 @@ def test_list_names_every_architecture_and_variant_on_a_line_of_its_own():
     assert all(len(line.split()) > 3 for line in result.stdout.splitlines()[1:] if line[:2] == "  ")
 
 
-def test_help_does_not_import_torch():
-    code = ("import sys; from typer.testing import CliRunner; from incprof.cli.app import app; "
-            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
-            "r = CliRunner().invoke(app, ['table', '--help']); assert r.exit_code == 0; "
-            "bad = [m for m in ('torch', 'fvcore', 'pandas', 'matplotlib') if m in sys.modules]; "
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True)
+HELP = fresh_check(
+    "cli: --help",
+    "import sys; from typer.testing import CliRunner; from incprof.cli.app import app; "
+    "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+    "r = CliRunner().invoke(app, ['table', '--help']); assert r.exit_code == 0; "
+    "bad = [m for m in ('torch', 'fvcore', 'pandas', 'matplotlib') if m in sys.modules]; "
+    "assert not bad, bad", forbid=("torch", "fvcore", "pandas", "matplotlib"))
 
 
-@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
-def test_no_verify_path_imports_no_torch_pandas_matplotlib_or_fvcore(fmt):
+def test_help_does_not_import_torch(fresh):
+    assert fresh[HELP] == {"imported": []}
+
+
+FORMATS = ["table", "markdown", "csv", "json"]
+NO_VERIFY = {fmt: fresh_check(
+    f"cli: table --no-verify -f {fmt}",
+    "import sys; from typer.testing import CliRunner; from incprof.cli.app import app; "
+    f"r = CliRunner().invoke(app, ['table', '--no-verify', '-f', {fmt!r}]); "
+    "assert r.exit_code == 0, r.output; assert 'inception_5b' in r.stdout; "
+    "bad = [m for m in ('torch', 'pandas', 'matplotlib', 'fvcore', 'rich.progress') "
+    "if m in sys.modules]; assert not bad, bad",
+    forbid=("torch", "pandas", "matplotlib", "fvcore", "rich.progress")) for fmt in FORMATS}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_verify_path_imports_no_torch_pandas_matplotlib_or_fvcore(fmt, fresh):
     """Counting from a spec renders plain records: no heavy library is imported, in any format
     (and no progress display off a terminal)."""
-    code = ("import sys; from typer.testing import CliRunner; from incprof.cli.app import app; "
-            f"r = CliRunner().invoke(app, ['table', '--no-verify', '-f', {fmt!r}]); "
-            "assert r.exit_code == 0, r.output; assert 'inception_5b' in r.stdout; "
-            "bad = [m for m in ('torch', 'pandas', 'matplotlib', 'fvcore', 'rich.progress') "
-            "if m in sys.modules]; assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert fresh[NO_VERIFY[fmt]] == {"imported": []}
 
 
 # Every command that counts from specs alone, as a user types it: the rows are plain records, so
@@ -139,36 +149,43 @@ BUILDING = [["compare", "naive", "reduced"], ["compare", "--level", "network", "
              "--device", "cpu", "--warmup", "1", "--repeats", "2"]]
 
 
-def _run_all(commands: list[list[str]], fmt: str | None, heavy: tuple[str, ...]) -> None:
-    """Run each command in ``fmt`` (None: as given) in one fresh interpreter; none may import a
-    ``heavy`` module."""
+def _run_all(name: str, commands: list[list[str]], fmt: str | None, heavy: tuple[str, ...]) -> str:
+    """Register a fresh-interpreter check: each command in ``fmt`` (None: as given), none importing
+    a ``heavy`` module."""
     code = ("import sys; from typer.testing import CliRunner; from incprof.cli.app import app\n"
             f"for args in {[c + ['-f', fmt] if fmt else c for c in commands]!r}:\n"
             "    r = CliRunner().invoke(app, args)\n"
             "    assert r.exit_code == 0, (args, r.output); assert r.stdout.strip(), args\n"
             f"    bad = [m for m in {heavy!r} if m in sys.modules]; assert not bad, (args, bad)")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    return fresh_check(f"cli: {name}" + (f" -f {fmt}" if fmt else ""), code, forbid=heavy)
 
 
-@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
-def test_counting_commands_import_no_pandas_torch_matplotlib_or_fvcore(fmt):
-    _run_all(COUNTING, fmt, ("torch", "pandas", "matplotlib", "fvcore", "rich.progress"))
+COUNTING_CHECKS = {fmt: _run_all("counting commands", COUNTING, fmt,
+                                 ("torch", "pandas", "matplotlib", "fvcore", "rich.progress"))
+                   for fmt in FORMATS}
+BUILDING_CHECKS = {fmt: _run_all("building commands", BUILDING, fmt, ("pandas", "matplotlib"))
+                   for fmt in FORMATS}
+MODEL = ["--model", f"{DATA / 'user_models.py'}:functional", "--input-size", "16"]
+MODEL_CHECKS = {fmt: _run_all(f"table -f {fmt}, check: --model",
+                              [["table", *MODEL, "-f", fmt], ["check", *MODEL, "--max-macs", "1G"]],
+                              None, ("pandas", "matplotlib"))
+                for fmt in FORMATS}
 
 
-@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
-def test_building_commands_import_no_pandas(fmt):
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_counting_commands_import_no_pandas_torch_matplotlib_or_fvcore(fmt, fresh):
+    assert fresh[COUNTING_CHECKS[fmt]] == {"imported": []}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_building_commands_import_no_pandas(fmt, fresh):
     pytest.importorskip("torch")
-    _run_all(BUILDING, fmt, ("pandas", "matplotlib"))
+    assert fresh[BUILDING_CHECKS[fmt]] == {"imported": []}
 
 
-@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
-def test_model_commands_import_no_pandas(fmt):
-    """`table --model` and `check --model` profile any nn.Module as plain records: torch, but no
-    pandas."""
-    pytest.importorskip("torch")
-    model = ["--model", f"{DATA / 'user_models.py'}:functional", "--input-size", "16"]
-    _run_all([["table", *model, "-f", fmt], ["check", *model, "--max-macs", "1G"]], None,
-             ("pandas", "matplotlib"))
+def _run_all(name: str, commands: list[list[str]], fmt: str | None, heavy: tuple[str, ...]) -> str:
+    """Register a fresh-interpreter check: each command in ``fmt`` (None: as given), none importing
+    a ``heavy`` module."""
 
 
 def test_python_dash_m():
@@ -282,17 +299,8 @@ def test_diff_lists_changed_rows(write_spec):
     assert (rows[0]["a_params"], rows[0]["b_params"]) == (45, 8 * 7 + 7)
 
 
-@pytest.fixture(scope="module")
-def reference_reports(tmp_path_factory):
-    """One complete `incprof report --referee` run: {file name: (bytes, order written)}."""
-    pytest.importorskip("torch")
-    out = tmp_path_factory.mktemp("reference")
-    result = invoke("report", "--referee", "--out", str(out))
-    assert result.exit_code == 0, result.output
-    paths = sorted(out.iterdir(), key=lambda p: p.stat().st_mtime_ns)
-    return {p.name: (p.read_bytes(), order) for order, p in enumerate(paths)}
-
-
+@pytest.mark.slow
+@pytest.mark.peers
 def test_report_command(reference_reports):
     names = set(reference_reports)
     assert {"googlenet.md", "naive-vs-reduced.md", "factorizations.md", "inception_v3.md",
@@ -300,6 +308,8 @@ def test_report_command(reference_reports):
     assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")]
 
 
+@pytest.mark.slow
+@pytest.mark.peers
 def test_report_without_referee_runs_no_peer(reference_reports, tmp_path, monkeypatch):
     """Without --referee, the peers never run and referee.md is not written; the other reports
     are the same bytes."""
@@ -319,6 +329,8 @@ def default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
+@pytest.mark.peers
 def test_an_interrupted_report_leaves_every_file_whole(reference_reports, tmp_path):
     """SIGINT or SIGKILL, sent as soon as the file a reference run wrote at some fraction of its
     run is replaced, leaves each file old or whole and new, and no temp file. The runs overlap."""

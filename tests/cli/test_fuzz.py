@@ -327,6 +327,7 @@ def example(draw):
     return net, mode, extra, glob
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, **FUZZ)
 @given(case=example())
 def test_generated_specs_end_in_a_result_or_one_error_line(cli, case):
@@ -349,6 +350,7 @@ BASES = [_plain(load_yaml(p)) for p in sorted(tables_dir().glob("*.yaml"))] + \
     [_plain(load_yaml(DATA / "tiny.yaml"))]
 
 
+@pytest.mark.slow
 @settings(max_examples=max(10, EXAMPLES // 8), **FUZZ)
 @given(data=st.data())
 def test_mutated_tables_end_in_a_result_or_one_error_line(cli, data):
@@ -393,6 +395,7 @@ HOSTILE = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=max(10, EXAMPLES // 6), **FUZZ)
 @given(document=HOSTILE)
 def test_hostile_documents_end_in_one_error_line(cli, document):

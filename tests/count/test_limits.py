@@ -219,6 +219,7 @@ def _peak_of(kind: str) -> int:
     return _measured_peak(lambda: run(1100))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 @pytest.mark.parametrize("kind", MEASURED)
 def test_estimate_bounds_the_measured_peak(kind):
@@ -258,6 +259,7 @@ def _long(rows: int, kernel: int) -> ArchSpec:
                                for i in range(rows)))
 
 
+@pytest.mark.slow
 def test_a_cross_check_of_12000_rows_is_refused_by_the_layer_ceiling_before_building(
         no_allocation):
     from incprof.analysis.compare import compare_modules_records, compare_networks_records

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from conftest import DATA  # noqa: E402
+from conftest import DATA, fresh_check  # noqa: E402
 from incprof.count.analytic import count_spec
 from incprof.nn.crosscheck import measure
 from incprof.spec.registry import available, load_spec, resolve
@@ -133,21 +133,17 @@ def test_a_disagreement_exits_1_and_is_shown(monkeypatch):
     assert CliRunner().invoke(app, ["table", "--arch", "googlenet"]).exit_code == 0
 
 
-def test_the_cross_check_does_no_arithmetic_and_imports_no_dynamo():
+NO_DYNAMO = fresh_check(
+    "nn: measure inception_v3 at 2048x2048, batch 512",
+    "from incprof.nn.crosscheck import measure; from incprof.spec.registry import resolve; "
+    "m = measure(resolve('inception_v3'), (2048, 2048), batch_size=512); "
+    "value = m['mixed_7c'].macs", forbid=("torch._dynamo", "sympy"))
+
+
+def test_the_cross_check_does_no_arithmetic_and_imports_no_dynamo(fresh):
     """The count runs every op on an empty batch: a network whose convs would each take seconds
     on real images is counted at once, and torch's meta machinery (torch._dynamo, sympy) is
     never imported."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from incprof.nn.crosscheck import measure; "
-            "from incprof.spec.registry import resolve; "
-            "m = measure(resolve('inception_v3'), (2048, 2048), batch_size=512); "
-            "print(sorted(k for k in ('torch._dynamo', 'sympy') if k in sys.modules)); "
-            "print(m['mixed_7c'].macs)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split("\n")
-    assert out[0] == "[]"
     rc = next(rc for rc in count_spec(resolve("inception_v3"), (2048, 2048))
               if rc.placed.name == "mixed_7c")
-    assert int(out[1]) == 512 * rc.counts.macs
+    assert fresh[NO_DYNAMO] == {"imported": [], "value": 512 * rc.counts.macs}

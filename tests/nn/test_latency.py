@@ -367,6 +367,7 @@ def test_cuda_timing_uses_events():
     assert timings.measured_peak_bytes > 0
 
 
+@pytest.mark.slow
 def test_compile_time_is_reported_apart():
     timings = time_spec(load_spec(DATA / "tiny.yaml"), None, 1,
                         TimingOptions(device="cpu", warmup=1, repeats=2, compile=True))

@@ -1,8 +1,7 @@
 """The machine's facts recorded beside a timing: GPU peaks by full name, the load, the CPU name.
 No torch."""
 
-import sys
-
+from conftest import fresh_check
 from incprof.nn.machine import cpu_name, gpu_peak, load_average
 
 
@@ -35,8 +34,10 @@ def test_load_and_cpu_name_are_recorded_as_plain_values(monkeypatch):
     assert isinstance(cpu_name(), str) and cpu_name()
 
 
-def test_machine_imports_no_torch():
-    import subprocess
+MACHINE = fresh_check("nn: import incprof.nn.machine",
+                      "import sys, incprof.nn.machine; assert 'torch' not in sys.modules",
+                      forbid=("torch",))
 
-    code = "import sys, incprof.nn.machine; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+
+def test_machine_imports_no_torch(fresh):
+    assert fresh[MACHINE] == {"imported": []}

@@ -55,6 +55,8 @@ def assert_zero(result):
 @pytest.mark.parametrize("arch,flavor,aux,size,batch", CASES,
                          ids=[f"{a}-{f}-{s[0] if s else 'native'}-b{b}"
                               for a, f, _, s, b in CASES])
+@pytest.mark.slow
+@pytest.mark.peers
 def test_every_peer_predicted_to_the_unit(arch, flavor, aux, size, batch):
     result = ref.referee(arch, flavor=flavor, aux=aux, input_size=size, batch_size=batch)
     assert [t["tool"] for t in result["tools"]] == list(peers.PEERS)
@@ -85,11 +87,13 @@ EVERY_KIND = {
 }
 
 
+@pytest.mark.peers
 def test_every_layer_kind_predicted_to_the_unit():
     result = ref.referee(parse_spec(EVERY_KIND), batch_size=3)
     assert_zero(result)
 
 
+@pytest.mark.peers
 def test_every_kind_by_hand():
     """The per-image figures of EVERY_KIND, worked out by hand, then each tool's total."""
     ops = ops_mod.network_ops(parse_spec(EVERY_KIND))
@@ -128,6 +132,7 @@ def test_ptflops_pytorch_counts_modules_per_image_and_functionals_per_batch():
         == 2 * 9 + 4 * 18
 
 
+@pytest.mark.peers
 def test_a_peer_not_installed_is_listed(monkeypatch):
     monkeypatch.setattr(peers, "installed", lambda tool: tool != "thop")
     result = ref.referee(parse_spec(EVERY_KIND), tools=("thop", "ptflops_aten"))
@@ -139,6 +144,7 @@ def test_a_peer_not_installed_is_listed(monkeypatch):
     assert referee_grid(result).rows[0][:4] == ["thop", "", "MACs", "not installed"]
 
 
+@pytest.mark.peers
 def test_cli_referee(tmp_path):
     runner = CliRunner()
     out = tmp_path / "r.json"
@@ -176,6 +182,7 @@ def test_conventions_table_is_the_predictions():
             assert shown[tool] == sum(ref.predict(ops, tool, 1).values()), (arch, tool)
 
 
+@pytest.mark.peers
 def test_a_residual_names_the_ops_it_comes_from(monkeypatch, tmp_path):
     """With thop's BatchNorm rule taken out of its convention, the residual is exactly thop's
     4 per element of the two 6x8x8 BatchNorms, per image of the batch of 2, and the command
@@ -205,6 +212,7 @@ MODELS = [("functional", 32), ("inception_like", 32), ("five_by_five", 16),
           ("hardswish_net", 16), ("attention", 32), ("branchy", 16)]
 
 
+@pytest.mark.peers
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("name,side", MODELS, ids=[m for m, _ in MODELS])
 def test_every_peer_predicted_on_the_test_models(name, side, batch):
@@ -235,6 +243,7 @@ def test_attention_by_hand():
     assert ref.evaluate("fvcore_einsum", einsum, 1) == int(printed // 2) == 65_550
 
 
+@pytest.mark.peers
 def test_cli_referee_model(tmp_path):
     runner = CliRunner()
     out = tmp_path / "r.json"
@@ -249,6 +258,8 @@ def test_cli_referee_model(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.peers
 @pytest.mark.parametrize("flavor", ["paper", "torchvision"])
 def test_meta_peers_read_on_meta_tensors_what_they_read_on_real_ones(flavor):
     """The referee runs the peers of peers.META on meta tensors: each must give the same reading

@@ -21,6 +21,8 @@ from incprof.capture.export import export_spec, load_by_use_order, to_yaml
 from incprof.capture.models import resolve_model
 from incprof.spec.registry import load_spec
 
+pytestmark = pytest.mark.reference
+
 torch.set_num_threads(1)
 
 MODELS = {"torchvision:googlenet": 96, "torchvision:inception_v3": 107,

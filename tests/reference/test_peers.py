@@ -13,6 +13,8 @@ import torch
 from incprof.capture.rows import capture
 from incprof.capture.models import resolve_model
 
+pytestmark = [pytest.mark.reference, pytest.mark.peers]
+
 ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
 

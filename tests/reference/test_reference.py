@@ -1,8 +1,8 @@
 """The reference tier: each built-in network against its reference implementation's own code.
 
 Runs in its own environment (torch 2.14.1, torchvision 0.29.1, timm, pretrainedmodels: see the README's
-test command), started by tests/test_reference_tier.py. For each pair it checks, independently of
-incprof's own counting:
+test command, whose last step runs `.venv-ref/bin/python -m pytest tests/reference`). For each pair
+it checks, independently of incprof's own counting:
 - equal parameter counts (the reference model's ``parameters()``);
 - equal conv + linear MACs (the reference model under torch's FlopCounterMode, FLOPs / 2);
 - equal outputs in eval mode, in float64, after copying the reference model's randomly initialised
@@ -21,6 +21,8 @@ from incprof.count.analytic import count_spec
 from incprof.nn.build import build
 from incprof.spec.registry import resolve
 from incprof.spec.variants import apply_flavor
+
+pytestmark = pytest.mark.reference
 
 
 def _torchvision(name: str, **kwargs):

@@ -1,27 +1,36 @@
 """Reports: reproducible, self-describing, and carrying the figures they cite."""
 
 import re
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 
-from incprof.report.reports import REGENERATE, googlenet_report, inception_v3_report
+from conftest import fresh_check
+from incprof.report.reports import REGENERATE, inception_v3_report
 
 
-@pytest.fixture(scope="module")
-def googlenet_md(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    return out, googlenet_report(out)
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_report_is_reproducible(googlenet_md, tmp_path):
-    _, text = googlenet_md
-    assert googlenet_report(tmp_path) == text
+@pytest.mark.slow
+@pytest.mark.peers
+def test_the_report_set_is_the_committed_one(report_folder):
+    """A fresh report set, written in this process, is reports/ byte for byte: the committed files
+    were written by other processes, on other days (reports/latency/ holds timings: not compared)."""
+    reports = ROOT / "reports"
+    committed = [p.relative_to(reports) for p in sorted(reports.rglob("*")) if p.is_file()]
+    committed = [p for p in committed if p.parts[0] != "latency"]
+    assert sorted(p.relative_to(report_folder) for p in report_folder.rglob("*") if p.is_file()) == committed
+    for path in committed:
+        assert (report_folder / path).read_bytes() == (reports / path).read_bytes(), path
 
 
-def test_report_states_summary_conventions_and_command(googlenet_md):
-    out, text = googlenet_md
+@pytest.mark.slow
+@pytest.mark.peers
+def test_report_states_summary_conventions_and_command(report_folder):
+    out, text = report_folder, (report_folder / "googlenet.md").read_text()
     summary = text.split("\n\n")[2]
     assert "6,998,552 parameters" in summary and "1,582,671,872 MACs" in summary
     assert "2,712 params" in summary and "6,624,904" in summary
@@ -38,9 +47,7 @@ def test_v3_report_checks_the_papers_claims(tmp_path):
 
 
 def test_committed_reports_cite_existing_figures():
-    from pathlib import Path
-
-    reports = Path(__file__).resolve().parents[2] / "reports"
+    reports = ROOT / "reports"
     for md in reports.glob("*.md"):
         for figure in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md.read_text()):
             assert (reports / figure).exists(), (md.name, figure)
@@ -170,15 +177,18 @@ def test_reports_load_each_builtin_table_once(tmp_path, monkeypatch):
     spec_module._builtin.cache_clear()
 
 
-def test_report_command_renders_without_pandas(tmp_path):
+REPORT = fresh_check(
+    "report: incprof report",
+    "import os, sys; from typer.testing import CliRunner; from incprof.cli.app import app; "
+    "r = CliRunner().invoke(app, ['report', '--out', folder]); "
+    "assert r.exit_code == 0, r.output; "
+    "assert 'pandas' not in sys.modules, 'pandas imported'; value = sorted(os.listdir(folder))",
+    forbid=("pandas",))
+
+
+def test_report_command_renders_without_pandas(fresh):
     """`incprof report` builds its tables and figures from plain records: pandas is never imported
     (the Python API's DataFrames are the only use of it)."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from typer.testing import CliRunner; from incprof.cli.app import app; "
-            f"r = CliRunner().invoke(app, ['report', '--out', {str(tmp_path)!r}]); "
-            "assert r.exit_code == 0, r.output; "
-            "assert 'pandas' not in sys.modules, 'pandas imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    assert (tmp_path / "family.md").exists() and (tmp_path / "googlenet-rows.svg").exists()
+    result = fresh[REPORT]
+    assert result.get("imported") == [], result
+    assert {"family.md", "googlenet-rows.svg"} <= set(result["value"])

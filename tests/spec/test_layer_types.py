@@ -240,6 +240,7 @@ def test_adaptive_pool_counts_and_field():
     assert g == geometry.layer_field(GlobalAvgPool(), geometry.Field((3, 3), (2, 2)), (3, 7, 7))
 
 
+@pytest.mark.peers
 def test_adaptive_pool_other_ops_agree_with_fvcore():
     torch = pytest.importorskip("torch")
     from fvcore.nn import FlopCountAnalysis

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import DATA
+from conftest import DATA, fresh_check
 from incprof.errors import SpecError
 from incprof.spec.layers import Branches, Conv, Pool
 from incprof.spec.registry import available, load_spec, resolve
@@ -100,13 +100,16 @@ def test_registry_lists_tables():
     assert "googlenet" in available()
 
 
-def test_spec_needs_no_torch():
-    import subprocess
+NO_TORCH = fresh_check(
+    "spec: count_spec(resolve('googlenet'))",
+    "import sys; from incprof.spec.registry import resolve; "
+    "from incprof.count.analytic import count_spec; "
+    "count_spec(resolve('googlenet')); assert 'torch' not in sys.modules, 'torch imported'",
+    forbid=("torch",))
 
-    code = ("import sys; from incprof.spec.registry import resolve; "
-            "from incprof.count.analytic import count_spec; "
-            "count_spec(resolve('googlenet')); assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)
+
+def test_spec_needs_no_torch(fresh):
+    assert fresh[NO_TORCH] == {"imported": []}
 
 
 # ---- bad specs: each problem gets one located error line
