@@ -19,12 +19,12 @@ from ..errors import SpecError
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
 from . import measure as cli_measure
-from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt,
-                      CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, InputSizeOpt,
-                      LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
-                      ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network, check_timing,
-                      check_wide, load_model, model_spec, parse_columns, parse_count, parse_input_size,
-                      refuse, timing_options)
+from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
+                      ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
+                      InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
+                      SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
+                      check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
+                      parse_input_size, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
@@ -103,9 +103,7 @@ def table(
                                       "auxiliary classifiers (training-only heads), listed and "
                                       "totalled apart.")] = True,
     input_size: InputSizeOpt = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=INPUT,
-                                            help="Images per batch; MACs scale with it, params do "
-                                            "not.")] = 1,
+    batch_size: BatchSizeOpt = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write "

@@ -8,13 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..count.analytic import MAX_BATCH
 from ..spec.variants import VARIANTS
-from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, ChannelsLastOpt, DeviceOpt,
-                      DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt, ModelArgOpt, ModelOpt,
-                      OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt, WarmupOpt, WideOpt,
-                      check_network, check_timing, check_wide, model_spec, parse_count, parse_sizes, refuse,
-                      timing_options)
+from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, BatchSizeOpt,
+                      ChannelsLastOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt,
+                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt,
+                      WarmupOpt, WideOpt, check_network, check_timing, check_wide, model_spec, parse_count,
+                      parse_sizes, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 
@@ -38,9 +37,7 @@ def compare(
     level: Annotated[Level, typer.Option(rich_help_panel=INPUT, help="module: each changed row "
                                          "on B's input for that row; network: both whole "
                                          "networks, rows joined by name; both.")] = Level.both,
-    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=INPUT,
-                                            help="Images per batch; MACs scale with it, params do "
-                                            "not.")] = 1,
+    batch_size: BatchSizeOpt = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write a "

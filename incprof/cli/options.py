@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..count.analytic import MAX_BATCH
 from .shell import fail
 
 try:
@@ -69,6 +70,9 @@ FormatOpt = Annotated[Format, typer.Option(
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", rich_help_panel=OUTPUT, help="Write to this file (atomically) instead of "
     "stdout; - is stdout.")]
+BatchSizeOpt = Annotated[int, typer.Option(
+    min=1, max=MAX_BATCH, rich_help_panel=INPUT, help="Images per batch; MACs scale with it, params "
+    "do not.")]
 WideOpt = Annotated[bool, typer.Option(
     "--wide", rich_help_panel=OUTPUT, help="With the table format: every column in one table at "
     "its natural width, even past the terminal's.")]
