@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
 from .export_layers import COMBINERS, WRITERS, clean, node_shape
+from .guard import check_size
 from .rows import example_shape, export_program, op_name
 
 # The ops that give their input's values in the same order (a reshape, an alias or a copy): a
@@ -80,6 +81,7 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
     label = label or type(model).__name__
     model = model.eval()
     shape = example_shape(model, input_size, channels)
+    check_size(model, torch.zeros(shape), label)
     graph = Graph(export_program(model, torch.zeros(shape), label), depth, label)
     writer = _Writer(graph)
     items = writer.sequence(graph.start, graph.output)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
+from .guard import check_size
 
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
@@ -117,6 +118,7 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     model = model.eval()
     shape = example_shape(model, input_size, channels, batch_size)
     x = torch.zeros(shape)
+    check_size(model, x, label)
     flop_counts = _flop_counter(model, x, label)
     try:
         nodes, method = list(export_program(model, x, label).graph.nodes), \

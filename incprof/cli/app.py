@@ -8,6 +8,7 @@ to output.py. Heavy libraries (torch, pandas, matplotlib) are imported inside th
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,7 +25,7 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
                       SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
                       check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
-                      parse_input_size, refuse, timing_options)
+                      parse_input_size, refuse, timing_options, user_code)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
@@ -60,8 +61,16 @@ def ceilings(
                                            "activations per image than this, e.g. 1e15.")
                          ] = "1e15",
     max_layers: Annotated[int, typer.Option(min=1, help="Refuse to cross-check (build and count "
-                                            "with FlopCounterMode) more layers than this at once.")
+                                            "with FlopCounterMode) more layers than this at once, "
+                                            "or a --model with more leaf modules.")
                           ] = DEFAULTS.max_layers,
+    max_ops: Annotated[int, typer.Option(min=1, help="Refuse a --model that runs more aten ops "
+                                         "than this in one forward pass, before capturing its "
+                                         "graph.")] = DEFAULTS.max_ops,
+    timeout: Annotated[float, typer.Option(min=0, help="Give up on a --model after this many "
+                                           "seconds: its import, factory, forward passes and "
+                                           "graph capture together (0: no limit).")
+                       ] = DEFAULTS.timeout_s,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Print incprof's version and exit.")] = False,
 ) -> None:
@@ -74,7 +83,8 @@ def ceilings(
         fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
     # in force for this command only: reset when its context closes, however it ends
     ctx.with_resource(using(Ceilings(max_nodes=max_nodes, max_bytes=max_bytes, max_side=max_side,
-                                     max_count=count, max_layers=max_layers)))
+                                     max_count=count, max_layers=max_layers,
+                                     max_ops=max_ops, timeout_s=timeout)))
 
 
 def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channels: int, depth: int,
@@ -84,7 +94,7 @@ def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channe
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
-    with user_errors():
+    with user_errors(), user_code(ref):
         df = profile_model_records(load_model(ref, model_arg), input_size, channels=channels,
                                    depth=depth, batch_size=batch_size, label=ref)
     write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
@@ -204,7 +214,7 @@ def export_model(
     from ..capture.export import export_spec, to_yaml
 
     size = parse_input_size(input_size)
-    with user_errors():
+    with user_errors(), user_code(model):
         data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
                            label=model)
     emit(to_yaml(data), output)
@@ -300,7 +310,7 @@ def check(
         fail("give at least one budget: --max-params and/or --max-macs")
     params_limit = parse_count(max_params, "--max-params") if max_params else None
     macs_limit = parse_count(max_macs, "--max-macs") if max_macs else None
-    with user_errors():
+    with user_errors(), user_code(model) if model else nullcontext():
         size = parse_input_size(input_size)
         df = (profile_model_records(load_model(model, model_arg), size) if model else
               profile_records(spec or arch, flavor=flavor, aux=False, input_size=size))

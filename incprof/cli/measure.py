@@ -11,7 +11,7 @@ from ..count.analytic import MAX_BATCH
 from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, FlavorOpt,
                       Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
                       ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
-                      parse_input_size, parse_int_list)
+                      parse_input_size, parse_int_list, user_code)
 from .output import check_outputs, emit, progress, show, write_result
 from .shell import user_errors
 
@@ -102,8 +102,9 @@ def referee_cmd(
     with user_errors():
         size = parse_input_size(input_size)
         if model is not None:
-            result = referee(model=load_model(model, model_arg), label=model, input_size=size,
-                             batch_size=batch_size, channels=channels)
+            with user_code(model):
+                result = referee(model=load_model(model, model_arg), label=model, input_size=size,
+                                 batch_size=batch_size, channels=channels)
             figures = []
         else:
             network = resolve(spec or arch)

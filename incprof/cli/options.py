@@ -221,15 +221,28 @@ def timing_options(latency: bool, device: str, dtype, channels_last: bool, compi
 
 
 def load_model(ref: str, model_arg):
-    """The nn.Module of a --model reference, with its --model-arg pairs."""
+    """The nn.Module of a --model reference, with its --model-arg pairs; refused at once past
+    --max-layers leaf modules. Run it inside ``user_code(ref)``."""
+    from ..capture.guard import check_modules
     from ..capture.models import parse_model_args, resolve_model
 
-    return resolve_model(ref, parse_model_args(model_arg))
+    model = resolve_model(ref, parse_model_args(model_arg))
+    check_modules(model, ref)
+    return model
+
+
+def user_code(ref: str):
+    """The block runs the --model ``ref``'s code: it cannot end incprof, print to its stdout or
+    read its arguments, and stops at --timeout (incprof.capture.guard.user_code)."""
+    from ..capture.guard import user_code as guarded
+
+    return guarded(ref)
 
 
 def model_spec(ref: str, model_arg, input_size=None, channels: int = 3, depth: int = 1):
     """The spec of a --model reference (export.spec_of_model), for the views that take specs."""
     from ..capture.export import spec_of_model
 
-    return spec_of_model(load_model(ref, model_arg), input_size, channels=channels, depth=depth,
-                         label=ref)
+    with user_code(ref):
+        return spec_of_model(load_model(ref, model_arg), input_size, channels=channels,
+                             depth=depth, label=ref)

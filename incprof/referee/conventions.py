@@ -216,6 +216,7 @@ def _model_inventory(model, label, input_size, channels: int, batch_size: int):
 
     import torch
 
+    from ..capture.guard import check_size
     from ..capture.inventory import model_ops
     from ..capture.rows import _first_line, example_shape
     from ..errors import UsageError
@@ -223,6 +224,7 @@ def _model_inventory(model, label, input_size, channels: int, batch_size: int):
     label = label or type(model).__name__
     model = model.eval()
     shape = example_shape(model, input_size, channels, batch_size)
+    check_size(model, torch.zeros(shape), label)
     inventories = {}
     for grad in sorted({grad for _, grad in _VIEWS}):  # one run per autograd mode
         try:

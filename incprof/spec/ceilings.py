@@ -29,7 +29,11 @@ class Ceilings:
     the largest batch, incprof.count.analytic.MAX_BATCH, fits a 64-bit integer); ``max_layers``:
     leaf layers one cross-check may build and run (its time grows with the modules: measured 1,600
     one-conv rows in 0.9 s, 3,200 in 1.9 s; the built-in GoogLeNet and Inception-v3 have 88 and
-    116 layers).
+    116 layers); for a ``--model`` it also bounds the leaf modules. ``max_ops``: aten ops in one
+    forward pass of a ``--model``, the nodes of its captured graph (the capture's time grows with
+    them: torchvision's swin_v2_b has 2,807 and took 45 s). ``timeout_s``: seconds a ``--model``'s
+    code and its capture may run (import, factory, forwards and graph capture together; 0: no
+    limit; the largest torchvision models took 24 to 64 s on a shared 2-core Xeon).
     """
 
     max_nodes: int = 200_000
@@ -37,6 +41,8 @@ class Ceilings:
     max_side: int = 1 << 14
     max_count: int = 10**15
     max_layers: int = 2_000
+    max_ops: int = 10_000
+    timeout_s: float = 120.0
 
 
 DEFAULTS = Ceilings()

@@ -1,0 +1,214 @@
+"""The user's own model code (a --model's import, factory and forward) run so that it cannot decide
+incprof's outcome, and its size bounded before the slow work.
+
+``user_code(ref)`` is the one door: inside it the code sees ``sys.argv`` as a script run with no
+arguments, its prints go to stderr (Python's ``sys.stdout`` and, where it is the process's own,
+file descriptor 1), and ``os._exit`` raises instead of ending the process. On the way out the
+working folder, ``sys.argv``, ``sys.stdout`` and ``sys.stderr`` are as they were, and a
+``SystemExit``, an ``os._exit``, a run past ``--timeout`` (SIGALRM) or any other BaseException but
+Ctrl-C is one UsageError naming the model. Exceptions (``Exception``) pass through unchanged: the
+capture names where they came from.
+
+Limits, stated in docs/limits.md: this is the same process, so code that kills it some other way
+(a signal to itself, C's ``exit`` through ctypes) still can; the timeout interrupts Python code and
+lands between two torch ops, not inside one long op.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager, redirect_stdout
+
+from ..errors import UsageError, quoted
+
+
+_REAL_EXIT = os._exit
+
+
+class _Exited(BaseException):
+    """The model's code called os._exit."""
+
+
+class _Expired(BaseException):
+    """The model's code ran past --timeout."""
+
+
+@contextmanager
+def user_code(ref: str, timeout_s: float | None = None):
+    """Run the block as the model ``ref``'s code (see the module docstring); ``timeout_s``: the
+    seconds it may take, by default the ``--timeout`` in force (incprof.spec.ceilings)."""
+    from ..spec import ceilings
+
+    timeout_s = ceilings.current().timeout_s if timeout_s is None else timeout_s
+    expired = (f"model {ref!r}: still running after {timeout_s:g} s, given up (--timeout "
+               "SECONDS, before the command, allows longer)")
+    saved = _Saved()
+    try:
+        with redirect_stdout(sys.stderr), _fd1_to_stderr(), _no_os_exit(), \
+                _alarm(timeout_s, expired):
+            yield
+    except KeyboardInterrupt:
+        raise
+    except _Expired:
+        raise UsageError(expired) from None
+    except _Exited as exc:
+        raise UsageError(f"model {ref!r}: its code called os._exit({quoted(exc.args[0])}); "
+                         "that is the model's failure") from None
+    except SystemExit as exc:
+        raise UsageError(f"model {ref!r}: its code called sys.exit({quoted(exc.code)}); that is "
+                         "the model's failure") from None
+    except Exception:
+        raise
+    except BaseException as exc:  # GeneratorExit and the like, raised by the model's code
+        raise UsageError(f"model {ref!r}: its code raised {type(exc).__name__}: "
+                         f"{_first_line(exc)}") from None
+    finally:
+        saved.restore()
+
+
+class _Saved:
+    """What the model's code may change that incprof relies on afterwards: argv, the standard
+    streams and the working folder. sys.argv is a script's with no arguments meanwhile."""
+
+    def __init__(self) -> None:
+        self.argv, self.stdout, self.stderr = sys.argv, sys.stdout, sys.stderr
+        try:
+            self.cwd = os.getcwd()
+        except OSError:
+            self.cwd = None
+        sys.argv = [self.argv[0] if self.argv else ""]
+
+    def restore(self) -> None:
+        sys.argv, sys.stdout, sys.stderr = self.argv, self.stdout, self.stderr
+        if self.cwd is not None:
+            try:
+                os.chdir(self.cwd)
+            except OSError:
+                pass
+
+
+@contextmanager
+def _fd1_to_stderr():
+    """Point file descriptor 1 at stderr meanwhile, when sys.stdout writes to it (prints from C
+    code, child processes); elsewhere (a test's captured stdout) redirect_stdout suffices."""
+    try:
+        real = sys.__stdout__ is not None and sys.__stdout__.fileno() == 1 and \
+            sys.__stderr__ is not None and sys.__stderr__.fileno() == 2
+    except (OSError, ValueError, AttributeError):
+        real = False
+    if not real:
+        yield
+        return
+    sys.__stdout__.flush()
+    kept = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        try:
+            sys.__stdout__.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(kept, 1)
+        os.close(kept)
+
+
+@contextmanager
+def _no_os_exit():
+    """os._exit raises _Exited meanwhile, in this process only (a forked child still exits)."""
+    import posix
+
+    real, pid = _REAL_EXIT, os.getpid()
+
+    def _exit(code=0):
+        if os.getpid() != pid:
+            real(code)
+        raise _Exited(code)
+
+    os._exit = posix._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = posix._exit = real
+
+
+@contextmanager
+def _alarm(timeout_s: float, message: str):
+    """Raise _Expired in the main thread after ``timeout_s`` seconds. Code that swallows it (a
+    bare ``except:`` in a loop) is not waited for: a second later incprof prints ``message`` and
+    ends with exit code 2 (nothing is being written meanwhile: outputs are written after)."""
+    if timeout_s <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def expired(signum, frame):
+        if fired:
+            os.write(2, f"error: {message}\n".encode("utf-8", "replace"))
+            _REAL_EXIT(2)
+        fired.append(True)
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_modules(model, label: str) -> None:
+    """Refuse (UsageError) a model with more leaf modules than --max-layers, before any run."""
+    from ..spec import ceilings
+
+    limit = ceilings.current().max_layers
+    leaves = sum(1 for m in model.modules() if next(m.children(), None) is None)
+    if leaves > limit:
+        raise UsageError(f"model {label}: {leaves:,} leaf modules, more than --max-layers "
+                            f"{limit:,}; raise it (before the command) if the model needs it")
+
+
+def check_size(model, x, label: str) -> None:
+    """Refuse (UsageError) a model past --max-layers in leaf modules, or past --max-ops in the
+    aten ops of one forward pass on one image of ``x``: counted before the graph capture, whose
+    time grows with them, and stopped as soon as the count passes the ceiling."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from ..spec import ceilings
+
+    check_modules(model, label)
+    limit = ceilings.current().max_ops
+
+    class Count(TorchDispatchMode):
+        ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.ops += 1
+            if Count.ops > limit:
+                raise _TooMany
+            return func(*args, **(kwargs or {}))
+
+    try:
+        with torch.no_grad(), Count():
+            model(x[:1])
+    except _TooMany:
+        raise UsageError(f"model {label}: more than {limit:,} aten ops in one forward pass, "
+                            "past --max-ops; raise it (before the command) if the model needs "
+                            "it") from None
+    except Exception:  # noqa: BLE001 - the capture that follows reports the model's own failure
+        pass
+
+
+class _TooMany(BaseException):
+    """The forward pass ran more ops than the ceiling (BaseException: the model's own
+    ``except Exception`` cannot swallow it)."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else "(no message)"
