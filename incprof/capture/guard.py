@@ -193,9 +193,10 @@ def check_size(model, x, label: str) -> None:
                 raise _TooMany
             return func(*args, **(kwargs or {}))
 
+    one = x[:1]
     try:
         with torch.no_grad(), Count():
-            model(x[:1])
+            model(one)
     except _TooMany:
         raise UsageError(f"model {label}: more than {limit:,} aten ops in one forward pass, "
                             "past --max-ops; raise it (before the command) if the model needs "
