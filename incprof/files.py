@@ -57,6 +57,26 @@ def check_folder(path: str | Path) -> None:
         raise OutputError(f"cannot write into {name}: {problem}")
 
 
+@contextmanager
+def folder_made_for(path: str | Path):
+    """Around a block that creates the folder ``path`` (and its parents) and writes into it: if the
+    block fails or is interrupted, the folders it created and left empty are removed again, so a
+    failed run leaves no empty folder behind."""
+    probe, top = os.path.abspath(os.fspath(path)), None
+    while not os.path.lexists(probe):
+        probe, top = os.path.dirname(probe), probe
+    try:
+        yield
+    except BaseException:
+        if top is not None and os.path.isdir(top):
+            for folder, _, _ in os.walk(top, topdown=False):
+                try:
+                    os.rmdir(folder)
+                except OSError:  # not empty: it holds files this run wrote whole
+                    pass
+        raise
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never part.
 
@@ -94,7 +114,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 
 def _replace(target: str, payload: bytes, mode: int) -> None:
     """Write a temporary file beside ``target`` with ``mode``, then rename it over ``target``."""
-    with _sigint_deferred():
+    with _signals_deferred():
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
                                    dir=os.path.dirname(target) or ".")
         try:
@@ -136,19 +156,26 @@ def _umask() -> int:
 
 
 @contextmanager
-def _sigint_deferred():
-    """Hold Ctrl-C until the block ends, so a started write finishes (or is cleaned up) first."""
+def _signals_deferred():
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, so a started write finishes (or is
+    cleaned up) first; then the first one received acts as it would have."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[tuple] = []
-    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    previous = {signum: signal.signal(signum, lambda *args: received.append(args))
+                for signum in _DEFERRED}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if received:
-            if callable(previous):
-                previous(*received[0])
-            elif previous == signal.SIG_DFL:
-                os.kill(os.getpid(), signal.SIGINT)
+            signum = received[0][0]
+            if callable(previous[signum]):
+                previous[signum](*received[0])
+            elif previous[signum] == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
+
+
+_DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

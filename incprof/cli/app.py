@@ -258,11 +258,13 @@ def report(
     else:
         refuse(ctx, ("arch", "batch_size", "device", "dtype"), "applies only with --latency")
     check_outputs(folder=out)
+    from ..files import folder_made_for
+
     if latency:
         from ..nn.latency import TimingOptions
 
         unwritten().append(str(out / "latency"))
-        with user_errors():
+        with folder_made_for(out), user_errors():
             path = latency_report(arch, out, batch_size,
                                   TimingOptions(device=device, dtype=dtype.value))
         typer.echo(f"wrote {path}")
@@ -276,7 +278,7 @@ def report(
         if pending:
             step(f"writing {Path(pending[0]).name}")
 
-    with user_errors(), progress("writing reports", len(names)) as step:
+    with folder_made_for(out), user_errors(), progress("writing reports", len(names)) as step:
         step(f"writing {Path(pending[0]).name}")
         paths = write_reports(out, written, referee)
     for path in paths:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import NoReturn
@@ -58,15 +60,18 @@ class Group(TyperGroup):
         return _flags_as_flags(super().get_params(ctx))
 
     def invoke(self, ctx):
-        """Run the command; on Ctrl-C say what was left unwritten and exit 130."""
+        """Run the command; on Ctrl-C, SIGTERM or SIGHUP say what was left unwritten and exit
+        128 + the signal's number (130, 143, 129)."""
         pending: list[str] = []
         token = _UNWRITTEN.set(pending)
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
             left = f": nothing written to {', '.join(pending)}" if pending else ""
-            say(f"interrupted{left}", prefix="")
-            raise typer.Exit(130) from None
+            by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            say(f"interrupted{by}{left}", prefix="")
+            raise typer.Exit(128 + signum) from None
         finally:
             _UNWRITTEN.reset(token)
 
@@ -80,7 +85,7 @@ class Group(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            with short_lived_gc():
+            with short_lived_gc(), stop_signals():
                 code = super().main(args, prog_name, complete_var, False, **extra)
         except click.NoArgsIsHelpError as exc:
             text = exc.format_message()  # the help, made once; rich help printed itself, leaving ""
@@ -98,7 +103,10 @@ class Group(TyperGroup):
         except click.ClickException as exc:
             say(exc.format_message())
             sys.exit(exc.exit_code)
-        except typer.Abort:
+        except typer.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # while click read the options
+                say("interrupted", prefix="")
+                sys.exit(128 + getattr(exc.__context__, "signum", signal.SIGINT))
             say("aborted")
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence, see the docstring
@@ -118,6 +126,42 @@ class App(typer.Typer):
         """As typer's, with incprof's command class."""
         kwargs.setdefault("cls", Command)
         return super().command(*args, **kwargs)
+
+
+# The signals that end a command with one line (see stop_signals).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is, to end it as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_signals():
+    """While a command runs, Ctrl-C raises KeyboardInterrupt and SIGTERM and SIGHUP raise Stopped,
+    so that each ends it with one line naming what was left unwritten (Group.invoke); a signal
+    that was ignored (a background job, nohup) stays ignored. The handlers before are restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, handler in previous.items():
+        if handler != signal.SIG_IGN:
+            signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else _stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
 
 
 @contextmanager

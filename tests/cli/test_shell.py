@@ -1,7 +1,11 @@
 """How a run ends (incprof.cli.shell): one line on stderr for every failure, usage errors, internal
 errors and Ctrl-C."""
 
+import os
+import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +14,7 @@ from conftest import invoke
 from incprof.cli.app import app
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("args, names", [
@@ -106,3 +111,73 @@ def test_a_command_runs_with_rare_cyclic_collection_and_restores_the_thresholds(
                         lambda *a, **k: (_ for _ in ()).throw(ValueError("boom")))
     assert invoke("table", "--no-verify").exit_code == 1  # a failed command restores them too
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_end_a_command_as_ctrl_c_does(monkeypatch, tmp_path, signum):
+    import incprof.analysis.profile
+
+    def stopped(*args, **kwargs):
+        os.kill(os.getpid(), signum)  # delivered here, in the main thread, as from outside
+        pytest.fail("the signal did not stop the command")
+
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records", stopped)
+    out = tmp_path / "t.csv"
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    result = invoke("table", "-f", "csv", "-o", str(out))
+    assert result.exit_code == 128 + signum
+    assert result.stderr == f"interrupted by {signum.name}: nothing written to {out}\n"
+    assert list(tmp_path.iterdir()) == []
+    assert {s: signal.getsignal(s) for s in handlers} == handlers  # restored afterwards
+
+
+def test_an_interrupted_report_leaves_no_folder_it_made(monkeypatch, tmp_path):
+    import incprof.report.reports
+
+    def interrupted(out, *args, **kwargs):
+        out.mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incprof.report.reports, "write_reports", interrupted)
+    result = invoke("report", "--out", str(tmp_path / "new" / "reports"))
+    assert result.exit_code == 130 and result.stderr.startswith("interrupted: nothing written to ")
+    assert list(tmp_path.iterdir()) == []  # neither reports/ nor new/ is left
+
+
+def test_a_failed_block_removes_only_the_empty_folders_it_made(tmp_path):
+    from incprof.files import folder_made_for
+
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(KeyboardInterrupt), folder_made_for(tmp_path / "kept" / "a" / "b"):
+        (tmp_path / "kept" / "a" / "b" / "c").mkdir(parents=True)
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"] and not any((tmp_path / "kept").iterdir())
+    with pytest.raises(ValueError), folder_made_for(tmp_path / "x" / "y"):
+        (tmp_path / "x" / "y").mkdir(parents=True)
+        (tmp_path / "x" / "y" / "whole.md").write_text("a report written whole\n")
+        raise ValueError
+    assert (tmp_path / "x" / "y" / "whole.md").is_file()  # what was written stays
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_the_cli_imports_is_one_line(signum):
+    """Sent as soon as incprof.cli is imported (python -X importtime reports each import as it
+    ends), while typer, rich and the commands still import."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "incprof", "table",
+                                "--no-verify", "-f", "csv"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in
+                                                   (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)])
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if line.split("|")[-1].strip() == "incprof.cli":
+            process.send_signal(signum)
+            break
+    rest = process.stderr.read()
+    process.wait(timeout=60)
+    said = [line for line in (lines + rest.splitlines(True)) if not line.startswith("import time:")]
+    assert process.returncode == 128 + signum, "".join(said)
+    (line,) = "".join(said).strip().splitlines()
+    assert line.startswith("interrupted")
