@@ -7,8 +7,6 @@ stays cheap): the Python API's one switch to pandas. Every analysis beneath it r
 
 __version__ = "0.1.0"
 
-from . import cli as _cli  # noqa: E402,F401 - as a command: signals end it quietly from here on
-
 
 def profile(arch="googlenet", *, input_size=None, batch_size: int = 1, channels: int = 3,
             module_depth: int = 1, **options):
