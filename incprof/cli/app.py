@@ -17,6 +17,7 @@ import typer
 from .. import __version__
 from ..count.analytic import MAX_BATCH
 from ..errors import SpecError
+from ..render.text import terminal
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
 from . import measure as cli_measure
@@ -316,7 +317,7 @@ def check(
         size = parse_input_size(input_size)
         df = (profile_model_records(load_model(model, model_arg), size) if model else
               profile_records(spec or arch, flavor=flavor, aux=False, input_size=size))
-    name = model or (str(spec) if spec else arch)
+    name = terminal(model or (str(spec) if spec else arch))
     budgets = check_budgets(df.attrs["totals"], params_limit, macs_limit)
     for b in budgets:
         if b["excess"] > 0:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from ..render.text import terminal
 from .options import Format
 from .shell import unwritten, user_errors
 
@@ -34,7 +35,7 @@ def wrote(path: Path) -> None:
     pending = unwritten()
     if str(path) in pending:
         pending.remove(str(path))
-    typer.secho(f"wrote {path}", err=True)
+    typer.secho(f"wrote {terminal(str(path))}", err=True)
 
 
 def emit(text: str, output: Path | None) -> None:

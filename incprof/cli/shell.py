@@ -184,8 +184,11 @@ def short_lived_gc():
 
 
 def say(message: str, prefix: str = "error: ") -> None:
-    """One red line on stderr."""
-    typer.secho(prefix + " ".join(str(message).split()), fg="red", err=True)
+    """One red line on stderr, without the escape sequences or control characters a name in it
+    may hold (render.text.terminal)."""
+    from ..render.text import terminal
+
+    typer.secho(prefix + " ".join(terminal(message).split()), fg="red", err=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

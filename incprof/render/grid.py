@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..records import Records
-from .text import csv_cell, markdown, terminal
+from .text import csv_cell, json_document, markdown, terminal
 
 
 def signed_pct(value) -> str:
@@ -201,8 +201,9 @@ def grid_markdown(grid: Grid) -> str:
 
 def json_text(payload) -> str:
     """``payload`` as a JSON document indented by two, ending in a newline: every command's JSON.
-    Text is written as it is, not escaped, like every other format (files are UTF-8)."""
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    Text is written as it is, not escaped, like every other format (files are UTF-8), but for the
+    control characters (text.json_document)."""
+    return json_document(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
 
 
 def rows_payload(records: Records) -> dict:

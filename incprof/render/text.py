@@ -14,6 +14,8 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?"
                    r"|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])")
 # C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder a line.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What json.dumps leaves raw of those (it escapes C0), and lone surrogates.
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # '>' needs no escape inline: it starts a quote only at a line's start (see block) and a tag
 # only after '<', which is escaped.
 _MARKDOWN_INLINE = re.compile(r"([\\`|<\[\]])")
@@ -46,14 +48,23 @@ def markdown_code(text) -> str:
 
 
 def csv_cell(value):
-    """A CSV cell a spreadsheet will not run: text starting with =, +, -, @, a tab or a CR gets a
-    leading apostrophe, unless it is a plain number such as -70.8%; other values pass unchanged."""
+    """A CSV cell a terminal shows and a spreadsheet reads as plain text: one line, without escape
+    sequences or control characters (as ``terminal``), and text then starting with =, +, -, @
+    gets a leading apostrophe, unless it is a plain number such as -70.8%; other values pass
+    unchanged."""
     if not isinstance(value, str):
         return value
-    value = value.encode("utf-8", "replace").decode("utf-8")
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(value):
+    value = terminal(value)
+    if value[:1] in ("=", "+", "-", "@") and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def json_document(text: str) -> str:
+    """A JSON document (json.dumps' text) with DEL, the C1 controls, the bidirectional overrides
+    and isolates and lone surrogates written as ``\\uXXXX`` escapes, as json.dumps writes the C0
+    controls: the same strings, none of those characters raw in the output."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def plot_label(text) -> str:

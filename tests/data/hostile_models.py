@@ -27,7 +27,7 @@ class Acting(nn.Module):
         if self.how == "os._exit":
             os._exit(0)
         if self.how == "print":
-            print('=HYPERLINK("http://example.invalid")')
+            print('=HYPERLINK("http://example/x")')
         if self.how == "loop":
             while True:
                 pass
@@ -73,7 +73,7 @@ def forward_hard_exit():
 
 
 def printing():
-    print('=HYPERLINK("http://example.invalid")')
+    print('=HYPERLINK("http://example/x")')
     sys.stdout.flush()
     os.write(1, b"=written to file descriptor 1\n")
     return Acting("print")
@@ -112,3 +112,18 @@ class Chain(nn.Module):
 
 def chain(n=50):
     return Chain(n)
+
+
+# Module names that hold terminal escapes: an OSC that sets the window title, a colour, a bell,
+# a right-to-left override, a C1 control and DEL, and a formula.
+NAMES = ["\x1b]0;pwned\x07title", "\x1b[31mred", "bell\x07", "\u202eevil", "c1\x9b2J", "del\x7f",
+         '=HYPERLINK("http://example/x")', "line\nbreak"]
+
+
+def named():
+    """A 1x1 conv, then ReLUs under the names above."""
+    model = nn.Sequential()
+    model.add_module("conv", nn.Conv2d(3, 4, 1))
+    for name in NAMES:
+        model.add_module(name, nn.ReLU())
+    return model

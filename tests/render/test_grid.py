@@ -117,12 +117,12 @@ def test_compact_grids_still_state_the_cross_check(defaults):
 
 def test_rows_csv_writes_what_pandas_writes():
     """The plain CSV writer agrees with pandas' to_csv on quoting, missing values, floats, bools,
-    and it neutralises formula-like text as frame_csv always did."""
+    and it neutralises formula-like text and line breaks as the terminal does."""
     rows = [{"name": 'a, "quoted"\nline', "n": 12, "x": 0.1, "ok": True, "none": None},
             {"name": "=1+2", "n": None, "x": 1e-05, "ok": False, "none": None},
             {"name": "-70.8%", "n": -3, "x": 123456789012.5, "ok": None, "none": None}]
     columns = ["name", "n", "x", "ok", "none"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     frame["n"] = frame["n"].astype("Int64")
-    frame["name"] = ['a, "quoted"\nline', "'=1+2", "-70.8%"]
+    frame["name"] = ['a, "quoted" line', "'=1+2", "-70.8%"]  # a line break shown as a space
     assert render.rows_csv(columns, rows) == frame.to_csv(index=False, lineterminator="\n")

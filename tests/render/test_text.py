@@ -2,8 +2,12 @@
 
 import csv
 import io
+import json
+import re
 
 import pytest
+
+from conftest import DATA, invoke
 
 from incprof.records import Records
 from incprof.render.grid import Grid, frame_csv, grid_markdown, grid_text, print_grid
@@ -82,7 +86,7 @@ def test_csv_neutralises_formulas_but_not_numbers():
     for cell in names:
         assert cell[:1] not in ("=", "+", "@", "\t", "\r") or cell.startswith("'")
     assert names[HOSTILE.index('=HYPERLINK("http://e","x")')] == '\'=HYPERLINK("http://e","x")'
-    assert names[HOSTILE.index("- item\r\n1. two")] == "'- item\r\n1. two"
+    assert names[HOSTILE.index("- item\r\n1. two")] == "'- item  1. two"  # one line, as shown
     assert names[-3:] == ["-70.8%", "-5", "plain"]
     assert [int(r["n"]) for r in rows][:2] == [-len(HOSTILE), -len(HOSTILE) + 1]
     assert csv_cell(-5) == -5 and csv_cell("@x") == "'@x"
@@ -114,3 +118,29 @@ def test_raw_mathtext_would_crash():
     with pytest.raises(ValueError):
         fig.savefig(io.BytesIO(), format="svg")
     plt.close(fig)
+
+
+
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # all but "\n"
+NAMES = ["\x1b]0;pwned\x07title", "\x1b[31mred", "bell\x07", "\u202eevil", "c1\x9b2J", "del\x7f",
+         '=HYPERLINK("http://example/x")', "line\nbreak"]  # tests/data/hostile_models.py
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "markdown", "table"])
+def test_no_control_character_reaches_any_format(fmt, tmp_path):
+    """Module names of a --model with escapes, bells, C1 controls and a bidi override, on stdout
+    and in a file alike, and an output name with an escape; JSON keeps each name, escaped."""
+    pytest.importorskip("torch")
+    ref = f"{DATA / 'hostile_models.py'}:named"
+    out = tmp_path / f"\x1b]0;x\x07rows.{fmt}"
+    printed = invoke("table", "--model", ref, "--input-size", "4", "-f", fmt)
+    written = invoke("table", "--model", ref, "--input-size", "4", "-f", fmt, "-o", str(out))
+    assert printed.exit_code == 0 and written.exit_code == 0, printed.output
+    for text in (printed.stdout, out.read_text(encoding="utf-8"), written.stderr):
+        assert not RAW.search(text), repr(RAW.search(text))
+    if fmt == "json":
+        assert [row["row"] for row in json.loads(printed.stdout)["rows"]] == ["conv", *NAMES]
+    if fmt == "csv":
+        cells = [row["row"] for row in csv.DictReader(io.StringIO(printed.stdout))]
+        assert cells[1:-1] == ["title", "red", "bell", "evil", "c12J", "del",
+                               "'=HYPERLINK(\"http://example/x\")", "line break"]
