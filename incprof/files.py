@@ -45,6 +45,15 @@ def check_output(path: str | Path) -> None:
         raise OutputError(f"cannot write {name}: {problem}")
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file: the same file on disk, or the same path
+    once links and ``..`` are resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def check_folder(path: str | Path) -> None:
     """Refuse, before any work, an output folder that cannot be created or written into."""
     name = os.fspath(path)
@@ -115,7 +124,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 def _replace(target: str, payload: bytes, mode: int) -> None:
     """Write a temporary file beside ``target`` with ``mode``, then rename it over ``target``."""
     with _signals_deferred():
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
+        fd, tmp = tempfile.mkstemp(prefix=f".{_short(os.path.basename(target))}.", suffix=".tmp",
                                    dir=os.path.dirname(target) or ".")
         try:
             os.fchmod(fd, mode)
@@ -125,6 +134,12 @@ def _replace(target: str, payload: bytes, mode: int) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _short(name: str, limit: int = 100) -> str:
+    """The first ``limit`` bytes of a file name, for a temporary name beside it that stays within
+    the system's name limit (NAME_MAX, 255 bytes) however long the target's name is."""
+    return os.fsdecode(os.fsencode(name)[:limit])
 
 
 def _replaced_path(name: str) -> str:

@@ -26,7 +26,8 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
                       SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
                       check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
-                      parse_input_size, refuse, timing_options, user_code)
+                      folder_path, output_path, parse_input_size, refuse, timing_options,
+                      user_code)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
@@ -117,7 +118,8 @@ def table(
     batch_size: BatchSizeOpt = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write "
+    plot: Annotated[Optional[Path], typer.Option(parser=output_path, rich_help_panel=OUTPUT,
+                                                 help="Also write "
                                                  "stacked bars of MACs per row by conv kind to "
                                                  "this file (.png or .svg).")] = None,
     columns: Annotated[str, typer.Option(rich_help_panel=OUTPUT, help="Extra column groups, "
@@ -215,6 +217,7 @@ def export_model(
     from ..capture.export import export_spec, to_yaml
 
     size = parse_input_size(input_size)
+    check_outputs(output)
     with user_errors(), user_code(model):
         data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
                            label=model)
@@ -223,8 +226,9 @@ def export_model(
 
 def report(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", rich_help_panel=OUTPUT, help="Folder for the "
-                                      "markdown reports and their figures; created if need be.")
+    out: Annotated[Path, typer.Option("--out", parser=folder_path, rich_help_panel=OUTPUT,
+                                      help="Folder for the markdown reports and their figures; "
+                                      "created if need be.")
                    ] = Path("reports"),
     referee: Annotated[bool, typer.Option("--referee", rich_help_panel=OUTPUT, help="Also write "
                                           "referee.md: every peer counter run on every built-in "

@@ -13,7 +13,7 @@ from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt,
                       ChannelsLastOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt,
                       ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt,
                       WarmupOpt, WideOpt, check_network, check_timing, check_wide, model_spec, parse_count,
-                      parse_sizes, refuse, timing_options)
+                      output_path, parse_sizes, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 
@@ -40,7 +40,8 @@ def compare(
     batch_size: BatchSizeOpt = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write a "
+    plot: Annotated[Optional[Path], typer.Option(parser=output_path, rich_help_panel=OUTPUT,
+                                                 help="Also write a "
                                                  "grouped bar chart of MACs per module to this "
                                                  "file (.png or .svg).")] = None,
     wide: WideOpt = False,
@@ -153,7 +154,8 @@ def factorize(
                                              "2d²k²).")] = 3,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(rich_help_panel=OUTPUT, help="Also write a bar "
+    plot: Annotated[Optional[Path], typer.Option(parser=output_path, rich_help_panel=OUTPUT,
+                                                 help="Also write a bar "
                                                  "chart of the savings to this file (.png or "
                                                  ".svg).")] = None,
     wide: WideOpt = False,

@@ -6,6 +6,7 @@ Everything here is light: heavy libraries are imported only when a value needs t
 
 from __future__ import annotations
 
+import os
 import re
 from enum import Enum
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..count.analytic import MAX_BATCH
+from ..render.text import terminal
 from .shell import fail
 
 try:
@@ -67,9 +69,27 @@ InputSizeOpt = Annotated[Optional[str], typer.Option(
 FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", rich_help_panel=OUTPUT, help="table (rich on a terminal, else text), "
     "markdown, csv or json; csv and json carry raw integers.")]
+def output_path(text: str) -> Path:
+    """An output file as typed: refused (one line, exit 2) when empty or ending in a slash, which
+    names a folder (Path would drop the slash and write a file)."""
+    if not text:
+        raise typer.BadParameter("an empty path names no file")
+    if text.endswith(("/", f"{os.sep}")) and text != "-":
+        raise typer.BadParameter(f"{terminal(text)!r} ends in a slash, so it names a folder, "
+                                 "not a file")
+    return Path(text)
+
+
+def folder_path(text: str) -> Path:
+    """An output folder as typed: refused when empty."""
+    if not text:
+        raise typer.BadParameter("an empty path names no folder")
+    return Path(text)
+
+
 OutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", "-o", rich_help_panel=OUTPUT, help="Write to this file (atomically) instead of "
-    "stdout; - is stdout.")]
+    "--output", "-o", parser=output_path, rich_help_panel=OUTPUT, help="Write to this file "
+    "(atomically) instead of stdout; - is stdout.")]
 BatchSizeOpt = Annotated[int, typer.Option(
     min=1, max=MAX_BATCH, rich_help_panel=INPUT, help="Images per batch; MACs scale with it, params "
     "do not.")]

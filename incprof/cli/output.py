@@ -3,31 +3,70 @@ in every format; output paths checked before the work; progress shown on a termi
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
+from ..errors import OutputError
 from ..render.text import terminal
 from .options import Format
 from .shell import unwritten, user_errors
 
 
 def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
-    """Refuse unusable output paths (files, or a folder to create) at once, before any work.
+    """Refuse unusable output paths (files, or a folder to create) at once, before any work: one
+    that cannot be written, one file named for two outputs, or an output that is one of the
+    command's input files (a spec, a --model's .py file).
 
     They are remembered until written, so that a Ctrl-C can name what was left unwritten.
     """
-    from ..files import check_folder, check_output
+    from ..files import check_folder, check_output, same_file
 
+    named = [path for path in files if path is not None and str(path) != "-"]
     with user_errors():
-        for path in files:
-            if path is not None:
-                check_output(path)
+        for path in named:
+            check_output(path)
+        for i, path in enumerate(named):
+            twice = next((other for other in named[:i] if same_file(path, other)), None)
+            if twice is not None:
+                raise OutputError(f"cannot write {path}: {twice} is also an output of this "
+                                  "command; give each output its own file")
+            read = next((source for source in _input_files() if same_file(path, source)), None)
+            if read is not None:
+                raise OutputError(f"cannot write {path}: it is the input {read}; write the "
+                                  "output to another file")
         if folder is not None:
             check_folder(folder)
-    unwritten()[:] = [str(path) for path in files if path is not None and str(path) != "-"]
+    unwritten()[:] = [str(path) for path in named]
+
+
+# The parameters that name a command's outputs, never its inputs.
+_OUTPUT_PARAMS = ("output", "plot", "out")
+
+
+def _input_files() -> list[str]:
+    """The files the running command reads, from its parameters: spec files (a Path, or a name
+    that is a file, such as diff's OLD and NEW) and a --model's .py file."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # typer before it vendored click
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    found = []
+    for name, value in (ctx.params.items() if ctx is not None else ()):
+        if name in _OUTPUT_PARAMS:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (str, Path)):
+                text = str(item)
+                source = text.rpartition(":")[0] if name == "model" else text
+                if source and os.path.isfile(source):
+                    found.append(source)
+    return found
 
 
 def wrote(path: Path) -> None:
