@@ -16,7 +16,7 @@ import typer
 
 from .. import __version__
 from ..count.analytic import MAX_BATCH
-from ..errors import SpecError
+from ..errors import SpecError, quoted
 from ..render.text import terminal
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
@@ -82,7 +82,7 @@ def ceilings(
     except (ValueError, OverflowError):
         count = -1
     if not 1 <= count <= 2 * 10**15:  # counts times a batch of MAX_BATCH must fit in 64 bits
-        fail(f"--max-count must be a number from 1 to 2e15, got {max_count!r}")
+        fail(f"--max-count must be a number from 1 to 2e15, got {quoted(max_count)}")
     # in force for this command only: reset when its context closes, however it ends
     ctx.with_resource(using(Ceilings(max_nodes=max_nodes, max_bytes=max_bytes, max_side=max_side,
                                      max_count=count, max_layers=max_layers,

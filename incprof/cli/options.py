@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..count.analytic import MAX_BATCH
+from ..errors import quoted
 from ..render.text import terminal
 from .shell import fail
 
@@ -180,8 +181,8 @@ def check_wide(ctx: typer.Context, fmt: Format) -> None:
 def parse_int_list(text: str, option: str, largest: int) -> list[int]:
     """'79,151,299' -> [79, 151, 299], each from 1 to ``largest``."""
     parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and 1 <= int(part) <= largest for part in parts):
-        fail(f"{option} must be comma-separated whole numbers from 1 to {largest}, got {text!r}")
+    if not all(re.fullmatch(r"[0-9]{1,9}", part) and 1 <= int(part) <= largest for part in parts):
+        fail(f"{option} must be comma-separated whole numbers from 1 to {largest}, got {quoted(text)}")
     return [int(part) for part in parts]
 
 
@@ -192,7 +193,7 @@ def parse_columns(text: str) -> tuple[str, ...]:
     groups = tuple(g.strip() for g in text.split(",") if g.strip())
     unknown = [g for g in groups if g not in (*COLUMN_GROUPS, "all")]
     if unknown:
-        fail(f"unknown --columns group {unknown[0]!r}; choose from "
+        fail(f"unknown --columns group {quoted(unknown[0])}; choose from "
              f"{', '.join(COLUMN_GROUPS)} or all")
     return groups
 
@@ -204,11 +205,11 @@ def parse_input_size(text: str | None) -> tuple[int, int] | None:
     from ..spec import ceilings
 
     max_side = ceilings.current().max_side
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[x×]\s*(\d+))?\s*", text)
+    match = re.fullmatch(r"\s*(\d{1,9})\s*(?:[x×]\s*(\d{1,9}))?\s*", text)
     sides = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
     if not all(1 <= side <= max_side for side in sides):
         fail(f"--input-size must be a size like 224 or 224x224, each side from 1 to "
-             f"{max_side} (--max-side), got {text!r}")
+             f"{max_side} (--max-side), got {quoted(text)}")
     return sides
 
 
@@ -226,7 +227,7 @@ def parse_count(text: str, option: str) -> int:
     try:
         return count(text)
     except ValueError:
-        fail(f"{option} must be a count like 7000000, 7M or 1.6G, got {text!r}")
+        fail(f"{option} must be a count like 7000000, 7M or 1.6G, got {quoted(text)}")
 
 
 def timing_options(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,

@@ -188,7 +188,14 @@ def say(message: str, prefix: str = "error: ") -> None:
     may hold (render.text.terminal)."""
     from ..render.text import terminal
 
-    typer.secho(prefix + " ".join(terminal(message).split()), fg="red", err=True)
+    line = " ".join(terminal(message).split())
+    if len(line) > MAX_LINE:  # a safety net: messages quote user input cut short already
+        line = line[:MAX_LINE] + "..."
+    typer.secho(prefix + line, fg="red", err=True)
+
+
+# The longest error line printed, in characters.
+MAX_LINE = 2000
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

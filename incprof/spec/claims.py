@@ -41,7 +41,7 @@ class FigureReader(FieldReader):
         allowed = {"claim", "source", "quantity", "value", "relation", "of", "against"}
         unknown = sorted(set(entry) - allowed)
         if unknown:
-            raise self.fail(f"unknown key {unknown[0]!r} in a claim (allowed: "
+            raise self.fail(f"unknown key {quoted(unknown[0])} in a claim (allowed: "
                             f"{', '.join(sorted(allowed))})", line)
         for key in ("claim", "source", "quantity", "value"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
@@ -50,11 +50,11 @@ class FigureReader(FieldReader):
             self.text(entry[key], key, line, limit=TEXT_CHARS, multiline=True)
         if entry["quantity"] not in QUANTITIES:
             raise self.fail(f"claim quantity must be one of {', '.join(QUANTITIES)}, got "
-                            f"{entry['quantity']!r}", line)
+                            f"{quoted(entry['quantity'])}", line)
         relation = entry.get("relation", "=")
         if relation not in RELATIONS:
             raise self.fail(f"claim relation must be one of {', '.join(RELATIONS)}, got "
-                            f"{relation!r}", line)
+                            f"{quoted(relation)}", line)
         claim = Claim(claim=entry["claim"], source=entry["source"], quantity=entry["quantity"],
                       value=entry["value"], relation=relation, of=entry.get("of"),
                       against=entry.get("against"), line=line)
@@ -62,7 +62,7 @@ class FigureReader(FieldReader):
             unit = claim.figure.suffix
         except ValueError:
             raise self.fail(f"a claimed value looks like 13.6M, 42, 2.5x or +25%, got "
-                            f"{entry['value']!r}", line) from None
+                            f"{quoted(entry['value'])}", line) from None
         if (unit in ("x", "%")) != ("against" in entry):
             raise self.fail("a ratio (2.5x) or change (+25%) needs 'against', and 'against' "
                             "needs one", line)
@@ -114,13 +114,13 @@ class FigureReader(FieldReader):
                       {"source", "figure", "value"}, "a refereed entry", at)
             figure, value = entry["figure"], str(entry["value"])
             if figure not in FIGURES:
-                raise self.fail(f"figure must be one of {', '.join(FIGURES)}, got {figure!r}", at)
+                raise self.fail(f"figure must be one of {', '.join(FIGURES)}, got {quoted(figure)}", at)
             if self.figure(value) is None:
-                raise self.fail(f"value must look like 42.68M or 6624904, got {value!r}", at)
+                raise self.fail(f"value must look like 42.68M or 6624904, got {quoted(value)}", at)
             stated = entry.get("stated")
             if stated is not None and stated not in STATED:
                 raise self.fail(f"stated must be one of {', '.join(sorted(STATED))}, got "
-                                f"{stated!r}", at)
+                                f"{quoted(stated)}", at)
             out.append(Refereed(self.text(entry["source"], "source", at, limit=TEXT_CHARS),
                                 figure, value, self.text(entry.get("flavor", "paper"), "flavor", at),
                                 None if entry.get("input") is None else

@@ -80,9 +80,9 @@ class FieldReader:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(f"{what} must be an integer, got {kind(value)} {quoted(value)}", line)
         if value < minimum:
-            raise self.fail(f"{what} must be >= {minimum}, got {value}", line)
+            raise self.fail(f"{what} must be >= {minimum}, got {quoted(value)}", line)
         if value > maximum:
-            raise self.fail(f"{what} must be <= {maximum}, got {value}", line)
+            raise self.fail(f"{what} must be <= {maximum}, got {quoted(value)}", line)
         return value
 
     def number(self, value, what: str, line: int) -> float:
@@ -143,7 +143,7 @@ class FieldReader:
     def bn_eps(self, value, what: str, line: int) -> float | None:
         """BatchNorm's epsilon (None: no BatchNorm)."""
         if value is not None and self.number(value, what, line) <= 0:
-            raise self.fail(f"{what} must be > 0, got {value}", line)
+            raise self.fail(f"{what} must be > 0, got {quoted(value)}", line)
         return None if value is None else float(value)
 
     def printed_number(self, value, column: str, line: int) -> int | None:
@@ -169,6 +169,10 @@ class FieldReader:
 
 
 def kind(value) -> str:
-    """How to name the type of a YAML value in a message."""
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "nothing"}.get(type(value), type(value).__name__)
+    """How to name the type of a YAML value in a message (never an internal class name)."""
+    for types, name in ((dict, "a mapping"), (list, "a list"), (str, "a string"),
+                        (bool, "a boolean"), (int, "an integer"), (float, "a number"),
+                        (type(None), "nothing")):
+        if isinstance(value, types):
+            return name
+    return "a value"

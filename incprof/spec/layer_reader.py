@@ -139,7 +139,7 @@ class LayerParser(FieldReader):
     def dropout(self, op: str, args: dict, line: int) -> Dropout:
         p = self.number(args["p"], "p", line)
         if not 0 <= p < 1:
-            raise self.fail(f"dropout p must be in [0, 1), got {p}", line)
+            raise self.fail(f"dropout p must be in [0, 1), got {quoted(p)}", line)
         return Dropout(p=p, line=line)
 
     @_reads("linear", Linear)

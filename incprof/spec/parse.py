@@ -103,35 +103,51 @@ class Parser(FigureReader, LayerParser):
 
     def parse_flavor(self, name: str, body, line: int, rows: dict[str, int]) -> dict:
         """A flavour: conv settings for every conv, per-role conv changes, layer kinds it drops,
-        and rows whose layers it replaces (see ``variants.apply_flavor``)."""
+        and rows whose layers it replaces (see ``variants.apply_flavor``). ``line``: the line of
+        its name; each error names the line of the key at fault."""
         if name == "paper":
             raise self.fail("'paper' is the spec itself and cannot be redefined as a flavour", line)
         what = f"flavor {name}"
         body = self.mapping(body, what, line)
         self.keys(body, {"note", "conv", "roles", "drop", "replace"}, set(), what, line)
-        conv = self.mapping(body.get("conv"), f"{what} conv", line)
-        self.keys(conv, {"bias", "bn_eps", "relu"}, set(), f"{what} conv", line)
-        settings = {key: self.boolean(conv[key], key, line) for key in ("bias", "relu") if key in conv}
+        at = _lines(body, line)
+        conv = self.mapping(body.get("conv"), f"{what} conv", at("conv"))
+        self.keys(conv, {"bias", "bn_eps", "relu"}, set(), f"{what} conv", at("conv"))
+        in_conv = _lines(conv, at("conv"))
+        settings = {key: self.boolean(conv[key], key, in_conv(key)) for key in ("bias", "relu")
+                    if key in conv}
         if "bn_eps" in conv:
-            settings["bn_eps"] = self.bn_eps(conv["bn_eps"], "bn_eps", line)
+            settings["bn_eps"] = self.bn_eps(conv["bn_eps"], "bn_eps", in_conv("bn_eps"))
         roles = {}
-        for role, change in self.mapping(body.get("roles"), f"{what} roles", line).items():
-            change = self.mapping(change, f"{what} role {role}", line)
-            self.keys(change, {"kernel", "padding"}, {"kernel"}, f"{what} role {role}", line)
-            kernel = self.pair(change["kernel"], "kernel", line)
+        role_map = self.mapping(body.get("roles"), f"{what} roles", at("roles"))
+        for role, change in role_map.items():
+            role_line = _lines(role_map, at("roles"))(role)
+            change = self.mapping(change, f"{what} role {role}", role_line)
+            self.keys(change, {"kernel", "padding"}, {"kernel"}, f"{what} role {role}", role_line)
+            in_role = _lines(change, role_line)
+            kernel = self.pair(change["kernel"], "kernel", in_role("kernel"))
             roles[str(role)] = {"kernel": kernel,
-                                "padding": self.padding(change.get("padding", "same"), kernel, line)}
+                                "padding": self.padding(change.get("padding", "same"), kernel,
+                                                        in_role("padding"))}
         drop = body.get("drop") or []
-        if not isinstance(drop, list) or any(kind not in DROPPABLE for kind in drop):
-            raise self.fail(f"{what} drop must be a list of layer kinds from "
-                            f"{', '.join(DROPPABLE)}, got {drop!r}", line)
+        kinds = ", ".join(DROPPABLE)
+        if not isinstance(drop, list):
+            raise self.fail(f"{what} drop must be a list of layer kinds from {kinds}, got "
+                            f"{kind(drop)}", at("drop"))
+        for i, item in enumerate(drop):
+            if not isinstance(item, str) or item not in DROPPABLE:
+                item_lines = getattr(drop, "item_lines", [])
+                raise self.fail(f"{what} drop: {quoted(item)} is not a layer kind it can drop "
+                                f"({kinds})", item_lines[i] if i < len(item_lines) else at("drop"))
         replace = {}
-        for target, layers in self.mapping(body.get("replace"), "replace", line).items():
+        replace_map = self.mapping(body.get("replace"), "replace", at("replace"))
+        for target, layers in replace_map.items():
+            target_line = _lines(replace_map, at("replace"))(target)
             if target not in rows:
-                raise self.fail(f"{what} replaces unknown row {quoted(target)}", line)
-            replace[target] = self.layers(layers, f"{what} layers", line)
+                raise self.fail(f"{what} replaces unknown row {quoted(target)}", target_line)
+            replace[target] = self.layers(layers, f"{what} layers", target_line)
         note = body.get("note")
-        return {"note": None if note is None else self.text(note, f"{what} note", line,
+        return {"note": None if note is None else self.text(note, f"{what} note", at("note"),
                                                             limit=TEXT_CHARS, multiline=True),
                 "conv": settings,
                 "roles": roles, "drop": tuple(drop), "replace": replace}
@@ -185,9 +201,11 @@ class Parser(FigureReader, LayerParser):
                 raise SpecError(f"aux head follows unknown row {quoted(head.after)}", path=self.path,
                                 line=head.line, row=head.name)
         flavors = {}
-        for name, body in self.mapping(data.get("flavors"), "flavors", at("flavors")).items():
-            name = self.text(str(name), "flavor name", at("flavors"))
-            flavors[name] = self.parse_flavor(name, body, at("flavors"), seen)
+        flavor_map = self.mapping(data.get("flavors"), "flavors", at("flavors"))
+        for name, body in flavor_map.items():
+            name_line = _lines(flavor_map, at("flavors"))(name)
+            name = self.text(str(name), "flavor name", name_line)
+            flavors[name] = self.parse_flavor(name, body, name_line, seen)
         published = self.published(data, at("published"))
         depth = data.get("paper_depth")
         name = self.text(data["name"], "name", at("name"))
@@ -205,3 +223,9 @@ class Parser(FigureReader, LayerParser):
             refereed=self.refereed(data, at("refereed")),
             path=self.path,
             paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
+
+
+def _lines(mapping, line: int):
+    """``at(key)``: the line of ``key`` in a mapping read by yamlio (``line`` where it has none)."""
+    key_lines = getattr(mapping, "key_lines", {})
+    return lambda key: key_lines.get(key, line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..errors import SpecError
+from ..errors import SpecError, quoted
 from .layer_reader import DROPPABLE
 from .layers import Branches, Conv, Layer, Pool, defaults, leaves, replace_layers
 from .model import ArchSpec, Printed
@@ -22,7 +22,7 @@ def apply_flavor(spec: ArchSpec, flavor: str) -> ArchSpec:
     if flavor == "paper":
         return spec
     if flavor not in spec.flavors:
-        raise SpecError(f"unknown flavour {flavor!r} for {spec.name}; choose from "
+        raise SpecError(f"unknown flavour {quoted(flavor)} for {spec.name}; choose from "
                         f"{', '.join(flavors(spec))}", path=spec.path)
     body = spec.flavors[flavor]
     dropped = tuple(DROPPABLE[kind] for kind in body["drop"])

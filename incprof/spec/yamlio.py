@@ -6,12 +6,14 @@ that every mapping and list remembers its line, duplicate keys are errors, non-s
 ceiling (``max_nodes``, ceilings.py). Only a regular file within the ``max_bytes`` ceiling is read.
 YAML 1.1's surprising scalars are refused rather than read: ``010`` (octal 8), ``1:30`` (base 60:
 90), ``0x10``, ``1_000`` and ``yes``/``no``/``on``/``off`` as booleans; numbers are plain decimals
-and booleans are ``true`` or ``false``. libyaml's parser (``CSafeLoader``) is used where PyYAML has
-it, the pure-Python one otherwise.
+and booleans are ``true`` or ``false``; ``1.0e308``, text to YAML 1.1, is the float YAML 1.2
+reads. libyaml's parser (``CSafeLoader``) is used where PyYAML has it, the pure-Python one
+otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -29,6 +31,9 @@ _BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
 _CANONICAL = {"tag:yaml.org,2002:int": (_INT, "a plain decimal integer"),
               "tag:yaml.org,2002:float": (_FLOAT, "a plain decimal number such as 0.75"),
               "tag:yaml.org,2002:bool": (_BOOL, "true or false, or quote it if you mean text")}
+_STR = "tag:yaml.org,2002:str"
+# A decimal number with an unsigned exponent (1.0e308): YAML 1.2 reads it as a float, 1.1 as text.
+_UNSIGNED_EXPONENT = re.compile(r"[-+]?([0-9]+\.[0-9]*|\.[0-9]+)[eE][0-9]+")
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")
 }
@@ -172,8 +177,21 @@ class _Converter:
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             raise SpecError(f"bad scalar {quoted(node.value)}: {exc}", path=self.path,
                             line=line, row=self.row) from None
+        if node.tag == _STR and not node.style and _UNSIGNED_EXPONENT.fullmatch(node.value):
+            return self.float_with_exponent(node.value, line)
         rule = _CANONICAL.get(node.tag)
         if rule and not rule[0].fullmatch(node.value):
             raise SpecError(f"YAML 1.1 reads {quoted(node.value)} as {quoted(value)}; "
                             f"write {rule[1]}", path=self.path, line=line, row=self.row)
+        return value
+
+    def float_with_exponent(self, text: str, line: int) -> float:
+        """``1.0e308``, which YAML 1.1 reads as text (its exponent has no sign), as the number it
+        is in YAML 1.2; refused past the largest 64-bit float."""
+        from ..errors import SpecError, quoted
+
+        value = float(text)
+        if math.isinf(value):
+            raise SpecError(f"{quoted(text)} is beyond the largest 64-bit float (about 1.8e308)",
+                            path=self.path, line=line, row=self.row)
         return value

@@ -181,3 +181,14 @@ def test_a_signal_while_the_cli_imports_is_one_line(signum):
     assert process.returncode == 128 + signum, "".join(said)
     (line,) = "".join(said).strip().splitlines()
     assert line.startswith("interrupted")
+
+
+@pytest.mark.parametrize("args", [("table", "--input-size", "9" * 100_000),
+                                  ("--max-count", "x" * 100_000, "table"),
+                                  ("check", "--max-params", "\x1b]0;t\x07" + "7" * 100_000),
+                                  ("table", "--columns", "x" * 100_000)])
+def test_an_option_error_echoes_the_value_cut_short(args):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert len(line) < 300 and "\x1b" not in line

@@ -399,3 +399,41 @@ def test_a_residual_body_cannot_end_flat(write_spec):
                                 "layers: [{conv: {out: 8, kernel: 3}}, {global_avgpool: {}}]")
     with pytest.raises(SpecError, match="residual body or shortcut ends in a linear layer"):
         load_spec(write_spec(text.replace("BLOCK", "{body: [{linear: {out: 8}}]}")))
+
+
+FLAVOURED = """name: t
+input: [3, 8, 8]
+rows:
+  - name: c
+    type: conv
+    layers:
+      - conv: {{out: 4, kernel: 1}}
+flavors:
+  x:
+    note: a flavour
+    conv:
+      bias: true
+      bn_eps: {eps}
+{extra}"""
+
+
+@pytest.mark.parametrize("eps, extra, line, says", [
+    ("-1", "", 13, "bn_eps must be > 0, got -1"),
+    ("{}", "", 13, "bn_eps must be a finite number, got a mapping {}"),
+    ("0.001", "    roles:\n      r:\n        kernel: 0\n", 16, "kernel must be >= 1, got 0"),
+    ("0.001", "    drop:\n      - lrn\n      - conv\n", 16, "drop: 'conv' is not a layer kind"),
+    ("0.001", "    replace:\n      nope: []\n", 15, "replaces unknown row 'nope'"),
+])
+def test_a_flavour_error_names_the_line_of_the_key_at_fault(write_spec, eps, extra, line, says):
+    with pytest.raises(SpecError) as info:
+        load_spec(write_spec(FLAVOURED.format(eps=eps, extra=extra)))
+    assert info.value.line == line and says in str(info.value)
+    assert "LineDict" not in str(info.value) and "LineList" not in str(info.value)
+
+
+def test_an_error_echoes_user_input_at_a_bounded_length(write_spec):
+    """A drop list of 20,000 kinds and a 100,000-character kind: one short line."""
+    drop = "[" + ", ".join(["lrn"] * 20_000 + ["x" * 100_000]) + "]"
+    with pytest.raises(SpecError) as info:
+        load_spec(write_spec(FLAVOURED.format(eps="0.001", extra=f"    drop: {drop}\n")))
+    assert len(str(info.value)) < 300 and "is not a layer kind" in str(info.value)

@@ -171,3 +171,17 @@ def test_both_loaders_give_the_same_errors(monkeypatch, text):
     assert isinstance(c, tuple) and c[:2] == python[:2]
     if not c[2].startswith("invalid YAML"):  # the parsers word syntax errors apart
         assert c == python
+
+
+@pytest.mark.parametrize("text, value", [("1.0e308", 1.0e308), ("-2.5e3", -2500.0),
+                                         ("1.e2", 100.0), (".5E1", 5.0), ("1.0e+308", 1.0e308)])
+def test_a_decimal_with_an_unsigned_exponent_is_the_float_it_is(text, value):
+    """YAML 1.1 reads 1.0e308 as text (no sign after the e); YAML 1.2, and a reader, as 1e308."""
+    assert load_yaml("x.yaml", f"a: {text}\n")["a"] == value
+
+
+def test_a_float_past_the_largest_is_refused_with_the_reason():
+    with pytest.raises(SpecError) as info:
+        load_yaml("x.yaml", "a: 1\nb: 1.0e999\n")
+    assert info.value.line == 2 and "beyond the largest 64-bit float" in str(info.value)
+    assert load_yaml("x.yaml", "a: '1.0e308'\n")["a"] == "1.0e308"  # quoted: text, as written
