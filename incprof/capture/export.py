@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
 from .export_layers import COMBINERS, WRITERS, clean, node_shape
+from .export_names import legal_name, legal_text, original_comment
 from .guard import check_size
 from .rows import example_shape, export_program, op_name
 
@@ -102,26 +103,33 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
             rows[-1]["_keys"] += [n for n in names if n not in rows[-1]["_keys"]]
         else:
             rows.append({"_keys": names, "layers": [layer]})
-    spec_rows = []
+    spec_rows, taken = [], set()
     for row in rows:
-        name = "+".join(row["_keys"])
+        original = "+".join(row["_keys"])
         kinds = [types.get(k, type(model).__name__) if not k.startswith("(") else
                  type(model).__name__ for k in row["_keys"]]
-        spec_rows.append({"name": name, "type": " + ".join(dict.fromkeys(kinds)),
+        spec_rows.append({"name": legal_name(original, taken),
+                          "type": legal_name(" + ".join(dict.fromkeys(kinds))),
                           "layers": clean(row["layers"])})
-    return {"name": label, "title": f"{label}, exported by incprof",
+        if spec_rows[-1]["name"] != original:
+            spec_rows[-1]["_module"] = original  # kept in a comment by to_yaml
+    return {"name": legal_name(label), "title": legal_text(f"{label}, exported by incprof"),
             "input": [shape[1], shape[2], shape[3]], "rows": spec_rows}
 
 
 def to_yaml(data: dict) -> str:
-    """A spec as YAML text that incprof's parser reads back (layers in flow style)."""
+    """A spec as YAML text that incprof's parser reads back (layers in flow style); a row whose
+    name is not its module's as written keeps that name in a comment below it (export_names)."""
     import yaml
 
     head = {k: v for k, v in data.items() if k != "rows"}
     text = yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=100)
     text += "rows:\n"
     for row in data["rows"]:
-        text += f"  - name: {_scalar(row['name'])}\n    type: {_scalar(row['type'])}\n    layers:\n"
+        text += f"  - name: {_scalar(row['name'])}\n"
+        if "_module" in row:
+            text += f"    {original_comment(row['_module'])}\n"
+        text += f"    type: {_scalar(row['type'])}\n    layers:\n"
         for layer in row["layers"]:
             dumped = yaml.safe_dump([layer], sort_keys=False, default_flow_style=True,
                                     width=10**6).strip()
@@ -184,5 +192,6 @@ def spec_of_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
     from ..spec.registry import parse_spec
 
     label = label or type(model).__name__
-    return parse_spec(export_spec(model, input_size, channels=channels, depth=depth, label=label),
-                      label)
+    data = export_spec(model, input_size, channels=channels, depth=depth, label=label)
+    rows = [{k: v for k, v in row.items() if k != "_module"} for row in data["rows"]]
+    return parse_spec({**data, "rows": rows}, label)
