@@ -118,7 +118,7 @@ def table(
     batch_size: BatchSizeOpt = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(parser=output_path, rich_help_panel=OUTPUT,
+    plot: Annotated[Optional[Path], typer.Option(parser=output_path, metavar="<path>", rich_help_panel=OUTPUT,
                                                  help="Also write "
                                                  "stacked bars of MACs per row by conv kind to "
                                                  "this file (.png or .svg).")] = None,
@@ -226,7 +226,7 @@ def export_model(
 
 def report(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", parser=folder_path, rich_help_panel=OUTPUT,
+    out: Annotated[Path, typer.Option("--out", parser=folder_path, metavar="<path>", rich_help_panel=OUTPUT,
                                       help="Folder for the markdown reports and their figures; "
                                       "created if need be.")
                    ] = Path("reports"),

@@ -40,7 +40,7 @@ def compare(
     batch_size: BatchSizeOpt = 1,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(parser=output_path, rich_help_panel=OUTPUT,
+    plot: Annotated[Optional[Path], typer.Option(parser=output_path, metavar="<path>", rich_help_panel=OUTPUT,
                                                  help="Also write a "
                                                  "grouped bar chart of MACs per module to this "
                                                  "file (.png or .svg).")] = None,
@@ -154,7 +154,7 @@ def factorize(
                                              "2d²k²).")] = 3,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(parser=output_path, rich_help_panel=OUTPUT,
+    plot: Annotated[Optional[Path], typer.Option(parser=output_path, metavar="<path>", rich_help_panel=OUTPUT,
                                                  help="Also write a bar "
                                                  "chart of the savings to this file (.png or "
                                                  ".svg).")] = None,

@@ -89,7 +89,7 @@ def folder_path(text: str) -> Path:
 
 
 OutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", "-o", parser=output_path, rich_help_panel=OUTPUT, help="Write to this file "
+    "--output", "-o", parser=output_path, metavar="<path>", rich_help_panel=OUTPUT, help="Write to this file "
     "(atomically) instead of stdout; - is stdout.")]
 BatchSizeOpt = Annotated[int, typer.Option(
     min=1, max=MAX_BATCH, rich_help_panel=INPUT, help="Images per batch; MACs scale with it, params "
