@@ -22,8 +22,7 @@ import sys
 import threading
 from contextlib import contextmanager, redirect_stdout
 
-from ..errors import UsageError, quoted
-
+from ..errors import UsageError, quoted, shown
 
 _REAL_EXIT = os._exit
 
@@ -43,7 +42,8 @@ def user_code(ref: str, timeout_s: float | None = None):
     from ..spec import ceilings
 
     timeout_s = ceilings.current().timeout_s if timeout_s is None else timeout_s
-    expired = (f"model {ref!r}: still running after {timeout_s:g} s, given up (--timeout "
+    ref = quoted(ref, 200)
+    expired = (f"model {ref}: still running after {timeout_s:g} s, given up (--timeout "
                "SECONDS, before the command, allows longer)")
     saved = _Saved()
     try:
@@ -55,15 +55,15 @@ def user_code(ref: str, timeout_s: float | None = None):
     except _Expired:
         raise UsageError(expired) from None
     except _Exited as exc:
-        raise UsageError(f"model {ref!r}: its code called os._exit({quoted(exc.args[0])}); "
+        raise UsageError(f"model {ref}: its code called os._exit({quoted(exc.args[0])}); "
                          "that is the model's failure") from None
     except SystemExit as exc:
-        raise UsageError(f"model {ref!r}: its code called sys.exit({quoted(exc.code)}); that is "
+        raise UsageError(f"model {ref}: its code called sys.exit({quoted(exc.code)}); that is "
                          "the model's failure") from None
     except Exception:
         raise
     except BaseException as exc:  # GeneratorExit and the like, raised by the model's code
-        raise UsageError(f"model {ref!r}: its code raised {type(exc).__name__}: "
+        raise UsageError(f"model {ref}: its code raised {type(exc).__name__}: "
                          f"{_first_line(exc)}") from None
     finally:
         saved.restore()
@@ -168,7 +168,7 @@ def check_modules(model, label: str) -> None:
     limit = ceilings.current().max_layers
     leaves = sum(1 for m in model.modules() if next(m.children(), None) is None)
     if leaves > limit:
-        raise UsageError(f"model {label}: {leaves:,} leaf modules, more than --max-layers "
+        raise UsageError(f"model {shown(label, 200)}: {leaves:,} leaf modules, more than --max-layers "
                             f"{limit:,}; raise it (before the command) if the model needs it")
 
 
@@ -198,7 +198,7 @@ def check_size(model, x, label: str) -> None:
         with torch.no_grad(), Count():
             model(one)
     except _TooMany:
-        raise UsageError(f"model {label}: more than {limit:,} aten ops in one forward pass, "
+        raise UsageError(f"model {shown(label, 200)}: more than {limit:,} aten ops in one forward pass, "
                             "past --max-ops; raise it (before the command) if the model needs "
                             "it") from None
     except Exception:  # noqa: BLE001 - the capture that follows reports the model's own failure
