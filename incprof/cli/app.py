@@ -272,7 +272,7 @@ def report(
         with folder_made_for(out), user_errors():
             path = latency_report(arch, out, batch_size,
                                   TimingOptions(device=device, dtype=dtype.value))
-        typer.echo(f"wrote {path}")
+        typer.echo(f"wrote {terminal(str(path))}")
         return
     names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]
     pending = unwritten()
@@ -287,7 +287,7 @@ def report(
         step(f"writing {Path(pending[0]).name}")
         paths = write_reports(out, written, referee)
     for path in paths:
-        typer.echo(f"wrote {path}")
+        typer.echo(f"wrote {terminal(str(path))}")
 
 
 def check(

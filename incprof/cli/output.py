@@ -43,13 +43,13 @@ def check_outputs(*files: Path | None, folder: Path | None = None) -> None:
     unwritten()[:] = [str(path) for path in named]
 
 
-# The parameters that name a command's outputs, never its inputs.
-_OUTPUT_PARAMS = ("output", "plot", "out")
+# The parameters that may name a command's input files.
+_INPUT_PARAMS = ("spec", "arch", "a", "b", "old", "new", "model")
 
 
 def _input_files() -> list[str]:
-    """The files the running command reads, from its parameters: spec files (a Path, or a name
-    that is a file, such as diff's OLD and NEW) and a --model's .py file."""
+    """The files the running command reads, from its parameters: spec files (--spec, --arch or
+    compare's and diff's sides given as a file) and a --model's .py file."""
     try:
         from typer._click.globals import get_current_context
     except ImportError:  # typer before it vendored click
@@ -58,7 +58,8 @@ def _input_files() -> list[str]:
     ctx = get_current_context(silent=True)
     found = []
     for name, value in (ctx.params.items() if ctx is not None else ()):
-        if name in _OUTPUT_PARAMS:
+        source = ctx.get_parameter_source(name)
+        if name not in _INPUT_PARAMS or (source is not None and source.name == "DEFAULT"):
             continue
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, (str, Path)):
@@ -143,7 +144,7 @@ def draw(figure, plot: Path, *tables) -> None:
             warnings.simplefilter("always")
             figure(*tables, plot)
     except NothingToPlot as exc:
-        typer.secho(f"no plot written to {plot}: {exc}", err=True)
+        typer.secho(f"no plot written to {terminal(str(plot))}: {terminal(exc)}", err=True)
         return
     missing = set()
     for warning in caught:
@@ -154,7 +155,7 @@ def draw(figure, plot: Path, *tables) -> None:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
     if missing:
-        typer.secho(f"note: the font has no glyph for {', '.join(sorted(missing))}; {plot} "
+        typer.secho(f"note: the font has no glyph for {', '.join(sorted(missing))}; {terminal(str(plot))} "
                     "draws them as empty boxes", err=True)
     wrote(plot)
 
