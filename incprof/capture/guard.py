@@ -168,20 +168,19 @@ def check_modules(model, label: str) -> None:
     limit = ceilings.current().max_layers
     leaves = sum(1 for m in model.modules() if next(m.children(), None) is None)
     if leaves > limit:
-        raise UsageError(f"model {shown(label, 200)}: {leaves:,} leaf modules, more than --max-layers "
-                            f"{limit:,}; raise it (before the command) if the model needs it")
+        raise UsageError(f"model {shown(label, 200)}: {leaves:,} leaf modules, more than "
+                         f"--max-layers {limit:,}; raise it (before the command) if the model "
+                         "needs it")
 
 
-def check_size(model, x, label: str) -> None:
-    """Refuse (UsageError) a model past --max-layers in leaf modules, or past --max-ops in the
-    aten ops of one forward pass on one image of ``x``: counted before the graph capture, whose
-    time grows with them, and stopped as soon as the count passes the ceiling."""
-    import torch
+@contextmanager
+def op_ceiling(label: str):
+    """Count the aten ops run in the block (a forward pass) and refuse (UsageError) as soon as
+    they pass --max-ops: the graph capture's time grows with them."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     from ..spec import ceilings
 
-    check_modules(model, label)
     limit = ceilings.current().max_ops
 
     class Count(TorchDispatchMode):
@@ -193,14 +192,30 @@ def check_size(model, x, label: str) -> None:
                 raise _TooMany
             return func(*args, **(kwargs or {}))
 
+    try:
+        with Count():
+            yield
+    except _TooMany:
+        raise UsageError(f"model {shown(label, 200)}: more than {limit:,} aten ops in one "
+                         "forward pass, past --max-ops; raise it (before the command) if the "
+                         "model needs it") from None
+
+
+def check_size(model, x, label: str) -> None:
+    """Refuse (UsageError) a model past --max-layers in leaf modules, or past --max-ops in the
+    aten ops of one forward pass on one image of ``x``, before the graph capture: the pass runs
+    on fake tensors (shapes only, no arithmetic). A model that cannot run so (data-dependent
+    control flow) is left to the capture, which reports its own failures."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    check_modules(model, label)
     one = x[:1]
     try:
-        with torch.no_grad(), Count():
+        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True), op_ceiling(label):
             model(one)
-    except _TooMany:
-        raise UsageError(f"model {shown(label, 200)}: more than {limit:,} aten ops in one forward pass, "
-                            "past --max-ops; raise it (before the command) if the model needs "
-                            "it") from None
+    except UsageError:
+        raise
     except Exception:  # noqa: BLE001 - the capture that follows reports the model's own failure
         pass
 

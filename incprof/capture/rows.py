@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
-from .guard import check_size
+from .guard import check_modules, op_ceiling
 
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
@@ -118,8 +118,9 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     model = model.eval()
     shape = example_shape(model, input_size, channels, batch_size)
     x = torch.zeros(shape)
-    check_size(model, x, label)
-    flop_counts = _flop_counter(model, x, label)
+    check_modules(model, label)
+    with op_ceiling(label):  # counted on the first forward pass, before the graph capture
+        flop_counts = _flop_counter(model, x, label)
     try:
         nodes, method = list(export_program(model, x, label).graph.nodes), \
             "torch.export (non-strict)"
