@@ -70,8 +70,9 @@ def test_the_dataframe_is_the_records_with_int64_counts():
     model = user_models().functional()
     records = profile_model_records(model, 16)
     df = incprof.profile(model, input_size=16)
-    ints = ["calls", "params", "shared_params", "macs", "other_ops", "flop_counter_macs"]
-    text = ["row", "module", "output_size", "ops", "not_counted"]
+    ints = ["calls", "params", "shared_params", "macs", "other_ops", "flop_counter_macs",
+            "no_flop_formula_macs"]
+    text = ["row", "module", "output_size", "ops", "not_counted", "no_flop_formula"]
     assert list(df.columns) == records.columns
     assert sorted(records.columns) == sorted(ints + text)
     assert all(str(df[c].dtype) == "int64" for c in ints)
@@ -154,10 +155,15 @@ def test_attention_modulelist_and_einsum_by_hand():
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     tokens, width = 2 * 2, 16  # 8x8 input, 4x4 patches
     assert rows["patch"]["macs"] == conv_macs(4, 4, 3, width, 2, 2)
-    # q, k, v projections (16 -> 48) and the output projection; the attention itself (sdpa) has
-    # no rule and is listed.
-    assert rows["attn"]["macs"] == tokens * width * 3 * width + tokens * width * width
-    assert "aten.scaled_dot_product_attention x 1" in rows["attn"]["not_counted"]
+    # q, k, v projections (16 -> 48) and the output projection; the attention (sdpa, 2 heads of
+    # 8): Q K^T and the weights times V, tokens x tokens x 8 each per head. FlopCounterMode has
+    # no formula for torch's CPU attention kernel, and the row says so.
+    heads = 2
+    attention = heads * tokens * tokens * (width // heads) * 2
+    assert rows["attn"]["macs"] == tokens * width * 3 * width + tokens * width * width + attention
+    assert rows["attn"]["not_counted"] == ""
+    assert rows["attn"]["no_flop_formula"] == "aten._scaled_dot_product_flash_attention_for_cpu x 1"
+    assert rows["attn"]["no_flop_formula_macs"] == attention
     assert rows["blocks"]["macs"] == 2 * tokens * width * width  # a ModuleList row
     assert rows["(Attention)"]["macs"] == tokens * tokens * width  # einsum nld,nmd->nlm
     assert df.attrs["totals"]["flop_counter_agrees"]
