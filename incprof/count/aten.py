@@ -226,10 +226,11 @@ def _free(way: str, names: str, kind: str | None = None) -> dict[str, AtenOp]:
 
 
 # MACs: conv, transposed conv and linear as above, matrix products M*N*K, an einsum as torch
-# contracts it, attention, nn.MultiheadAttention's fused path and recurrent layers as above. Other ops per output element (normalisations 2, activations and
-# element-wise arithmetic 1), per input element (reductions and adaptive pools), or per window
-# (pools). baddbmm keeps a kind of its own: FlopCounterMode counts it, fvcore and ptflops' aten
-# backend do not, so the referee cannot price it as a linear layer.
+# contracts it, attention, nn.MultiheadAttention's fused path and recurrent layers as above. Other
+# ops per output element (normalisations 2, activations and element-wise arithmetic 1), per input
+# element (reductions and adaptive pools), or per window (pools). baddbmm keeps a kind of its own:
+# FlopCounterMode counts it, fvcore and ptflops' aten backend do not, so the referee cannot price
+# it as a linear layer. An embedding is a gather: free.
 ATEN: dict[str, AtenOp] = {
     **_ops("conv1d conv2d conv3d", conv(False), "conv", bias=2),
     **_ops("convolution _convolution", conv(None), "conv", bias=2),
@@ -254,8 +255,8 @@ ATEN: dict[str, AtenOp] = {
     **_ops("instance_norm", per_output(2)),
     **_ops("relu relu_ relu6 hardtanh hardtanh_ leaky_relu leaky_relu_ sigmoid sigmoid_ tanh tanh_ "
            "gelu gelu_ silu silu_ hardswish hardswish_ hardsigmoid hardsigmoid_ elu elu_ celu "
-           "selu mish mish_ softplus prelu _prelu_kernel log_sigmoid_forward softsign "
-           "hardshrink softshrink tanhshrink threshold threshold_ glu", per_output(1)),
+           "selu mish mish_ softplus prelu _prelu_kernel log_sigmoid log_sigmoid_forward "
+           "hardshrink softshrink threshold threshold_ glu", per_output(1)),
     **_ops("softmax _softmax", per_output(1), "softmax"),
     **_ops("log_softmax _log_softmax", per_output(1), "log_softmax"),
     **_ops("add add_ sub sub_ mul mul_ div div_ rsub", per_output(1)),
