@@ -219,3 +219,50 @@ def test_an_unknown_zoo_model_is_one_line():
     line = result.stderr.strip()
     assert "\n" not in line and "torchvision:no_such_net_xyz" in line
     assert "has no model" in line or "is not installed" in line
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, cpe) -> None:
+        super().__init__()
+        self.cpe, self.fc = cpe, torch.nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.fc(self.cpe(x))
+
+
+class _SharedConv(torch.nn.Module):
+    """timm CoaT's pattern: a conv registered at the top (cpe1) and called inside each block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 4, 1)
+        self.cpe1 = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.blocks = torch.nn.ModuleList([_Block(self.cpe1), _Block(self.cpe1)])
+        self.head = torch.nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_shared_module_counts_where_it_is_called(depth):
+    """cpe1's MACs land in the block that calls it, its params in the first such row (the others
+    share them); no row is negative, the rows add up, FlopCounterMode agrees row by row."""
+    df = incprof.profile(_SharedConv(), input_size=8, module_depth=depth)
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    cpe, fc = 4 * 9 * 64, 4 * 4 * 64  # depthwise 3x3 and 1x1 convs on 8x8
+    expected = {1: {"blocks": (2 * (cpe + fc), 40 + 2 * 20, 0)},
+                2: {"blocks.0": (cpe + fc, 40 + 20, 0), "blocks.1": (cpe + fc, 20, 40)},
+                3: {"blocks.0.cpe": (cpe, 40, 0), "blocks.1.cpe": (cpe, 0, 40),
+                    "blocks.0.fc": (fc, 20, 0)}}[depth]
+    for name, figures in expected.items():
+        assert (rows[name]["macs"], rows[name]["params"], rows[name]["shared_params"]) == figures
+    assert "cpe1" not in rows  # it never runs as a row of its own
+    assert all(r["macs"] >= 0 and r["flop_counter_macs"] >= 0 for r in rows.values())
+    totals = df.attrs["totals"]
+    assert totals["macs"] == 3 * 64 * 4 + 2 * (cpe + fc) + 4 * 2 * 64
+    assert totals["params"] == 16 + 40 + 2 * 20 + 10
+    assert df.attrs["totals"]["flop_counter_agrees"]
