@@ -14,12 +14,23 @@ from dataclasses import dataclass
 from ..count import aten as vocabulary
 from ..count.inventory import Op
 
-# torch module classes, by op kind (the kind a spec layer of that module has).
-MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu",
+# torch module classes, by op kind (the kind a spec layer of that module has, else its aten op's).
+MODULE_KINDS = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "Linear": "linear",
+                "BatchNorm1d": "batchnorm", "BatchNorm2d": "batchnorm", "BatchNorm3d": "batchnorm",
+                "LayerNorm": "layer_norm", "GroupNorm": "group_norm", "RMSNorm": "rms_norm",
+                "ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
+                "ELU": "elu", "GELU": "gelu",
                 "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
                 "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
-                "Softmax": "softmax", "Dropout": "dropout",
-                "MultiheadAttention": "multihead_attention"}
+                "Softmax": "softmax", "Dropout": "dropout", "Embedding": "embedding",
+                "MultiheadAttention": "multihead_attention",
+                "LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+# Modules whose watched calls inside are seen by a peer patching them, not part of the module's own
+# rule: nn.MultiheadAttention's torch.bmm and F.softmax when it returns its weights.
+_OPEN_MODULES = ("multihead_attention",)
+# Modules torch.jit records as one aten op (aten::lstm, aten::gru, aten::rnn_tanh): fvcore sees
+# them whole, not the ops torch's kernel runs.
+JIT_MODULES = ("lstm", "gru", "rnn")
 # An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
 # (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
 _POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
@@ -36,6 +47,18 @@ def _attention_detail(module, args) -> tuple:
     q, k, v = (a.shape for a in args[:3])
     return (q[length], k[length], v[length], q[2], k[2], v[2], module.num_heads,
             module.in_proj_bias is not None)
+
+
+def _recurrent_detail(module, args) -> tuple:
+    """(input size, hidden size, layers, bidirectional, bias, proj size, steps, batch) of an
+    nn.LSTM/GRU/RNN call."""
+    shape = args[0].shape if args and hasattr(args[0], "shape") else ()
+    if len(shape) == 3:
+        batch, steps = (shape[0], shape[1]) if module.batch_first else (shape[1], shape[0])
+    else:
+        batch, steps = 1, shape[0] if shape else 0
+    return (module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
+            module.bias, getattr(module, "proj_size", 0), steps, batch)
 
 
 def _einsum_detail(args) -> tuple:
@@ -58,7 +81,7 @@ class ModelOps:
     jit: list
     calls: list
     params: int  # every parameter, each shared one once
-    params_executed: int  # the parameters of the leaf modules of a known kind that ran
+    executed: dict  # op kind -> the parameters of the leaf modules of that kind that ran
 
 
 def _shape(value) -> tuple:
@@ -119,18 +142,26 @@ def model_ops(model, x, watch=()) -> ModelOps:
                 continue
             params = sum(p.numel() for p in module.parameters())
             if not any(True for _ in module.children()):
-                executed[id(module)] = params
-            detail = _attention_detail(module, r.args) if kind == "multihead_attention" else ()
+                executed[id(module)] = (kind, params)
+            detail = _attention_detail(module, r.args) if kind == "multihead_attention" else \
+                _recurrent_detail(module, r.args) if kind in JIT_MODULES else ()
+            affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
+            bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
-                            getattr(module, "bias", None) is not None, getattr(module, "size", 0),
-                            batch, detail))
+                            bias, getattr(module, "size", 0), batch, detail))
+            if kind in JIT_MODULES and index >= whole_until:
+                whole_until = r.meta["last"]
+                jit.append(Op(kind, calls[-1].in_shape, calls[-1].out_shape, span, batch=batch))
             continue
         if r.target in JIT_CALLS and index >= whole_until:
             whole_until = r.meta["last"]
             jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                           batch=batch, detail=_einsum_detail(r.args)))
-        if not stack or stack[-1][1] not in MODULE_KINDS:
+        inner = MODULE_KINDS.get(stack[-1][1]) if stack else None
+        if inner is None or inner in _OPEN_MODULES:
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                             batch=batch))
-    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()),
-                    sum(executed.values()))
+    by_kind: dict[str, int] = {}
+    for kind, params in executed.values():
+        by_kind[kind] = by_kind.get(kind, 0) + params
+    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()), by_kind)

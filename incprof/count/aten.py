@@ -249,8 +249,10 @@ ATEN: dict[str, AtenOp] = {
     "mkldnn_rnn_layer": AtenOp("mkldnn_rnn_layer", mkldnn_recurrent),
     **_ops("batch_norm native_batch_norm _native_batch_norm_legit "
            "_native_batch_norm_legit_no_training", per_output(2), "batchnorm"),
-    **_ops("layer_norm native_layer_norm", per_output(2), "layer_norm"),
-    **_ops("group_norm native_group_norm", per_output(2), "group_norm"),
+    # a norm's "bias" is its affine weight (fvcore prices an affine norm apart)
+    **_ops("layer_norm native_layer_norm", per_output(2), "layer_norm", bias=2),
+    "group_norm": AtenOp("group_norm", per_output(2), bias=2),
+    "native_group_norm": AtenOp("group_norm", per_output(2), bias=1),
     **_ops("rms_norm _fused_rms_norm", per_output(2), "rms_norm"),
     **_ops("instance_norm", per_output(2)),
     **_ops("relu relu_ relu6 hardtanh hardtanh_ leaky_relu leaky_relu_ sigmoid sigmoid_ tanh tanh_ "
