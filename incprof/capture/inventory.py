@@ -25,6 +25,10 @@ MODULE_KINDS = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "Linear": 
                 "Softmax": "softmax", "Dropout": "dropout", "Embedding": "embedding",
                 "MultiheadAttention": "multihead_attention",
                 "LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+# Modules of other libraries a peer has a rule for, by (module, attribute) of the class as the peer
+# imports it: ptflops' hook for timm's ViT attention (ptflops/pytorch_ops.py,
+# timm_attention_counter_hook).
+FOREIGN_KINDS = {("timm.models.vision_transformer", "Attention"): "timm_attention"}
 # Modules whose watched calls inside are seen by a peer patching them, not part of the module's own
 # rule: nn.MultiheadAttention's torch.bmm and F.softmax when it returns its weights.
 _OPEN_MODULES = ("multihead_attention",)
@@ -47,6 +51,23 @@ def _attention_detail(module, args) -> tuple:
     q, k, v = (a.shape for a in args[:3])
     return (q[length], k[length], v[length], q[2], k[2], v[2], module.num_heads,
             module.in_proj_bias is not None)
+
+
+def module_kind(module) -> str | None:
+    """The op kind of a module call: its class's in ``MODULE_KINDS`` when the class is torch's
+    own (the peers look classes up exactly: timm's LayerNorm, a subclass, is not nn.LayerNorm),
+    in ``FOREIGN_KINDS`` by qualified name, else "module" for a leaf module with parameters
+    (torchinfo prices any), else None."""
+    cls = type(module)
+    if cls.__module__.startswith("torch.nn.") and cls.__name__ in MODULE_KINDS:
+        return MODULE_KINDS[cls.__name__]
+    import sys
+
+    for (where, attr), kind in FOREIGN_KINDS.items():  # only a library the model imported
+        if cls is getattr(sys.modules.get(where), attr, None):
+            return kind
+    leaf = not any(True for _ in module.children())
+    return "module" if leaf and any(True for _ in module.parameters()) else None
 
 
 def _recurrent_detail(module, args) -> tuple:
@@ -107,14 +128,20 @@ def model_ops(model, x, watch=()) -> ModelOps:
         owner = importlib.import_module(module)
         owners[name] = (getattr(owner, cls) if cls else owner, attr)
     records = dispatch_trace(model, x, owners)
+    paths: dict[int, int] = {}  # module -> its names in the module tree (a shared module's: 2+)
+    for _, module in model.named_modules(remove_duplicate=False):
+        paths[id(module)] = paths.get(id(module), 0) + 1
     macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
     batch = int(x.shape[0])
     aten, jit, calls, executed = [], [], [], {}
     whole_until = 0  # the records up to here run inside a call in JIT_CALLS
     inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
+    modules: list[tuple[int, str | None]] = []  # the module calls among them
     for index, r in enumerate(records):
         while inside and inside[-1][0] <= index:
             inside.pop()
+        while modules and modules[-1][0] <= index:
+            modules.pop()
         if r.op == "call_function":
             short = op_name(r.target).split(".")[-1]
             if short == "mean" and any(kind in _POOLS for _, kind in inside):
@@ -132,23 +159,25 @@ def model_ops(model, x, watch=()) -> ModelOps:
                 jit.append(aten[-1])
             continue
         span = sum(macs[r.meta["first"]:r.meta["last"]])
-        stack = list(r.meta["nn_module_stack"].values())
-        kind = MODULE_KINDS.get(type(r.meta["module"]).__name__) if r.op == "call_module" \
-            else r.target
+        kind = module_kind(r.meta["module"]) if r.op == "call_module" else r.target
         inside.append((r.meta["last"], kind))
         if r.op == "call_module":
             module = r.meta["module"]
+            within = tuple(k for _, k in modules if k)
+            modules.append((r.meta["last"], kind))
             if kind is None:
                 continue
             params = sum(p.numel() for p in module.parameters())
-            if not any(True for _ in module.children()):
-                executed[id(module)] = (kind, params)
+            if not any(True for _ in module.children()):  # thop meets it once per path
+                executed[id(module)] = (kind, params * paths.get(id(module), 1))
             detail = _attention_detail(module, r.args) if kind == "multihead_attention" else \
-                _recurrent_detail(module, r.args) if kind in JIT_MODULES else ()
+                _recurrent_detail(module, r.args) if kind in JIT_MODULES else \
+                (module.num_heads, module.head_dim) if kind == "timm_attention" else ()
             affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
             bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
-                            bias, getattr(module, "size", 0), batch, detail))
+                            bias, getattr(module, "size", 0), batch, detail, within,
+                            paths.get(id(module), 1)))
             if kind in JIT_MODULES and index >= whole_until:
                 whole_until = r.meta["last"]
                 jit.append(Op(kind, calls[-1].in_shape, calls[-1].out_shape, span, batch=batch))
@@ -157,8 +186,8 @@ def model_ops(model, x, watch=()) -> ModelOps:
             whole_until = r.meta["last"]
             jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                           batch=batch, detail=_einsum_detail(r.args)))
-        inner = MODULE_KINDS.get(stack[-1][1]) if stack else None
-        if inner is None or inner in _OPEN_MODULES:
+        inner = modules[-1][1] if modules else None
+        if inner in (None, "module", *FOREIGN_KINDS.values(), *_OPEN_MODULES):
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                             batch=batch))
     by_kind: dict[str, int] = {}

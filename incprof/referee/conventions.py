@@ -107,6 +107,11 @@ TERMS = {
     "affine_in": lambda op, n: n * numel(op.in_shape) if op.bias else 0,  # an affine norm's
     "thop_rnn": lambda op, n: n * _thop_rnn(op),
     "ptflops_rnn": lambda op, n: n * _ptflops_rnn(op),
+    # ptflops' timm ViT attention hook: the query's scaling and, per head, Q K^T, softmax and
+    # the weights times V (N tokens of the head size); its qkv and proj Linear inside are not
+    # counted, the hooked module's children being left out of its sum
+    "ptflops_timm_attention": lambda op, n: n * op.in_shape[-2] * op.detail[0] * (
+        op.detail[1] + op.in_shape[-2] * (2 * op.detail[1] + 1)) * op.in_shape[0],
     # thop: (window area + 1 division) per output element, the window area as the float
     # in/out ratio per axis, the product truncated once (thop/vision/calc_func.py)
     "thop_adaptive": lambda op, n: int(
@@ -143,6 +148,10 @@ _PTFLOPS_FUNCTIONS = {
 # included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
 # none; "level" which view of a model's inventory it sees (incprof.count.inventory): "aten" ops, "jit" (the
 # aten ops with each call torch.jit records whole as one op: fvcore traces with torch.jit) or "calls";
+# "tree" the power of a module's paths in the module tree (a module shared by two parents has
+# two) its module counts are multiplied by: ptflops sums its counts once per path
+# (accumulate_flops), thop too (dfs_count) and also hooks the module once per path
+# (model.apply), so every call is counted that many times;
 # "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
 # path without it, so a model's inventory is taken both ways).
 CONVENTIONS = {
@@ -154,7 +163,8 @@ CONVENTIONS = {
         "torch.einsum": "fvcore_einsum"}},
     "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
         "conv": "2*macs", "linear": "2*macs"}},
-    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls", "ops": {
+    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls",
+                        "tree": 1, "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
         "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
@@ -166,12 +176,14 @@ CONVENTIONS = {
         # has none: elementwise_affine)
         "layer_norm": "in@1", "group_norm": "in@1 + affine_in@1",
         "lstm": "ptflops_rnn@1", "gru": "ptflops_rnn@1", "rnn": "ptflops_rnn@1",
-        "multihead_attention": "ptflops_attention@1", **_PTFLOPS_FUNCTIONS}},
+        "multihead_attention": "ptflops_attention@1",
+        "timm_attention": "ptflops_timm_attention@1", **_PTFLOPS_FUNCTIONS}},
     "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
         "conv": "macs + bias", "linear": "macs + bias"}},
     # thop: count_normalization 2 per element, 4 when affine; PReLU 1 per element; recurrent
     # layers its own cell formulas
-    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "ops": {
+    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "tree": 2,
+             "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
         "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax",
         "layer_norm": "2*in + 2*affine_in", "prelu": "in", "lstm": "thop_rnn",
@@ -182,7 +194,7 @@ CONVENTIONS = {
         "conv": "macs + bias", "linear": "params", "batchnorm": "params",
         "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
         "prelu": "params", "embedding": "params", "lstm": "rnn_params", "gru": "rnn_params",
-        "rnn": "rnn_params"}},
+        "rnn": "rnn_params", "module": "params"}},
 }
 # The module kinds whose parameters thop counts: the leaf modules it has a rule for that ran
 # (thop/profile.py register_hooks; count_parameters is registered beside each rule).
@@ -213,9 +225,11 @@ def predict(ops: list[Op], tool: str, batch: int) -> dict[str, int]:
     """A tool's predicted total per op kind (kinds it counts as zero left out), for a batch."""
     rules = CONVENTIONS[tool]["ops"]
     out: dict[str, int] = {}
-    for op in ops:
-        if op.kind in rules:
-            out[op.kind] = out.get(op.kind, 0) + evaluate(rules[op.kind], op, batch)
+    tree = CONVENTIONS[tool].get("tree", 0)
+    for op in ops:  # a module inside one the tool prices whole is part of that one's count
+        if op.kind in rules and not any(kind in rules for kind in op.within):
+            value = evaluate(rules[op.kind], op, batch)
+            out[op.kind] = out.get(op.kind, 0) + value * op.copies ** tree
     return out
 
 

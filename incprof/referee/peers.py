@@ -158,7 +158,7 @@ def _thop(model, x) -> Reading:
 
     with torch.no_grad():
         total, params, layers = profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))  # thop names a shared one twice
     pairs = []
 
     def leaves(tree: dict, prefix: str) -> None:

@@ -133,3 +133,39 @@ def test_a_peer_that_raises_gets_its_own_row_and_the_exit_code_says_so(monkeypat
     assert "failed: RuntimeError: no rule for this layer" in result.stdout
     assert "Failed on this model (the peer raised; the others ran): torchinfo." in \
         " ".join(result.stdout.split())
+
+
+class Shared(nn.Module):
+    """timm CoaT's pattern: a conv registered at the top and in each of two blocks, called once
+    per block: three paths in the module tree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 1)
+        self.cpe = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.blocks = nn.ModuleList(nn.Sequential(self.cpe, nn.Conv2d(4, 4, 1))
+                                    for _ in range(2))
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+@pytest.mark.peers
+def test_a_shared_module_is_counted_as_each_peer_walks_the_tree():
+    """thop counts a module with three paths nine times (hooked once per path, summed once per
+    path), ptflops three times; their totals are still predicted to the unit."""
+    from incprof.capture.inventory import model_ops
+
+    model = Shared().eval()
+    (cpe, *_) = [op for op in model_ops(model, torch.zeros(1, 3, 8, 8)).calls
+                 if op.kind == "conv" and op.params == 40]
+    assert cpe.copies == 3
+    rows = {t["tool"]: t for t in ref.referee(model=model, input_size=8)["tools"]}
+    cpe_macs = 2 * 4 * 9 * 64  # two calls of the depthwise 3x3 on 8x8
+    assert ref.predict([cpe], "thop", 1) == {"conv": 9 * cpe_macs // 2}
+    for tool in ("thop", "ptflops_pytorch", "fvcore", "flop_counter", "ptflops_aten"):
+        assert rows[tool]["residual"] == 0, rows[tool]
+        assert rows[tool]["params_residual"] in (0, None), rows[tool]
