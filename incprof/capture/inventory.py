@@ -70,6 +70,13 @@ def module_kind(module) -> str | None:
     return "module" if leaf and any(True for _ in module.parameters()) else None
 
 
+def _kernel_area(kernel) -> int:
+    """A pool's kernel area as torchscan reads it: the product of a tuple, an int as it is."""
+    import math
+
+    return math.prod(kernel) if isinstance(kernel, tuple) else kernel
+
+
 def _recurrent_detail(module, args) -> tuple:
     """(input size, hidden size, layers, bidirectional, bias, proj size, steps, batch) of an
     nn.LSTM/GRU/RNN call."""
@@ -172,7 +179,8 @@ def model_ops(model, x, watch=()) -> ModelOps:
                 executed[id(module)] = (kind, params * paths.get(id(module), 1))
             detail = _attention_detail(module, r.args) if kind == "multihead_attention" else \
                 _recurrent_detail(module, r.args) if kind in JIT_MODULES else \
-                (module.num_heads, module.head_dim) if kind == "timm_attention" else ()
+                (module.num_heads, module.head_dim) if kind == "timm_attention" else \
+                (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else ()
             affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
             bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,

@@ -254,7 +254,8 @@ def _dispatched(value):
 def _flop_counter(model, x, label: str, depth: int) -> tuple[Counter, dict, Counter]:
     """FlopCounterMode's FLOPs per row (its formulas, each op in the row ``call_row`` gives it,
     as the graph count attributes ops), and per row the ops it ran with no formula that
-    incprof's rules give MACs (op -> calls) and those MACs. The model runs eagerly."""
+    incprof's rules give MACs (op -> calls) and those MACs. The model runs eagerly on fake
+    tensors (torch's FakeTensorMode: shapes without arithmetic)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -291,12 +292,27 @@ def _flop_counter(model, x, label: str, depth: int) -> tuple[Counter, dict, Coun
         if id(module) in names and calls:
             calls.pop()
 
+    def run(fake: bool) -> None:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        for tally in (flops, no_formula, no_formula_macs, calls):
+            tally.clear()
+        if not fake:
+            with Counting(display=False):
+                model(x)
+            return
+        with FakeTensorMode(allow_non_fake_inputs=True) as mode, Counting(display=False):
+            model(mode.from_tensor(x))
+
     hooks = [torch.nn.modules.module.register_module_forward_pre_hook(push),
              torch.nn.modules.module.register_module_forward_hook(pop)]
     try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
-        # down its fused fast path
-        with Counting(display=False):
-            model(x)
+        # down its fused fast path. Fake tensors first: shapes only, no arithmetic; a model whose
+        # control flow reads a value runs for real.
+        try:
+            run(fake=True)
+        except Exception:
+            run(fake=False)
     except Exception as exc:  # the model rejected the input: one line naming it
         raise UsageError(f"model {label}: rejects input {'x'.join(map(str, x.shape))}: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None

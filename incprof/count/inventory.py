@@ -87,7 +87,8 @@ def _one(kind: str):
 # error, not free).
 OP_RULES = {
     Conv: _conv_ops, Separable: _separable_ops, Linear: _linear_ops,
-    Pool: lambda layer, i, o: [Op(f"{layer.kind}pool", i, o)],
+    Pool: lambda layer, i, o: [Op(f"{layer.kind}pool", i, o,
+                                  detail=(layer.kernel[0] * layer.kernel[1],))],
     GlobalAvgPool: _one("adaptive_avgpool"), AdaptiveAvgPool: _one("adaptive_avgpool"),
     LRN: lambda layer, i, o: [Op("lrn", i, o, size=layer.size)],
     Softmax: _one("softmax"), ReLU: _one("relu"), Dropout: _one("dropout"),

@@ -110,6 +110,14 @@ TERMS = {
     # ptflops' timm ViT attention hook: the query's scaling and, per head, Q K^T, softmax and
     # the weights times V (N tokens of the head size); its qkv and proj Linear inside are not
     # counted, the hooked module's children being left out of its sum
+    # torchscan (modules/macs.py): max pool kernel - 1 per output element, average pool kernel - 1
+    # + 2 (the 2-D input's spatial dimensions), adaptive average pool its approximate kernel
+    # (per axis in // out, else in % out + 1) area - 1 + 2
+    "ts_maxpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] - 1),
+    "ts_avgpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] + 1),
+    "ts_adaptive": lambda op, n: n * numel(op.out_shape) * (math.prod(
+        i // o if i % o == 0 else i % o + 1
+        for i, o in zip(op.in_shape[-2:], op.out_shape[-2:])) + 1),
     "ptflops_timm_attention": lambda op, n: n * op.in_shape[-2] * op.detail[0] * (
         op.detail[1] + op.in_shape[-2] * (2 * op.detail[1] + 1)) * op.in_shape[0],
     # thop: (window area + 1 division) per output element, the window area as the float
@@ -195,6 +203,9 @@ CONVENTIONS = {
         "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
         "prelu": "params", "embedding": "params", "lstm": "rnn_params", "gru": "rnn_params",
         "rnn": "rnn_params", "module": "params"}},
+    "torchscan": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
+        "conv": "macs", "linear": "macs", "batchnorm": "2*in", "maxpool": "ts_maxpool",
+        "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive"}},
 }
 # The module kinds whose parameters thop counts: the leaf modules it has a rule for that ran
 # (thop/profile.py register_hooks; count_parameters is registered beside each rule).
