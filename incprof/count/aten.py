@@ -262,6 +262,7 @@ ATEN: dict[str, AtenOp] = {
     **_ops("softmax _softmax", per_output(1), "softmax"),
     **_ops("log_softmax _log_softmax", per_output(1), "log_softmax"),
     **_ops("add add_ sub sub_ mul mul_ div div_ rsub", per_output(1)),
+    **_ops("eq ne lt le gt ge", per_output(1)),  # comparisons (a mask built at run time)
     **_ops("max_pool2d max_pool2d_with_indices", per_window, "maxpool"),
     "avg_pool2d": AtenOp("avgpool", per_window),
     **_ops("max_pool1d max_pool3d avg_pool1d avg_pool3d", per_window),
@@ -294,7 +295,7 @@ RULES_TEXT = (
     "per batch; LSTM/GRU/RNN every weight matrix (W_ih, W_hh, W_hr) once per time step, batch "
     "element, layer and direction. Other ops: BatchNorm/LayerNorm/GroupNorm/RMSNorm 2 per output "
     "element; ReLU, GELU, SiLU, ReLU6, Hardswish and other activations, softmax, add, sub, mul, "
-    "div 1 per output element; attention 1 per query element (scaling) and 1 per score "
+    "div and comparisons 1 per output element; attention 1 per query element (scaling) and 1 per score "
     "(softmax), plus 1 per score averaging nn.MultiheadAttention's weights over heads; "
     "recurrent layers per step, layer and direction the gates' sums (G*H, plus 2*G*H with "
     "biases) and the cell's element-wise ops (LSTM 9H, GRU 8H, RNN H); einsum one per element "
