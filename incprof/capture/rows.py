@@ -171,8 +171,9 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
                                                        or path in leaves)):
             continue  # a parent's row comes from its own ops, where they run
         key = call_row([p for _, (p, _) in stack], depth)
-        for _, (p, _) in stack:
-            ran_in.setdefault(p, {})[key] = True
+        for _, (p, _) in stack:  # the modules running inside the row (not the row's parents)
+            if p and not key.startswith(p + "."):
+                ran_in.setdefault(p, {})[key] = True
         row = row_for(key)
         level = [k for k, (p, _) in stack if _row_key(p, depth) == key and p == key]
         call_keys[key].add(level[-1] if level else "")
