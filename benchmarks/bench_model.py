@@ -4,7 +4,11 @@ fastest peer), each started fresh and run interleaved round by round so that mac
 all alike. Every peer process builds the model as a user would (torchvision, weights=None) and
 counts it once.
 
-Usage: python benchmarks/bench_model.py [--repeats N] [--model NAME ...]
+Usage: python benchmarks/bench_model.py [--repeats N] [--model NAME ...] [--bert]
+``--bert`` also times transformers' BERT (its default config) on 128 token ids: incprof counts
+``make_bert`` below (the model built without drawing its weights, as ``skip_init`` builds zoo
+models, fed ids read from a 1x1x1x128 input); each peer builds ``AutoModel.from_config`` and runs
+it on a 1x128 tensor of zero ids.
 Run it with an interpreter that has torchvision and the peers (the reference environment,
 .venv-ref, with incprof and its CLI dependencies importable). Numbers depend on the machine and
 its load; they are printed, never asserted.
@@ -34,6 +38,49 @@ PEERS = {
 }
 
 
+BERT_PEERS = {
+    "fvcore": "from fvcore.nn import FlopCountAnalysis\n"
+              "a = FlopCountAnalysis(m, (x,)); a.unsupported_ops_warnings(False); a.total()",
+    "FlopCounterMode": PEERS["FlopCounterMode"],
+    "ptflops (aten)": "from ptflops import get_model_complexity_info\n"
+                      "get_model_complexity_info(m, (128,), backend='aten', print_per_layer_stat="
+                      "False, input_constructor=lambda _: {'input_ids': x})",
+    "thop": PEERS["thop"], "torchinfo": PEERS["torchinfo"], "torchscan": PEERS["torchscan"],
+}
+
+
+def make_bert():
+    """transformers' BERT from its default config, built without drawing its weights, on token
+    ids read from a float input of shape (1, 1, 1, L)."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    from incprof.capture.skip_init import skip_init
+
+    class Tokens(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(input_ids=x.long().flatten(1)).last_hidden_state
+
+    with skip_init():
+        return Tokens(AutoModel.from_config(AutoConfig.for_model("bert"))).eval()
+
+
+def bert_commands() -> dict[str, list[str]]:
+    """The measured processes for BERT at sequence length 128."""
+    py = [sys.executable]
+    build = ("import torch; from transformers import AutoConfig, AutoModel\n"
+             "m = AutoModel.from_config(AutoConfig.for_model('bert')).eval(); "
+             "x = torch.zeros(1, 128, dtype=torch.long)\n")
+    return {"incprof": py + ["-m", "incprof", "table", "--model",
+                             f"{__file__}:make_bert", "--channels", "1", "--input-size", "1x128",
+                             "-f", "csv"],
+            **{peer: py + ["-c", build + code] for peer, code in BERT_PEERS.items()}}
+
+
 def commands(model: str) -> dict[str, list[str]]:
     """The measured processes for one torchvision model."""
     py = [sys.executable]
@@ -51,12 +98,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", nargs="+",
                         default=["resnet50", "vit_b_16", "swin_b", "efficientnet_b7"])
+    parser.add_argument("--bert", action="store_true")
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     print(f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} at the start")
-    for model in args.model:
-        cmds = commands(model)
+    for model in args.model + ["bert"] * args.bert:
+        cmds = bert_commands() if model == "bert" else commands(model)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         for _ in range(args.repeats):
             for name, cmd in cmds.items():

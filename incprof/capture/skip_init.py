@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-# The in-place random fills that torch.nn.init and timm's initialisers end in: while a model is
-# built under ``skip_init``, each leaves its tensor as allocated.
+# The in-place random fills that torch.nn.init and timm's initialisers end in, and torch.nn.init's
+# random initialisers (each is one torch function call, its fills inside not seen again): while a
+# model is built under ``skip_init``, each leaves its tensor as allocated.
 RANDOM_FILLS = ("uniform_", "normal_", "trunc_normal_", "erfinv_", "random_", "bernoulli_",
                 "exponential_", "log_normal_", "cauchy_", "geometric_")
+RANDOM_INITS = ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_",
+                "xavier_uniform_", "xavier_normal_", "orthogonal_", "sparse_")
 
 
 @contextmanager
@@ -22,12 +25,12 @@ def skip_init():
     from torch.overrides import TorchFunctionMode
 
     skipped = {getattr(torch.Tensor, name) for name in RANDOM_FILLS if hasattr(torch.Tensor, name)}
-    skipped |= {getattr(torch.nn.init, name) for name in ("orthogonal_", "sparse_")}
+    skipped |= {getattr(torch.nn.init, name) for name in RANDOM_INITS}
 
     class Skip(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            if func in skipped:
-                return args[0]
+            if func in skipped:  # the tensor, given by position or as tensor=
+                return args[0] if args else (kwargs or {}).get("tensor")
             return func(*args, **(kwargs or {}))
 
     with Skip():
