@@ -14,12 +14,27 @@ from dataclasses import dataclass
 from ..count import aten as vocabulary
 from ..count.inventory import Op
 
-# torch module classes, by op kind (the kind a spec layer of that module has).
-MODULE_KINDS = {"Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu",
+# torch module classes, by op kind (the kind a spec layer of that module has, else its aten op's).
+MODULE_KINDS = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "Linear": "linear",
+                "BatchNorm1d": "batchnorm", "BatchNorm2d": "batchnorm", "BatchNorm3d": "batchnorm",
+                "LayerNorm": "layer_norm", "GroupNorm": "group_norm", "RMSNorm": "rms_norm",
+                "ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
+                "ELU": "elu", "GELU": "gelu",
                 "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
                 "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
-                "Softmax": "softmax", "Dropout": "dropout",
-                "MultiheadAttention": "multihead_attention"}
+                "Softmax": "softmax", "Dropout": "dropout", "Embedding": "embedding",
+                "MultiheadAttention": "multihead_attention",
+                "LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+# Modules of other libraries a peer has a rule for, by (module, attribute) of the class as the peer
+# imports it: ptflops' hook for timm's ViT attention (ptflops/pytorch_ops.py,
+# timm_attention_counter_hook).
+FOREIGN_KINDS = {("timm.models.vision_transformer", "Attention"): "timm_attention"}
+# Modules whose watched calls inside are seen by a peer patching them, not part of the module's own
+# rule: nn.MultiheadAttention's torch.bmm and F.softmax when it returns its weights.
+_OPEN_MODULES = ("multihead_attention",)
+# Modules torch.jit records as one aten op (aten::lstm, aten::gru, aten::rnn_tanh): fvcore sees
+# them whole, not the ops torch's kernel runs.
+JIT_MODULES = ("lstm", "gru", "rnn")
 # An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
 # (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
 _POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
@@ -36,6 +51,42 @@ def _attention_detail(module, args) -> tuple:
     q, k, v = (a.shape for a in args[:3])
     return (q[length], k[length], v[length], q[2], k[2], v[2], module.num_heads,
             module.in_proj_bias is not None)
+
+
+def module_kind(module) -> str | None:
+    """The op kind of a module call: its class's in ``MODULE_KINDS`` when the class is torch's
+    own (the peers look classes up exactly: timm's LayerNorm, a subclass, is not nn.LayerNorm),
+    in ``FOREIGN_KINDS`` by qualified name, else "module" for a leaf module with parameters
+    (torchinfo prices any), else None."""
+    cls = type(module)
+    if cls.__module__.startswith("torch.nn.") and cls.__name__ in MODULE_KINDS:
+        return MODULE_KINDS[cls.__name__]
+    import sys
+
+    for (where, attr), kind in FOREIGN_KINDS.items():  # only a library the model imported
+        if cls is getattr(sys.modules.get(where), attr, None):
+            return kind
+    leaf = not any(True for _ in module.children())
+    return "module" if leaf and any(True for _ in module.parameters()) else None
+
+
+def _kernel_area(kernel) -> int:
+    """A pool's kernel area as torchscan reads it: the product of a tuple, an int as it is."""
+    import math
+
+    return math.prod(kernel) if isinstance(kernel, tuple) else kernel
+
+
+def _recurrent_detail(module, args) -> tuple:
+    """(input size, hidden size, layers, bidirectional, bias, proj size, steps, batch) of an
+    nn.LSTM/GRU/RNN call."""
+    shape = args[0].shape if args and hasattr(args[0], "shape") else ()
+    if len(shape) == 3:
+        batch, steps = (shape[0], shape[1]) if module.batch_first else (shape[1], shape[0])
+    else:
+        batch, steps = 1, shape[0] if shape else 0
+    return (module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
+            module.bias, getattr(module, "proj_size", 0), steps, batch)
 
 
 def _einsum_detail(args) -> tuple:
@@ -58,7 +109,7 @@ class ModelOps:
     jit: list
     calls: list
     params: int  # every parameter, each shared one once
-    params_executed: int  # the parameters of the leaf modules of a known kind that ran
+    executed: dict  # op kind -> the parameters of the leaf modules of that kind that ran
 
 
 def _shape(value) -> tuple:
@@ -84,14 +135,20 @@ def model_ops(model, x, watch=()) -> ModelOps:
         owner = importlib.import_module(module)
         owners[name] = (getattr(owner, cls) if cls else owner, attr)
     records = dispatch_trace(model, x, owners)
+    paths: dict[int, int] = {}  # module -> its names in the module tree (a shared module's: 2+)
+    for _, module in model.named_modules(remove_duplicate=False):
+        paths[id(module)] = paths.get(id(module), 0) + 1
     macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
     batch = int(x.shape[0])
     aten, jit, calls, executed = [], [], [], {}
     whole_until = 0  # the records up to here run inside a call in JIT_CALLS
     inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
+    modules: list[tuple[int, str | None]] = []  # the module calls among them
     for index, r in enumerate(records):
         while inside and inside[-1][0] <= index:
             inside.pop()
+        while modules and modules[-1][0] <= index:
+            modules.pop()
         if r.op == "call_function":
             short = op_name(r.target).split(".")[-1]
             if short == "mean" and any(kind in _POOLS for _, kind in inside):
@@ -109,28 +166,39 @@ def model_ops(model, x, watch=()) -> ModelOps:
                 jit.append(aten[-1])
             continue
         span = sum(macs[r.meta["first"]:r.meta["last"]])
-        stack = list(r.meta["nn_module_stack"].values())
-        kind = MODULE_KINDS.get(type(r.meta["module"]).__name__) if r.op == "call_module" \
-            else r.target
+        kind = module_kind(r.meta["module"]) if r.op == "call_module" else r.target
         inside.append((r.meta["last"], kind))
         if r.op == "call_module":
             module = r.meta["module"]
+            within = tuple(k for _, k in modules if k)
+            modules.append((r.meta["last"], kind))
             if kind is None:
                 continue
             params = sum(p.numel() for p in module.parameters())
-            if not any(True for _ in module.children()):
-                executed[id(module)] = params
-            detail = _attention_detail(module, r.args) if kind == "multihead_attention" else ()
+            if not any(True for _ in module.children()):  # thop meets it once per path
+                executed[id(module)] = (kind, params * paths.get(id(module), 1))
+            detail = _attention_detail(module, r.args) if kind == "multihead_attention" else \
+                _recurrent_detail(module, r.args) if kind in JIT_MODULES else \
+                (module.num_heads, module.head_dim) if kind == "timm_attention" else \
+                (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else ()
+            affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
+            bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
-                            getattr(module, "bias", None) is not None, getattr(module, "size", 0),
-                            batch, detail))
+                            bias, getattr(module, "size", 0), batch, detail, within,
+                            paths.get(id(module), 1)))
+            if kind in JIT_MODULES and index >= whole_until:
+                whole_until = r.meta["last"]
+                jit.append(Op(kind, calls[-1].in_shape, calls[-1].out_shape, span, batch=batch))
             continue
         if r.target in JIT_CALLS and index >= whole_until:
             whole_until = r.meta["last"]
             jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                           batch=batch, detail=_einsum_detail(r.args)))
-        if not stack or stack[-1][1] not in MODULE_KINDS:
+        inner = modules[-1][1] if modules else None
+        if inner in (None, "module", *FOREIGN_KINDS.values(), *_OPEN_MODULES):
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
                             batch=batch))
-    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()),
-                    sum(executed.values()))
+    by_kind: dict[str, int] = {}
+    for kind, params in executed.values():
+        by_kind[kind] = by_kind.get(kind, 0) + params
+    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()), by_kind)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from .skip_init import skip_init
 
 
 def parse_model_args(pairs) -> dict:
@@ -71,10 +72,12 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
         builder = zoo.get_model_builder(name)
         if "weights_backbone" in inspect.signature(builder).parameters:
             kwargs = {"weights_backbone": None, **kwargs}  # no pretrained backbone either
-        return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
+        with skip_init():  # counting reads no weight: none is drawn
+            return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
     if not zoo.is_model(name):
         raise UsageError(f"model {ref!r}: timm has no model {name!r}")
-    return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
+    with skip_init():
+        return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
 
 
 def _load_file(ref: str, source: str):

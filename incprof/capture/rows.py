@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 
@@ -24,7 +24,8 @@ from .guard import check_modules, op_ceiling
 
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
-                 "flop_counter_macs", "output_size", "ops", "not_counted"]
+                 "flop_counter_macs", "no_flop_formula", "no_flop_formula_macs", "output_size",
+                 "ops", "not_counted"]
 
 
 @dataclass
@@ -42,6 +43,14 @@ class ModelRow:
     output_shape: tuple | None = None
     flop_counter_macs: int | None = None
     shared_params: int = 0  # params this row uses that an earlier row already counted
+    # the ops FlopCounterMode ran here with no formula, that incprof's rules give MACs: op -> calls
+    no_flop_formula: Counter = field(default_factory=Counter)
+    no_flop_formula_macs: int = 0  # their MACs by incprof's rules
+
+    @property
+    def flop_counter_agrees(self) -> bool:
+        """FlopCounterMode's MACs, plus those of the ops it has no formula for, are the row's."""
+        return self.macs == self.flop_counter_macs + self.no_flop_formula_macs
 
 
 @dataclass
@@ -105,6 +114,20 @@ def _row_key(path: str, depth: int) -> str:
     return ".".join(path.split(".")[:depth]) if path else ""
 
 
+def call_row(paths: list[str], depth: int) -> str:
+    """The row of an op run inside the module calls ``paths`` (outermost first): the module at
+    ``depth`` on the way in. A module registered elsewhere (shared) counts where it is called: the
+    walk stops at the first call that is not below the row reached so far by name."""
+    key = ""
+    for path in filter(None, paths):
+        if key and not path.startswith(key + "."):
+            break
+        key = _row_key(path, depth)
+        if key.count(".") + 1 >= depth:
+            break
+    return key
+
+
 def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_size: int = 1,
             label: str | None = None) -> Captured:
     """Count ``model`` per row (see the module docstring); also counts every row again with
@@ -120,7 +143,7 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     x = torch.zeros(shape)
     check_modules(model, label)
     with op_ceiling(label):  # counted on the first forward pass, before the graph capture
-        flop_counts = _flop_counter(model, x, label)
+        flops, no_formula, no_formula_macs = _flop_counter(model, x, label, depth)
     try:
         nodes, method = list(export_program(model, x, label).graph.nodes), \
             "torch.export (non-strict)"
@@ -134,6 +157,7 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     root = f"({type(model).__name__})"
     rows: dict[str, ModelRow] = {}
     call_keys: dict[str, set] = {}
+    ran_in: dict[str, dict] = {}  # module path -> the rows it ran in, in order (dict as a set)
 
     def row_for(key: str) -> ModelRow:
         if key not in rows:
@@ -149,7 +173,10 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
         if node.op == "call_module" and not (path and (path.count(".") + 1 == depth
                                                        or path in leaves)):
             continue  # a parent's row comes from its own ops, where they run
-        key = _row_key(path, depth)
+        key = call_row([p for _, (p, _) in stack], depth)
+        for _, (p, _) in stack:  # the modules running inside the row (not the row's parents)
+            if p and not key.startswith(p + "."):
+                ran_in.setdefault(p, {})[key] = True
         row = row_for(key)
         level = [k for k, (p, _) in stack if _row_key(p, depth) == key and p == key]
         call_keys[key].add(level[-1] if level else "")
@@ -167,32 +194,25 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
             row.output_shape = out
     for key, row in rows.items():
         row.calls = len(call_keys[key])
-    seen = set()
+    seen: dict[int, set] = {}  # param -> the rows that have it, the first counting it
+    named: dict[int, list] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        named.setdefault(id(module), []).append(name)
     for name, module in model.named_modules(remove_duplicate=False):
         for pname, param in module.named_parameters(recurse=False, remove_duplicate=False):
-            row = row_for(_row_key(name, depth))
-            if id(param) in seen:
-                row.shared_params += param.numel()
-                continue
-            seen.add(id(param))
-            row.params += param.numel()
-    prefix = type(model).__name__
-
-    def counted(fqn: str) -> int:
-        """FlopCounterMode's FLOPs of a module; a container never called itself (a ModuleList)
-        has its children's."""
-        name = f"{prefix}.{fqn}" if fqn else prefix
-        if name in flop_counts:
-            return sum(flop_counts[name].values())
-        return sum(counted(f"{fqn}.{child}" if fqn else child)
-                   for child, _ in model.get_submodule(fqn).named_children())
-
+            # the rows where the module ran (a shared one: where it is called), else where it
+            # is named; the first counts the param, the others share it
+            keys = [k for n in named[id(module)] for k in ran_in.get(n, ())] or \
+                [_row_key(name, depth)]
+            for key in dict.fromkeys(keys):
+                if id(param) not in seen:
+                    row_for(key).params += param.numel()
+                elif key not in seen[id(param)]:
+                    row_for(key).shared_params += param.numel()
+                seen.setdefault(id(param), set()).add(key)
     for key, row in rows.items():
-        flops = counted(key)
-        if depth > (key.count(".") + 1 if key else 0):  # a parent's own ops: minus its children's
-            flops -= sum(counted(f"{key}.{child}" if key else child)
-                         for child, _ in model.get_submodule(key).named_children())
-        row.flop_counter_macs = flops // 2
+        row.flop_counter_macs = flops[key] // 2
+        row.no_flop_formula, row.no_flop_formula_macs = no_formula[key], no_formula_macs[key]
     return Captured(list(rows.values()), method, shape, label)
 
 
@@ -226,19 +246,84 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def _flop_counter(model, x, label: str) -> dict:
-    """FlopCounterMode's FLOPs per module name (``ClassName.fqn``), running the model eagerly."""
+def _dispatched(value):
+    """A dispatched op's argument as the vocabulary's rules take it (a tensor as its shape)."""
+    if hasattr(value, "shape"):
+        return tuple(int(s) for s in value.shape)
+    if isinstance(value, (tuple, list)):
+        return [_dispatched(v) for v in value]
+    return value
+
+
+def _flop_counter(model, x, label: str, depth: int) -> tuple[Counter, dict, Counter]:
+    """FlopCounterMode's FLOPs per row (its formulas, each op in the row ``call_row`` gives it,
+    as the graph count attributes ops), and per row the ops it ran with no formula that
+    incprof's rules give MACs (op -> calls) and those MACs. The model runs eagerly on fake
+    tensors (torch's FakeTensorMode: shapes without arithmetic)."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    names: dict[int, str] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(module), name)
+    children = {id(m): {id(c): n for n, c in m.named_children()} for m in model.modules()}
+    calls: list[tuple[int, str]] = []  # (module, path as torch.export names it: as called)
+    flops: Counter = Counter()
+    no_formula: defaultdict = defaultdict(Counter)
+    no_formula_macs: Counter = Counter()
+
+    class Counting(FlopCounterMode):
+        def _count_flops(self, func_packet, out, args, kwargs):
+            key = call_row([path for _, path in calls], depth)
+            if func_packet in self.flop_registry:
+                flops[key] += self.flop_registry[func_packet](*args, **kwargs, out_val=out)
+                return out
+            op = ATEN.get(str(func_packet).split(".")[-1])
+            counts = op and op.rule([_dispatched(a) for a in args], _shape(out))
+            if counts and counts[0]:
+                no_formula[key][str(func_packet)] += 1
+                no_formula_macs[key] += counts[0]
+            return out
+
+    def push(module, args):
+        if id(module) in names:
+            parent, path = calls[-1] if calls else (None, "")
+            child = children.get(parent, {}).get(id(module))
+            calls.append((id(module), names[id(module)] if child is None else
+                          f"{path}.{child}".lstrip(".")))
+
+    def pop(module, args, out):
+        if id(module) in names and calls:
+            calls.pop()
+
+    def run(fake: bool) -> None:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        for tally in (flops, no_formula, no_formula_macs, calls):
+            tally.clear()
+        if not fake:
+            with Counting(display=False):
+                model(x)
+            return
+        with FakeTensorMode(allow_non_fake_inputs=True) as mode, Counting(display=False):
+            model(mode.from_tensor(x))
+
+    hooks = [torch.nn.modules.module.register_module_forward_pre_hook(push),
+             torch.nn.modules.module.register_module_forward_hook(pop)]
     try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
-        # down its fused fast path, whose projections FlopCounterMode does not count
-        with FlopCounterMode(display=False) as counter:
-            model(x)
+        # down its fused fast path. Fake tensors first: shapes only, no arithmetic; a model whose
+        # control flow reads a value runs for real.
+        try:
+            run(fake=True)
+        except Exception:
+            run(fake=False)
     except Exception as exc:  # the model rejected the input: one line naming it
         raise UsageError(f"model {label}: rejects input {'x'.join(map(str, x.shape))}: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
-    return {name: Counter({str(op): n for op, n in ops.items()})
-            for name, ops in counter.get_flop_counts().items()}
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return flops, no_formula, no_formula_macs
 
 
 def format_output(shape: tuple | None) -> str:
@@ -265,7 +350,8 @@ def profile_model_records(model, input_size=None, *, channels: int = 3, depth: i
                        label=label)
     rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
              "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
-             "flop_counter_macs": r.flop_counter_macs,
+             "flop_counter_macs": r.flop_counter_macs, "no_flop_formula": _listed(r.no_flop_formula),
+             "no_flop_formula_macs": r.no_flop_formula_macs,
              "output_size": format_output(r.output_shape), "ops": _listed(r.ops),
              "not_counted": _listed(r.not_counted)} for r in captured.rows]
     missing = sum((r.not_counted for r in captured.rows), Counter())
@@ -273,7 +359,8 @@ def profile_model_records(model, input_size=None, *, channels: int = 3, depth: i
         "params": sum(r.params for r in captured.rows), "macs": sum(r.macs for r in captured.rows),
         "other_ops": sum(r.other_ops for r in captured.rows),
         "flop_counter_macs": sum(r.flop_counter_macs for r in captured.rows),
-        "flop_counter_agrees": all(r.macs == r.flop_counter_macs for r in captured.rows),
+        "no_flop_formula_macs": sum(r.no_flop_formula_macs for r in captured.rows),
+        "flop_counter_agrees": all(r.flop_counter_agrees for r in captured.rows),
         "not_counted": dict(sorted(missing.items())),
         "shared": [r.name for r in captured.rows if r.calls > 1 or r.shared_params]}
     meta = {"model": captured.model, "class": type(model).__name__, "capture": captured.method,

@@ -60,7 +60,7 @@ def bench(
 
 # The referee's CSV: one row per tool.
 REFEREE_CSV = ("tool", "installed", "version", "unit", "reported", "predicted", "residual",
-               "params_reported", "params_predicted", "params_residual")
+               "params_reported", "params_predicted", "params_residual", "failed")
 
 
 def referee_cmd(
@@ -88,7 +88,8 @@ def referee_cmd(
     incprof's own per-op counts under that tool's conventions; then, for a spec, checks its
     published figures against every convention. Peers: pip install 'incprof\\[peers]'.
 
-    Exit code 1 when a residual is not zero.
+    Exit code 1 when a residual is not zero; 3 when a peer failed (raised) on the network,
+    which its row shows as "failed: FIRST LINE" while the other peers still run.
     Example: incprof referee --arch inception_v3 --input-size 299
     Example: incprof referee --model torchvision:resnet50
     """
@@ -127,3 +128,5 @@ def referee_cmd(
         show(grids, fmt, output)
     if any(t["residual"] or t["params_residual"] for t in result["tools"]):
         raise typer.Exit(1)
+    if any(t["failed"] for t in result["tools"]):
+        raise typer.Exit(3)

@@ -28,7 +28,9 @@ class Op:
     bias: bool = False
     size: int = 0  # an LRN's window across channels
     batch: int = 0  # the images a model's op covers; 0 for a spec's op (one image)
-    detail: tuple = ()  # what a kind's own formula needs (DETAILS)
+    detail: tuple = ()  # what a kind's own formula needs
+    within: tuple = ()  # a model's module call: the kinds of the module calls around it
+    copies: int = 1  # a model's module call: the module's paths in the module tree (shared: 2+)
 
 
 def spec_ops(layers: tuple[Layer, ...], in_shape: tuple) -> list[Op]:
@@ -85,7 +87,8 @@ def _one(kind: str):
 # error, not free).
 OP_RULES = {
     Conv: _conv_ops, Separable: _separable_ops, Linear: _linear_ops,
-    Pool: lambda layer, i, o: [Op(f"{layer.kind}pool", i, o)],
+    Pool: lambda layer, i, o: [Op(f"{layer.kind}pool", i, o,
+                                  detail=(layer.kernel[0] * layer.kernel[1],))],
     GlobalAvgPool: _one("adaptive_avgpool"), AdaptiveAvgPool: _one("adaptive_avgpool"),
     LRN: lambda layer, i, o: [Op("lrn", i, o, size=layer.size)],
     Softmax: _one("softmax"), ReLU: _one("relu"), Dropout: _one("dropout"),

@@ -58,6 +58,41 @@ def _ptflops_attention(op: Op) -> int:
             + lq * ev * (ev + 1))
 
 
+def _thop_rnn(op: Op) -> int:
+    """thop's count of an nn.LSTM/GRU/RNN call (thop/rnn_hooks.py, count_lstm and the others):
+    per cell (input size I, hidden H) H*(I+H) + H, plus 2H with biases, times the gates (LSTM 4,
+    GRU 2 plus one more with the candidate's own 3H...), as its _count_*_cell write it; every
+    layer after the first on H (2H bidirectional) inputs; times steps and batch."""
+    inputs, hidden, layers, bidirectional, bias, _proj, steps, batch = op.detail
+
+    def cell(i: int) -> int:
+        state = hidden * (i + hidden) + hidden + 2 * hidden * bias
+        if op.kind == "lstm":
+            return 4 * state + 4 * hidden
+        if op.kind == "gru":
+            return 3 * state + 4 * hidden
+        return state
+
+    directions = 2 if bidirectional else 1
+    total = cell(inputs) * directions + (layers - 1) * cell(hidden * directions) * directions
+    return total * steps * batch
+
+
+def _ptflops_rnn(op: Op) -> int:
+    """ptflops' count of an nn.LSTM/GRU/RNN call (pytorch_ops.py, rnn_flops_counter_hook): per
+    layer the forward direction's W_ih and W_hh elements, the cell's element-wise ops (RNN H, GRU
+    7H, LSTM 10H) and both biases' elements; times steps and batch; doubled when bidirectional."""
+    inputs, hidden, layers, bidirectional, bias, proj, steps, batch = op.detail
+    gates, extra = {"lstm": (4, 10), "gru": (3, 7), "rnn": (1, 1)}[op.kind]
+    directions = 2 if bidirectional else 1
+    out = proj or hidden
+    total = 0
+    for layer in range(layers):
+        width = inputs if layer == 0 else out * directions
+        total += gates * hidden * (width + out) + extra * hidden + 2 * gates * hidden * bias
+    return total * steps * batch * directions
+
+
 # Each term: (op, n) -> int, for n copies of the op (a spec's op is one image's; a model's op, which
 # covers its batch already, is taken once). Shapes are indexed from the end, so (C, H, W) and
 # (N, C, H, W) read alike.
@@ -67,6 +102,24 @@ TERMS = {
     "in": lambda op, n: n * numel(op.in_shape),
     "out": lambda op, n: n * numel(op.out_shape),
     "params": lambda op, n: n * max(op.batch, 1) * op.params,  # once per image
+    # torchinfo's recurrent layers: every parameter times the output's first two dimensions
+    "rnn_params": lambda op, n: n * numel(op.out_shape[:2]) * op.params,
+    "affine_in": lambda op, n: n * numel(op.in_shape) if op.bias else 0,  # an affine norm's
+    "thop_rnn": lambda op, n: n * _thop_rnn(op),
+    "ptflops_rnn": lambda op, n: n * _ptflops_rnn(op),
+    # ptflops' timm ViT attention hook: the query's scaling and, per head, Q K^T, softmax and
+    # the weights times V (N tokens of the head size); its qkv and proj Linear inside are not
+    # counted, the hooked module's children being left out of its sum
+    # torchscan (modules/macs.py): max pool kernel - 1 per output element, average pool kernel - 1
+    # + 2 (the 2-D input's spatial dimensions), adaptive average pool its approximate kernel
+    # (per axis in // out, else in % out + 1) area - 1 + 2
+    "ts_maxpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] - 1),
+    "ts_avgpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] + 1),
+    "ts_adaptive": lambda op, n: n * numel(op.out_shape) * (math.prod(
+        i // o if i % o == 0 else i % o + 1
+        for i, o in zip(op.in_shape[-2:], op.out_shape[-2:])) + 1),
+    "ptflops_timm_attention": lambda op, n: n * op.in_shape[-2] * op.detail[0] * (
+        op.detail[1] + op.in_shape[-2] * (2 * op.detail[1] + 1)) * op.in_shape[0],
     # thop: (window area + 1 division) per output element, the window area as the float
     # in/out ratio per axis, the product truncated once (thop/vision/calc_func.py)
     "thop_adaptive": lambda op, n: int(
@@ -103,28 +156,62 @@ _PTFLOPS_FUNCTIONS = {
 # included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
 # none; "level" which view of a model's inventory it sees (incprof.count.inventory): "aten" ops, "jit" (the
 # aten ops with each call torch.jit records whole as one op: fvcore traces with torch.jit) or "calls";
+# "tree" the power of a module's paths in the module tree (a module shared by two parents has
+# two) its module counts are multiplied by: ptflops sums its counts once per path
+# (accumulate_flops), thop too (dfs_count) and also hooks the module once per path
+# (model.apply), so every call is counted that many times;
 # "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
 # path without it, so a model's inventory is taken both ways).
 CONVENTIONS = {
+    # fvcore: an affine LayerNorm or GroupNorm 5 per element, else 4 (jit_handles.py,
+    # norm_flop_counter); aten::lstm, gru and rnn have no handle
     "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "jit", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in",
+        "layer_norm": "4*in + affine_in", "group_norm": "4*in + affine_in",
         "torch.einsum": "fvcore_einsum"}},
     "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
         "conv": "2*macs", "linear": "2*macs"}},
-    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls", "ops": {
+    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls",
+                        "tree": 1, "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
         "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
-        "multihead_attention": "ptflops_attention@1", **_PTFLOPS_FUNCTIONS}},
+        # its relu hook on the module, plus the patched functional the module calls (nn.ReLU6
+        # and nn.LeakyReLU call F.hardtanh and F.leaky_relu, which it does not patch)
+        "relu6": "out@1", "leaky_relu": "out@1", "prelu": "out@1 + in", "elu": "out@1 + in",
+        "gelu": "out@1 + in",
+        # its bn hook: the input's elements, twice with an ``affine`` attribute set (LayerNorm
+        # has none: elementwise_affine)
+        "layer_norm": "in@1", "group_norm": "in@1 + affine_in@1",
+        "lstm": "ptflops_rnn@1", "gru": "ptflops_rnn@1", "rnn": "ptflops_rnn@1",
+        "multihead_attention": "ptflops_attention@1",
+        "timm_attention": "ptflops_timm_attention@1", **_PTFLOPS_FUNCTIONS}},
     "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
         "conv": "macs + bias", "linear": "macs + bias"}},
-    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "ops": {
+    # thop: count_normalization 2 per element, 4 when affine; PReLU 1 per element; recurrent
+    # layers its own cell formulas
+    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "tree": 2,
+             "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
-        "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax"}},
-    # torchinfo: parameters times output positions for a conv, times the batch for the rest
+        "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax",
+        "layer_norm": "2*in + 2*affine_in", "prelu": "in", "lstm": "thop_rnn",
+        "gru": "thop_rnn", "rnn": "thop_rnn"}},
+    # torchinfo: parameters times output positions for a conv, times the batch for the rest,
+    # times the output's first two dimensions (batch and steps) for a recurrent layer
     "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
-        "conv": "macs + bias", "linear": "params", "batchnorm": "params"}},
+        "conv": "macs + bias", "linear": "params", "batchnorm": "params",
+        "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
+        "prelu": "params", "embedding": "params", "lstm": "rnn_params", "gru": "rnn_params",
+        "rnn": "rnn_params", "module": "params"}},
+    "torchscan": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
+        "conv": "macs", "linear": "macs", "batchnorm": "2*in", "maxpool": "ts_maxpool",
+        "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive"}},
 }
+# The module kinds whose parameters thop counts: the leaf modules it has a rule for that ran
+# (thop/profile.py register_hooks; count_parameters is registered beside each rule).
+THOP_MODULES = frozenset({"conv", "linear", "batchnorm", "layer_norm", "prelu", "softmax", "relu",
+                          "relu6", "leaky_relu", "maxpool", "avgpool", "adaptive_avgpool",
+                          "dropout", "lstm", "gru", "rnn"})
 # The inventory views the peers see: (level, grad).
 _VIEWS = tuple(sorted({(c["level"], c["grad"]) for c in CONVENTIONS.values()}))
 # Every attribute some peer sees calls through (kinds named like "F.relu").
@@ -149,9 +236,11 @@ def predict(ops: list[Op], tool: str, batch: int) -> dict[str, int]:
     """A tool's predicted total per op kind (kinds it counts as zero left out), for a batch."""
     rules = CONVENTIONS[tool]["ops"]
     out: dict[str, int] = {}
-    for op in ops:
-        if op.kind in rules:
-            out[op.kind] = out.get(op.kind, 0) + evaluate(rules[op.kind], op, batch)
+    tree = CONVENTIONS[tool].get("tree", 0)
+    for op in ops:  # a module inside one the tool prices whole is part of that one's count
+        if op.kind in rules and not any(kind in rules for kind in op.within):
+            value = evaluate(rules[op.kind], op, batch)
+            out[op.kind] = out.get(op.kind, 0) + value * op.copies ** tree
     return out
 
 
@@ -235,7 +324,8 @@ def _model_inventory(model, label, input_size, channels: int, batch_size: int):
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
     views = {(level, grad): getattr(inventories[grad], level) for level, grad in _VIEWS}
     inventory = inventories[False]
-    params = {"all": inventory.params, "executed": inventory.params_executed}
+    params = {"all": inventory.params,
+              "executed": sum(n for kind, n in inventory.executed.items() if kind in THOP_MODULES)}
     meta = {"arch": label, "title": label, "flavor": None, "aux": False}
     return views, params, shape[1:], lambda device: copy.deepcopy(model), meta  # as it is
 
@@ -247,7 +337,8 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
     row = {"tool": tool, "installed": peers.installed(tool), "version": None,
            "unit": convention["unit"],
            "reported": None, "predicted": None, "residual": None, "params_reported": None,
-           "params_predicted": None, "params_residual": None, "residual_from": None}
+           "params_predicted": None, "params_residual": None, "residual_from": None,
+           "failed": None}
     if not row["installed"]:
         return row
     row["version"] = peers.version(tool)
@@ -260,6 +351,11 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
     try:  # a fresh model for every peer: peers leave hooks and attributes
         model, x = make(device), torch.zeros(shape)
         reading = peers.run(tool, model, x.to(next(model.parameters(), x).device))
+    except Exception as exc:  # the peer's own failure on this model: its row says so, the
+        # other peers still run
+        text = str(exc).strip().splitlines()
+        row["failed"] = f"{type(exc).__name__}: {text[0][:200] if text else ''}".rstrip(": ")
+        return row
     finally:
         torch.set_num_threads(threads)
     row.update(reported=reading.total, predicted=sum(predicted.values()))

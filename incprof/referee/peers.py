@@ -19,7 +19,7 @@ from ..count.aten import kind
 # The module each peer needs, by the referee's name for it.
 MODULES = {"fvcore": "fvcore", "flop_counter": "torch.utils.flop_counter",
            "ptflops_pytorch": "ptflops", "ptflops_aten": "ptflops", "thop": "thop",
-           "torchinfo": "torchinfo"}
+           "torchinfo": "torchinfo", "torchscan": "torchscan"}
 PEERS = tuple(MODULES)
 # The peers whose readings on meta tensors (no weights initialised, no arithmetic) equal their
 # readings on real ones (tests/test_referee.py checks it, and every referee test predicts their
@@ -51,6 +51,12 @@ DESCRIPTIONS = {
             "average pool 1 per output, adaptive average pool (window+1) per output, softmax "
             "3C-1 per row; ReLU, max pool and dropout zero_ops; LRN has no rule (0); params of "
             "the modules that ran",
+    "torchscan": "torchscan.crawl_module(model, args=(x,)), totals macs (its known value: a module "
+                 "type it has no rule for is a diagnostic, its MACs unknown, not zero): per leaf "
+                 "module, conv and linear MACs without bias, BatchNorm 2 per element, max pool "
+                 "kernel - 1 and average pool kernel + 1 per output element (an int kernel size "
+                 "taken as the area), adaptive average pool its approximate kernel area - 1 + 2 "
+                 "per output element; activations 0",
     "torchinfo": "torchinfo.summary(...).total_mult_adds: per leaf module, parameters times "
                  "output positions for convs (bias included) and parameters times batch for the "
                  "rest (linear with bias; BatchNorm 2 per channel)",
@@ -158,7 +164,7 @@ def _thop(model, x) -> Reading:
 
     with torch.no_grad():
         total, params, layers = profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))  # thop names a shared one twice
     pairs = []
 
     def leaves(tree: dict, prefix: str) -> None:
@@ -181,6 +187,17 @@ def _torchinfo(model, x) -> Reading:
                    _by_kind(pairs, _module_kind))
 
 
+def _torchscan(model, x) -> Reading:
+    import torchscan
+
+    report = torchscan.crawl_module(model, args=(x,))
+    totals = report["totals"]
+    pairs = [(layer["type"], layer["metrics"]["macs"]["known_value"] or 0)
+             for layer in report["layers"] if "macs" in layer["metrics"]]
+    return Reading(int(totals["macs"]["known_value"] or 0), int(totals["parameters"]["value"]),
+                   _by_kind(pairs, _module_kind))
+
+
 _RUNNERS = {"fvcore": _fvcore, "flop_counter": _flop_counter,
             "ptflops_pytorch": _ptflops("pytorch"), "ptflops_aten": _ptflops("aten"),
-            "thop": _thop, "torchinfo": _torchinfo}
+            "thop": _thop, "torchinfo": _torchinfo, "torchscan": _torchscan}

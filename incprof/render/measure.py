@@ -47,6 +47,10 @@ def referee_grid(result: dict) -> Grid:
         if not t["installed"]:
             rows.append([t["tool"], "", t["unit"], "not installed", "", "", "", "", "", ""])
             continue
+        if t.get("failed"):
+            rows.append([t["tool"], t["version"] or "", t["unit"], f"failed: {t['failed']}", "",
+                         "", "", "", "", ""])
+            continue
         where = t["residual_from"]
         rows.append([t["tool"], t["version"] or "", t["unit"], cell(t["reported"]),
                      cell(t["predicted"]),
@@ -54,7 +58,8 @@ def referee_grid(result: dict) -> Grid:
                      cell(t["params_predicted"]), residual(t["params_residual"]),
                      "" if not where else where if isinstance(where, str) else
                      ", ".join(f"{k} {v:+,}" for k, v in where.items())])
-    ran = [t for t in result["tools"] if t["installed"]]
+    ran = [t for t in result["tools"] if t["installed"] and not t.get("failed")]
+    failed = [t["tool"] for t in result["tools"] if t.get("failed")]
     zero = all(t["residual"] == 0 and not t["params_residual"] for t in ran)
     return Grid(
         f"{meta['title']}: peer counters refereed ("
@@ -65,8 +70,10 @@ def referee_grid(result: dict) -> Grid:
          ("residual", "right"), ("params reported", "right"), ("params predicted", "right"),
          ("params residual", "right"), ("residual from", "left")], rows,
         notes=[f"{tool}: {text}." for tool, text in DESCRIPTIONS.items()],
-        summary=[(f"Every installed peer's total ({len(ran)} of {len(result['tools'])}) is "
-                  "predicted to the unit." if zero else
+        summary=[*([f"Failed on this model (the peer raised; the others ran): "
+                    f"{', '.join(failed)}."] if failed else []),
+                 (f"Every installed peer's total that ran ({len(ran)} of "
+                  f"{len(result['tools'])}) is predicted to the unit." if zero else
                   "A residual is NOT zero: the tool counts something its convention here does "
                   "not describe (see 'residual from')."),
                  "Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "

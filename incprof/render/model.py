@@ -30,12 +30,28 @@ def summary_lines(records: Records) -> list[str]:
                          f"call, its params once" + (f" ({r['shared_params']:,} params already "
                                                      "counted in an earlier row)"
                                                      if r["shared_params"] else "") + ".")
+    for r in records.rows:
+        if r["no_flop_formula"]:
+            lines.append(f"{r['row']}: FlopCounterMode has no formula for {r['no_flop_formula']} "
+                         f"(counts it as 0); incprof's rule gives it {r['no_flop_formula_macs']:,} "
+                         f"MACs, and FlopCounterMode counts the other {r['flop_counter_macs']:,}.")
+    ruled = t.get("no_flop_formula_macs", 0)
     lines.append(("FlopCounterMode (FLOPs / 2) agrees with the graph count on every row: "
-                  f"{t['flop_counter_macs']:,} MACs." if t["flop_counter_agrees"] else
+                  f"{t['flop_counter_macs']:,} MACs" + (
+                      f", plus {ruled:,} by incprof's rule where it has no formula." if ruled
+                      else ".") if t["flop_counter_agrees"] else
                   "FlopCounterMode DISAGREES with the graph count (see the FlopCounter column): "
                   f"{t['flop_counter_macs']:,} MACs against {t['macs']:,}."))
     lines.append("Rules: " + meta["rules"])
     return lines
+
+
+def _flop_cell(row: dict) -> str:
+    """'=' where FlopCounterMode agrees, '= (no formula)' where it does once the ops it has no
+    formula for are added by incprof's rule, else FlopCounterMode's figure."""
+    if row["flop_counter_macs"] + row["no_flop_formula_macs"] != row["macs"]:
+        return f"{row['flop_counter_macs']:,}"
+    return "= (no formula)" if row["no_flop_formula"] else "="
 
 
 def model_grid(records: Records, exact: bool = False) -> Grid:
@@ -46,7 +62,7 @@ def model_grid(records: Records, exact: bool = False) -> Grid:
                ("FlopCounter", "center"), ("ops", "left"), ("not counted", "left")]
     cells = [[r["row"], r["module"], str(r["calls"]), r["output_size"], number(r["params"]),
               number(r["macs"]), number(r["other_ops"]),
-              "=" if r["flop_counter_macs"] == r["macs"] else f"{r['flop_counter_macs']:,}",
+              _flop_cell(r),
               r["ops"], r["not_counted"]] for r in records.rows]
     return Grid(records.attrs["meta"]["model"], headers, cells, [], [], summary_lines(records))
 

@@ -110,7 +110,7 @@ class Claim:
 # the same as its own), and "macs", conv and linear MACs.
 FIGURES = ("params", "MACs", "FLOPs")
 STATED = ("flop_counter", "fvcore", "macs", "params", "params_and_bn_statistics", "params_with_aux",
-          "ptflops_aten", "ptflops_pytorch", "thop", "torchinfo", "weights")
+          "ptflops_aten", "ptflops_pytorch", "thop", "torchinfo", "torchscan", "weights")
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,9 @@ def test_the_dataframe_is_the_records_with_int64_counts():
     model = user_models().functional()
     records = profile_model_records(model, 16)
     df = incprof.profile(model, input_size=16)
-    ints = ["calls", "params", "shared_params", "macs", "other_ops", "flop_counter_macs"]
-    text = ["row", "module", "output_size", "ops", "not_counted"]
+    ints = ["calls", "params", "shared_params", "macs", "other_ops", "flop_counter_macs",
+            "no_flop_formula_macs"]
+    text = ["row", "module", "output_size", "ops", "not_counted", "no_flop_formula"]
     assert list(df.columns) == records.columns
     assert sorted(records.columns) == sorted(ints + text)
     assert all(str(df[c].dtype) == "int64" for c in ints)
@@ -154,10 +155,15 @@ def test_attention_modulelist_and_einsum_by_hand():
     rows = {r["row"]: r for r in df.to_dict(orient="records")}
     tokens, width = 2 * 2, 16  # 8x8 input, 4x4 patches
     assert rows["patch"]["macs"] == conv_macs(4, 4, 3, width, 2, 2)
-    # q, k, v projections (16 -> 48) and the output projection; the attention itself (sdpa) has
-    # no rule and is listed.
-    assert rows["attn"]["macs"] == tokens * width * 3 * width + tokens * width * width
-    assert "aten.scaled_dot_product_attention x 1" in rows["attn"]["not_counted"]
+    # q, k, v projections (16 -> 48) and the output projection; the attention (sdpa, 2 heads of
+    # 8): Q K^T and the weights times V, tokens x tokens x 8 each per head. FlopCounterMode has
+    # no formula for torch's CPU attention kernel, and the row says so.
+    heads = 2
+    attention = heads * tokens * tokens * (width // heads) * 2
+    assert rows["attn"]["macs"] == tokens * width * 3 * width + tokens * width * width + attention
+    assert rows["attn"]["not_counted"] == ""
+    assert rows["attn"]["no_flop_formula"] == "aten._scaled_dot_product_flash_attention_for_cpu x 1"
+    assert rows["attn"]["no_flop_formula_macs"] == attention
     assert rows["blocks"]["macs"] == 2 * tokens * width * width  # a ModuleList row
     assert rows["(Attention)"]["macs"] == tokens * tokens * width  # einsum nld,nmd->nlm
     assert df.attrs["totals"]["flop_counter_agrees"]
@@ -213,3 +219,50 @@ def test_an_unknown_zoo_model_is_one_line():
     line = result.stderr.strip()
     assert "\n" not in line and "torchvision:no_such_net_xyz" in line
     assert "has no model" in line or "is not installed" in line
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, cpe) -> None:
+        super().__init__()
+        self.cpe, self.fc = cpe, torch.nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.fc(self.cpe(x))
+
+
+class _SharedConv(torch.nn.Module):
+    """timm CoaT's pattern: a conv registered at the top (cpe1) and called inside each block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 4, 1)
+        self.cpe1 = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.blocks = torch.nn.ModuleList([_Block(self.cpe1), _Block(self.cpe1)])
+        self.head = torch.nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_shared_module_counts_where_it_is_called(depth):
+    """cpe1's MACs land in the block that calls it, its params in the first such row (the others
+    share them); no row is negative, the rows add up, FlopCounterMode agrees row by row."""
+    df = incprof.profile(_SharedConv(), input_size=8, module_depth=depth)
+    rows = {r["row"]: r for r in df.to_dict(orient="records")}
+    cpe, fc = 4 * 9 * 64, 4 * 4 * 64  # depthwise 3x3 and 1x1 convs on 8x8
+    expected = {1: {"blocks": (2 * (cpe + fc), 40 + 2 * 20, 0)},
+                2: {"blocks.0": (cpe + fc, 40 + 20, 0), "blocks.1": (cpe + fc, 20, 40)},
+                3: {"blocks.0.cpe": (cpe, 40, 0), "blocks.1.cpe": (cpe, 0, 40),
+                    "blocks.0.fc": (fc, 20, 0)}}[depth]
+    for name, figures in expected.items():
+        assert (rows[name]["macs"], rows[name]["params"], rows[name]["shared_params"]) == figures
+    assert "cpe1" not in rows  # it never runs as a row of its own
+    assert all(r["macs"] >= 0 and r["flop_counter_macs"] >= 0 for r in rows.values())
+    totals = df.attrs["totals"]
+    assert totals["macs"] == 3 * 64 * 4 + 2 * (cpe + fc) + 4 * 2 * 64
+    assert totals["params"] == 16 + 40 + 2 * 20 + 10
+    assert df.attrs["totals"]["flop_counter_agrees"]

@@ -195,7 +195,7 @@ def test_the_bad_refereed_entry_is_one_located_line_from_the_reader(tmp_path):
         load_spec(path)
     assert str(info.value) == (f"{path}:6: stated must be one of flop_counter, fvcore, macs, params, "
                                "params_and_bn_statistics, params_with_aux, ptflops_aten, "
-                               "ptflops_pytorch, thop, torchinfo, weights, got 'ptflops'")
+                               "ptflops_pytorch, thop, torchinfo, torchscan, weights, got 'ptflops'")
 
 
 def test_stated_conventions_are_the_referees_own():

@@ -1,0 +1,171 @@
+"""The referee on transformer and sequence layers (incprof.referee.conventions): every peer's
+total and parameter total predicted to the unit for LayerNorm, GroupNorm, BatchNorm1d and RMSNorm
+(affine or not), the activations, nn.MultiheadAttention with and without its weights, LSTM/GRU/RNN
+in every layout, and attention; and a peer that raises gets its own row while the others run.
+The peers are the oracles, as in tests/referee/test_referee.py."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from incprof.cli.app import app  # noqa: E402
+from incprof.referee import conventions as ref  # noqa: E402
+from incprof.referee import peers  # noqa: E402
+
+
+class Tokens(nn.Module):
+    """``body`` on the 3x8x8 input read as 16 tokens of 12 (batch first)."""
+
+    def __init__(self, body) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return self.body(x.reshape(x.shape[0], 16, 12))
+
+
+class Attend(nn.Module):
+    def __init__(self, need_weights: bool) -> None:
+        super().__init__()
+        self.attn, self.need_weights = nn.MultiheadAttention(12, 2, batch_first=True), need_weights
+
+    def forward(self, x):
+        return self.attn(x, x, x, need_weights=self.need_weights)[0]
+
+
+class Recurrent(nn.Module):
+    """An LSTM (time first, 2 layers, bidirectional), a GRU (batch first, no bias,
+    bidirectional, 2 layers) and a ReLU RNN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(12, 16, num_layers=2, bidirectional=True)
+        self.gru = nn.GRU(32, 8, num_layers=2, bias=False, batch_first=True, bidirectional=True)
+        self.rnn = nn.RNN(16, 4, nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.lstm(x.transpose(0, 1))[0].transpose(0, 1)
+        return self.rnn(self.gru(x)[0])[0]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(12, 36)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).view(x.shape[0], 16, 3, 2, 6).permute(2, 0, 3, 1, 4)
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+MODELS = {
+    "norms": lambda: nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8), nn.Flatten(2), nn.LayerNorm(36), nn.RMSNorm(36),
+        nn.Flatten(), nn.BatchNorm1d(288), nn.Linear(288, 4)),
+    "norms, not affine": lambda: nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8, affine=False), nn.Flatten(2),
+        nn.LayerNorm(36, elementwise_affine=False), nn.RMSNorm(36, elementwise_affine=False)),
+    "activations": lambda: nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.ReLU6(), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(),
+        nn.LeakyReLU(), nn.ELU(), nn.Sigmoid(), nn.Tanh(), nn.PReLU(), nn.Mish(), nn.Softplus(),
+        nn.ReLU()),
+    "multihead attention, weights": lambda: Tokens(Attend(True)),
+    "multihead attention, no weights": lambda: Tokens(Attend(False)),
+    "lstm, gru, rnn": lambda: Tokens(Recurrent()),
+    "lstm with projections": lambda: Tokens(nn.LSTM(12, 16, num_layers=2, proj_size=4,
+                                                    batch_first=True)),
+    "attention": lambda: Tokens(SelfAttention()),
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("name", MODELS)
+def test_every_peer_predicted_on_sequence_layers(name, batch):
+    torch.manual_seed(0)
+    result = ref.referee(model=MODELS[name](), label=name, input_size=8, batch_size=batch)
+    for t in result["tools"]:
+        assert t["installed"] and not t["failed"], t
+        assert t["residual"] == 0, (t["tool"], t["reported"], t["predicted"], t["residual_from"])
+        assert t["params_residual"] in (0, None), t
+
+
+def test_recurrent_formulas_by_hand():
+    """thop's and ptflops' own formulas for one LSTM call (12 in, 16 hidden, 1 layer, bias, 16
+    steps, batch 2), worked out from their source (thop/rnn_hooks.py _count_lstm_cell;
+    ptflops/pytorch_ops.py rnn_flops): thop 4 * (H*(I+H) + H + 2H) + 4H per step, ptflops
+    4H*I + 4H*H + 10H + 8H."""
+    from incprof.capture.inventory import model_ops
+
+    model = Tokens(nn.LSTM(12, 16, batch_first=True))
+    (lstm,) = [op for op in model_ops(model, torch.zeros(2, 3, 8, 8)).calls if op.kind == "lstm"]
+    assert lstm.detail == (12, 16, 1, False, True, 0, 16, 2)
+    h, i = 16, 12
+    assert ref.evaluate("thop_rnn", lstm, 2) == 16 * 2 * (4 * (h * (i + h) + h + 2 * h) + 4 * h)
+    assert ref.evaluate("ptflops_rnn", lstm, 2) == 16 * 2 * (4 * h * i + 4 * h * h + 10 * h
+                                                             + 8 * h)
+
+
+@pytest.mark.peers
+def test_a_peer_that_raises_gets_its_own_row_and_the_exit_code_says_so(monkeypatch):
+    def broken(model, x):
+        raise RuntimeError("no rule for this layer\nsecond line")
+
+    monkeypatch.setitem(peers._RUNNERS, "torchinfo", broken)
+    rows = {t["tool"]: t for t in ref.referee(model=MODELS["norms"](), input_size=8)["tools"]}
+    assert rows["torchinfo"]["failed"] == "RuntimeError: no rule for this layer"
+    assert rows["torchinfo"]["reported"] is None
+    assert all(t["residual"] == 0 for name, t in rows.items() if name != "torchinfo")
+    result = CliRunner().invoke(app, ["referee", "--model", "tests/data/user_models.py:functional",
+                                      "--input-size", "16"], env={"COLUMNS": "200"})
+    assert result.exit_code == 3, result.output
+    assert "failed: RuntimeError: no rule for this layer" in result.stdout
+    assert "Failed on this model (the peer raised; the others ran): torchinfo." in \
+        " ".join(result.stdout.split())
+
+
+class Shared(nn.Module):
+    """timm CoaT's pattern: a conv registered at the top and in each of two blocks, called once
+    per block: three paths in the module tree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 1)
+        self.cpe = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.blocks = nn.ModuleList(nn.Sequential(self.cpe, nn.Conv2d(4, 4, 1))
+                                    for _ in range(2))
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+@pytest.mark.peers
+def test_a_shared_module_is_counted_as_each_peer_walks_the_tree():
+    """thop counts a module with three paths nine times (hooked once per path, summed once per
+    path), ptflops three times; their totals are still predicted to the unit."""
+    from incprof.capture.inventory import model_ops
+
+    model = Shared().eval()
+    (cpe, *_) = [op for op in model_ops(model, torch.zeros(1, 3, 8, 8)).calls
+                 if op.kind == "conv" and op.params == 40]
+    assert cpe.copies == 3
+    rows = {t["tool"]: t for t in ref.referee(model=model, input_size=8)["tools"]}
+    cpe_macs = 2 * 4 * 9 * 64  # two calls of the depthwise 3x3 on 8x8
+    assert ref.predict([cpe], "thop", 1) == {"conv": 9 * cpe_macs // 2}
+    for tool in ("thop", "ptflops_pytorch", "fvcore", "flop_counter", "ptflops_aten"):
+        assert rows[tool]["residual"] == 0, rows[tool]
+        assert rows[tool]["params_residual"] in (0, None), rows[tool]
