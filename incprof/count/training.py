@@ -291,24 +291,29 @@ def step_spec(spec: ArchSpec, input_hw: Pair | None = None, frozen: frozenset[st
     head)."""
     flow = _Flow(needs_grad=False, trained=True, saved=set(), value_bytes=value_bytes)
     tensor = flow.new()  # the network input
-    outputs: dict[str, tuple[int, bool]] = {}
-    result = []
-    for p in place(spec, input_hw):
-        if p.is_aux:
-            after = next(h.after for h in spec.aux if h.name == p.name)
-            tensor_in, flow.needs_grad = outputs[after]
-        else:
-            tensor_in = tensor
+    placed = place(spec, input_hw)
+    heads = {p.name: p for p in placed if p.is_aux}
+    counted: dict[str, RowStep] = {}
+
+    def count(p: Placed, tensor_in: int) -> int:
         flow.trained = p.name not in frozen
         needs_in = flow.needs_grad
         counts, tensor_out = _sequence(p.layers, p.in_shape, flow, tensor_in)
         if p.is_aux and needs_in and flow.needs_grad:  # its gradient joins the trunk's
             counts += StepCounts(backward_other_ops=numel(p.in_shape))
-        result.append(RowStep(p, counts, p.name not in frozen))
-        if not p.is_aux:
-            tensor = tensor_out
-            outputs[p.name] = (tensor_out, flow.needs_grad)
-    return result
+        counted[p.name] = RowStep(p, counts, p.name not in frozen)
+        return tensor_out
+
+    for p in placed:  # in the order they run: each aux head right after its row
+        if p.is_aux:
+            continue
+        tensor = count(p, tensor)
+        needs_out = flow.needs_grad
+        for head in spec.aux:
+            if head.after == p.name:
+                count(heads[head.name], tensor)
+                flow.needs_grad = needs_out
+    return [counted[p.name] for p in placed]
 
 
 def step_total(rows: list[RowStep]) -> StepCounts:
