@@ -44,8 +44,8 @@ MEASURE_HOW = (
 
 def conventions(batch_size: int, optimizer: str, verified: bool, measured: bool) -> str:
     """The rules of a training profile, as a block that says only what applies."""
-    text = (f"MACs: multiply-accumulates of conv and linear layers (1 MAC = 1 multiply-add; "
-            f"FlopCounterMode's FLOPs / 2), "
+    text = ("MACs: multiply-accumulates of conv and linear layers (1 MAC = 1 multiply-add; "
+            "FlopCounterMode's FLOPs / 2), "
             + ("per image" if batch_size == 1 else f"for the whole batch of {batch_size}") +
             f". {RULES} Optimizer: {optimizer}. {MEMORY_RULES}")
     if verified:
@@ -63,8 +63,8 @@ def _check_batch(spec: ArchSpec, input_hw, batch_size: int) -> None:
         for layer, o in _leaf_outputs(p.layers, p.in_shape):
             if isinstance(layer, (Conv, Separable)) and layer.bn_eps is not None and \
                     o[1] * o[2] * batch_size == 1:
-                raise SpecError(f"a training step cannot normalise one value per channel "
-                                f"(BatchNorm on a 1x1 output at batch 1); use --batch-size 2 "
+                raise SpecError("a training step cannot normalise one value per channel "
+                                "(BatchNorm on a 1x1 output at batch 1); use --batch-size 2 "
                                 "or more", path=spec.path, row=p.name)
 
 

@@ -27,6 +27,8 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       parse_input_size, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
+from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
+                       table_train)
 
 app = App(
     name="incprof",
@@ -134,6 +136,10 @@ def table(
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
     depth: DepthOpt = 1,
+    mode: ModeOpt = Mode.inference,
+    optimizer: OptimizerOpt = Optimizer.sgd,
+    freeze: FreezeOpt = None,
+    measure_memory: MeasureMemoryOpt = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -148,7 +154,12 @@ def table(
     check_network(ctx, model)
     check_timing(ctx, latency)
     check_wide(ctx, fmt)
+    check_mode(ctx, mode, ("plot", "columns", "dtype", "bottleneck_factor", "latency"))
     size = parse_input_size(input_size)
+    if mode is Mode.train and model is None:
+        table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze, measure_memory,
+                    verify, fmt, output, wide)
+        return
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")

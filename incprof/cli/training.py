@@ -1,0 +1,90 @@
+"""--mode train: the options of a training step (shared by table, compare and referee) and the
+training views of those commands. Thin: parse, call one library function, hand to output.py."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .options import INPUT, Format, refuse
+from .output import write_result
+from .shell import fail, user_errors
+
+TRAINING = "Training"
+
+
+class Mode(str, Enum):
+    """What one run of the network is: inference (eval forward) or a training step."""
+
+    inference = "inference"
+    train = "train"
+
+
+class Optimizer(str, Enum):
+    """The optimizer whose state a training step keeps."""
+
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
+ModeOpt = Annotated[Mode, typer.Option(
+    rich_help_panel=INPUT, help="inference (an eval forward pass) or train (one training step: "
+    "forward with the aux heads, backward MACs split into input and weight gradients, the bytes "
+    "saved for backward and the step's memory).")]
+OptimizerOpt = Annotated[Optimizer, typer.Option(
+    rich_help_panel=TRAINING, help="With --mode train: the optimizer whose state the memory "
+    "counts: sgd, momentum (sgd, momentum 0.9), adam or adamw.")]
+FreezeOpt = Annotated[Optional[str], typer.Option(
+    rich_help_panel=TRAINING, help="With --mode train: rows (or aux heads) whose parameters are "
+    "frozen, comma-separated: they compute no weight gradient.")]
+MeasureMemoryOpt = Annotated[bool, typer.Option(
+    "--measure-memory", rich_help_panel=TRAINING, help="With --mode train: also run one real "
+    "training step on the CPU and measure the bytes saved for backward and the allocator's peak "
+    "beside the model (machine-dependent; runs real arithmetic).")]
+TRAIN_ONLY = ("optimizer", "freeze", "measure_memory")
+
+
+def check_mode(ctx: typer.Context, mode: Mode, inference_only=()) -> None:
+    """Refuse the training options without --mode train, and ``inference_only`` with it."""
+    if mode is Mode.train:
+        refuse(ctx, inference_only, "does not apply with --mode train")
+    else:
+        refuse(ctx, TRAIN_ONLY, "applies only with --mode train")
+
+
+def parse_freeze(text: str | None) -> frozenset[str]:
+    """'conv1,conv2' -> frozenset({'conv1', 'conv2'})."""
+    if text is None:
+        return frozenset()
+    names = frozenset(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        fail(f"--freeze must name rows, comma-separated, got {text!r}")
+    return names
+
+
+def table_train(arch, flavor: str, aux: bool, size, batch_size: int, optimizer: Optimizer,
+                freeze: str | None, measure_memory: bool, verify: bool, fmt: Format,
+                output: Path | None, wide: bool) -> None:
+    """`incprof table --mode train`: one training step row by row; exit 1 when FlopCounterMode
+    disagrees."""
+    from ..analysis.training import training_records
+    from ..render import training as render_training
+    from .output import progress
+
+    frozen = parse_freeze(freeze)
+    with user_errors(), progress("counting a training step from the spec") as step:
+        records = training_records(arch, flavor=flavor, aux=aux, input_size=size,
+                                   batch_size=batch_size, frozen=frozen,
+                                   optimizer=optimizer.value, verify=verify,
+                                   measure=measure_memory, progress=step)
+    write_result(fmt, output, lambda exact, compact: [render_training.training_grid(
+        records, exact=exact)], json=lambda: render_training.to_json(records),
+        csv=lambda: render_training.to_csv(records), wide=wide)
+    if records.attrs["totals"]["check_agrees"] is False:
+        fail("FlopCounterMode's training-step counts disagree with the analytic counts (see the "
+             "FlopCounter column)", code=1)

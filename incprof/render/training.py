@@ -1,0 +1,111 @@
+"""Presentation of a training step (analysis.training.training_records): rich table, text,
+markdown, CSV, JSON; the totals, the ratios and the memory beside the rules they follow."""
+
+from __future__ import annotations
+
+from ..records import Records
+from ..units import human
+from .grid import Grid, commas, grid_markdown, json_text, rows_csv
+
+
+def _bytes(value: int) -> str:
+    return f"{value:,} B ({human(value)}B)"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def summary_lines(records: Records) -> list[str]:
+    """Totals, ratios, memory (modelled, and measured where run), the check, and the rules."""
+    t, meta = records.attrs["totals"], records.attrs["meta"]
+    m = t["memory"]
+    batch = meta["batch_size"]
+    lines = [
+        f"Training step, {'per image' if batch == 1 else f'batch {batch}'}: forward "
+        f"{t['forward_macs']:,} MACs + backward {t['backward_macs']:,} (input gradients "
+        f"{t['input_grad_macs']:,}, weight gradients {t['weight_grad_macs']:,}) = "
+        f"{t['step_macs']:,} MACs ({human(t['step_macs'])}); other ops: forward "
+        f"{t['forward_other_ops']:,}, backward {t['backward_other_ops']:,}.",
+        f"Training / inference MACs: {t['step_macs']:,} / {t['inference_macs']:,} (main network, "
+        f"eval) = {t['training_over_inference_macs']:.4f}."]
+    if t["aux_share"] is not None:
+        lines.append(f"Aux heads' share of the step: {t['aux_step_macs']:,} MACs = "
+                     f"{_share(t['aux_share'])}.")
+    lines.append(
+        f"Memory (modelled, {meta['optimizer']}): params {_bytes(m['param_bytes'])}, grads "
+        f"{_bytes(m['grad_bytes'])}, optimizer state {_bytes(m['optimizer_bytes'])}, buffers "
+        f"{_bytes(m['buffer_bytes'])}, input {_bytes(m['input_bytes'])}, saved for backward "
+        f"{_bytes(m['saved_bytes'])}; peak {_bytes(m['peak_bytes'])}. Inference "
+        f"{_bytes(m['inference_bytes'])}; training / inference memory "
+        f"{m['training_over_inference']:.4f}.")
+    measured = t.get("measured")
+    if measured:
+        verdict = "agree on every row" if measured["saved_agrees"] else "DIFFER (see the column)"
+        lines.append(
+            f"Measured on this CPU: peak {_bytes(measured['peak_bytes'])}; model / measured "
+            f"{measured['model_over_measured']:.4f}. Saved bytes, model and "
+            f"saved_tensors_hooks: {verdict}.")
+    if t["check_agrees"] is not None:
+        lines.append(
+            (f"FlopCounterMode agrees on every row, and on the step: "
+             f"{t['flop_counter_total']:,} MACs (FLOPs / 2)." if t["check_agrees"] else
+             f"FlopCounterMode DISAGREES (see the FlopCounter column): {t['flop_counter_total']:,}"
+             f" MACs against {t['flop_counter_expected']:,} expected."))
+        if t["flop_counter_expected"] != t["step_macs"]:
+            lines.append(f"FlopCounterMode's expected total, {t['flop_counter_expected']:,}, "
+                         "exceeds the step's MACs by its grouped-conv weight gradients "
+                         "(groups x their MACs).")
+    if meta["frozen"]:
+        lines.append(f"Frozen: {', '.join(meta['frozen'])}.")
+    lines.append("Rules: " + meta["conventions"])
+    return lines
+
+
+def training_grid(records: Records, exact: bool = False) -> Grid:
+    """The training step as a Grid."""
+    number = commas if exact else human
+    measured = records.attrs["meta"]["measured"]
+    headers = [("row", "left"), ("fwd MACs", "right"), ("in-grad MACs", "right"),
+               ("w-grad MACs", "right"), ("step MACs", "right"), ("bwd other ops", "right"),
+               ("saved bytes", "right"), ("FlopCounter", "center")]
+    if measured:
+        headers.append(("hooks saved", "right"))
+    cells = []
+    for r in records.rows:
+        check = "" if r["check_agrees"] is None else "=" if r["check_agrees"] else \
+            f"{r['check_forward_macs']:,}/{r['check_input_grad_macs']:,}/" \
+            f"{r['check_weight_grad_macs']:,}"
+        row = [r["row"] + ("" if r["trained"] else " (frozen)"), number(r["forward_macs"]),
+               number(r["input_grad_macs"]), number(r["weight_grad_macs"]),
+               number(r["step_macs"]), number(r["backward_other_ops"]), number(r["saved_bytes"]),
+               check]
+        if measured:
+            saved = r["measured_saved_bytes"]
+            row.append("=" if saved == r["saved_bytes"] else f"{saved:,}")
+        cells.append(row)
+    meta = records.attrs["meta"]
+    title = f"{meta['title']} ({meta['arch']}, {meta['flavor']}), one training step"
+    return Grid(title, headers, cells, [r["aux"] for r in records.rows], [],
+                summary_lines(records))
+
+
+def to_markdown(records: Records) -> str:
+    """Markdown with exact integers."""
+    return grid_markdown(training_grid(records, exact=True))
+
+
+def to_csv(records: Records) -> str:
+    """CSV with raw integers, then a TOTAL line."""
+    t = records.attrs["totals"]
+    total = {"row": "TOTAL", **{k: t[k] for k in ("forward_macs", "input_grad_macs",
+                                                  "weight_grad_macs", "backward_macs",
+                                                  "step_macs", "forward_other_ops",
+                                                  "backward_other_ops", "saved_bytes")}}
+    return rows_csv(records.columns, records.rows + [total])
+
+
+def to_json(records: Records) -> str:
+    """JSON: meta (with the rules), rows and totals (memory, ratios, the check)."""
+    return json_text({"meta": records.attrs["meta"], "rows": records.rows,
+                      "totals": records.attrs["totals"]})
