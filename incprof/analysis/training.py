@@ -184,6 +184,7 @@ def _totals(records: list[dict], memory, checked, measured, rows, batch_size: in
                                                            memory.inference_bytes)}}
     if checked is not None:
         totals["flop_counter_total"] = checked.flop_counter_total
+        totals["flop_counter_flops"] = checked.flop_counter_flops
         totals["check_agrees"] = all(r["check_agrees"] for r in records) and \
             checked.flop_counter_total == totals["flop_counter_expected"]
     else:
@@ -196,3 +197,30 @@ def _totals(records: list[dict], memory, checked, measured, rows, batch_size: in
             "model_over_measured": _ratio(memory.peak_bytes, measured.peak_bytes),
             "saved_agrees": all(r["saved_bytes"] == r["measured_saved_bytes"] for r in records)}
     return totals
+
+
+FAMILY_MEMORY_BATCH = 32  # a common training batch; the memory ratios depend on it
+
+
+def family_training_records(names: list[str]) -> Records:
+    """One row per network (paper flavour, its own input size, aux heads included): a training
+    step's MACs per image against inference's, the aux heads' share, and training / inference
+    memory at FAMILY_MEMORY_BATCH images with sgd and with adam (the model; no measurement)."""
+    rows = []
+    for name in names:
+        t = training_records(name).attrs["totals"]
+        memory = {opt: training_records(name, batch_size=FAMILY_MEMORY_BATCH,
+                                        optimizer=opt).attrs["totals"]["memory"]
+                  for opt in ("sgd", "adam")}
+        rows.append({
+            "arch": name, "inference_macs": t["inference_macs"], "step_macs": t["step_macs"],
+            "input_grad_macs": t["input_grad_macs"], "weight_grad_macs": t["weight_grad_macs"],
+            "training_over_inference_macs": t["training_over_inference_macs"],
+            "aux_share": t["aux_share"],
+            "backward_over_forward": _ratio(t["backward_macs"], t["forward_macs"]),
+            "inference_bytes": memory["sgd"]["inference_bytes"],
+            "sgd_peak_bytes": memory["sgd"]["peak_bytes"],
+            "adam_peak_bytes": memory["adam"]["peak_bytes"],
+            "sgd_over_inference": memory["sgd"]["training_over_inference"],
+            "adam_over_inference": memory["adam"]["training_over_inference"]})
+    return Records(list(rows[0]), rows, {"memory_batch": FAMILY_MEMORY_BATCH})

@@ -88,3 +88,25 @@ def table_train(arch, flavor: str, aux: bool, size, batch_size: int, optimizer: 
     if records.attrs["totals"]["check_agrees"] is False:
         fail("FlopCounterMode's training-step counts disagree with the analytic counts (see the "
              "FlopCounter column)", code=1)
+
+
+def referee_train(ctx: typer.Context, arch, flavor: str, aux: bool, size, batch_size: int,
+                  freeze: str | None, fmt: Format, output: Path | None) -> None:
+    """`incprof referee --mode train`: FlopCounterMode's training-step total, predicted to the
+    unit; exit 1 when the residual is not zero."""
+    from ..referee.training import referee_training
+    from ..render.grid import json_text, rows_csv
+    from ..render.training import referee_training_grid
+
+    if ctx.params.get("model"):
+        fail("--mode train does not apply to referee --model yet; use table --mode train --model")
+    with user_errors():
+        result = referee_training(arch, flavor=flavor, aux=aux, input_size=size,
+                                  batch_size=batch_size, frozen=parse_freeze(freeze))
+    columns = ["tool", "version", "unit", "reported", "predicted", "residual"]
+    write_result(fmt, output, lambda exact, compact: [referee_training_grid(result)],
+                 json=lambda: json_text(result),
+                 csv=lambda: rows_csv(columns, [{k: t[k] for k in columns}
+                                                for t in result["tools"]]))
+    if any(t["residual"] for t in result["tools"]):
+        raise typer.Exit(1)

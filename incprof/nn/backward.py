@@ -36,9 +36,11 @@ class StepMeasured:
 
 
 class StepMeasurements(dict):
-    """StepMeasured keyed by row / aux head name, plus ``flop_counter_total``: FlopCounterMode's
-    MACs for the undivided step (forward and one loss.backward())."""
+    """StepMeasured keyed by row / aux head name, plus ``flop_counter_flops``: FlopCounterMode's
+    total for the undivided step (forward and one loss.backward()), in its FLOPs, and
+    ``flop_counter_total``, that in MACs (FLOPs / 2)."""
 
+    flop_counter_flops: int
     flop_counter_total: int
 
 
@@ -80,7 +82,8 @@ def measure_step(spec, input_hw=None, batch_size: int = 2,
         loss = outputs[0].sum() + sum(w * o.sum() for w, o in zip(weights, outputs[1:]))
         loss.backward()
     results = _by_row(spec, _network(spec, input_hw, frozen), batch_size, shape, weights)
-    results.flop_counter_total = whole.get_total_flops() // 2
+    results.flop_counter_flops = whole.get_total_flops()
+    results.flop_counter_total = results.flop_counter_flops // 2
     return results
 
 

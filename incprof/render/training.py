@@ -109,3 +109,28 @@ def to_json(records: Records) -> str:
     """JSON: meta (with the rules), rows and totals (memory, ratios, the check)."""
     return json_text({"meta": records.attrs["meta"], "rows": records.rows,
                       "totals": records.attrs["totals"]})
+
+
+def referee_training_grid(result: dict) -> Grid:
+    """The referee in training mode (referee.training.referee_training) as a Grid."""
+    meta = result["meta"]
+    rows = [[t["tool"], t["version"], t["unit"], f"{t['reported']:,}", f"{t['predicted']:,}",
+             f"{t['residual']:+,}" if t["residual"] else "0",
+             ", ".join(f"{k} {v:+,}" for k, v in t["residual_from"].items())]
+            for t in result["tools"]]
+    zero = all(t["residual"] == 0 for t in result["tools"])
+    p = result["predicted_from"]
+    return Grid(
+        f"{meta['title']}: a training step refereed ({meta['flavor']} flavour, input "
+        f"{'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})",
+        [("tool", "left"), ("version", "left"), ("unit", "left"), ("reported", "right"),
+         ("predicted", "right"), ("residual", "right"), ("residual from", "left")], rows,
+        summary=[("FlopCounterMode's training-step total is predicted to the unit." if zero else
+                  "The residual is NOT zero: a row's count differs (see 'residual from')."),
+                 f"Predicted: 2 x ({p['step_macs']:,} step MACs + {p['grouped_excess_macs']:,} "
+                 "for grouped convs' weight gradients, which FlopCounterMode prices at groups x "
+                 "their MACs). Reported: FlopCounterMode around a real forward and "
+                 "loss.backward() on meta tensors.",
+                 f"Not refereed in training mode: {', '.join(result['forward_only'])} count "
+                 "forward passes only.",
+                 "Rules: " + meta["conventions"]])
