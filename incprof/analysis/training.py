@@ -224,3 +224,37 @@ def family_training_records(names: list[str]) -> Records:
             "sgd_over_inference": memory["sgd"]["training_over_inference"],
             "adam_over_inference": memory["adam"]["training_over_inference"]})
     return Records(list(rows[0]), rows, {"memory_batch": FAMILY_MEMORY_BATCH})
+
+
+def compare_training_records(a: ArchSpec, b: ArchSpec, *, labels: tuple[str, str] = ("A", "B"),
+                             batch_size: int = 1, optimizer: str = "sgd",
+                             verify: bool = False) -> Records:
+    """Two training steps side by side, rows joined by name (a row only one side has shows blank
+    on the other): step MACs, backward MACs and saved bytes each, and what B saves (1 - B/A, in
+    %); each side's totals, memory and check in ``attrs``."""
+    sides = [training_records(s, batch_size=batch_size, optimizer=optimizer, verify=verify)
+             for s in (a, b)]
+    by_name = [{r["row"]: r for r in side.rows} for side in sides]
+    names = [r["row"] for r in sides[0].rows] + [r["row"] for r in sides[1].rows
+                                                  if r["row"] not in by_name[0]]
+    rows = []
+    for name in names:
+        ra, rb = by_name[0].get(name), by_name[1].get(name)
+        row = {"row": name}
+        for key in ("step_macs", "backward_macs", "saved_bytes"):
+            row[f"a_{key}"] = ra[key] if ra else None
+            row[f"b_{key}"] = rb[key] if rb else None
+        row["step_saved_pct"] = (round((1 - rb["step_macs"] / ra["step_macs"]) * 100, 1) + 0.0
+                                 if ra and rb and ra["step_macs"] else None)
+        rows.append(row)
+    ta, tb = (side.attrs["totals"] for side in sides)
+    totals = {"a": ta, "b": tb, "step_ratio": _ratio(ta["step_macs"], tb["step_macs"]),
+              "peak_ratio": _ratio(ta["memory"]["peak_bytes"], tb["memory"]["peak_bytes"]),
+              "check_agrees": None if not verify else bool(ta["check_agrees"] and
+                                                           tb["check_agrees"])}
+    meta = {"labels": list(labels), "batch_size": batch_size, "optimizer": optimizer,
+            "mode": "train", "verified": verify,
+            "conventions": conventions(batch_size, optimizer, verify, False)}
+    columns = list(rows[0])
+    return Records(columns, rows, {"totals": totals, "meta": meta},
+                   tuple(c for c in columns if c not in ("row", "step_saved_pct")))

@@ -110,3 +110,22 @@ def referee_train(ctx: typer.Context, arch, flavor: str, aux: bool, size, batch_
                                                 for t in result["tools"]]))
     if any(t["residual"] for t in result["tools"]):
         raise typer.Exit(1)
+
+
+def compare_train(specs, labels, batch_size: int, optimizer: Optimizer, verify: bool,
+                  fmt: Format, output: Path | None, wide: bool) -> None:
+    """`incprof compare --mode train`: two training steps side by side; exit 1 when
+    FlopCounterMode disagrees."""
+    from ..analysis.training import compare_training_records
+    from ..render import training as render_training
+    from ..render.grid import json_text
+
+    with user_errors():
+        records = compare_training_records(*specs, labels=labels, batch_size=batch_size,
+                                           optimizer=optimizer.value, verify=verify)
+    write_result(fmt, output, lambda exact, compact: [render_training.comparison_grid(
+        records, exact=exact)], json=lambda: json_text(
+        {"meta": records.attrs["meta"], "rows": records.rows, "totals": records.attrs["totals"]}),
+        csv=lambda: render_training.rows_csv(records.columns, records.rows), wide=wide)
+    if records.attrs["totals"]["check_agrees"] is False:
+        fail("FlopCounterMode's training-step counts disagree with the analytic counts", code=1)

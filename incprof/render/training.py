@@ -134,3 +134,36 @@ def referee_training_grid(result: dict) -> Grid:
                  f"Not refereed in training mode: {', '.join(result['forward_only'])} count "
                  "forward passes only.",
                  "Rules: " + meta["conventions"]])
+
+
+def comparison_grid(records: Records, exact: bool = False) -> Grid:
+    """Two training steps side by side (analysis.training.compare_training_records)."""
+    number = commas if exact else human
+    meta, t = records.attrs["meta"], records.attrs["totals"]
+    a, b = meta["labels"]
+
+    def cell(value) -> str:
+        return "" if value is None else number(value)
+
+    cells = [[r["row"], cell(r["a_step_macs"]), cell(r["b_step_macs"]),
+              cell(r["a_backward_macs"]), cell(r["b_backward_macs"]), cell(r["a_saved_bytes"]),
+              cell(r["b_saved_bytes"]),
+              "" if r["step_saved_pct"] is None else f"{r['step_saved_pct']:+.1f}%"]
+             for r in records.rows]
+    ta, tb = t["a"], t["b"]
+    summary = [
+        f"Step MACs: {a} {ta['step_macs']:,}, {b} {tb['step_macs']:,} (A/B "
+        f"{t['step_ratio']}); training / inference MACs: {a} "
+        f"{ta['training_over_inference_macs']}, {b} {tb['training_over_inference_macs']}.",
+        f"Modelled peak memory ({meta['optimizer']}): {a} {_bytes(ta['memory']['peak_bytes'])}, "
+        f"{b} {_bytes(tb['memory']['peak_bytes'])} (A/B {t['peak_ratio']}).",
+        "saved = 1 - B/A of the step's MACs (negative: B costs more)."]
+    if t["check_agrees"] is not None:
+        summary.append("FlopCounterMode agrees on every row of both steps." if t["check_agrees"]
+                       else "FlopCounterMode DISAGREES on a row (run table --mode train on each).")
+    summary.append("Rules: " + meta["conventions"])
+    return Grid(f"A training step: {a} against {b}",
+                [("row", "left"), (f"{a} step MACs", "right"), (f"{b} step MACs", "right"),
+                 (f"{a} bwd MACs", "right"), (f"{b} bwd MACs", "right"),
+                 (f"{a} saved bytes", "right"), (f"{b} saved bytes", "right"),
+                 ("B saves", "right")], cells, summary=summary)
