@@ -30,8 +30,9 @@ CHECK_HOW = (
     "FlopCounterMode check: the built network runs a real forward and loss.backward() in training "
     "mode on meta tensors (shapes only, no arithmetic) at the batch shown, unscaled; per row, each "
     "row's input is detached and its gradient handed back row by row, each convolution_backward "
-    "priced by FlopCounterMode's formula once per gradient, a backward matmul with a parameter "
-    "operand an input gradient, else a weight gradient. FlopCounterMode prices a grouped conv's "
+    "priced by FlopCounterMode's formula once per gradient, a backward matmul a weight gradient "
+    "when no operand is a parameter and its output has a 2-D parameter's shape (or its "
+    "transpose), else an input gradient. FlopCounterMode prices a grouped conv's "
     "weight gradient at groups x its MACs (its formula takes every input channel); the check "
     "expects that.")
 MEASURE_HOW = (

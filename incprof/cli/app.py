@@ -28,7 +28,7 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
-                       table_train)
+                       table_train, table_train_model)
 
 app = App(
     name="incprof",
@@ -156,9 +156,13 @@ def table(
     check_wide(ctx, fmt)
     check_mode(ctx, mode, ("plot", "columns", "dtype", "bottleneck_factor", "latency"))
     size = parse_input_size(input_size)
-    if mode is Mode.train and model is None:
-        table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze, measure_memory,
-                    verify, fmt, output, wide)
+    if mode is Mode.train:
+        if model is not None:
+            table_train_model(ctx, model, model_arg, size, channels, depth, batch_size, fmt, output,
+                              wide)
+        else:
+            table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze,
+                        measure_memory, verify, fmt, output, wide)
         return
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "

@@ -129,3 +129,26 @@ def compare_train(specs, labels, batch_size: int, optimizer: Optimizer, verify: 
         csv=lambda: render_training.rows_csv(records.columns, records.rows), wide=wide)
     if records.attrs["totals"]["check_agrees"] is False:
         fail("FlopCounterMode's training-step counts disagree with the analytic counts", code=1)
+
+
+def table_train_model(ctx: typer.Context, ref: str, model_arg, size, channels: int, depth: int,
+                      batch_size: int, fmt: Format, output: Path | None, wide: bool) -> None:
+    """`incprof table --model --mode train`: a model's training step per module; exit 1 when
+    FlopCounterMode disagrees."""
+    from ..analysis.model_training import model_training_records
+    from ..render import training as render_training
+    from ..render.grid import json_text
+    from .options import load_model
+
+    refuse(ctx, ("optimizer", "freeze", "measure_memory"), "applies with --mode train to specs "
+           "only (a --model's frozen parameters are its own requires_grad flags)")
+    with user_errors():
+        records = model_training_records(load_model(ref, model_arg), size, channels=channels,
+                                         depth=depth, batch_size=batch_size, label=ref)
+    write_result(fmt, output, lambda exact, compact: [render_training.model_training_grid(
+        records, exact=exact)], json=lambda: json_text(
+        {"meta": records.attrs["meta"], "rows": records.rows, "totals": records.attrs["totals"]}),
+        csv=lambda: render_training.rows_csv(records.columns, records.rows), wide=wide)
+    if not records.attrs["totals"]["check_agrees"]:
+        fail("FlopCounterMode's training-step counts disagree with the forward pass's (see the "
+             "FlopCounter column)", code=1)

@@ -9,9 +9,10 @@ gradient handed back by ``torch.autograd.backward`` row by row, in reverse, so t
 op is known to belong to one row (FlopCounterMode's own module tracker can charge a backward op to
 several modules). There each ``convolution_backward`` is priced twice by FlopCounterMode's formula,
 once for the input gradient and once for the weight gradient (its output mask), and a backward
-matmul is an input gradient when a parameter (or a view of one) is an operand, else a weight
-gradient. The loss is the sum of the main output plus each aux head's output times its loss
-weight (0.3 where the spec gives none); a loss costs no MACs.
+matmul is a weight gradient when no operand is a parameter (or a view of one) and its output has a
+2-D parameter's shape (or its transpose), else an input gradient. The loss is the sum of the main
+output plus each aux head's output times its loss weight (0.3 where the spec gives none); a loss
+costs no MACs.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _by_row(spec, model, batch_size: int, shape, weights) -> StepMeasurements:
     """The staged run: each row on a detached input, its gradient handed back row by row."""
     import torch
 
-    pricing = _Pricing({id(p) for p in model.parameters()})
+    pricing = _Pricing({id(p) for p in model.parameters()}, parameter_shapes(model))
     names = model.row_names + model.aux_names
     modules = list(model.rows) + list(model.aux)
     trained_before = [False]
@@ -129,6 +130,13 @@ def _by_row(spec, model, batch_size: int, shape, weights) -> StepMeasurements:
     return results
 
 
+def parameter_shapes(model) -> set[tuple]:
+    """The shapes of a model's 2-D parameters, each also transposed: a backward matmul with one
+    of these outputs, and no parameter operand, is a weight gradient."""
+    shapes = {tuple(p.shape) for p in model.parameters() if p.dim() == 2}
+    return shapes | {s[::-1] for s in shapes}
+
+
 def _backward(output, grad) -> None:
     import torch
 
@@ -140,8 +148,9 @@ class _Pricing:
     """A TorchDispatchMode (made on entry) pricing every op that FlopCounterMode has a formula for,
     per row, forward apart from input and weight gradients."""
 
-    def __init__(self, parameter_ids: set[int]) -> None:
+    def __init__(self, parameter_ids: set[int], parameter_shapes: set[tuple] = frozenset()) -> None:
         self.parameter_ids = parameter_ids
+        self.parameter_shapes = parameter_shapes  # a 2-D parameter's shape, and transposed
         self.row = ""
         self.backward = False
         self.forward: Counter = Counter()
@@ -173,7 +182,9 @@ class _Pricing:
                                                  out_val=out)
             return
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        counter = self.input_grad if any(map(self._is_parameter, tensors)) else self.weight_grad
+        weight = not any(map(self._is_parameter, tensors)) and \
+            tuple(out.shape) in self.parameter_shapes
+        counter = self.weight_grad if weight else self.input_grad
         counter[self.row] += formula(*args, **kwargs, out_val=out)
 
     def __enter__(self):

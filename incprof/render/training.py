@@ -167,3 +167,28 @@ def comparison_grid(records: Records, exact: bool = False) -> Grid:
                  (f"{a} bwd MACs", "right"), (f"{b} bwd MACs", "right"),
                  (f"{a} saved bytes", "right"), (f"{b} saved bytes", "right"),
                  ("B saves", "right")], cells, summary=summary)
+
+
+def model_training_grid(records: Records, exact: bool = False) -> Grid:
+    """A --model's training step (analysis.model_training) as a Grid."""
+    number = commas if exact else human
+    t, meta = records.attrs["totals"], records.attrs["meta"]
+    cells = [[r["row"], number(r["forward_macs"]), number(r["input_grad_macs"]),
+              number(r["weight_grad_macs"]), number(r["step_macs"]),
+              "=" if r["check_agrees"] else f"{r['check_forward_macs']:,}/"
+              f"{r['check_input_grad_macs']:,}/{r['check_weight_grad_macs']:,}"]
+             for r in records.rows]
+    n, c, *hw = meta["input"]
+    summary = [
+        f"{meta['model']} ({meta['class']}), input {'x'.join(map(str, hw))}x{c}, batch {n}, rows: "
+        f"modules at depth {meta['depth']}.",
+        f"Training step: forward {t['forward_macs']:,} MACs + backward {t['backward_macs']:,} "
+        f"(input gradients {t['input_grad_macs']:,}, weight gradients "
+        f"{t['weight_grad_macs']:,}) = {t['step_macs']:,} MACs.",
+        ("FlopCounterMode agrees on every row." if t["check_agrees"] else
+         "FlopCounterMode DISAGREES on a row (see the FlopCounter column: forward/input/weight)."),
+        "Rules: " + meta["conventions"]]
+    return Grid(f"{meta['model']}: one training step",
+                [("row", "left"), ("fwd MACs", "right"), ("in-grad MACs", "right"),
+                 ("w-grad MACs", "right"), ("step MACs", "right"), ("FlopCounter", "center")],
+                cells, summary=summary)
