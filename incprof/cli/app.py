@@ -246,12 +246,16 @@ def report(
                                             help="With --latency: images per batch.")] = 1,
     device: DeviceOpt = "auto",
     dtype: TimingDTypeOpt = DType.fp32,
+    mode: Annotated[Mode, typer.Option(rich_help_panel=OUTPUT, help="inference: every counting "
+                                       "report (training.md among them); train: training.md "
+                                       "alone, each network's training step row by row.")
+                    ] = Mode.inference,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
-    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md and family.md into
-    --out, and with --referee referee.md. They are byte-for-byte reproducible; CI regenerates them
-    all (incprof report --referee) and fails if they drift.
+    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md, family.md and
+    training.md into --out, and with --referee referee.md. They are byte-for-byte reproducible;
+    CI regenerates them all (incprof report --referee) and fails if they drift.
     Example: incprof report --referee --out reports
     """
     from ..report.latency import latency_report
@@ -263,6 +267,19 @@ def report(
     else:
         refuse(ctx, ("arch", "batch_size", "device", "dtype"), "applies only with --latency")
     check_outputs(folder=out)
+    if mode is Mode.train:
+        refuse(ctx, ("referee", "latency"), "does not apply with --mode train, which writes "
+               "training.md alone")
+        from ..files import write_atomic
+        from ..report.training import training_report
+
+        unwritten().append(str(out / "training.md"))
+        with user_errors():
+            out.mkdir(parents=True, exist_ok=True)
+            write_atomic(out / "training.md", training_report(out))
+        unwritten().remove(str(out / "training.md"))
+        typer.echo(f"wrote {out / 'training.md'}")
+        return
     if latency:
         from ..nn.latency import TimingOptions
 

@@ -14,10 +14,12 @@ asked, with zeroed weights (their values never matter to memory).
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-
+from ..count.step_memory import OPTIMIZERS
 
 @dataclass(frozen=True)
 class StepMemory:
@@ -85,7 +87,7 @@ def measure_step_memory(spec, input_hw=None, batch_size: int = 2, optimizer: str
     optimizer_bytes = _bytes(state)
     alive = _bytes([*model.parameters(), *model.buffers(), x]) + optimizer_bytes
     saved = _saved_by_row(model, x)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
     running = peak = 0
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
@@ -94,6 +96,21 @@ def measure_step_memory(spec, input_hw=None, batch_size: int = 2, optimizer: str
         running += nbytes
         peak = max(peak, running)
     return StepMemory(saved, alive, optimizer_bytes, alive + peak)
+
+
+@contextmanager
+def _quiet_stderr():
+    """File descriptor 2 sent to the null device: the profiler's C++ side logs its start and stop
+    there, past Python's sys.stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _saved_by_row(model, x) -> dict:

@@ -65,10 +65,10 @@ def summary_lines(records: Records) -> list[str]:
 def training_grid(records: Records, exact: bool = False) -> Grid:
     """The training step as a Grid."""
     number = commas if exact else human
-    measured = records.attrs["meta"]["measured"]
+    measured, verified = records.attrs["meta"]["measured"], records.attrs["meta"]["verified"]
     headers = [("row", "left"), ("fwd MACs", "right"), ("in-grad MACs", "right"),
                ("w-grad MACs", "right"), ("step MACs", "right"), ("bwd other ops", "right"),
-               ("saved bytes", "right"), ("FlopCounter", "center")]
+               ("saved bytes", "right")] + ([("FlopCounter", "center")] if verified else [])
     if measured:
         headers.append(("hooks saved", "right"))
     cells = []
@@ -78,8 +78,9 @@ def training_grid(records: Records, exact: bool = False) -> Grid:
             f"{r['check_weight_grad_macs']:,}"
         row = [r["row"] + ("" if r["trained"] else " (frozen)"), number(r["forward_macs"]),
                number(r["input_grad_macs"]), number(r["weight_grad_macs"]),
-               number(r["step_macs"]), number(r["backward_other_ops"]), number(r["saved_bytes"]),
-               check]
+               number(r["step_macs"]), number(r["backward_other_ops"]), number(r["saved_bytes"])]
+        if verified:
+            row.append(check)
         if measured:
             saved = r["measured_saved_bytes"]
             row.append("=" if saved == r["saved_bytes"] else f"{saved:,}")

@@ -49,3 +49,26 @@ def training_section(names: list[str]) -> list[str]:
                  "NAME` checks every row against FlopCounterMode on a real backward, and "
                  "`--measure-memory` measures the peak beside the model."])
     return ["## Training against inference\n", summary + "\n", render.grid_markdown(grid)]
+
+
+def training_report(out) -> str:
+    """training.md: each built-in network's training step row by row (paper flavour, aux heads
+    included, per image, sgd), counted from its spec."""
+    from ..analysis.training import training_records
+    from ..render.training import training_grid
+    from ..spec.registry import available
+    from .reports import HEADER, REGENERATE
+
+    sections = []
+    for name in available():
+        grid = training_grid(training_records(name), exact=True)
+        grid.summary = grid.summary[:-1]  # the rules are stated once, below
+        sections += [f"## {name}\n", render.grid_markdown(grid)]
+    return "\n".join([
+        "# A training step, row by row\n", HEADER.format(command=REGENERATE),
+        "Every built-in network, paper flavour, its own input size, aux heads included, per image "
+        "(batch 1), optimizer sgd; counted from the specs. `incprof table --mode train --arch "
+        "NAME` prints one, checks every row against FlopCounterMode on a real backward, and with "
+        "`--measure-memory` measures the peak beside the model. Family ratios: "
+        "[family.md](family.md#training-against-inference).\n",
+        "## Rules\n", "- " + RULES, "- " + MEMORY_RULES + "\n", *sections])
