@@ -335,10 +335,10 @@ def family_report(out: Path) -> str:
                  "once); receptive field at the last row, in input pixels."])
     sections = ["## Side by side\n", render.grid_markdown(table),
                 "![params against MACs](family-params-vs-macs.svg)\n",
+                *training_section([r["arch"] for r in family.rows]),
                 "## Each paper's claims\n",
                 "`incprof.analysis.claims` checks each claim in a table's `claims:` list: equal at the "
                 "precision the paper prints (rounded half up), or a bound.\n"]
-    sections += training_section([r["arch"] for r in family.rows])
     for name in (r["arch"] for r in family.rows):
         spec = resolve(name)
         if spec.claims:

@@ -45,9 +45,9 @@ def training_section(names: list[str]) -> list[str]:
           f"{r['sgd_over_inference']:.4f}", f"{r['adam_over_inference']:.4f}"] for r in rows],
         summary=["MACs per image. Inference MACs: the main network in eval mode (no aux head). "
                  "Step MACs: forward (aux heads included) plus backward. " + RULES + " "
-                 + MEMORY_RULES + " Counted from the specs; `incprof table --mode train --arch "
-                 "NAME` checks every row against FlopCounterMode on a real backward, and "
-                 "`--measure-memory` measures the peak beside the model."])
+                 + MEMORY_RULES + " Counted from the specs; incprof table --mode train --arch "
+                 "NAME checks every row against FlopCounterMode on a real backward, and "
+                 "--measure-memory measures the peak beside the model."])
     return ["## Training against inference\n", summary + "\n", render.grid_markdown(grid)]
 
 
