@@ -43,12 +43,13 @@ MEASURE_HOW = (
     "the parameters, buffers, optimizer state and input alive before the step.")
 
 
-def conventions(batch_size: int, optimizer: str, verified: bool, measured: bool) -> str:
-    """The rules of a training profile, as a block that says only what applies."""
+def conventions(batch_size: int, optimizer: str | None, verified: bool, measured: bool) -> str:
+    """The rules of a training profile, as a block that says only what applies (no memory rules
+    without an ``optimizer``)."""
     text = ("MACs: multiply-accumulates of conv and linear layers (1 MAC = 1 multiply-add; "
             "FlopCounterMode's FLOPs / 2), "
             + ("per image" if batch_size == 1 else f"for the whole batch of {batch_size}") +
-            f". {RULES} Optimizer: {optimizer}. {MEMORY_RULES}")
+            f". {RULES}" + (f" Optimizer: {optimizer}. {MEMORY_RULES}" if optimizer else ""))
     if verified:
         text += f" {CHECK_HOW}"
     if measured:

@@ -9,7 +9,7 @@ count forward passes only (their hooks or traces see no backward), so none is re
 
 from __future__ import annotations
 
-from ..analysis.training import training_records
+from ..analysis.training import conventions, training_records
 
 FORWARD_ONLY = ("fvcore", "ptflops_aten", "ptflops_pytorch", "thop", "torchinfo")
 
@@ -29,7 +29,8 @@ def referee_training(arch, *, flavor: str = "paper", aux: bool = True, input_siz
                                 + r["check_weight_grad_macs"]) - 2 * r["step_macs"]
                  for r in records.rows if not r["check_agrees"]}
     return {
-        "meta": {**meta, "mode": "train"},
+        "meta": {**meta, "mode": "train",
+                 "conventions": conventions(batch_size, None, True, False)},
         "tools": [{"tool": "flop_counter", "version": torch.__version__, "unit": "FLOPs",
                    "reported": reported, "predicted": predicted,
                    "residual": reported - predicted, "residual_from": differing}],

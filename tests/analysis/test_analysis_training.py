@@ -47,3 +47,11 @@ def test_compare_two_steps():
     t = records.attrs["totals"]
     assert t["step_ratio"] == 1.0
     assert all(r["step_saved_pct"] in (0.0, None) for r in records.rows)
+
+
+def test_python_api_train_mode():
+    import incprof
+
+    df = incprof.profile(str(DATA / "tiny.yaml"), mode="train", batch_size=2)
+    assert int(df["step_macs"].sum()) == 2 * (2 * CONV + 3 * (MIXED + FC + HEAD))
+    assert df.attrs["meta"]["mode"] == "train"
