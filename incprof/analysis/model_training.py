@@ -65,7 +65,11 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
             a["forward"], a["input"], a["weight"] + a["excess"])
         records.append(record)
     totals = {k: sum(r[k] for r in records) for k in COLUMNS[1:9]}
-    totals["check_agrees"] = all(r["check_agrees"] for r in records)
+    totals["flop_counter_flops"] = pricing.flop_counter_flops  # FlopCounterMode's own total
+    totals["flop_counter_expected"] = totals["step_macs"] + sum(
+        analytic.counts.get(name, Counter())["excess"] for name in rows.order)
+    totals["check_agrees"] = all(r["check_agrees"] for r in records) and \
+        totals["flop_counter_flops"] == 2 * totals["flop_counter_expected"]
     meta = {"model": label, "class": type(model).__name__, "mode": "train", "depth": depth,
             "input": list(shape), "batch_size": batch_size, "ran_on": how,
             "conventions": "MACs: multiply-accumulates of the aten-op vocabulary's MAC ops "
@@ -94,7 +98,10 @@ def _run(model, input_size, channels: int, batch_size: int, depth: int, device: 
     pricing = _Pricing(set(params), parameter_shapes(net))
     pricing.row = rows.root
     rows.moved = lambda row: setattr(pricing, "row", row)
-    with rows, analytic, pricing:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    whole = FlopCounterMode(display=False)
+    with rows, analytic, pricing, whole:
         outputs = net(x)
         leaves = [o for o in torch.utils._pytree.tree_leaves(outputs)
                   if isinstance(o, torch.Tensor) and o.requires_grad]
@@ -106,6 +113,7 @@ def _run(model, input_size, channels: int, batch_size: int, depth: int, device: 
         sum(o.float().sum() for o in leaves).backward()
     for hook in hooks:
         hook.remove()
+    pricing.flop_counter_flops = whole.get_total_flops()
     return rows, analytic, pricing, shape
 
 

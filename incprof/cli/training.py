@@ -98,11 +98,19 @@ def referee_train(ctx: typer.Context, arch, flavor: str, aux: bool, size, batch_
     from ..render.grid import json_text, rows_csv
     from ..render.training import referee_training_grid
 
-    if ctx.params.get("model"):
-        fail("--mode train does not apply to referee --model yet; use table --mode train --model")
+    from .options import load_model
+
+    ref = ctx.params.get("model")
     with user_errors():
-        result = referee_training(arch, flavor=flavor, aux=aux, input_size=size,
-                                  batch_size=batch_size, frozen=parse_freeze(freeze))
+        if ref:
+            refuse(ctx, ("freeze",), "applies to specs only (a --model's frozen parameters are "
+                   "its own requires_grad flags)")
+            result = referee_training(model=load_model(ref, ctx.params.get("model_arg")),
+                                      label=ref, input_size=size, batch_size=batch_size,
+                                      channels=ctx.params.get("channels", 3))
+        else:
+            result = referee_training(arch, flavor=flavor, aux=aux, input_size=size,
+                                      batch_size=batch_size, frozen=parse_freeze(freeze))
     columns = ["tool", "version", "unit", "reported", "predicted", "residual"]
     write_result(fmt, output, lambda exact, compact: [referee_training_grid(result)],
                  json=lambda: json_text(result),
@@ -140,8 +148,9 @@ def table_train_model(ctx: typer.Context, ref: str, model_arg, size, channels: i
     from ..render.grid import json_text
     from .options import load_model
 
-    refuse(ctx, ("optimizer", "freeze", "measure_memory"), "applies with --mode train to specs "
-           "only (a --model's frozen parameters are its own requires_grad flags)")
+    refuse(ctx, ("optimizer", "freeze", "measure_memory", "verify"), "applies with --mode train "
+           "to specs only (a --model's frozen parameters are its own requires_grad flags; its "
+           "step is always counted twice)")
     with user_errors():
         records = model_training_records(load_model(ref, model_arg), size, channels=channels,
                                          depth=depth, batch_size=batch_size, label=ref)

@@ -14,23 +14,34 @@ from ..analysis.training import conventions, training_records
 FORWARD_ONLY = ("fvcore", "ptflops_aten", "ptflops_pytorch", "thop", "torchinfo")
 
 
-def referee_training(arch, *, flavor: str = "paper", aux: bool = True, input_size=None,
-                     batch_size: int = 2, frozen: frozenset[str] = frozenset()) -> dict:
+def referee_training(arch=None, *, flavor: str = "paper", aux: bool = True, input_size=None,
+                     batch_size: int = 2, frozen: frozenset[str] = frozenset(), model=None,
+                     label: str | None = None, channels: int = 3) -> dict:
     """FlopCounterMode's training-step FLOPs, reported and predicted, with the residual and the
-    rows it comes from (where a row's count differs)."""
+    rows it comes from (where a row's count differs); of a spec, or of an nn.Module ``model``
+    (its rows the top-level modules)."""
     import torch
 
-    records = training_records(arch, flavor=flavor, aux=aux, input_size=input_size,
-                               batch_size=batch_size, frozen=frozen, verify=True)
-    t, meta = records.attrs["totals"], records.attrs["meta"]
+    if model is not None:
+        from ..analysis.model_training import model_training_records
+
+        records = model_training_records(model, input_size, channels=channels,
+                                         batch_size=batch_size, label=label)
+        meta = {**records.attrs["meta"], "title": records.attrs["meta"]["model"],
+                "flavor": None}
+    else:
+        records = training_records(arch, flavor=flavor, aux=aux, input_size=input_size,
+                                   batch_size=batch_size, frozen=frozen, verify=True)
+        meta = {**records.attrs["meta"],
+                "conventions": conventions(batch_size, None, True, False)}
+    t = records.attrs["totals"]
     predicted = 2 * t["flop_counter_expected"]
     reported = t["flop_counter_flops"]
     differing = {r["row"]: 2 * (r["check_forward_macs"] + r["check_input_grad_macs"]
                                 + r["check_weight_grad_macs"]) - 2 * r["step_macs"]
                  for r in records.rows if not r["check_agrees"]}
     return {
-        "meta": {**meta, "mode": "train",
-                 "conventions": conventions(batch_size, None, True, False)},
+        "meta": meta,
         "tools": [{"tool": "flop_counter", "version": torch.__version__, "unit": "FLOPs",
                    "reported": reported, "predicted": predicted,
                    "residual": reported - predicted, "residual_from": differing}],

@@ -122,7 +122,8 @@ def referee_training_grid(result: dict) -> Grid:
     zero = all(t["residual"] == 0 for t in result["tools"])
     p = result["predicted_from"]
     return Grid(
-        f"{meta['title']}: a training step refereed ({meta['flavor']} flavour, input "
+        f"{meta['title']}: a training step refereed ("
+        f"{'model' if meta['flavor'] is None else meta['flavor'] + ' flavour'}, input "
         f"{'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})",
         [("tool", "left"), ("version", "left"), ("unit", "left"), ("reported", "right"),
          ("predicted", "right"), ("residual", "right"), ("residual from", "left")], rows,
@@ -131,7 +132,7 @@ def referee_training_grid(result: dict) -> Grid:
                  f"Predicted: 2 x ({p['step_macs']:,} step MACs + {p['grouped_excess_macs']:,} "
                  "for grouped convs' weight gradients, which FlopCounterMode prices at groups x "
                  "their MACs). Reported: FlopCounterMode around a real forward and "
-                 "loss.backward() on meta tensors.",
+                 "loss.backward() on " + meta.get("ran_on", "meta tensors") + ".",
                  f"Not refereed in training mode: {', '.join(result['forward_only'])} count "
                  "forward passes only.",
                  "Rules: " + meta["conventions"]])

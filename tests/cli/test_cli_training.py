@@ -68,3 +68,13 @@ def test_referee_train_tiny_by_hand():
     # forward and both gradients
     assert tool["reported"] == tool["predicted"] == 2 * 2 * (2 * CONV + 3 * (MIXED + FC + HEAD))
     assert tool["residual"] == 0
+
+
+def test_referee_train_model_predicts_flop_counter_to_the_unit():
+    result = invoke("referee", "--model", f"{MODELS}:branchy", "--mode", "train",
+                    "--input-size", "32", "--batch-size", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    tool = data["tools"][0]
+    assert tool["residual"] == 0 and tool["reported"] > 0
+    assert "real arithmetic" in data["meta"]["ran_on"]  # branchy reads a value (.item())
