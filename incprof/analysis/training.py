@@ -111,6 +111,9 @@ def training_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper
         raise SpecError(f"no row or aux head called {', '.join(unknown)} to freeze",
                         path=spec.path)
     counted = {rc.placed.name: rc.counts for rc in count_spec(spec, input_size, batch_size)}
+    if not any(c.params for name, c in counted.items() if name not in frozen):
+        raise SpecError("--freeze leaves no parameter to train: a training step needs one",
+                        path=spec.path)
     rows = step_spec(spec, input_size, frozen)
     if verify or measure:
         _check_batch(spec, input_size, batch_size)

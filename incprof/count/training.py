@@ -18,8 +18,8 @@ Conventions (stated in every output that uses them, ``RULES``):
   for each extra reader. The training forward adds 2 per BatchNorm element (batch mean and
   variance) and 1 per dropout element (its mask) to the inference other ops.
 - Saved bytes: the tensors autograd keeps for backward, parameters and buffers excepted, each
-  storage once, counted where it is first saved: a conv or linear layer's input (when its weight
-  is trained); BatchNorm's input and per-channel mean and inverse std; a ReLU's or softmax's
+  storage once, counted where it is first saved: a conv's input (whenever a gradient flows
+  through it, trained or frozen), a linear layer's input (when its weight is trained); BatchNorm's input and per-channel mean and inverse std; a ReLU's or softmax's
   output; a max pool's input and its int64 indices; an avg or adaptive pool's input (global
   average pooling saves nothing: it is a mean); LRN's input, two intermediates of its size and
   its padded squares; dropout's mask (a float tensor). A layer whose output needs no gradient
@@ -123,14 +123,14 @@ def _conv(layer: Conv | Separable, i: Shape, o: Shape, flow: _Flow, tensor: int)
         depthwise = layer.kernel[0] * layer.kernel[1] * mid
         pointwise = counts.macs - depthwise
         input_grad = (depthwise if needs_in else 0) + (pointwise if needs_out else 0)
-        if trained:
+        if needs_out:  # a conv in the graph keeps its input, trained or not
             saved += flow.save(tensor, numel(i)) + flow.save(flow.new(), mid)
-            excess = depthwise * (i[0] - 1)  # the depthwise conv has groups = C_in
+        excess = depthwise * (i[0] - 1)  # the depthwise conv has groups = C_in
     else:
         input_grad = counts.macs if needs_in else 0
-        if trained:
+        if needs_out:
             saved += flow.save(tensor, numel(i))
-            excess = counts.macs * (layer.groups - 1)
+        excess = counts.macs * (layer.groups - 1)
     weight_grad = counts.macs if trained else 0
     result = flow.new()
     backward_other = out if layer.bias and trained else 0

@@ -55,3 +55,8 @@ def test_python_api_train_mode():
     df = incprof.profile(str(DATA / "tiny.yaml"), mode="train", batch_size=2)
     assert int(df["step_macs"].sum()) == 2 * (2 * CONV + 3 * (MIXED + FC + HEAD))
     assert df.attrs["meta"]["mode"] == "train"
+
+
+def test_freezing_everything_is_refused():
+    with pytest.raises(SpecError, match="no parameter to train"):
+        training_records(DATA / "tiny.yaml", frozen=frozenset({"conv", "mixed", "fc", "head"}))

@@ -115,3 +115,13 @@ def test_optimizer_state(optimizer, copies):
     assert m.param_bytes == m.grad_bytes == params * F
     assert m.optimizer_bytes == copies * params * F + (4 * tensors if copies == 2 else 0)
 
+
+
+def test_a_frozen_conv_still_saves_its_input():
+    # torch's convolution keeps its input whenever a gradient flows through it: freezing the
+    # module saves no bytes (its input still needs the weight, and keeps the input too)
+    rows = {r.placed.name: r.counts
+            for r in step_spec(load_spec(DATA / "tiny.yaml"), frozen=frozenset({"mixed"}))}
+    relus = (2 + 2 + 3 + 1 + 2 + 1) * 16
+    assert rows["mixed"].saved_bytes == relus * F + 4 * 16 * 8 + 4 * 16 * F
+    assert rows["mixed"].weight_grad_macs == 0 and rows["mixed"].input_grad_macs == MIXED

@@ -45,3 +45,12 @@ def test_model_within_ten_percent_of_the_measured_peak(name, flavor, optimizer):
     measured = records.attrs["totals"]["measured"]
     assert measured["saved_agrees"]
     assert abs(measured["model_over_measured"] - 1) <= 0.10
+
+
+@pytest.mark.parametrize("frozen", [{"mixed"}, {"conv"}, {"fc", "head"}])
+def test_saved_bytes_with_frozen_rows_agree_with_the_hooks(frozen):
+    from incprof.analysis.training import training_records
+
+    records = training_records(DATA / "tiny.yaml", batch_size=2, frozen=frozenset(frozen),
+                               measure=True)
+    assert records.attrs["totals"]["measured"]["saved_agrees"]
