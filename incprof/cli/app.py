@@ -271,7 +271,7 @@ def report(
         refuse(ctx, ("referee", "latency"), "does not apply with --mode train, which writes "
                "training.md alone")
         from ..files import write_atomic
-        from ..report.training import training_report
+        from ..report.reports import training_report
 
         unwritten().append(str(out / "training.md"))
         with user_errors():

@@ -18,12 +18,12 @@ Conventions (stated in every output that uses them, ``RULES``):
   for each extra reader. The training forward adds 2 per BatchNorm element (batch mean and
   variance) and 1 per dropout element (its mask) to the inference other ops.
 - Saved bytes: the tensors autograd keeps for backward, parameters and buffers excepted, each
-  storage once, counted where it is first saved: a conv's input (whenever a gradient flows
-  through it, trained or frozen), a linear layer's input (when its weight is trained); BatchNorm's input and per-channel mean and inverse std; a ReLU's or softmax's
-  output; a max pool's input and its int64 indices; an avg or adaptive pool's input (global
-  average pooling saves nothing: it is a mean); LRN's input, two intermediates of its size and
-  its padded squares; dropout's mask (a float tensor). A layer whose output needs no gradient
-  saves nothing.
+  storage once, counted where it is first saved: a conv's input (whenever a gradient flows through
+  it, trained or frozen), a linear layer's input (when its weight is trained); BatchNorm's input and
+  per-channel mean and inverse std; a ReLU's or softmax's output; a max pool's input and its int64
+  indices; an avg or adaptive pool's input (global average pooling saves nothing: it is a mean);
+  LRN's input, two intermediates of its size and its padded squares; dropout's mask (a float
+  tensor). A layer whose output needs no gradient saves nothing.
 """
 
 from __future__ import annotations

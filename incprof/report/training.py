@@ -51,13 +51,12 @@ def training_section(names: list[str]) -> list[str]:
     return ["## Training against inference\n", summary + "\n", render.grid_markdown(grid)]
 
 
-def training_report(out) -> str:
-    """training.md: each built-in network's training step row by row (paper flavour, aux heads
-    included, per image, sgd), counted from its spec."""
+def training_document(header: str) -> str:
+    """training.md under ``header``: each built-in network's training step row by row (paper
+    flavour, aux heads included, per image, sgd), counted from its spec."""
     from ..analysis.training import training_records
     from ..render.training import training_grid
     from ..spec.registry import available
-    from .reports import HEADER, REGENERATE
 
     sections = []
     for name in available():
@@ -65,7 +64,7 @@ def training_report(out) -> str:
         grid.summary = grid.summary[:-1]  # the rules are stated once, below
         sections += [f"## {name}\n", render.grid_markdown(grid)]
     return "\n".join([
-        "# A training step, row by row\n", HEADER.format(command=REGENERATE),
+        "# A training step, row by row\n", header,
         "Every built-in network, paper flavour, its own input size, aux heads included, per image "
         "(batch 1), optimizer sgd; counted from the specs. `incprof table --mode train --arch "
         "NAME` prints one, checks every row against FlopCounterMode on a real backward, and with "
