@@ -30,6 +30,8 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       user_code)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
+from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
+                       table_train, table_train_model)
 
 app = App(
     name="incprof",
@@ -147,6 +149,10 @@ def table(
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
     depth: DepthOpt = 1,
+    mode: ModeOpt = Mode.inference,
+    optimizer: OptimizerOpt = Optimizer.sgd,
+    freeze: FreezeOpt = None,
+    measure_memory: MeasureMemoryOpt = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -161,7 +167,16 @@ def table(
     check_network(ctx, model)
     check_timing(ctx, latency)
     check_wide(ctx, fmt)
+    check_mode(ctx, mode, ("plot", "columns", "dtype", "bottleneck_factor", "latency"))
     size = parse_input_size(input_size)
+    if mode is Mode.train:
+        if model is not None:
+            table_train_model(ctx, model, model_arg, size, channels, depth, batch_size, fmt, output,
+                              wide)
+        else:
+            table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze,
+                        measure_memory, verify, fmt, output, wide)
+        return
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")
@@ -246,12 +261,16 @@ def report(
                                             help="With --latency: images per batch.")] = 1,
     device: DeviceOpt = "auto",
     dtype: TimingDTypeOpt = DType.fp32,
+    mode: Annotated[Mode, typer.Option(rich_help_panel=OUTPUT, help="inference: every counting "
+                                       "report (training.md among them); train: training.md "
+                                       "alone, each network's training step row by row.")
+                    ] = Mode.inference,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
-    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md and family.md into
-    --out, and with --referee referee.md. They are byte-for-byte reproducible; CI regenerates them
-    all (incprof report --referee) and fails if they drift.
+    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md, family.md and
+    training.md into --out, and with --referee referee.md. They are byte-for-byte reproducible;
+    CI regenerates them all (incprof report --referee) and fails if they drift.
     Example: incprof report --referee --out reports
     """
     from ..report.latency import latency_report
@@ -265,6 +284,19 @@ def report(
     check_outputs(folder=out)
     from ..files import folder_made_for
 
+    if mode is Mode.train:
+        refuse(ctx, ("referee", "latency"), "does not apply with --mode train, which writes "
+               "training.md alone")
+        from ..files import write_atomic
+        from ..report.reports import training_report
+
+        unwritten().append(str(out / "training.md"))
+        with folder_made_for(out), user_errors():
+            out.mkdir(parents=True, exist_ok=True)
+            write_atomic(out / "training.md", training_report(out))
+        unwritten().remove(str(out / "training.md"))
+        typer.echo(f"wrote {terminal(str(out / 'training.md'))}")
+        return
     if latency:
         from ..nn.latency import TimingOptions
 

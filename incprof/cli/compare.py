@@ -16,6 +16,7 @@ from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt,
                       output_path, parse_sizes, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
+from .training import Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode, compare_train
 
 
 def compare(
@@ -65,6 +66,8 @@ def compare(
         "exported to a spec: the next free side; with A and B both variant names, the model is "
         "what they rewrite. Repeatable. Importing a file or module runs its code.")] = None,
     model_arg: ModelArgOpt = None,
+    mode: ModeOpt = Mode.inference,
+    optimizer: OptimizerOpt = Optimizer.sgd,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -91,6 +94,7 @@ def compare(
                "the model")
     check_timing(ctx, latency, also=("dtype",))
     check_wide(ctx, fmt)
+    check_mode(ctx, mode, ("level", "plot", "latency"))
     if models and variants:  # variant names rewrite the model; the model itself is A
         with user_errors():
             arch = model_spec(models[0], model_arg)
@@ -112,6 +116,10 @@ def compare(
             model_spec(ref, model_arg) for ref in models]
         labels = tuple(model[0] if side == "__model__" else Path(side).stem if is_path(side) else
                        side for side in sides) + tuple(models)
+    if mode is Mode.train:
+        compare_train(specs, labels, batch_size, optimizer, verify, fmt, output, wide)
+        return
+    with user_errors():
         frames = []
         if level in (Level.module, Level.both):
             frames.append(compare_modules_records(*specs, batch_size=batch_size, verify=verify,

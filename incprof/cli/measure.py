@@ -14,6 +14,7 @@ from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, 
                       parse_input_size, parse_int_list, user_code)
 from .output import check_outputs, emit, progress, show, write_result
 from .shell import user_errors
+from .training import FreezeOpt, Mode, ModeOpt, check_mode, referee_train
 
 
 def bench(
@@ -80,6 +81,8 @@ def referee_cmd(
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
+    mode: ModeOpt = Mode.inference,
+    freeze: FreezeOpt = None,
 ) -> None:
     """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
 
@@ -100,6 +103,11 @@ def referee_cmd(
 
     check_network(ctx, model)
     check_outputs(output)
+    check_mode(ctx, mode)
+    if mode is Mode.train:
+        referee_train(ctx, spec or arch, flavor, aux, parse_input_size(input_size), batch_size,
+                      freeze, fmt, output)
+        return
     with user_errors():
         size = parse_input_size(input_size)
         if model is not None:

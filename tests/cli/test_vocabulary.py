@@ -146,10 +146,11 @@ def test_wide_applies_to_a_models_table():
 
 
 # ---- help: panels, the bare command, text as written
-PANELS = {"table": ["Input", "Output", "Cross-check", "Latency", "Model"],
-          "compare": ["Input", "Output", "Cross-check", "Latency", "Model"],
+PANELS = {"table": ["Input", "Output", "Cross-check", "Latency", "Model", "Training"],
+          "compare": ["Input", "Output", "Cross-check", "Latency", "Model", "Training"],
           "factorize": ["Input", "Output", "Cross-check"], "sweep": ["Input", "Output", "Latency", "Model"],
-          "bench": ["Input", "Output", "Latency", "Model"], "referee": ["Input", "Output", "Model"],
+          "bench": ["Input", "Output", "Latency", "Model"],
+          "referee": ["Input", "Output", "Model", "Training"],
           "check": ["Input", "Budgets", "Model"], "diff": ["Output", "Model"],
           "export": ["Model", "Input", "Output"], "report": ["Output", "Latency"], "list": []}
 

@@ -13,6 +13,7 @@ import pytest
 from incprof.count import analytic
 from incprof.count import geometry
 from incprof.count import limits
+from incprof.count import training
 import incprof
 from incprof.capture import export_layers
 from incprof.count import inventory as ops
@@ -62,6 +63,7 @@ def _rules():
                                                                shapes.layer_out_shape(layer, SHAPE)),
         "receptive field": lambda layer: geometry.layer_field(layer, geometry.Field(), SHAPE),
         "memory estimate": lambda layer: limits.estimate_bytes(_spec(layer)),
+        "training step": lambda layer: training.step_spec(_spec(layer)),
     }
     try:
         from incprof.nn import build
@@ -82,6 +84,7 @@ def _tables() -> dict:
         "counts": analytic.COUNT_RULES,
         "receptive field": geometry.FIELD_RULES, "peak memory": geometry.PEAK_RULES,
         "memory estimate": limits.TEMPORARY_RULES, "referee ops": ops.OP_RULES,
+        "training step": training.STEP_RULES,
         "export": {**export_layers.EXPORTED, **export_layers.NOT_EXPORTED},
     }
     try:
