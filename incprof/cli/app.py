@@ -18,6 +18,7 @@ from ..count.analytic import MAX_BATCH
 from ..errors import SpecError
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
+from . import draw as cli_draw
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
                       ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
@@ -340,5 +341,6 @@ for _name, _command in (("table", table), ("export", export_model),
                         ("compare", cli_compare.compare), ("factorize", cli_compare.factorize),
                         ("report", report), ("check", check), ("diff", cli_compare.diff),
                         ("sweep", cli_compare.sweep_sizes), ("bench", cli_measure.bench),
-                        ("list", list_archs), ("referee", cli_measure.referee_cmd)):
+                        ("list", list_archs), ("referee", cli_measure.referee_cmd),
+                        ("draw", cli_draw.draw)):
     app.command(_name)(_command)
