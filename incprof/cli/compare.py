@@ -11,9 +11,9 @@ import typer
 from ..spec.variants import VARIANTS
 from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, BatchSizeOpt,
                       ChannelsLastOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt,
-                      WarmupOpt, WideOpt, check_network, check_timing, check_wide, model_spec, parse_count,
-                      parse_sizes, refuse, timing_options)
+                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, SummaryOpt, ThreadsOpt,
+                      TimingDTypeOpt, WarmupOpt, WideOpt, check_network, check_timing, check_wide, model_spec,
+                      parse_count, parse_sizes, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 
@@ -64,6 +64,7 @@ def compare(
         "exported to a spec: the next free side; with A and B both variant names, the model is "
         "what they rewrite. Repeatable. Importing a file or module runs its code.")] = None,
     model_arg: ModelArgOpt = None,
+    summary: SummaryOpt = False,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -127,7 +128,7 @@ def compare(
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(f, exact=exact, compact=compact) for f in frames],
         json=lambda: json_text(render_compare.comparison_payload(frames)),
-        csv=lambda: render_compare.comparison_csv(frames), wide=wide)
+        csv=lambda: render_compare.comparison_csv(frames), wide=wide, brief=summary)
     if any(f.attrs["totals"].get("check_agrees") is False for f in frames):
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)

@@ -10,8 +10,8 @@ import typer
 from ..count.analytic import MAX_BATCH
 from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, FlavorOpt,
                       Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
-                      ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
-                      parse_input_size, parse_int_list)
+                      SummaryOpt, ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model,
+                      model_spec, parse_input_size, parse_int_list)
 from .output import check_outputs, emit, progress, show, write_result
 from .shell import user_errors
 
@@ -80,6 +80,7 @@ def referee_cmd(
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
+    summary: SummaryOpt = False,
 ) -> None:
     """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
 
@@ -123,6 +124,6 @@ def referee_cmd(
         if figures:
             grids.append(render_measure.figures_grid(figures, f"{result['meta']['title']}: "
                                                               "published figures refereed"))
-        show(grids, fmt, output)
+        show(grids, fmt, output, brief=summary)
     if any(t["residual"] or t["params_residual"] for t in result["tools"]):
         raise typer.Exit(1)

@@ -9,7 +9,8 @@ from .grid import Grid, commas, grid_markdown, grid_text, json_text, rows_csv
 
 
 def summary_lines(records: Records) -> list[str]:
-    """Totals, what they exclude, shared modules, the FlopCounterMode check and the rules."""
+    """Totals (the second line), what they exclude, shared modules and the FlopCounterMode
+    check (the counting rules are the Grid's conventions)."""
     t, meta = records.attrs["totals"], records.attrs["meta"]
     n, c, *hw = meta["input"]
     lines = [f"{meta['model']} ({meta['class']}), input {'x'.join(map(str, hw))}x{c}, batch {n}, "
@@ -34,7 +35,6 @@ def summary_lines(records: Records) -> list[str]:
                   f"{t['flop_counter_macs']:,} MACs." if t["flop_counter_agrees"] else
                   "FlopCounterMode DISAGREES with the graph count (see the FlopCounter column): "
                   f"{t['flop_counter_macs']:,} MACs against {t['macs']:,}."))
-    lines.append("Rules: " + meta["rules"])
     return lines
 
 
@@ -48,7 +48,9 @@ def model_grid(records: Records, exact: bool = False) -> Grid:
               number(r["macs"]), number(r["other_ops"]),
               "=" if r["flop_counter_macs"] == r["macs"] else f"{r['flop_counter_macs']:,}",
               r["ops"], r["not_counted"]] for r in records.rows]
-    return Grid(records.attrs["meta"]["model"], headers, cells, [], [], summary_lines(records))
+    summary = summary_lines(records)
+    return Grid(records.attrs["meta"]["model"], headers, cells, [], [], summary,
+                conventions="Rules: " + records.attrs["meta"]["rules"], total=summary[1])
 
 
 def to_text(records: Records) -> str:

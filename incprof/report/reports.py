@@ -126,7 +126,7 @@ def googlenet_report(out: Path) -> str:
         "instead of biases, no LRN, a 3x3 kernel in the \"5x5\" branch (pytorch/vision#906), a "
         "2x2 last max pool, adaptive average pools (1x1 main, 4x4 in the aux heads) and dropout "
         "0.2.\n",
-        *(f"- {line}" for line in render_profile.summary_lines(tv)[1:-1]),
+        *(f"- {line}" for line in render_profile.summary_lines(tv)[1:]),
         "",
         "## Figures\n",
         "![params and MACs per row](googlenet-rows.svg)\n",
@@ -380,7 +380,7 @@ def referee_report(out: Path) -> str:
                 "(referee-reported-vs-predicted.svg)\n"]
     for r in runs:
         grid = render_measure.referee_grid(r)
-        grid.notes, grid.summary = [], grid.summary[:1]  # the conventions are listed above
+        grid.notes, grid.conventions = [], ""  # the conventions are listed above
         sections += [f"### {grid.title}\n", render.grid_markdown(grid)]
     sections += ["## Published figures, refereed\n",
                  render.grid_markdown(render_measure.figures_grid(
