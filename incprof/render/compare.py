@@ -57,12 +57,12 @@ def comparison_grid(records: Records, exact: bool = False, compact: bool = False
                         if check else []),
                       *([ms_cell(r.get("a_latency_ms"), r.get("a_latency_unstable")),
                          ms_cell(r.get("b_latency_ms"), r.get("b_latency_unstable"))] if timed else [])])
-    summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
-               f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
+    summary = [f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
                f"{a} {t['a_params']:,} params and {t['a_macs']:,} MACs; {b} {t['b_params']:,} "
                f"params and {t['b_macs']:,} MACs. {b} needs {fewer(t['macs_saving_pct'])} MACs "
                f"and {fewer(t['params_saving_pct'])} params than {a} ({a}/{b} = "
-               f"{t['macs_ratio']}x MACs)."]
+               f"{t['macs_ratio']}x MACs).",
+               f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']})."]
     if module:
         summary.append(f"Each row is counted on the input it has in {b}, so the two columns "
                        "compare like with like.")
@@ -94,7 +94,7 @@ def comparison_grid(records: Records, exact: bool = False, compact: bool = False
     if compact:
         title = f"A = {a} vs B = {b}, " + ("per module" if module else "whole networks")
     return Grid(title, headers, cells, summary=summary, groups=groups,
-                conventions="Conventions: " + meta["conventions"], total=summary[1])
+                conventions="Conventions: " + meta["conventions"], total=summary[0])
 
 
 def comparison_payload(comparisons: list[Records]) -> dict:

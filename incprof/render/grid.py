@@ -165,8 +165,13 @@ def rich_tables(grid: Grid, width: int | None = None) -> list:
     title = terminal(grid.title)
     if width is None:
         return [_table(grid, cells, list(range(len(grid.headers))), {}, title)]
+    import textwrap
+
     parts, widths = _layout(grid, cells, width)
-    return [_table(grid, cells, part, widths, title if n == 0 else f"{title} (continued)")
+    # a continued table's title on one line: shortened at a word where the terminal needs it
+    again = textwrap.shorten(title, max(width - len(" ... (continued)"), 20),
+                             placeholder=" ...") + " (continued)"
+    return [_table(grid, cells, part, widths, title if n == 0 else again)
             for n, part in enumerate(parts)]
 
 
