@@ -249,23 +249,43 @@ def compact_text(block: Block) -> str:
         return f"[{inner}] concatenated"
     scale = "" if block.scale == 1 else f"{block.scale:g} x "
     body, shortcut = (compact_text(p) for p in block.parts)
-    return f"sum of {scale}[{body}] and [{shortcut}]"
+    return f"sum of {scale}[{body}] and [{shortcut}]" + (", then ReLU" if block.relu else "")
+
+
+def _runs(rows: list[tuple[str, str, Block]]) -> list[list[tuple[str, str, Block]]]:
+    """Consecutive rows that repeat one another (same type, structure, counts and output), in
+    runs: a network that stacks a module ten times draws it once, marked x10."""
+    runs: list[list[tuple[str, str, Block]]] = []
+    for row in rows:
+        _, kind, block = row
+        key = (kind, compact_text(block), block.params, block.macs, block.out_shape)
+        if runs and (runs[-1][0][1], compact_text(runs[-1][0][2]), runs[-1][0][2].params,
+                     runs[-1][0][2].macs, runs[-1][0][2].out_shape) == key:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
 
 
 def network_laid(title: str, rows: list[tuple[str, str, Block]]) -> Laid:
     """A whole network as a column of rows, bottom to top, each a compact box: its name, type
     and output shape, its structure on one line, its counts and its share of the network's
-    MACs."""
+    MACs; a run of repeated rows is one box."""
     total_params = sum(b.params for _, _, b in rows)
     total_macs = sum(b.macs for _, _, b in rows)
     contents = []
-    for name, kind, block in rows:
+    for run in _runs(rows):
+        (name, kind, block), times = run[0], len(run)
+        if times > 1:
+            name = f"{name} to {run[-1][0]} ({times} times)"
         lines = [(plot_label(f"{name}: {kind}, output {format_shape(block.out_shape)}"), True)]
         if compact_text(block) != kind:
             lines.append((plot_label(compact_text(block)), False))
         if block.params or block.macs:
-            lines.append((f"{counts_text(block.params, block.macs)} "
-                          f"({share(block.macs, total_macs)} of the network's MACs)", False))
+            each = "each " if times > 1 else ""
+            lines.append((f"{each}{counts_text(block.params, block.macs)} "
+                          f"({share(block.macs * times, total_macs)} of the network's MACs"
+                          f"{' together' if times > 1 else ''})", False))
         merged = block.parts and any(p.merge for p in block.parts)
         contents.append((lines, COLORS["merge"] if merged else COLORS["conv"] if block.macs
                          else COLORS["pool"]))

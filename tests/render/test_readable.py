@@ -18,15 +18,17 @@ TOLERANCE = 0.5  # pixels: extents that share an edge do not overlap
 
 
 def _drawn_texts(fig):
-    """The visible, non-empty Text artists that a draw of ``fig`` paints (ticks outside the view
-    are left out, as matplotlib leaves them out)."""
+    """The visible, non-empty Text artists that a draw of ``fig`` paints (ticks outside the view,
+    and every tick of an axes drawn without axes, are left out, as matplotlib leaves them out)."""
     from matplotlib.text import Text
 
     fig.canvas.draw()
     hidden = set()
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            shown = {id(t) for t in axis._update_ticks()}
+            shown = {id(t) for t in axis._update_ticks()} if ax.axison else set()
+            if not ax.axison:
+                hidden.update({id(axis.label), id(axis.offsetText)})
             for tick in axis.get_major_ticks() + axis.get_minor_ticks():
                 if id(tick) not in shown:
                     hidden.update({id(tick.label1), id(tick.label2)})
@@ -59,7 +61,7 @@ def faults(fig) -> list[str]:
             if width > TOLERANCE and height > TOLERANCE:
                 out.append(f"{name} overlaps {other.get_text()!r}")
     for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
+        for axis in (ax.xaxis, ax.yaxis) if ax.axison else ():
             for tick in axis._update_ticks():
                 label = tick.label1.get_text()
                 if any(mark in label for mark in ("$", "\\times", "×", "^", "e+", "e-")):
