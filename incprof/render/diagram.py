@@ -66,9 +66,9 @@ class Laid:
             elif kind == "line":
                 x0, y0, x1, y1 = args
                 out.append((kind, x0 + dx, y0 + dy, x1 + dx, y1 + dy))
-            else:  # text: x, y, lines
-                x, y, lines = args
-                out.append((kind, x + dx, y + dy, lines))
+            else:  # text: its centre, lines and size
+                x, y, lines, w, h = args
+                out.append((kind, x + dx, y + dy, lines, w, h))
         return out
 
 
@@ -83,7 +83,7 @@ def label(lines: list[tuple[str, bool]]) -> Laid:
     """Unboxed lines on a white ground (a line passing behind them is hidden)."""
     w = max(text_width(t, b) for t, b in lines) + 2
     h = LINE * len(lines) + 2
-    return Laid(w, h, [("text", w / 2, h / 2, lines)])
+    return Laid(w, h, [("text", w / 2, h / 2, lines, w, h)])
 
 
 def stack(parts: list[Laid], gap: float = GAP_Y) -> Laid:
@@ -319,21 +319,21 @@ def draw_laid(laid: Laid, path: str | Path) -> None:
             x, y, w, h, lines, color = args
             ax.add_patch(Rectangle((x, y), w, h, facecolor=color, edgecolor="#555555",
                                    linewidth=0.8, zorder=2))
-            _lines(ax, x + w / 2, y + h / 2, lines, None)
-        else:
-            x, y, lines = args
-            _lines(ax, x, y, lines, "white")
+            _lines(ax, x + w / 2, y + h / 2, lines)
+        else:  # on a white ground that hides the lines passing behind it
+            x, y, lines, w, h = args
+            ax.add_patch(Rectangle((x - w / 2, y - h / 2), w, h, facecolor="white",
+                                   edgecolor="none", zorder=2))
+            _lines(ax, x, y, lines)
     save_figure(fig, path)
 
 
-def _lines(ax, x: float, y: float, lines, ground) -> None:
+def _lines(ax, x: float, y: float, lines) -> None:
     """Lines of text centred on (x, y), one below the other."""
     top = y + LINE * (len(lines) - 1) / 2
     for i, (text, bold) in enumerate(lines):
         ax.text(x, top - i * LINE, text, ha="center", va="center_baseline", fontsize=FONT,
-                fontweight="bold" if bold else "normal", zorder=3,
-                bbox=None if ground is None else {"facecolor": ground, "edgecolor": "none",
-                                                   "pad": 0.5})
+                fontweight="bold" if bold else "normal", zorder=3)
 
 
 def draw_module(title: str, block: Block, path: str | Path,

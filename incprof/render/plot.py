@@ -35,6 +35,16 @@ def _pyplot():
     return plt
 
 
+def figure_crop(fig):
+    """The area of ``fig`` that save_figure writes, in inches: the figure laid out (a layout
+    engine runs at draw time), then cropped to what it draws."""
+    fig.draw_without_rendering()
+    # The tight crop, measured with Agg's text metrics: the SVG backend's measure each label as a
+    # path, which doubles the time to save an SVG. Agg's hinted glyphs measure slightly wider, so
+    # the crop keeps a few points more margin.
+    return fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)  # savefig's default pad
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Save ``fig`` atomically as PNG or SVG, without timestamps or version stamps, so the same
     figure gives the same bytes."""
@@ -44,10 +54,7 @@ def save_figure(fig, path: str | Path) -> None:
     check_plot_path(path)
     suffix = path.suffix.lower()
     metadata = {"Software": None} if suffix == ".png" else {"Date": None, "Creator": None}
-    # The tight crop, measured with Agg's text metrics: the SVG backend's measure each label as a
-    # path, which doubles the time to save an SVG. Agg's hinted glyphs measure slightly wider, so
-    # the crop keeps a few points more margin.
-    crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)  # savefig's default pad
+    crop = figure_crop(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=suffix[1:], metadata=metadata, dpi=120, bbox_inches=crop)
     _pyplot().close(fig)

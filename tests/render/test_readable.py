@@ -38,10 +38,10 @@ def _drawn_texts(fig):
 
 def faults(fig) -> list[str]:
     """What makes ``fig`` hard to read, one line each (empty: nothing)."""
+    crop = plot.figure_crop(fig).transformed(fig.dpi_scale_trans)  # what save_figure writes
     renderer = fig.canvas.get_renderer()
     texts = _drawn_texts(fig)
     boxes = [t.get_window_extent(renderer) for t in texts]
-    crop = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)
     out = []
     for i, (text, bbox) in enumerate(zip(texts, boxes)):
         name = repr(text.get_text())
@@ -132,10 +132,11 @@ def _diagrams(out):
         spec = resolve(name)
         rows = row_blocks(spec)
         diagram.draw_network(spec.title, rows, out / f"{name}.png")
+        drawn = set()  # every kind of module of every family network, once
         for row, kind, block in rows:
-            if block.parts and any(part.merge for part in block.parts):
+            if any(part.merge for part in block.parts) and kind not in drawn:
+                drawn.add(kind)
                 diagram.draw_module(f"{row}: {kind}", block, out / f"{name}-{row}.png")
-                break
     base = resolve("googlenet")
     (block,) = [b for n, _, b in row_blocks(base) if n == "inception_3a"]
     naive = sequence_block(resolve_side("naive").row("inception_3a").layers, block.in_shape)
