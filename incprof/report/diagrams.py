@@ -51,7 +51,9 @@ def factorized_modules(out: Path) -> str:
              "3a with its 5x5 conv as two 3x3 (left) beside the module as built (right).\n",
              "![inception_3a, factorized and as built](factorized-inception_3a.svg)\n",
              "The Inception-v3 modules as built (`incprof draw --arch inception_v3 --row NAME`), "
-             "one per figure of the paper:\n"]
+             "one per figure of the paper. `tables/inception_v3.yaml` has torchvision's widths, "
+             "and with them its Figure 5 module, which keeps a 5x5 branch beside the two "
+             "stacked 3x3:\n"]
     v3 = resolve("inception_v3")
     for row, figure in V3_FIGURES:
         title, block = _row(v3, row)
