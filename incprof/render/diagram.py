@@ -26,7 +26,7 @@ LINE = 10.5  # points between two lines of text
 PAD = 4  # inside a box
 GAP_X, GAP_Y = 12, 14  # between branches; between a box and the next
 COLORS = {"conv": "#e5f5e0", "pool": "#deebf7", "merge": "#fdd0a2", "io": "#eeeeee",
-          "other": "#f7f7f7", "frame": "#ffffff"}
+          "other": "#f7f7f7"}
 
 
 @lru_cache(maxsize=4096)
