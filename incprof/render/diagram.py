@@ -29,7 +29,7 @@ COLORS = {"conv": "#e5f5e0", "pool": "#deebf7", "merge": "#fdd0a2", "io": "#eeee
           "other": "#f7f7f7"}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def text_width(text: str, bold: bool = False) -> float:
     """The width in points of ``text`` at FONT, measured with Agg's text metrics (the ones the
     figures are cropped with)."""

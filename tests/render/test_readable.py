@@ -146,7 +146,7 @@ def _diagrams(out):
 @pytest.mark.slow
 def test_every_plot_reads_well(tmp_path, checked):
     _plots(tmp_path)
-    assert len(checked) == 14
+    assert len(checked) == 15
     assert [(path, fault) for path, faults_ in checked for fault in faults_] == []
 
 
