@@ -20,14 +20,15 @@ from ..errors import SpecError, quoted
 from ..render.text import terminal
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
+from . import draw as cli_draw
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
                       ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
                       InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
                       SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
                       check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
-                      folder_path, output_path, parse_input_size, refuse, timing_options,
-                      user_code)
+                      folder_path, output_path, parse_input_size, refuse, timing_options, user_code,
+                      SummaryOpt)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
@@ -92,7 +93,8 @@ def ceilings(
 
 
 def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channels: int, depth: int,
-                 batch_size: int, fmt: Format, output: Path | None, wide: bool) -> None:
+                 batch_size: int, fmt: Format, output: Path | None, wide: bool,
+                 brief: bool) -> None:
     """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
     disagrees with the graph count."""
     from ..capture.rows import profile_model_records
@@ -102,7 +104,8 @@ def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channe
         df = profile_model_records(load_model(ref, model_arg), input_size, channels=channels,
                                    depth=depth, batch_size=batch_size, label=ref)
     write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
-                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df), wide=wide)
+                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df), wide=wide,
+                 brief=brief)
     if not df.attrs["totals"]["flop_counter_agrees"]:
         fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
              code=1)
@@ -153,6 +156,7 @@ def table(
     optimizer: OptimizerOpt = Optimizer.sgd,
     freeze: FreezeOpt = None,
     measure_memory: MeasureMemoryOpt = False,
+    summary: SummaryOpt = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -180,7 +184,8 @@ def table(
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")
-        _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide)
+        _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide,
+                     summary)
         return
     if model is not None:  # --latency, --plot, --columns: through the model's exported spec
         with user_errors():
@@ -203,7 +208,8 @@ def table(
             draw(macs_by_kind_bars, plot, df)
     write_result(fmt, output, lambda exact, compact: [render_profile.profile_grid(
         df, exact=exact, columns=groups, compact=compact)],
-        json=lambda: render_profile.to_json(df), csv=lambda: render_profile.to_csv(df), wide=wide)
+        json=lambda: render_profile.to_json(df), csv=lambda: render_profile.to_csv(df), wide=wide,
+        brief=summary)
     if df.attrs["totals"]["check_agrees"] is False:
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)
@@ -365,23 +371,32 @@ def check(
 
 def list_archs() -> None:
     """List the built-in architectures, and the variants that 'incprof compare' makes of one."""
+    import shutil
+    import textwrap
+
     from ..spec.registry import available, resolve
     from ..spec.shapes import format_shape
     from ..spec.variants import VARIANTS
+
+    width = max(shutil.get_terminal_size().columns, 40)
+
+    def entry(name: str, text: str) -> None:  # wrapped at word breaks, under its own column
+        typer.echo("\n".join(textwrap.wrap(f"{name:<20} {text}", width - 1,
+                                           initial_indent="  ", subsequent_indent=" " * 23,
+                                           break_long_words=False, break_on_hyphens=False)))
 
     typer.echo("Architectures (--arch NAME):")
     for name in available():
         try:
             spec = resolve(name)
         except SpecError as exc:
-            typer.echo(f"  {name:<20} (broken: {exc})")
+            entry(name, f"(broken: {exc})")
             continue
-        shape = format_shape(spec.input)
-        typer.echo(f"  {name:<20} {len(spec.rows):>3} rows, input {shape:<12} {spec.title}")
+        entry(name, f"{len(spec.rows)} rows, input {format_shape(spec.input)}: {spec.title}")
     typer.echo("Variants (incprof compare A B, each a rewrite of --arch):")
     for name, rewrite in VARIANTS.items():
         summary = " ".join((rewrite.__doc__ or "").strip().split("\n\n")[0].split())
-        typer.echo(f"  {name:<20} {summary.replace('``', '')}")
+        entry(name, summary.replace("``", ""))
 
 
 # Registered in this order, which --help keeps.
@@ -389,5 +404,6 @@ for _name, _command in (("table", table), ("export", export_model),
                         ("compare", cli_compare.compare), ("factorize", cli_compare.factorize),
                         ("report", report), ("check", check), ("diff", cli_compare.diff),
                         ("sweep", cli_compare.sweep_sizes), ("bench", cli_measure.bench),
-                        ("list", list_archs), ("referee", cli_measure.referee_cmd)):
+                        ("list", list_archs), ("referee", cli_measure.referee_cmd),
+                        ("draw", cli_draw.draw)):
     app.command(_name)(_command)

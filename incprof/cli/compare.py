@@ -13,7 +13,7 @@ from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt,
                       ChannelsLastOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt,
                       ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt,
                       WarmupOpt, WideOpt, check_network, check_timing, check_wide, model_spec, parse_count,
-                      output_path, parse_sizes, refuse, timing_options)
+                      output_path, parse_sizes, refuse, timing_options, SummaryOpt)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 from .training import Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode, compare_train
@@ -68,6 +68,7 @@ def compare(
     model_arg: ModelArgOpt = None,
     mode: ModeOpt = Mode.inference,
     optimizer: OptimizerOpt = Optimizer.sgd,
+    summary: SummaryOpt = False,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -136,7 +137,7 @@ def compare(
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(f, exact=exact, compact=compact) for f in frames],
         json=lambda: json_text(render_compare.comparison_payload(frames)),
-        csv=lambda: render_compare.comparison_csv(frames), wide=wide)
+        csv=lambda: render_compare.comparison_csv(frames), wide=wide, brief=summary)
     if any(f.attrs["totals"].get("check_agrees") is False for f in frames):
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)

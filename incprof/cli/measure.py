@@ -11,7 +11,7 @@ from ..count.analytic import MAX_BATCH
 from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, FlavorOpt,
                       Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
                       ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
-                      parse_input_size, parse_int_list, user_code)
+                      parse_input_size, parse_int_list, user_code, SummaryOpt)
 from .output import check_outputs, emit, progress, show, write_result
 from .shell import user_errors
 from .training import FreezeOpt, Mode, ModeOpt, check_mode, referee_train
@@ -83,6 +83,7 @@ def referee_cmd(
     channels: ChannelsOpt = 3,
     mode: ModeOpt = Mode.inference,
     freeze: FreezeOpt = None,
+    summary: SummaryOpt = False,
 ) -> None:
     """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
 
@@ -133,7 +134,7 @@ def referee_cmd(
         if figures:
             grids.append(render_measure.figures_grid(figures, f"{result['meta']['title']}: "
                                                               "published figures refereed"))
-        show(grids, fmt, output)
+        show(grids, fmt, output, brief=summary)
     if any(t["residual"] or t["params_residual"] for t in result["tools"]):
         raise typer.Exit(1)
     if any(t["failed"] for t in result["tools"]):

@@ -97,6 +97,9 @@ BatchSizeOpt = Annotated[int, typer.Option(
 WideOpt = Annotated[bool, typer.Option(
     "--wide", rich_help_panel=OUTPUT, help="With the table format: every column in one table at "
     "its natural width, even past the terminal's.")]
+SummaryOpt = Annotated[bool, typer.Option(
+    "--summary", "-q", rich_help_panel=OUTPUT, help="The table and one totals line: no notes, "
+    "no conventions.")]
 VerifyOpt = Annotated[bool, typer.Option(
     "--verify/--no-verify", rich_help_panel=CHECK, help="Build the network and re-count every "
     "row with torch's FlopCounterMode formulas on an empty batch; --no-verify counts from the "

@@ -90,25 +90,28 @@ def emit(text: str, output: Path | None) -> None:
     wrote(output)
 
 
-def show(grids, fmt: Format, output: Path | None, wide: bool = False) -> None:
+def show(grids, fmt: Format, output: Path | None, wide: bool = False,
+         brief: bool = False) -> None:
     """Grids as rich tables on a terminal, else as text or markdown; the tables fit the terminal
-    (or 110 columns), or with ``wide`` show every column at its natural width."""
+    (or 110 columns), or with ``wide`` show every column at its natural width. Each conventions
+    paragraph is shown once; with ``brief``, each table is followed by its totals line alone."""
     from ..render import grid as render
 
+    grids = render.once_each(list(grids))
     if fmt is Format.markdown:
-        emit("\n".join(render.grid_markdown(g) for g in grids), output)
+        emit("\n".join(render.grid_markdown(g, brief) for g in grids), output)
     elif output is None and sys.stdout.isatty():
         from rich.console import Console
 
         console = Console()
         for grid in grids:
-            render.print_grid(grid, console, wide)
+            render.print_grid(grid, console, wide, brief)
     else:
-        emit("\n".join(render.grid_text(g, wide=wide) for g in grids), output)
+        emit("\n".join(render.grid_text(g, wide=wide, brief=brief) for g in grids), output)
 
 
 def write_result(fmt: Format, output: Path | None, grids, json=None, csv=None,
-                 wide: bool = False) -> None:
+                 wide: bool = False, brief: bool = False) -> None:
     """A result in the format asked, printed or written to ``output`` (see emit and show):
     ``json()`` and ``csv()`` give the text of those formats, ``grids(exact, compact)`` the Grids of
     the others: exact integers for markdown, the terminal's compact form for the table format
@@ -118,7 +121,8 @@ def write_result(fmt: Format, output: Path | None, grids, json=None, csv=None,
     elif fmt is Format.csv:
         emit(csv(), output)
     else:
-        show(grids(fmt is Format.markdown, fmt is Format.table and not wide), fmt, output, wide)
+        show(grids(fmt is Format.markdown, fmt is Format.table and not wide), fmt, output, wide,
+             brief)
 
 
 def check_plot(plot: Path | None) -> None:

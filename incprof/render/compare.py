@@ -57,12 +57,12 @@ def comparison_grid(records: Records, exact: bool = False, compact: bool = False
                         if check else []),
                       *([ms_cell(r.get("a_latency_ms"), r.get("a_latency_unstable")),
                          ms_cell(r.get("b_latency_ms"), r.get("b_latency_unstable"))] if timed else [])])
-    summary = [f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']}).",
-               f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
+    summary = [f"Totals over these rows, batch {meta['batch_size']}, inference (no aux heads): "
                f"{a} {t['a_params']:,} params and {t['a_macs']:,} MACs; {b} {t['b_params']:,} "
                f"params and {t['b_macs']:,} MACs. {b} needs {fewer(t['macs_saving_pct'])} MACs "
                f"and {fewer(t['params_saving_pct'])} params than {a} ({a}/{b} = "
-               f"{t['macs_ratio']}x MACs)."]
+               f"{t['macs_ratio']}x MACs).",
+               f"A = {a} ({meta['a_title']}); B = {b} ({meta['b_title']})."]
     if module:
         summary.append(f"Each row is counted on the input it has in {b}, so the two columns "
                        "compare like with like.")
@@ -77,7 +77,6 @@ def comparison_grid(records: Records, exact: bool = False, compact: bool = False
         summary.append("FlopCounterMode on the built modules (an empty batch): " + (
             "agrees with the analytic counts on every row." if t.get("check_agrees")
             else "DISAGREES with the analytic counts (see the FlopCounter column)."))
-    summary.append("Conventions: " + meta["conventions"])
     if timed:
         env = meta["latency_env"]
         summary.append(f"MACHINE-DEPENDENT: latency columns are medians on {env['device']} "
@@ -86,10 +85,16 @@ def comparison_grid(records: Records, exact: bool = False, compact: bool = False
                        f"threads{conditions(env)}; the total row of a network comparison is "
                        "each whole network end to end.")
         summary.append(unstable_note(env))
+    # The answer first: the counts and savings before the shapes (group 1), which a narrow
+    # terminal then moves to the continued table.
+    order = sorted(range(len(headers)), key=lambda i: (groups[i] == 1, i))
+    headers, groups = [headers[i] for i in order], [groups[i] for i in order]
+    cells = [[row[i] for i in order] for row in cells]
     title = (f"{a} vs {b}, per module" if module else f"{a} vs {b}, whole networks")
     if compact:
         title = f"A = {a} vs B = {b}, " + ("per module" if module else "whole networks")
-    return Grid(title, headers, cells, summary=summary, groups=groups)
+    return Grid(title, headers, cells, summary=summary, groups=groups,
+                conventions="Conventions: " + meta["conventions"], total=summary[0])
 
 
 def comparison_payload(comparisons: list[Records]) -> dict:
@@ -166,8 +171,22 @@ def factorization_grids(rules: Records, grid: Records, exact: bool = False,
     return [first, second]
 
 
+def _first_clause(reason: str | None) -> str:
+    """Why an input size fails, on one line: its first clause, the row named without quotes
+    ("pool3: max pool kernel 3x3 is larger than its padded input 2x2"); csv and json keep it
+    whole."""
+    if not reason:
+        return ""
+    text = reason.split("; ")[0]
+    if text.startswith("row '") and "': " in text:
+        row, rest = text[len("row '"):].split("': ", 1)
+        text = f"{row}: {rest}"
+    return text
+
+
 def sweep_grid(records: Records, exact: bool = False) -> Grid:
-    """A resolution sweep (see incprof.analysis.sweep) as a Grid."""
+    """A resolution sweep (see incprof.analysis.sweep) as a Grid: a narrow terminal shows the
+    reasons a size fails in a table of their own, one line each."""
     number = commas if exact else human
     meta = records.attrs["meta"]
     env = meta["latency_env"]
@@ -175,7 +194,7 @@ def sweep_grid(records: Records, exact: bool = False) -> Grid:
              r["final_feature_map"] or "", r["receptive_field"] or "",
              f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "",
              *([ms_cell(r["latency_ms"], r["latency_unstable"]) if not isinstance(r["latency_ms"], str)
-                else r["latency_ms"]] if env else []), r["reason"] or ""]
+                else r["latency_ms"]] if env else []), _first_clause(r["reason"])]
             for r in records.rows]
     smallest = meta["min_input_size"]
     machine = [f"MACHINE-DEPENDENT: latency is the whole network's median at batch 1 on "
@@ -186,7 +205,7 @@ def sweep_grid(records: Records, exact: bool = False) -> Grid:
         [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
          (f"{meta['last_conv_row']} output", "right"), ("its receptive field", "right"),
          ("peak live", "right"), *([("latency ms", "right")] if env else []), ("why not", "left")],
-        rows, wrap=(8 if env else 7,),
+        rows, groups=[0, 1, 1, 1, 1, 1, 1, *([1] if env else []), 2],
         summary=[("The smallest square input every row accepts is "
                   f"{smallest}x{smallest}." if smallest else
                   "No square input up to the native size is accepted."),

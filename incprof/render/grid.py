@@ -29,7 +29,10 @@ def ms_cell(value, unstable=None) -> str:
 
 @dataclass
 class Grid:
-    """A rendered-agnostic table: headers, string cells, notes and summary sentences."""
+    """A rendered-agnostic table: headers, string cells, notes and summary sentences. Shown in
+    that order, answer first: the table, the summary (its first line the totals, unless
+    ``total`` names the line), the notes, then the conventions paragraph (an output of several
+    grids shows each paragraph once: see once_each)."""
 
     title: str
     headers: list[tuple[str, str]]  # (header, "left" | "right" | "center")
@@ -41,6 +44,29 @@ class Grid:
     # part led by the first column. Empty: every column is its own group.
     groups: list[int] = field(default_factory=list)
     wrap: tuple[int, ...] = ()  # columns of free text that may wrap onto several lines
+    conventions: str = ""  # what the counts mean: shown last, once per output
+    total: str = ""  # the one totals line a --summary keeps (default: the summary's first)
+
+    def closing(self, brief: bool = False) -> list[str]:
+        """The paragraphs after the table: with ``brief``, the totals line alone; else the
+        summary, the notes and the conventions, each group after a blank line."""
+        if brief:
+            return [self.total or (self.summary or [""])[0]]
+        out = list(self.summary)
+        for group in (self.notes, [self.conventions] if self.conventions else []):
+            if group:
+                out += ([""] if out else []) + group
+        return out
+
+
+def once_each(grids: list[Grid]) -> list[Grid]:
+    """Grids to show in one output, each conventions paragraph kept on the last grid that
+    carries it only."""
+    from dataclasses import replace
+
+    last = {g.conventions: i for i, g in enumerate(grids)}
+    return [g if last[g.conventions] == i else replace(g, conventions="")
+            for i, g in enumerate(grids)]
 
 
 def conditions(env: dict) -> str:
@@ -115,19 +141,21 @@ def _layout(grid: Grid, cells: list[list[str]], width: int) -> tuple[list[list[i
 
 
 def _table(grid: Grid, cells: list[list[str]], columns: list[int], widths: dict, title: str):
-    """A rich Table of some of a Grid's columns; every cell is a Text, so nothing is markup."""
+    """A rich Table of some of a Grid's columns under its title; every cell is a Text, so
+    nothing is markup. The title is a line of its own, so a narrow table never wraps it."""
     from rich import box
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD)
     for i in columns:
         table.add_column(Text(cells[0][i]), justify=grid.headers[i][1], width=widths.get(i),
                          overflow="fold")
     dim = grid.dim or [False] * len(grid.rows)
     for row, faint in zip(cells[1:], dim):
         table.add_row(*(Text(row[i]) for i in columns), style="dim" if faint else None)
-    return table
+    return Group(Text(title, style="italic"), table)
 
 
 def rich_tables(grid: Grid, width: int | None = None) -> list:
@@ -137,8 +165,13 @@ def rich_tables(grid: Grid, width: int | None = None) -> list:
     title = terminal(grid.title)
     if width is None:
         return [_table(grid, cells, list(range(len(grid.headers))), {}, title)]
+    import textwrap
+
     parts, widths = _layout(grid, cells, width)
-    return [_table(grid, cells, part, widths, title if n == 0 else f"{title} (continued)")
+    # a continued table's title on one line: shortened at a word where the terminal needs it
+    again = textwrap.shorten(title, max(width - len(" ... (continued)"), 20),
+                             placeholder=" ...") + " (continued)"
+    return [_table(grid, cells, part, widths, title if n == 0 else again)
             for n, part in enumerate(parts)]
 
 
@@ -147,9 +180,10 @@ def rich_table(grid: Grid):
     return rich_tables(grid)[0]
 
 
-def print_grid(grid: Grid, console, wide: bool = False) -> None:
-    """Print a Grid on a rich console, then its notes and summary: fitted to the console's width,
-    or with ``wide`` every column in one table at its natural width."""
+def print_grid(grid: Grid, console, wide: bool = False, brief: bool = False) -> None:
+    """Print a Grid on a rich console, then what follows it (Grid.closing; with ``brief``, the
+    totals line alone): fitted to the console's width, or with ``wide`` every column in one
+    table at its natural width."""
     from rich.measure import Measurement
     from rich.segment import Segments
     from rich.text import Text
@@ -163,14 +197,14 @@ def print_grid(grid: Grid, console, wide: bool = False) -> None:
     else:
         for table in rich_tables(grid, console.width):
             console.print(table)
-    for line in grid.notes + [""] + grid.summary:
+    for line in grid.closing(brief):
         console.print(Text(terminal(line)))
 
 
-def grid_text(grid: Grid, wrap: int = 110, wide: bool = False) -> str:
+def grid_text(grid: Grid, wrap: int = 110, wide: bool = False, brief: bool = False) -> str:
     """A Grid as plain text: the table fitted to ``wrap`` columns (with ``wide``, every column
-    at its natural width), notes and summary wrapped at ``wrap`` (no colour, no trailing
-    spaces)."""
+    at its natural width), then what follows it (Grid.closing) wrapped at ``wrap`` (no colour,
+    no trailing spaces)."""
     import textwrap
 
     from rich.console import Console
@@ -180,22 +214,22 @@ def grid_text(grid: Grid, wrap: int = 110, wide: bool = False) -> str:
     for table in rich_tables(grid, None if wide else wrap):
         console.print(table)
     lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
-    for paragraph in grid.notes + [""] + grid.summary:
+    for paragraph in grid.closing(brief):
         lines += textwrap.wrap(terminal(paragraph), wrap, subsequent_indent="    ") or [""]
     return "\n".join(lines) + "\n"
 
 
-def grid_markdown(grid: Grid) -> str:
-    """A Grid as a GitHub-flavoured markdown table, then its notes and summary as lists; every
-    cell and line is escaped (see incprof.render.text.markdown)."""
+def grid_markdown(grid: Grid, brief: bool = False) -> str:
+    """A Grid as a GitHub-flavoured markdown table, then what follows it (Grid.closing) as
+    lists; every cell and line is escaped (see incprof.render.text.markdown)."""
     align = {"left": "---", "right": "---:", "center": ":---:"}
     lines = ["| " + " | ".join(markdown(h) for h, _ in grid.headers) + " |",
              "|" + "|".join(align[j] for _, j in grid.headers) + "|"]
     for cells in grid.rows:
         lines.append("| " + " | ".join(markdown(c) for c in cells) + " |")
-    if grid.notes:
-        lines += [""] + [f"- {markdown(n, block=True)}" for n in grid.notes]
-    lines += [""] + [f"- {markdown(s, block=True)}" for s in grid.summary]
+    lines.append("")
+    for paragraph in grid.closing(brief):
+        lines.append(f"- {markdown(paragraph, block=True)}" if paragraph else "")
     return "\n".join(lines) + "\n"
 
 

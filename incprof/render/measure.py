@@ -75,16 +75,16 @@ def referee_grid(result: dict) -> Grid:
                  (f"Every installed peer's total that ran ({len(ran)} of "
                   f"{len(result['tools'])}) is predicted to the unit." if zero else
                   "A residual is NOT zero: the tool counts something its convention here does "
-                  "not describe (see 'residual from')."),
-                 "Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "
-                 "BatchNorm, pooling, ReLU, softmax, LRN) under each tool's conventions, for the "
-                 "whole batch; residual = reported - predicted. " + (
+                  "not describe (see 'residual from').")],
+        conventions=("Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "
+                     "BatchNorm, pooling, ReLU, softmax, LRN) under each tool's conventions, for "
+                     "the whole batch; residual = reported - predicted. " + (
                      "The model runs in eval mode on a zero input; its ops are recorded in one "
                      "eager run with autograd on and one with it off, as each peer runs it."
                      if meta["flavor"] is None else
                      "The network is built in eval mode on a zero input" + (
                          ", with its aux heads: they do not run, and only the parameter totals "
-                         "that count every module hold them." if meta["aux"] else "."))])
+                         "that count every module hold them." if meta["aux"] else "."))))
 
 
 def figures_grid(figures: list[dict], title: str) -> Grid:

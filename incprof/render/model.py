@@ -9,7 +9,8 @@ from .grid import Grid, commas, grid_markdown, grid_text, json_text, rows_csv
 
 
 def summary_lines(records: Records) -> list[str]:
-    """Totals, what they exclude, shared modules, the FlopCounterMode check and the rules."""
+    """Totals (the second line), what they exclude, shared modules and the FlopCounterMode
+    check (the counting rules are the Grid's conventions)."""
     t, meta = records.attrs["totals"], records.attrs["meta"]
     n, c, *hw = meta["input"]
     lines = [f"{meta['model']} ({meta['class']}), input {'x'.join(map(str, hw))}x{c}, batch {n}, "
@@ -42,7 +43,6 @@ def summary_lines(records: Records) -> list[str]:
                       else ".") if t["flop_counter_agrees"] else
                   "FlopCounterMode DISAGREES with the graph count (see the FlopCounter column): "
                   f"{t['flop_counter_macs']:,} MACs against {t['macs']:,}."))
-    lines.append("Rules: " + meta["rules"])
     return lines
 
 
@@ -64,7 +64,9 @@ def model_grid(records: Records, exact: bool = False) -> Grid:
               number(r["macs"]), number(r["other_ops"]),
               _flop_cell(r),
               r["ops"], r["not_counted"]] for r in records.rows]
-    return Grid(records.attrs["meta"]["model"], headers, cells, [], [], summary_lines(records))
+    summary = summary_lines(records)
+    return Grid(records.attrs["meta"]["model"], headers, cells, [], [], summary,
+                conventions="Rules: " + records.attrs["meta"]["rules"], total=summary[1])
 
 
 def to_text(records: Records) -> str:

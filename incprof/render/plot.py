@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..records import Records
+from ..units import human
 from .text import plot_label
 
 FORMATS = (".png", ".svg")
@@ -34,6 +35,16 @@ def _pyplot():
     return plt
 
 
+def figure_crop(fig):
+    """The area of ``fig`` that save_figure writes, in inches: the figure laid out (a layout
+    engine runs at draw time), then cropped to what it draws."""
+    fig.draw_without_rendering()
+    # The tight crop, measured with Agg's text metrics: the SVG backend's measure each label as a
+    # path, which doubles the time to save an SVG. Agg's hinted glyphs measure slightly wider, so
+    # the crop keeps a few points more margin.
+    return fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)  # savefig's default pad
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Save ``fig`` atomically as PNG or SVG, without timestamps or version stamps, so the same
     figure gives the same bytes."""
@@ -43,10 +54,7 @@ def save_figure(fig, path: str | Path) -> None:
     check_plot_path(path)
     suffix = path.suffix.lower()
     metadata = {"Software": None} if suffix == ".png" else {"Date": None, "Creator": None}
-    # The tight crop, measured with Agg's text metrics: the SVG backend's measure each label as a
-    # path, which doubles the time to save an SVG. Agg's hinted glyphs measure slightly wider, so
-    # the crop keeps a few points more margin.
-    crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)  # savefig's default pad
+    crop = figure_crop(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=suffix[1:], metadata=metadata, dpi=120, bbox_inches=crop)
     _pyplot().close(fig)
@@ -77,6 +85,7 @@ def module_macs_bars(comparison: Records, path: str | Path) -> None:
                     color="#1b9e77")
     if max(a + b) / max(1, min(v for v in a + b if v)) > 30:
         ax.set_yscale("log")
+        plain_log(ax.yaxis, suffixes=False)
     for bars in (bars_a, bars_b):
         ax.bar_label(bars, labels=[f"{v.get_height():.0f}" for v in bars], fontsize=7, padding=2)
     ax.set_xticks(list(x), names)
@@ -97,6 +106,45 @@ KIND_COLORS = {"macs_1x1": ("1x1 convs", "#66a61e"), "macs_nxn": ("n x n convs",
                "macs_1xn": ("1 x n / n x 1 convs", "#e7298a"), "macs_linear": ("linear", "#e6ab02")}
 
 
+def plain_number(value: float, suffixes: bool = True) -> str:
+    """A tick value as a plain number (0.5, 20, 1000), with ``suffixes`` K, M or G past a
+    thousand (100K, 1M): for an axis of raw counts, not one already in millions."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if suffixes and abs(value) >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def plain_log(axis, suffixes: bool = True) -> None:
+    """A log-scaled axis whose ticks read as plain numbers (2, 5, 10, 20, not 2x10^0; see
+    plain_number): majors at 1, 2 and 5 times each power of ten (at powers of ten alone past two
+    decades), no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    low, high = sorted(axis.get_view_interval())
+    subs = (1.0,) if high > 100 * max(low, 1e-300) else (1.0, 2.0, 5.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value, suffixes)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _row_axes(plt, count: int, panels: int = 1, width: float = 10):
+    """A figure of ``panels`` side by side sharing one row axis, tall enough for ``count`` row
+    labels, rows in network order from the top."""
+    fig, axes = plt.subplots(1, panels, sharey=True, figsize=(width, 1.6 + 0.2 * count),
+                             squeeze=False, layout="constrained")
+    axes = list(axes[0])
+    axes[0].invert_yaxis()
+    return fig, axes
+
+
+def _end_labels(ax, bars, labels) -> None:
+    """Each bar's value at its end, with room made for the longest label inside the axes."""
+    ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
+    low, high = ax.get_xlim()
+    ax.set_xlim(low, high * 1.25)
+
+
 def macs_by_kind_bars(profile: Records, path: str | Path) -> None:
     """Stacked bars of MACs per row (rows with MACs only), split by conv kind (a profile)."""
     meta = profile.attrs["meta"]
@@ -104,23 +152,22 @@ def macs_by_kind_bars(profile: Records, path: str | Path) -> None:
     if not rows:
         raise NothingToPlot("no row has MACs (no conv or linear layer outside the aux heads)")
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    bottom = [0.0] * len(rows)
-    x = list(range(len(rows)))
+    fig, (ax,) = _row_axes(plt, len(rows))
+    left = [0.0] * len(rows)
+    y = list(range(len(rows)))
     for column, (label, color) in KIND_COLORS.items():
         values = [r[column] / 1e6 for r in rows]
         if any(values):
-            ax.bar(x, values, 0.7, bottom=bottom, label=label, color=color)
-            bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylim(0, max(bottom) * 1.08)
-    ax.set_xticks(x, [plot_label(r["row"]) for r in rows], rotation=45, ha="right")
-    ax.set_xlabel("row")
-    ax.set_ylabel(f"MACs (millions, batch {meta['batch_size']})")
+            ax.barh(y, values, 0.7, left=left, label=label, color=color)
+            left = [b + v for b, v in zip(left, values)]
+    ax.set_xlim(0, max(left) * 1.08)
+    ax.set_yticks(y, [plot_label(r["row"]) for r in rows], fontsize=8)
+    ax.set_xlabel(f"MACs (millions, batch {meta['batch_size']})")
     total = profile.attrs["totals"]["macs"]
     ax.set_title(f"{plot_label(meta['title'])}: MACs per row by conv kind "
                  f"({total / 1e9:.2f} G in all)")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     save_figure(fig, path)
 
@@ -135,82 +182,81 @@ def savings_bars(rules: Records, grid: Records, path: str | Path) -> None:
     ours = [r["saving_per_position_pct"] for r in rules.rows] + [
         round((1 - g["relative_to_conv_then_pool"]) * 100, 1) for g in reductions]
     paper = [r["paper_saving_pct"] for r in rules.rows + reductions]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    x = list(range(len(labels)))
-    bars = ax.bar(x, ours, 0.6, color="#1b9e77", label="computed by incprof")
-    ax.bar_label(bars, labels=[f"{v:.1f}%" for v in ours], fontsize=8, padding=2)
+    fig, (ax,) = _row_axes(plt, len(labels) + 6, width=9)
+    y = list(range(len(labels)))
+    bars = ax.barh(y, ours, 0.6, color="#1b9e77", label="computed by incprof")
+    ax.bar_label(bars, labels=[f"{v:.1f}%" for v in ours], fontsize=8, padding=4)
     marks = [(i, v) for i, v in enumerate(paper) if v is not None]
-    ax.scatter([i for i, _ in marks], [v for _, v in marks], color="black", marker="_", s=600,
+    ax.scatter([v for _, v in marks], [i for i, _ in marks], color="black", marker="|", s=400,
                linewidths=2, zorder=3, label="stated in the v3 paper")
-    ax.set_xticks(x, labels, rotation=20, ha="right")
-    ax.set_ylabel("MACs saved (%)")
-    ax.set_ylim(0, 100)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("MACs saved (%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(len(labels) + 1.2, -0.6)  # room for the legend under the bars
     meta = rules.attrs["meta"]
     ax.set_title(f"MACs saved per factorization ({meta['cin']} -> {meta['cout']} channels, per "
                  "output position)\nand per grid reduction (against conv then pool)")
-    ax.legend(loc="upper left")
-    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     save_figure(fig, path)
 
 
 def rows_params_macs_bars(profile: Records, path: str | Path) -> None:
-    """Two panels of per-row bars: params and MACs (rows with parameters, aux heads excluded)."""
+    """Two panels of per-row bars, side by side: params and MACs (rows with parameters, aux
+    heads excluded)."""
     meta = profile.attrs["meta"]
     rows = [r for r in profile.rows if not r["aux"] and r["params"] > 0]
     if not rows:
         raise NothingToPlot("no row has parameters")
     plt = _pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
-    x = list(range(len(rows)))
-    for ax, column, label, color in ((top, "params", "params (millions)", "#7570b3"),
-                                     (bottom, "macs", f"MACs (millions, batch "
-                                                      f"{meta['batch_size']})", "#d95f02")):
+    fig, (left, right) = _row_axes(plt, len(rows), panels=2)
+    y = list(range(len(rows)))
+    for ax, column, label, color in ((left, "params", "params (millions)", "#7570b3"),
+                                     (right, "macs", f"MACs (millions, batch "
+                                                     f"{meta['batch_size']})", "#d95f02")):
         values = [r[column] / 1e6 for r in rows]
-        bars = ax.bar(x, values, 0.7, color=color)
-        ax.bar_label(bars, labels=[f"{v:.2f}" if v < 10 else f"{v:.0f}" for v in values],
-                     fontsize=7, padding=2)
-        ax.set_ylabel(label)
-        ax.set_ylim(0, max(values) * 1.15 or 1)
-        ax.grid(axis="y", alpha=0.3)
+        bars = ax.barh(y, values, 0.7, color=color)
+        ax.set_xlim(0, max(values) or 1)
+        _end_labels(ax, bars, [human(r[column]) for r in rows])
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
-    bottom.set_xticks(x, [plot_label(r["row"]) for r in rows], rotation=45, ha="right")
-    bottom.set_xlabel("row")
+    left.set_yticks(y, [plot_label(r["row"]) for r in rows], fontsize=8)
     t = profile.attrs["totals"]
-    top.set_title(f"{plot_label(meta['title'])}: params and MACs per row "
-                  f"({t['params'] / 1e6:.2f}M params, {t['macs'] / 1e9:.2f} G MACs, no aux heads)")
+    fig.suptitle(f"{plot_label(meta['title'])}: params and MACs per row\n"
+                 f"({t['params'] / 1e6:.2f}M params, {t['macs'] / 1e9:.2f} G MACs, no aux heads)")
     save_figure(fig, path)
 
 
 def paper_vs_measured_bars(profile: Records, path: str | Path) -> None:
     """Per row, the paper's printed params and ops beside incprof's (log scale, rows the paper
-    prints figures for)."""
+    prints figures for; a flagged row's label says so)."""
     meta = profile.attrs["meta"]
     rows = [r for r in profile.rows if r["paper_params"] is not None or r["paper_ops"] is not None]
     if not rows:
         raise NothingToPlot("the spec prints no params or ops to compare with")
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    x = list(range(len(rows)))
-    width = 0.4
-    for ax, ours, paper, label in ((axes[0], "params", "paper_params", "params"),
-                                   (axes[1], "macs", "paper_ops", "MACs (paper: ops)")):
-        ax.bar([i - width / 2 for i in x], [int(r[paper] or 0) for r in rows], width,
-               label="printed in the paper", color="#bbbbbb")
-        ax.bar([i + width / 2 for i in x], [r[ours] for r in rows], width,
-               label="computed by incprof", color="#1b9e77")
-        ax.set_yscale("log")
-        ax.set_xticks(x, [plot_label(r["row"].replace("inception_", "")) for r in rows],
-                      rotation=45, ha="right")
-        ax.set_ylabel(f"{label}, per image (log scale)")
-        ax.set_xlabel("row")
-        for i, flag in enumerate(r["flag"] for r in rows):
-            if isinstance(flag, str):
-                ax.annotate("flagged", (i, ax.get_ylim()[1]), ha="center", va="top", fontsize=7,
-                            color="#d95f02")
-        ax.grid(axis="y", alpha=0.3)
+    fig, axes = _row_axes(plt, 2 * len(rows), panels=2, width=11)
+    y = list(range(len(rows)))
+    height = 0.4
+    for ax, ours, paper, label in (
+            (axes[0], "params", "paper_params", "params (log scale)"),
+            (axes[1], "macs", "paper_ops",
+             f"MACs (paper: ops), batch {meta['batch_size']} (log scale)")):
+        ax.barh([i - height / 2 for i in y], [int(r[paper] or 0) for r in rows], height,
+                label="printed in the paper", color="#bbbbbb")
+        ax.barh([i + height / 2 for i in y], [r[ours] for r in rows], height,
+                label="computed by incprof", color="#1b9e77")
+        ax.set_xscale("log")
+        plain_log(ax.xaxis)
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
-    axes[0].legend(loc="lower right", fontsize=8)
+    axes[0].set_yticks(y, [plot_label(r["row"].replace("inception_", "")) +
+                           (" (flagged)" if isinstance(r["flag"], str) else "") for r in rows],
+                       fontsize=8)
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, fontsize=8)
     fig.suptitle(f"{plot_label(meta['title'])}: the paper's params and ops against computed ones")
     save_figure(fig, path)
 
@@ -241,6 +287,41 @@ def latency_vs_macs(profile: Records, path: str | Path) -> None:
     save_figure(fig, path)
 
 
+def place_labels(ax, points: list[tuple[float, float]], texts: list[str]) -> None:
+    """Label each point beside it, trying a few spots round it and taking the first that
+    overlaps no label placed before and stays inside the axes (the axes' limits must be set)."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    spots = [((6, 3), "left", "bottom"), ((6, -3), "left", "top"), ((-6, 3), "right", "bottom"),
+             ((-6, -3), "right", "top"), ((0, 7), "center", "bottom"),
+             ((0, -7), "center", "top")]
+    placed = []
+    for point, text in zip(points, texts):
+        for offset, ha, va in spots:
+            label = ax.annotate(text, point, textcoords="offset points", xytext=offset, ha=ha,
+                                va=va, fontsize=8)
+            box = label.get_window_extent(renderer)
+            inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            if inside and not any(box.overlaps(other) for other in placed):
+                break
+            label.remove()
+        else:
+            label = ax.annotate(text, point, textcoords="offset points", xytext=(6, 3),
+                                fontsize=8)
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+
+
+def _log_limits(ax, xs: list[float], ys: list[float], room: float = 1.6) -> None:
+    """Log-log limits with room round the points for their labels, ticks as plain numbers."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(min(xs) / room, max(xs) * room)
+    ax.set_ylim(min(ys) / room, max(ys) * room)
+    plain_log(ax.xaxis, suffixes=False)
+    plain_log(ax.yaxis, suffixes=False)
+
+
 def family_params_macs(family: Records, path: str | Path) -> None:
     """The family on one chart: params against MACs per image (log-log), one labelled point per
     network, each at its own input size (a ``report.family_records``)."""
@@ -250,17 +331,14 @@ def family_params_macs(family: Records, path: str | Path) -> None:
     params = [r["params"] / 1e6 for r in rows]
     macs = [r["macs"] / 1e9 for r in rows]
     ax.scatter(macs, params, color="#1b9e77", s=40, zorder=3)
-    for x, y, name, year in zip(macs, params, (r["arch"] for r in rows),
-                                (r["year"] for r in rows)):
-        ax.annotate(f"{name} ({year})", (x, y), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_limits(ax, macs, params, room=2.2)
     ax.set_xlabel("MACs per image (G, conv and linear, at the network's own input size)")
     ax.set_ylabel("params (millions, no aux heads)")
     ax.set_title("The Inception family: params against MACs (inference, paper flavour)")
     ax.grid(which="both", alpha=0.3)
     ax.set_axisbelow(True)
+    place_labels(ax, list(zip(macs, params)),
+                 [f"{r['arch']} ({r['year']})" for r in rows])
     save_figure(fig, path)
 
 
@@ -279,10 +357,9 @@ def referee_scatter(rows: list[dict], path: str | Path) -> None:
     high = max(r["predicted"] for r in rows) / 1e9 * 1.2
     ax.plot([low, high], [low, high], color="#888888", linewidth=1, zorder=2,
             label="reported = predicted")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_limits(ax, [low, high], [low, high], room=1.0)
     ax.set_xlabel("incprof's prediction for the tool (G, the tool's own unit)")
-    ax.set_ylabel("the tool's reported total (G)")
+    ax.set_ylabel("the tool's reported total (G, the same unit)")
     ax.set_title("Peer counters: reported against predicted (batch 1, each network's own input)")
     ax.grid(which="both", alpha=0.3)
     ax.set_axisbelow(True)

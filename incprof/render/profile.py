@@ -36,8 +36,8 @@ def _notes(rows: list[dict], flavor: str = "paper") -> list[str]:
 
 
 def summary_lines(records: Records) -> list[str]:
-    """The totals, the depth check, the FlopCounterMode cross-check and the conventions, as
-    sentences."""
+    """The totals (the second line), the depth check and the FlopCounterMode cross-check, as
+    sentences (the conventions are the Grid's own paragraph)."""
     t, meta = records.attrs["totals"], records.attrs["meta"]
     batch = meta["batch_size"]
     per = f"batch {batch}" + ("" if batch == 1 else f" (x{batch} per-image figures)")
@@ -103,7 +103,6 @@ def summary_lines(records: Records) -> list[str]:
             lines.append("FlopCounterMode counted as zero (ops it has no FLOP formula for): "
                          + ", ".join(
                              f"{op} x{n}" for op, n in t["check_zero_ops"].items()) + ".")
-    lines.append("Conventions: " + meta["conventions"])
     return lines
 
 
@@ -237,8 +236,11 @@ def profile_grid(records: Records, exact: bool = False, columns=(), compact: boo
     if compact and show_filters:
         notes.insert(0, "filters: " + " / ".join(FILTER_HEADERS[f] for f in show_filters)
                      + ", the paper's filter columns in that order; - where a row has none.")
+    summary = summary_lines(records)
     return Grid(records.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], notes,
-                summary_lines(records) + latency_lines(records), groups=group_of)
+                summary + latency_lines(records), groups=group_of,
+                conventions="Conventions: " + records.attrs["meta"]["conventions"],
+                total=summary[1])
 
 
 def to_text(records: Records, columns=(), wide: bool = False) -> str:

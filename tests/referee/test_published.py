@@ -125,7 +125,7 @@ def test_savings_plot_marks_the_grid_saving_it_is_given(tmp_path, monkeypatch):
     marked, scatter = [], Axes.scatter
 
     def spy(self, x, y, *args, **kwargs):
-        marked.append(list(y))
+        marked.append(list(x))  # the bars are horizontal: the saving is x
         return scatter(self, x, y, *args, **kwargs)
 
     monkeypatch.setattr(Axes, "scatter", spy)

@@ -126,3 +126,114 @@ def test_rows_csv_writes_what_pandas_writes():
     frame["n"] = frame["n"].astype("Int64")
     frame["name"] = ['a, "quoted" line', "'=1+2", "-70.8%"]  # a line break shown as a space
     assert render.rows_csv(columns, rows) == frame.to_csv(index=False, lineterminator="\n")
+
+
+# The answer first: the totals right after the tables, then the notes, the conventions once.
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", ["table googlenet", "compare module", "compare network"])
+def test_totals_come_before_the_notes_and_the_conventions_once(defaults, command, width):
+    _, grids = defaults
+    out = _printed(grids[command], width)
+    lines = out.splitlines()
+    total = next(i for i, line in enumerate(lines) if line.startswith(("Total", "Totals")))
+    last_table = max(i for i, line in enumerate(lines) if line.startswith(" ─"))
+    rows = len(grids[command][0].rows)
+    assert last_table < total <= last_table + rows + 4  # the table's rows, then the totals
+    notes = [i for i, line in enumerate(lines) if line.startswith(("[1]", "filters:"))]
+    assert all(i > total for i in notes)
+    conventions = [i for i, line in enumerate(lines) if line.startswith("Conventions:")]
+    assert len(conventions) == 1 and conventions[0] > max(notes + [total])
+
+
+def test_conventions_once_per_output_of_several_grids(defaults):
+    _, grids = defaults
+    both = render.once_each(grids["compare module"] + grids["compare network"])
+    out = _printed(both, 120)
+    assert out.count("Conventions:") == 1
+    assert out.index("Conventions:") > out.rindex("Totals over these rows")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_keeps_the_counts_in_its_first_table(defaults, width):
+    """Params, MACs and the savings stay in the first table; output shapes are what a narrow
+    terminal moves to the continued one."""
+    _, grids = defaults
+    out = _printed(grids["compare module"], width)
+    first = out.split("(continued)")[0]
+    header = "\n".join(line for line in first.splitlines() if "params" in line or "MACs" in line)
+    assert "params" in header and "MACs" in header and "saved" in first
+    assert "28x28x416" in out  # the naive 3a output, in one table or the other
+    if width == 80:
+        assert "28x28x416" not in first
+
+
+def _referee_result():
+    """A referee result as incprof.referee.conventions.referee returns it (the layout, not the
+    numbers, is under test)."""
+    tool = {"tool": "fvcore", "installed": True, "version": "0.1.5", "unit": "MACs",
+            "reported": 1_582_671_872, "predicted": 1_582_671_872, "residual": 0,
+            "params_reported": 6_998_552, "params_predicted": 6_998_552, "params_residual": 0,
+            "residual_from": None}
+    return {"meta": {"title": "GoogLeNet (Inception v1), Table 1", "flavor": "paper",
+                     "aux": True, "input": [1, 3, 224, 224], "batch_size": 1},
+            "tools": [tool, {**tool, "tool": "thop", "version": "0.1.1"}]}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_continued_title_stays_on_one_line(width):
+    from incprof.render.measure import referee_grid
+
+    grid = referee_grid(_referee_result())
+    out = _printed([grid], width)
+    assert grid.title.split()[-1] in out  # the first title whole, wrapped where it must be
+    continued = [line for line in out.splitlines() if line.endswith("(continued)")]
+    assert len(continued) == len(out.split("(continued)")) - 1
+    assert all(line.startswith(grid.title.split(":")[0]) and len(line) <= width
+               for line in continued)
+    if width < 160:
+        assert continued
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sweep_reasons_fit_one_line_each(width):
+    from incprof.analysis.compare import resolve_side
+    from incprof.analysis.sweep import sweep_records
+    from incprof.render.compare import sweep_grid
+
+    out = _printed([sweep_grid(sweep_records(resolve_side("googlenet"), [16, 32, 224]))], width)
+    assert max(len(line) for line in out.splitlines()) <= width
+    for row, size in (("pool3", 2), ("pool4", 2)):
+        reason = f"{row}: max pool kernel 3x3 is larger than its padded input {size}x{size}"
+        assert any(line.rstrip().endswith(reason) for line in out.splitlines()), out
+
+
+def _cli(*args, width: int = 200):
+    from typer.testing import CliRunner
+
+    from incprof.cli.app import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": str(width)})
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_list_fits_the_terminal_without_breaking_words(width):
+    from incprof.spec.registry import available, resolve
+
+    result = _cli("list", width=width)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) < width
+    words = set(result.stdout.split())
+    for name in available():
+        assert set(resolve(name).title.split()) <= words  # every word of every title whole
+
+
+def test_summary_prints_the_table_and_one_totals_line():
+    full = _cli("table", "--arch", "googlenet", "--no-verify")
+    short = _cli("table", "--arch", "googlenet", "--no-verify", "-q")
+    assert short.exit_code == 0, short.output
+    after = short.stdout.rstrip("\n").split("\n\n")[-1].splitlines()
+    assert len(after) == 1 and after[0].startswith("Total, inference (no aux heads): params "
+                                                   "6,998,552")
+    assert "Conventions:" in full.stdout and "Conventions:" not in short.stdout
+    assert "inception_5b" in short.stdout  # the table is all there
