@@ -96,18 +96,20 @@ def figures_grid(figures: list[dict], title: str) -> Grid:
 
 def claims_grid(title: str, claims: list[dict]) -> Grid:
     """The claims of ``incprof.analysis.claims.check_claims`` as a table: what the paper prints, what the
-    counts give at that precision (and exactly), the rule and the verdict."""
+    counts give at that precision (and exactly), the rule, the verdict and the build it judged."""
     def measured(c: dict) -> str:
         if c["computed"] is None:
             return ""
         exact = f"{c['computed']:,}" if isinstance(c["computed"], int) else f"{c['computed']:.3f}"
-        return f"{c['shown']} ({exact})"
+        return f"{c['shown']} ({exact})" + (f"; {c['detail']}" if c.get("detail") else "")
 
     return Grid(title, [("claim", "left"), ("where", "left"), ("printed", "right"),
-                               ("measured", "right"), ("rule", "left"), ("verdict", "left")],
+                               ("measured", "right"), ("rule", "left"), ("verdict", "left"),
+                               ("judged on", "left")],
                        [[c["claim"], c["source"], c["printed"], measured(c), c["rule"],
-                         c["verdict"]] for c in claims],
-                       summary=["Counts per image at each network's own input size, paper "
-                                "flavour, without aux heads unless the claim says so; a ratio "
-                                "(x) or change (%) is this network's figure over the other's; "
-                                "MACs are conv and linear multiply-accumulates."])
+                         c["verdict"], c.get("build") or ""] for c in claims],
+                       summary=["Counts per image at the input size of the build judged, without "
+                                "aux heads unless the claim says so; a ratio (x) or change (%) is "
+                                "this network's figure over the other's; MACs are conv and linear "
+                                "multiply-accumulates; a share is of the network's conv and linear "
+                                "MACs, or of its weights and biases."])
