@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 from ..errors import UsageError
@@ -250,10 +251,18 @@ def family_params_macs(family: Records, path: str | Path) -> None:
     params = [r["params"] / 1e6 for r in rows]
     macs = [r["macs"] / 1e9 for r in rows]
     ax.scatter(macs, params, color="#1b9e77", s=40, zorder=3)
-    for x, y, name, year in zip(macs, params, (r["arch"] for r in rows),
-                                (r["year"] for r in rows)):
-        ax.annotate(f"{name} ({year})", (x, y), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
+    placed: list[tuple[float, float]] = []
+    for x, y, name, year in sorted(zip(macs, params, (r["arch"] for r in rows),
+                                       (r["year"] for r in rows))):
+        # a label near earlier ones (within a quarter decade across, 0.08 up) steps down a line
+        # and is tied to its point by a leader line
+        crowd = sum(abs(math.log10(x / px)) < 0.25 and abs(math.log10(y / py)) < 0.08
+                    for px, py in placed)
+        placed.append((x, y))
+        ax.annotate(f"{name} ({year})", (x, y), textcoords="offset points",
+                    xytext=(6 + 14 * bool(crowd), 4 - 13 * crowd), fontsize=8,
+                    arrowprops=dict(arrowstyle="-", color="#999999", linewidth=0.6,
+                                    shrinkA=0, shrinkB=3) if crowd else None)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("MACs per image (G, conv and linear, at the network's own input size)")

@@ -12,6 +12,7 @@ from ..analysis.profile import profile_records
 from ..analysis.sweep import lowres_records, sweep_records
 from ..files import write_atomic
 from ..records import Records
+from .papers import papers_sections
 from ..render import compare as render_compare
 from ..render import grid as render
 from ..render import measure as render_measure
@@ -342,6 +343,7 @@ def family_report(out: Path) -> str:
         if spec.claims:
             sections += [f"### {name}: {spec.title}\n",
                          render.grid_markdown(render_measure.claims_grid(spec.title, check_claims(spec)))]
+    sections += papers_sections()
     return _document("The Inception family", summary, sections, family.attrs["profiles"])
 
 
