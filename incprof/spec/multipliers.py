@@ -115,3 +115,24 @@ def dense(spec: ArchSpec) -> ArchSpec:
     aux = tuple(dataclasses.replace(h, after=gone.get(h.after, h.after)) for h in spec.aux)
     return _unprinted(spec, f"{spec.name}[dense]", f"{spec.title}, full convs in place of the "
                       "depthwise-separable ones", rows, aux=aux)
+
+
+def _named(rewrite, description: str, **arguments):
+    def variant(spec: ArchSpec) -> ArchSpec:
+        return rewrite(spec, **arguments)
+
+    variant.__doc__ = description
+    return variant
+
+
+# The shrunk networks of MobileNet's Tables 6, 7 and 4, as variants `incprof compare` names.
+MULTIPLIER_VARIANTS = {
+    **{f"width_{alpha:g}": _named(width, f"Every conv thinned by the width multiplier {alpha:g} "
+                                  "(MobileNet, section 3.3 and Table 6).", alpha=alpha)
+       for alpha in (0.75, 0.5, 0.25)},
+    **{f"resolution_{side}": _named(resolution, f"The network on a {side}x{side} input "
+                                    "(MobileNet's resolution multiplier, section 3.4 and Table 7).",
+                                    side=side) for side in (192, 160, 128)},
+    "dense": _named(dense, "Full convs in place of the depthwise-separable ones (MobileNet's "
+                    "Table 4, Conv MobileNet)."),
+}
