@@ -73,9 +73,10 @@ class FigureReader(FieldReader):
             raise self.fail("a receptive_field claim names its row with 'at', and only it", line)
         if (claim.quantity == "passes") != (claim.models is not None and claim.crops is not None):
             raise self.fail("a passes claim gives 'models' and 'crops', and only it", line)
-        if shares or claim.quantity in NOT_COST:
-            pass
-        elif (unit in ("x", "%")) != ("against" in entry):
+        own_unit = shares or claim.quantity in NOT_COST  # a percentage of its own, or not judged
+        if own_unit and "against" in entry:
+            raise self.fail(f"a {claim.quantity} claim takes no 'against'", line)
+        if not own_unit and (unit in ("x", "%")) != ("against" in entry):
             raise self.fail("a ratio (2.5x) or change (+25%) needs 'against', and 'against' "
                             "needs one", line)
         for key in ("of", "against"):

@@ -97,6 +97,7 @@ def dense(spec: ArchSpec) -> ArchSpec:
 
     rows, gone, changed = [], {}, False
     for row in spec.rows:
+        # separable layers anywhere (inside branches too), then depthwise + 1x1 pairs in the row
         layers = merged(replace_layers(row.layers, lambda layer: tuple(merged((layer,)))))
         if (rows and rows[-1].layers and _is_depthwise(rows[-1].layers[-1]) and layers
                 and _is_pointwise(layers[0])):

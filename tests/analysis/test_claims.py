@@ -170,6 +170,8 @@ def test_every_verdict_names_the_build_and_its_departure():
      "'models' and 'crops'"),
     ({"claim": "c", "source": "s", "quantity": "macs", "width": 2, "value": "9M"},
      "width multiplier"),
+    ({"claim": "c", "source": "s", "quantity": "accuracy", "against": "t", "value": "70.6%"},
+     "takes no 'against'"),
     ({"claim": "c", "source": "s", "quantity": "macs", "resolution": 0, "value": "9M"},
      "resolution must be"),
 ])
