@@ -131,6 +131,30 @@ def test_claims_sentence_is_computed():
     assert f"is {v3_params - 23_626_728:,} below" in sentence
 
 
+def test_cost_tables_sentence_is_computed():
+    """docs/results.md's paragraph on the papers' cost tables quotes what the claims compute."""
+    from incprof.analysis.claims import check_claims
+    from incprof.analysis.papers import factorized_step, receptive_field_records
+    from incprof.spec.registry import resolve
+
+    text = " ".join(page("results.md").split("The papers' cost tables are claims too")[1]
+                    .split("\n\n")[0].split())
+    mobilenet = {c["claim"]: c for c in check_claims(resolve("mobilenet_v1"))}
+    assert f"is {mobilenet['Conv 3x3: 1.19% of mult-adds']['shown']} built" in text
+    assert f"has {mobilenet['Conv MobileNet: 4866 million mult-adds']['shown']} mult-adds" in text
+    assert f"has {mobilenet['1.0 MobileNet-160: 290 million mult-adds']['shown']} against" in text
+    assert all(c["verdict"] == "does not hold" for c in check_claims(resolve("mobilenet_v1"))
+               if c["claim"].startswith("GoogleNet"))
+    v2 = [c for c in check_claims(resolve("inception_v2")) if c["printed"] == "3.8G"]
+    assert f"is {v2[0]['shown']} built" in text
+    assert f"is {factorized_step()['pairs'][0]['step']:,} MACs built" in text
+    (passes,) = [c for c in check_claims(resolve("googlenet")) if c["printed"] == "1008"]
+    assert passes["detail"].endswith(text.split("144 crops is ")[1].split(" per image")[0]
+                                     + " per image")
+    fields = receptive_field_records()
+    assert len(fields) == 5 and all(f["verdict"] == "holds" for f in fields)
+
+
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 SHELL = ("|", "||", "&&", ">", ">>", ";")
 EXAMPLES = [line for path in PAGES for block in re.findall(r"```sh\n(.*?)\n```", path.read_text(), flags=re.S)

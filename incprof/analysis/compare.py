@@ -105,7 +105,9 @@ def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
         try:
             a_out = walk(row.layers, p.in_shape)[1]
         except SpecError as exc:
-            raise exc.located(path=a.path, line=row.line, row=row.name) from None
+            raise SpecError(f"{exc.message}: A's row does not run on B's input (compare the "
+                            "whole networks with --level network)", path=exc.path or a.path,
+                            line=exc.line or row.line, row=exc.row or row.name) from None
         ca, cb = sequence_counts(row.layers, p.in_shape), sequence_counts(p.layers, p.in_shape)
         record = {"row": row.name, "input": format_shape(p.in_shape),
                   "a_output": format_shape(a_out), "b_output": format_shape(p.out_shape),

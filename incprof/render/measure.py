@@ -103,18 +103,59 @@ def figures_grid(figures: list[dict], title: str) -> Grid:
 
 def claims_grid(title: str, claims: list[dict]) -> Grid:
     """The claims of ``incprof.analysis.claims.check_claims`` as a table: what the paper prints, what the
-    counts give at that precision (and exactly), the rule and the verdict."""
+    counts give at that precision (and exactly), the rule, the verdict and the build it judged."""
     def measured(c: dict) -> str:
         if c["computed"] is None:
             return ""
         exact = f"{c['computed']:,}" if isinstance(c["computed"], int) else f"{c['computed']:.3f}"
-        return f"{c['shown']} ({exact})"
+        return f"{c['shown']} ({exact})" + (f"; {c['detail']}" if c.get("detail") else "")
 
     return Grid(title, [("claim", "left"), ("where", "left"), ("printed", "right"),
-                               ("measured", "right"), ("rule", "left"), ("verdict", "left")],
+                               ("measured", "right"), ("rule", "left"), ("verdict", "left"),
+                               ("judged on", "left")],
                        [[c["claim"], c["source"], c["printed"], measured(c), c["rule"],
-                         c["verdict"]] for c in claims],
-                       summary=["Counts per image at each network's own input size, paper "
-                                "flavour, without aux heads unless the claim says so; a ratio "
-                                "(x) or change (%) is this network's figure over the other's; "
-                                "MACs are conv and linear multiply-accumulates."])
+                         c["verdict"], c.get("build") or ""] for c in claims],
+                       summary=["Counts per image at the input size of the build judged, without "
+                                "aux heads unless the claim says so; a ratio (x) or change (%) is "
+                                "this network's figure over the other's; MACs are conv and linear "
+                                "multiply-accumulates; a share is of the network's conv and linear "
+                                "MACs, or of its weights and biases."])
+
+
+def ladder_grid(rows: list[dict]) -> Grid:
+    """The v3 paper's Table 3 cost column (incprof.analysis.papers.ladder_records): each row on
+    every build that stands for it."""
+    return Grid("Rethinking the Inception Architecture (arXiv:1512.00567), Table 3: cost column",
+                [("Table 3 row", "left"), ("printed", "right"), ("measured", "right"),
+                 ("verdict", "left"), ("judged on", "left")],
+                [[r["row"] + (f" ({r['reading']})" if r["reading"] else ""), r["printed"],
+                  f"{r['shown']} ({r['computed']:,})", r["verdict"], r["build"]] for r in rows],
+                summary=["Bn ops read as conv and linear MACs per image, at each build's own input "
+                         "size, compared at the printed precision (rounded half up)."])
+
+
+def step_grid(step: dict) -> Grid:
+    """The "Factorized 7x7" step on pairs of builds (incprof.analysis.papers.factorized_step)."""
+    return Grid(f"Factorized 7x7: {step['printed_before']} -> {step['printed_after']} "
+                f"(a step of {step['printed_step']}, ratio {step['printed_ratio']:.3f})",
+                [("Inception-v2 build", "left"), ("MACs", "right"), ("7x7 conv", "right"),
+                 ("Inception-v3 build", "left"), ("MACs", "right"), ("three 3x3 convs", "right"),
+                 ("step", "right"), ("ratio", "right"), ("verdict", "left")],
+                [[p["v2"], f"{p['macs_v2']:,}", f"{p['stem_v2']:,}", p["v3"], f"{p['macs_v3']:,}",
+                  f"{p['stem_v3']:,}", f"{p['step']:,}", f"{p['ratio']:.3f}", p["verdict"]]
+                 for p in step["pairs"]],
+                summary=[f"step = Inception-v3 MACs - Inception-v2 MACs, judged against the printed "
+                         f"{step['printed_step']} at its precision; ratio = v3 / v2."])
+
+
+def fields_grid(rows: list[dict]) -> Grid:
+    """Receptive fields against TF-slim's published table (incprof.analysis.papers)."""
+    return Grid("Receptive fields against TF-slim's table",
+                [("arch", "left"), ("end point (claim)", "left"), ("row", "left"),
+                 ("TF-slim", "right"), ("incprof", "right"), ("verdict", "left")],
+                [[r["arch"], r["claim"], r["row"], r["printed"], str(r["computed"]), r["verdict"]]
+                 for r in rows],
+                summary=["Source: google-research/receptive_field, "
+                         "receptive_field/RECEPTIVE_FIELD_TABLE.md (computed on the TF-slim "
+                         "models; commit f12ae8e); TF-slim's inception_v2 is BN-Inception. "
+                         "incprof's field is in input pixels on a side, at the row's output."])

@@ -12,6 +12,7 @@ from ..analysis.profile import profile_records
 from ..analysis.sweep import lowres_records, sweep_records
 from ..files import write_atomic
 from ..records import Records
+from .papers import papers_sections
 from ..render import compare as render_compare
 from ..render import grid as render
 from ..render import measure as render_measure
@@ -263,7 +264,8 @@ def inception_v3_report(out: Path) -> str:
         f"{'agrees on every row' if t['check_agrees'] else 'DISAGREES on some rows'}. "
         f"Of the paper's "
         f"claims, {sum(c['verdict'] == 'holds' for c in checked)} of {len(checked)} checks hold "
-        f"and {len(claims) - len(checked)} cannot be checked yet (see below). The "
+        f"and {len(claims) - len(checked)} not checked ("
+        f"{'; '.join(sorted({c['verdict'] for c in claims if c not in checked}))}; see below). The "
         f"{sum(row['flag'] is not None for row in profile.rows)} rows whose printed sizes differ from the "
         "built ones (the "
         f"stem, where the paper's table and the reference implementations differ) are flagged "
@@ -273,7 +275,7 @@ def inception_v3_report(out: Path) -> str:
     sections = [
         "## The paper's claims\n",
         "Measured on the built-in specs at their native sizes (Inception-v3 at 299x299, "
-        "GoogLeNet at 224x224, paper flavour).\n",
+        "GoogLeNet at 224x224); each row names the build it judged.\n",
         render.grid_markdown(render_measure.claims_grid(
             "Inception-v3 paper (arXiv:1512.00567): claims against counts", claims)),
         "## The table\n",
@@ -350,6 +352,7 @@ def family_report(out: Path) -> str:
         if spec.claims:
             sections += [f"### {name}: {spec.title}\n",
                          render.grid_markdown(render_measure.claims_grid(spec.title, check_claims(spec)))]
+    sections += papers_sections()
     return _document("The Inception family", summary, sections, family.attrs["profiles"])
 
 

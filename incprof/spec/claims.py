@@ -21,7 +21,8 @@ from __future__ import annotations
 from ..errors import quoted
 from ..units import read_printed
 from .fields import TEXT_CHARS, FieldReader
-from .model import FIGURE_SUFFIXES, FIGURES, QUANTITIES, RELATIONS, STATED, Claim, Published, Refereed
+from .model import (FIGURE_SUFFIXES, FIGURES, NOT_COST, QUANTITIES, RELATIONS, SHARE_KINDS, STATED, Claim,
+                    Published, Refereed)
 
 
 class FigureReader(FieldReader):
@@ -38,7 +39,8 @@ class FigureReader(FieldReader):
 
     def claim(self, entry: dict, line: int) -> Claim:
         """One ``claims:`` entry."""
-        allowed = {"claim", "source", "quantity", "value", "relation", "of", "against"}
+        allowed = {"claim", "source", "quantity", "value", "relation", "of", "against", "flavor",
+                   "width", "resolution", "dense", "kind", "at", "models", "crops"}
         unknown = sorted(set(entry) - allowed)
         if unknown:
             raise self.fail(f"unknown key {quoted(unknown[0])} in a claim (allowed: "
@@ -57,13 +59,24 @@ class FigureReader(FieldReader):
                             f"{quoted(relation)}", line)
         claim = Claim(claim=entry["claim"], source=entry["source"], quantity=entry["quantity"],
                       value=entry["value"], relation=relation, of=entry.get("of"),
-                      against=entry.get("against"), line=line)
+                      against=entry.get("against"), line=line, **self.build(entry, line))
         try:
             unit = claim.figure.suffix
         except ValueError:
             raise self.fail(f"a claimed value looks like 13.6M, 42, 2.5x or +25%, got "
                             f"{quoted(entry['value'])}", line) from None
-        if (unit in ("x", "%")) != ("against" in entry):
+        shares = claim.quantity in ("macs_share", "params_share")
+        if shares != (claim.kind is not None) or (shares and unit != "%"):
+            raise self.fail(f"a share (macs_share, params_share) is a percentage (94.86%) of one "
+                            f"'kind': {', '.join(SHARE_KINDS)}", line)
+        if (claim.quantity == "receptive_field") != (claim.at is not None):
+            raise self.fail("a receptive_field claim names its row with 'at', and only it", line)
+        if (claim.quantity == "passes") != (claim.models is not None and claim.crops is not None):
+            raise self.fail("a passes claim gives 'models' and 'crops', and only it", line)
+        own_unit = shares or claim.quantity in NOT_COST  # a percentage of its own, or not judged
+        if own_unit and "against" in entry:
+            raise self.fail(f"a {claim.quantity} claim takes no 'against'", line)
+        if not own_unit and (unit in ("x", "%")) != ("against" in entry):
             raise self.fail("a ratio (2.5x) or change (+25%) needs 'against', and 'against' "
                             "needs one", line)
         for key in ("of", "against"):
@@ -72,6 +85,31 @@ class FigureReader(FieldReader):
             if key in entry:  # shown when it is not one
                 self.text(entry[key], key, line)
         return claim
+
+    def build(self, entry: dict, line: int) -> dict:
+        """A claim's build keys: its flavour, its multipliers and what its quantity needs."""
+        out = {}
+        if "flavor" in entry:
+            out["flavor"] = self.text(entry["flavor"], "flavor", line)
+        if "width" in entry:
+            width = entry["width"]
+            if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 1:
+                raise self.fail(f"a claim's width multiplier is a number in (0, 1], got "
+                                f"{quoted(width)}", line)
+            out["width"] = float(width)
+        for key in ("resolution", "models", "crops"):
+            if key in entry:
+                out[key] = self.integer(entry[key], key, line, minimum=1, maximum=100_000)
+        if "dense" in entry:
+            out["dense"] = self.boolean(entry["dense"], "dense", line)
+        if "kind" in entry:
+            if entry["kind"] not in SHARE_KINDS:
+                raise self.fail(f"a share's kind must be one of {', '.join(SHARE_KINDS)}, got "
+                                f"{quoted(entry['kind'])}", line)
+            out["kind"] = entry["kind"]
+        if "at" in entry:
+            out["at"] = self.text(entry["at"], "at", line)
+        return out
 
     def published(self, data, line: int) -> tuple[Published, ...]:
         """The ``published:`` list."""

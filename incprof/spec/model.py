@@ -82,7 +82,12 @@ class Published:
 
 # ------------------------------------------------------------------------------- whole-network figures
 FIGURE_SUFFIXES = "KMG"  # a whole-network figure as printed: 5.713G, 42.68M, 6624904
-QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth")
+QUANTITIES = ("params", "params_with_aux", "macs", "macs_alternative", "depth", "conv_depth",
+              "macs_share", "params_share", "receptive_field", "passes", "accuracy", "speed")
+# Quantities a cost count cannot judge: shown with the verdict "not a cost claim: not checked".
+NOT_COST = ("accuracy", "speed")
+# The layer kinds a share (macs_share, params_share) is of: MobileNet's Table 2 rows.
+SHARE_KINDS = ("1x1 conv", "depthwise conv", "full conv", "linear")
 RELATIONS = ("=", "<", ">")
 
 
@@ -98,6 +103,15 @@ class Claim:
     of: str | None = None  # the claim is about another built-in network
     against: str | None = None  # the claim is a ratio to another built-in network
     line: int = 0
+    # the build judged: a flavour of the network and the multipliers applied to it
+    flavor: str = "paper"
+    width: float | None = None  # the width multiplier (incprof.spec.multipliers.width)
+    resolution: int | None = None  # the input side (incprof.spec.multipliers.resolution)
+    dense: bool = False  # full convs in place of separable ones (incprof.spec.multipliers.dense)
+    kind: str | None = None  # macs_share and params_share: one of SHARE_KINDS
+    at: str | None = None  # receptive_field: the row whose field is claimed
+    models: int | None = None  # passes: the models in an ensemble ...
+    crops: int | None = None  # ... and the crops each model sees per image
 
     @property
     def figure(self) -> PrintedNumber:
@@ -141,6 +155,7 @@ class ArchSpec:
     published: tuple[Published, ...] = ()
     refereed: tuple[Refereed, ...] = ()
     claims: tuple[Claim, ...] = ()  # the paper's headline claims
+    departs: str | None = None  # where the spec as written departs from the paper's figures
     path: str = ""
     # how the printed columns read: {"params": {"K": 1024}, "ops": {"M": 10**6}}
     paper_units: dict = field(default_factory=dict, compare=False)

@@ -12,7 +12,7 @@ from .fields import DEFAULT_UNITS, TEXT_CHARS, kind
 from .layer_reader import DROPPABLE, LayerParser
 from .model import FILTER_COLUMNS, Alternative, ArchSpec, AuxHead, Printed, Row
 
-_TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth",
+_TOP_KEYS = {"name", "title", "source", "year", "input", "defaults", "paper_units", "paper_depth", "departs",
              "rows", "claims", "aux", "flavors", "published", "refereed"}
 _ROW_KEYS = {"name", "type", "patch", "output_size", "depth", "layers", "params", "ops", "note",
              "alternative", "deviation", *FILTER_COLUMNS}
@@ -209,7 +209,7 @@ class Parser(FigureReader, LayerParser):
         published = self.published(data, at("published"))
         depth = data.get("paper_depth")
         name = self.text(data["name"], "name", at("name"))
-        title, source = data.get("title"), data.get("source")
+        title, source, departs = data.get("title"), data.get("source"), data.get("departs")
         return ArchSpec(
             name=name, title=name if title is None else self.text(title, "title", at("title")),
             source="" if source is None else self.text(source, "source", at("source"),
@@ -221,6 +221,8 @@ class Parser(FigureReader, LayerParser):
                 data["year"], "year", at("year"), minimum=1900, maximum=2100),
             flavors=flavors, published=published, claims=self.claims(data, at("claims")),
             refereed=self.refereed(data, at("refereed")),
+            departs=None if departs is None else self.text(departs, "departs", at("departs"),
+                                                           limit=TEXT_CHARS),
             path=self.path,
             paper_units={c: dict(self.units.get(c, DEFAULT_UNITS)) for c in ("params", "ops")})
 

@@ -8,6 +8,7 @@ from ..errors import SpecError, quoted
 from .layer_reader import DROPPABLE
 from .layers import Branches, Conv, Layer, Pool, defaults, leaves, replace_layers
 from .model import ArchSpec, Printed
+from .multipliers import MULTIPLIER_VARIANTS
 
 
 def flavors(spec: ArchSpec) -> tuple[str, ...]:
@@ -402,4 +403,5 @@ VARIANTS = {"reduced": reduced, "naive": naive, "factorized": factorized,
             **{f"lowres_{side}": _variant(
                 lowres, f"The v3 paper's low-resolution network for {side}x{side} inputs "
                 "(section 9): the first layers' strides and pool changed to keep the cost.",
-                side=side) for side in LOWRES_SIDES}}
+                side=side) for side in LOWRES_SIDES},
+            **MULTIPLIER_VARIANTS}

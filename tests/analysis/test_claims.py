@@ -101,3 +101,81 @@ def test_rounding_is_half_up(monkeypatch):
                        (255, "does not hold")):
         values["a"] = a
         assert evaluate(Claim("c", "s", "macs", "2.5x", against="b"), "a")["verdict"] == verdict, a
+
+
+# TF-slim's receptive fields (google-research/receptive_field, receptive_field/RECEPTIVE_FIELD_TABLE.md,
+# commit f12ae8e), typed from that table: (table, our row for its end point, the field).
+TF_SLIM_FIELDS = [("inception_v3", "mixed_7c", 1311), ("inception_v4", "inception_c3", 2071),
+                  ("inception_resnet_v2", "conv2d_7b", 3039), ("bn_inception", "inception_5b", 699),
+                  ("mobilenet_v1", "conv13_pw", 315)]
+
+
+@pytest.mark.parametrize(("arch", "row", "field"), TF_SLIM_FIELDS)
+def test_receptive_fields_match_tf_slims_table(arch, row, field):
+    (claim,) = [c for c in resolve(arch).claims if c.quantity == "receptive_field"]
+    assert (claim.at, claim.value) == (row, str(field))
+    result = evaluate(claim, arch)
+    assert result["computed"] == field and result["verdict"] == "holds"
+
+
+def test_shares_are_of_conv_and_linear_macs_by_kind():
+    """MobileNet's 1x1 convs: the 13 pointwise convs' MACs over the network's, by Table 1."""
+    pointwise = [(32, 64, 112), (64, 128, 56), (128, 128, 56), (128, 256, 28), (256, 256, 28),
+                 (256, 512, 14), *[(512, 512, 14)] * 5, (512, 1024, 7), (1024, 1024, 7)]
+    macs = sum(cin * cout * grid * grid for cin, cout, grid in pointwise)
+    total = 568_740_352  # timm's mobilenetv1_100 under FlopCounterMode (tests/reference)
+    (claim,) = [c for c in resolve("mobilenet_v1").claims
+                if c.quantity == "macs_share" and c.kind == "1x1 conv"]
+    result = evaluate(claim, "mobilenet_v1")
+    assert result["computed"] == round(100 * macs / total, 6)
+    assert result["shown"] == "94.86%" and result["verdict"] == "holds"
+
+
+def test_passes_turn_googlenets_table3_into_macs_per_image():
+    (claim,) = [c for c in resolve("googlenet").claims if c.value == "1008"]
+    result = evaluate(claim, "googlenet")
+    assert result["computed"] == 7 * 144 and result["verdict"] == "holds"
+    assert f"{1008 * 1_582_671_872:,} MACs per image" in result["detail"]
+
+
+def test_accuracy_and_speed_are_not_judged():
+    for name in ("mobilenet_v1", "xception"):
+        for claim in resolve(name).claims:
+            if claim.quantity in ("accuracy", "speed"):
+                result = evaluate(claim, name)
+                assert result["verdict"] == "not a cost claim: not checked"
+                assert result["computed"] is None
+
+
+def test_every_verdict_names_the_build_and_its_departure():
+    (irv2,) = [c for c in resolve("inception_resnet_v2").claims if c.against == "inception_v4"]
+    build = evaluate(irv2, "inception_resnet_v2")["build"]
+    assert build.startswith("inception_resnet_v2, paper flavour; on timm's widths (1088, 2080)")
+    assert "not the paper's (1154, 2048" in build
+    table8 = [evaluate(c, "mobilenet_v1") for c in resolve("mobilenet_v1").claims
+              if c.of == "googlenet" and c.flavor == "torchvision"]
+    assert table8 and all(r["build"].startswith("googlenet, torchvision flavour; ") for r in table8)
+    width = [evaluate(c, "mobilenet_v1") for c in resolve("mobilenet_v1").claims if c.width]
+    assert width and all("width" in r["build"] for r in width)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"claim": "c", "source": "s", "quantity": "macs_share", "value": "9%"}, "one 'kind'"),
+    ({"claim": "c", "source": "s", "quantity": "macs_share", "kind": "1x1 conv", "value": "9M"},
+     "a percentage"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "kind": "pool", "value": "9M"},
+     "kind must be one of"),
+    ({"claim": "c", "source": "s", "quantity": "receptive_field", "value": "9"}, "'at'"),
+    ({"claim": "c", "source": "s", "quantity": "passes", "models": 7, "value": "9"},
+     "'models' and 'crops'"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "width": 2, "value": "9M"},
+     "width multiplier"),
+    ({"claim": "c", "source": "s", "quantity": "accuracy", "against": "t", "value": "70.6%"},
+     "takes no 'against'"),
+    ({"claim": "c", "source": "s", "quantity": "macs", "resolution": 0, "value": "9M"},
+     "resolution must be"),
+])
+def test_bad_build_keys_name_the_line(write_spec, entry, message):
+    text = (DATA_TINY + "claims:\n  - " + repr(entry).replace("'", '"') + "\n")
+    with pytest.raises(SpecError, match=message):
+        load_spec(write_spec(text))

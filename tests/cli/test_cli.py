@@ -215,6 +215,23 @@ def test_compare_csv_and_plot(tmp_path):
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
+def test_compare_mobilenet_multipliers_from_the_cli():
+    """MobileNet's Table 6 width 0.5 network (149M mult-adds, 1.3M params) and Table 4's full-conv
+    one, as variants of --arch mobilenet_v1; at module level a thinned row cannot run on the
+    other's input, and the refusal says what to do."""
+    result = invoke("compare", "mobilenet_v1", "width_0.5", "--arch", "mobilenet_v1",
+                    "--no-verify", "--level", "network", "-f", "csv")
+    assert result.exit_code == 0, result.output
+    total = list(csv.DictReader(io.StringIO(result.stdout)))[-1]
+    assert (total["b_macs"], total["b_params"]) == ("149497088", "1331592")
+    dense = invoke("compare", "mobilenet_v1", "dense", "--arch", "mobilenet_v1", "--no-verify",
+                   "--level", "network", "-f", "csv")
+    assert list(csv.DictReader(io.StringIO(dense.stdout)))[-1]["b_params"] == "29294088"
+    refused = invoke("compare", "mobilenet_v1", "width_0.5", "--arch", "mobilenet_v1",
+                     "--no-verify")
+    assert refused.exit_code == 2 and "--level network" in refused.output
+
+
 def test_compare_with_spec_files_and_text():
     result = invoke("compare", "--spec", str(DATA / "tiny.yaml"), "--spec",
                     str(DATA / "tiny.yaml"), "--no-verify", "--level", "network")

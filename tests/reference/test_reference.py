@@ -1,7 +1,8 @@
 """The reference tier: each built-in network against its reference implementation's own code.
 
-Runs in its own environment (torch 2.14.1, torchvision 0.29.1, timm, pretrainedmodels: see the README's
-test command, whose last step runs `.venv-ref/bin/python -m pytest tests/reference`). For each pair
+Runs in its own environment (torch 2.14.1, torchvision 0.29.1, timm, pretrainedmodels,
+facenet-pytorch: see the README's test command, whose last step runs `.venv-ref/bin/python -m
+pytest tests/reference`). For each pair
 it checks, independently of incprof's own counting:
 - equal parameter counts (the reference model's ``parameters()``);
 - equal conv + linear MACs (the reference model under torch's FlopCounterMode, FLOPs / 2);
@@ -31,10 +32,22 @@ def _torchvision(name: str, **kwargs):
     return getattr(models, name)(weights=None, init_weights=True, **kwargs)
 
 
-def _timm(name: str):
+def _timm(name: str, **kwargs):
     import timm
 
-    return timm.create_model(name, pretrained=False)
+    return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def _facenet_body():
+    """facenet-pytorch's InceptionResnetV1 up to its fifth Inception-ResNet-C block: its stem,
+    blocks and reductions, which have the paper's widths (its sixth block and embedding head are
+    not the paper's; tables/inception_resnet_v1.yaml says how they differ)."""
+    from facenet_pytorch import InceptionResnetV1
+
+    net = InceptionResnetV1(classify=False)
+    return torch.nn.Sequential(net.conv2d_1a, net.conv2d_2a, net.conv2d_2b, net.maxpool_3a,
+                               net.conv2d_3b, net.conv2d_4a, net.conv2d_4b, net.repeat_1,
+                               net.mixed_6a, net.repeat_2, net.mixed_7a, net.repeat_3)
 
 
 def _bninception():
@@ -43,7 +56,8 @@ def _bninception():
     return pretrainedmodels.bninception(num_classes=1000, pretrained=None)
 
 
-# (arch, flavour, the reference model without aux heads, other input side or None).
+# (arch, flavour, the reference model without aux heads, other input side or None[, the spec's
+# last row compared, where the reference covers only the rows up to it]).
 # BN-Inception's Caffe port ends in a fixed 7x7 average pool, so it accepts only 224x224.
 REFERENCES = {
     "googlenet": ("torchvision", lambda: _torchvision("googlenet", aux_logits=False), 256),
@@ -52,13 +66,23 @@ REFERENCES = {
     "inception_resnet_v2": ("paper", lambda: _timm("inception_resnet_v2"), 320),
     "xception": ("paper", lambda: _timm("legacy_xception"), 320),
     "bn_inception": ("caffe", _bninception, None),
+    # timm's mobilenetv1_100 uses ReLU6 (as TF-slim does); the paper's Figure 3 draws ReLU, which
+    # the spec builds, so the reference is made with ReLU for the outputs to be comparable.
+    "mobilenet_v1": ("paper", lambda: _timm("mobilenetv1_100", act_layer="relu"), 256),
+    # No ImageNet Inception-ResNet-v1 exists in torchvision or timm: facenet-pytorch's port of
+    # davidsandberg/facenet (a face-embedding network) is compared up to where it leaves the paper.
+    "inception_resnet_v1": ("paper", _facenet_body, 320, "block8_5"),
 }
 
 
-def _spec(arch: str, flavor: str):
-    """The spec without aux heads, and without its final softmax row (references end in logits)."""
+def _spec(arch: str, flavor: str, last: str | None = None):
+    """The spec without aux heads, and without its final softmax row (references end in logits),
+    or only up to its row ``last``."""
     spec = apply_flavor(resolve(arch), flavor)
-    rows = spec.rows[:-1] if spec.rows[-1].type == "softmax" else spec.rows
+    if last is not None:
+        rows = spec.rows[:[row.name for row in spec.rows].index(last) + 1]
+    else:
+        rows = spec.rows[:-1] if spec.rows[-1].type == "softmax" else spec.rows
     return dataclasses.replace(spec, rows=rows, aux=())
 
 
@@ -75,8 +99,8 @@ def _reference_macs(model: torch.nn.Module, side: int) -> int:
 @pytest.fixture(scope="module", params=sorted(REFERENCES))
 def pair(request):
     torch.manual_seed(0)
-    flavor, make, other = REFERENCES[request.param]
-    return request.param, _spec(request.param, flavor), make().eval(), other
+    flavor, make, other, *last = REFERENCES[request.param]
+    return request.param, _spec(request.param, flavor, *last), make().eval(), other
 
 
 def test_parameter_counts_are_equal(pair):
