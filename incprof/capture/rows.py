@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
+from .inputs import Example, default
+from .inputs import image_shape as example_shape  # noqa: F401 (the referee's import)
 
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
@@ -51,6 +53,7 @@ class Captured:
     method: str
     input_shape: tuple
     model: str
+    inputs: str = ""  # every input, as --input spells it
 
 
 def op_name(target) -> str:
@@ -88,35 +91,20 @@ def node_counts(node) -> tuple[int, int, bool]:
     return *counts, True
 
 
-def example_shape(model, input_size, channels: int = 3, batch_size: int = 1) -> tuple:
-    """(N, C, H, W) of the example input: ``input_size`` (an int or (H, W)), else the model's own
-    default (timm's pretrained_cfg), else 224x224."""
-    if input_size is None:
-        cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
-        size = cfg.get("input_size") if isinstance(cfg, dict) else None
-        input_size = tuple(size[1:]) if size else (224, 224)
-    if isinstance(input_size, int):
-        input_size = (input_size, input_size)
-    return (batch_size, channels, *input_size)
-
-
 def _row_key(path: str, depth: int) -> str:
     return ".".join(path.split(".")[:depth]) if path else ""
 
 
 def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_size: int = 1,
-            label: str | None = None) -> Captured:
-    """Count ``model`` per row (see the module docstring); also counts every row again with
-    FlopCounterMode. Raises UsageError (naming ``label``) for an input the model rejects or a model
-    that does not trace."""
-    import torch
-
+            label: str | None = None, example: Example | None = None) -> Captured:
+    """Count ``model`` per row (see the module docstring) on ``example`` (default: inputs.default);
+    also counts every row again with FlopCounterMode. Raises UsageError (naming ``label``) for an
+    input the model rejects or a model that does not trace."""
     label = label or type(model).__name__
     if depth < 1:
         raise UsageError(f"model {label}: --depth must be 1 or more, got {depth}")
     model = model.eval()
-    shape = example_shape(model, input_size, channels, batch_size)
-    x = torch.zeros(shape)
+    x = example or default(model, input_size, channels, batch_size)
     flop_counts = _flop_counter(model, x, label)
     try:
         nodes, method = list(export_program(model, x, label).graph.nodes), \
@@ -190,16 +178,18 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
             flops -= sum(counted(f"{key}.{child}" if key else child)
                          for child, _ in model.get_submodule(key).named_children())
         row.flop_counter_macs = flops // 2
-    return Captured(list(rows.values()), method, shape, label)
+    return Captured(list(rows.values()), method, x.shape(), label, x.describe())
 
 
 def export_program(model, x, label: str):
-    """``torch.export.export(model, (x,), strict=False)``, with a failure as one UsageError line."""
+    """``torch.export.export(model, args, kwargs, strict=False)`` on ``x`` (an inputs.Example or
+    one tensor), with a failure as one UsageError line."""
     import torch
 
+    x = x if isinstance(x, Example) else Example((x,))
     try:
         with _quiet_torch_logs():
-            return torch.export.export(model, (x,), strict=False)
+            return torch.export.export(model, x.args, x.kwargs, strict=False)
     except Exception as exc:  # any failure to trace is the user's model's, reported in one line
         raise UsageError(f"model {label}: does not trace with torch.export: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
@@ -223,16 +213,16 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def _flop_counter(model, x, label: str) -> dict:
+def _flop_counter(model, x: Example, label: str) -> dict:
     """FlopCounterMode's FLOPs per module name (``ClassName.fqn``), running the model eagerly."""
     from torch.utils.flop_counter import FlopCounterMode
 
     try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
         # down its fused fast path, whose projections FlopCounterMode does not count
         with FlopCounterMode(display=False) as counter:
-            model(x)
+            x.run(model)
     except Exception as exc:  # the model rejected the input: one line naming it
-        raise UsageError(f"model {label}: rejects input {'x'.join(map(str, x.shape))}: "
+        raise UsageError(f"model {label}: rejects input {x.describe()}: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
     return {name: Counter({str(op): n for op, n in ops.items()})
             for name, ops in counter.get_flop_counts().items()}
@@ -253,13 +243,14 @@ def _listed(counts: Counter) -> str:
 
 
 def profile_model_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                          batch_size: int = 1, label: str | None = None) -> Records:
+                          batch_size: int = 1, label: str | None = None,
+                          example: Example | None = None) -> Records:
     """One row per module at ``depth`` (see ``capture``): params, MACs, other ops, FlopCounterMode's
     MACs, calls, output size, op kinds and ops not counted. Totals in ``attrs["totals"]``
     (``not_counted``: op -> calls, excluded from every total; ``flop_counter_agrees``), run facts
     in ``attrs["meta"]``."""
     captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
-                       label=label)
+                       label=label, example=example)
     rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
              "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
              "flop_counter_macs": r.flop_counter_macs,
@@ -274,7 +265,8 @@ def profile_model_records(model, input_size=None, *, channels: int = 3, depth: i
         "not_counted": dict(sorted(missing.items())),
         "shared": [r.name for r in captured.rows if r.calls > 1 or r.shared_params]}
     meta = {"model": captured.model, "class": type(model).__name__, "capture": captured.method,
-            "input": list(captured.input_shape), "batch_size": batch_size, "depth": depth,
+            "input": list(captured.input_shape), "inputs": captured.inputs,
+            "batch_size": captured.input_shape[0] if captured.input_shape else 1, "depth": depth,
             "rules": RULES_TEXT}
     return Records(MODEL_COLUMNS, rows, {"totals": totals, "meta": meta})
 

@@ -21,10 +21,11 @@ from . import compare as cli_compare
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
                       ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
-                      InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
-                      SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
-                      check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
-                      parse_input_size, refuse, timing_options)
+                      InputOpt, InputSizeOpt, InputsOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt,
+                      OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt,
+                      WarmupOpt, WideOpt, check_inputs, check_network, check_timing, check_wide,
+                      load_example, load_model, model_spec, parse_columns, parse_count, parse_input_size,
+                      refuse, timing_options)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
@@ -77,18 +78,27 @@ def ceilings(
                                      max_count=count, max_layers=max_layers)))
 
 
-def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channels: int, depth: int,
-                 batch_size: int, fmt: Format, output: Path | None, wide: bool) -> None:
-    """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
-    disagrees with the graph count."""
+def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: Path | None,
+                 wide: bool, tree: bool) -> None:
+    """`incprof table --model`: the model's rows (or with ``tree`` its module tree), in the format
+    asked; exit 1 when FlopCounterMode disagrees with the graph count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
     with user_errors():
-        df = profile_model_records(load_model(ref, model_arg), input_size, channels=channels,
-                                   depth=depth, batch_size=batch_size, label=ref)
-    write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
-                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df), wide=wide)
+        module = load_model(ref, model_arg)
+        df = profile_model_records(module, depth=depth, label=ref,
+                                   example=load_example(module, *example))
+    if tree:
+        from ..render import tree as render_tree
+
+        write_result(fmt, output, lambda exact, compact: [render_tree.tree_grid(df, exact=exact)],
+                     json=lambda: render_tree.to_json(df), csv=lambda: render_tree.to_csv(df),
+                     wide=wide)
+    else:
+        write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
+                     json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df),
+                     wide=wide)
     if not df.attrs["totals"]["flop_counter_agrees"]:
         fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
              code=1)
@@ -134,6 +144,13 @@ def table(
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
     depth: DepthOpt = 1,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
+    tree: Annotated[bool, typer.Option("--tree", rich_help_panel=MODEL, help="With --model: the "
+                                       "module hierarchy, indented, with params, MACs and other "
+                                       "ops per module and subtotals at each depth; shared, "
+                                       "repeated and never-called modules marked.")] = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -148,12 +165,16 @@ def table(
     check_network(ctx, model)
     check_timing(ctx, latency)
     check_wide(ctx, fmt)
+    check_inputs(ctx, input_, inputs)
     size = parse_input_size(input_size)
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")
-        _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide)
+        _table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
+                     depth, fmt, output, wide, tree)
         return
+    if tree:
+        fail("--tree applies only to --model, without --latency, --plot or --columns")
     if model is not None:  # --latency, --plot, --columns: through the model's exported spec
         with user_errors():
             spec = model_spec(model, model_arg, size, channels, depth)

@@ -118,9 +118,22 @@ DepthOpt = Annotated[int, typer.Option(
     min=1, rich_help_panel=MODEL, help="With --model: rows are the modules at this depth (1: the "
     "top-level children).")]
 
+InputOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input", rich_help_panel=MODEL, help="With --model: an example input of this full shape "
+    "(batch first) and dtype, zeros, SHAPE[:DTYPE] (1x128:int64); NAME=SHAPE[:DTYPE] passes it as "
+    "a keyword (attention_mask=1x128:int64). Repeatable, in call order. Default: an image "
+    "(--input-size, --channels), or a Hugging Face model's inputs from its config.")]
+InputsOpt = Annotated[Optional[str], typer.Option(
+    "--inputs", rich_help_panel=MODEL, help="With --model: file.py:make_inputs (or "
+    "package.module:make_inputs) returning (args, kwargs), a tuple or a dict; given the model if "
+    "it takes an argument. Importing it runs its code.")]
+SeqLenOpt = Annotated[Optional[int], typer.Option(
+    min=1, rich_help_panel=MODEL, help="With an hf:TYPE text model: token ids per sequence "
+    "(default 128).")]
+
 # The options that belong to one kind of network given: a spec (--arch or --spec), or a --model.
 SPEC_ONLY = ("flavor", "aux")
-MODEL_ONLY = ("model_arg", "channels", "depth")
+MODEL_ONLY = ("model_arg", "channels", "depth", "input_", "inputs", "seq_len")
 # The options of --latency.
 TIMING = ("device", "channels_last", "compile_model", "warmup", "repeats", "threads", "max_memory")
 
@@ -218,6 +231,28 @@ def timing_options(latency: bool, device: str, dtype, channels_last: bool, compi
 
     return TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                          compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
+
+
+def check_inputs(ctx: typer.Context, given, factory) -> None:
+    """Refuse what --input or --inputs already say: each other, and the image's options."""
+    if factory:
+        refuse(ctx, ("input_",), "does not apply with --inputs, which makes every input")
+    if given or factory:
+        refuse(ctx, ("input_size", "channels", "seq_len", "batch_size"), "does not apply with "
+               "--input/--inputs, whose shapes are given whole (batch first)")
+
+
+def load_example(model, given=None, factory=None, input_size=None, channels: int = 3,
+                 batch_size: int = 1, seq_len: int | None = None):
+    """The example inputs (capture.inputs.Example) a --model runs on: --inputs, --input, or its
+    default (an image, or a Hugging Face model's inputs from its config)."""
+    from ..capture import inputs
+
+    if factory:
+        return inputs.from_factory(factory, model)
+    if given:
+        return inputs.zeros(inputs.parse_inputs(given))
+    return inputs.default(model, input_size, channels, batch_size, seq_len)
 
 
 def load_model(ref: str, model_arg):

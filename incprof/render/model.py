@@ -11,8 +11,7 @@ from .grid import Grid, commas, grid_markdown, grid_text, json_text, rows_csv
 def summary_lines(records: Records) -> list[str]:
     """Totals, what they exclude, shared modules, the FlopCounterMode check and the rules."""
     t, meta = records.attrs["totals"], records.attrs["meta"]
-    n, c, *hw = meta["input"]
-    lines = [f"{meta['model']} ({meta['class']}), input {'x'.join(map(str, hw))}x{c}, batch {n}, "
+    lines = [f"{meta['model']} ({meta['class']}), {input_text(meta)}, "
              f"rows: modules at depth {meta['depth']}, captured with {meta['capture']}.",
              f"Total: params {t['params']:,} ({human(t['params'])}), MACs {t['macs']:,} "
              f"({human(t['macs'])}), other ops {t['other_ops']:,}."]
@@ -36,6 +35,16 @@ def summary_lines(records: Records) -> list[str]:
                   f"{t['flop_counter_macs']:,} MACs against {t['macs']:,}."))
     lines.append("Rules: " + meta["rules"])
     return lines
+
+
+def input_text(meta: dict) -> str:
+    """'input 224x224x3, batch 1' for one image (as the specs print it); else every input as
+    --input spells it: 'inputs input_ids=1x128:int64, batch 1'."""
+    shape, inputs = meta["input"], meta.get("inputs", "")
+    if len(shape) == 4 and inputs in ("", "x".join(map(str, shape))):
+        n, c, h, w = shape
+        return f"input {h}x{w}x{c}, batch {n}"
+    return f"inputs {inputs}, batch {meta['batch_size']}"
 
 
 def model_grid(records: Records, exact: bool = False) -> Grid:
