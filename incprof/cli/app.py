@@ -79,21 +79,26 @@ def ceilings(
 
 
 def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: Path | None,
-                 wide: bool, tree: bool) -> None:
-    """`incprof table --model`: the model's rows (or with ``tree`` its module tree), in the format
-    asked; exit 1 when FlopCounterMode disagrees with the graph count."""
+                 wide: bool, tree: int | None) -> None:
+    """`incprof table --model`: the model's rows (or with ``tree``, 0 for every depth, its module
+    tree), in the format asked; exit 1 when FlopCounterMode disagrees with the graph count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
     with user_errors():
         module = load_model(ref, model_arg)
-        df = profile_model_records(module, depth=depth, label=ref,
-                                   example=load_example(module, *example))
-    if tree:
-        from ..render import tree as render_tree
+        example = load_example(module, *example)
+        if tree is not None:
+            from ..capture.tree import tree_records
+            from ..render import tree as render_tree
 
-        write_result(fmt, output, lambda exact, compact: [render_tree.tree_grid(df, exact=exact)],
-                     json=lambda: render_tree.to_json(df), csv=lambda: render_tree.to_csv(df),
+            records = tree_records(module, example, max_depth=tree or None, label=ref)
+            df = records.attrs["profile"]
+        else:
+            df = profile_model_records(module, depth=depth, label=ref, example=example)
+    if tree is not None:
+        write_result(fmt, output, lambda exact, compact: [render_tree.tree_grid(records, exact=exact)],
+                     json=lambda: render_tree.to_json(records), csv=lambda: render_tree.to_csv(records),
                      wide=wide)
     else:
         write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
@@ -150,7 +155,8 @@ def table(
     tree: Annotated[bool, typer.Option("--tree", rich_help_panel=MODEL, help="With --model: the "
                                        "module hierarchy, indented, with params, MACs and other "
                                        "ops per module and subtotals at each depth; shared, "
-                                       "repeated and never-called modules marked.")] = False,
+                                       "repeated and never-called modules marked. Down to "
+                                       "--depth if given, else every depth.")] = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
 
@@ -170,8 +176,9 @@ def table(
     if model is not None and not (latency or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")
+        given = ctx.get_parameter_source("depth").name == "COMMANDLINE"
         _table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
-                     depth, fmt, output, wide, tree)
+                     depth, fmt, output, wide, (depth if given else 0) if tree else None)
         return
     if tree:
         fail("--tree applies only to --model, without --latency, --plot or --columns")

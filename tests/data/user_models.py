@@ -185,3 +185,23 @@ def tagger():
 def tagger_inputs():
     """--inputs for the Tagger: ids of 2 sequences of 6 tokens, and their mask, as (args, kwargs)."""
     return (torch.zeros(2, 6, dtype=torch.int64),), {"mask": torch.ones(2, 6)}
+
+
+class Aliased(nn.Module):
+    """A linear reached under two names and called twice, a head never called, a Sequential."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 8)
+        self.shared = nn.Linear(8, 8)
+        self.alias = self.shared
+        self.unused = nn.Linear(8, 100)
+        self.body = nn.Sequential(nn.ReLU(), nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.body(self.alias(self.shared(self.a(x))))
+
+
+def aliased():
+    """The Aliased model."""
+    return Aliased()
