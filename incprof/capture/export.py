@@ -80,7 +80,8 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
     label = label or type(model).__name__
     model = model.eval()
     shape = example_shape(model, input_size, channels)
-    graph = Graph(export_program(model, torch.zeros(shape), label), depth, label)
+    program = export_program(model, torch.zeros(shape), label)
+    graph = Graph(program, depth, label)
     writer = _Writer(graph)
     items = writer.sequence(graph.start, graph.output)
     for node in graph.inputs:
@@ -108,15 +109,48 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
         spec_rows.append({"name": name, "type": " + ".join(dict.fromkeys(kinds)),
                           "layers": clean(row["layers"])})
     return {"name": label, "title": f"{label}, exported by incprof",
-            "input": [shape[1], shape[2], shape[3]], "rows": spec_rows}
+            "input": [shape[1], shape[2], shape[3]], "rows": spec_rows,
+            "_dropped": _unused(model, program)}
+
+
+def _unused(model, program) -> dict:
+    """The modules whose parameters the graph never reads, each named by its outermost module
+    that holds only such parameters, with their params: the modules that never ran on the example
+    (an aux head in eval), which a spec cannot hold."""
+    owners = {s.arg.name: s.target for s in program.graph_signature.input_specs
+              if s.kind.name == "PARAMETER"}
+    unused = {owners[node.name] for node in program.graph.nodes
+              if node.op == "placeholder" and node.name in owners and not node.users}
+    dropped: dict = {}
+    for fqn in sorted(unused, key=list(owners.values()).index):
+        parts = fqn.split(".")
+        for n in range(1, len(parts) + 1):  # the outermost module whose params are all unused
+            key = ".".join(parts[:n])
+            inside = [name for name in owners.values() if name == key or name.startswith(key + ".")]
+            if all(name in unused for name in inside):
+                break
+        dropped[key] = dropped.get(key, 0) + model.get_parameter(fqn).numel()
+    return dropped
+
+
+def dropped_line(data: dict) -> str | None:
+    """One line naming what an export left out (``export_spec``'s never-run modules) and its
+    params, or None when it left out nothing."""
+    dropped = data.get("_dropped") or {}
+    if not dropped:
+        return None
+    return (f"not exported: {', '.join(dropped)} (never run on the example input, e.g. aux heads "
+            f"in eval): {sum(dropped.values()):,} params the spec does not have")
 
 
 def to_yaml(data: dict) -> str:
     """A spec as YAML text that incprof's parser reads back (layers in flow style)."""
     import yaml
 
-    head = {k: v for k, v in data.items() if k != "rows"}
-    text = yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=100)
+    head = {k: v for k, v in data.items() if k != "rows" and not k.startswith("_")}
+    note = dropped_line(data)
+    text = f"# {note}\n" if note else ""
+    text += yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=100)
     text += "rows:\n"
     for row in data["rows"]:
         text += f"  - name: {_scalar(row['name'])}\n    type: {_scalar(row['type'])}\n    layers:\n"
@@ -176,11 +210,14 @@ def _use_order(module, example, label: str) -> list[str]:
 
 
 def spec_of_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                  label: str | None = None):
+                  label: str | None = None, notes: list | None = None):
     """The ArchSpec of ``model`` (``export_spec`` read back by the spec parser), so that every
-    spec view (compare, variants, sweep, bench, latency) works on it."""
+    spec view (compare, variants, sweep, bench, latency) works on it; what the spec leaves out
+    (``dropped_line``) is appended to ``notes``."""
     from ..spec.registry import parse_spec
 
     label = label or type(model).__name__
-    return parse_spec(export_spec(model, input_size, channels=channels, depth=depth, label=label),
-                      label)
+    data = export_spec(model, input_size, channels=channels, depth=depth, label=label)
+    if notes is not None and dropped_line(data):
+        notes.append(dropped_line(data))
+    return parse_spec({k: v for k, v in data.items() if not k.startswith("_")}, label)

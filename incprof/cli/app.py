@@ -27,7 +27,7 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       load_example, load_model, model_spec, parse_columns, parse_count, parse_input_size,
                       refuse, timing_options)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
-from .shell import App, Group, fail, unwritten, user_errors
+from .shell import App, Group, fail, say, unwritten, user_errors
 
 app = App(
     name="incprof",
@@ -227,15 +227,19 @@ def export_model(
     """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
 
     Where the model has a layer the schema cannot express, the error names the first such node.
+    Modules that never run on the example (aux heads in eval) are left out, named in one line with
+    their params.
     Example: incprof export --model torchvision:googlenet -o googlenet.yaml
     """
-    from ..capture.export import export_spec, to_yaml
+    from ..capture.export import dropped_line, export_spec, to_yaml
 
     size = parse_input_size(input_size)
     with user_errors():
         data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
                            label=model)
     emit(to_yaml(data), output)
+    if dropped_line(data):
+        say(dropped_line(data), prefix="note: ")
 
 
 def report(

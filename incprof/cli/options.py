@@ -265,6 +265,11 @@ def load_model(ref: str, model_arg):
 def model_spec(ref: str, model_arg, input_size=None, channels: int = 3, depth: int = 1):
     """The spec of a --model reference (export.spec_of_model), for the views that take specs."""
     from ..capture.export import spec_of_model
+    from .shell import say
 
-    return spec_of_model(load_model(ref, model_arg), input_size, channels=channels, depth=depth,
-                         label=ref)
+    notes: list = []
+    spec = spec_of_model(load_model(ref, model_arg), input_size, channels=channels, depth=depth,
+                         label=ref, notes=notes)
+    for note in notes:
+        say(f"{ref}: {note}", prefix="note: ")
+    return spec

@@ -74,3 +74,20 @@ def test_cli_export_error_is_one_line():
                                  "--input-size", "16"])
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "hardswish" in result.stderr
+
+
+def test_a_never_run_head_is_named_with_its_params(tmp_path):
+    model = user_models().with_aux()
+    data = export_spec(model, 16, depth=2)
+    aux_params = (16 * 4 + 4) + (4 * 7 * 7 * 5 + 5)  # its 1x1 conv and its linear
+    assert data["_dropped"] == {"aux": aux_params}
+    path = tmp_path / "net.yaml"
+    path.write_text(to_yaml(data))
+    assert path.read_text().startswith(f"# not exported: aux (never run on the example input, e.g. "
+                                       f"aux heads in eval): {aux_params:,} params")
+    spec_params = sum(rc.counts.params for rc in count_spec(load_spec(path)))
+    assert spec_params + aux_params == sum(p.numel() for p in model.parameters())
+    result = runner.invoke(app, ["export", "--model", f"{MODELS}:with_aux", "--input-size", "16"])
+    assert result.exit_code == 0 and "not exported: aux" in result.stderr, result.output
+    nothing = export_spec(user_models().inception_like(), 16)
+    assert nothing["_dropped"] == {}

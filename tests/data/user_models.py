@@ -205,3 +205,20 @@ class Aliased(nn.Module):
 def aliased():
     """The Aliased model."""
     return Aliased()
+
+
+class WithAux(nn.Module):
+    """The Inception-like network, and an auxiliary head that eval never runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = inception_like()
+        self.aux = nn.Sequential(nn.Conv2d(16, 4, 1), nn.Flatten(), nn.Linear(4 * 7 * 7, 5))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def with_aux():
+    """The WithAux model."""
+    return WithAux()
