@@ -24,7 +24,7 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       InputOpt, InputSizeOpt, InputsOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt,
                       OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt,
                       WarmupOpt, WideOpt, check_inputs, check_network, check_timing, check_wide,
-                      load_example, load_model, model_spec, parse_columns, parse_count, parse_input_size,
+                      load_example, load_model, parse_columns, parse_count, parse_input_size,
                       refuse, timing_options)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
 from .shell import App, Group, fail, say, unwritten, user_errors
@@ -79,9 +79,10 @@ def ceilings(
 
 
 def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: Path | None,
-                 wide: bool, tree: int | None) -> None:
+                 wide: bool, tree: int | None, views: dict) -> None:
     """`incprof table --model`: the model's rows (or with ``tree``, 0 for every depth, its module
-    tree), in the format asked; exit 1 when FlopCounterMode disagrees with the graph count."""
+    tree; with ``views``, their columns, plot and latency), in the format asked; exit 1 when
+    FlopCounterMode disagrees with the graph count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
@@ -96,6 +97,19 @@ def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: 
             df = records.attrs["profile"]
         else:
             df = profile_model_records(module, depth=depth, label=ref, example=example)
+        if views["columns"] or views["latency"]:
+            from ..analysis.model_views import model_views
+
+            with progress("timing rows" if views["latency"] else "counting"):
+                df = model_views(df, module, example, columns=views["columns"],
+                                 dtype=views["dtype"], latency=views["latency"])
+        if views["plot"] is not None:
+            from ..records import Records
+            from ..render.plot import rows_params_macs_bars
+
+            draw(rows_params_macs_bars, views["plot"], Records(df.columns, [
+                dict(r, aux=False) for r in df.rows], {**df.attrs, "meta": {
+                    **df.attrs["meta"], "title": ref}}))
     if tree is not None:
         write_result(fmt, output, lambda exact, compact: [render_tree.tree_grid(records, exact=exact)],
                      json=lambda: render_tree.to_json(records), csv=lambda: render_tree.to_csv(records),
@@ -173,24 +187,23 @@ def table(
     check_wide(ctx, fmt)
     check_inputs(ctx, input_, inputs)
     size = parse_input_size(input_size)
-    if model is not None and not (latency or plot or columns):
-        refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
-               "exported spec, with --latency, --plot or --columns")
-        given = ctx.get_parameter_source("depth").name == "COMMANDLINE"
-        _table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
-                     depth, fmt, output, wide, (depth if given else 0) if tree else None)
-        return
-    if tree:
-        fail("--tree applies only to --model, without --latency, --plot or --columns")
-    if model is not None:  # --latency, --plot, --columns: through the model's exported spec
-        with user_errors():
-            spec = model_spec(model, model_arg, size, channels, depth)
-
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
                             threads)
     check_plot(plot)
     check_outputs(output, plot)
+    if model is not None:  # every view from the model's captured rows
+        refuse(ctx, ("verify", "bottleneck_factor", "max_memory"), "applies to specs; a --model "
+               "is counted from its captured graph")
+        if tree and (latency or plot or columns):
+            fail("--tree does not combine with --latency, --plot or --columns")
+        given = ctx.get_parameter_source("depth").name == "COMMANDLINE"
+        _table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
+                     depth, fmt, output, wide, (depth if given else 0) if tree else None,
+                     {"columns": groups, "dtype": dtype.value, "latency": timing, "plot": plot})
+        return
+    if tree:
+        fail("--tree applies only to --model")
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
             spec or arch, flavor=flavor, aux=aux, input_size=size,
@@ -319,6 +332,9 @@ def check(
                                                     "1.6G.")] = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Exit 1 with a one-line reason when a spec exceeds a budget, 0 with the figures otherwise.
 
@@ -328,14 +344,19 @@ def check(
     from ..capture.rows import profile_model_records
 
     check_network(ctx, model)
+    check_inputs(ctx, input_, inputs)
     if max_params is None and max_macs is None:
         fail("give at least one budget: --max-params and/or --max-macs")
     params_limit = parse_count(max_params, "--max-params") if max_params else None
     macs_limit = parse_count(max_macs, "--max-macs") if max_macs else None
     with user_errors():
         size = parse_input_size(input_size)
-        df = (profile_model_records(load_model(model, model_arg), size) if model else
-              profile_records(spec or arch, flavor=flavor, aux=False, input_size=size))
+        if model:
+            module = load_model(model, model_arg)
+            df = profile_model_records(module, label=model, example=load_example(
+                module, input_, inputs, size, seq_len=seq_len))
+        else:
+            df = profile_records(spec or arch, flavor=flavor, aux=False, input_size=size)
     name = model or (str(spec) if spec else arch)
     budgets = check_budgets(df.attrs["totals"], params_limit, macs_limit)
     for b in budgets:

@@ -133,7 +133,7 @@ SeqLenOpt = Annotated[Optional[int], typer.Option(
 
 # The options that belong to one kind of network given: a spec (--arch or --spec), or a --model.
 SPEC_ONLY = ("flavor", "aux")
-MODEL_ONLY = ("model_arg", "channels", "depth", "input_", "inputs", "seq_len")
+MODEL_ONLY = ("model_arg", "channels", "depth", "input_", "inputs", "seq_len", "seq_lens")
 # The options of --latency.
 TIMING = ("device", "channels_last", "compile_model", "warmup", "repeats", "threads", "max_memory")
 
