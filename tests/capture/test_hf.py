@@ -102,3 +102,12 @@ def test_hf_errors_are_one_line(args, reason):
     result = invoke("table", *args)
     assert result.exit_code == 2 and reason in result.stderr, result.output
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_sequence_lengths():
+    result = invoke("sweep", "--model", "hf:bert", *BERT, "--seq-lens", "8,16", "-f", "csv")
+    assert result.exit_code == 0, result.output
+    data = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["input"] for r in data] == ["input_ids=1x8:int64", "input_ids=1x16:int64"]
+    for s, r in zip((8, 16), data):
+        assert int(r["macs"]) == s * (4 * H * H + 2 * H * FF) + attention(s, s, H) + H * H
