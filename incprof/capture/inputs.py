@@ -218,17 +218,23 @@ def from_factory(ref: str, model=None) -> Example:
                      "(args, kwargs), a tuple of args, a dict of kwargs or a tensor")
 
 
-def outputs(value) -> list:
-    """Every tensor in a model's output, in order: a tensor, tuples and lists, dicts, and
-    dataclasses (Hugging Face's ModelOutput is an OrderedDict dataclass)."""
+def register_outputs(value) -> None:
+    """Let torch.export return a model's output of any structure: tensors, tuples and lists, dicts
+    and dataclasses (Hugging Face's ModelOutput is registered by transformers itself); each
+    dataclass type not yet known to torch's pytree is registered as one, once."""
     import dataclasses
 
-    if _is_tensor(value):
-        return [value]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in outputs(v)]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in outputs(v)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [t for f in dataclasses.fields(value) for t in outputs(getattr(value, f.name))]
-    return []
+        for v in value.values():
+            register_outputs(v)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            register_outputs(v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        from torch.export import register_dataclass
+        from torch.utils._pytree import SUPPORTED_NODES
+
+        if type(value) not in SUPPORTED_NODES:
+            register_dataclass(type(value))
+        for f in dataclasses.fields(value):
+            register_outputs(getattr(value, f.name))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
-from .inputs import Example, default
+from .inputs import Example, default, register_outputs
 from .inputs import image_shape as example_shape  # noqa: F401 (the referee's import)
 
 # A model profile's columns, in order: one row per module at the chosen depth.
@@ -220,7 +220,7 @@ def _flop_counter(model, x: Example, label: str) -> dict:
     try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
         # down its fused fast path, whose projections FlopCounterMode does not count
         with FlopCounterMode(display=False) as counter:
-            x.run(model)
+            register_outputs(x.run(model))  # so that torch.export can return it
     except Exception as exc:  # the model rejected the input: one line naming it
         raise UsageError(f"model {label}: rejects input {x.describe()}: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
