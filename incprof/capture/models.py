@@ -19,8 +19,9 @@ from ..errors import UsageError
 
 
 def parse_model_args(pairs) -> dict:
-    """['depth=3', 'scale=0.5', 'aux=false', 'name=x'] -> {'depth': 3, 'scale': 0.5, 'aux': False,
-    'name': 'x'}: each value as an int, a float, a bool (true/false) or else a string."""
+    """['depth=3', 'scale=0.5', 'aux=false', 'name=x', 'depths=[1,2]'] -> {'depth': 3, 'scale': 0.5,
+    'aux': False, 'name': 'x', 'depths': [1, 2]}: each value as an int, a float, a bool
+    (true/false), a JSON list, or else a string."""
     out = {}
     for pair in pairs or ():
         key, sep, text = pair.partition("=")
@@ -33,6 +34,13 @@ def parse_model_args(pairs) -> dict:
 def _value(text: str):
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
+    if text.startswith("["):  # a list, as JSON: [1, 2, 2] (a config's depths)
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
     for kind in (int, float):
         try:
             return kind(text)

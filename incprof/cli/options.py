@@ -107,11 +107,12 @@ MaxMemoryOpt = Annotated[Optional[str], typer.Option(
     "many bytes, e.g. 8G. Default: half the available memory.")]
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", "-m", rich_help_panel=MODEL, help="The network as any nn.Module, in place of "
-    "--arch and --spec: torchvision:NAME, timm:NAME (no pretrained weights), "
-    "path/to/file.py:factory or package.module:factory. Importing a file or module runs its code.")]
+    "--arch and --spec: torchvision:NAME, timm:NAME (no pretrained weights), hf:TYPE (a "
+    "transformers model from its default config, offline), path/to/file.py:factory or "
+    "package.module:factory. Importing a file or module runs its code.")]
 ModelArgOpt = Annotated[Optional[list[str]], typer.Option(
     "--model-arg", rich_help_panel=MODEL, help="key=value for the --model factory (int, float, "
-    "true/false or text); repeatable.")]
+    "true/false, a JSON list or text), or for hf:TYPE a config field; repeatable.")]
 ChannelsOpt = Annotated[int, typer.Option(
     min=1, rich_help_panel=MODEL, help="With --model: channels of the example input.")]
 DepthOpt = Annotated[int, typer.Option(

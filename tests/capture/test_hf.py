@@ -111,3 +111,9 @@ def test_sweep_sequence_lengths():
     assert [r["input"] for r in data] == ["input_ids=1x8:int64", "input_ids=1x16:int64"]
     for s, r in zip((8, 16), data):
         assert int(r["macs"]) == s * (4 * H * H + 2 * H * FF) + attention(s, s, H) + H * H
+
+
+def test_list_fields_are_json():
+    from incprof.capture.models import parse_model_args
+
+    assert parse_model_args(["depths=[1, 2]", "name=[x"]) == {"depths": [1, 2], "name": "[x"}
