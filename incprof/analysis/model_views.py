@@ -65,8 +65,8 @@ def compare_profiles_records(a: Records, b: Records, labels: tuple[str, str]) ->
             record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
         record = _derived(record)
         rows.append({column: record.get(column) for column in NETWORK_COLUMNS})
-    title = {side: p.attrs["meta"].get("title") or f"{p.attrs['meta']['model']} "
-             f"({p.attrs['meta']['class']}, {p.attrs['meta'].get('inputs', '')})"
+    title = {side: p.attrs["meta"].get("title") or f"{p.attrs['meta']['class']} on "
+             f"{p.attrs['meta']['inputs']}, rows at depth {p.attrs['meta']['depth']}"
              for side, p in (("a", a), ("b", b))}
     meta = {"a": labels[0], "b": labels[1], "a_spec": labels[0], "b_spec": labels[1],
             "a_title": title["a"], "b_title": title["b"], "level": "network",

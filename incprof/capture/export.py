@@ -72,9 +72,10 @@ class _Writer:
 
 
 def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                label: str | None = None) -> dict:
+                label: str | None = None, left_out: dict | None = None) -> dict:
     """The spec of ``model`` as plain data (write it with ``to_yaml``), or a UsageError naming
-    the first node that cannot be expressed and why."""
+    the first node that cannot be expressed and why. The modules the spec cannot hold (never run
+    on the example) go into ``left_out``: name -> params."""
     import torch
 
     label = label or type(model).__name__
@@ -108,9 +109,10 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
                  type(model).__name__ for k in row["_keys"]]
         spec_rows.append({"name": name, "type": " + ".join(dict.fromkeys(kinds)),
                           "layers": clean(row["layers"])})
+    if left_out is not None:
+        left_out.update(_unused(model, program))
     return {"name": label, "title": f"{label}, exported by incprof",
-            "input": [shape[1], shape[2], shape[3]], "rows": spec_rows,
-            "_dropped": _unused(model, program)}
+            "input": [shape[1], shape[2], shape[3]], "rows": spec_rows}
 
 
 def _unused(model, program) -> dict:
@@ -133,22 +135,22 @@ def _unused(model, program) -> dict:
     return dropped
 
 
-def dropped_line(data: dict) -> str | None:
-    """One line naming what an export left out (``export_spec``'s never-run modules) and its
-    params, or None when it left out nothing."""
-    dropped = data.get("_dropped") or {}
+def dropped_line(dropped: dict) -> str | None:
+    """One line naming what an export left out (``export_spec``'s ``left_out``) and its params, or
+    None when it left out nothing."""
     if not dropped:
         return None
     return (f"not exported: {', '.join(dropped)} (never run on the example input, e.g. aux heads "
             f"in eval): {sum(dropped.values()):,} params the spec does not have")
 
 
-def to_yaml(data: dict) -> str:
-    """A spec as YAML text that incprof's parser reads back (layers in flow style)."""
+def to_yaml(data: dict, left_out: dict | None = None) -> str:
+    """A spec as YAML text that incprof's parser reads back (layers in flow style), led by a
+    comment naming what the export left out (``export_spec``'s ``left_out``), if anything."""
     import yaml
 
-    head = {k: v for k, v in data.items() if k != "rows" and not k.startswith("_")}
-    note = dropped_line(data)
+    head = {k: v for k, v in data.items() if k != "rows"}
+    note = dropped_line(left_out or {})
     text = f"# {note}\n" if note else ""
     text += yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=100)
     text += "rows:\n"
@@ -217,7 +219,9 @@ def spec_of_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
     from ..spec.registry import parse_spec
 
     label = label or type(model).__name__
-    data = export_spec(model, input_size, channels=channels, depth=depth, label=label)
-    if notes is not None and dropped_line(data):
-        notes.append(dropped_line(data))
-    return parse_spec({k: v for k, v in data.items() if not k.startswith("_")}, label)
+    left_out: dict = {}
+    data = export_spec(model, input_size, channels=channels, depth=depth, label=label,
+                       left_out=left_out)
+    if notes is not None and dropped_line(left_out):
+        notes.append(dropped_line(left_out))
+    return parse_spec(data, label)

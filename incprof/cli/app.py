@@ -249,12 +249,13 @@ def export_model(
     from ..capture.export import dropped_line, export_spec, to_yaml
 
     size = parse_input_size(input_size)
+    left_out: dict = {}
     with user_errors():
         data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
-                           label=model)
-    emit(to_yaml(data), output)
-    if dropped_line(data):
-        say(dropped_line(data), prefix="note: ")
+                           label=model, left_out=left_out)
+    emit(to_yaml(data, left_out), output)
+    if dropped_line(left_out):
+        say(dropped_line(left_out), prefix="note: ")
 
 
 def report(

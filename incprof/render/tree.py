@@ -16,12 +16,14 @@ def tree_summary(records: Records) -> list[str]:
     summary (inputs, not counted, FlopCounterMode, rules)."""
     total = records.rows[0]["macs"]
     lines = ["Each module's params, MACs and other ops are its subtotal: its own ops and every "
-             "module under it (shared params once, MACs per call); calls on this example."]
+             "module under it (shared params once, MACs per call; a module reached under several "
+             "names is shown once, under its first, with all its calls); calls on this example."]
     for depth, macs in records.attrs["depths"].items():
         if depth:
             rest = total - macs
-            lines.append(f"depth {depth}: the modules' MACs sum to {macs:,} of {total:,}"
-                         + (f"; {rest:,} run in their parents' own ops." if rest else "."))
+            lines.append(f"depth {depth}: its modules' MACs sum to {macs:,} of {total:,}"
+                         + (f"; the other {rest:,} run above this depth (in a shallower leaf, or "
+                            "a parent's own ops)." if rest else "."))
     profile = records.attrs["profile"]
     return lines + [line for line in summary_lines(profile)
                     if not line.startswith(("shared:", "never called"))]
