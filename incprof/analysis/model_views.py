@@ -24,13 +24,17 @@ BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 def sweep_model_records(model, examples: list, *, label: str, latency=None) -> Records:
     """One row per (name, Example) in ``examples``: params, MACs and the last row's output from the
-    model's rows, or why the model refused that input; ``latency`` (nn.latency.TimingOptions) also
-    times the whole model on each."""
+    model's rows, or why the model refused that input (or, given as text for the Example, why
+    there is none); ``latency`` (nn.latency.TimingOptions) also times the whole model on each."""
     from ..capture.rows import profile_model_records
 
     records, env = [], None
     for name, example in examples:
         record = {"input": name, "valid": True, **dict.fromkeys(MODEL_SWEEP_COLUMNS[2:])}
+        if isinstance(example, str):
+            record.update(valid=False, reason=example)
+            records.append(record)
+            continue
         try:
             profile = profile_model_records(model, label=label, example=example)
         except UsageError as exc:

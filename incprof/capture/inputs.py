@@ -173,6 +173,11 @@ def default(model, input_size=None, channels: int = 3, batch_size: int = 1,
         if input_size is not None:
             raise UsageError(f"--input-size does not apply to {type(model).__name__}, which takes "
                              "token ids: use --seq-len")
+        longest = getattr(config, "max_position_embeddings", None)
+        if isinstance(longest, int) and (seq_len or DEFAULT_SEQ_LEN) > longest:
+            raise UsageError(f"--seq-len {seq_len or DEFAULT_SEQ_LEN} is longer than the "
+                             f"{longest} positions of {type(model).__name__}'s config "
+                             "(max_position_embeddings)")
         ids = torch.zeros(batch_size, seq_len or DEFAULT_SEQ_LEN, dtype=torch.int64)
         kwargs = {"input_ids": ids}
         if getattr(config, "is_encoder_decoder", False):

@@ -100,7 +100,23 @@ def _hf(ref: str, model_type: str, fields: dict):
     except Exception as exc:
         raise UsageError(f"model {ref!r}: the config refused the fields: {type(exc).__name__}: "
                          f"{_line(exc)}") from None
+    _check_size(ref, transformers, config)
     return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
+
+
+def _check_size(ref: str, transformers, config) -> None:
+    """Refuse, before allocating it, a model whose float32 weights would take more than half the
+    memory left (a default config is often the full-size model: Llama's has 6.7B params)."""
+    import torch
+
+    from ..count.limits import available_bytes
+
+    with torch.device("meta"):
+        params = sum(p.numel() for p in transformers.AutoModel.from_config(config).parameters())
+    if params * 4 > available_bytes() // 2:
+        raise UsageError(f"model {ref!r}: {params:,} params ({params * 4 / 1e9:.1f} GB in float32) "
+                         "do not fit in half the memory left; make the config smaller with "
+                         "--model-arg (num_hidden_layers=2, hidden_size=256, ...)")
 
 
 def _zoo(ref: str, library: str, name: str, kwargs: dict):

@@ -338,13 +338,16 @@ def sweep_sizes(
 
         with user_errors():
             module = load_model(model, model_arg)
+            if lengths:
+                load_example(module, seq_len=1)  # refuses --seq-lens for a model without tokens
             examples = []
             for n in lengths or sides:
                 try:
                     example = load_example(module, channels=channels, **(
                         {"seq_len": n} if lengths else {"input_size": (n, n)}))
-                except UsageError as exc:
-                    fail(str(exc))
+                except UsageError as exc:  # this input is not valid: its row says why
+                    examples.append((f"{n} tokens" if lengths else f"{n}x{n}", str(exc)))
+                    continue
                 examples.append((example.describe() if lengths else  # as a spec prints an image
                                  f"{n}x{n}x{example.shape()[1]}", example))
             df = sweep_model_records(module, examples, label=model, latency=timing)

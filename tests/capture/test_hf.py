@@ -117,3 +117,22 @@ def test_list_fields_are_json():
     from incprof.capture.models import parse_model_args
 
     assert parse_model_args(["depths=[1, 2]", "name=[x"]) == {"depths": [1, 2], "name": "[x"}
+
+
+def test_a_config_too_large_for_memory_is_refused_before_it_is_built(monkeypatch):
+    import incprof.count.limits as limits
+
+    monkeypatch.setattr(limits, "available_bytes", lambda: 1000)
+    result = invoke("table", "--model", "hf:bert", *BERT)
+    assert result.exit_code == 2 and "do not fit in half the memory left" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_sequence_longer_than_the_positions_is_one_line_or_one_sweep_row():
+    short = [*BERT, "--model-arg", "max_position_embeddings=16"]
+    result = invoke("table", "--model", "hf:bert", *short, "--seq-len", "17")
+    assert result.exit_code == 2 and "longer than the 16 positions" in result.stderr
+    swept = invoke("sweep", "--model", "hf:bert", *short, "--seq-lens", "16,17", "-f", "csv")
+    data = list(csv.DictReader(io.StringIO(swept.stdout)))
+    assert [(r["input"], r["valid"]) for r in data] == [("input_ids=1x16:int64", "True"),
+                                                          ("17 tokens", "False")]
