@@ -13,7 +13,7 @@ from ..spec.variants import VARIANTS
 from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsOpt,
                       ChannelsLastOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt,
                       ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt,
-                      DepthOpt,
+                      DepthOpt, InputOpt, InputsOpt, SeqLenOpt, check_inputs,
                       WarmupOpt, WideOpt, check_network, check_timing, check_wide, load_example, load_model,
                       model_spec, parse_count, parse_int_list, parse_sizes, refuse, timing_options)
 from .output import check_outputs, check_plot, draw, write_result
@@ -68,6 +68,9 @@ def compare(
         "exported spec. Repeatable. Importing a file or module runs its code.")] = None,
     model_arg: ModelArgOpt = None,
     depth: DepthOpt = 1,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
@@ -99,11 +102,13 @@ def compare(
         refuse(ctx, ("latency", "plot"), "applies to specs: --model sides are "
                "compared from their captured rows, whole networks (--level module goes through "
                "their exported specs)")
-        _compare_rows(sides, models, model_arg, depth, batch_size, fmt, output, wide)
+        check_inputs(ctx, input_, inputs)
+        _compare_rows(sides, models, model_arg, depth, (input_, inputs, None, 3, batch_size,
+                                                        seq_len), fmt, output, wide)
         return
     if models:
-        refuse(ctx, ("depth",), "applies to --model sides compared from their rows (not with "
-               "variant names or --level module)")
+        refuse(ctx, ("depth", "input_", "inputs", "seq_len"), "applies to --model sides compared "
+               "from their rows (not with variant names or --level module)")
     if models and variants:  # variant names rewrite the model; the model itself is A
         with user_errors():
             arch = model_spec(models[0], model_arg)
@@ -147,10 +152,10 @@ def compare(
              "column)", code=1)
 
 
-def _compare_rows(sides, models, model_arg, depth: int, batch_size: int, fmt: Format,
-                  output: Path | None, wide: bool) -> None:
-    """compare with --model sides: each model's rows at ``depth`` (a spec side's rows), joined by
-    name, whole networks."""
+def _compare_rows(sides, models, model_arg, depth: int, example, fmt: Format, output: Path | None,
+                  wide: bool) -> None:
+    """compare with --model sides: each model's rows at ``depth`` on ``example`` (load_example's
+    arguments; a spec side's rows at the batch size), joined by name, whole networks."""
     from ..analysis.model_views import compare_profiles_records
     from ..analysis.profile import profile_records
     from ..capture.rows import profile_model_records
@@ -162,12 +167,12 @@ def _compare_rows(sides, models, model_arg, depth: int, batch_size: int, fmt: Fo
         fail(f"compare needs exactly two sides (A and B), got {len(sides) + len(models)}; e.g. "
              "'incprof compare --model A --model B'")
     with user_errors():
-        profiles = [profile_records(side, aux=False, batch_size=batch_size, verify=False)
+        profiles = [profile_records(side, aux=False, batch_size=example[4], verify=False)
                     for side in sides]
         for ref in models:
             module = load_model(ref, model_arg)
-            profiles.append(profile_model_records(module, depth=depth, label=ref, example=(
-                load_example(module, batch_size=batch_size))))
+            profiles.append(profile_model_records(module, depth=depth, label=ref,
+                                                  example=load_example(module, *example)))
         labels = tuple(Path(s).stem if is_path(s) else s for s in sides) + tuple(models)
         frame = compare_profiles_records(*profiles, labels=labels)
     write_result(fmt, output, lambda exact, compact: [
@@ -248,6 +253,9 @@ def diff(
         "runs its code.")] = None,
     model_arg: ModelArgOpt = None,
     depth: DepthOpt = 1,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Print the rows whose params, MACs or output size changed, and the rows added or removed.
 
@@ -260,6 +268,7 @@ def diff(
 
     if not model:
         refuse(ctx, MODEL_ONLY, "applies only with --model")
+    check_inputs(ctx, input_, inputs)
     check_outputs(output)
     names = [x for x in (old, new) if x] + list(model or [])
     if len(names) != 2:
@@ -275,7 +284,8 @@ def diff(
             for ref in model:
                 module = load_model(ref, model_arg)
                 profiles.append(profile_model_records(module, depth=depth, label=ref,
-                                                      example=load_example(module)))
+                                                      example=load_example(module, input_, inputs,
+                                                                           seq_len=seq_len)))
             frame = diff_profiles_records(*profiles, labels=tuple(names))
         else:
             frame = diff_records(*sides, labels=tuple(names))

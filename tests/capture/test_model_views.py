@@ -130,3 +130,11 @@ def test_check_a_model_on_its_given_inputs():
     assert ok.exit_code == 0, ok.output
     over = invoke("check", "--model", TAGGER, "--input", "2x6:int64", "--max-macs", "479")
     assert over.exit_code == 1 and "MACs 480 exceed" in over.stderr
+
+
+def test_compare_models_on_given_inputs():
+    data = rows(invoke("compare", "--model", TAGGER, "--model", TAGGER, "--input", "2x5:int64",
+                       "-f", "csv"))
+    assert int(data[-1]["a_macs"]) == int(data[-1]["b_macs"]) == 2 * 5 * 8 * 5  # 8 -> 5 per token
+    refused = invoke("compare", "factorized", "--model", LIKE, "--input", "1x3x8x8")
+    assert refused.exit_code == 2 and "--input applies to --model sides compared" in refused.stderr
