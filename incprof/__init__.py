@@ -9,13 +9,16 @@ __version__ = "0.1.0"
 
 
 def profile(arch="googlenet", *, input_size=None, batch_size: int = 1, channels: int = 3,
-            module_depth: int = 1, mode: str = "inference", **options):
+            module_depth: int = 1, mode: str = "inference", args=None, kwargs=None,
+            **options):
     """A profile as a pandas DataFrame (integer columns as nullable Int64, totals and meta in
     ``df.attrs``): incprof.analysis.profile.profile_records' rows, with its options.
 
     ``arch`` may also be an ``nn.Module``: then the rows are incprof.capture.rows.
     profile_model_records' (one per module at ``module_depth``, on a ``channels`` x ``input_size``
-    input, default 224x224), and the other options do not apply.
+    input, default 224x224, or a Hugging Face model's inputs from its config), or on the example
+    ``args`` (a tuple) and ``kwargs`` (a dict) when either is given; the other options do not
+    apply.
 
     ``mode="train"``: one training step instead, row by row (incprof.analysis.training.
     training_records, with its options: ``optimizer=``, ``frozen=``, ``verify=``, ``measure=``;
@@ -34,10 +37,13 @@ def profile(arch="googlenet", *, input_size=None, batch_size: int = 1, channels:
         return training_records(arch, input_size=input_size, batch_size=batch_size,
                                 **options).to_frame()
     if hasattr(arch, "named_modules"):
+        from .capture.inputs import Example
         from .capture.rows import profile_model_records
 
+        example = Example(tuple(args or ()), dict(kwargs or {}), "args") if (
+            args is not None or kwargs is not None) else None
         return profile_model_records(arch, input_size, channels=channels, depth=module_depth,
-                                     batch_size=batch_size).to_frame()
+                                     batch_size=batch_size, example=example).to_frame()
     from .analysis.profile import profile_records
 
     return profile_records(arch, input_size=input_size, batch_size=batch_size, **options).to_frame()

@@ -74,16 +74,18 @@ class _Writer:
 
 
 def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                label: str | None = None) -> dict:
+                label: str | None = None, left_out: dict | None = None) -> dict:
     """The spec of ``model`` as plain data (write it with ``to_yaml``), or a UsageError naming
-    the first node that cannot be expressed and why."""
+    the first node that cannot be expressed and why. The modules the spec cannot hold (never run
+    on the example) go into ``left_out``: name -> params."""
     import torch
 
     label = label or type(model).__name__
     model = model.eval()
     shape = example_shape(model, input_size, channels)
     check_size(model, torch.zeros(shape), label)
-    graph = Graph(export_program(model, torch.zeros(shape), label), depth, label)
+    program = export_program(model, torch.zeros(shape), label)
+    graph = Graph(program, depth, label)
     writer = _Writer(graph)
     items = writer.sequence(graph.start, graph.output)
     for node in graph.inputs:
@@ -113,17 +115,53 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
                           "layers": clean(row["layers"])})
         if spec_rows[-1]["name"] != original:
             spec_rows[-1]["_module"] = original  # kept in a comment by to_yaml
+    if left_out is not None:
+        left_out.update(_unused(model, program))
     return {"name": legal_name(label), "title": legal_text(f"{label}, exported by incprof"),
             "input": [shape[1], shape[2], shape[3]], "rows": spec_rows}
 
 
-def to_yaml(data: dict) -> str:
-    """A spec as YAML text that incprof's parser reads back (layers in flow style); a row whose
-    name is not its module's as written keeps that name in a comment below it (export_names)."""
+def _unused(model, program) -> dict:
+    """The modules whose parameters the graph never reads, each named by its outermost module
+    that holds only such parameters, with their params: the modules that never ran on the example
+    (an aux head in eval), which a spec cannot hold."""
+    owners = {s.arg.name: s.target for s in program.graph_signature.input_specs
+              if s.kind.name == "PARAMETER"}
+    unused = {owners[node.name] for node in program.graph.nodes
+              if node.op == "placeholder" and node.name in owners and not node.users}
+    dropped: dict = {}
+    for fqn in sorted(unused, key=list(owners.values()).index):
+        parts = fqn.split(".")
+        for n in range(1, len(parts) + 1):  # the outermost module whose params are all unused
+            key = ".".join(parts[:n])
+            inside = [name for name in owners.values() if name == key or name.startswith(key + ".")]
+            if all(name in unused for name in inside):
+                break
+        dropped[key] = dropped.get(key, 0) + model.get_parameter(fqn).numel()
+    return dropped
+
+
+def dropped_line(dropped: dict) -> str | None:
+    """One line naming what an export left out (``export_spec``'s ``left_out``) and its params, or
+    None when it left out nothing."""
+    if not dropped:
+        return None
+    return (f"not exported: {', '.join(map(legal_text, dropped))} (never run on the example "
+            f"input, e.g. aux heads in eval): {sum(dropped.values()):,} params the spec does not "
+            "have")
+
+
+def to_yaml(data: dict, left_out: dict | None = None) -> str:
+    """A spec as YAML text that incprof's parser reads back (layers in flow style), led by a
+    comment naming what the export left out (``export_spec``'s ``left_out``), if anything; a
+    row whose name is not its module's as written keeps that name in a comment below it
+    (export_names)."""
     import yaml
 
     head = {k: v for k, v in data.items() if k != "rows"}
-    text = yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=100)
+    note = dropped_line(left_out or {})
+    text = f"# {note}\n" if note else ""
+    text += yaml.safe_dump(head, sort_keys=False, default_flow_style=None, width=100)
     text += "rows:\n"
     for row in data["rows"]:
         text += f"  - name: {_scalar(row['name'])}\n"
@@ -186,12 +224,17 @@ def _use_order(module, example, label: str) -> list[str]:
 
 
 def spec_of_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                  label: str | None = None):
+                  label: str | None = None, notes: list | None = None):
     """The ArchSpec of ``model`` (``export_spec`` read back by the spec parser), so that every
-    spec view (compare, variants, sweep, bench, latency) works on it."""
+    spec view (compare, variants, sweep, bench, latency) works on it; what the spec leaves out
+    (``dropped_line``) is appended to ``notes``."""
     from ..spec.registry import parse_spec
 
     label = label or type(model).__name__
-    data = export_spec(model, input_size, channels=channels, depth=depth, label=label)
+    left_out: dict = {}
+    data = export_spec(model, input_size, channels=channels, depth=depth, label=label,
+                       left_out=left_out)
+    if notes is not None and dropped_line(left_out):
+        notes.append(dropped_line(left_out))
     rows = [{k: v for k, v in row.items() if k != "_module"} for row in data["rows"]]
     return parse_spec({**data, "rows": rows}, label)

@@ -1,4 +1,5 @@
 """Model references -> nn.Module: ``torchvision:NAME``, ``timm:NAME`` (no pretrained weights),
+``hf:TYPE`` (a Hugging Face transformers model from its default config, offline),
 ``path/to/file.py:factory`` and ``package.module:factory``.
 
 Importing a user's file or module runs their code, as any tool that loads Python does.
@@ -19,8 +20,9 @@ from .skip_init import skip_init
 
 
 def parse_model_args(pairs) -> dict:
-    """['depth=3', 'scale=0.5', 'aux=false', 'name=x'] -> {'depth': 3, 'scale': 0.5, 'aux': False,
-    'name': 'x'}: each value as an int, a float, a bool (true/false) or else a string."""
+    """['depth=3', 'scale=0.5', 'aux=false', 'name=x', 'depths=[1,2]'] -> {'depth': 3, 'scale': 0.5,
+    'aux': False, 'name': 'x', 'depths': [1, 2]}: each value as an int, a float, a bool
+    (true/false), a JSON list, or else a string."""
     out = {}
     for pair in pairs or ():
         key, sep, text = pair.partition("=")
@@ -33,6 +35,13 @@ def parse_model_args(pairs) -> dict:
 def _value(text: str):
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
+    if text.startswith("["):  # a list, as JSON: [1, 2, 2] (a config's depths)
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
     for kind in (int, float):
         try:
             return kind(text)
@@ -42,23 +51,73 @@ def _value(text: str):
 
 
 def resolve_model(ref: str, kwargs: dict | None = None):
-    """The nn.Module a reference names, built with ``kwargs``."""
+    """The nn.Module a reference names, built with ``kwargs`` (for ``hf:``, config fields)."""
     kwargs = kwargs or {}
     prefix, sep, rest = ref.partition(":")
-    if prefix in ("torchvision", "timm"):
+    if prefix in ("torchvision", "timm", "hf"):
         if not rest:
             raise UsageError(f"model {ref!r}: give a model name after '{prefix}:'")
-        return _zoo(ref, prefix, rest, kwargs)
+        return _hf(ref, rest, kwargs) if prefix == "hf" else _zoo(ref, prefix, rest, kwargs)
+    return _call(ref, load_callable(ref, "model"), kwargs)
+
+
+def load_callable(ref: str, what: str):
+    """The callable ``path/to/file.py:name`` or ``package.module:name`` names (importing runs that
+    code); ``what`` names the option in the one-line error."""
     source, sep, factory = ref.rpartition(":")
     if not sep or not source or not factory.isidentifier():
-        raise UsageError(f"model {ref!r}: expected torchvision:NAME, timm:NAME, "
-                         "path/to/file.py:factory or package.module:factory")
-    module = _load_file(ref, source) if source.endswith(".py") or "/" in source else \
-        _import(ref, source)
+        expected = ("torchvision:NAME, timm:NAME, hf:TYPE, " if what == "model" else "")
+        raise UsageError(f"{what} {ref!r}: expected {expected}path/to/file.py:factory or "
+                         "package.module:factory")
+    module = _load_file(ref, source, what) if source.endswith(".py") or "/" in source else \
+        _import(ref, source, what)
     make = getattr(module, factory, None)
     if not callable(make):
-        raise UsageError(f"model {ref!r}: {source} has no callable {factory!r}")
-    return _call(ref, make, kwargs)
+        raise UsageError(f"{what} {ref!r}: {source} has no callable {factory!r}")
+    return make
+
+
+def _hf(ref: str, model_type: str, fields: dict):
+    """A transformers model (AutoModel, the bare model without a task head) from the library's
+    default config for ``model_type``, ``fields`` set on it (and ``attn_implementation``: eager,
+    sdpa): no download, random weights."""
+    try:
+        import transformers
+    except ImportError:
+        raise UsageError(f"model {ref!r}: transformers is not installed (pip install "
+                         "'incprof[hf]')") from None
+    transformers.logging.set_verbosity_error()
+    try:
+        config = transformers.AutoConfig.for_model(model_type)
+    except ValueError:
+        raise UsageError(f"model {ref!r}: transformers has no model type {model_type!r}") from None
+    unknown = next((key for key in fields if not hasattr(config, key)
+                    and key != "attn_implementation"), None)  # eager, sdpa: a loading choice
+    if unknown:
+        raise UsageError(f"model {ref!r}: --model-arg {unknown}: {type(config).__name__} has no "
+                         "such field")
+    try:
+        config = transformers.AutoConfig.for_model(model_type, **fields)
+    except Exception as exc:
+        raise UsageError(f"model {ref!r}: the config refused the fields: {type(exc).__name__}: "
+                         f"{_line(exc)}") from None
+    _check_size(ref, transformers, config)
+    return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
+
+
+def _check_size(ref: str, transformers, config) -> None:
+    """Refuse, before allocating it, a model whose float32 weights would take more than half the
+    memory left (a default config is often the full-size model: Llama's has 6.7B params)."""
+    import torch
+
+    from ..count.limits import available_bytes
+
+    with torch.device("meta"):
+        params = sum(p.numel() for p in transformers.AutoModel.from_config(config).parameters())
+    if params * 4 > available_bytes() // 2:
+        raise UsageError(f"model {ref!r}: {params:,} params ({params * 4 / 1e9:.1f} GB in float32) "
+                         "do not fit in half the memory left; make the config smaller with "
+                         "--model-arg (num_hidden_layers=2, hidden_size=256, ...)")
 
 
 def _zoo(ref: str, library: str, name: str, kwargs: dict):
@@ -80,10 +139,10 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
         return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
 
 
-def _load_file(ref: str, source: str):
+def _load_file(ref: str, source: str, what: str):
     path = Path(source)
     if not path.is_file():
-        raise UsageError(f"model {ref!r}: no such file {source}")
+        raise UsageError(f"{what} {ref!r}: no such file {source}")
     name = "incprof_user_" + re.sub(r"\W", "_", str(path.resolve()))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -92,18 +151,18 @@ def _load_file(ref: str, source: str):
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's file failed to import: one line naming it
         sys.modules.pop(name, None)
-        raise UsageError(f"model {ref!r}: importing {source} raised {type(exc).__name__}: "
+        raise UsageError(f"{what} {ref!r}: importing {source} raised {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     return module
 
 
-def _import(ref: str, source: str):
+def _import(ref: str, source: str, what: str):
     try:
         return importlib.import_module(source)
     except ModuleNotFoundError as exc:
-        raise UsageError(f"model {ref!r}: no module named {exc.name!r}") from None
+        raise UsageError(f"{what} {ref!r}: no module named {exc.name!r}") from None
     except Exception as exc:
-        raise UsageError(f"model {ref!r}: importing {source} raised {type(exc).__name__}: "
+        raise UsageError(f"{what} {ref!r}: importing {source} raised {type(exc).__name__}: "
                          f"{_line(exc)}") from None
 
 

@@ -21,6 +21,8 @@ from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
 from .guard import check_modules, op_ceiling
+from .inputs import Example, default, register_outputs
+from .inputs import image_shape as example_shape  # noqa: F401 (the referee's import)
 
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
@@ -61,6 +63,7 @@ class Captured:
     method: str
     input_shape: tuple
     model: str
+    inputs: str = ""  # every input, as --input spells it
 
 
 def op_name(target) -> str:
@@ -98,18 +101,6 @@ def node_counts(node) -> tuple[int, int, bool]:
     return *counts, True
 
 
-def example_shape(model, input_size, channels: int = 3, batch_size: int = 1) -> tuple:
-    """(N, C, H, W) of the example input: ``input_size`` (an int or (H, W)), else the model's own
-    default (timm's pretrained_cfg), else 224x224."""
-    if input_size is None:
-        cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
-        size = cfg.get("input_size") if isinstance(cfg, dict) else None
-        input_size = tuple(size[1:]) if size else (224, 224)
-    if isinstance(input_size, int):
-        input_size = (input_size, input_size)
-    return (batch_size, channels, *input_size)
-
-
 def _row_key(path: str, depth: int) -> str:
     return ".".join(path.split(".")[:depth]) if path else ""
 
@@ -129,18 +120,15 @@ def call_row(paths: list[str], depth: int) -> str:
 
 
 def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_size: int = 1,
-            label: str | None = None) -> Captured:
-    """Count ``model`` per row (see the module docstring); also counts every row again with
-    FlopCounterMode. Raises UsageError (naming ``label``) for an input the model rejects or a model
-    that does not trace."""
-    import torch
-
+            label: str | None = None, example: Example | None = None) -> Captured:
+    """Count ``model`` per row (see the module docstring) on ``example`` (default: inputs.default);
+    also counts every row again with FlopCounterMode. Raises UsageError (naming ``label``) for an
+    input the model rejects or a model that does not trace."""
     label = label or type(model).__name__
     if depth < 1:
         raise UsageError(f"model {label}: --depth must be 1 or more, got {depth}")
     model = model.eval()
-    shape = example_shape(model, input_size, channels, batch_size)
-    x = torch.zeros(shape)
+    x = example or default(model, input_size, channels, batch_size)
     check_modules(model, label)
     with op_ceiling(label):  # counted on the first forward pass, before the graph capture
         flops, no_formula, no_formula_macs = _flop_counter(model, x, label, depth)
@@ -213,16 +201,18 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     for key, row in rows.items():
         row.flop_counter_macs = flops[key] // 2
         row.no_flop_formula, row.no_flop_formula_macs = no_formula[key], no_formula_macs[key]
-    return Captured(list(rows.values()), method, shape, label)
+    return Captured(list(rows.values()), method, x.shape(), label, x.describe())
 
 
 def export_program(model, x, label: str):
-    """``torch.export.export(model, (x,), strict=False)``, with a failure as one UsageError line."""
+    """``torch.export.export(model, args, kwargs, strict=False)`` on ``x`` (an inputs.Example or
+    one tensor), with a failure as one UsageError line."""
     import torch
 
+    x = x if isinstance(x, Example) else Example((x,))
     try:
         with _quiet_torch_logs():
-            return torch.export.export(model, (x,), strict=False)
+            return torch.export.export(model, x.args, x.kwargs, strict=False)
     except Exception as exc:  # any failure to trace is the user's model's, reported in one line
         raise UsageError(f"model {label}: does not trace with torch.export: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
@@ -255,7 +245,7 @@ def _dispatched(value):
     return value
 
 
-def _flop_counter(model, x, label: str, depth: int) -> tuple[Counter, dict, Counter]:
+def _flop_counter(model, x: Example, label: str, depth: int) -> tuple[Counter, dict, Counter]:
     """FlopCounterMode's FLOPs per row (its formulas, each op in the row ``call_row`` gives it,
     as the graph count attributes ops), and per row the ops it ran with no formula that
     incprof's rules give MACs (op -> calls) and those MACs. The model runs eagerly on fake
@@ -303,10 +293,13 @@ def _flop_counter(model, x, label: str, depth: int) -> tuple[Counter, dict, Coun
             tally.clear()
         if not fake:
             with Counting(display=False):
-                model(x)
+                register_outputs(x.run(model))  # so that torch.export can return it
             return
         with FakeTensorMode(allow_non_fake_inputs=True) as mode, Counting(display=False):
-            model(mode.from_tensor(x))
+            fake = {id(v): mode.from_tensor(v) for v in (*x.args, *x.kwargs.values())
+                    if isinstance(v, torch.Tensor)}
+            register_outputs(Example(tuple(fake.get(id(v), v) for v in x.args),
+                                     {k: fake.get(id(v), v) for k, v in x.kwargs.items()}).run(model))
 
     hooks = [torch.nn.modules.module.register_module_forward_pre_hook(push),
              torch.nn.modules.module.register_module_forward_hook(pop)]
@@ -318,7 +311,7 @@ def _flop_counter(model, x, label: str, depth: int) -> tuple[Counter, dict, Coun
         except Exception:
             run(fake=False)
     except Exception as exc:  # the model rejected the input: one line naming it
-        raise UsageError(f"model {label}: rejects input {'x'.join(map(str, x.shape))}: "
+        raise UsageError(f"model {label}: rejects input {x.describe()}: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
     finally:
         for hook in hooks:
@@ -341,13 +334,14 @@ def _listed(counts: Counter) -> str:
 
 
 def profile_model_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                          batch_size: int = 1, label: str | None = None) -> Records:
+                          batch_size: int = 1, label: str | None = None,
+                          example: Example | None = None) -> Records:
     """One row per module at ``depth`` (see ``capture``): params, MACs, other ops, FlopCounterMode's
     MACs, calls, output size, op kinds and ops not counted. Totals in ``attrs["totals"]``
     (``not_counted``: op -> calls, excluded from every total; ``flop_counter_agrees``), run facts
     in ``attrs["meta"]``."""
     captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
-                       label=label)
+                       label=label, example=example)
     rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
              "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
              "flop_counter_macs": r.flop_counter_macs, "no_flop_formula": _listed(r.no_flop_formula),
@@ -364,7 +358,8 @@ def profile_model_records(model, input_size=None, *, channels: int = 3, depth: i
         "not_counted": dict(sorted(missing.items())),
         "shared": [r.name for r in captured.rows if r.calls > 1 or r.shared_params]}
     meta = {"model": captured.model, "class": type(model).__name__, "capture": captured.method,
-            "input": list(captured.input_shape), "batch_size": batch_size, "depth": depth,
+            "input": list(captured.input_shape), "inputs": captured.inputs,
+            "batch_size": captured.input_shape[0] if captured.input_shape else 1, "depth": depth,
             "rules": RULES_TEXT}
     return Records(MODEL_COLUMNS, rows, {"totals": totals, "meta": meta})
 

@@ -91,7 +91,7 @@ def dispatch_trace(model, x, watch: dict | None = None) -> list:
         for name, (owner, attr, function) in zip(watch or {}, originals):
             setattr(owner, attr, watched(name, function))
         with Recorder():
-            model(x)
+            x.run(model) if hasattr(x, "run") else model(x)  # an inputs.Example or a tensor
     finally:
         for owner, attr, function in originals:
             setattr(owner, attr, function)

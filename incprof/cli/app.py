@@ -24,13 +24,13 @@ from . import draw as cli_draw
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
                       ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
-                      InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
-                      SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
-                      check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
-                      folder_path, output_path, parse_input_size, refuse, timing_options, user_code,
-                      SummaryOpt)
+                      InputOpt, InputSizeOpt, InputsOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt,
+                      OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, SummaryOpt, ThreadsOpt, TimingDTypeOpt,
+                      VerifyOpt, WarmupOpt, WideOpt, check_inputs, check_network, check_timing, check_wide,
+                      folder_path, load_example, load_model, output_path, parse_columns, parse_count,
+                      parse_input_size, refuse, timing_options, user_code)
 from .output import check_outputs, check_plot, draw, emit, progress, write_result
-from .shell import App, Group, fail, unwritten, user_errors
+from .shell import App, Group, fail, say, unwritten, user_errors
 from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
                        table_train, table_train_model)
 
@@ -92,20 +92,47 @@ def ceilings(
                                      max_ops=max_ops, timeout_s=timeout)))
 
 
-def _table_model(ref: str, model_arg, input_size: tuple[int, int] | None, channels: int, depth: int,
-                 batch_size: int, fmt: Format, output: Path | None, wide: bool,
-                 brief: bool) -> None:
-    """`incprof table --model`: the model's rows, in the format asked; exit 1 when FlopCounterMode
-    disagrees with the graph count."""
+def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: Path | None,
+                 wide: bool, tree: int | None, views: dict,
+                 brief: bool = False) -> None:
+    """`incprof table --model`: the model's rows (or with ``tree``, 0 for every depth, its module
+    tree; with ``views``, their columns, plot and latency), in the format asked; exit 1 when
+    FlopCounterMode disagrees with the graph count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
     with user_errors(), user_code(ref):
-        df = profile_model_records(load_model(ref, model_arg), input_size, channels=channels,
-                                   depth=depth, batch_size=batch_size, label=ref)
-    write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
-                 json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df), wide=wide,
-                 brief=brief)
+        module = load_model(ref, model_arg)
+        example = load_example(module, *example)
+        if tree is not None:
+            from ..capture.tree import tree_records
+            from ..render import tree as render_tree
+
+            records = tree_records(module, example, max_depth=tree or None, label=ref)
+            df = records.attrs["profile"]
+        else:
+            df = profile_model_records(module, depth=depth, label=ref, example=example)
+        if views["columns"] or views["latency"]:
+            from ..analysis.model_views import model_views
+
+            with progress("timing rows" if views["latency"] else "counting"):
+                df = model_views(df, module, example, columns=views["columns"],
+                                 dtype=views["dtype"], latency=views["latency"])
+        if views["plot"] is not None:
+            from ..records import Records
+            from ..render.plot import rows_params_macs_bars
+
+            draw(rows_params_macs_bars, views["plot"], Records(df.columns, [
+                dict(r, aux=False) for r in df.rows], {**df.attrs, "meta": {
+                    **df.attrs["meta"], "title": ref}}))
+    if tree is not None:
+        write_result(fmt, output, lambda exact, compact: [render_tree.tree_grid(records, exact=exact)],
+                     json=lambda: render_tree.to_json(records), csv=lambda: render_tree.to_csv(records),
+                     wide=wide, brief=brief)
+    else:
+        write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
+                     json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df),
+                     wide=wide, brief=brief)
     if not df.attrs["totals"]["flop_counter_agrees"]:
         fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
              code=1)
@@ -156,6 +183,14 @@ def table(
     optimizer: OptimizerOpt = Optimizer.sgd,
     freeze: FreezeOpt = None,
     measure_memory: MeasureMemoryOpt = False,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
+    tree: Annotated[bool, typer.Option("--tree", rich_help_panel=MODEL, help="With --model: the "
+                                       "module hierarchy, indented, with params, MACs and other "
+                                       "ops per module and subtotals at each depth; shared, "
+                                       "repeated and never-called modules marked. Down to "
+                                       "--depth if given, else every depth.")] = False,
     summary: SummaryOpt = False,
 ) -> None:
     """Reproduce a layer table row by row: the paper's figures beside exact computed ones.
@@ -172,6 +207,7 @@ def table(
     check_timing(ctx, latency)
     check_wide(ctx, fmt)
     check_mode(ctx, mode, ("plot", "columns", "dtype", "bottleneck_factor", "latency"))
+    check_inputs(ctx, input_, inputs)
     size = parse_input_size(input_size)
     if mode is Mode.train:
         if model is not None:
@@ -181,21 +217,26 @@ def table(
             table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze,
                         measure_memory, verify, fmt, output, wide)
         return
-    if model is not None and not (latency or plot or columns):
-        refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
-               "exported spec, with --latency, --plot or --columns")
-        _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide,
-                     summary)
-        return
-    if model is not None:  # --latency, --plot, --columns: through the model's exported spec
-        with user_errors():
-            spec = model_spec(model, model_arg, size, channels, depth)
-
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
                             threads)
     check_plot(plot)
     check_outputs(output, plot)
+    if model is not None:  # every view from the model's captured rows
+        refuse(ctx, ("verify", "bottleneck_factor", "max_memory"), "applies to specs; a --model "
+               "is counted from its captured graph")
+        if not (latency or columns):
+            refuse(ctx, ("dtype",), "applies to --model only with --columns memory or --latency")
+        if tree and (latency or plot or columns):
+            fail("--tree does not combine with --latency, --plot or --columns")
+        given = ctx.get_parameter_source("depth").name == "COMMANDLINE"
+        _table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
+                     depth, fmt, output, wide, (depth if given else 0) if tree else None,
+                     {"columns": groups, "dtype": dtype.value, "latency": timing, "plot": plot},
+                     summary)
+        return
+    if tree:
+        fail("--tree applies only to --model")
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
             spec or arch, flavor=flavor, aux=aux, input_size=size,
@@ -233,16 +274,21 @@ def export_model(
     """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
 
     Where the model has a layer the schema cannot express, the error names the first such node.
+    Modules that never run on the example (aux heads in eval) are left out, named in one line with
+    their params.
     Example: incprof export --model torchvision:googlenet -o googlenet.yaml
     """
-    from ..capture.export import export_spec, to_yaml
+    from ..capture.export import dropped_line, export_spec, to_yaml
 
     size = parse_input_size(input_size)
     check_outputs(output)
+    left_out: dict = {}
     with user_errors(), user_code(model):
         data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
-                           label=model)
-    emit(to_yaml(data), output)
+                           label=model, left_out=left_out)
+    emit(to_yaml(data, left_out), output)
+    if dropped_line(left_out):
+        say(dropped_line(left_out), prefix="note: ")
 
 
 def report(
@@ -342,6 +388,9 @@ def check(
                                                     "1.6G.")] = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Exit 1 with a one-line reason when a spec exceeds a budget, 0 with the figures otherwise.
 
@@ -351,14 +400,19 @@ def check(
     from ..capture.rows import profile_model_records
 
     check_network(ctx, model)
+    check_inputs(ctx, input_, inputs)
     if max_params is None and max_macs is None:
         fail("give at least one budget: --max-params and/or --max-macs")
     params_limit = parse_count(max_params, "--max-params") if max_params else None
     macs_limit = parse_count(max_macs, "--max-macs") if max_macs else None
     with user_errors(), user_code(model) if model else nullcontext():
         size = parse_input_size(input_size)
-        df = (profile_model_records(load_model(model, model_arg), size) if model else
-              profile_records(spec or arch, flavor=flavor, aux=False, input_size=size))
+        if model:
+            module = load_model(model, model_arg)
+            df = profile_model_records(module, label=model, example=load_example(
+                module, input_, inputs, size, seq_len=seq_len))
+        else:
+            df = profile_records(spec or arch, flavor=flavor, aux=False, input_size=size)
     name = terminal(model or (str(spec) if spec else arch))
     budgets = check_budgets(df.attrs["totals"], params_limit, macs_limit)
     for b in budgets:

@@ -8,12 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import UsageError
 from ..spec.variants import VARIANTS
-from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, BatchSizeOpt,
-                      ChannelsLastOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, Level, MaxMemoryOpt,
-                      ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt, ThreadsOpt, TimingDTypeOpt,
-                      WarmupOpt, WideOpt, check_network, check_timing, check_wide, model_spec, parse_count,
-                      output_path, parse_sizes, refuse, timing_options, SummaryOpt)
+from .options import (CHECK, INPUT, LATENCY, MODEL, MODEL_ONLY, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsOpt,
+                      ChannelsLastOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt, InputOpt,
+                      InputsOpt, Level, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SeqLenOpt,
+                      SpecOpt, SummaryOpt, ThreadsOpt, TimingDTypeOpt, WarmupOpt, WideOpt, check_inputs,
+                      check_network, check_timing, check_wide, load_example, load_model, model_spec,
+                      output_path, parse_count, parse_int_list, parse_sizes, refuse, timing_options,
+                      user_code)
 from .output import check_outputs, check_plot, draw, write_result
 from .shell import fail, user_errors
 from .training import Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode, compare_train
@@ -63,16 +66,22 @@ def compare(
     max_memory: MaxMemoryOpt = None,
     model: Annotated[Optional[list[str]], typer.Option(
         "--model", "-m", rich_help_panel=MODEL, help="An nn.Module (as for 'table --model'), "
-        "exported to a spec: the next free side; with A and B both variant names, the model is "
-        "what they rewrite. Repeatable. Importing a file or module runs its code.")] = None,
+        "the next free side, counted from its captured rows (any model), rows joined by name at "
+        "--depth; --level module and variant names (which rewrite the model) go through its "
+        "exported spec. Repeatable. Importing a file or module runs its code.")] = None,
     model_arg: ModelArgOpt = None,
     mode: ModeOpt = Mode.inference,
     optimizer: OptimizerOpt = Optimizer.sgd,
     summary: SummaryOpt = False,
+    depth: DepthOpt = 1,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Compare two variants or specs: params, MACs and output sizes, row by row.
 
     Example: incprof compare naive reduced --plot naive-vs-reduced.png
+    Example: incprof compare --model torchvision:resnet18 --model torchvision:resnet34 --depth 2
     """
     from ..analysis.compare import compare_modules_records, compare_networks_records, resolve_side
     from ..render import compare as render_compare
@@ -96,6 +105,17 @@ def compare(
     check_timing(ctx, latency, also=("dtype",))
     check_wide(ctx, fmt)
     check_mode(ctx, mode, ("level", "plot", "latency"))
+    if models and not variants and level is not Level.module and mode is Mode.inference:
+        refuse(ctx, ("latency", "plot"), "applies to specs: --model sides are "
+               "compared from their captured rows, whole networks (--level module goes through "
+               "their exported specs)")
+        check_inputs(ctx, input_, inputs)
+        _compare_rows(sides, models, model_arg, depth, (input_, inputs, None, 3, batch_size,
+                                                        seq_len), fmt, output, wide)
+        return
+    if models:
+        refuse(ctx, ("depth", "input_", "inputs", "seq_len"), "applies to --model sides compared "
+               "from their rows (not with variant names or --level module)")
     if models and variants:  # variant names rewrite the model; the model itself is A
         with user_errors():
             arch = model_spec(models[0], model_arg)
@@ -141,6 +161,36 @@ def compare(
     if any(f.attrs["totals"].get("check_agrees") is False for f in frames):
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)
+
+
+def _compare_rows(sides, models, model_arg, depth: int, example, fmt: Format, output: Path | None,
+                  wide: bool) -> None:
+    """compare with --model sides: each model's rows at ``depth`` on ``example`` (load_example's
+    arguments; a spec side's rows at the batch size), joined by name, whole networks."""
+    from ..analysis.model_views import compare_profiles_records
+    from ..analysis.profile import profile_records
+    from ..capture.rows import profile_model_records
+    from ..render import compare as render_compare
+    from ..render.grid import json_text
+    from ..spec.registry import is_path
+
+    if len(sides) + len(models) != 2:
+        fail(f"compare needs exactly two sides (A and B), got {len(sides) + len(models)}; e.g. "
+             "'incprof compare --model A --model B'")
+    with user_errors():
+        profiles = [profile_records(side, aux=False, batch_size=example[4], verify=False)
+                    for side in sides]
+        for ref in models:
+            with user_code(ref):
+                module = load_model(ref, model_arg)
+                profiles.append(profile_model_records(module, depth=depth, label=ref,
+                                                      example=load_example(module, *example)))
+        labels = tuple(Path(s).stem if is_path(s) else s for s in sides) + tuple(models)
+        frame = compare_profiles_records(*profiles, labels=labels)
+    write_result(fmt, output, lambda exact, compact: [
+        render_compare.comparison_grid(frame, exact=exact, compact=compact)],
+        json=lambda: json_text(render_compare.comparison_payload([frame])),
+        csv=lambda: render_compare.comparison_csv([frame]), wide=wide)
 
 
 def factorize(
@@ -211,10 +261,14 @@ def diff(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     model: Annotated[Optional[list[str]], typer.Option(
-        "--model", "-m", rich_help_panel=MODEL, help="An nn.Module exported to a spec, for the "
-        "next free side (OLD, then NEW); repeatable. Importing a file or module runs its code.")
-                     ] = None,
+        "--model", "-m", rich_help_panel=MODEL, help="An nn.Module, counted from its captured "
+        "rows, for the next free side (OLD, then NEW); repeatable. Importing a file or module "
+        "runs its code.")] = None,
     model_arg: ModelArgOpt = None,
+    depth: DepthOpt = 1,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Print the rows whose params, MACs or output size changed, and the rows added or removed.
 
@@ -227,14 +281,28 @@ def diff(
 
     if not model:
         refuse(ctx, MODEL_ONLY, "applies only with --model")
+    check_inputs(ctx, input_, inputs)
     check_outputs(output)
     names = [x for x in (old, new) if x] + list(model or [])
     if len(names) != 2:
         fail(f"diff needs exactly two sides (OLD and NEW), got {len(names)}")
     with user_errors():
-        sides = [resolve(x) for x in (old, new) if x] + [model_spec(ref, model_arg)
-                                                          for ref in model or []]
-        frame = diff_records(*sides, labels=tuple(names))
+        sides = [resolve(x) for x in (old, new) if x]
+        if model:  # from the models' rows, a spec's rows beside them
+            from ..analysis.model_views import diff_profiles_records
+            from ..analysis.profile import profile_records
+            from ..capture.rows import profile_model_records
+
+            profiles = [profile_records(side, aux=False, verify=False) for side in sides]
+            for ref in model:
+                with user_code(ref):
+                    module = load_model(ref, model_arg)
+                    profiles.append(profile_model_records(
+                        module, depth=depth, label=ref,
+                        example=load_example(module, input_, inputs, seq_len=seq_len)))
+            frame = diff_profiles_records(*profiles, labels=tuple(names))
+        else:
+            frame = diff_records(*sides, labels=tuple(names))
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(frame, exact=exact, compact=compact)],
         json=lambda: json_text(render_compare.comparison_payload([frame])),
@@ -263,10 +331,16 @@ def sweep_sizes(
     threads: ThreadsOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
+    seq_lens: Annotated[Optional[str], typer.Option(rich_help_panel=MODEL, help="With an hf:TYPE "
+                                                    "text model: sequence lengths (token ids) "
+                                                    "to sweep instead of --sizes, e.g. "
+                                                    "32,128,512.")] = None,
 ) -> None:
     """Params, MACs, final feature map and validity across input resolutions.
 
-    Also reports the smallest square input the network accepts at all.
+    Also reports the smallest square input the network accepts at all. With --model, each input
+    is counted from the model's captured rows (any model; --seq-lens for sequence models).
     Example: incprof sweep --arch inception_v3 --sizes 79,151,299
     """
     from ..analysis.sweep import sweep_records
@@ -276,11 +350,35 @@ def sweep_sizes(
 
     check_network(ctx, model)
     check_timing(ctx, latency)
+    if seq_lens is not None:
+        refuse(ctx, ("sizes",), "does not apply with --seq-lens")
+    lengths = parse_int_list(seq_lens, "--seq-lens", 1 << 20) if seq_lens else None
     sides = parse_sizes(sizes)
     check_outputs(output)
+    timing = timing_options(latency, device, dtype, False, False, warmup, repeats, threads)
+    if model is not None:
+        from ..analysis.model_views import sweep_model_records
+        from ..render.model import sweep_grid as model_sweep_grid
+
+        with user_errors(), user_code(model):
+            module = load_model(model, model_arg)
+            if lengths:
+                load_example(module, seq_len=1)  # refuses --seq-lens for a model without tokens
+            examples = []
+            for n in lengths or sides:
+                try:
+                    example = load_example(module, channels=channels, **(
+                        {"seq_len": n} if lengths else {"input_size": (n, n)}))
+                except UsageError as exc:  # this input is not valid: its row says why
+                    examples.append((f"{n} tokens" if lengths else f"{n}x{n}", str(exc)))
+                    continue
+                examples.append((example.describe() if lengths else  # as a spec prints an image
+                                 f"{n}x{n}x{example.shape()[1]}", example))
+            df = sweep_model_records(module, examples, label=model, latency=timing)
+        write_result(fmt, output, lambda exact, compact: [model_sweep_grid(df, exact=exact)],
+                     json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
+        return
     with user_errors():
-        df = sweep_records(model_spec(model, model_arg) if model else load(spec or arch, flavor),
-                           sides, dtype.value, timing_options(latency, device, dtype, False, False,
-                                                              warmup, repeats, threads))
+        df = sweep_records(load(spec or arch, flavor), sides, dtype.value, timing)
     write_result(fmt, output, lambda exact, compact: [sweep_grid(df, exact=exact)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))

@@ -3,15 +3,16 @@ counter refereed against incprof's prediction of it (referee)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from ..count.analytic import MAX_BATCH
-from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType, FlavorOpt,
-                      Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
-                      ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
-                      parse_input_size, parse_int_list, user_code, SummaryOpt)
+from .options import (INPUT, MODEL, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType,
+                      FlavorOpt, Format, FormatOpt, InputOpt, InputsOpt, InputSizeOpt, ModelArgOpt, ModelOpt,
+                      OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, SummaryOpt, ThreadsOpt, TimingDTypeOpt,
+                      WarmupOpt, check_network, load_example, load_model, parse_input_size,
+                      parse_int_list, refuse, user_code)
 from .output import check_outputs, emit, progress, show, write_result
 from .shell import user_errors
 from .training import FreezeOpt, Mode, ModeOpt, check_mode, referee_train
@@ -36,8 +37,18 @@ def bench(
     threads: ThreadsOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
+    channels: ChannelsOpt = 3,
+    input_size: Annotated[Optional[str], typer.Option(rich_help_panel=MODEL, help="With --model: "
+                                                      "the image's HxW or S. Default: the "
+                                                      "model's (timm), else 224.")] = None,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
 ) -> None:
     """Whole-network throughput (images/s) per batch size, with its environment.
+
+    With --model, the model itself is timed on its example inputs (any model), each batch size
+    its own example; with --input or --inputs, that one example.
 
     Example: incprof bench --arch googlenet --batch-sizes 1,8,32,64 --device cuda --dtype bf16
     """
@@ -48,13 +59,33 @@ def bench(
     from ..render.measure import bench_grid
 
     check_network(ctx, model)
+    if model is None:
+        refuse(ctx, ("input_size",), "applies only with --model")
+    if input_ or inputs:
+        refuse(ctx, ("batch_sizes", "input_size", "channels", "seq_len"), "does not apply with "
+               "--input/--inputs, which give the one example timed")
     sizes = parse_int_list(batch_sizes, "--batch-sizes", MAX_BATCH)
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
     with user_errors(), progress("benchmarking", len(sizes)) as step:
-        df = bench_records(model_spec(model, model_arg) if model else load(spec or arch, flavor),
-                           sizes, options, step)
+        if model is not None:
+            from ..analysis.model_views import bench_model_records
+            from ..capture.rows import profile_model_records
+
+            with user_code(model):
+                module = load_model(model, model_arg)
+                size = parse_input_size(input_size)
+                examples = [load_example(module, input_, inputs, size, channels, n, seq_len)
+                            for n in ([None] if input_ or inputs else sizes)]
+                examples = [(e.batch_size(), e) for e in examples]
+                one = load_example(module, None, None, size, channels, 1, seq_len) if not (
+                    input_ or inputs) else examples[0][1]
+                macs = profile_model_records(module, label=model, example=one).attrs["totals"]["macs"]
+                df = bench_model_records(module, examples, options, label=model,
+                                         macs=macs // one.batch_size(), advance=step)
+        else:
+            df = bench_records(load(spec or arch, flavor), sizes, options, step)
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
 

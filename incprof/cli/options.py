@@ -131,20 +131,34 @@ MaxMemoryOpt = Annotated[Optional[str], typer.Option(
     "many bytes, e.g. 8G. Default: half the available memory.")]
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", "-m", rich_help_panel=MODEL, help="The network as any nn.Module, in place of "
-    "--arch and --spec: torchvision:NAME, timm:NAME (no pretrained weights), "
-    "path/to/file.py:factory or package.module:factory. Importing a file or module runs its code.")]
+    "--arch and --spec: torchvision:NAME, timm:NAME (no pretrained weights), hf:TYPE (a "
+    "transformers model from its default config, offline), path/to/file.py:factory or "
+    "package.module:factory. Importing a file or module runs its code.")]
 ModelArgOpt = Annotated[Optional[list[str]], typer.Option(
     "--model-arg", rich_help_panel=MODEL, help="key=value for the --model factory (int, float, "
-    "true/false or text); repeatable.")]
+    "true/false, a JSON list or text), or for hf:TYPE a config field; repeatable.")]
 ChannelsOpt = Annotated[int, typer.Option(
     min=1, rich_help_panel=MODEL, help="With --model: channels of the example input.")]
 DepthOpt = Annotated[int, typer.Option(
     min=1, rich_help_panel=MODEL, help="With --model: rows are the modules at this depth (1: the "
     "top-level children).")]
 
+InputOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input", rich_help_panel=MODEL, help="With --model: an example input of this full shape "
+    "(batch first) and dtype, zeros, SHAPE[:DTYPE] (1x128:int64); NAME=SHAPE[:DTYPE] passes it as "
+    "a keyword (attention_mask=1x128:int64). Repeatable, in call order. Default: an image "
+    "(--input-size, --channels), or a Hugging Face model's inputs from its config.")]
+InputsOpt = Annotated[Optional[str], typer.Option(
+    "--inputs", rich_help_panel=MODEL, help="With --model: file.py:make_inputs (or "
+    "package.module:make_inputs) returning (args, kwargs), a tuple or a dict; given the model if "
+    "it takes an argument. Importing it runs its code.")]
+SeqLenOpt = Annotated[Optional[int], typer.Option(
+    min=1, rich_help_panel=MODEL, help="With an hf:TYPE text model: token ids per sequence "
+    "(default 128).")]
+
 # The options that belong to one kind of network given: a spec (--arch or --spec), or a --model.
 SPEC_ONLY = ("flavor", "aux")
-MODEL_ONLY = ("model_arg", "channels", "depth")
+MODEL_ONLY = ("model_arg", "channels", "depth", "input_", "inputs", "seq_len", "seq_lens")
 # The options of --latency.
 TIMING = ("device", "channels_last", "compile_model", "warmup", "repeats", "threads", "max_memory")
 
@@ -244,6 +258,28 @@ def timing_options(latency: bool, device: str, dtype, channels_last: bool, compi
                          compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
 
 
+def check_inputs(ctx: typer.Context, given, factory) -> None:
+    """Refuse what --input or --inputs already say: each other, and the image's options."""
+    if factory:
+        refuse(ctx, ("input_",), "does not apply with --inputs, which makes every input")
+    if given or factory:
+        refuse(ctx, ("input_size", "channels", "seq_len", "batch_size"), "does not apply with "
+               "--input/--inputs, whose shapes are given whole (batch first)")
+
+
+def load_example(model, given=None, factory=None, input_size=None, channels: int = 3,
+                 batch_size: int = 1, seq_len: int | None = None):
+    """The example inputs (capture.inputs.Example) a --model runs on: --inputs, --input, or its
+    default (an image, or a Hugging Face model's inputs from its config)."""
+    from ..capture import inputs
+
+    if factory:
+        return inputs.from_factory(factory, model)
+    if given:
+        return inputs.zeros(inputs.parse_inputs(given))
+    return inputs.default(model, input_size, channels, batch_size, seq_len)
+
+
 def load_model(ref: str, model_arg):
     """The nn.Module of a --model reference, with its --model-arg pairs; refused at once past
     --max-layers leaf modules. Run it inside ``user_code(ref)``."""
@@ -266,7 +302,12 @@ def user_code(ref: str):
 def model_spec(ref: str, model_arg, input_size=None, channels: int = 3, depth: int = 1):
     """The spec of a --model reference (export.spec_of_model), for the views that take specs."""
     from ..capture.export import spec_of_model
+    from .shell import say
 
+    notes: list = []
     with user_code(ref):
-        return spec_of_model(load_model(ref, model_arg), input_size, channels=channels,
-                             depth=depth, label=ref)
+        spec = spec_of_model(load_model(ref, model_arg), input_size, channels=channels,
+                             depth=depth, label=ref, notes=notes)
+    for note in notes:
+        say(f"{ref}: {note}", prefix="note: ")
+    return spec

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from ..records import Records
 from ..units import human
-from .grid import Grid, commas, grid_markdown, grid_text, json_text, rows_csv
+from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell, rows_csv,
+                   unstable_note)
 
 
 def summary_lines(records: Records) -> list[str]:
     """Totals (the second line), what they exclude, shared modules and the FlopCounterMode
     check (the counting rules are the Grid's conventions)."""
     t, meta = records.attrs["totals"], records.attrs["meta"]
-    n, c, *hw = meta["input"]
-    lines = [f"{meta['model']} ({meta['class']}), input {'x'.join(map(str, hw))}x{c}, batch {n}, "
+    lines = [f"{meta['model']} ({meta['class']}), {input_text(meta)}, "
              f"rows: modules at depth {meta['depth']}, captured with {meta['capture']}.",
              f"Total: params {t['params']:,} ({human(t['params'])}), MACs {t['macs']:,} "
              f"({human(t['macs'])}), other ops {t['other_ops']:,}."]
@@ -43,6 +43,18 @@ def summary_lines(records: Records) -> list[str]:
                       else ".") if t["flop_counter_agrees"] else
                   "FlopCounterMode DISAGREES with the graph count (see the FlopCounter column): "
                   f"{t['flop_counter_macs']:,} MACs against {t['macs']:,}."))
+    lines += [f"not shown: {line}." for line in records.attrs.get("not_shown", [])]
+    timing = records.attrs.get("latency")
+    if timing:
+        env = timing["env"]
+        whole = timing["network_ms"]
+        lines.append(f"MACHINE-DEPENDENT: latency is each row's module alone on the inputs it gets "
+                     f"in the model (a row run more than once, or a parent's own ops: not timed), "
+                     f"median ms on {env['device']} ({env['device_type']}), torch {env['torch']}, "
+                     f"{env['dtype']}, {env['threads']} CPU threads{conditions(env)}; the whole "
+                     f"model: " + (whole if isinstance(whole, str) else
+                                   ms_cell(whole, timing["network_unstable"]) + " ms") + ".")
+        lines.append(unstable_note(env))
     return lines
 
 
@@ -54,14 +66,31 @@ def _flop_cell(row: dict) -> str:
     return "= (no formula)" if row["no_flop_formula"] else "="
 
 
+def input_text(meta: dict) -> str:
+    """'input 224x224x3, batch 1' for one image (as the specs print it); else every input as
+    --input spells it: 'inputs input_ids=1x128:int64, batch 1'."""
+    shape, inputs = meta["input"], meta.get("inputs", "")
+    if len(shape) == 4 and inputs in ("", "x".join(map(str, shape))):
+        n, c, h, w = shape
+        return f"input {h}x{w}x{c}, batch {n}"
+    return f"inputs {inputs}, batch {meta['batch_size']}"
+
+
 def model_grid(records: Records, exact: bool = False) -> Grid:
     """The model profile as a Grid."""
     number = commas if exact else human
     headers = [("row", "left"), ("module", "left"), ("calls", "right"), ("output", "right"),
                ("params", "right"), ("MACs", "right"), ("other ops", "right"),
                ("FlopCounter", "center"), ("ops", "left"), ("not counted", "left")]
-    cells = [[r["row"], r["module"], str(r["calls"]), r["output_size"], number(r["params"]),
-              number(r["macs"]), number(r["other_ops"]),
+    views = records.attrs.get("views", [])
+    memory, timed = "activation_bytes" in views, "latency_ms" in views
+    headers[4:4] = [("activations", "right")] * memory + [("latency ms", "right")] * timed
+    cells = [[r["row"], r["module"], str(r["calls"]), r["output_size"],
+              *([f"{human(r['activation_bytes'])}B" if r["activation_bytes"] is not None else ""]
+                if memory else []),
+              *([r["latency_ms"] if isinstance(r["latency_ms"], str) else
+                 ms_cell(r["latency_ms"], r["latency_unstable"])] if timed else []),
+              number(r["params"]), number(r["macs"]), number(r["other_ops"]),
               _flop_cell(r),
               r["ops"], r["not_counted"]] for r in records.rows]
     summary = summary_lines(records)
@@ -91,4 +120,29 @@ def to_csv(records: Records) -> str:
 def to_json(records: Records) -> str:
     """JSON: meta, rows and totals (totals.not_counted: op -> calls)."""
     return json_text({"meta": records.attrs["meta"], "rows": records.rows,
-                      "totals": records.attrs["totals"]})
+                      "totals": records.attrs["totals"],
+                      **({"latency": records.attrs["latency"]} if records.attrs.get("latency") else {}),
+                      **({"not_shown": records.attrs["not_shown"]} if records.attrs.get("not_shown")
+                         else {})})
+
+
+def sweep_grid(records: Records, exact: bool = False) -> Grid:
+    """A model's sweep over inputs (analysis.model_views.sweep_model_records) as a Grid."""
+    number = commas if exact else human
+    meta, env = records.attrs["meta"], records.attrs["meta"]["latency_env"]
+    rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
+             r["output"] or "", *([r["latency_ms"] if isinstance(r["latency_ms"], str) else
+                                   ms_cell(r["latency_ms"], r["latency_unstable"])] if env else []),
+             r["not_counted"] or "", r["reason"] or ""] for r in records.rows]
+    machine = [f"MACHINE-DEPENDENT: latency is the whole model's median on {env['device']} "
+               f"({env['device_type']}), torch {env['torch']}, {env['dtype']}, {env['threads']} CPU "
+               f"threads{conditions(env)}.", unstable_note(env)] if env else []
+    return Grid(
+        f"{meta['model']} ({meta['class']}): input sweep",
+        [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
+         ("last row's output", "right"), *([("latency ms", "right")] if env else []),
+         ("not counted", "left"), ("why not", "left")], rows, wrap=(6 if env else 5,),
+        summary=["Each input counted from the model's captured rows, eval mode; MACs for the whole "
+                 "batch, ops without a rule listed and left out of the totals. A receptive field "
+                 "and peak live memory are a spec's geometry: export the model for them.",
+                 *machine])

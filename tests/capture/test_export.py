@@ -74,3 +74,51 @@ def test_cli_export_error_is_one_line():
                                  "--input-size", "16"])
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "hardswish" in result.stderr
+
+
+def test_a_never_run_head_is_named_with_its_params(tmp_path):
+    model = user_models().with_aux()
+    left_out: dict = {}
+    data = export_spec(model, 16, depth=2, left_out=left_out)
+    aux_params = (16 * 4 + 4) + (4 * 7 * 7 * 5 + 5)  # its 1x1 conv and its linear
+    assert left_out == {"aux": aux_params}
+    path = tmp_path / "net.yaml"
+    path.write_text(to_yaml(data, left_out))
+    assert path.read_text().startswith(f"# not exported: aux (never run on the example input, e.g. "
+                                       f"aux heads in eval): {aux_params:,} params")
+    spec_params = sum(rc.counts.params for rc in count_spec(load_spec(path)))
+    assert spec_params + aux_params == sum(p.numel() for p in model.parameters())
+    result = runner.invoke(app, ["export", "--model", f"{MODELS}:with_aux", "--input-size", "16"])
+    assert result.exit_code == 0 and "not exported: aux" in result.stderr, result.output
+    nothing: dict = {}
+    export_spec(user_models().inception_like(), 16, left_out=nothing)
+    assert nothing == {}
+
+
+def test_every_test_model_that_exports_round_trips_its_counts(tmp_path):
+    """The round trip for every model in tests/data/user_models.py that a spec can express: the
+    spec's params and the never-run modules' add up to the model's, and its MACs are the graph's."""
+    import inspect
+
+    module = user_models()
+    exported = 0
+    for name, factory in inspect.getmembers(module, inspect.isfunction):
+        required = [p for p in inspect.signature(factory).parameters.values()
+                    if p.default is inspect.Parameter.empty]
+        if factory.__module__ != module.__name__ or required or name in ("raises", "tagger_inputs"):
+            continue  # not a model factory
+            continue
+        model = factory()
+        left_out: dict = {}
+        try:
+            data = export_spec(model, 16, label=name, left_out=left_out)
+        except UsageError:
+            continue  # not expressible: named in one line (test_what_cannot_be_expressed_is_named)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(to_yaml(data))
+        counts = [rc.counts for rc in count_spec(load_spec(path))]
+        assert sum(c.params for c in counts) + sum(left_out.values()) == sum(
+            p.numel() for p in model.parameters()), name
+        assert sum(c.macs for c in counts) == sum(r.macs for r in capture(model, 16).rows), name
+        exported += 1
+    assert exported >= 3

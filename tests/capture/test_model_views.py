@@ -75,3 +75,66 @@ def test_table_latency_and_bench_on_a_model():
     bench = rows(invoke("bench", "--model", LIKE, "--batch-sizes", "1", "--device", "cpu",
                         "--warmup", "1", "--repeats", "2", "-f", "csv"))
     assert bench[0]["batch_size"] == "1"
+
+
+HARDSWISH = f"{DATA / 'user_models.py'}:hardswish_net"
+TAGGER = f"{DATA / 'user_models.py'}:tagger"
+
+
+def test_table_views_come_from_the_rows_even_where_export_fails(tmp_path):
+    # conv 3 -> 4 (3x3) then Hardswish: the spec has no Hardswish, so no export; rows still work
+    plot = tmp_path / "rows.png"
+    result = invoke("table", "--model", HARDSWISH, "--input-size", "16", "--columns", "memory,rf",
+                    "--latency", "--device", "cpu", "--warmup", "1", "--repeats", "2",
+                    "--plot", str(plot), "-f", "csv")
+    data = rows(result)
+    assert [r["row"] for r in data[:2]] == ["0", "1"]
+    assert int(data[1]["activation_bytes"]) == 14 * 14 * 4 * 4  # 14x14x4 float32 values
+    assert float(data[0]["latency_ms"]) > 0 and plot.stat().st_size > 0
+    text = invoke("table", "--model", HARDSWISH, "--input-size", "16", "--columns", "rf")
+    assert text.exit_code == 0
+    assert "not shown: rf: a receptive field is a spec's geometry" in " ".join(text.stdout.split())
+
+
+def test_sweep_sequence_lengths_on_a_token_model():
+    data = rows(invoke("sweep", "--model", TAGGER, "--sizes", "8", "-f", "csv"))
+    assert data[0]["valid"] == "False" and "rejects input" in data[0]["reason"]
+    refused = invoke("sweep", "--model", TAGGER, "--seq-lens", "4")
+    assert refused.exit_code == 2 and "--seq-len applies to Hugging Face" in refused.stderr
+
+
+def test_bench_times_the_example_given():
+    data = rows(invoke("bench", "--model", TAGGER, "--input", "2x6:int64", "--device", "cpu",
+                       "--warmup", "1", "--repeats", "2", "-f", "csv"))
+    assert [r["batch_size"] for r in data] == ["2"] and float(data[0]["latency_ms"]) > 0
+
+
+def test_compare_models_and_specs_by_rows_at_a_depth(tmp_path):
+    data = rows(invoke("compare", "--model", LIKE, "--model", LIKE, "--depth", "2", "-f", "csv"))
+    by_row = {r["row"]: r for r in data}
+    # the Mixed block's 1x1 -> 3x3 branch at 55x55 (224: a 3x3 stride-2 stem to 111, a 2x2 pool)
+    assert int(by_row["mixed.b3"]["a_macs"]) == int(by_row["mixed.b3"]["b_macs"]) == \
+        55 * 55 * (16 * 4 + 9 * 4 * 8)
+    old = tmp_path / "old.yaml"
+    assert invoke("export", "--model", LIKE, "-o", str(old)).exit_code == 0
+    data = rows(invoke("compare", str(old), "--model", LIKE, "--model-arg", "classes=3", "-f",
+                       "csv"))
+    by_row = {r["row"]: r for r in data}
+    assert (int(by_row["fc"]["a_params"]), int(by_row["fc"]["b_params"])) == (20 * 10 + 10, 20 * 3 + 3)
+    assert by_row["stem"]["a_macs"] == by_row["stem"]["b_macs"]
+
+
+def test_check_a_model_on_its_given_inputs():
+    # the tagger's linear (8 -> 5) on 2 x 6 tokens
+    ok = invoke("check", "--model", TAGGER, "--input", "2x6:int64", "--max-macs", str(2 * 6 * 8 * 5))
+    assert ok.exit_code == 0, ok.output
+    over = invoke("check", "--model", TAGGER, "--input", "2x6:int64", "--max-macs", "479")
+    assert over.exit_code == 1 and "MACs 480 exceed" in over.stderr
+
+
+def test_compare_models_on_given_inputs():
+    data = rows(invoke("compare", "--model", TAGGER, "--model", TAGGER, "--input", "2x5:int64",
+                       "-f", "csv"))
+    assert int(data[-1]["a_macs"]) == int(data[-1]["b_macs"]) == 2 * 5 * 8 * 5  # 8 -> 5 per token
+    refused = invoke("compare", "factorized", "--model", LIKE, "--input", "1x3x8x8")
+    assert refused.exit_code == 2 and "--input applies to --model sides compared" in refused.stderr

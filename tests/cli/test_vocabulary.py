@@ -95,8 +95,12 @@ def test_an_unknown_flavor_is_named(command):
      "--flavor does not apply to --model: flavours and aux heads belong to specs"),
     (("table", "--model", MODEL, "--no-aux"),
      "--aux/--no-aux does not apply to --model: flavours and aux heads belong to specs"),
-    (("table", "--model", MODEL, "--no-verify"), "--verify/--no-verify applies to --model only "
-     "through its exported spec, with --latency, --plot or --columns"),
+    (("table", "--model", MODEL, "--no-verify"), "--verify/--no-verify applies to specs; a --model "
+     "is counted from its captured graph"),
+    (("table", "--model", MODEL, "--dtype", "fp16"), "--dtype applies to --model only with "
+     "--columns memory or --latency"),
+    (("table", "--model", MODEL, "--input", "1x3:int64", "--input-size", "8"), "--input-size does "
+     "not apply with --input/--inputs, whose shapes are given whole (batch first)"),
     (("table", "--model", MODEL, "--spec", TINY), "--spec does not apply with --model, which names "
      "the network"),
     (("referee", "--model", MODEL, "--flavor", "torchvision"),

@@ -2,6 +2,8 @@
 residual adds and an Inception-like concat block. Their counts are worked out by hand in
 tests/test_capture.py."""
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -149,3 +151,74 @@ class Attention(nn.Module):
 def attention():
     """The Attention model."""
     return Attention()
+
+
+@dataclasses.dataclass
+class TaggerOutput:
+    """A dataclass output, as Hugging Face's ModelOutput is."""
+
+    logits: torch.Tensor
+    extra: dict
+
+
+class Tagger(nn.Module):
+    """Token ids (positional) and a keyword mask: an embedding (a gather), a linear per token, the
+    mask multiplied in; returns a dataclass holding a dict."""
+
+    def __init__(self, vocab: int = 50, width: int = 8, tags: int = 5) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.head = nn.Linear(width, tags)
+
+    def forward(self, ids, mask=None):
+        logits = self.head(self.embed(ids))
+        if mask is not None:
+            logits = logits * mask.unsqueeze(-1)
+        return TaggerOutput(logits, {"pooled": logits.mean(1)})
+
+
+def tagger():
+    """The Tagger model."""
+    return Tagger()
+
+
+def tagger_inputs():
+    """--inputs for the Tagger: ids of 2 sequences of 6 tokens, and their mask, as (args, kwargs)."""
+    return (torch.zeros(2, 6, dtype=torch.int64),), {"mask": torch.ones(2, 6)}
+
+
+class Aliased(nn.Module):
+    """A linear reached under two names and called twice, a head never called, a Sequential."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 8)
+        self.shared = nn.Linear(8, 8)
+        self.alias = self.shared
+        self.unused = nn.Linear(8, 100)
+        self.body = nn.Sequential(nn.ReLU(), nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.body(self.alias(self.shared(self.a(x))))
+
+
+def aliased():
+    """The Aliased model."""
+    return Aliased()
+
+
+class WithAux(nn.Module):
+    """The Inception-like network, and an auxiliary head that eval never runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = inception_like()
+        self.aux = nn.Sequential(nn.Conv2d(16, 4, 1), nn.Flatten(), nn.Linear(4 * 7 * 7, 5))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def with_aux():
+    """The WithAux model."""
+    return WithAux()

@@ -53,9 +53,16 @@ def test_model_counts_export_and_outputs(ref, tmp_path):
     assert sum(r.macs for r in captured.rows) == _flop_counter_macs(model, side)
 
     path = tmp_path / "net.yaml"
-    path.write_text(to_yaml(export_spec(model, side, label=ref)))
+    left_out: dict = {}
+    data = export_spec(model, side, label=ref, left_out=left_out)
+    path.write_text(to_yaml(data, left_out))
     spec = load_spec(path)
     ours = {rc.placed.name: rc.counts for rc in count_spec(spec)}
+    # the round trip keeps every parameter: the spec's, and those of the never-run heads it names
+    assert sum(c.params for c in ours.values()) + sum(left_out.values()) == sum(
+        p.numel() for p in model.parameters())
+    assert set(left_out) == ({"aux1", "aux2"} if ref == "torchvision:googlenet" else
+                                     {"AuxLogits"} if ref == "torchvision:inception_v3" else set())
     by_name = {r.name: r for r in called}
     for name, counts in ours.items():
         parts = name.split("+")  # fused rows (conv1+bn1+relu) sum their modules

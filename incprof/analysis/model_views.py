@@ -1,0 +1,248 @@
+"""The views of a spec, on any model's captured rows (capture.rows) instead of an exported spec:
+a sweep over input sizes or sequence lengths, a comparison or diff of two networks by row name at
+one depth, activation memory per row, latency per row and for the whole model, throughput per
+batch size. Any model works, whatever its ops and inputs; what a view cannot say about a model
+(a receptive field) is stated, never guessed.
+
+torch is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import UsageError
+from ..records import Records
+from .compare import NETWORK_COLUMNS, _derived, _int_columns
+
+# A model sweep's columns: one row per example (an image side or a sequence length).
+MODEL_SWEEP_COLUMNS = ["input", "valid", "reason", "params", "macs", "output", "not_counted",
+                       "latency_ms", "latency_unstable"]
+# Bytes per value of the activation dtypes.
+BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+
+
+def sweep_model_records(model, examples: list, *, label: str, latency=None) -> Records:
+    """One row per (name, Example) in ``examples``: params, MACs and the last row's output from the
+    model's rows, or why the model refused that input (or, given as text for the Example, why
+    there is none); ``latency`` (nn.latency.TimingOptions) also times the whole model on each."""
+    from ..capture.rows import profile_model_records
+
+    records, env = [], None
+    for name, example in examples:
+        record = {"input": name, "valid": True, **dict.fromkeys(MODEL_SWEEP_COLUMNS[2:])}
+        if isinstance(example, str):
+            record.update(valid=False, reason=example)
+            records.append(record)
+            continue
+        try:
+            profile = profile_model_records(model, label=label, example=example)
+        except UsageError as exc:
+            record.update(valid=False, reason=str(exc).split(": ", 1)[-1])
+            records.append(record)
+            continue
+        totals = profile.attrs["totals"]
+        record.update(params=totals["params"], macs=totals["macs"],
+                      output=profile.rows[-1]["output_size"] if profile.rows else "",
+                      not_counted=", ".join(f"{op} x {n}" for op, n in totals["not_counted"].items()))
+        if latency is not None:
+            stats, env = time_model(model, example, latency)
+            record["latency_ms"] = stats if isinstance(stats, str) else round(stats.median_ms, 4)
+            record["latency_unstable"] = None if isinstance(stats, str) else stats.unstable
+        records.append(record)
+    meta = {"model": label, "class": type(model).__name__, "latency_env": env}
+    return Records(MODEL_SWEEP_COLUMNS, records, {"meta": meta}, ("params", "macs"))
+
+
+def compare_profiles_records(a: Records, b: Records, labels: tuple[str, str]) -> Records:
+    """Two model profiles (or a model's and a spec's), rows joined by name, as
+    compare.compare_networks_records lays them out (level 'network'); rows in one side only are
+    named in meta."""
+    a_rows, b_rows = ({r["row"]: r for r in side.rows} for side in (a, b))
+    rows = []
+    for name, ra in a_rows.items():
+        rb = b_rows.get(name)
+        if rb is None:
+            continue
+        record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
+        for key in ("params", "macs"):
+            record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
+        record = _derived(record)
+        rows.append({column: record.get(column) for column in NETWORK_COLUMNS})
+    title = {side: p.attrs["meta"].get("title") or f"{p.attrs['meta']['class']} on "
+             f"{p.attrs['meta']['inputs']}, rows at depth {p.attrs['meta']['depth']}"
+             for side, p in (("a", a), ("b", b))}
+    meta = {"a": labels[0], "b": labels[1], "a_spec": labels[0], "b_spec": labels[1],
+            "a_title": title["a"], "b_title": title["b"], "level": "network",
+            "batch_size": a.attrs["meta"].get("batch_size", 1), "verified": False,
+            "conventions": "params: all trainable parameters. MACs: multiply-accumulates of every "
+                           "op with a MAC rule (incprof.count.aten), for the whole batch, eval mode; "
+                           "a model's rows are its modules at --depth, counted from its captured "
+                           "graph. saved = 1 - B / A; ratio = A / B.",
+            "latency_env": None,
+            "only_in_a": [n for n in a_rows if n not in b_rows],
+            "only_in_b": [n for n in b_rows if n not in a_rows]}
+    totals = _derived({"a_params": a.attrs["totals"]["params"],
+                       "b_params": b.attrs["totals"]["params"],
+                       "a_macs": a.attrs["totals"]["macs"], "b_macs": b.attrs["totals"]["macs"]})
+    return Records(NETWORK_COLUMNS, rows, {"meta": meta, "totals": totals},
+                   _int_columns(NETWORK_COLUMNS))
+
+
+def diff_profiles_records(old: Records, new: Records, labels: tuple[str, str]) -> Records:
+    """compare_profiles_records' rows whose params, MACs or output differ (level 'diff')."""
+    compared = compare_profiles_records(old, new, labels)
+    rows = [r for r in compared.rows if (r["a_params"], r["a_macs"], _values(r["a_output"]))
+            != (r["b_params"], r["b_macs"], _values(r["b_output"]))]
+    attrs = {"meta": {**compared.attrs["meta"], "level": "diff"},
+             "totals": compared.attrs["totals"]}
+    return dataclasses.replace(compared, rows=rows, attrs=attrs)
+
+
+def _values(output: str) -> list[int]:
+    """An output size's dimensions without leading 1s: a spec's 1x1x20 and a model's 20 are the
+    same output."""
+    dims = [int(d) for d in output.split("x") if d.isdigit()] if output else []
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return dims
+
+
+def _moved(example, device, dtype):
+    """The example on ``device``, its floating tensors cast to ``dtype`` (token ids stay ints)."""
+    import torch
+
+    def move(value):
+        if isinstance(value, torch.Tensor):
+            return value.to(device=device, dtype=dtype if value.is_floating_point() else None)
+        return value
+
+    return dataclasses.replace(example, args=tuple(move(v) for v in example.args),
+                               kwargs={k: move(v) for k, v in example.kwargs.items()})
+
+
+def time_model(model, example, options, rows: dict | None = None):
+    """(the whole model's Stats, or why it could not be timed; the environment), timed on the
+    example as nn.latency times a spec's network. With ``rows`` ({row name: module}), also each
+    such module alone on the inputs it receives in the model, into ``rows`` (name -> Stats)."""
+    import torch
+
+    from ..nn.latency import DTYPES, adaptive_time, environment, instability, resolve_device, timer
+    from ..nn.machine import load_average
+
+    if options.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
+    if options.compile or options.channels_last:
+        raise UsageError("--compile and --channels-last apply to a spec's network, not to a "
+                         "--model's captured rows")
+    device = resolve_device(options.device)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[options.dtype]
+    before = torch.get_num_threads()
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    try:
+        env = environment(device, options, example.batch_size())
+        env["dtype_method"] = "model and floating inputs cast to the dtype"
+        model = model.eval().to(device=device, dtype=dtype)
+        x = _moved(example, device, dtype)
+        with torch.inference_mode():
+            if rows:
+                seen: dict = {}
+                hooks = [module.register_forward_pre_hook(
+                    lambda m, args, kwargs, name=name: seen.setdefault(name, (args, kwargs)),
+                    with_kwargs=True) for name, module in rows.items()]
+                try:
+                    x.run(model)
+                finally:
+                    for hook in hooks:
+                        hook.remove()
+                for name, module in list(rows.items()):
+                    args, kwargs = seen.get(name, (None, None))
+                    rows[name] = "never called" if args is None else adaptive_time(
+                        timer(lambda m=module, a=args, k=kwargs: m(*a, **k), device),
+                        options.row_budget_s, options)
+            try:
+                stats = adaptive_time(timer(lambda: x.run(model), device), options.network_budget_s,
+                                      options)
+            except (RuntimeError, NotImplementedError) as exc:
+                stats = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    finally:
+        torch.set_num_threads(before)
+    env["load_avg_end"] = load_average()
+    loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
+    if loads and max(loads) > env["threads"]:  # as nn.latency.time_spec marks a busy machine
+        env["busy"] = f"load {max(loads):g} > {env['threads']} threads"
+        if not isinstance(stats, str):
+            stats = dataclasses.replace(stats, unstable=instability(stats, options.min_repeats,
+                                                                    env["busy"]))
+        for name, row in (rows or {}).items():
+            if not isinstance(row, str):
+                rows[name] = dataclasses.replace(row, unstable=instability(
+                    row, options.min_repeats, env["busy"]))
+    return stats, env
+
+
+def bench_model_records(model, examples: list, options, *, label: str, macs: int,
+                        advance=None) -> Records:
+    """nn.bench.bench_records' rows for a model: per (batch size, Example), the whole model's
+    median and p10/p90 latency, examples/s and GMAC/s; ``macs`` is per example (batch 1)."""
+    records, env = [], None
+    for batch, example in examples:
+        if advance:
+            advance(f"timing batch {batch}")
+        stats, env = time_model(model, example, options)
+        record = {"batch_size": batch, "latency_ms": None, "p10_ms": None, "p90_ms": None,
+                  "repeats": None, "unstable": None, "images_per_s": None, "gmacs_per_s": None,
+                  "error": None}
+        if isinstance(stats, str):
+            record["error"] = stats
+        else:
+            seconds = stats.median_ms / 1000
+            record.update(latency_ms=round(stats.median_ms, 4), p10_ms=round(stats.p10_ms, 4),
+                          p90_ms=round(stats.p90_ms, 4), repeats=stats.repeats,
+                          unstable=stats.unstable, images_per_s=round(batch / seconds, 2),
+                          gmacs_per_s=round(batch * macs / seconds / 1e9, 3))
+        records.append(record)
+    return Records(list(records[0]), records, {"meta": {
+        "arch": label, "title": label, "macs_per_image": macs,
+        "env": {k: v for k, v in (env or {}).items() if k != "batch_size"}, "compile_s": None}})
+
+
+def model_views(records: Records, model, example, *, columns=(), dtype: str = "fp32",
+                latency=None) -> Records:
+    """A model profile with the asked view columns added per row: ``memory`` (activations: the
+    row's output values times the dtype's bytes, for the batch) and, with ``latency``, each row
+    timed alone on its real inputs and the whole model (``attrs["latency"]``). ``rf`` (a receptive
+    field) cannot be read from a model's rows: ``attrs["not_shown"]`` says so in one line."""
+    rows = [dict(r) for r in records.rows]
+    extra, not_shown = [], []
+    wanted = set(columns) if "all" not in columns else {"rf", "memory", "bottleneck"}
+    if "memory" in wanted:
+        extra.append("activation_bytes")
+        for r in rows:
+            values = 1
+            for s in r["output_size"].split("x") if r["output_size"] not in ("", "scalar") else []:
+                values *= int(s)
+            r["activation_bytes"] = values * records.attrs["meta"]["batch_size"] * BYTES[dtype] \
+                if r["output_size"] else None
+    if "rf" in wanted:
+        not_shown.append("rf: a receptive field is a spec's geometry (a chain of convs and pools); "
+                         "a --model's rows have none to read (export the model to a spec for it)")
+    if "bottleneck" in wanted:
+        not_shown.append("bottleneck: applies to a spec's rows (export the model to a spec)")
+    timing = None
+    if latency is not None:
+        named = dict(model.named_modules())
+        modules = {r["row"]: named[r["row"]] for r in rows if r["row"] in named and r["calls"] == 1}
+        stats, env = time_model(model, example, latency, modules)
+        extra += ["latency_ms", "latency_unstable"]
+        for r in rows:
+            row = modules.get(r["row"])
+            r["latency_ms"] = (None if row is None else row if isinstance(row, str) else
+                               round(row.median_ms, 4))
+            r["latency_unstable"] = None if row is None or isinstance(row, str) else row.unstable
+        timing = {"network_ms": stats if isinstance(stats, str) else round(stats.median_ms, 4),
+                  "network_unstable": None if isinstance(stats, str) else stats.unstable,
+                  "env": env}
+    attrs = {**records.attrs, "views": extra, "not_shown": not_shown, "latency": timing}
+    return Records([*records.columns, *extra], rows, attrs)
