@@ -46,12 +46,17 @@ def test_the_tree_fits_the_terminal():
     result = invoke("table", "--model", f"{MODELS}:aliased", "--input", "1x4", "--tree")
     table = result.stdout.split("\n\n\n")[0]
     assert "│ 0" in table and "never called" in table
-    from typer.testing import CliRunner
+    from rich.console import Console
 
-    from incprof.cli.app import app
+    from incprof.capture.inputs import default
+    from incprof.render.grid import print_grid
+    from incprof.render.tree import tree_grid
 
-    narrow = CliRunner().invoke(app, ["table", "--model", f"{MODELS}:inception_like", "--input-size",
-                                      "16", "--tree"], env={"COLUMNS": "80"})
-    assert max(len(line) for line in narrow.stdout.split("\n\n\n")[0].splitlines()) <= 80
+    model = user_models().inception_like()
+    records = tree_records(model, default(model, (16, 16), 3, 1), label="inception_like")
+    for width in (80, 100, 120):
+        console = Console(width=width, file=io.StringIO(), color_system=None)
+        print_grid(tree_grid(records), console)
+        assert max(len(line) for line in console.file.getvalue().splitlines()) <= width
     spec = invoke("table", "--tree")
     assert spec.exit_code == 2 and "--tree applies only to --model" in spec.stderr
