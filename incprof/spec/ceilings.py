@@ -31,9 +31,10 @@ class Ceilings:
     one-conv rows in 0.9 s, 3,200 in 1.9 s; the built-in GoogLeNet and Inception-v3 have 88 and
     116 layers); for a ``--model`` it also bounds the leaf modules. ``max_ops``: aten ops in one
     forward pass of a ``--model``, the nodes of its captured graph (the capture's time grows with
-    them: torchvision's swin_v2_b has 2,807 and took 45 s). ``timeout_s``: seconds a ``--model``'s
+    them; torchvision's swin_v2_b runs 2,807). ``timeout_s``: seconds a ``--model``'s
     code and its capture may run (import, factory, forwards and graph capture together; 0: no
-    limit; the largest torchvision models took 24 to 64 s on a shared 2-core Xeon).
+    limit; ``table --model`` on the largest torchvision models took 24 to 64 s on a shared, busy
+    2-core Xeon).
     """
 
     max_nodes: int = 200_000
