@@ -20,12 +20,13 @@ from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
-                      ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
+                      ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DeviceProfileOpt, DType, FlavorOpt,
+                      Format, FormatOpt, PredictOpt,
                       InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
                       SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
                       check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
                       parse_input_size, refuse, timing_options)
-from .output import check_outputs, check_plot, draw, emit, progress, write_result
+from .output import check_outputs, check_plot, draw, emit, load_hint, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
 app = App(
@@ -123,6 +124,8 @@ def table(
     wide: WideOpt = False,
     verify: VerifyOpt = True,
     latency: LatencyOpt = False,
+    predict: PredictOpt = False,
+    device_profile: DeviceProfileOpt = None,
     device: DeviceOpt = "auto",
     channels_last: ChannelsLastOpt = False,
     compile_model: CompileOpt = False,
@@ -147,14 +150,16 @@ def table(
 
     check_network(ctx, model)
     check_timing(ctx, latency)
+    if not (latency or predict):
+        refuse(ctx, ("device_profile",), "applies only with --latency or --predict")
     check_wide(ctx, fmt)
     size = parse_input_size(input_size)
-    if model is not None and not (latency or plot or columns):
+    if model is not None and not (latency or predict or plot or columns):
         refuse(ctx, ("verify", "dtype", "bottleneck_factor"), "applies to --model only through its "
                "exported spec, with --latency, --plot or --columns")
         _table_model(model, model_arg, size, channels, depth, batch_size, fmt, output, wide)
         return
-    if model is not None:  # --latency, --plot, --columns: through the model's exported spec
+    if model is not None:  # --latency, --predict, --plot, --columns: through the exported spec
         with user_errors():
             spec = model_spec(model, model_arg, size, channels, depth)
 
@@ -163,12 +168,15 @@ def table(
                             threads)
     check_plot(plot)
     check_outputs(output, plot)
+    if latency:
+        load_hint(threads)
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
             spec or arch, flavor=flavor, aux=aux, input_size=size,
             batch_size=batch_size, verify=verify,
             max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
-            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
+            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step,
+            device_profile=device_profile, predict=predict)
         if plot is not None:
             from ..render.plot import macs_by_kind_bars
 
@@ -340,5 +348,6 @@ for _name, _command in (("table", table), ("export", export_model),
                         ("compare", cli_compare.compare), ("factorize", cli_compare.factorize),
                         ("report", report), ("check", check), ("diff", cli_compare.diff),
                         ("sweep", cli_compare.sweep_sizes), ("bench", cli_measure.bench),
+                        ("calibrate", cli_measure.calibrate_cmd),
                         ("list", list_archs), ("referee", cli_measure.referee_cmd)):
     app.command(_name)(_command)

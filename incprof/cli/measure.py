@@ -1,5 +1,6 @@
-"""The commands that run the built network: throughput per batch size (bench), and every peer
-counter refereed against incprof's prediction of it (referee)."""
+"""The commands that run the built network: throughput per batch size (bench), the device
+profile measured (calibrate), and every peer counter refereed against incprof's prediction of it
+(referee)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, 
                       Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
                       ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
                       parse_input_size, parse_int_list)
-from .output import check_outputs, emit, progress, show, write_result
+from .output import check_outputs, emit, load_hint, progress, show, write_result
 from .shell import user_errors
 
 
@@ -51,11 +52,48 @@ def bench(
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
+    load_hint(threads)
     with user_errors(), progress("benchmarking", len(sizes)) as step:
         df = bench_records(model_spec(model, model_arg) if model else load(spec or arch, flavor),
                            sizes, options, step)
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
+
+
+def calibrate_cmd(
+    device: Annotated[str, typer.Option(help="Where to measure: cpu, cuda or cuda:N (auto: CUDA "
+                                        "when present).")] = "auto",
+    dtype: TimingDTypeOpt = DType.fp32,
+    threads: ThreadsOpt = None,
+    budget: Annotated[float, typer.Option(min=0.5, max=600, help="Seconds to spend, about.")] = 30.0,
+    output: OutputOpt = None,
+) -> None:
+    """Measure this device's profile for the latency model: conv and GEMM throughput, pooling,
+    copy bandwidth and the overhead of an empty op (about 30 s).
+
+    Writes the profile (JSON) into the cache folder, named by device, thread count, dtype and torch
+    version, where 'table --latency' finds it; --output writes it there instead.
+    Example: incprof calibrate --device cpu --threads 1
+    """
+    import json
+
+    from ..nn.calibrate import calibrate, write_profile
+
+    check_outputs(output)
+    load_hint(threads)
+    with user_errors(), progress("calibrating") as step:
+        profile = calibrate(device, dtype.value, threads, budget, step)
+        if output is not None:
+            emit(json.dumps(profile, indent=1) + "\n", output)
+            return
+        path = write_profile(profile)
+    rates = profile["rates"][dtype.value]
+    typer.echo(f"{profile['name']}: conv 1x1 up to {max(r for _, r in rates['conv 1x1']) / 1e9:.1f}"
+               f" GMAC/s, conv nxn up to {max(r for _, r in rates['conv nxn']) / 1e9:.1f} GMAC/s, "
+               f"copy up to {max(r for _, r in profile['bandwidth']) / 1e9:.1f} GB/s, "
+               f"{profile['overhead_s'] * 1e6:.1f} us per empty op; load "
+               f"{profile['load_avg'][0]} -> {profile['load_avg'][1]}")
+    typer.echo(f"wrote {path}")
 
 
 # The referee's CSV: one row per tool.

@@ -102,6 +102,13 @@ RepeatsOpt = Annotated[Optional[int], typer.Option(
 ThreadsOpt = Annotated[Optional[int], typer.Option(
     min=1, rich_help_panel=LATENCY, help="CPU threads for torch while timing. Default: torch's "
     "own count.")]
+PredictOpt = Annotated[bool, typer.Option(
+    "--predict", rich_help_panel=LATENCY, help="Predict each row's latency from its counts and "
+    "--device-profile, without running anything (see docs/latency.md).")]
+DeviceProfileOpt = Annotated[Optional[str], typer.Option(
+    rich_help_panel=LATENCY, help="The device profile to predict with: a datasheet profile "
+    "(h100-sxm, h100-pcie, h100-nvl, h200, a100, l4; uncalibrated) or a JSON file. Default with "
+    "--latency: the one 'incprof calibrate' wrote for this device, thread count, dtype and torch.")]
 MaxMemoryOpt = Annotated[Optional[str], typer.Option(
     rich_help_panel=LATENCY, help="Refuse to time a network whose estimated memory exceeds this "
     "many bytes, e.g. 8G. Default: half the available memory.")]

@@ -119,6 +119,21 @@ def draw(figure, plot: Path, *tables) -> None:
     wrote(plot)
 
 
+def load_hint(threads: int | None) -> None:
+    """One line on stderr when the machine's 1-minute load exceeds the CPU threads a timing will
+    use (``threads``, else torch's default, the cores): the figures would be slowed by it."""
+    import os
+
+    from ..nn.machine import load_average
+
+    load = load_average()
+    used = threads or os.cpu_count() or 1
+    if load is not None and load > used:
+        typer.secho(f"note: the machine's load ({load:g}) exceeds the {used} CPU threads this "
+                    "timing uses; its figures will be slowed and marked unstable"
+                    + ("" if threads else "; --threads 1 is steadier on a busy machine"), err=True)
+
+
 @contextmanager
 def progress(first: str, total: int | None = None):
     """On a terminal, a transient line naming the step under way; yields ``step(label)``.

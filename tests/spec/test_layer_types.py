@@ -13,6 +13,7 @@ import pytest
 from incprof.count import analytic
 from incprof.count import geometry
 from incprof.count import limits
+from incprof.nn import predict
 import incprof
 from incprof.capture import export_layers
 from incprof.count import inventory as ops
@@ -62,6 +63,8 @@ def _rules():
                                                                shapes.layer_out_shape(layer, SHAPE)),
         "receptive field": lambda layer: geometry.layer_field(layer, geometry.Field(), SHAPE),
         "memory estimate": lambda layer: limits.estimate_bytes(_spec(layer)),
+        "latency model": lambda layer: predict.rule(predict.KERNEL_RULES, layer)(
+            layer, SHAPE, shapes.layer_out_shape(layer, SHAPE)),
     }
     try:
         from incprof.nn import build
@@ -83,6 +86,7 @@ def _tables() -> dict:
         "receptive field": geometry.FIELD_RULES, "peak memory": geometry.PEAK_RULES,
         "memory estimate": limits.TEMPORARY_RULES, "referee ops": ops.OP_RULES,
         "export": {**export_layers.EXPORTED, **export_layers.NOT_EXPORTED},
+        "latency model": predict.KERNEL_RULES,
     }
     try:
         from incprof.nn import build
