@@ -110,3 +110,37 @@ def network_accuracy(prediction: dict, network: dict | None, batch_size: int) ->
     measured = batch_size / (network["median_ms"] / 1000) if network["median_ms"] > 0 else None
     prediction["measured_images_per_s"] = None if measured is None else round(measured, 2)
     prediction["of_roofline"] = None if not (roof and measured) else round(measured / roof, 4)
+
+
+# The batches and dtypes of the ceilings table: one image, and a batch that fills a device.
+CEILING_RUNS = ((1, "fp32"), (64, "fp32"), (64, "bf16"))
+
+
+def ceiling_records():
+    """For each built-in network (paper flavour, own input, no aux heads) and each datasheet
+    profile: per run of CEILING_RUNS the compute-bound, memory-bound and roofline images/s, and
+    the prediction with overhead (branches one after another). Uncalibrated: datasheet peaks."""
+    from ..count.geometry import BYTES
+    from ..nn.predict import Cost, predict_rows
+    from ..nn.profiles import builtin_names, load_profile, maths_for
+    from ..records import Records
+    from ..spec.registry import available, load
+    from ..spec.shapes import place
+
+    rows = []
+    for device in builtin_names():
+        profile = load_profile(device)
+        for name in available():
+            main = [p for p in place(load(name, "paper", False)) if not p.is_aux]
+            row = {"profile": device, "arch": name}
+            for batch, dtype in CEILING_RUNS:
+                total = Cost()
+                for cost in predict_rows(main, profile, maths_for(profile, dtype), BYTES[dtype],
+                                         batch).values():
+                    total = total.then(cost)
+                key = f"b{batch}_{dtype}"
+                row.update({f"{key}_{k.removesuffix('_images_per_s')}": v
+                            for k, v in ceilings(total, batch).items()})
+                row[f"{key}_predicted"] = round(batch / total.serial_s, 2)
+            rows.append(row)
+    return Records(list(rows[0]), rows, {"profiles": {d: load_profile(d) for d in builtin_names()}})

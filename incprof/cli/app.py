@@ -21,7 +21,7 @@ from . import compare as cli_compare
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
                       ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DeviceProfileOpt, DType, FlavorOpt,
-                      Format, FormatOpt, PredictOpt,
+                      Format, FormatOpt, PredictOpt, TF32Opt,
                       InputSizeOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt,
                       SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
                       check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
@@ -132,6 +132,7 @@ def table(
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
     threads: ThreadsOpt = None,
+    tf32: TF32Opt = None,
     max_memory: MaxMemoryOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
@@ -165,7 +166,7 @@ def table(
 
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
-                            threads)
+                            threads, tf32)
     check_plot(plot)
     check_outputs(output, plot)
     if latency:
@@ -239,10 +240,16 @@ def report(
                                             help="With --latency: images per batch.")] = 1,
     device: DeviceOpt = "auto",
     dtype: TimingDTypeOpt = DType.fp32,
+    threads: ThreadsOpt = None,
+    tf32: TF32Opt = None,
+    channels_last: ChannelsLastOpt = False,
+    compile_model: CompileOpt = False,
+    device_profile: DeviceProfileOpt = None,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
-    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md and family.md into
+    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md, family.md and
+    ceilings.md (datasheet ceilings per network and device) into
     --out, and with --referee referee.md. They are byte-for-byte reproducible; CI regenerates them
     all (incprof report --referee) and fails if they drift.
     Example: incprof report --referee --out reports
@@ -254,15 +261,18 @@ def report(
         refuse(ctx, ("referee",), "does not apply with --latency, which writes the latency report "
                "alone")
     else:
-        refuse(ctx, ("arch", "batch_size", "device", "dtype"), "applies only with --latency")
+        refuse(ctx, ("arch", "batch_size", "device", "dtype", "threads", "tf32", "channels_last",
+                     "compile_model", "device_profile"), "applies only with --latency")
     check_outputs(folder=out)
     if latency:
         from ..nn.latency import TimingOptions
 
         unwritten().append(str(out / "latency"))
-        with user_errors():
-            path = latency_report(arch, out, batch_size,
-                                  TimingOptions(device=device, dtype=dtype.value))
+        load_hint(threads)
+        with user_errors(), progress("timing") as step:
+            path = latency_report(arch, out, batch_size, TimingOptions(
+                device=device, dtype=dtype.value, threads=threads, tf32=tf32,
+                channels_last=channels_last, compile=compile_model), device_profile, step)
         typer.echo(f"wrote {path}")
         return
     names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]

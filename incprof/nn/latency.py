@@ -165,6 +165,21 @@ def _num_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+@contextmanager
+def _tf32(allow: bool | None):
+    """TF32 allowed (or not) for cuDNN convolutions and CUDA matmuls in the block; None leaves
+    torch's settings as they are."""
+    import torch
+
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    if allow is not None:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = allow
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
                         max_memory: int | None = None):
     """Check the dtype, resolve the device and, on CPU, refuse (ResourceError) before anything is
@@ -190,7 +205,7 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
     thread count, before or after) is marked unstable."""
     if options.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
-    with _num_threads(options.threads):
+    with _num_threads(options.threads), _tf32(options.tf32):
         timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows)
         env = timings.env
         env["load_avg_end"] = load_average()

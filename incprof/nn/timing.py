@@ -28,6 +28,7 @@ class TimingOptions:
     min_repeats: int = 20          # adaptive timing never stops before; fewer is marked unstable
     max_repeats: int = 1000
     threads: int | None = None     # torch.set_num_threads for the run (None: torch's default)
+    tf32: bool | None = None       # CUDA: allow TF32 for convs and matmuls (None: torch's default)
 
 
 @dataclass(frozen=True)

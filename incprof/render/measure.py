@@ -50,7 +50,8 @@ def prediction_lines(records: Records) -> list[str]:
     if p is None:
         return []
     c, batch = p["ceilings"], records.attrs["meta"]["batch_size"]
-    lines = [f"PREDICTED with {p['profile']} ({p['source'].rstrip('.')}; convs {p['maths'][0]}, linear layers "
+    source = p["source"].rstrip(".")
+    lines = [f"PREDICTED with {p['profile']} ({source}; convs {p['maths'][0]}, linear layers "
              f"{p['maths'][1]}): each row a roofline per kernel (the longer of compute at the "
              "profile's rate and memory at its bandwidth) plus a per-kernel overhead; branches "
              f"run one after another. Network {p['network_ms']:.3f} ms (branches side by side: "
