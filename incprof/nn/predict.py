@@ -22,22 +22,26 @@ from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, Global
 from ..spec.shapes import numel, rule, walk
 
 # The op classes a profile rates: MAC/s for these ...
-MAC_OPS = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "linear")
-# ... window ops/s for these; every other kernel is rated by its bytes alone.
-WINDOW_OPS = ("pool max", "pool avg")
+MAC_OPS = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv stem", "linear")
+# A conv on at most this many input channels (an image) is a stem conv, rated apart.
+STEM_CHANNELS = 4
+# ... ops/s for these (a pool's window ops, one op per value for BatchNorm and ReLU-like passes);
+# every other kernel (a copy) is rated by its bytes alone.
+WINDOW_OPS = ("pool max", "pool avg", "pool global", "batchnorm", "relu")
 CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 conv": "conv 1xn"}
 
 
 @dataclass(frozen=True)
 class Kernel:
     """One kernel of a layer, per image: its op class, its work (MACs, or window ops for a pool;
-    0 for a kernel rated by bytes alone), the activation values it reads and writes, and the
-    weight values it reads (once per batch)."""
+    0 for a kernel rated by bytes alone), the activation values it reads and writes, the weight
+    values it reads (once per batch) and its output positions."""
 
     op: str
     work: int = 0
     values: int = 0
     weights: int = 0
+    pixels: int = 1  # output positions per image (H*W; 1 for a linear layer): the rate's 2nd key
 
 
 # A module call that runs no kernel of its own (a container, the identity): the overhead alone.
@@ -49,31 +53,39 @@ def _conv_kernels(layer: Conv | Separable, i: Shape, o: Shape) -> list[Kernel]:
     if isinstance(layer, Separable):
         mid = i[0] * layer.multiplier
         dw = layer.kernel[0] * layer.kernel[1] * mid
-        out = [Kernel("conv depthwise", dw * hw, numel(i) + mid * hw, dw),
-               Kernel("conv 1x1", mid * layer.out * hw, (mid + layer.out) * hw, mid * layer.out)]
+        out = [Kernel("conv depthwise", dw * hw, numel(i) + mid * hw, dw, hw),
+               Kernel("conv 1x1", mid * layer.out * hw, (mid + layer.out) * hw, mid * layer.out,
+                      hw)]
     else:
         weights = layer.kernel[0] * layer.kernel[1] * (i[0] // layer.groups) * layer.out
-        op = "conv depthwise" if layer.groups > 1 else CONV_OPS[_kernel_class(layer)]
-        out = [Kernel(op, weights * hw, numel(i) + numel(o), weights)]
+        op = ("conv depthwise" if layer.groups > 1 else "conv stem" if i[0] <= STEM_CHANNELS
+              else CONV_OPS[_kernel_class(layer)])
+        out = [Kernel(op, weights * hw, numel(i) + numel(o), weights, hw)]
     out.append(CALL)  # the module that holds the conv, its BatchNorm and ReLU
     if layer.bn_eps is not None:
-        out.append(Kernel("elementwise", 0, 2 * numel(o), 4 * layer.out))
+        out.append(Kernel("batchnorm", numel(o), 2 * numel(o), 4 * layer.out, hw))
     if layer.relu:
-        out.append(Kernel("elementwise", 0, 2 * numel(o)))
+        out.append(_pass(o))
     return out
+
+
+def _pass(o: Shape, values: int = 2) -> Kernel:
+    """One elementwise pass over a tensor of shape ``o`` (a ReLU, a sum, a scaling), touching
+    ``values`` values per element."""
+    return Kernel("relu", numel(o), values * numel(o), 0, o[1] * o[2] if len(o) == 3 else 1)
 
 
 def _linear_kernels(layer: Linear, i: Shape, o: Shape) -> list[Kernel]:
     weights = numel(i) * layer.out
     return [Kernel("linear", weights, numel(i) + layer.out, weights), CALL,
-            *([Kernel("elementwise", 0, 2 * layer.out)] if layer.relu else [])]
+            *([_pass((layer.out, 1, 1))] if layer.relu else [])]
 
 
 def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
     # torch's local_response_norm: square, pad, a window average over channels, then scale,
     # shift, power and divide: six passes over the tensor and one window op per element and size.
-    return [Kernel("pool avg", layer.size * numel(o), 2 * numel(o)),
-            *[Kernel("elementwise", 0, 2 * numel(o))] * 6]
+    return [Kernel("pool avg", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2]),
+            *[_pass(o)] * 6]
 
 
 # Each layer type's kernels from its input and output shapes (a Branches or Residual: only what
@@ -82,19 +94,20 @@ KERNEL_RULES = {
     Conv: _conv_kernels, Separable: _conv_kernels, Linear: _linear_kernels,
     Pool: lambda layer, i, o: [Kernel(f"pool {layer.kind}",
                                       layer.kernel[0] * layer.kernel[1] * numel(o),
-                                      numel(i) + numel(o))],
-    # a global or adaptive average is a reduction: one read of the input, rated by bytes
-    GlobalAvgPool: lambda layer, i, o: [Kernel("reduce", 0, numel(i) + numel(o))],
-    AdaptiveAvgPool: lambda layer, i, o: [Kernel("reduce", 0, numel(i) + numel(o))],
+                                      numel(i) + numel(o), 0, o[1] * o[2])],
+    # a global or adaptive average: one op per input value, rated as a global average
+    GlobalAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
+                                               i[1] * i[2])],
+    AdaptiveAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
+                                                 i[1] * i[2])],
     LRN: _lrn_kernels,
-    ReLU: lambda layer, i, o: [Kernel("elementwise", 0, 2 * numel(o))],
-    Softmax: lambda layer, i, o: [Kernel("elementwise", 0, 2 * numel(o))],
+    ReLU: lambda layer, i, o: [_pass(o)],
+    Softmax: lambda layer, i, o: [_pass(o)],
     Dropout: lambda layer, i, o: [CALL],  # the identity at inference: a call only
     # the concatenation, and the calls of the module and of each branch
-    Branches: lambda layer, i, o: [Kernel("elementwise", 0, 2 * numel(o)),
+    Branches: lambda layer, i, o: [Kernel("copy", 0, 2 * numel(o)),
                                    *[CALL] * (1 + len(layer.branches))],
-    Residual: lambda layer, i, o: [Kernel("elementwise", 0, 3 * numel(o))]
-    + [Kernel("elementwise", 0, 2 * numel(o))] * ((layer.scale != 1) + layer.relu),
+    Residual: lambda layer, i, o: [_pass(o, 3)] + [_pass(o)] * ((layer.scale != 1) + layer.relu),
 }
 
 
@@ -144,6 +157,7 @@ class Rates:
                       "linear": profile["rates"][linear_math]["linear"]}
         self.bandwidth = sorted(profile["bandwidth"])  # [[bytes, bytes/s], ...]
         self.overhead_s = profile["overhead_s"]
+        self.call_s = profile.get("call_s", self.overhead_s)
         self.value_bytes = value_bytes
 
     def bytes_per_s(self, size: int) -> float:
@@ -154,30 +168,32 @@ class Rates:
                 return rate
         return self.bandwidth[-1][1]
 
-    def rate(self, op: str, work: int) -> float:
-        """The profile's rate for ``op`` at this much work: interpolated between the measured
-        [work, rate] points on log scales, the nearest point's outside them."""
+    def rate(self, op: str, work: int, pixels: int = 1) -> float:
+        """The profile's rate for ``op`` at this much work over this many output positions: the
+        measured [work, pixels, rate] points nearest on log scales (the sum of the two log
+        distances), the two nearest weighted by inverse distance; an exact match is itself."""
         points = self.rates.get(op)
         if not points:
             raise KeyError(f"the device profile has no rate for {op}")
-        if work <= points[0][0]:
-            return points[0][1]
-        for (w0, r0), (w1, r1) in zip(points, points[1:]):
-            if work <= w1:
-                share = math.log(work / w0) / math.log(w1 / w0) if w1 > w0 else 1.0
-                return math.exp(math.log(r0) + share * (math.log(r1) - math.log(r0)))
-        return points[-1][1]
+        near = sorted((abs(math.log(work / w)) + abs(math.log(pixels / p)), r)
+                      for w, p, r in points)[:2]
+        if near[0][0] == 0 or len(near) == 1:
+            return near[0][1]
+        weights = [1 / d for d, _ in near]
+        return math.exp(sum(w * math.log(r) for w, (_, r) in zip(weights, near)) / sum(weights))
 
     def kernel(self, k: Kernel, batch: int) -> Cost:
         """One kernel's cost for a batch."""
         rated = k.op in (*MAC_OPS, *WINDOW_OPS) and k.work > 0
-        compute = k.work * batch / self.rate(k.op, k.work * batch) if rated else 0.0
+        compute = (k.work * batch / self.rate(k.op, k.work * batch, k.pixels * batch) if rated
+                   else 0.0)
         moved = (k.values * batch + k.weights) * self.value_bytes
         memory = moved / self.bytes_per_s(moved) if moved else 0.0
         busy = max(compute, memory)
-        total = busy + self.overhead_s
+        overhead = self.call_s if k.op == "call" else self.overhead_s
+        total = busy + overhead
         return Cost(total, total, busy if compute >= memory else 0.0,
-                    busy if memory > compute else 0.0, self.overhead_s, 1, compute, memory)
+                    busy if memory > compute else 0.0, overhead, 1, compute, memory)
 
 
 def sequence_cost(layers, in_shape: Shape, rates: Rates, batch: int) -> Cost:

@@ -2,10 +2,12 @@
 
 A profile is JSON: ``name``, ``device_type`` (cpu or cuda), ``calibrated`` (true when measured on
 the machine by ``incprof calibrate``, false for a datasheet's figures), ``source``, ``rates`` (per
-math -- fp32, tf32, fp16, bf16 -- and op class, [work, rate] points: MAC/s of a conv or linear kernel
-of that many MACs, window ops/s of a pool of that many window ops),
+math -- fp32, tf32, fp16, bf16 -- and op class, [work, pixels, rate] points: MAC/s of a conv or linear
+kernel of that many MACs over that many output positions (a linear layer's: its batch), window
+ops/s of a pool),
 ``bandwidth`` (pairs of [bytes, bytes/s]: the bandwidth measured when copying up to that many
-bytes), ``overhead_s`` (the time of one kernel that does nothing: dispatch or launch) and the
+bytes), ``overhead_s`` (the time of one kernel that does nothing: dispatch or launch), optionally
+``call_s`` (the time of a module call that runs no kernel; default ``overhead_s``) and the
 conditions it was measured under (``threads``, ``torch``, ``dtype``).
 
 Built-in datasheet profiles live in ``incprof/nn/devices/`` (package data beside the model that
