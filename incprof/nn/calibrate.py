@@ -10,7 +10,9 @@ of sizes, from ones that fit a cache to ones that do not, and the overhead is th
 module on a one-value tensor. Convolutions run at batch 1 on the CPU and at batch 32 on CUDA, where
 batch 1 cannot fill the device: the rates are what the device achieves, the roofline's ceilings. On
 the CPU each figure is the median process CPU time of a call, which a busy machine does not stretch
-as it stretches the wall-clock time.
+as it stretches the wall-clock time. The kernels of a kind are timed in turn, round after round, so
+that each runs after other data and weights have passed through the caches, as in a network, rather
+than on data it has just cached itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from functools import partial
 from typing import Callable
 
 from .latency import _num_threads, resolve_device
@@ -67,6 +70,37 @@ def _time_s(fn: Callable[[], object], device, budget_s: float) -> float:
     return (statistics.median(timed) if timed else stats.median_ms) / 1000
 
 
+def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> list[float]:
+    """The median seconds of one call of each of ``fns``, timed in turn, round after round (at
+    least 5, then until ``budget_s`` is spent), so that each runs after another's data and
+    weights, as the kernels of a network do, not on a cache it has just filled itself."""
+    wall: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
+    steps = [timer(fn, device, cpu[i]) for i, fn in enumerate(fns)]
+    for step in steps:  # warm-up: libraries pick their kernels on a first call
+        step()
+    for samples in cpu:
+        samples.clear()
+    start, rounds = time.perf_counter(), 0
+    while rounds < 5 or (time.perf_counter() - start < budget_s and rounds < 500):
+        for i, step in enumerate(steps):
+            wall[i].append(step())
+        rounds += 1
+    return [statistics.median(c if c else w) / 1000 for c, w in zip(cpu, wall)]
+
+
+def _rated(found: list[tuple[str, int, int, Callable[[], object]]], device, budget_s: float,
+           cold: bool) -> dict[str, list[list[float]]]:
+    """Each (op, work, output positions, call) timed, alone and repeated (hot caches) or in turn
+    with the others (``cold``); per op its sorted [work, positions, work per second] points."""
+    seconds = (_time_round([fn for *_, fn in found], device, budget_s) if cold else
+               [_time_s(fn, device, budget_s / len(found)) for *_, fn in found])
+    rates: dict[str, list[list[float]]] = {}
+    for (op, work, pixels, _), took in zip(found, seconds):
+        rates.setdefault(op, []).append([work, pixels, work / took])
+    return {op: sorted(points) for op, points in rates.items()}
+
+
 def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None = None,
               budget_s: float = 30.0, progress: Callable[[str], None] | None = None) -> dict:
     """A device profile measured on this machine (see the module docstring), within about
@@ -79,83 +113,75 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
     cuda = device.type == "cuda"
     torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     maths = ([False, True] if cuda and dtype == "fp32" else [False])
-    count = (sum(map(len, CONV_SHAPES.values())) + len(LINEAR_SHAPES)) * len(maths) \
-        + sum(map(len, POOL_SHAPES.values())) + 2 * len(ELEMENTWISE_SHAPES) + len(COPY_BYTES) + 2
-    each = budget_s / count
     batch = 32 if cuda else 1
     load_before = load_average()
+
+    def tensor(*shape):
+        return torch.randn(*shape, device=device, dtype=torch_dtype)
+
     with _num_threads(threads), torch.inference_mode():
-        rates: dict[str, dict[str, float]] = {}
-        tf32_before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-        torch.backends.cudnn.benchmark = True
-        try:
-            for tf32 in maths:
-                math = "tf32" if tf32 else dtype
-                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
-                rates[math] = {}
-                for op, shapes in CONV_SHAPES.items():
-                    found = []
-                    for cin, cout, kernel, stride, groups, side in shapes:
-                        if progress:
-                            progress(f"calibrating {op} ({math})")
-                        padding = (kernel[0] // 2, kernel[1] // 2)
-                        conv = torch.nn.Conv2d(cin, cout, kernel, stride, padding, groups=groups,
-                                               bias=False).to(device, torch_dtype)
-                        x = torch.randn(batch, cin, side, side, device=device, dtype=torch_dtype)
-                        seconds = _time_s(lambda: conv(x), device, each)
-                        pixels = conv(x).numel() // cout  # output positions, the batch's
-                        work = conv.weight.numel() * pixels
-                        found.append([work, pixels, work / seconds])
-                    rates[math][op] = sorted(found)
-                found = []
-                for rows, features, out in LINEAR_SHAPES:
-                    if progress:
-                        progress(f"calibrating linear ({math})")
-                    linear = torch.nn.Linear(features, out, bias=False).to(device, torch_dtype)
-                    x = torch.randn(rows, features, device=device, dtype=torch_dtype)
-                    work = rows * features * out
-                    found.append([work, rows, work / _time_s(lambda: linear(x), device, each)])
-                rates[math]["linear"] = sorted(found)
-        finally:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32_before
+        convs, linears, others = [], [], []
+        for op, shapes in CONV_SHAPES.items():
+            for cin, cout, kernel, stride, groups, side in shapes:
+                conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
+                                       groups=groups, bias=False).to(device, torch_dtype)
+                x = tensor(batch, cin, side, side)
+                pixels = conv(x).numel() // cout  # output positions, the batch's
+                convs.append((op, conv.weight.numel() * pixels, pixels, partial(conv, x)))
+        for rows, features, out in LINEAR_SHAPES:
+            linear = torch.nn.Linear(features, out, bias=False).to(device, torch_dtype)
+            linears.append(("linear", rows * features * out, rows,
+                            partial(linear, tensor(rows, features))))
         for op, shapes in POOL_SHAPES.items():
-            found = []
             for kind, channels, side, kernel, stride in shapes:
-                if progress:
-                    progress(f"calibrating {op}")
                 # stride 1 keeps the size (padding), stride 2 rounds up (as the papers' pools)
                 padding = kernel // 2 if stride == 1 and kernel < side else 0
                 pool = (torch.nn.AdaptiveAvgPool2d(1) if kind == "global" else
                         (torch.nn.MaxPool2d if kind == "max" else torch.nn.AvgPool2d)(
                             kernel, stride, padding, ceil_mode=stride > 1))
-                x = torch.randn(batch, channels, side, side, device=device, dtype=torch_dtype)
+                x = tensor(batch, channels, side, side)
                 work, pixels = kernel * kernel * pool(x).numel(), pool(x).numel() // channels
                 if kind == "global":  # one op per input value over the input's positions
                     work, pixels = x.numel(), x.numel() // channels
-                found.append([work, pixels, work / _time_s(lambda: pool(x), device, each)])
-            for math in rates:
-                rates[math][op] = sorted(found)
-        for op in ("batchnorm", "relu"):
-            found = []
-            for channels, side in ELEMENTWISE_SHAPES:
+                others.append((op, work, pixels, partial(pool, x)))
+        for channels, side in ELEMENTWISE_SHAPES:
+            x = tensor(batch, channels, side, side)
+            norm = torch.nn.BatchNorm2d(channels).to(device, torch_dtype).eval()
+            others += [("batchnorm", x.numel(), batch * side * side, partial(norm, x)),
+                       ("relu", x.numel(), batch * side * side, partial(torch.relu_, x))]
+        count = 2 * ((len(convs) + len(linears)) * len(maths) + len(others)) + len(COPY_BYTES) + 2
+        each = budget_s / count
+        rates: dict[str, dict[str, list]] = {}
+        cold: dict[str, dict[str, list]] = {}
+        tf32_before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        torch.backends.cudnn.benchmark = True
+        try:
+            for tf32 in maths:
+                math = "tf32" if tf32 else dtype
                 if progress:
-                    progress(f"calibrating {op}")
-                x = torch.randn(batch, channels, side, side, device=device, dtype=torch_dtype)
-                norm = torch.nn.BatchNorm2d(channels).to(device, torch_dtype).eval()
-                fn = (lambda: norm(x)) if op == "batchnorm" else (lambda: torch.relu_(x))
-                found.append([x.numel(), batch * side * side, x.numel() / _time_s(fn, device, each)])
-            for math in rates:
-                rates[math][op] = sorted(found)
+                    progress(f"calibrating convolutions and GEMMs ({math})")
+                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+                for table, is_cold in ((rates, False), (cold, True)):
+                    table[math] = {**_rated(convs, device, each * len(convs), is_cold),
+                                   **_rated(linears, device, each * len(linears), is_cold)}
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32_before
+        if progress:
+            progress("calibrating pooling, BatchNorm and ReLU")
+        for table, is_cold in ((rates, False), (cold, True)):
+            shared = _rated(others, device, each * len(others), is_cold)
+            for math in table:
+                table[math].update(shared)
         bandwidth = []
         for size in COPY_BYTES:
             if progress:
                 progress(f"calibrating copy bandwidth ({size:,} bytes)")
-            src = torch.randn(size // torch_dtype.itemsize, device=device, dtype=torch_dtype)
+            src = tensor(size // torch_dtype.itemsize)
             dst = torch.empty_like(src)
             bandwidth.append([size * 2, 2 * size / _time_s(lambda: dst.copy_(src), device, each)])
         if progress:
             progress("calibrating the overhead of an empty op")
-        relu, one = torch.nn.ReLU(), torch.zeros(1, device=device, dtype=torch_dtype)
+        relu, one = torch.nn.ReLU(), tensor(1)
         overhead = _time_s(lambda: relu(one), device, each)
         empty = torch.nn.Sequential()  # a module call that runs no kernel
         call = _time_s(lambda: empty(one), device, each)
@@ -166,10 +192,25 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         f"{name}, {dtype}", "device_type": device.type, "calibrated": True,
         "source": f"incprof calibrate --device {device_name} --dtype {dtype}"
                   + (f" --threads {threads}" if threads else "") + f" on {time.strftime('%Y-%m-%d')}",
-        "rates": rates, "bandwidth": bandwidth, "overhead_s": overhead, "call_s": call,
+        "rates": rates, "cold_rates": cold, "bandwidth": bandwidth,
+        "cache": {"bytes": _cache_bytes(bandwidth), **CACHE_SHARES},
+        "overhead_s": overhead, "call_s": call,
         "threads": used, "torch": torch.__version__, "dtype": dtype, "calibration_batch": batch,
         "load_avg": [load_before, load_average()], "device_slug": slug(name),
     }
+
+
+# Where a row's bytes moved fall against the cache (the largest copy that runs at half the best
+# bandwidth or more): hot rates below the first share of it, cold above the second, blended
+# between. Fitted to GoogLeNet's, Inception-v3's and ResNet-50's rows on a 2-core EPYC at one
+# thread (docs/latency.md); written into each profile, where it can be changed.
+CACHE_SHARES = {"hot_below": 0.25, "cold_above": 0.5}
+
+
+def _cache_bytes(bandwidth: list[list[float]]) -> int:
+    """The largest bytes moved by a copy that ran at half the best bandwidth or more."""
+    best = max(rate for _, rate in bandwidth)
+    return max(size for size, rate in bandwidth if rate >= best / 2)
 
 
 def write_profile(profile: dict) -> str:

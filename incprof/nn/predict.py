@@ -125,6 +125,7 @@ class Cost:
     kernels: int = 0
     all_compute_s: float = 0.0
     all_memory_s: float = 0.0
+    moved_bytes: float = 0.0
 
     def then(self, other: "Cost") -> "Cost":
         """This, then ``other``."""
@@ -153,8 +154,17 @@ class Rates:
             if name not in profile["rates"]:
                 raise KeyError(f"the device profile {profile['name']!r} has no {name} rates "
                                f"(it has {', '.join(profile['rates'])})")
-        self.rates = {**profile["rates"][conv_math],
-                      "linear": profile["rates"][linear_math]["linear"]}
+        def read(table: dict) -> dict:
+            return {**table[conv_math], "linear": table[linear_math]["linear"]}
+
+        self.rates = read(profile["rates"])
+        # rates measured with other kernels' data between the calls (cold caches), where the
+        # profile has them; a row moving more bytes than the cache holds runs at those
+        self.cold = read(profile["cold_rates"]) if "cold_rates" in profile else self.rates
+        cache = profile.get("cache", {"bytes": 1, "hot_below": 0, "cold_above": 0})
+        self.hot_below = cache["bytes"] * cache["hot_below"]
+        self.cold_above = cache["bytes"] * cache["cold_above"]
+        self.coldness = 0.0  # 0: hot rates, 1: cold rates, between: log-interpolated
         self.bandwidth = sorted(profile["bandwidth"])  # [[bytes, bytes/s], ...]
         self.overhead_s = profile["overhead_s"]
         self.call_s = profile.get("call_s", self.overhead_s)
@@ -168,11 +178,31 @@ class Rates:
                 return rate
         return self.bandwidth[-1][1]
 
+    def set_working_set(self, moved_bytes: float) -> None:
+        """Choose between hot and cold rates for a row that moves ``moved_bytes``: hot below the
+        profile's ``cache.hot_below`` share of its cache, cold above ``cache.cold_above``, and
+        between them log-interpolated."""
+        low, high = self.hot_below, self.cold_above
+        if moved_bytes <= low or high <= low:
+            self.coldness = 0.0 if moved_bytes <= high or high <= 0 else 1.0
+        else:
+            self.coldness = min(1.0, math.log(moved_bytes / low) / math.log(high / low))
+
     def rate(self, op: str, work: int, pixels: int = 1) -> float:
-        """The profile's rate for ``op`` at this much work over this many output positions: the
-        measured [work, pixels, rate] points nearest on log scales (the sum of the two log
-        distances), the two nearest weighted by inverse distance; an exact match is itself."""
-        points = self.rates.get(op)
+        """The profile's rate for ``op`` at this much work over this many output positions,
+        blended between its hot and cold rates by ``coldness`` (see ``_nearest``)."""
+        hot = self._nearest(self.rates, op, work, pixels)
+        if self.coldness == 0:
+            return hot
+        cold = self._nearest(self.cold, op, work, pixels)
+        return math.exp((1 - self.coldness) * math.log(hot) + self.coldness * math.log(cold))
+
+    @staticmethod
+    def _nearest(table: dict, op: str, work: int, pixels: int) -> float:
+        """The measured [work, pixels, rate] points of ``op`` nearest on log scales (the sum of
+        the two log distances), the two nearest weighted by inverse distance; an exact match is
+        itself."""
+        points = table.get(op)
         if not points:
             raise KeyError(f"the device profile has no rate for {op}")
         near = sorted((abs(math.log(work / w)) + abs(math.log(pixels / p)), r)
@@ -193,7 +223,7 @@ class Rates:
         overhead = self.call_s if k.op == "call" else self.overhead_s
         total = busy + overhead
         return Cost(total, total, busy if compute >= memory else 0.0,
-                    busy if memory > compute else 0.0, overhead, 1, compute, memory)
+                    busy if memory > compute else 0.0, overhead, 1, compute, memory, moved)
 
 
 def sequence_cost(layers, in_shape: Shape, rates: Rates, batch: int) -> Cost:
@@ -217,4 +247,10 @@ def predict_rows(placed, profile: dict, maths: tuple[str, str], value_bytes: int
     ``maths`` the math of its convs and of its linear layers (profiles.maths_for)."""
     rates = Rates(profile, *maths, value_bytes)
     call = rates.kernel(CALL, batch)  # the row's own module
-    return {p.name: call.then(sequence_cost(p.layers, p.in_shape, rates, batch)) for p in placed}
+    out = {}
+    for p in placed:
+        rates.set_working_set(0)
+        first = sequence_cost(p.layers, p.in_shape, rates, batch)
+        rates.set_working_set(first.moved_bytes)
+        out[p.name] = call.then(sequence_cost(p.layers, p.in_shape, rates, batch))
+    return out

@@ -113,3 +113,22 @@ def test_tf32_applies_to_fp32_on_cuda_only():
     assert maths_for(_profile("cuda"), "fp32") == ("tf32", "fp32")  # torch's defaults
     assert maths_for(_profile("cuda"), "fp32", {"conv": False, "matmul": True}) == ("fp32", "tf32")
     assert maths_for(_profile("cuda"), "bf16") == ("bf16", "bf16")
+
+
+def test_a_row_past_the_cache_runs_at_the_cold_rates():
+    profile = {**_profile(points=[[1, 1, 4e9]]), "cache": {"bytes": 1000, "hot_below": 0.25,
+                                                            "cold_above": 0.5}}
+    profile["cold_rates"] = _profile(points=[[1, 1, 1e9]])["rates"]
+    rates = Rates(profile, "fp32", "fp32", 4)
+    rates.set_working_set(250)
+    assert rates.rate("conv 1x1", 10) == 4e9
+    rates.set_working_set(500)
+    assert rates.rate("conv 1x1", 10) == pytest.approx(1e9)
+    rates.set_working_set(math.sqrt(250 * 500))  # halfway on a log scale
+    assert rates.rate("conv 1x1", 10) == pytest.approx(2e9)
+
+
+def test_the_cache_is_the_largest_copy_at_half_the_best_bandwidth():
+    from incprof.nn.calibrate import _cache_bytes
+
+    assert _cache_bytes([[10, 5e10], [100, 9e10], [1000, 4.5e10], [10000, 2e10]]) == 1000
