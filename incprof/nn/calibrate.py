@@ -204,7 +204,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
 # bandwidth or more): hot rates below the first share of it, cold above the second, blended
 # between. Fitted to GoogLeNet's, Inception-v3's and ResNet-50's rows on a 2-core EPYC at one
 # thread (docs/latency.md); written into each profile, where it can be changed.
-CACHE_SHARES = {"hot_below": 0.25, "cold_above": 0.5}
+CACHE_SHARES = {"hot_below": 0.5, "cold_above": 1.0}
 
 
 def _cache_bytes(bandwidth: list[list[float]]) -> int:
