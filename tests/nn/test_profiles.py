@@ -29,7 +29,7 @@ def test_datasheet_profiles_hold_the_datasheet_figures(name):
     fp32, tf32, bf16, tb_per_s = DATASHEETS[name]
     rates = profiles.load_profile(name)["rates"]
     for math, tflops in (("fp32", fp32), ("tf32", tf32), ("bf16", bf16), ("fp16", bf16)):
-        assert rates[math]["conv nxn"] == [[1, pytest.approx(tflops * 1e12 / 2)]]  # 2 FLOPs a MAC
+        assert rates[math]["conv nxn"] == [[1, 1, pytest.approx(tflops * 1e12 / 2)]]  # 2 FLOPs a MAC
     assert profiles.load_profile(name)["bandwidth"] == [[10**18, pytest.approx(tb_per_s * 1e12)]]
 
 
