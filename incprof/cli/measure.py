@@ -80,7 +80,7 @@ def calibrate_cmd(
     from ..nn.calibrate import calibrate, write_profile
 
     check_outputs(output)
-    load_hint(threads)
+    load_hint(threads, "on the CPU it measures CPU time, which the load stretches less")
     with user_errors(), progress("calibrating") as step:
         profile = calibrate(device, dtype.value, threads, budget, step)
         if output is not None:
@@ -88,9 +88,13 @@ def calibrate_cmd(
             return
         path = write_profile(profile)
     rates = profile["rates"][dtype.value]
-    typer.echo(f"{profile['name']}: conv 1x1 up to {max(r for _, r in rates['conv 1x1']) / 1e9:.1f}"
-               f" GMAC/s, conv nxn up to {max(r for _, r in rates['conv nxn']) / 1e9:.1f} GMAC/s, "
-               f"copy up to {max(r for _, r in profile['bandwidth']) / 1e9:.1f} GB/s, "
+
+    def best(op: str) -> float:
+        return max(point[-1] for point in rates[op]) / 1e9
+
+    typer.echo(f"{profile['name']}: conv 1x1 up to {best('conv 1x1'):.1f} GMAC/s, conv nxn up to "
+               f"{best('conv nxn'):.1f} GMAC/s, copy up to "
+               f"{max(r for _, r in profile['bandwidth']) / 1e9:.1f} GB/s, "
                f"{profile['overhead_s'] * 1e6:.1f} us per empty op; load "
                f"{profile['load_avg'][0]} -> {profile['load_avg'][1]}")
     typer.echo(f"wrote {path}")

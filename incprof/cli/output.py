@@ -119,9 +119,10 @@ def draw(figure, plot: Path, *tables) -> None:
     wrote(plot)
 
 
-def load_hint(threads: int | None) -> None:
+def load_hint(threads: int | None,
+              effect: str = "its figures will be slowed and marked unstable") -> None:
     """One line on stderr when the machine's 1-minute load exceeds the CPU threads a timing will
-    use (``threads``, else torch's default, the cores): the figures would be slowed by it."""
+    use (``threads``, else torch's default, the cores), saying the ``effect``."""
     import os
 
     from ..nn.machine import load_average
@@ -130,7 +131,7 @@ def load_hint(threads: int | None) -> None:
     used = threads or os.cpu_count() or 1
     if load is not None and load > used:
         typer.secho(f"note: the machine's load ({load:g}) exceeds the {used} CPU threads this "
-                    "timing uses; its figures will be slowed and marked unstable"
+                    f"timing uses; {effect}"
                     + ("" if threads else "; --threads 1 is steadier on a busy machine"), err=True)
 
 

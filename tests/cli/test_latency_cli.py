@@ -87,3 +87,15 @@ def test_a_busy_machine_gets_a_one_line_hint(monkeypatch, capsys):
     assert "load (9.9) exceeds" in err and "--threads 1" in err and err.count("\n") == 1
     output.load_hint(16)
     assert capsys.readouterr().err == ""  # 16 threads: load 9.9 is not above them
+
+
+def test_calibrate_writes_into_the_cache_and_says_so(tmp_path, monkeypatch):
+    from incprof.nn import calibrate
+
+    monkeypatch.setenv("INCPROF_CACHE", str(tmp_path))
+    monkeypatch.setattr(calibrate, "CONV_SHAPES", {op: shapes[:1] for op, shapes in
+                                                   calibrate.CONV_SHAPES.items()})
+    result = invoke("calibrate", "--device", "cpu", "--threads", "1", "--budget", "0.5")
+    assert result.exit_code == 0, result.output
+    (written,) = tmp_path.glob("*-1t-fp32-torch*.json")
+    assert f"wrote {written}" in result.stdout and "GMAC/s" in result.stdout
