@@ -26,7 +26,7 @@ from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSize
                       SpecOpt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt, check_network,
                       check_timing, check_wide, load_model, model_spec, parse_columns, parse_count,
                       parse_input_size, refuse, timing_options)
-from .output import check_outputs, check_plot, draw, emit, load_hint, progress, write_result
+from .output import check_outputs, check_plot, draw, emit, hinting, progress, write_result
 from .shell import App, Group, fail, unwritten, user_errors
 
 app = App(
@@ -169,15 +169,13 @@ def table(
                             threads, tf32)
     check_plot(plot)
     check_outputs(output, plot)
-    if latency:
-        load_hint(threads)
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
             spec or arch, flavor=flavor, aux=aux, input_size=size,
             batch_size=batch_size, verify=verify,
             max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
-            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step,
-            device_profile=device_profile, predict=predict)
+            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
+            progress=hinting(step, threads), device_profile=device_profile, predict=predict)
         if plot is not None:
             from ..render.plot import macs_by_kind_bars
 
@@ -268,11 +266,11 @@ def report(
         from ..nn.latency import TimingOptions
 
         unwritten().append(str(out / "latency"))
-        load_hint(threads)
         with user_errors(), progress("timing") as step:
             path = latency_report(arch, out, batch_size, TimingOptions(
                 device=device, dtype=dtype.value, threads=threads, tf32=tf32,
-                channels_last=channels_last, compile=compile_model), device_profile, step)
+                channels_last=channels_last, compile=compile_model), device_profile,
+                hinting(step, threads))
         typer.echo(f"wrote {path}")
         return
     names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]

@@ -13,7 +13,7 @@ from .options import (INPUT, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, 
                       Format, FormatOpt, InputSizeOpt, ModelArgOpt, ModelOpt, OutputOpt, RepeatsOpt, SpecOpt,
                       ThreadsOpt, TimingDTypeOpt, WarmupOpt, check_network, load_model, model_spec,
                       parse_input_size, parse_int_list)
-from .output import check_outputs, emit, load_hint, progress, show, write_result
+from .output import check_outputs, emit, hinting, load_hint, progress, show, write_result
 from .shell import user_errors
 
 
@@ -52,10 +52,9 @@ def bench(
     options = TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
                             compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
     check_outputs(output)
-    load_hint(threads)
     with user_errors(), progress("benchmarking", len(sizes)) as step:
         df = bench_records(model_spec(model, model_arg) if model else load(spec or arch, flavor),
-                           sizes, options, step)
+                           sizes, options, hinting(step, threads))
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
 
@@ -80,6 +79,10 @@ def calibrate_cmd(
     from ..nn.calibrate import calibrate, write_profile
 
     check_outputs(output)
+    with user_errors():
+        from ..nn.latency import resolve_device
+
+        resolve_device(device)  # a mistake in one line, before the note below
     load_hint(threads, "on the CPU it measures CPU time, which the load stretches less")
     with user_errors(), progress("calibrating") as step:
         profile = calibrate(device, dtype.value, threads, budget, step)

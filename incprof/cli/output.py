@@ -135,6 +135,20 @@ def load_hint(threads: int | None,
                     + ("" if threads else "; --threads 1 is steadier on a busy machine"), err=True)
 
 
+def hinting(step, threads: int | None):
+    """``step`` (a progress callback) that first gives the load hint (load_hint), once, as the
+    first timing or compiling step starts: after the options and the network have been checked,
+    so that a mistake is still reported in one line."""
+    given = [False]
+
+    def hinted(label: str) -> None:
+        if not given[0] and label.startswith(("timing", "compiling")):
+            given[0] = True
+            load_hint(threads)
+        step(label)
+    return hinted
+
+
 @contextmanager
 def progress(first: str, total: int | None = None):
     """On a terminal, a transient line naming the step under way; yields ``step(label)``.
