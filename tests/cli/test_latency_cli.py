@@ -99,3 +99,42 @@ def test_calibrate_writes_into_the_cache_and_says_so(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     (written,) = tmp_path.glob("*-1t-fp32-torch*.json")
     assert f"wrote {written}" in result.stdout and "GMAC/s" in result.stdout
+
+
+def test_the_load_hint_waits_for_the_first_timing_step(monkeypatch, capsys):
+    from incprof.cli import output
+
+    monkeypatch.setattr("incprof.nn.machine.load_average", lambda: 9.9)
+    labels = []
+    step = output.hinting(labels.append, 1)
+    step("counting from the spec")
+    assert capsys.readouterr().err == ""
+    step("timing the whole network")
+    step("timing row conv")
+    assert capsys.readouterr().err.count("note: the machine's load (9.9)") == 1
+    assert labels == ["counting from the spec", "timing the whole network", "timing row conv"]
+
+
+@pytest.mark.slow
+def test_progress_shows_on_a_terminal_stderr_with_stdout_piped():
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "incprof", "bench", "--spec", TINY, "--batch-sizes", "1,2",
+         "--device", "cpu", "--threads", "1", "--repeats", "3", "--warmup", "1"],
+        stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "COLUMNS": "80"})
+    os.close(slave)
+    seen = b""
+    while process.poll() is None or select.select([master], [], [], 0.1)[0]:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+    assert process.stdout.read().count(b"throughput by batch size") == 1
+    assert b"timing batch" in seen or b"benchmarking" in seen  # the transient progress line
