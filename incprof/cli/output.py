@@ -137,12 +137,12 @@ def load_hint(threads: int | None,
 
 def hinting(step, threads: int | None):
     """``step`` (a progress callback) that first gives the load hint (load_hint), once, as the
-    first timing or compiling step starts: after the options and the network have been checked,
+    first timing step starts: after the options, the network and any compile have been checked,
     so that a mistake is still reported in one line."""
     given = [False]
 
     def hinted(label: str) -> None:
-        if not given[0] and label.startswith(("timing", "compiling")):
+        if not given[0] and label.startswith("timing"):
             given[0] = True
             load_hint(threads)
         step(label)

@@ -4,7 +4,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from incprof.nn.calibrate import CONV_SHAPES, POOL_SHAPES, calibrate, write_profile
+from incprof.nn.calibrate import (CONV_SHAPES, ELEMENTWISE_SHAPES, LINEAR_SHAPES, POOL_SHAPES,
+                                  calibrate, write_profile)
 from incprof.nn.predict import MAC_OPS, WINDOW_OPS
 from incprof.nn.profiles import cached_profile, check_profile
 
@@ -19,11 +20,13 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
     rates = profile["rates"]["fp32"]
     assert set(rates) == set(MAC_OPS) | set(WINDOW_OPS)
     for op, points in rates.items():
-        count = len(CONV_SHAPES.get(op, POOL_SHAPES.get(op, [0, 0])))
+        count = len(CONV_SHAPES.get(op, POOL_SHAPES.get(op, [])))
+        count = count or {"linear": len(LINEAR_SHAPES)}.get(op, len(ELEMENTWISE_SHAPES))
         assert len(points) == count and points == sorted(points)
-        assert all(work > 0 and rate > 0 for work, rate in points)
-    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W for the first shape (832 -> 32 at 7x7)
-    assert rates["conv 1x1"][0][0] == 832 * 32 * 7 * 7
+        assert all(work > 0 and positions > 0 and rate > 0 for work, positions, rate in points)
+    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W for the smallest shape (832 -> 32 at 7x7)
+    assert rates["conv 1x1"][0][:2] == [832 * 32 * 7 * 7, 7 * 7]
+    assert set(profile["cold_rates"]["fp32"]) == set(rates)
     assert profile["overhead_s"] > 0 and all(rate > 0 for _, rate in profile["bandwidth"])
     path = write_profile(profile)
     assert path.startswith(str(tmp_path))
