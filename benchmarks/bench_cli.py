@@ -11,7 +11,10 @@ One untimed round comes first, and the measured processes may write bytecode cac
 (PYTHONDONTWRITEBYTECODE is dropped), so that every process starts as it would on a user's machine
 after the first run. `--baseline CHECKOUT` also runs each incprof command from another checkout of
 incprof (an older commit, e.g. from `git worktree add`), in the same rounds, so that a before/after
-ratio comes from one run. Numbers depend on the machine; they are printed, never asserted.
+ratio comes from one run. Each run records the 1-minute load before it and its CPU time (user and
+system, from the children's resource usage); the table gives the median CPU seconds beside the wall
+seconds and the load range, and the machine is called idle only when no run started above a load
+of 1. Numbers depend on the machine; they are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import importlib.util
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -94,25 +98,38 @@ def main() -> None:
     for spinner in spinners:
         spinner.start()
     samples: dict[str, list[float]] = {label: [] for label in todo}
+    cpu: dict[str, list[float]] = {label: [] for label in todo}
+    loads: list[float] = []
     try:
         for round_ in range(args.repeats + 1):
             for label, (argv, extra) in todo.items():
+                load = os.getloadavg()[0]
+                used = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env={**env, **extra})
+                wall = time.perf_counter() - start
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 if round_:  # round 0 warms the caches
-                    samples[label].append(time.perf_counter() - start)
+                    samples[label].append(wall)
+                    cpu[label].append(after.ru_utime + after.ru_stime - used.ru_utime
+                                      - used.ru_stime)
+                    loads.append(load)
     finally:
         for spinner in spinners:
             spinner.terminate()
     floor = statistics.median(next(iter(samples.values())))
+    state = ("busy (spinning on every core)" if args.busy else "idle" if max(loads) <= 1 else
+             "loaded (other processes)")
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.repeats} rounds, "
-          f"threads {args.threads or 'default'}, {'busy' if args.busy else 'idle'} machine, "
-          f"load {os.getloadavg()[0]:.2f}")
-    print("| command | median s | x floor |\n|---|---:|---:|")
+          f"threads {args.threads or 'default'}, {state} machine, 1-minute load "
+          f"{min(loads):.2f}-{max(loads):.2f} before the runs (median "
+          f"{statistics.median(loads):.2f})")
+    print("| command | median s | CPU s | x floor |\n|---|---:|---:|---:|")
     for label, values in samples.items():
         median = statistics.median(values)
-        print(f"| {label} | {median:.3f} | {median / floor:.2f} |")
+        print(f"| {label} | {median:.3f} | {statistics.median(cpu[label]):.3f} | "
+              f"{median / floor:.2f} |")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from ..units import BINARY, SI, at_precision, prints_as, read_printed
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
                    "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte",
-                   "peak_fraction"]
+                   "peak_fraction", "latency_cpu_ms", "predicted_ms", "predicted_parallel_ms",
+                   "predicted_bound", "predicted_error"]
 FLAG_THRESHOLD_PCT = 5.0
 # v3 paper, section 2, principle 1: avoid representational bottlenecks; flag drops beyond this.
 BOTTLENECK_FACTOR = 4.0
@@ -57,7 +58,8 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
                     aux: bool = True, input_size: Pair | None = None, batch_size: int = 1,
                     verify: bool = False, max_memory: int | None = None, dtype: str = "fp32",
                     bottleneck_factor: float = BOTTLENECK_FACTOR, latency=None,
-                    progress=None) -> Records:
+                    progress=None, device_profile: str | None = None,
+                    predict: bool = False) -> Records:
     """One row per table row (then aux heads), every COLUMNS key in each, with exact counts and
     the paper audit; no pandas (``.to_frame()`` gives a DataFrame).
 
@@ -67,8 +69,12 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
     estimated memory exceeds ``max_memory`` bytes (default: half the available memory); its dtype
     then replaces ``dtype``, which sets the bytes of the memory columns. A row whose output is more
     than ``bottleneck_factor`` times smaller than the previous row's is flagged as a
-    representational bottleneck. Totals and run metadata are in ``attrs["totals"]`` and
-    ``attrs["meta"]``. ``progress(label)``, if given, is called as each slow step starts.
+    representational bottleneck. Each main row's latency is also predicted
+    (incprof.analysis.predicted) with ``predict``, or with ``latency`` where a device profile is
+    found: ``device_profile`` (a built-in name or a JSON file), else the calibrated one for the
+    timed machine; the figures are in ``attrs["totals"]["prediction"]``. Totals and run metadata
+    are in ``attrs["totals"]`` and ``attrs["meta"]``. ``progress(label)``, if given, is called as
+    each slow step starts.
     """
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch size must be from 1 to {MAX_BATCH}, got {batch_size}")
@@ -129,8 +135,20 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
         records.append(record)
     if timings is not None:
         _add_latency(records, timings, counted, size, batch_size)
+    prediction = None
+    if predict or timings is not None:
+        from .predicted import add_predictions, network_accuracy, resolve_profile
+
+        env = timings.env if timings else None
+        device = resolve_profile(device_profile, env, dtype)
+        if device is not None:
+            prediction = add_predictions(records, [rc.placed for rc in counted], device, dtype,
+                                         size, batch_size, env)
+            if timings is not None:
+                network_accuracy(prediction, timings.as_dict()["network"], batch_size)
     rows = [{column: record.get(column) for column in COLUMNS} for record in records]
     totals = _totals(rows, spec, measured, flavor, batch_size, timings, run_hw)
+    totals["prediction"] = prediction
     meta = {
         "arch": spec.name, "title": spec.title, "source": spec.source, "flavor": flavor,
         "input": [spec.input[0], *(input_size or spec.input[1:])], "batch_size": batch_size,
@@ -267,7 +285,8 @@ def _add_latency(records: list[dict], timings, counted, size: int, batch_size: i
             rate = record["macs"] / (stats.median_ms / 1000) if stats.median_ms > 0 else None
             linear = record["macs"] > 0 and record["macs_linear"] == record["macs"]
             peak = peaks and peaks["linear" if linear else "conv"]
-            record.update(latency_ms=round(stats.median_ms, 4), latency_p10_ms=round(stats.p10_ms, 4),
+            record.update(latency_cpu_ms=None if stats.cpu_ms is None else round(stats.cpu_ms, 4),
+                          latency_ms=round(stats.median_ms, 4), latency_p10_ms=round(stats.p10_ms, 4),
                           latency_p90_ms=round(stats.p90_ms, 4), latency_repeats=stats.repeats,
                           latency_unstable=stats.unstable,
                           gmacs_per_s=None if rate is None else round(rate / 1e9, 3),

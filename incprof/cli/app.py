@@ -23,13 +23,14 @@ from . import compare as cli_compare
 from . import draw as cli_draw
 from . import measure as cli_measure
 from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
-                      ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DType, FlavorOpt, Format, FormatOpt,
-                      InputOpt, InputSizeOpt, InputsOpt, LatencyOpt, MaxMemoryOpt, ModelArgOpt, ModelOpt,
-                      OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, SummaryOpt, ThreadsOpt, TimingDTypeOpt,
-                      VerifyOpt, WarmupOpt, WideOpt, check_inputs, check_network, check_timing, check_wide,
-                      folder_path, load_example, load_model, output_path, parse_columns, parse_count,
-                      parse_input_size, refuse, timing_options, user_code)
-from .output import check_outputs, check_plot, draw, emit, progress, write_result
+                      ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DeviceProfileOpt, DType, FlavorOpt,
+                      Format, FormatOpt, InputOpt, InputSizeOpt, InputsOpt, LatencyOpt, MaxMemoryOpt,
+                      ModelArgOpt, ModelOpt, OutputOpt, PredictOpt, RepeatsOpt, SeqLenOpt, SpecOpt,
+                      SummaryOpt, TF32Opt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt,
+                      check_inputs, check_network, check_timing, check_wide, folder_path, load_example,
+                      load_model, model_spec, output_path, parse_columns, parse_count, parse_input_size,
+                      refuse, timing_options, user_code)
+from .output import check_outputs, check_plot, draw, emit, hinting, progress, write_result
 from .shell import App, Group, fail, say, unwritten, user_errors
 from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
                        table_train, table_train_model)
@@ -168,12 +169,15 @@ def table(
     wide: WideOpt = False,
     verify: VerifyOpt = True,
     latency: LatencyOpt = False,
+    predict: PredictOpt = False,
+    device_profile: DeviceProfileOpt = None,
     device: DeviceOpt = "auto",
     channels_last: ChannelsLastOpt = False,
     compile_model: CompileOpt = False,
     warmup: WarmupOpt = None,
     repeats: RepeatsOpt = None,
     threads: ThreadsOpt = None,
+    tf32: TF32Opt = None,
     max_memory: MaxMemoryOpt = None,
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
@@ -205,6 +209,8 @@ def table(
 
     check_network(ctx, model)
     check_timing(ctx, latency)
+    if not (latency or predict):
+        refuse(ctx, ("device_profile",), "applies only with --latency or --predict")
     check_wide(ctx, fmt)
     check_mode(ctx, mode, ("plot", "columns", "dtype", "bottleneck_factor", "latency"))
     check_inputs(ctx, input_, inputs)
@@ -219,9 +225,14 @@ def table(
         return
     groups = parse_columns(columns)
     timing = timing_options(latency, device, dtype, channels_last, compile_model, warmup, repeats,
-                            threads)
+                            threads, tf32)
     check_plot(plot)
     check_outputs(output, plot)
+    if model is not None and predict:  # the latency model reads layers: the exported spec's
+        refuse(ctx, ("input_", "inputs", "seq_len", "tree"), "does not apply with --predict, "
+               "which reads a --model through its exported spec")
+        with user_errors():
+            spec, model = model_spec(model, model_arg, size, channels, depth), None
     if model is not None:  # every view from the model's captured rows
         refuse(ctx, ("verify", "bottleneck_factor", "max_memory"), "applies to specs; a --model "
                "is counted from its captured graph")
@@ -242,7 +253,8 @@ def table(
             spec or arch, flavor=flavor, aux=aux, input_size=size,
             batch_size=batch_size, verify=verify,
             max_memory=parse_count(max_memory, "--max-memory") if max_memory else None,
-            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing, progress=step)
+            dtype=dtype.value, bottleneck_factor=bottleneck_factor, latency=timing,
+            progress=hinting(step, threads), device_profile=device_profile, predict=predict)
         if plot is not None:
             from ..render.plot import macs_by_kind_bars
 
@@ -317,12 +329,18 @@ def report(
                                        "report (training.md among them); train: training.md "
                                        "alone, each network's training step row by row.")
                     ] = Mode.inference,
+    threads: ThreadsOpt = None,
+    tf32: TF32Opt = None,
+    channels_last: ChannelsLastOpt = False,
+    compile_model: CompileOpt = False,
+    device_profile: DeviceProfileOpt = None,
 ) -> None:
     """Write the counting reports and their SVG figures.
 
     googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md, family.md and
-    training.md into --out, and with --referee referee.md. They are byte-for-byte reproducible;
-    CI regenerates them all (incprof report --referee) and fails if they drift.
+    training.md, ceilings.md (datasheet ceilings per network and device) into --out, and with
+    --referee referee.md. They are byte-for-byte reproducible; CI regenerates them all (incprof
+    report --referee) and fails if they drift.
     Example: incprof report --referee --out reports
     """
     from ..report.latency import latency_report
@@ -332,7 +350,8 @@ def report(
         refuse(ctx, ("referee",), "does not apply with --latency, which writes the latency report "
                "alone")
     else:
-        refuse(ctx, ("arch", "batch_size", "device", "dtype"), "applies only with --latency")
+        refuse(ctx, ("arch", "batch_size", "device", "dtype", "threads", "tf32", "channels_last",
+                     "compile_model", "device_profile"), "applies only with --latency")
     check_outputs(folder=out)
     from ..files import folder_made_for
 
@@ -353,9 +372,11 @@ def report(
         from ..nn.latency import TimingOptions
 
         unwritten().append(str(out / "latency"))
-        with folder_made_for(out), user_errors():
-            path = latency_report(arch, out, batch_size,
-                                  TimingOptions(device=device, dtype=dtype.value))
+        with folder_made_for(out), user_errors(), progress("timing") as step:
+            path = latency_report(arch, out, batch_size, TimingOptions(
+                device=device, dtype=dtype.value, threads=threads, tf32=tf32,
+                channels_last=channels_last, compile=compile_model), device_profile,
+                hinting(step, threads))
         typer.echo(f"wrote {terminal(str(path))}")
         return
     names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]
@@ -458,6 +479,7 @@ for _name, _command in (("table", table), ("export", export_model),
                         ("compare", cli_compare.compare), ("factorize", cli_compare.factorize),
                         ("report", report), ("check", check), ("diff", cli_compare.diff),
                         ("sweep", cli_compare.sweep_sizes), ("bench", cli_measure.bench),
+                        ("calibrate", cli_measure.calibrate_cmd),
                         ("list", list_archs), ("referee", cli_measure.referee_cmd),
                         ("draw", cli_draw.draw)):
     app.command(_name)(_command)

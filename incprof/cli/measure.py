@@ -1,5 +1,6 @@
-"""The commands that run the built network: throughput per batch size (bench), and every peer
-counter refereed against incprof's prediction of it (referee)."""
+"""The commands that run the built network: throughput per batch size (bench), the device
+profile measured (calibrate), and every peer counter refereed against incprof's prediction of it
+(referee)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .options import (INPUT, MODEL, ArchOpt, ChannelsLastOpt, ChannelsOpt, Compi
                       OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, SummaryOpt, ThreadsOpt, TimingDTypeOpt,
                       WarmupOpt, check_network, load_example, load_model, parse_input_size,
                       parse_int_list, refuse, user_code)
-from .output import check_outputs, emit, progress, show, write_result
+from .output import check_outputs, emit, hinting, load_hint, progress, show, write_result
 from .shell import user_errors
 from .training import FreezeOpt, Mode, ModeOpt, check_mode, referee_train
 
@@ -83,11 +84,55 @@ def bench(
                     input_ or inputs) else examples[0][1]
                 macs = profile_model_records(module, label=model, example=one).attrs["totals"]["macs"]
                 df = bench_model_records(module, examples, options, label=model,
-                                         macs=macs // one.batch_size(), advance=step)
+                                         macs=macs // one.batch_size(), advance=hinting(step, threads))
         else:
-            df = bench_records(load(spec or arch, flavor), sizes, options, step)
+            df = bench_records(load(spec or arch, flavor), sizes, options, hinting(step, threads))
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],
                  json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
+
+
+def calibrate_cmd(
+    device: Annotated[str, typer.Option(help="Where to measure: cpu, cuda or cuda:N (auto: CUDA "
+                                        "when present).")] = "auto",
+    dtype: TimingDTypeOpt = DType.fp32,
+    threads: ThreadsOpt = None,
+    budget: Annotated[float, typer.Option(min=0.5, max=600, help="Seconds to spend, about.")] = 30.0,
+    output: OutputOpt = None,
+) -> None:
+    """Measure this device's profile for the latency model: conv and GEMM throughput, pooling,
+    copy bandwidth and the overhead of an empty op (about 30 s).
+
+    Writes the profile (JSON) into the cache folder, named by device, thread count, dtype and torch
+    version, where 'table --latency' finds it; --output writes it there instead.
+    Example: incprof calibrate --device cpu --threads 1
+    """
+    import json
+
+    from ..nn.calibrate import calibrate, write_profile
+
+    check_outputs(output)
+    with user_errors():
+        from ..nn.latency import resolve_device
+
+        resolve_device(device)  # a mistake in one line, before the note below
+    load_hint(threads, "on the CPU it measures CPU time, which the load stretches less")
+    with user_errors(), progress("calibrating") as step:
+        profile = calibrate(device, dtype.value, threads, budget, step)
+        if output is not None:
+            emit(json.dumps(profile, indent=1) + "\n", output)
+            return
+        path = write_profile(profile)
+    rates = profile["rates"][dtype.value]
+
+    def best(op: str) -> float:
+        return max(point[-1] for point in rates[op]) / 1e9
+
+    typer.echo(f"{profile['name']}: conv 1x1 up to {best('conv 1x1'):.1f} GMAC/s, conv nxn up to "
+               f"{best('conv nxn'):.1f} GMAC/s, copy up to "
+               f"{max(r for _, r in profile['bandwidth']) / 1e9:.1f} GB/s, "
+               f"{profile['overhead_s'] * 1e6:.1f} us per empty op; load "
+               f"{profile['load_avg'][0]} -> {profile['load_avg'][1]}")
+    typer.echo(f"wrote {path}")
 
 
 # The referee's CSV: one row per tool.

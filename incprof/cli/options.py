@@ -126,6 +126,16 @@ RepeatsOpt = Annotated[Optional[int], typer.Option(
 ThreadsOpt = Annotated[Optional[int], typer.Option(
     min=1, rich_help_panel=LATENCY, help="CPU threads for torch while timing. Default: torch's "
     "own count.")]
+TF32Opt = Annotated[Optional[bool], typer.Option(
+    "--tf32/--no-tf32", rich_help_panel=LATENCY, help="On CUDA, allow TF32 tensor cores for fp32 "
+    "convs and matmuls, or not. Default: torch's (convs yes, matmuls no).")]
+PredictOpt = Annotated[bool, typer.Option(
+    "--predict", rich_help_panel=LATENCY, help="Predict each row's latency from its counts and "
+    "--device-profile, without running anything (see docs/latency.md).")]
+DeviceProfileOpt = Annotated[Optional[str], typer.Option(
+    rich_help_panel=LATENCY, help="The device profile to predict with: a datasheet profile "
+    "(h100-sxm, h100-pcie, h100-nvl, h200, a100, l4; uncalibrated) or a JSON file. Default with "
+    "--latency: the one 'incprof calibrate' wrote for this device, thread count, dtype and torch.")]
 MaxMemoryOpt = Annotated[Optional[str], typer.Option(
     rich_help_panel=LATENCY, help="Refuse to time a network whose estimated memory exceeds this "
     "many bytes, e.g. 8G. Default: half the available memory.")]
@@ -160,7 +170,8 @@ SeqLenOpt = Annotated[Optional[int], typer.Option(
 SPEC_ONLY = ("flavor", "aux")
 MODEL_ONLY = ("model_arg", "channels", "depth", "input_", "inputs", "seq_len", "seq_lens")
 # The options of --latency.
-TIMING = ("device", "channels_last", "compile_model", "warmup", "repeats", "threads", "max_memory")
+TIMING = ("device", "channels_last", "compile_model", "warmup", "repeats", "threads", "max_memory",
+          "tf32")
 
 
 def refuse(ctx: typer.Context, names, reason: str) -> None:
@@ -248,14 +259,16 @@ def parse_count(text: str, option: str) -> int:
 
 
 def timing_options(latency: bool, device: str, dtype, channels_last: bool, compile_model: bool,
-                   warmup: int | None, repeats: int | None, threads: int | None = None):
+                   warmup: int | None, repeats: int | None, threads: int | None = None,
+                   tf32: bool | None = None):
     """The latency.TimingOptions the flags ask for, or None without --latency."""
     if not latency:
         return None
     from ..nn.latency import TimingOptions
 
     return TimingOptions(device=device, dtype=dtype.value, channels_last=channels_last,
-                         compile=compile_model, warmup=warmup, repeats=repeats, threads=threads)
+                         compile=compile_model, warmup=warmup, repeats=repeats, threads=threads,
+                         tf32=tf32)
 
 
 def check_inputs(ctx: typer.Context, given, factory) -> None:

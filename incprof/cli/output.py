@@ -164,6 +164,36 @@ def draw(figure, plot: Path, *tables) -> None:
     wrote(plot)
 
 
+def load_hint(threads: int | None,
+              effect: str = "its figures will be slowed and marked unstable") -> None:
+    """One line on stderr when the machine's 1-minute load exceeds the CPU threads a timing will
+    use (``threads``, else torch's default, the cores), saying the ``effect``."""
+    import os
+
+    from ..nn.machine import load_average
+
+    load = load_average()
+    used = threads or os.cpu_count() or 1
+    if load is not None and load > used:
+        typer.secho(f"note: the machine's load ({load:g}) exceeds the {used} CPU threads this "
+                    f"timing uses; {effect}"
+                    + ("" if threads else "; --threads 1 is steadier on a busy machine"), err=True)
+
+
+def hinting(step, threads: int | None):
+    """``step`` (a progress callback) that first gives the load hint (load_hint), once, as the
+    first timing step starts: after the options, the network and any compile have been checked,
+    so that a mistake is still reported in one line."""
+    given = [False]
+
+    def hinted(label: str) -> None:
+        if not given[0] and label.startswith("timing"):
+            given[0] = True
+            load_hint(threads)
+        step(label)
+    return hinted
+
+
 @contextmanager
 def progress(first: str, total: int | None = None):
     """On a terminal, a transient line naming the step under way; yields ``step(label)``.

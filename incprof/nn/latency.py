@@ -2,11 +2,12 @@
 
 Method: the model and inputs live on the device throughout; everything runs under
 ``torch.inference_mode()`` with cuDNN autotuning on. CUDA iterations are timed with CUDA events
-(synchronized), CPU iterations with ``time.perf_counter``. After warm-up, timed repeats continue until
-the median is stable (it moves less than ``rel_tol`` when the latest half of the samples is added)
-or the time budget is spent; fixed counts can be set instead. Each row is timed alone on the real
-input it receives in the network (captured from one forward pass), and the whole network end to
-end, in eval mode (no aux heads).
+(synchronized), CPU iterations with ``time.perf_counter`` (and their process CPU time beside). After
+warm-up, timed repeats continue until the median is stable (it moves less than ``rel_tol`` when the
+latest half of the samples is added) or the time budget is spent; fixed counts can be set instead
+(incprof.nn.timing). Each row is timed alone on the real input it receives in the network (captured
+from one forward pass), and the whole network end to end, in eval mode (no aux heads), in parts
+between chunks of rows, so that a change in the machine's speed reaches both alike.
 
 Conditions are recorded, not assumed: the thread count, the machine load before and after, and on
 CUDA whether TF32 is allowed for convolutions and matmuls. A figure is marked unstable (with the
@@ -27,107 +28,9 @@ from typing import Callable
 
 from ..errors import UsageError
 from .machine import cpu_name, gpu_peak, load_average
+from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, adaptive_time, instability, timer
 
 DTYPES = ("fp32", "fp16", "bf16")
-# A timing whose p90 is more than this many times its p10 is marked unstable.
-SPREAD_LIMIT = 1.5
-@dataclass(frozen=True)
-class TimingOptions:
-    """How to time: device, dtype, memory format, compile, and the adaptive stopping rule."""
-
-    device: str = "auto"
-    dtype: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    warmup: int | None = None      # None: adaptive (at least 2, about a tenth of the budget)
-    repeats: int | None = None     # None: adaptive (stable median or budget spent)
-    row_budget_s: float = 0.4
-    network_budget_s: float = 3.0
-    rel_tol: float = 0.02
-    min_repeats: int = 20          # adaptive timing never stops before; fewer is marked unstable
-    max_repeats: int = 1000
-    threads: int | None = None     # torch.set_num_threads for the run (None: torch's default)
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Summary of timed repeats, in milliseconds."""
-
-    median_ms: float
-    p10_ms: float
-    p90_ms: float
-    q25_ms: float
-    q75_ms: float
-    repeats: int
-    warmup: int
-    unstable: str | None = None  # why the figure is not to be trusted, or None
-
-    @property
-    def iqr_ms(self) -> float:
-        """Interquartile range."""
-        return self.q75_ms - self.q25_ms
-
-
-def summarize(samples_ms: list[float], warmup: int = 0) -> Stats:
-    """Median, p10/p90 and quartiles of timed samples (inclusive quantiles)."""
-    if not samples_ms:
-        raise ValueError("no samples to summarize")
-    if len(samples_ms) == 1:
-        (only,) = samples_ms
-        return Stats(only, only, only, only, only, 1, warmup)
-    deciles = statistics.quantiles(samples_ms, n=10, method="inclusive")
-    quartiles = statistics.quantiles(samples_ms, n=4, method="inclusive")
-    return Stats(statistics.median(samples_ms), deciles[0], deciles[-1], quartiles[0],
-                 quartiles[-1], len(samples_ms), warmup)
-
-
-def adaptive_time(step: Callable[[], float], budget_s: float, options: TimingOptions,
-                  clock: Callable[[], float] = time.perf_counter) -> Stats:
-    """Run ``step`` (which returns one iteration's milliseconds) through warm-up and timed repeats.
-
-    ``clock`` (seconds) only meters the budget, so tests can drive this with a fake timer.
-    """
-    start = clock()
-    warmup = 0
-    while True:
-        step()
-        warmup += 1
-        if options.warmup is not None:
-            if warmup >= options.warmup:
-                break
-        elif warmup >= 2 and (clock() - start >= 0.1 * budget_s or warmup >= 50):
-            break
-    samples: list[float] = []
-    start = clock()
-    while True:
-        samples.append(step())
-        n = len(samples)
-        if options.repeats is not None:
-            if n >= options.repeats:
-                break
-            continue
-        if n >= options.max_repeats or (n >= options.min_repeats and clock() - start >= budget_s):
-            break
-        if n >= options.min_repeats:
-            before = statistics.median(samples[: n - n // 2])
-            now = statistics.median(samples)
-            if now > 0 and abs(now - before) / now < options.rel_tol:
-                break
-    stats = summarize(samples, warmup)
-    return dataclasses.replace(stats, unstable=instability(stats, options.min_repeats))
-
-
-def instability(stats: Stats, min_repeats: int, busy: str | None = None) -> str | None:
-    """Why a timing is not to be trusted, or None: fewer than ``min_repeats`` repeats, a p90/p10
-    spread above SPREAD_LIMIT, or ``busy`` (a reason about the machine)."""
-    reasons = []
-    if stats.repeats < min_repeats:
-        reasons.append(f"{stats.repeats} repeats, fewer than {min_repeats}")
-    if stats.p10_ms > 0 and stats.p90_ms / stats.p10_ms > SPREAD_LIMIT:
-        reasons.append(f"p90/p10 {stats.p90_ms / stats.p10_ms:.2f} > {SPREAD_LIMIT:g}")
-    if busy:
-        reasons.append(busy)
-    return "; ".join(reasons) or None
 
 
 def resolve_device(name: str):
@@ -219,27 +122,6 @@ class Timings:
                 "measured_peak_bytes": self.measured_peak_bytes}
 
 
-def timer(fn: Callable[[], object], device) -> Callable[[], float]:
-    """A step that runs ``fn`` once and returns its milliseconds: CUDA events (synchronized) on a
-    CUDA device, ``time.perf_counter`` on the CPU."""
-    import torch
-
-    if device.type == "cuda":
-        def step() -> float:
-            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            begin.record()
-            fn()
-            end.record()
-            end.synchronize()
-            return begin.elapsed_time(end)
-    else:
-        def step() -> float:
-            begin = time.perf_counter()
-            fn()
-            return (time.perf_counter() - begin) * 1000
-    return step
-
-
 def peak_memory_bytes(run: Callable[[], object], device) -> int:
     """The most memory ``run`` holds at once beyond what was allocated before it: on CUDA from
     ``torch.cuda.max_memory_allocated`` after a reset, on the CPU the peak of the running sum of
@@ -283,6 +165,21 @@ def _num_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+@contextmanager
+def _tf32(allow: bool | None):
+    """TF32 allowed (or not) for cuDNN convolutions and CUDA matmuls in the block; None leaves
+    torch's settings as they are."""
+    import torch
+
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    if allow is not None:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = allow
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
                         max_memory: int | None = None):
     """Check the dtype, resolve the device and, on CPU, refuse (ResourceError) before anything is
@@ -308,7 +205,7 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
     thread count, before or after) is marked unstable."""
     if options.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
-    with _num_threads(options.threads):
+    with _num_threads(options.threads), _tf32(options.tf32):
         timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows)
         env = timings.env
         env["load_avg_end"] = load_average()
@@ -325,6 +222,36 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
             timings.rows = {name: mark(stats) for name, stats in timings.rows.items()}
             timings.network = mark(timings.network)
     return timings
+
+
+# The whole network's timing is split into this many parts, between chunks of rows.
+NETWORK_SLICES = 5
+
+
+def _chunks(items: list, count: int) -> list[list]:
+    """``items`` in at most ``count`` consecutive chunks of near-equal length (none empty)."""
+    count = min(count, len(items))
+    return [items[len(items) * i // count: len(items) * (i + 1) // count] for i in range(count)]
+
+
+def _with_cpu(stats: Stats, cpu_ms: list[float]) -> Stats:
+    """``stats`` with the median CPU time of its timed repeats (the last ``stats.repeats`` of
+    ``cpu_ms``, after the warm-up), where the timer recorded any."""
+    timed = cpu_ms[-stats.repeats:] if cpu_ms else []
+    return dataclasses.replace(stats, cpu_ms=statistics.median(timed) if timed else None)
+
+
+def _time_row(module, row_input, device, options: TimingOptions, batch_size: int) -> Stats | str:
+    """One row timed alone on its real input; an error message where CUDA runs out of memory."""
+    import torch
+
+    cpu_ms: list[float] = []
+    try:
+        return _with_cpu(adaptive_time(timer(lambda: module(row_input), device, cpu_ms),
+                                       options.row_budget_s, options), cpu_ms)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return f"CUDA out of memory at batch {batch_size}"
 
 
 def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max_memory,
@@ -366,16 +293,6 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
                 raise
             raise UsageError(f"--dtype {options.dtype} does not run on {device.type} for this "
                              f"network: {first}") from None
-        for p in main if rows else []:
-            module, row_input = model.row(p.name), inputs[p.name]
-            if progress:
-                progress(f"timing row {p.name}")
-            try:
-                timings.rows[p.name] = adaptive_time(timer(lambda: module(row_input), device),
-                                                     options.row_budget_s, options)
-            except torch.cuda.OutOfMemoryError:
-                timings.rows[p.name] = f"CUDA out of memory at batch {batch_size}"
-                torch.cuda.empty_cache()
         whole = model
         if options.compile:
             if progress:
@@ -392,11 +309,24 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             timings.compile_s = time.perf_counter() - begin
-        if progress:
-            progress("timing the whole network")
+        timed = main if rows else []
+        # The whole network is timed in parts between chunks of rows, so that a drift in the
+        # machine's speed reaches the rows and the whole alike.
+        chunks = _chunks(timed, NETWORK_SLICES - 1)
+        network_cpu: list[float] = []
+        network = Sliced(timer(lambda: whole(x), device, network_cpu), options.network_budget_s,
+                         options, len(chunks) + 1)
         try:
-            timings.network = adaptive_time(timer(lambda: whole(x), device),
-                                            options.network_budget_s, options)
+            for chunk in [*chunks, []]:
+                if progress:
+                    progress("timing the whole network")
+                network.run_slice()
+                for p in chunk:
+                    if progress:
+                        progress(f"timing row {p.name}")
+                    timings.rows[p.name] = _time_row(model.row(p.name), inputs[p.name], device,
+                                                     options, batch_size)
+            timings.network = _with_cpu(network.stats(), network_cpu)
         except torch.cuda.OutOfMemoryError:
             timings.network = f"CUDA out of memory at batch {batch_size}"
     return timings

@@ -29,6 +29,56 @@ def bench_grid(records: Records) -> Grid:
                  "image; median of adaptive repeats after warm-up."])
 
 
+def prediction_cells(r: dict, timed: bool) -> list[str]:
+    """A profile row's predicted latency, what bounds it, and (where it was timed) the error,
+    predicted / measured - 1."""
+    if r["predicted_ms"] is None:
+        return ["", "", *([""] * timed)]
+    error = r["predicted_error"]
+    return [f"{r['predicted_ms']:.3f}", r["predicted_bound"],
+            *([("" if error is None else f"{error:+.0%}")] if timed else [])]
+
+
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def prediction_lines(records: Records) -> list[str]:
+    """The prediction's summary: the profile (marked UNCALIBRATED for a datasheet's), the
+    network's predicted time and error, the rows' accuracy, and the ceilings."""
+    p = records.attrs["totals"].get("prediction")
+    if p is None:
+        return []
+    c, batch = p["ceilings"], records.attrs["meta"]["batch_size"]
+    source = p["source"].rstrip(".")
+    lines = [f"PREDICTED with {p['profile']} ({source}; convs {p['maths'][0]}, linear layers "
+             f"{p['maths'][1]}): each row a roofline per kernel (the longer of compute at the "
+             "profile's rate and memory at its bandwidth) plus a per-kernel overhead; branches "
+             f"run one after another. Network {p['network_ms']:.3f} ms (branches side by side: "
+             f"{p['network_parallel_ms']:.3f} ms) at batch {batch}."]
+    lines.append("Ceilings (images/s, no overhead): compute-bound "
+                 f"{c['compute_images_per_s'] or '-'}, memory-bound {c['memory_images_per_s'] or '-'}, "
+                 f"roofline {c['roofline_images_per_s'] or '-'}"
+                 + (f"; measured {p['measured_images_per_s']} images/s, {_share(p['of_roofline'])} "
+                    "of the roofline." if p.get("measured_images_per_s") else "."))
+    if "rows" in p:
+        line = (f"Prediction against the wall-clock medians: network error "
+                f"{_pct(p.get('network_error'))}, median absolute row error "
+                f"{_share(p['median_abs_row_error'])}, rows within ±10% {_share(p['within_10'])}, "
+                f"within ±25% {_share(p['within_25'])} ({p['rows']} rows)")
+        if "cpu_rows" in p:
+            line += (f"; against the CPU time of each repeat (what a busy machine does not "
+                     f"stretch): network {_pct(p.get('cpu_network_error'))}, median absolute "
+                     f"{_share(p['cpu_median_abs_row_error'])}, within ±10% "
+                     f"{_share(p['cpu_within_10'])}, within ±25% {_share(p['cpu_within_25'])}")
+        lines.append(line + ". error = predicted / measured - 1.")
+    return lines
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
 def referee_grid(result: dict) -> Grid:
     """An ``incprof.referee.conventions.referee`` result as a Grid: each peer's total beside incprof's
     prediction for its conventions, and the residuals, as exact integers."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..records import Records
 from ..spec.model import FILTER_COLUMNS
 from ..units import human
+from .measure import prediction_cells, prediction_lines
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell, rows_csv,
                    signed_pct, unstable_note)
 
@@ -228,17 +229,21 @@ def profile_grid(records: Records, exact: bool = False, columns=(), compact: boo
     if timed:
         extra += [("latency ms", 7), ("p10-p90 ms", 7), ("GMAC/s", 7), ("MAC/byte", 7),
                   *([("of peak", 7)] if peaks else [])]
+    predicted = records.attrs["totals"].get("prediction") is not None
+    if predicted:
+        extra += [("predicted ms", 8), ("bound", 8), *([("error", 8)] if timed else [])]
     headers += [(h, "center" if h == "bottleneck" else "right") for h, _ in extra]
     group_of += [g for _, g in extra]
     cells = [[cell(r, m) for _, _, _, cell in spec] + _extra_cells(r, groups, number)
-             + (_latency_cells(r, peaks) if timed else []) for r, m in zip(rows, marks)]
+             + (_latency_cells(r, peaks) if timed else [])
+             + (prediction_cells(r, timed) if predicted else []) for r, m in zip(rows, marks)]
     notes = _notes(rows, records.attrs["meta"]["flavor"])
     if compact and show_filters:
         notes.insert(0, "filters: " + " / ".join(FILTER_HEADERS[f] for f in show_filters)
                      + ", the paper's filter columns in that order; - where a row has none.")
     summary = summary_lines(records)
     return Grid(records.attrs["meta"]["title"], headers, cells, [r["aux"] for r in rows], notes,
-                summary + latency_lines(records), groups=group_of,
+                summary + latency_lines(records) + prediction_lines(records), groups=group_of,
                 conventions="Conventions: " + records.attrs["meta"]["conventions"],
                 total=summary[1])
 

@@ -405,9 +405,12 @@ def training_report(out: Path) -> str:
     return training_document(HEADER.format(command=REGENERATE))
 
 
+from .ceilings import ceilings_report  # noqa: E402 (after the reports it is listed with)
+
 REPORTS = {"googlenet.md": googlenet_report, "naive-vs-reduced.md": naive_report,
            "factorizations.md": factorization_report, "inception_v3.md": inception_v3_report,
-           "family.md": family_report, "training.md": training_report}
+           "family.md": family_report, "training.md": training_report,
+           "ceilings.md": ceilings_report}
 # The report that runs every peer counter (incprof[peers]) on every built-in network: written
 # only when asked for (`incprof report --referee`), being most of the time of all of them.
 REFEREE_REPORTS = {"referee.md": referee_report}

@@ -714,9 +714,13 @@ def test_progress_labels_name_each_step():
     labels = []
     profile_records(str(DATA / "tiny.yaml"), verify=True, progress=labels.append,
                     latency=TimingOptions(device="cpu", warmup=1, repeats=1))
-    rows = [row.name for row in resolve(str(DATA / "tiny.yaml")).rows]
+    assert [row.name for row in resolve(str(DATA / "tiny.yaml")).rows] == [
+        "conv", "pool", "mixed", "gap", "fc"]
+    # the whole network is timed in five parts, between four chunks of rows
+    whole = "timing the whole network"
     assert labels == ["counting with FlopCounterMode's formulas on an empty batch",
-                      *[f"timing row {name}" for name in rows], "timing the whole network"]
+                      whole, "timing row conv", whole, "timing row pool", whole,
+                      "timing row mixed", whole, "timing row gap", "timing row fc", whole]
 
 
 def test_every_json_writes_text_as_it_is(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import DATA
 from incprof.errors import UsageError
-from incprof.nn.latency import SPREAD_LIMIT, Stats, TimingOptions, adaptive_time, instability, summarize
+from incprof.nn.timing import SPREAD_LIMIT, Stats, TimingOptions, adaptive_time, instability, summarize
 
 
 class FakeClock:

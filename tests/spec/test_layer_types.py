@@ -14,6 +14,7 @@ from incprof.count import analytic
 from incprof.count import geometry
 from incprof.count import limits
 from incprof.count import training
+from incprof.nn import predict
 import incprof
 from incprof.capture import export_layers
 from incprof.count import inventory as ops
@@ -64,6 +65,8 @@ def _rules():
         "receptive field": lambda layer: geometry.layer_field(layer, geometry.Field(), SHAPE),
         "memory estimate": lambda layer: limits.estimate_bytes(_spec(layer)),
         "training step": lambda layer: training.step_spec(_spec(layer)),
+        "latency model": lambda layer: predict.rule(predict.KERNEL_RULES, layer)(
+            layer, SHAPE, shapes.layer_out_shape(layer, SHAPE)),
     }
     try:
         from incprof.nn import build
@@ -86,6 +89,7 @@ def _tables() -> dict:
         "memory estimate": limits.TEMPORARY_RULES, "referee ops": ops.OP_RULES,
         "training step": training.STEP_RULES,
         "export": {**export_layers.EXPORTED, **export_layers.NOT_EXPORTED},
+        "latency model": predict.KERNEL_RULES,
     }
     try:
         from incprof.nn import build

@@ -1,0 +1,256 @@
+"""Each row's latency predicted from its counts and a device profile: a roofline per kernel. No torch.
+
+A row runs as kernels (a conv, its BatchNorm, its ReLU, a concatenation, ...), each declared once
+per layer type in KERNEL_RULES. A kernel takes the longer of its compute time (its MACs or window
+ops at the profile's achievable rate for its op class and math) and its memory time (the values it
+reads and writes, weights included, at the profile's achievable bandwidth for that many bytes),
+plus the profile's per-kernel overhead (dispatch on the CPU, launch on a GPU). An Inception module
+is bounded both ways: its branches one after another (``serial``, how eager PyTorch runs them on one
+stream or thread) or side by side, the module as long as its slowest branch (``parallel``, what a
+device that overlapped them could reach). The prediction is the serial bound; the parallel one is
+shown beside it. Every figure comes from the profile (incprof.nn.profiles), none from code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import astuple, dataclass, replace
+
+from ..count.analytic import _kernel_class
+from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool,
+                           ReLU, Residual, Separable, Shape, Softmax)
+from ..spec.shapes import numel, rule, walk
+
+# The op classes a profile rates: MAC/s for these ...
+MAC_OPS = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv stem", "linear")
+# A conv on at most this many input channels (an image) is a stem conv, rated apart.
+STEM_CHANNELS = 4
+# ... ops/s for these (a pool's window ops, one op per value for BatchNorm and ReLU-like passes);
+# every other kernel (a copy) is rated by its bytes alone.
+WINDOW_OPS = ("pool max", "pool avg", "pool global", "batchnorm", "relu")
+CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 conv": "conv 1xn"}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel of a layer, per image: its op class, its work (MACs, or window ops for a pool;
+    0 for a kernel rated by bytes alone), the activation values it reads and writes, the weight
+    values it reads (once per batch) and its output positions."""
+
+    op: str
+    work: int = 0
+    values: int = 0
+    weights: int = 0
+    pixels: int = 1  # output positions per image (H*W; 1 for a linear layer): the rate's 2nd key
+
+
+# A module call that runs no kernel of its own (a container, the identity): the overhead alone.
+CALL = Kernel("call")
+
+
+def _conv_kernels(layer: Conv | Separable, i: Shape, o: Shape) -> list[Kernel]:
+    hw = o[1] * o[2]
+    if isinstance(layer, Separable):
+        mid = i[0] * layer.multiplier
+        dw = layer.kernel[0] * layer.kernel[1] * mid
+        out = [Kernel("conv depthwise", dw * hw, numel(i) + mid * hw, dw, hw),
+               Kernel("conv 1x1", mid * layer.out * hw, (mid + layer.out) * hw, mid * layer.out,
+                      hw)]
+    else:
+        weights = layer.kernel[0] * layer.kernel[1] * (i[0] // layer.groups) * layer.out
+        op = ("conv depthwise" if layer.groups > 1 else "conv stem" if i[0] <= STEM_CHANNELS
+              else CONV_OPS[_kernel_class(layer)])
+        out = [Kernel(op, weights * hw, numel(i) + numel(o), weights, hw)]
+    out.append(CALL)  # the module that holds the conv, its BatchNorm and ReLU
+    if layer.bn_eps is not None:
+        out.append(Kernel("batchnorm", numel(o), 2 * numel(o), 4 * layer.out, hw))
+    if layer.relu:
+        out.append(_pass(o))
+    return out
+
+
+def _pass(o: Shape, values: int = 2) -> Kernel:
+    """One elementwise pass over a tensor of shape ``o`` (a ReLU, a sum, a scaling), touching
+    ``values`` values per element."""
+    return Kernel("relu", numel(o), values * numel(o), 0, o[1] * o[2] if len(o) == 3 else 1)
+
+
+def _linear_kernels(layer: Linear, i: Shape, o: Shape) -> list[Kernel]:
+    weights = numel(i) * layer.out
+    return [Kernel("linear", weights, numel(i) + layer.out, weights), CALL,
+            *([_pass((layer.out, 1, 1))] if layer.relu else [])]
+
+
+def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
+    # torch's local_response_norm: square, pad, a window average over channels, then scale,
+    # shift, power and divide: six passes over the tensor and one window op per element and size.
+    return [Kernel("pool avg", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2]),
+            *[_pass(o)] * 6]
+
+
+# Each layer type's kernels from its input and output shapes (a Branches or Residual: only what
+# it adds to its parts, the concatenation or the sum; ``row_costs`` walks the parts).
+KERNEL_RULES = {
+    Conv: _conv_kernels, Separable: _conv_kernels, Linear: _linear_kernels,
+    Pool: lambda layer, i, o: [Kernel(f"pool {layer.kind}",
+                                      layer.kernel[0] * layer.kernel[1] * numel(o),
+                                      numel(i) + numel(o), 0, o[1] * o[2])],
+    # a global or adaptive average: one op per input value, rated as a global average
+    GlobalAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
+                                               i[1] * i[2])],
+    AdaptiveAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
+                                                 i[1] * i[2])],
+    LRN: _lrn_kernels,
+    ReLU: lambda layer, i, o: [_pass(o)],
+    Softmax: lambda layer, i, o: [_pass(o)],
+    Dropout: lambda layer, i, o: [CALL],  # the identity at inference: a call only
+    # the concatenation, and the calls of the module and of each branch
+    Branches: lambda layer, i, o: [Kernel("copy", 0, 2 * numel(o)),
+                                   *[CALL] * (1 + len(layer.branches))],
+    Residual: lambda layer, i, o: [_pass(o, 3)] + [_pass(o)] * ((layer.scale != 1) + layer.relu),
+}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Predicted seconds of a row or part of one: the serial and parallel bounds; the serial time
+    split by what bounds each kernel (compute, memory) and the per-kernel overhead; and, for the
+    ceilings, every kernel's compute time and memory time whichever bounds it."""
+
+    serial_s: float = 0.0
+    parallel_s: float = 0.0
+    compute_s: float = 0.0
+    memory_s: float = 0.0
+    overhead_s: float = 0.0
+    kernels: int = 0
+    all_compute_s: float = 0.0
+    all_memory_s: float = 0.0
+    moved_bytes: float = 0.0
+
+    def then(self, other: "Cost") -> "Cost":
+        """This, then ``other``."""
+        return Cost(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+    def beside(self, others: list["Cost"]) -> "Cost":
+        """Parts run side by side after this: serial figures add up, the parallel bound takes
+        the slowest part's."""
+        total = self
+        for other in others:
+            total = total.then(other)
+        return replace(total, parallel_s=self.parallel_s + max(o.parallel_s for o in others))
+
+    @property
+    def bound(self) -> str:
+        """What most of the serial time is: compute, memory or overhead."""
+        parts = {"compute": self.compute_s, "memory": self.memory_s, "overhead": self.overhead_s}
+        return max(parts, key=parts.get)
+
+
+class Rates:
+    """A device profile read for one math (fp32, tf32, fp16, bf16) and value size."""
+
+    def __init__(self, profile: dict, conv_math: str, linear_math: str, value_bytes: int) -> None:
+        for name in (conv_math, linear_math):
+            if name not in profile["rates"]:
+                raise KeyError(f"the device profile {profile['name']!r} has no {name} rates "
+                               f"(it has {', '.join(profile['rates'])})")
+        def read(table: dict) -> dict:
+            return {**table[conv_math], "linear": table[linear_math]["linear"]}
+
+        self.rates = read(profile["rates"])
+        # rates measured with other kernels' data between the calls (cold caches), where the
+        # profile has them; a row moving more bytes than the cache holds runs at those
+        self.cold = read(profile["cold_rates"]) if "cold_rates" in profile else self.rates
+        cache = profile.get("cache", {"bytes": 1, "hot_below": 0, "cold_above": 0})
+        self.hot_below = cache["bytes"] * cache["hot_below"]
+        self.cold_above = cache["bytes"] * cache["cold_above"]
+        self.coldness = 0.0  # 0: hot rates, 1: cold rates, between: log-interpolated
+        self.bandwidth = sorted(profile["bandwidth"])  # [[bytes, bytes/s], ...]
+        self.overhead_s = profile["overhead_s"]
+        self.call_s = profile.get("call_s", self.overhead_s)
+        self.value_bytes = value_bytes
+
+    def bytes_per_s(self, size: int) -> float:
+        """The bandwidth measured at the smallest size at least ``size`` bytes (the largest past
+        them all)."""
+        for limit, rate in self.bandwidth:
+            if size <= limit:
+                return rate
+        return self.bandwidth[-1][1]
+
+    def set_working_set(self, moved_bytes: float) -> None:
+        """Choose between hot and cold rates for a row that moves ``moved_bytes``: hot below the
+        profile's ``cache.hot_below`` share of its cache, cold above ``cache.cold_above``, and
+        between them log-interpolated."""
+        low, high = self.hot_below, self.cold_above
+        if moved_bytes <= low or high <= low:
+            self.coldness = 0.0 if moved_bytes <= high or high <= 0 else 1.0
+        else:
+            self.coldness = min(1.0, math.log(moved_bytes / low) / math.log(high / low))
+
+    def rate(self, op: str, work: int, pixels: int = 1) -> float:
+        """The profile's rate for ``op`` at this much work over this many output positions,
+        blended between its hot and cold rates by ``coldness`` (see ``_nearest``)."""
+        hot = self._nearest(self.rates, op, work, pixels)
+        if self.coldness == 0:
+            return hot
+        cold = self._nearest(self.cold, op, work, pixels)
+        return math.exp((1 - self.coldness) * math.log(hot) + self.coldness * math.log(cold))
+
+    @staticmethod
+    def _nearest(table: dict, op: str, work: int, pixels: int) -> float:
+        """The measured [work, pixels, rate] points of ``op`` nearest on log scales (the sum of
+        the two log distances), the two nearest weighted by inverse distance; an exact match is
+        itself."""
+        points = table.get(op)
+        if not points:
+            raise KeyError(f"the device profile has no rate for {op}")
+        near = sorted((abs(math.log(work / w)) + abs(math.log(pixels / p)), r)
+                      for w, p, r in points)[:2]
+        if near[0][0] == 0 or len(near) == 1:
+            return near[0][1]
+        weights = [1 / d for d, _ in near]
+        return math.exp(sum(w * math.log(r) for w, (_, r) in zip(weights, near)) / sum(weights))
+
+    def kernel(self, k: Kernel, batch: int) -> Cost:
+        """One kernel's cost for a batch."""
+        rated = k.op in (*MAC_OPS, *WINDOW_OPS) and k.work > 0
+        compute = (k.work * batch / self.rate(k.op, k.work * batch, k.pixels * batch) if rated
+                   else 0.0)
+        moved = (k.values * batch + k.weights) * self.value_bytes
+        memory = moved / self.bytes_per_s(moved) if moved else 0.0
+        busy = max(compute, memory)
+        overhead = self.call_s if k.op == "call" else self.overhead_s
+        total = busy + overhead
+        return Cost(total, total, busy if compute >= memory else 0.0,
+                    busy if memory > compute else 0.0, overhead, 1, compute, memory, moved)
+
+
+def sequence_cost(layers, in_shape: Shape, rates: Rates, batch: int) -> Cost:
+    """The cost of a layer sequence: its layers one after another; a Branches' branches serial in
+    ``serial_s`` and side by side (its slowest branch) in ``parallel_s``."""
+    total = Cost()
+    for layer, i, o in walk(layers, in_shape)[0]:
+        if isinstance(layer, Branches):
+            total = total.beside([sequence_cost(b, i, rates, batch) for b in layer.branches])
+        elif isinstance(layer, Residual):
+            total = total.then(sequence_cost(layer.body, i, rates, batch))
+            total = total.then(sequence_cost(layer.shortcut, i, rates, batch))
+        for k in rule(KERNEL_RULES, layer)(layer, i, o):
+            total = total.then(rates.kernel(k, batch))
+    return total
+
+
+def predict_rows(placed, profile: dict, maths: tuple[str, str], value_bytes: int,
+                 batch: int) -> dict[str, Cost]:
+    """Each placed row's (``spec.shapes.place``) predicted cost for a batch, by name, with
+    ``maths`` the math of its convs and of its linear layers (profiles.maths_for)."""
+    rates = Rates(profile, *maths, value_bytes)
+    call = rates.kernel(CALL, batch)  # the row's own module
+    out = {}
+    for p in placed:
+        rates.set_working_set(0)
+        first = sequence_cost(p.layers, p.in_shape, rates, batch)
+        rates.set_working_set(first.moved_bytes)
+        out[p.name] = call.then(sequence_cost(p.layers, p.in_shape, rates, batch))
+    return out

@@ -1,0 +1,59 @@
+"""Predicted beside measured: accuracy figures and ceilings worked out by hand."""
+
+import pytest
+
+from incprof.analysis.predicted import accuracy, ceiling_records, ceilings, network_accuracy
+from incprof.analysis.profile import profile_records
+from incprof.nn.predict import Cost
+from incprof.nn.profiles import builtin_names
+from incprof.spec.registry import available
+
+
+def _row(predicted, measured, cpu=None):
+    return {"predicted_ms": predicted, "latency_ms": measured, "latency_cpu_ms": cpu}
+
+
+def test_accuracy_counts_rows_within_each_band():
+    # errors 0.05, 0.20, 0.50, 0.10 (|predicted / measured - 1|)
+    rows = [_row(1.05, 1.0), _row(0.8, 1.0), _row(3.0, 2.0), _row(0.9, 1.0), _row(1.0, None)]
+    out = accuracy(rows, 5.0)
+    assert out["rows"] == 4
+    assert out["within_10"] == 0.5 and out["within_25"] == 0.75
+    assert out["median_abs_row_error"] == pytest.approx((0.10 + 0.20) / 2)
+    assert "cpu_rows" not in out  # no CPU times: no CPU-time figures
+
+
+def test_network_accuracy_and_the_share_of_the_roofline():
+    prediction = {"network_ms": 12.0, "ceilings": {"roofline_images_per_s": 400.0}}
+    network_accuracy(prediction, {"median_ms": 10.0, "cpu_ms": 8.0}, batch_size=2)
+    assert prediction["network_error"] == pytest.approx(0.2)
+    assert prediction["cpu_network_error"] == pytest.approx(0.5)
+    assert prediction["measured_images_per_s"] == 200.0  # 2 images in 10 ms
+    assert prediction["of_roofline"] == 0.5
+
+
+def test_ceilings_are_images_per_second_of_each_bound():
+    cost = Cost(compute_s=0.003, memory_s=0.001, all_compute_s=0.0035, all_memory_s=0.002)
+    assert ceilings(cost, 4) == {"compute_images_per_s": round(4 / 0.0035, 2),
+                                 "memory_images_per_s": 2000.0, "roofline_images_per_s": 1000.0}
+
+
+def test_predict_alone_runs_nothing_and_fills_every_main_row():
+    records = profile_records("googlenet", aux=True, predict=True, device_profile="h100-sxm")
+    main = [r for r in records.rows if not r["aux"]]
+    assert all(r["predicted_ms"] > 0 and r["predicted_error"] is None for r in main)
+    assert all(r["predicted_ms"] is None for r in records.rows if r["aux"])
+    p = records.attrs["totals"]["prediction"]
+    assert p["calibrated"] is False and "UNCALIBRATED" in p["profile"]
+    assert p["network_ms"] == pytest.approx(sum(r["predicted_ms"] for r in main), rel=1e-3)
+    assert p["network_parallel_ms"] < p["network_ms"]  # googlenet's modules have 4 branches
+    assert records.attrs["meta"]["latency_env"] is None
+
+
+def test_the_ceilings_table_covers_every_network_and_datasheet_profile():
+    records = ceiling_records()
+    assert {(r["profile"], r["arch"]) for r in records.rows} == {
+        (p, a) for p in builtin_names() for a in available()}
+    for r in records.rows:  # the roofline is under both bounds, the prediction under it
+        assert r["b64_bf16_roofline"] <= min(r["b64_bf16_compute"], r["b64_bf16_memory"])
+        assert r["b64_bf16_predicted"] < r["b64_bf16_roofline"]

@@ -1,0 +1,134 @@
+"""The latency model (incprof.nn.predict) on hand-worked rows and a hand-made device profile:
+every expected figure is worked out in the test from the roofline's definition."""
+
+import math
+
+import pytest
+
+from incprof.nn.predict import Cost, Kernel, Rates, predict_rows, sequence_cost
+from incprof.nn.profiles import maths_for
+from incprof.spec.layers import Branches, Conv, Linear, Pool
+from incprof.spec.shapes import Placed
+
+MACS_PER_S = 1e9
+BYTES_PER_S = 1e10
+OVERHEAD_S = 1e-5
+
+
+def _profile(device_type="cpu", points=None):
+    ops = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv stem", "linear", "pool max",
+           "pool avg", "pool global", "batchnorm", "relu")
+    return {"name": "hand", "device_type": device_type, "calibrated": True, "source": "test",
+            "rates": {"fp32": {op: points or [[1, 1, MACS_PER_S]] for op in ops}},
+            "bandwidth": [[10**18, BYTES_PER_S]], "overhead_s": OVERHEAD_S}
+
+
+def _roof(macs, values, weights=0, batch=1, value_bytes=4):
+    return max(macs * batch / MACS_PER_S, (values * batch + weights) * value_bytes / BYTES_PER_S)
+
+
+def test_a_conv_is_its_roofline_plus_its_kernels_overheads():
+    # 3x3 conv, 8 -> 16 channels, 10x10 'same', then ReLU: conv kernel, the call of its module,
+    # the ReLU pass (one op per value); the row's own module call on top.
+    conv = Conv(out=16, kernel=(3, 3), padding=(1, 1), relu=True)
+    macs, weights = 3 * 3 * 8 * 16 * 10 * 10, 3 * 3 * 8 * 16
+    values_in, values_out = 8 * 10 * 10, 16 * 10 * 10
+    row = Placed("r", (conv,), (8, 10, 10), (16, 10, 10))
+    cost = predict_rows([row], _profile(), ("fp32", "fp32"), 4, batch=2)["r"]
+    expected = (_roof(macs, values_in + values_out, weights, batch=2)
+                + _roof(values_out, 2 * values_out, batch=2) + 4 * OVERHEAD_S)
+    assert cost.serial_s == pytest.approx(expected)
+    assert cost.kernels == 4 and cost.overhead_s == pytest.approx(4 * OVERHEAD_S)
+    assert cost.all_compute_s == pytest.approx(2 * (macs + values_out) / MACS_PER_S)
+
+
+def test_branches_are_bounded_serial_and_parallel():
+    # two 1x1 branches on a 4x6x6 input: 2 and 6 output channels, then the concatenation
+    small, large = Conv(out=2, kernel=(1, 1)), Conv(out=6, kernel=(1, 1))
+    layer = Branches(branches=((small,), (large,)))
+    rates = Rates(_profile(), "fp32", "fp32", 4)
+    cost = sequence_cost((layer,), (4, 6, 6), rates, 1)
+
+    def branch(out):  # the conv, its module's call, its ReLU (a conv's default)
+        return _roof(4 * out * 36, 4 * 36 + out * 36, 4 * out) + _roof(out * 36, 2 * out * 36) \
+            + 3 * OVERHEAD_S
+
+    # the copy into the concatenation; the calls of the module and of its two branches
+    concat = _roof(0, 2 * 8 * 36) + 4 * OVERHEAD_S
+    assert cost.serial_s == pytest.approx(branch(2) + branch(6) + concat)
+    assert cost.parallel_s == pytest.approx(branch(6) + concat)
+
+
+def test_a_linear_layer_at_batch_one_is_memory_bound_on_its_weights():
+    layer = Linear(out=1000)
+    fast = _profile(points=[[1, 1, 1e12]])  # 1 ms of MACs at 1 GMAC/s would hide the bytes
+    cost = sequence_cost((layer,), (1024, 1, 1), Rates(fast, "fp32", "fp32", 4), 1)
+    weights = 1024 * 1000
+    assert cost.bound == "memory"
+    assert cost.serial_s == pytest.approx((1024 + 1000 + weights) * 4 / BYTES_PER_S
+                                          + 2 * OVERHEAD_S)
+
+
+def test_a_max_pool_is_rated_by_its_window_ops():
+    pool = Pool(kind="max", kernel=(3, 3), stride=(2, 2))
+    cost = sequence_cost((pool,), (4, 9, 9), Rates(_profile(), "fp32", "fp32", 4), 1)
+    window_ops = 9 * 4 * 4 * 4
+    assert cost.serial_s == pytest.approx(_roof(window_ops, 4 * 81 + 4 * 16) + OVERHEAD_S)
+
+
+def test_rates_come_from_the_nearest_points_in_work_and_output_positions():
+    # the same work at 8x8 and at 56x56 output positions runs at different rates
+    rates = Rates(_profile(points=[[1000, 64, 1e9], [1000, 3136, 4e9]]), "fp32", "fp32", 4)
+    assert rates.rate("conv 1x1", 1000, 64) == 1e9
+    assert rates.rate("conv 1x1", 1000, 3136) == 4e9
+    # halfway between them on a log scale: the inverse-distance mean of the log rates
+    assert rates.rate("conv 1x1", 1000, 448) == pytest.approx(math.sqrt(1e9 * 4e9))
+    one = Rates(_profile(points=[[1, 1, 3e9]]), "fp32", "fp32", 4)  # a datasheet's single peak
+    assert one.rate("conv 1x1", 10**9, 10**4) == 3e9
+
+
+def test_bandwidth_follows_the_size_moved():
+    profile = {**_profile(), "bandwidth": [[1000, 5e10], [10**6, 1e10]]}
+    rates = Rates(profile, "fp32", "fp32", 4)
+    assert rates.bytes_per_s(800) == 5e10 and rates.bytes_per_s(5000) == 1e10
+    assert rates.bytes_per_s(10**9) == 1e10
+
+
+def test_a_profile_without_the_math_or_op_is_an_error():
+    with pytest.raises(KeyError, match="no bf16 rates"):
+        Rates(_profile(), "bf16", "bf16", 2)
+    profile = _profile()
+    del profile["rates"]["fp32"]["pool avg"]
+    with pytest.raises(KeyError, match="no rate for pool avg"):
+        Rates(profile, "fp32", "fp32", 4).kernel(Kernel("pool avg", 10, 10), 1)
+
+
+def test_cost_bound_names_the_largest_part():
+    assert Cost(compute_s=1, memory_s=2, overhead_s=0.5).bound == "memory"
+    assert Cost(compute_s=1, memory_s=0, overhead_s=3).bound == "overhead"
+
+
+def test_tf32_applies_to_fp32_on_cuda_only():
+    assert maths_for(_profile("cpu"), "fp32") == ("fp32", "fp32")
+    assert maths_for(_profile("cuda"), "fp32") == ("tf32", "fp32")  # torch's defaults
+    assert maths_for(_profile("cuda"), "fp32", {"conv": False, "matmul": True}) == ("fp32", "tf32")
+    assert maths_for(_profile("cuda"), "bf16") == ("bf16", "bf16")
+
+
+def test_a_row_past_the_cache_runs_at_the_cold_rates():
+    profile = {**_profile(points=[[1, 1, 4e9]]), "cache": {"bytes": 1000, "hot_below": 0.25,
+                                                            "cold_above": 0.5}}
+    profile["cold_rates"] = _profile(points=[[1, 1, 1e9]])["rates"]
+    rates = Rates(profile, "fp32", "fp32", 4)
+    rates.set_working_set(250)
+    assert rates.rate("conv 1x1", 10) == 4e9
+    rates.set_working_set(500)
+    assert rates.rate("conv 1x1", 10) == pytest.approx(1e9)
+    rates.set_working_set(math.sqrt(250 * 500))  # halfway on a log scale
+    assert rates.rate("conv 1x1", 10) == pytest.approx(2e9)
+
+
+def test_the_cache_is_the_largest_copy_at_half_the_best_bandwidth():
+    from incprof.nn.calibrate import _cache_bytes
+
+    assert _cache_bytes([[10, 5e10], [100, 9e10], [1000, 4.5e10], [10000, 2e10]]) == 1000
