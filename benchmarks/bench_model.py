@@ -96,7 +96,7 @@ def main() -> None:
     ratio of incprof to the fastest peer."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", nargs="+",
+    parser.add_argument("--model", nargs="*",
                         default=["resnet50", "vit_b_16", "swin_b", "efficientnet_b7"])
     parser.add_argument("--bert", action="store_true")
     args = parser.parse_args()

@@ -102,7 +102,8 @@ def _hf(ref: str, model_type: str, fields: dict):
         raise UsageError(f"model {ref!r}: the config refused the fields: {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     _check_size(ref, transformers, config)
-    return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
+    with skip_init():  # counting reads no weight: none is drawn
+        return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
 
 
 def _check_size(ref: str, transformers, config) -> None:

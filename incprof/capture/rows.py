@@ -1,10 +1,14 @@
 """Any ``nn.Module``: capture its graph, attribute every aten op to the module that called it, and
 count params, MACs and other ops per row; then count again with torch's FlopCounterMode.
 
-Rows are the modules at ``depth`` (1: the model's top-level children). An op called by a module
-above that depth outside any of its children goes to a row named after that module (the model's
-own ops: a row named ``(ClassName)``). Every op either has a counting rule in the aten-op
-vocabulary (incprof.count.aten), or is listed as not counted; nothing is silently zero.
+Rows are the modules at ``depth`` (1: the model's top-level children), as they are called: a
+module registered in one place and called from inside another (a shared one) counts in the row
+of the module that calls it. An op called by a module above that depth outside any of its
+children goes to a row named after that module (the model's own ops: a row named
+``(ClassName)``). Every op either has a counting rule in the aten-op vocabulary
+(incprof.count.aten), or is listed as not counted; nothing is silently zero. FlopCounterMode's
+count is attributed to rows the same way; where torch runs a kernel it has no formula for, the
+row names it and the MACs incprof's rule gives it.
 
 torch is imported inside the functions only.
 """
@@ -208,14 +212,19 @@ def export_program(model, x, label: str):
     """``torch.export.export(model, args, kwargs, strict=False)`` on ``x`` (an inputs.Example or
     one tensor), with a failure as one UsageError line."""
     import torch
+    import torch.fx.config as fx_config
 
     x = x if isinstance(x, Example) else Example((x,))
+    emit = fx_config.do_not_emit_stack_traces
+    fx_config.do_not_emit_stack_traces = True  # no node's stack trace is read: a fifth of export
     try:
         with _quiet_torch_logs():
             return torch.export.export(model, x.args, x.kwargs, strict=False)
     except Exception as exc:  # any failure to trace is the user's model's, reported in one line
         raise UsageError(f"model {label}: does not trace with torch.export: "
                          f"{type(exc).__name__}: {_first_line(exc)}") from None
+    finally:
+        fx_config.do_not_emit_stack_traces = emit
 
 
 @contextmanager
@@ -337,9 +346,9 @@ def profile_model_records(model, input_size=None, *, channels: int = 3, depth: i
                           batch_size: int = 1, label: str | None = None,
                           example: Example | None = None) -> Records:
     """One row per module at ``depth`` (see ``capture``): params, MACs, other ops, FlopCounterMode's
-    MACs, calls, output size, op kinds and ops not counted. Totals in ``attrs["totals"]``
-    (``not_counted``: op -> calls, excluded from every total; ``flop_counter_agrees``), run facts
-    in ``attrs["meta"]``."""
+    MACs, the ops it has no formula for and their MACs by incprof's rules, calls, output size, op
+    kinds and ops not counted. Totals in ``attrs["totals"]`` (``not_counted``: op -> calls,
+    excluded from every total; ``flop_counter_agrees``), run facts in ``attrs["meta"]``."""
     captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
                        label=label, example=example)
     rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,

@@ -15,22 +15,39 @@ RANDOM_INITS = ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kai
                 "xavier_uniform_", "xavier_normal_", "orthogonal_", "sparse_")
 
 
+def _fill(func, args: tuple, kwargs: dict):
+    """A random fill made constant: normal_ its mean, uniform_ the middle of its range, the rest
+    zero, so that an initialiser that redraws until its values fall in bounds (torch's
+    trunc_normal_) stops at once."""
+    tensor, rest = (args[0], args[1:]) if args else (kwargs.get("self", kwargs.get("tensor")), ())
+    if func.__name__ == "normal_":
+        value = rest[0] if rest else kwargs.get("mean", 0.0)
+    elif func.__name__ == "uniform_":
+        low, high = (list(rest) + [kwargs.get("from", 0.0), kwargs.get("to", 1.0)][len(rest):])[:2]
+        value = (low + high) / 2
+    else:
+        value = 0.0
+    return tensor.fill_(value)
+
+
 @contextmanager
 def skip_init():
-    """While open, the random fills of ``RANDOM_FILLS`` (as tensor methods or torch functions) do
-    nothing and return their tensor; every other call runs as usual, so buffers computed at build
-    time (index tables, position encodings) are exact. The weights hold whatever memory they were
-    allocated with."""
+    """While open, torch.nn.init's random initialisers (``RANDOM_INITS``, when called as torch
+    functions) do nothing and return their tensor, and the random fills of ``RANDOM_FILLS`` fill a
+    constant instead (``_fill``); every other call runs as usual, so buffers computed at build time
+    (index tables, position encodings) are exact. No random number is drawn."""
     import torch
     from torch.overrides import TorchFunctionMode
 
-    skipped = {getattr(torch.Tensor, name) for name in RANDOM_FILLS if hasattr(torch.Tensor, name)}
-    skipped |= {getattr(torch.nn.init, name) for name in RANDOM_INITS}
+    fills = {getattr(torch.Tensor, name) for name in RANDOM_FILLS if hasattr(torch.Tensor, name)}
+    inits = {getattr(torch.nn.init, name) for name in RANDOM_INITS}
 
     class Skip(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            if func in skipped:  # the tensor, given by position or as tensor=
+            if func in inits:  # the tensor, given by position or as tensor=
                 return args[0] if args else (kwargs or {}).get("tensor")
+            if func in fills:
+                return _fill(func, args, kwargs or {})
             return func(*args, **(kwargs or {}))
 
     with Skip():

@@ -46,3 +46,16 @@ def test_the_counts_are_those_of_a_usual_build():
         skipped = profile_model_records(Built().eval(), 8)
     usual = profile_model_records(Built().eval(), 8)
     assert skipped.rows == usual.rows and skipped.attrs["totals"] == usual.attrs["totals"]
+
+
+def test_an_initialiser_that_redraws_until_in_bounds_stops():
+    """torch's trunc_normal_ redraws normal_ values until all fall in [a, b]: a fill left as
+    allocated could loop forever; a constant mean ends it at once."""
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    with skip_init():
+        weight = torch.nn.init._no_grad_trunc_normal_(torch.full((64,), 1e9), 0.5, 0.02, 0.0,
+                                                      1.0)
+        low = torch.empty(8).uniform_(2.0, 4.0)
+    assert torch.equal(weight, torch.full((64,), 0.5)) and torch.equal(low, torch.full((8,), 3.0))
+    assert torch.equal(torch.get_rng_state(), state)

@@ -90,7 +90,10 @@ def test_the_peer_table_is_measured():
 # conventions), timm's at 1 to keep the CPU forward passes short.
 REFEREED = [("torchvision:googlenet", 224, 2), ("torchvision:inception_v3", 299, 2),
             ("torchvision:resnet50", 224, 2), ("timm:inception_v4", 299, 1),
-            ("timm:inception_resnet_v2", 299, 1), ("timm:legacy_xception", 299, 1)]
+            ("timm:inception_resnet_v2", 299, 1), ("timm:legacy_xception", 299, 1),
+            # nn.ReLU6 (ptflops' module hook); timm's LayerNorm subclass and ViT Attention
+            # (ptflops' hook of its own), GELU, a class token
+            ("torchvision:mobilenet_v2", 224, 2), ("timm:deit_tiny_patch16_224", 224, 1)]
 
 
 @pytest.mark.parametrize("name,side,batch", REFEREED, ids=[n for n, _, _ in REFEREED])
