@@ -288,19 +288,27 @@ def latency_vs_macs(profile: Records, path: str | Path) -> None:
 
 
 def place_labels(ax, points: list[tuple[float, float]], texts: list[str]) -> None:
-    """Label each point beside it, trying a few spots round it and taking the first that
-    overlaps no label placed before and stays inside the axes (the axes' limits must be set)."""
+    """Label each point beside it, trying spots round it, nearest first, and taking the first that
+    overlaps no label placed before and stays inside the axes (the axes' limits must be set); a
+    label set further off than the first ring is tied to its point by a thin line."""
     renderer = ax.figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
-    spots = [((6, 3), "left", "bottom"), ((6, -3), "left", "top"), ((-6, 3), "right", "bottom"),
-             ((-6, -3), "right", "top"), ((0, 7), "center", "bottom"),
-             ((0, -7), "center", "top")]
+    spots = []
+    for reach in (1, 2.5, 4.5, 6.5, 9):
+        spots += [((6 * reach, 3 * reach), "left", "bottom"),
+                  ((6 * reach, -3 * reach), "left", "top"),
+                  ((-6 * reach, 3 * reach), "right", "bottom"),
+                  ((-6 * reach, -3 * reach), "right", "top"),
+                  ((0, 7 * reach), "center", "bottom"), ((0, -7 * reach), "center", "top")]
     placed = []
     for point, text in zip(points, texts):
         for offset, ha, va in spots:
+            far = abs(offset[1]) > 7
             label = ax.annotate(text, point, textcoords="offset points", xytext=offset, ha=ha,
-                                va=va, fontsize=8)
-            box = label.get_window_extent(renderer)
+                                va=va, fontsize=8, arrowprops=dict(
+                                    arrowstyle="-", color="#555555", linewidth=0.8, shrinkA=0,
+                                    shrinkB=3) if far else None)
+            box = _text_box(label, renderer)
             inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
             if inside and not any(box.overlaps(other) for other in placed):
                 break
@@ -308,8 +316,16 @@ def place_labels(ax, points: list[tuple[float, float]], texts: list[str]) -> Non
         else:
             label = ax.annotate(text, point, textcoords="offset points", xytext=(6, 3),
                                 fontsize=8)
-            box = label.get_window_extent(renderer)
+            box = _text_box(label, renderer)
         placed.append(box)
+
+
+def _text_box(label, renderer):
+    """An annotation's text alone (not its leader line), in display units."""
+    from matplotlib.text import Text
+
+    label.update_positions(renderer)
+    return Text.get_window_extent(label, renderer).frozen()
 
 
 def _log_limits(ax, xs: list[float], ys: list[float], room: float = 1.6) -> None:

@@ -36,12 +36,21 @@ def _drawn_texts(fig):
             and id(t) not in hidden ]
 
 
+def _text_extent(text, renderer):
+    """The text's own box: an annotation's leader line is a line, not text."""
+    from matplotlib.text import Annotation, Text
+
+    if isinstance(text, Annotation):
+        text.update_positions(renderer)
+    return Text.get_window_extent(text, renderer)
+
+
 def faults(fig) -> list[str]:
     """What makes ``fig`` hard to read, one line each (empty: nothing)."""
     crop = plot.figure_crop(fig).transformed(fig.dpi_scale_trans)  # what save_figure writes
     renderer = fig.canvas.get_renderer()
     texts = _drawn_texts(fig)
-    boxes = [t.get_window_extent(renderer) for t in texts]
+    boxes = [_text_extent(t, renderer) for t in texts]
     out = []
     for i, (text, bbox) in enumerate(zip(texts, boxes)):
         name = repr(text.get_text())

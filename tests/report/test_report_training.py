@@ -24,9 +24,9 @@ def test_readme_training_table_is_computed():
         assert (sgd, adam) == (f"{r['sgd_over_inference']:.2f}", f"{r['adam_over_inference']:.2f}")
     # "within 3% of the step": every ratio is within 3% of 3
     assert all(abs(3 - r["training_over_inference_macs"]) / 3 < 0.03 for r in rows.values())
-    # memory "5 to 10 times inference at batch 32"
-    assert all(5 <= r[k] <= 10 for r in rows.values() for k in ("sgd_over_inference",
-                                                                "adam_over_inference"))
+    # memory "4.9 to 9.9 times inference at batch 32": the smallest and largest ratio
+    memory = [r[k] for r in rows.values() for k in ("sgd_over_inference", "adam_over_inference")]
+    assert f"{min(memory):.1f} to {max(memory):.1f} times inference" in " ".join(SECTION.split())
 
 
 def test_googlenet_aux_heads_hold_48_percent_of_training_params():
