@@ -71,6 +71,9 @@ def test_model_counts_export_and_outputs(ref, tmp_path):
     assert sum(c.macs for c in ours.values()) == sum(r.macs for r in captured.rows)
 
     network = build(spec).eval().double()
+    with torch.no_grad():  # incprof builds a model without drawing its weights: draw some here
+        for p in model.parameters():
+            p.normal_(0, 0.05)
     model = model.double()
     load_by_use_order(network, model, torch.zeros(1, 3, side, side, dtype=torch.float64))
     x = torch.randn(2, 3, side, side, dtype=torch.float64)
