@@ -33,8 +33,9 @@ class Ceilings:
     forward pass of a ``--model``, the nodes of its captured graph (the capture's time grows with
     them; torchvision's swin_v2_b runs 2,807). ``timeout_s``: seconds a ``--model``'s
     code and its capture may run (import, factory, forwards and graph capture together; 0: no
-    limit; ``table --model`` on the largest torchvision models took 24 to 64 s on a shared, busy
-    2-core Xeon).
+    limit; 15 s keeps a runaway factory or forward under 20 s in all; ``table --model`` on
+    torchvision's efficientnet_b7, vit_h_14 and maxvit_t took 9 to 11 s on an idle shared 2-core
+    Xeon, and longer when it is busy: give those more).
     """
 
     max_nodes: int = 200_000
@@ -43,7 +44,7 @@ class Ceilings:
     max_count: int = 10**15
     max_layers: int = 2_000
     max_ops: int = 10_000
-    timeout_s: float = 120.0
+    timeout_s: float = 15.0
 
 
 DEFAULTS = Ceilings()
