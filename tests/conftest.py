@@ -135,3 +135,15 @@ def pytest_terminal_summary(terminalreporter):
     if fuzz is not None and fuzz.TALLY["tried"]:
         terminalreporter.write_line(fuzz.pytest_terminal_summary_line())
 
+
+
+@pytest.fixture
+def one_thread():
+    """torch at one thread for the test (the referee's peers: their counts do not depend on it,
+    and the machine is shared)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -15,21 +15,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from incprof.capture.rows import profile_model_records  # noqa: E402
+from test_aten import Call  # noqa: E402 (the one-op model of the vocabulary tests)
 
 torch.set_num_threads(1)
 X = (1, 3, 8, 8)  # the example input: 192 elements, reshaped by each case
-
-
-class Call(nn.Module):
-    """``fn(x, *weights)``, with weights of the given shapes."""
-
-    def __init__(self, fn, *shapes) -> None:
-        super().__init__()
-        self.fn = fn
-        self.weights = nn.ParameterList(nn.Parameter(torch.randn(*s) * 0.1) for s in shapes)
-
-    def forward(self, x):
-        return self.fn(x, *self.weights)
 
 
 def _profile(model):

@@ -15,6 +15,8 @@ from incprof.cli.app import app  # noqa: E402
 from incprof.referee import conventions as ref  # noqa: E402
 from incprof.referee import peers  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 class Tokens(nn.Module):
     """``body`` on the 3x8x8 input read as 16 tokens of 12 (batch first)."""
@@ -79,14 +81,6 @@ MODELS = {
                                                     batch_first=True)),
     "attention": lambda: Tokens(SelfAttention()),
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.peers

@@ -19,6 +19,8 @@ from incprof.referee import conventions as ref
 from incprof.cli.app import app
 from incprof.spec.registry import parse_spec, resolve
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 # Every built-in architecture and flavour, at a size the network allows and that keeps the CPU
 # forward passes short (GoogLeNet's and BN-Inception's fixed 7x7 average pools need 224), with a
 # batch of 2 where it exercises per-image against per-batch conventions.
@@ -33,16 +35,6 @@ CASES = [
     ("inception_resnet_v2", "paper", False, (139, 139), 1),
     ("xception", "paper", False, (139, 139), 1),
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def assert_zero(result):
