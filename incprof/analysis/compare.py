@@ -139,6 +139,23 @@ def compare_modules_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                    _int_columns(MODULE_COLUMNS))
 
 
+def join_rows(a_rows: dict, b_rows: dict, keys: tuple[str, ...]) -> list[dict]:
+    """The rows (name -> record, each with ``output_size``) that both sides have, in A's order, as
+    NETWORK_COLUMNS records: each side's ``keys`` as ``a_KEY`` and ``b_KEY``, with the ratio and
+    savings derived."""
+    joined = []
+    for name, ra in a_rows.items():
+        rb = b_rows.get(name)
+        if rb is None:
+            continue
+        record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
+        for key in keys:
+            record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
+        record = _derived(record)
+        joined.append({column: record.get(column) for column in NETWORK_COLUMNS})
+    return joined
+
+
 def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                              verify: bool = False, labels: tuple[str, str] | None = None,
                              max_memory: int | None = None, latency=None) -> Records:
@@ -152,17 +169,8 @@ def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
     da, db = (profile_records(s, aux=False, batch_size=batch_size, verify=verify,
                               max_memory=max_memory, latency=latency) for s in (a, b))
     a_rows, b_rows = ({r["row"]: r for r in side.rows} for side in (da, db))
-    records = []
-    for name, ra in a_rows.items():
-        rb = b_rows.get(name)
-        if rb is None:
-            continue
-        record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
-        for key in ("params", "macs", "check_params", "check_macs", "latency_ms",
-                    "latency_unstable"):
-            record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
-        records.append(_derived(record))
-    rows = [{column: record.get(column) for column in NETWORK_COLUMNS} for record in records]
+    rows = join_rows(a_rows, b_rows, ("params", "macs", "check_params", "check_macs",
+                                      "latency_ms", "latency_unstable"))
     meta = {**_meta(a, b, batch_size, verify, "network", labels),
             "latency_env": da.attrs["meta"]["latency_env"],
             "only_in_a": [n for n in a_rows if n not in b_rows],

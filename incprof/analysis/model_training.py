@@ -200,7 +200,7 @@ class _Analytic:
                 return self.params[id(candidate)]
         return None
 
-    def price(self, func, args, out) -> None:
+    def price(self, func, args, kwargs, out) -> None:
         import torch
 
         name = func.overloadpacket.__name__
@@ -226,17 +226,9 @@ class _Analytic:
                     row["excess"] += macs * (args[8] - 1)  # FlopCounterMode: groups x
 
     def __enter__(self):
-        from torch.utils._python_dispatch import TorchDispatchMode
+        from ..nn.backward import pricing_mode
 
-        analytic = self
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                out = func(*args, **(kwargs or {}))
-                analytic.price(func, args, out)
-                return out
-
-        self._mode = Mode()
+        self._mode = pricing_mode(self.price)
         self._mode.__enter__()
         return self
 

@@ -13,7 +13,7 @@ import dataclasses
 
 from ..errors import UsageError
 from ..records import Records
-from .compare import NETWORK_COLUMNS, _derived, _int_columns
+from .compare import NETWORK_COLUMNS, _derived, _int_columns, join_rows
 
 # A model sweep's columns: one row per example (an image side or a sequence length).
 MODEL_SWEEP_COLUMNS = ["input", "valid", "reason", "params", "macs", "output", "not_counted",
@@ -59,16 +59,7 @@ def compare_profiles_records(a: Records, b: Records, labels: tuple[str, str]) ->
     compare.compare_networks_records lays them out (level 'network'); rows in one side only are
     named in meta."""
     a_rows, b_rows = ({r["row"]: r for r in side.rows} for side in (a, b))
-    rows = []
-    for name, ra in a_rows.items():
-        rb = b_rows.get(name)
-        if rb is None:
-            continue
-        record = {"row": name, "a_output": ra["output_size"], "b_output": rb["output_size"]}
-        for key in ("params", "macs"):
-            record[f"a_{key}"], record[f"b_{key}"] = ra[key], rb[key]
-        record = _derived(record)
-        rows.append({column: record.get(column) for column in NETWORK_COLUMNS})
+    rows = join_rows(a_rows, b_rows, ("params", "macs"))
     title = {side: p.attrs["meta"].get("title") or f"{p.attrs['meta']['class']} on "
              f"{p.attrs['meta']['inputs']}, rows at depth {p.attrs['meta']['depth']}"
              for side, p in (("a", a), ("b", b))}

@@ -144,6 +144,21 @@ def _backward(output, grad) -> None:
         torch.autograd.backward(output, grad)
 
 
+def pricing_mode(price):
+    """A TorchDispatchMode (not yet entered) that runs every op and then hands
+    ``price(func, args, kwargs, out)`` the op and its result."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Pricing(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            price(func, args, kwargs, out)
+            return out
+
+    return Pricing()
+
+
 class _Pricing:
     """A TorchDispatchMode (made on entry) pricing every op that FlopCounterMode has a formula for,
     per row, forward apart from input and weight gradients."""
@@ -188,18 +203,7 @@ class _Pricing:
         counter[self.row] += formula(*args, **kwargs, out_val=out)
 
     def __enter__(self):
-        from torch.utils._python_dispatch import TorchDispatchMode
-
-        pricing = self
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                kwargs = kwargs or {}
-                out = func(*args, **kwargs)
-                pricing.price(func, args, kwargs, out)
-                return out
-
-        self._mode = Mode()
+        self._mode = pricing_mode(self.price)
         self._mode.__enter__()
         return self
 

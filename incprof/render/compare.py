@@ -193,8 +193,7 @@ def sweep_grid(records: Records, exact: bool = False) -> Grid:
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
              r["final_feature_map"] or "", r["receptive_field"] or "",
              f"{human(r['peak_activation_bytes'])}B" if r["valid"] else "",
-             *([ms_cell(r["latency_ms"], r["latency_unstable"]) if not isinstance(r["latency_ms"], str)
-                else r["latency_ms"]] if env else []), _first_clause(r["reason"])]
+             *([ms_cell(r["latency_ms"], r["latency_unstable"])] if env else []), _first_clause(r["reason"])]
             for r in records.rows]
     smallest = meta["min_input_size"]
     machine = [f"MACHINE-DEPENDENT: latency is the whole network's median at batch 1 on "

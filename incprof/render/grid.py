@@ -23,8 +23,11 @@ def commas(value) -> str:
 
 
 def ms_cell(value, unstable=None) -> str:
-    """Milliseconds to three decimals, '?' after an unstable figure, '' for a missing one."""
-    return "" if value is None else f"{value:.3f}" + ("?" if unstable else "")
+    """Milliseconds to three decimals, '?' after an unstable figure, '' for a missing one; a text
+    (why a row was not timed) as it is."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return f"{value:.3f}" + ("?" if unstable else "")
 
 
 @dataclass

@@ -88,8 +88,7 @@ def model_grid(records: Records, exact: bool = False) -> Grid:
     cells = [[r["row"], r["module"], str(r["calls"]), r["output_size"],
               *([f"{human(r['activation_bytes'])}B" if r["activation_bytes"] is not None else ""]
                 if memory else []),
-              *([r["latency_ms"] if isinstance(r["latency_ms"], str) else
-                 ms_cell(r["latency_ms"], r["latency_unstable"])] if timed else []),
+              *([ms_cell(r["latency_ms"], r["latency_unstable"])] if timed else []),
               number(r["params"]), number(r["macs"]), number(r["other_ops"]),
               _flop_cell(r),
               r["ops"], r["not_counted"]] for r in records.rows]
@@ -131,8 +130,7 @@ def sweep_grid(records: Records, exact: bool = False) -> Grid:
     number = commas if exact else human
     meta, env = records.attrs["meta"], records.attrs["meta"]["latency_env"]
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
-             r["output"] or "", *([r["latency_ms"] if isinstance(r["latency_ms"], str) else
-                                   ms_cell(r["latency_ms"], r["latency_unstable"])] if env else []),
+             r["output"] or "", *([ms_cell(r["latency_ms"], r["latency_unstable"])] if env else []),
              r["not_counted"] or "", r["reason"] or ""] for r in records.rows]
     machine = [f"MACHINE-DEPENDENT: latency is the whole model's median on {env['device']} "
                f"({env['device_type']}), torch {env['torch']}, {env['dtype']}, {env['threads']} CPU "
