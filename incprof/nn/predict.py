@@ -14,7 +14,7 @@ shown beside it. Every figure comes from the profile (incprof.nn.profiles), none
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from ..count.analytic import _kernel_class
 from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool,
@@ -128,8 +128,9 @@ class Cost:
     moved_bytes: float = 0.0
 
     def then(self, other: "Cost") -> "Cost":
-        """This, then ``other``."""
-        return Cost(*(a + b for a, b in zip(astuple(self), astuple(other))))
+        """This, then ``other`` (field by field: dataclasses.astuple copies deeply, and this runs
+        for every kernel of every row)."""
+        return Cost(*(getattr(self, name) + getattr(other, name) for name in _COST_FIELDS))
 
     def beside(self, others: list["Cost"]) -> "Cost":
         """Parts run side by side after this: serial figures add up, the parallel bound takes
@@ -144,6 +145,9 @@ class Cost:
         """What most of the serial time is: compute, memory or overhead."""
         parts = {"compute": self.compute_s, "memory": self.memory_s, "overhead": self.overhead_s}
         return max(parts, key=parts.get)
+
+
+_COST_FIELDS = tuple(f.name for f in fields(Cost))
 
 
 class Rates:
