@@ -3,23 +3,23 @@ datasheet peaks of the GPUs incprof knows by name. No torch."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 
-# Dense peaks (no sparsity) from NVIDIA's datasheets, keyed by the exact name CUDA reports for the
-# card (torch.cuda.get_device_name): SXM, PCIe and NVL boards of one chip have different peaks, so
-# a name not listed here gets no peak at all. TFLOPS are FLOPs (2 per MAC). fp32 is the CUDA-core
-# rate; tf32 the tensor-core rate an fp32 conv or matmul runs at when TF32 is allowed.
-GPU_PEAKS = {
-    "NVIDIA H100 80GB HBM3": {"fp32": 67.0, "tf32": 494.7, "fp16": 989.4, "bf16": 989.4,
-                              "tb_per_s": 3.35, "source": "NVIDIA H100 datasheet (H100 SXM5)"},
-    "NVIDIA H100 PCIe": {"fp32": 51.0, "tf32": 378.0, "fp16": 756.0, "bf16": 756.0,
-                         "tb_per_s": 2.0, "source": "NVIDIA H100 datasheet (H100 PCIe)"},
-    "NVIDIA H200": {"fp32": 67.0, "tf32": 494.7, "fp16": 989.4, "bf16": 989.4, "tb_per_s": 4.8,
-                    "source": "NVIDIA H200 datasheet (H200 SXM)"},
-    "NVIDIA A100-SXM4-80GB": {"fp32": 19.5, "tf32": 156.0, "fp16": 312.0, "bf16": 312.0,
-                              "tb_per_s": 2.039,
-                              "source": "NVIDIA A100 datasheet (A100 SXM4 80GB)"},
-}
+
+@functools.cache
+def gpu_peaks() -> dict[str, dict]:
+    """The datasheet figures of each built-in device profile (``incprof/nn/devices/*.json``, its
+    ``datasheet`` block) that names the exact card CUDA reports (``torch.cuda.get_device_name``):
+    SXM, PCIe and NVL boards of one chip have different peaks, so a name no profile gives gets no
+    peak at all. The figures are as printed: TFLOPS (FLOPs, 2 per MAC), tensor-core ones 'with
+    sparsity'; fp32 is the CUDA-core rate, tf32 the tensor-core rate an fp32 conv or matmul runs at
+    when TF32 is allowed."""
+    from .profiles import DEVICES
+
+    sheets = (json.loads(path.read_text())["datasheet"] for path in sorted(DEVICES.glob("*.json")))
+    return {sheet["cuda_name"]: sheet for sheet in sheets if sheet["cuda_name"]}
 
 
 def load_average() -> float | None:
@@ -46,10 +46,12 @@ def cpu_name() -> str:
 
 def gpu_peak(device_name: str, dtype: str, tf32: bool = False) -> dict | None:
     """The dense peak of the math a GPU runs for ``dtype`` (TF32 tensor cores for fp32 when
-    ``tf32``): MAC/s, bytes/s and the source, or None for a GPU not in GPU_PEAKS by its full name."""
-    peak = GPU_PEAKS.get(device_name.strip())
-    if peak is None:
+    ``tf32``): MAC/s, bytes/s and the source, or None for a GPU not in gpu_peaks by its full name.
+    Tensor-core figures printed 'with sparsity' are halved."""
+    sheet = gpu_peaks().get(device_name.strip())
+    if sheet is None:
         return None
     math = "tf32" if dtype == "fp32" and tf32 else dtype
-    return {"math": math, "tflops": peak[math], "macs_per_s": peak[math] * 1e12 / 2,
-            "bytes_per_s": peak["tb_per_s"] * 1e12, "source": peak["source"]}
+    tflops = sheet["fp32_tflops"] if math == "fp32" else sheet[f"{math}_tflops_sparse"] / 2
+    return {"math": math, "tflops": tflops, "macs_per_s": float(round(tflops * 1e12 / 2)),
+            "bytes_per_s": float(round(sheet["tb_per_s"] * 1e12)), "source": sheet["cite"]}

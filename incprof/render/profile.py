@@ -269,8 +269,14 @@ def _total_rows(records: Records) -> list[dict]:
 
 
 def to_csv(records: Records) -> str:
-    """CSV with raw integers: one line per row, then the two totals."""
-    return rows_csv(records.columns, records.rows + _total_rows(records))
+    """CSV with raw integers: one line per row, then the two totals. With a prediction, each
+    predicted row names its profile in ``predicted_profile`` (UNCALIBRATED for a datasheet's)."""
+    prediction = records.attrs["totals"].get("prediction")
+    if prediction is None:
+        return rows_csv(records.columns, records.rows + _total_rows(records))
+    rows = [{**r, "predicted_profile": prediction["profile"] if r.get("predicted_ms") is not None
+             else None} for r in records.rows]
+    return rows_csv([*records.columns, "predicted_profile"], rows + _total_rows(records))
 
 
 def to_json(records: Records) -> str:

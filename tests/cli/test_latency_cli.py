@@ -1,8 +1,13 @@
 """The latency model from the command line: --predict, --device-profile, calibrate, the load hint."""
 
+import csv
+import io
 import json
+from pathlib import Path
 
 import pytest
+
+import incprof
 
 from conftest import DATA, invoke
 
@@ -25,6 +30,32 @@ def test_predict_in_the_table_names_the_profile_and_its_bound_per_row():
     assert "predicted ms" in result.stdout and "bound" in result.stdout
     assert "PREDICTED with NVIDIA L4 24GB (UNCALIBRATED: datasheet peaks)" in result.stdout
     assert "Ceilings (images/s, no overhead): compute-bound" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json", "csv"])
+def test_every_format_marks_a_datasheet_prediction_uncalibrated(fmt, tmp_path):
+    datasheet = invoke("table", "--spec", TINY, "--predict", "--device-profile", "a100",
+                       "--no-verify", "-f", fmt)
+    assert datasheet.exit_code == 0, datasheet.output
+    assert "NVIDIA A100 SXM4 80GB (UNCALIBRATED: datasheet peaks)" in datasheet.stdout
+    # the same figures marked as measured on the machine: no such mark
+    mine = tmp_path / "mine.json"
+    profile = json.loads((Path(incprof.__file__).parent / "nn/devices/a100.json").read_text())
+    mine.write_text(json.dumps({**profile, "name": "measured here", "calibrated": True}))
+    calibrated = invoke("table", "--spec", TINY, "--predict", "--device-profile", str(mine),
+                        "--no-verify", "-f", fmt)
+    assert calibrated.exit_code == 0, calibrated.output
+    assert "measured here" in calibrated.stdout and "UNCALIBRATED" not in calibrated.stdout
+
+
+def test_a_csv_prediction_names_its_profile_on_every_predicted_row():
+    result = invoke("table", "--spec", TINY, "--predict", "--device-profile", "l4", "--no-verify",
+                    "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    predicted = [r for r in rows if r["predicted_ms"]]
+    assert predicted and all(r["predicted_profile"] == "NVIDIA L4 24GB (UNCALIBRATED: datasheet "
+                                                      "peaks)" for r in predicted)
+    assert all(r["predicted_profile"] == "" for r in rows if not r["predicted_ms"])
 
 
 @pytest.mark.parametrize("args, message", [

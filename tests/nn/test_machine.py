@@ -2,26 +2,43 @@
 No torch."""
 
 from conftest import fresh_check
-from incprof.nn.machine import cpu_name, gpu_peak, load_average
+from incprof.nn import profiles
+from incprof.nn.machine import cpu_name, gpu_peak, gpu_peaks, load_average
 
 
 def test_gpu_peaks_by_full_name_and_math():
-    # NVIDIA datasheets, dense: H100 SXM5 FP32 67, TF32 494.7, BF16 989.4 TFLOPS, 3.35 TB/s;
-    # H100 PCIe FP32 51, TF32 378; H200 SXM as H100 SXM5 with 4.8 TB/s; A100 SXM4 80GB TF32 156.
+    # NVIDIA datasheets, tensor-core figures printed with sparsity (halved for dense): H100 SXM
+    # FP32 67, TF32 989, BF16 1,979 TFLOPS, 3.35 TB/s; H100 PCIe FP32 51, TF32 756; H200 SXM as
+    # H100 SXM with 4.8 TB/s; A100 80GB SXM TF32 312 (156 dense, printed beside it).
     sxm = "NVIDIA H100 80GB HBM3"
-    assert gpu_peak(sxm, "bf16")["macs_per_s"] == 989.4e12 / 2
+    assert gpu_peak(sxm, "bf16")["macs_per_s"] == 1979e12 / 2 / 2
     assert gpu_peak(sxm, "fp32")["macs_per_s"] == 67e12 / 2
-    assert gpu_peak(sxm, "fp32", tf32=True)["macs_per_s"] == 494.7e12 / 2
+    assert gpu_peak(sxm, "fp32", tf32=True)["macs_per_s"] == 989e12 / 2 / 2
     assert gpu_peak(sxm, "fp32", tf32=True)["math"] == "tf32"
     assert gpu_peak(sxm, "fp16", tf32=True)["math"] == "fp16"  # TF32 changes fp32 math only
     assert gpu_peak(sxm, "fp32")["bytes_per_s"] == 3.35e12 and "datasheet" in \
         gpu_peak(sxm, "fp32")["source"]
     assert gpu_peak("NVIDIA H100 PCIe", "fp32")["macs_per_s"] == 51e12 / 2
-    assert gpu_peak("NVIDIA H100 PCIe", "fp32", tf32=True)["macs_per_s"] == 378e12 / 2
+    assert gpu_peak("NVIDIA H100 PCIe", "fp32", tf32=True)["macs_per_s"] == 756e12 / 2 / 2
     assert gpu_peak("NVIDIA H200", "fp32")["bytes_per_s"] == 4.8e12
     assert gpu_peak("NVIDIA A100-SXM4-80GB", "fp32", tf32=True)["macs_per_s"] == 156e12 / 2
     for unknown in ("NVIDIA H100 NVL", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "Some CPU"):
         assert gpu_peak(unknown, "fp32") is None, unknown  # no neighbour's peak
+
+
+def test_gpu_peaks_and_datasheet_profiles_are_one_source():
+    # each card's peak is its datasheet profile's rate, math by math, and its bandwidth
+    named = {p["datasheet"]["cuda_name"]: p for p in map(profiles.load_profile,
+                                                         profiles.builtin_names())}
+    assert set(gpu_peaks()) == {name for name in named if name} == {
+        "NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H200", "NVIDIA A100-SXM4-80GB"}
+    for card, profile in named.items():
+        if card is None:
+            continue
+        for dtype, tf32 in (("fp32", False), ("fp32", True), ("bf16", False), ("fp16", False)):
+            peak = gpu_peak(card, dtype, tf32)
+            assert peak["macs_per_s"] == profile["rates"][peak["math"]]["conv nxn"][0][2], card
+        assert peak["bytes_per_s"] == profile["bandwidth"][0][1]
 
 
 def test_load_and_cpu_name_are_recorded_as_plain_values(monkeypatch):

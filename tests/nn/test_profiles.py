@@ -18,10 +18,10 @@ def test_the_datasheet_profiles_are_shipped_and_marked_uncalibrated():
 
 
 # NVIDIA's datasheets, dense (the tensor-core figures printed 'with sparsity' halved):
-# TFLOPS of fp32, tf32, bf16, and TB/s (see each profile's source; /work/shared/facts.md).
-DATASHEETS = {"h100-sxm": (67, 494.7, 989.4, 3.35), "h100-pcie": (51, 378, 756, 2.0),
-              "h100-nvl": (60, 835 / 2, 1671 / 2, 3.9), "h200": (67, 494.7, 989.4, 4.8),
-              "a100": (19.5, 156, 312, 2.039), "l4": (30.3, 120 / 2, 242 / 2, 0.3)}
+# TFLOPS of fp32, tf32, bf16, and TB/s (see each profile's source for the document and column).
+DATASHEETS = {"h100-sxm": (67, 989 / 2, 1979 / 2, 3.35), "h100-pcie": (51, 756 / 2, 1513 / 2, 2.0),
+              "h100-nvl": (60, 835 / 2, 1671 / 2, 3.9), "h200": (67, 989 / 2, 1979 / 2, 4.8),
+              "a100": (19.5, 312 / 2, 624 / 2, 2.039), "l4": (30.3, 120 / 2, 242 / 2, 0.3)}
 
 
 @pytest.mark.parametrize("name", DATASHEETS)
@@ -31,6 +31,23 @@ def test_datasheet_profiles_hold_the_datasheet_figures(name):
     for math, tflops in (("fp32", fp32), ("tf32", tf32), ("bf16", bf16), ("fp16", bf16)):
         assert rates[math]["conv nxn"] == [[1, 1, pytest.approx(tflops * 1e12 / 2)]]  # 2 FLOPs a MAC
     assert profiles.load_profile(name)["bandwidth"] == [[10**18, pytest.approx(tb_per_s * 1e12)]]
+
+
+@pytest.mark.parametrize("name", DATASHEETS)
+def test_every_rate_of_a_datasheet_profile_follows_its_printed_figures(name):
+    # The files are written by hand: the printed figures in "datasheet", every rate from them. A
+    # kernel with MACs runs at the math's TFLOPS / 2 MAC/s; pools, BatchNorm and ReLU run on the
+    # CUDA cores at the FP32 figure, for every math.
+    profile = profiles.load_profile(name)
+    sheet = profile["datasheet"]
+    for math, classes in profile["rates"].items():
+        tflops = sheet["fp32_tflops"] if math == "fp32" else sheet[f"{math}_tflops_sparse"] / 2
+        for op_class, points in classes.items():
+            with_macs = op_class.startswith("conv") or op_class == "linear"
+            rate = tflops * 1e12 / 2 if with_macs else sheet["fp32_tflops"] * 1e12
+            assert points == [[1, 1, pytest.approx(rate, rel=1e-12)]], (math, op_class)
+    assert profile["bandwidth"] == [[10**18, pytest.approx(sheet["tb_per_s"] * 1e12, rel=1e-12)]]
+    assert set(profile["rates"]) == {"fp32", "tf32", "fp16", "bf16"}
 
 
 def test_calibrated_profiles_are_named_by_device_threads_dtype_and_torch(tmp_path, monkeypatch):
