@@ -9,7 +9,7 @@ from ..errors import SpecError
 from ..records import Records
 from ..spec.layers import Conv, Pool
 from ..spec.model import ArchSpec, Row
-from ..spec.variants import GRID_FORMS, RULES, grid_layers
+from ..spec.factorize import GRID_FORMS, RULES, grid_layers
 
 # (label, rule, n, the saving the v3 paper states, where it says so)
 FACTORIZATIONS = [
@@ -35,7 +35,7 @@ def conv_specs(rule: str, n: int, cin: int, cout: int, size: int) -> tuple[ArchS
 
 def grid_spec(form: str, d: int, k: int, kernel: int = 3) -> ArchSpec:
     """A grid reduction from d x d x k to (d/2) x (d/2) x 2k in one of the three forms
-    (incprof.spec.variants.GRID_FORMS), with kernel x kernel convs."""
+    (incprof.spec.factorize.GRID_FORMS), with kernel x kernel convs."""
     if d % 2:
         raise SpecError(f"grid size d must be even to halve exactly, got {d}")
     pad = (kernel - 1) // 2

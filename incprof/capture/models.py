@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted
 from .skip_init import skip_init
 
 
@@ -27,7 +27,7 @@ def parse_model_args(pairs) -> dict:
     for pair in pairs or ():
         key, sep, text = pair.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise UsageError(f"--model-arg must be key=value with a Python name as key, got {pair!r}")
+            raise UsageError(f"--model-arg must be key=value with a Python name as key, got {quoted(pair)}")
         out[key.strip()] = _value(text.strip())
     return out
 
@@ -56,7 +56,7 @@ def resolve_model(ref: str, kwargs: dict | None = None):
     prefix, sep, rest = ref.partition(":")
     if prefix in ("torchvision", "timm", "hf"):
         if not rest:
-            raise UsageError(f"model {ref!r}: give a model name after '{prefix}:'")
+            raise UsageError(f"model {quoted(ref)}: give a model name after '{prefix}:'")
         return _hf(ref, rest, kwargs) if prefix == "hf" else _zoo(ref, prefix, rest, kwargs)
     return _call(ref, load_callable(ref, "model"), kwargs)
 
@@ -67,13 +67,13 @@ def load_callable(ref: str, what: str):
     source, sep, factory = ref.rpartition(":")
     if not sep or not source or not factory.isidentifier():
         expected = ("torchvision:NAME, timm:NAME, hf:TYPE, " if what == "model" else "")
-        raise UsageError(f"{what} {ref!r}: expected {expected}path/to/file.py:factory or "
+        raise UsageError(f"{what} {quoted(ref)}: expected {expected}path/to/file.py:factory or "
                          "package.module:factory")
     module = _load_file(ref, source, what) if source.endswith(".py") or "/" in source else \
         _import(ref, source, what)
     make = getattr(module, factory, None)
     if not callable(make):
-        raise UsageError(f"{what} {ref!r}: {source} has no callable {factory!r}")
+        raise UsageError(f"{what} {quoted(ref)}: {source} has no callable {quoted(factory)}")
     return make
 
 
@@ -84,22 +84,23 @@ def _hf(ref: str, model_type: str, fields: dict):
     try:
         import transformers
     except ImportError:
-        raise UsageError(f"model {ref!r}: transformers is not installed (pip install "
+        raise UsageError(f"model {quoted(ref)}: transformers is not installed (pip install "
                          "'incprof[hf]')") from None
     transformers.logging.set_verbosity_error()
     try:
         config = transformers.AutoConfig.for_model(model_type)
     except ValueError:
-        raise UsageError(f"model {ref!r}: transformers has no model type {model_type!r}") from None
+        raise UsageError(f"model {quoted(ref)}: transformers has no model type "
+                         f"{quoted(model_type)}") from None
     unknown = next((key for key in fields if not hasattr(config, key)
                     and key != "attn_implementation"), None)  # eager, sdpa: a loading choice
     if unknown:
-        raise UsageError(f"model {ref!r}: --model-arg {unknown}: {type(config).__name__} has no "
+        raise UsageError(f"model {quoted(ref)}: --model-arg {unknown}: {type(config).__name__} has no "
                          "such field")
     try:
         config = transformers.AutoConfig.for_model(model_type, **fields)
     except Exception as exc:
-        raise UsageError(f"model {ref!r}: the config refused the fields: {type(exc).__name__}: "
+        raise UsageError(f"model {quoted(ref)}: the config refused the fields: {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     _check_size(ref, transformers, config)
     with skip_init():  # counting reads no weight: none is drawn
@@ -116,7 +117,7 @@ def _check_size(ref: str, transformers, config) -> None:
     with torch.device("meta"):
         params = sum(p.numel() for p in transformers.AutoModel.from_config(config).parameters())
     if params * 4 > available_bytes() // 2:
-        raise UsageError(f"model {ref!r}: {params:,} params ({params * 4 / 1e9:.1f} GB in float32) "
+        raise UsageError(f"model {quoted(ref)}: {params:,} params ({params * 4 / 1e9:.1f} GB in float32) "
                          "do not fit in half the memory left; make the config smaller with "
                          "--model-arg (num_hidden_layers=2, hidden_size=256, ...)")
 
@@ -125,17 +126,17 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
     try:
         zoo = importlib.import_module("torchvision.models" if library == "torchvision" else "timm")
     except ImportError:
-        raise UsageError(f"model {ref!r}: {library} is not installed") from None
+        raise UsageError(f"model {quoted(ref)}: {library} is not installed") from None
     if library == "torchvision":
         if name not in zoo.list_models():
-            raise UsageError(f"model {ref!r}: torchvision has no model {name!r}")
+            raise UsageError(f"model {quoted(ref)}: torchvision has no model {quoted(name)}")
         builder = zoo.get_model_builder(name)
         if "weights_backbone" in inspect.signature(builder).parameters:
             kwargs = {"weights_backbone": None, **kwargs}  # no pretrained backbone either
         with skip_init():  # counting reads no weight: none is drawn
             return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
     if not zoo.is_model(name):
-        raise UsageError(f"model {ref!r}: timm has no model {name!r}")
+        raise UsageError(f"model {quoted(ref)}: timm has no model {quoted(name)}")
     with skip_init():
         return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
 
@@ -143,7 +144,7 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
 def _load_file(ref: str, source: str, what: str):
     path = Path(source)
     if not path.is_file():
-        raise UsageError(f"{what} {ref!r}: no such file {source}")
+        raise UsageError(f"{what} {quoted(ref)}: no such file {source}")
     name = "incprof_user_" + re.sub(r"\W", "_", str(path.resolve()))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -152,7 +153,7 @@ def _load_file(ref: str, source: str, what: str):
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's file failed to import: one line naming it
         sys.modules.pop(name, None)
-        raise UsageError(f"{what} {ref!r}: importing {source} raised {type(exc).__name__}: "
+        raise UsageError(f"{what} {quoted(ref)}: importing {source} raised {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     return module
 
@@ -161,9 +162,9 @@ def _import(ref: str, source: str, what: str):
     try:
         return importlib.import_module(source)
     except ModuleNotFoundError as exc:
-        raise UsageError(f"{what} {ref!r}: no module named {exc.name!r}") from None
+        raise UsageError(f"{what} {quoted(ref)}: no module named {quoted(exc.name)}") from None
     except Exception as exc:
-        raise UsageError(f"{what} {ref!r}: importing {source} raised {type(exc).__name__}: "
+        raise UsageError(f"{what} {quoted(ref)}: importing {source} raised {type(exc).__name__}: "
                          f"{_line(exc)}") from None
 
 
@@ -173,10 +174,10 @@ def _call(ref: str, make, kwargs: dict):
     try:
         model = make(**kwargs)
     except Exception as exc:
-        raise UsageError(f"model {ref!r}: the factory raised {type(exc).__name__}: "
+        raise UsageError(f"model {quoted(ref)}: the factory raised {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     if not isinstance(model, torch.nn.Module):
-        raise UsageError(f"model {ref!r}: the factory returned {type(model).__name__}, "
+        raise UsageError(f"model {quoted(ref)}: the factory returned {type(model).__name__}, "
                          "not an nn.Module")
     return model
 

@@ -12,7 +12,7 @@ from ..render import plot
 from ..render import profile as render_profile
 from ..render.text import markdown, markdown_code
 from ..spec.registry import is_path
-from .reports import conventions
+from .document import conventions
 
 
 def latency_stem(arch: str, device: str, dtype: str, batch_size: int, variant: str = "") -> str:
