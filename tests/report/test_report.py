@@ -65,6 +65,7 @@ def test_latency_report_names_stay_inside_the_folder(arch, name):
 # ---- the conventions block and footnotes follow the run's metadata
 from conftest import DATA  # noqa: E402
 from incprof.render import compare as render_compare
+from incprof.report import document
 from incprof.report import reports as report
 from incprof.report import latency as report_latency
 from incprof.analysis.claims import check_claims
@@ -76,15 +77,15 @@ TINY = str(DATA / "tiny.yaml")
 
 
 def test_conventions_follow_the_cross_check_batch_and_aux():
-    verified = report.conventions([profile_records(TINY, verify=True)])
+    verified = document.conventions([profile_records(TINY, verify=True)])
     assert "Every count is computed twice" in verified and "did not run" not in verified
     assert "batch size 1: MACs are per image" in verified
     assert "Auxiliary heads (head, after pool)" in verified
     assert "'The last row' in the totals is `fc`" in verified
-    plain = report.conventions([profile_records(TINY, aux=False, batch_size=8)])
+    plain = document.conventions([profile_records(TINY, aux=False, batch_size=8)])
     assert "FlopCounterMode did not run" in plain and "computed twice" not in plain
     assert "whole batch of 8" in plain and "Auxiliary" not in plain
-    mixed = report.conventions([profile_records(TINY, verify=True), profile_records(TINY)])
+    mixed = document.conventions([profile_records(TINY, verify=True), profile_records(TINY)])
     assert "FlopCounterMode re-counted 1 of the 2 tables" in mixed
     assert "saved = 1 - B/A" not in mixed
 
