@@ -10,6 +10,7 @@ live in incprof/spec/layers.py and their shape rules in incprof/spec/shapes.py.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ..units import PrintedNumber, read_printed
@@ -166,3 +167,12 @@ class ArchSpec:
             if row.name == name:
                 return row
         raise KeyError(name)
+
+
+def unprinted(spec: ArchSpec, rows, name: str, title: str, **changes) -> ArchSpec:
+    """``spec`` rewritten with new ``rows`` and without the paper's printed figures: a rewrite
+    changes shapes downstream, so the paper's sizes, params and ops no longer apply."""
+    rows = tuple(dataclasses.replace(r, printed=Printed(), alternative=None, note=None,
+                                     deviation=None) for r in rows)
+    return dataclasses.replace(spec, name=name, title=title, rows=rows, paper_depth=None,
+                               published=(), refereed=(), **changes)

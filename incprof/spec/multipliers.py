@@ -9,7 +9,7 @@ import dataclasses
 
 from ..errors import SpecError
 from .layers import Conv, Layer, Separable, replace_layers
-from .model import ArchSpec, Printed
+from .model import ArchSpec, unprinted
 
 # TF-slim's mobilenet_v1.py thins a layer of d channels to max(int(d * multiplier), min_depth)
 # with min_depth 8 (tensorflow/models research/slim/nets/mobilenet_v1.py); the paper's alphas
@@ -22,13 +22,6 @@ def thinned(channels: int, alpha: float) -> int:
     never wider than the layer was."""
     return min(channels, max(int(channels * alpha), MIN_DEPTH))
 
-
-def _unprinted(spec: ArchSpec, name: str, title: str, rows, **changes) -> ArchSpec:
-    """The rewritten spec without the paper's printed figures, which no longer apply."""
-    rows = tuple(dataclasses.replace(r, printed=Printed(), alternative=None, note=None,
-                                     deviation=None) for r in rows)
-    return dataclasses.replace(spec, name=name, title=title, rows=rows, paper_depth=None,
-                               published=(), refereed=(), claims=(), **changes)
 
 
 def width(spec: ArchSpec, alpha: float) -> ArchSpec:
@@ -50,8 +43,8 @@ def width(spec: ArchSpec, alpha: float) -> ArchSpec:
 
     rows = [dataclasses.replace(r, layers=replace_layers(r.layers, rewrite)) for r in spec.rows]
     aux = tuple(dataclasses.replace(h, layers=replace_layers(h.layers, rewrite)) for h in spec.aux)
-    return _unprinted(spec, f"{spec.name}[width {alpha:g}]", f"{spec.title}, width {alpha:g}",
-                      rows, aux=aux)
+    return unprinted(spec, rows, f"{spec.name}[width {alpha:g}]", f"{spec.title}, width {alpha:g}",
+                     aux=aux, claims=())
 
 
 def resolution(spec: ArchSpec, side: int) -> ArchSpec:
@@ -59,8 +52,8 @@ def resolution(spec: ArchSpec, side: int) -> ArchSpec:
     is set through the input size, and every grid shrinks with it)."""
     if side < 1:
         raise SpecError(f"an input side is a positive integer, got {side}")
-    return _unprinted(spec, f"{spec.name}[{side}x{side}]", f"{spec.title}, {side}x{side} input",
-                      spec.rows, input=(spec.input[0], side, side))
+    return unprinted(spec, spec.rows, f"{spec.name}[{side}x{side}]",
+                     f"{spec.title}, {side}x{side} input", input=(spec.input[0], side, side), claims=())
 
 
 def _is_depthwise(layer: Layer) -> bool:
@@ -114,8 +107,8 @@ def dense(spec: ArchSpec) -> ArchSpec:
     if not changed:
         raise SpecError(f"{spec.name} has no depthwise-separable conv to make full", path=spec.path)
     aux = tuple(dataclasses.replace(h, after=gone.get(h.after, h.after)) for h in spec.aux)
-    return _unprinted(spec, f"{spec.name}[dense]", f"{spec.title}, full convs in place of the "
-                      "depthwise-separable ones", rows, aux=aux)
+    return unprinted(spec, rows, f"{spec.name}[dense]", f"{spec.title}, full convs in place of the "
+                     "depthwise-separable ones", aux=aux, claims=())
 
 
 def _named(rewrite, description: str, **arguments):

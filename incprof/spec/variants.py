@@ -10,7 +10,7 @@ from ..errors import SpecError, quoted
 from .layer_reader import DROPPABLE
 from .factorize import GRID_FORMS, factorized, factorized_asym, grid_reduction
 from .layers import Branches, Conv, Layer, Pool, leaves, replace_layers
-from .model import ArchSpec, Printed
+from .model import ArchSpec, Printed, unprinted
 from .multipliers import MULTIPLIER_VARIANTS
 
 
@@ -110,14 +110,6 @@ def _pick(spec: ArchSpec, where: str, kind: type, what: str):
     return row, matches[0]
 
 
-def _unprinted(spec: ArchSpec, rows, name: str, title: str, **changes) -> ArchSpec:
-    """``spec`` with new rows and no printed figures: a rewrite changes shapes downstream, so
-    the paper's sizes, params and ops no longer apply."""
-    rows = tuple(dataclasses.replace(r, printed=Printed(), alternative=None, note=None,
-                                     deviation=None) for r in rows)
-    return dataclasses.replace(spec, name=name, title=title, rows=rows, paper_depth=None,
-                               published=(), refereed=(), **changes)
-
 
 def _replace_nth(layers: tuple[Layer, ...], kind: type, index: int, fn) -> tuple[Layer, ...]:
     """The layers with the ``index``-th layer of type ``kind`` (counting from 1, depth first,
@@ -146,7 +138,7 @@ def set_stride(spec: ArchSpec, where: str, stride: int | tuple[int, int]) -> Arc
                           lambda conv: (dataclasses.replace(conv, stride=stride),))
     rows = [dataclasses.replace(r, layers=layers) if r is row else r for r in spec.rows]
     label = f"{where} stride {stride[0]}" + (f"x{stride[1]}" if stride[1] != stride[0] else "")
-    return _unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}")
+    return unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}")
 
 
 def drop_pool(spec: ArchSpec, where: str) -> ArchSpec:
@@ -171,7 +163,7 @@ def drop_pool(spec: ArchSpec, where: str) -> ArchSpec:
         aux = tuple(dataclasses.replace(h, after=names[at - 1]) if h.after == row.name else h
                     for h in spec.aux)
     label = f"no pool at {where}"
-    return _unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}", aux=aux)
+    return unprinted(spec, rows, f"{spec.name}[{label}]", f"{spec.title}, {label}", aux=aux)
 
 
 # The v3 paper's low-resolution experiment (Szegedy et al., arXiv:1512.00567, section 9): "One
