@@ -16,8 +16,9 @@ def tree_summary(records: Records) -> list[str]:
     summary (inputs, not counted, FlopCounterMode, rules)."""
     total = records.rows[0]["macs"]
     lines = ["Each module's params, MACs and other ops are its subtotal: its own ops and every "
-             "module under it (shared params once, MACs per call; a module reached under several "
-             "names is shown once, under its first, with all its calls); calls on this example."]
+             "module under it, as run on this example. A module counts where it is called: one "
+             "called from outside the module that owns it is also listed under its caller, as "
+             "[its name]; its MACs count per call, its params once, where it first runs."]
     for depth, macs in records.attrs["depths"].items():
         if depth:
             rest = total - macs
@@ -29,12 +30,17 @@ def tree_summary(records: Records) -> list[str]:
                     if not line.startswith(("shared:", "never called"))]
 
 
+def _last(path: str) -> str:
+    """A module's name under its parent: the path's last segment, a ``[called.module]`` whole."""
+    return "[" + path.rpartition(".[")[2] if path.endswith("]") else path.rpartition(".")[2]
+
+
 def tree_grid(records: Records, exact: bool = False) -> Grid:
     """The tree as a Grid: the module column indented by depth."""
     number = commas if exact else human
     headers = [("module", "left"), ("class", "left"), ("calls", "right"), ("params", "right"),
                ("MACs", "right"), ("other ops", "right"), ("mark", "left")]
-    cells = [[INDENT * (r["depth"] - 1) + r["module"].rpartition(".")[2] if r["depth"] else
+    cells = [[INDENT * (r["depth"] - 1) + _last(r["module"]) if r["depth"] else
               r["module"], r["class"], str(r["calls"]), number(r["params"]), number(r["macs"]),
               number(r["other_ops"]), r["mark"]] for r in records.rows]
     title = records.attrs["profile"].attrs["meta"]["model"] + ": module tree"
