@@ -36,7 +36,8 @@ class _Node:
     params: int = 0
     macs: int = 0
     other_ops: int = 0
-    params_at: str = ""  # where its params are counted, when not here
+    params_at: str = ""  # where its tied params are counted (another module's place)
+    tied_params: int = 0
     children: list = field(default_factory=list)
 
     @property
@@ -120,7 +121,8 @@ class _Tree:
             here = min(ran, key=lambda n: n.first_call) if ran else places[0]
             for param in module.parameters(recurse=False):
                 if id(param) in seen:
-                    here.params_at = here.params_at or seen[id(param)].name or "the model"
+                    here.params_at = here.params_at or seen[id(param)].name or "(model)"
+                    here.tied_params += param.numel()
                 else:
                     seen[id(param)] = here
                     here.params += param.numel()
@@ -150,40 +152,43 @@ class _Tree:
         return row
 
     def _mark(self, node: _Node) -> str:
-        """shared (where else the module runs, or its other names), repeated, never called
-        (nothing under it ran, here or elsewhere), and where the params are counted when not
-        here."""
-        marks, shared = [], []
-        names = self.names[id(node.module)]
-        ran = [n.name or "the model" for n in self.places[id(node.module)]
-               if n.active and n is not node]
-        if not node.defined:
-            shared.append(f"defined as {names[0]}")
-        if ran:
-            shared.append(("also runs as " if node.active else "runs as ") + _few(ran))
-        elif node.defined and len(names) > 1:
-            shared.append("also " + _few(names[1:]))
-        if shared:
-            marks.append("shared: " + ", ".join(shared))
-        if node.calls > 1:
-            marks.append(f"repeated x{node.calls}")
-        if not node.active and not ran:
+        """Short marks: shared (the module has other places or names: see ``shared``),
+        repeated xN, never called (nothing under it ran, here or in its other places), tied
+        params (some of its params are counted at another module's place)."""
+        places = self.places[id(node.module)]
+        shared = len(places) > 1 or len(self.names[id(node.module)]) > 1
+        marks = ["shared"] * shared + [f"repeated x{node.calls}"] * (node.calls > 1)
+        if not any(n.active for n in places):
             marks.append("never called")
-        if node.params_at:
-            marks.append(f"params counted at {node.params_at}")
-        return "; ".join(marks)
+        return ", ".join(marks + ["tied params"] * bool(node.params_at))
 
-
-def _few(names: list[str], shown: int = 1) -> str:
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown
-                                       else "")
+    def shared(self) -> list[dict]:
+        """Each shared module at the top of its subtree (its parent is not shared): its first
+        name, class, every name, where it ran, its params and where they are counted; then
+        each place whose params are counted at another module's place."""
+        out = []
+        for name, module in self.model.named_modules():
+            places, names = self.places[id(module)], self.names[id(module)]
+            parent = self.nodes[tuple(name.split("."))[:-1]].module if name else None
+            if (len(places) > 1 or len(names) > 1) and parent is not None and \
+                    len(self.places[id(parent)]) == 1 and len(self.names[id(parent)]) == 1:
+                ran = [n for n in places if n.active]
+                counted = min(ran, key=lambda n: n.first_call) if ran else places[0]
+                out.append({"module": name, "class": type(module).__name__, "names": names,
+                            "runs_as": [n.name for n in ran], "calls": sum(n.calls for n in ran),
+                            "params": sum(p.numel() for p in module.parameters()),
+                            "params_at": counted.name})
+        tied = [{"module": n.name or "(model)", "tied_params": n.tied_params,
+                 "params_at": n.params_at} for n in self.nodes.values() if n.params_at]
+        return out + tied
 
 
 def tree_records(model, example: Example, *, max_depth: int | None = None,
                  label: str | None = None) -> Records:
     """One row per module place down to ``max_depth`` (None: every depth), the model itself first
     (depth 0, the totals); ``attrs["profile"]`` is the table's profile at the deepest depth
-    (profile_model_records), ``attrs["depths"]`` each depth's MACs summed over its modules."""
+    (profile_model_records), ``attrs["depths"]`` each depth's MACs summed over its modules,
+    ``attrs["shared"]`` the shared modules and tied params (_Tree.shared)."""
     model = model.eval()
     deepest = max((name.count(".") + 1 for name, _ in model.named_modules() if name), default=1)
     profile = profile_model_records(model, depth=deepest, label=label, example=example)
@@ -207,4 +212,5 @@ def tree_records(model, example: Example, *, max_depth: int | None = None,
     depths: dict[int, int] = {}
     for row in out:
         depths[row["depth"]] = depths.get(row["depth"], 0) + row["macs"]
-    return Records(TREE_COLUMNS, out, {"profile": profile, "depths": depths})
+    return Records(TREE_COLUMNS, out, {"profile": profile, "depths": depths,
+                                       "shared": tree.shared()})

@@ -25,9 +25,32 @@ def tree_summary(records: Records) -> list[str]:
             lines.append(f"depth {depth}: its modules' MACs sum to {macs:,} of {total:,}"
                          + (f"; the other {rest:,} run above this depth (in a shallower leaf, or "
                             "a parent's own ops)." if rest else "."))
+    lines += [_shared_line(entry) for entry in records.attrs["shared"]]
     profile = records.attrs["profile"]
+    t, root = profile.attrs["totals"], records.rows[0]
+    same = all(root[k] == t[k] for k in ("params", "macs", "other_ops"))
+    lines.append("The tree's totals (params, MACs, other ops) " + (
+        "equal the table's (table --model)." if same else
+        f"differ from the table's (table --model: params {t['params']:,}, MACs {t['macs']:,}, "
+        f"other ops {t['other_ops']:,}): the tree counts the ops an eager run dispatches, the "
+        f"table those of the graph captured with {profile.attrs['meta']['capture']}, and the "
+        "model's code took another path there."))
     return lines + [line for line in summary_lines(profile)
                     if not line.startswith(("shared:", "never called"))]
+
+
+def _shared_line(entry: dict) -> str:
+    """One shared module (or a place whose tied params count elsewhere) in words."""
+    if "tied_params" in entry:
+        return (f"tied params: {entry['module']} uses {entry['tied_params']:,} params counted at "
+                f"{entry['params_at']}.")
+    runs = entry["runs_as"]
+    return (f"shared: {entry['module']} ({entry['class']}) is registered as "
+            f"{', '.join(entry['names'])}; " + (
+                f"it runs as {', '.join(runs)} ({entry['calls']} calls): its MACs count there, "
+                f"per call, its {entry['params']:,} params once, at {entry['params_at']}."
+                if runs else f"it never runs on this example; its {entry['params']:,} params "
+                f"count at {entry['params_at']}."))
 
 
 def _last(path: str) -> str:
@@ -36,15 +59,17 @@ def _last(path: str) -> str:
 
 
 def tree_grid(records: Records, exact: bool = False) -> Grid:
-    """The tree as a Grid: the module column indented by depth."""
+    """The tree as a Grid: the module column indented by depth, the numbers, then each module's
+    class and marks (free text that wraps, so that the tree fits a narrow terminal)."""
     number = commas if exact else human
-    headers = [("module", "left"), ("class", "left"), ("calls", "right"), ("params", "right"),
-               ("MACs", "right"), ("other ops", "right"), ("mark", "left")]
-    cells = [[INDENT * (r["depth"] - 1) + _last(r["module"]) if r["depth"] else
-              r["module"], r["class"], str(r["calls"]), number(r["params"]), number(r["macs"]),
-              number(r["other_ops"]), r["mark"]] for r in records.rows]
+    headers = [("module", "left"), ("calls", "right"), ("params", "right"), ("MACs", "right"),
+               ("other ops", "right"), ("class; marks", "left")]
+    cells = [[INDENT * (r["depth"] - 1) + _last(r["module"]) if r["depth"] else r["module"],
+              str(r["calls"]), number(r["params"]), number(r["macs"]), number(r["other_ops"]),
+              "; ".join(filter(None, (r["class"], r["mark"])))] for r in records.rows]
     title = records.attrs["profile"].attrs["meta"]["model"] + ": module tree"
-    return Grid(title, headers, cells, [], [], tree_summary(records), wrap=(6,))
+    return Grid(title, headers, cells, [], [], tree_summary(records), groups=[0, 1, 1, 1, 1, 2],
+                wrap=(5,))
 
 
 def to_text(records: Records) -> str:
@@ -63,6 +88,6 @@ def to_csv(records: Records) -> str:
 
 
 def to_json(records: Records) -> str:
-    """JSON: the profile's meta, the modules, and each depth's MACs."""
+    """JSON: the profile's meta, the modules, each depth's MACs, and the shared modules."""
     return json_text({"meta": records.attrs["profile"].attrs["meta"], "modules": records.rows,
-                      "depths": records.attrs["depths"]})
+                      "depths": records.attrs["depths"], "shared": records.attrs["shared"]})

@@ -1,5 +1,6 @@
-"""`table --model --tree`: every module once, indented, with subtotals worked out by hand, and
-the shared, repeated and never-called marks."""
+"""`table --model --tree`: every module where it runs, indented, with subtotals worked out by
+hand (a formula per figure) and FlopCounterMode on a real run, and the shared, repeated,
+never-called and tied-params marks."""
 
 import csv
 import io
@@ -19,13 +20,76 @@ def test_shared_repeated_and_never_called_modules_are_marked():
     # batch 3: a 4 -> 8, shared 8 -> 8 twice (once as alias), body's linear 8 -> 2
     assert by_name["(Aliased)"]["macs"] == 3 * (4 * 8 + 2 * 8 * 8 + 8 * 2)
     assert by_name["shared"]["macs"] == 3 * 2 * 8 * 8 and by_name["shared"]["calls"] == 2
-    assert by_name["shared"]["mark"] == "shared: also alias; repeated x2"
+    assert by_name["shared"]["mark"] == "shared, repeated x2"
     assert "alias" not in by_name  # the tree shows a module once, under its first name
     assert (by_name["unused"]["mark"], by_name["unused"]["calls"]) == ("never called", 0)
     # every parameter once, the never-called head's included
     assert by_name["(Aliased)"]["params"] == (4 * 8 + 8) + (8 * 8 + 8) + (8 * 100 + 100) + (8 * 2 + 2)
     assert by_name["body"]["params"] == by_name["body.1"]["params"] == 8 * 2 + 2
     assert (by_name["body"]["other_ops"], by_name["body.0"]["depth"]) == (3 * 8, 2)
+
+
+def real_macs(model, example) -> int:
+    """FlopCounterMode's MACs (FLOPs / 2) on a real run of the example."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        example.run(model)
+    return counter.get_total_flops() // 2
+
+
+def test_a_shared_module_counts_under_the_module_that_calls_it():
+    model, example = user_models().shared_call(), zeros(parse_inputs(["2x8"]))
+    records = tree_records(model, example)
+    by_name = {r["module"]: r for r in records.rows}
+    linear = 2 * 8 * 8  # one 8 -> 8 linear on a batch of 2
+    assert [r["module"] for r in records.rows] == [
+        "(SharedCall)", "a", "a.proj", "a.fc", "b", "b.fc", "b.[a.proj]", "aux"]
+    # b runs its fc, then a.proj twice (on fc's output and on its input), and adds the two
+    assert (by_name["b"]["macs"], by_name["b"]["other_ops"]) == (3 * linear, 2 * 8)
+    assert (by_name["b.[a.proj]"]["calls"], by_name["b.[a.proj]"]["macs"]) == (2, 2 * linear)
+    assert by_name["b.[a.proj]"]["params"] == by_name["b"]["params"] - (8 * 8 + 8) == 8 * 8 + 8
+    assert by_name["b.[a.proj]"]["mark"] == "shared, repeated x2"
+    # where a.proj is defined, nothing ran: no MACs, no params (they count where it runs)
+    assert [by_name["a.proj"][k] for k in ("calls", "params", "macs", "mark")] == [0, 0, 0, "shared"]
+    assert (by_name["a"]["macs"], by_name["a"]["params"]) == (linear, 8 * 8 + 8)
+    assert (by_name["aux"]["mark"], by_name["aux"]["params"]) == ("never called", 8 * 100 + 100)
+    root = by_name["(SharedCall)"]
+    assert root["macs"] == 4 * linear == real_macs(model, example)
+    assert root["params"] == sum(p.numel() for p in model.parameters())
+    assert records.attrs["depths"] == {0: 4 * linear, 1: 4 * linear, 2: 4 * linear}
+    assert records.attrs["shared"] == [{
+        "module": "a.proj", "class": "Linear", "names": ["a.proj"], "runs_as": ["b.[a.proj]"],
+        "calls": 2, "params": 8 * 8 + 8, "params_at": "b.[a.proj]"}]
+
+
+def test_an_alias_runs_under_each_block_that_owns_it():
+    """timm CoaT's pattern: cpe registered at the top, aliased into each block, called there."""
+    model, example = user_models().coat_like(), zeros(parse_inputs(["2x8"]))
+    records = tree_records(model, example)
+    by_name = {r["module"]: r for r in records.rows}
+    linear, cpe_params = 2 * 8 * 8, 8 * 8 + 8
+    assert [by_name["cpe"][k] for k in ("calls", "params", "macs")] == [0, 0, 0]
+    for i in (0, 1):
+        block = by_name[f"blocks.{i}.cpe"]
+        assert (block["calls"], block["macs"], block["other_ops"]) == (1, linear, 2 * 8)
+        assert by_name[f"blocks.{i}"]["macs"] == 2 * linear
+        assert by_name[f"blocks.{i}.cpe.0"]["mark"] == "shared"
+    # the params count once, in the first block that runs cpe
+    assert by_name["blocks.0.cpe"]["params"] == cpe_params and by_name["blocks.1.cpe"]["params"] == 0
+    assert by_name["blocks.0"]["params"] == cpe_params + by_name["blocks.1"]["params"]
+    assert by_name["(CoatLike)"]["params"] == 3 * (8 * 8 + 8)
+    assert by_name["(CoatLike)"]["macs"] == 4 * linear == real_macs(model, example)
+    profile = records.attrs["profile"].attrs["totals"]
+    assert (profile["params"], profile["macs"]) == (3 * (8 * 8 + 8), 4 * linear)
+
+
+def test_tied_params_count_once():
+    model, example = user_models().tied(), zeros(parse_inputs(["2x3:int64"]))
+    by_name = {r["module"]: r for r in tree_records(model, example).rows}
+    assert by_name["(Tied)"]["params"] == 10 * 4
+    assert (by_name["head"]["params"], by_name["head"]["mark"]) == (0, "tied params")
+    assert by_name["head"]["macs"] == 2 * 3 * 4 * 10 == real_macs(model, example)
 
 
 def test_the_tree_from_the_cli_adds_up_at_each_depth():
