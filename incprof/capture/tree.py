@@ -45,9 +45,9 @@ class _Node:
         return ".".join(self.path)
 
 
-def fake_trace(model, example: Example) -> list:
+def fake_trace(model, example: Example) -> tuple[list, str]:
     """capture.trace.dispatch_trace of ``model`` on fake copies of the example's tensors (shapes,
-    no arithmetic), or on the example itself where the model cannot run so."""
+    no arithmetic), or on the example itself where the model cannot run so; and which, in words."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -56,10 +56,11 @@ def fake_trace(model, example: Example) -> list:
     try:
         with FakeTensorMode(allow_non_fake_inputs=True) as mode:
             fake = lambda v: mode.from_tensor(v) if isinstance(v, torch.Tensor) else v  # noqa: E731
-            return dispatch_trace(model, Example(tuple(map(fake, example.args)),
-                                                 {k: fake(v) for k, v in example.kwargs.items()}))
+            return dispatch_trace(model, Example(
+                tuple(map(fake, example.args)), {k: fake(v) for k, v in example.kwargs.items()})), \
+                "fake tensors (shapes, no arithmetic)"
     except Exception:  # noqa: BLE001 - control flow that reads a value: run it for real
-        return dispatch_trace(model, example)
+        return dispatch_trace(model, example), "the example's values (its control flow reads them)"
 
 
 class _Tree:
@@ -188,12 +189,14 @@ def tree_records(model, example: Example, *, max_depth: int | None = None,
     """One row per module place down to ``max_depth`` (None: every depth), the model itself first
     (depth 0, the totals); ``attrs["profile"]`` is the table's profile at the deepest depth
     (profile_model_records), ``attrs["depths"]`` each depth's MACs summed over its modules,
-    ``attrs["shared"]`` the shared modules and tied params (_Tree.shared)."""
+    ``attrs["shared"]`` the shared modules and tied params (_Tree.shared), ``attrs["trace"]``
+    what the trace ran on (fake_trace)."""
     model = model.eval()
     deepest = max((name.count(".") + 1 for name, _ in model.named_modules() if name), default=1)
     profile = profile_model_records(model, depth=deepest, label=label, example=example)
     tree = _Tree(model)
-    for index, record in enumerate(fake_trace(model, example)):
+    trace, traced_on = fake_trace(model, example)
+    for index, record in enumerate(trace):
         node = tree.place(record.meta.get("nn_module_stack") or {})
         if node is None:
             continue
@@ -213,4 +216,4 @@ def tree_records(model, example: Example, *, max_depth: int | None = None,
     for row in out:
         depths[row["depth"]] = depths.get(row["depth"], 0) + row["macs"]
     return Records(TREE_COLUMNS, out, {"profile": profile, "depths": depths,
-                                       "shared": tree.shared()})
+                                       "shared": tree.shared(), "trace": traced_on})

@@ -6,19 +6,31 @@ from __future__ import annotations
 from ..records import Records
 from ..units import human
 from .grid import Grid, commas, grid_markdown, grid_text, json_text, rows_csv
-from .model import summary_lines
+from .model import input_text, summary_lines
 
 INDENT = "\u2502 "  # a guide per level: names stay aligned under their parent in every format
 
 
 def tree_summary(records: Records) -> list[str]:
-    """What a subtotal is, each depth's sum against the total, the marks, then the profile's
-    summary (inputs, not counted, FlopCounterMode, rules)."""
-    total = records.rows[0]["macs"]
-    lines = ["Each module's params, MACs and other ops are its subtotal: its own ops and every "
+    """What was run and the totals (checked against the table's), what a subtotal is, each
+    depth's sum against the total, the shared modules, then the rest of the profile's summary
+    (not counted, FlopCounterMode)."""
+    profile, root = records.attrs["profile"], records.rows[0]
+    meta, t = profile.attrs["meta"], profile.attrs["totals"]
+    same = all(root[k] == t[k] for k in ("params", "macs", "other_ops"))
+    lines = [f"{meta['model']} ({meta['class']}), {input_text(meta)}, the tree traced on "
+             f"{records.attrs['trace']}.",
+             f"Total: params {root['params']:,} ({human(root['params'])}), MACs {root['macs']:,} "
+             f"({human(root['macs'])}), other ops {root['other_ops']:,}; " + (
+                 "the same as the table's (table --model)." if same else
+                 f"the table's (table --model) differ: params {t['params']:,}, MACs "
+                 f"{t['macs']:,}, other ops {t['other_ops']:,}, from the graph captured with "
+                 f"{meta['capture']}, where the model's code took another path."),
+             "Each module's params, MACs and other ops are its subtotal: its own ops and every "
              "module under it, as run on this example. A module counts where it is called: one "
-             "called from outside the module that owns it is also listed under its caller, as "
+             "called from outside the module that owns it is listed under its caller too, as "
              "[its name]; its MACs count per call, its params once, where it first runs."]
+    total = root["macs"]
     for depth, macs in records.attrs["depths"].items():
         if depth:
             rest = total - macs
@@ -26,16 +38,7 @@ def tree_summary(records: Records) -> list[str]:
                          + (f"; the other {rest:,} run above this depth (in a shallower leaf, or "
                             "a parent's own ops)." if rest else "."))
     lines += [_shared_line(entry) for entry in records.attrs["shared"]]
-    profile = records.attrs["profile"]
-    t, root = profile.attrs["totals"], records.rows[0]
-    same = all(root[k] == t[k] for k in ("params", "macs", "other_ops"))
-    lines.append("The tree's totals (params, MACs, other ops) " + (
-        "equal the table's (table --model)." if same else
-        f"differ from the table's (table --model: params {t['params']:,}, MACs {t['macs']:,}, "
-        f"other ops {t['other_ops']:,}): the tree counts the ops an eager run dispatches, the "
-        f"table those of the graph captured with {profile.attrs['meta']['capture']}, and the "
-        "model's code took another path there."))
-    return lines + [line for line in summary_lines(profile)
+    return lines + [line for line in summary_lines(profile)[2:]
                     if not line.startswith(("shared:", "never called"))]
 
 
@@ -68,8 +71,9 @@ def tree_grid(records: Records, exact: bool = False) -> Grid:
               str(r["calls"]), number(r["params"]), number(r["macs"]), number(r["other_ops"]),
               "; ".join(filter(None, (r["class"], r["mark"])))] for r in records.rows]
     title = records.attrs["profile"].attrs["meta"]["model"] + ": module tree"
-    return Grid(title, headers, cells, [], [], tree_summary(records), groups=[0, 1, 1, 1, 1, 2],
-                wrap=(5,))
+    summary = tree_summary(records)
+    return Grid(title, headers, cells, [], [], summary, groups=[0, 1, 1, 1, 1, 2], wrap=(5,),
+                total=summary[1])
 
 
 def to_text(records: Records) -> str:

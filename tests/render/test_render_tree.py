@@ -55,7 +55,7 @@ def test_markdown_and_text_show_the_tree_indented(records):
     text = render_tree.to_text(records)
     assert "shared: a.proj (Linear) is registered as a.proj; it runs as b.[a.proj] (2 calls)" \
         in " ".join(text.split())
-    assert "equal the table's" in text
+    assert "the same as the table's" in text
 
 
 @pytest.mark.parametrize("width", [80, 100])
