@@ -4,6 +4,7 @@ never-called and tied-params marks."""
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -58,6 +59,7 @@ def test_a_shared_module_counts_under_the_module_that_calls_it():
     assert root["macs"] == 4 * linear == real_macs(model, example)
     assert root["params"] == sum(p.numel() for p in model.parameters())
     assert records.attrs["depths"] == {0: 4 * linear, 1: 4 * linear, 2: 4 * linear}
+    assert records.attrs["trace"].startswith("fake tensors")  # no real forward pass
     assert records.attrs["shared"] == [{
         "module": "a.proj", "class": "Linear", "names": ["a.proj"], "runs_as": ["b.[a.proj]"],
         "calls": 2, "params": 8 * 8 + 8, "params_at": "b.[a.proj]"}]
@@ -104,6 +106,18 @@ def test_the_tree_from_the_cli_adds_up_at_each_depth():
     shallow = invoke("table", "--model", f"{MODELS}:inception_like", "--input-size", "16", "--tree",
                      "--depth", "1", "-f", "csv")
     assert {int(r["depth"]) for r in csv.DictReader(io.StringIO(shallow.stdout))} == {0, 1}
+
+
+def test_the_cli_tree_of_coat_like_in_json():
+    result = invoke("table", "--model", f"{MODELS}:coat_like", "--input", "2x8", "--tree",
+                    "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    modules = {m["module"]: m for m in data["modules"]}
+    assert [modules[f"blocks.{i}.cpe"]["params"] for i in (0, 1)] == [8 * 8 + 8, 0]
+    assert modules["(CoatLike)"]["macs"] == 4 * 2 * 8 * 8 == sum(
+        m["macs"] for m in data["modules"] if m["depth"] == 3)  # each block's fc and cpe
+    assert data["shared"][0]["runs_as"] == ["blocks.0.cpe", "blocks.1.cpe"]
 
 
 def test_the_tree_fits_the_terminal():
