@@ -47,13 +47,17 @@ def _shared_line(entry: dict) -> str:
     if "tied_params" in entry:
         return (f"tied params: {entry['module']} uses {entry['tied_params']:,} params counted at "
                 f"{entry['params_at']}.")
-    runs = entry["runs_as"]
-    return (f"shared: {entry['module']} ({entry['class']}) is registered as "
-            f"{', '.join(entry['names'])}; " + (
-                f"it runs as {', '.join(runs)} ({entry['calls']} calls): its MACs count there, "
-                f"per call, its {entry['params']:,} params once, at {entry['params_at']}."
-                if runs else f"it never runs on this example; its {entry['params']:,} params "
-                f"count at {entry['params_at']}."))
+    runs, others = entry["runs_as"], len(entry["names"]) - 1
+    return (f"shared: {entry['module']} ({entry['class']}) is registered there" + (
+        f" and under {others} other name{'s' * (others > 1)}" if others else "") + "; " + (
+        f"it runs as {_few(runs)} ({entry['calls']} calls): its MACs count there, per call, "
+        f"its {entry['params']:,} params once, at {entry['params_at']}." if runs else
+        f"it never runs on this example; its {entry['params']:,} params count there."))
+
+
+def _few(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown
+                                       else "")
 
 
 def _last(path: str) -> str:

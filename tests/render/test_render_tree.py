@@ -53,7 +53,7 @@ def test_markdown_and_text_show_the_tree_indented(records):
     assert cells == ["│ \\[a.proj\\]", "2", "72", f"{2 * LINEAR:,}", "0",
                      "Linear; shared, repeated x2"]
     text = render_tree.to_text(records)
-    assert "shared: a.proj (Linear) is registered as a.proj; it runs as b.[a.proj] (2 calls)" \
+    assert "shared: a.proj (Linear) is registered there; it runs as b.[a.proj] (2 calls)" \
         in " ".join(text.split())
     assert "the same as the table's" in text
 
