@@ -96,6 +96,8 @@ def to_csv(records: Records) -> str:
 
 
 def to_json(records: Records) -> str:
-    """JSON: the profile's meta, the modules, each depth's MACs, and the shared modules."""
-    return json_text({"meta": records.attrs["profile"].attrs["meta"], "modules": records.rows,
+    """JSON: the profile's meta, what the tree was traced on, the modules, each depth's MACs,
+    and the shared modules."""
+    return json_text({"meta": records.attrs["profile"].attrs["meta"],
+                      "trace": records.attrs["trace"], "modules": records.rows,
                       "depths": records.attrs["depths"], "shared": records.attrs["shared"]})
