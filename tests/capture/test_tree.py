@@ -138,3 +138,14 @@ def test_the_tree_fits_the_terminal():
         assert max(len(line) for line in console.file.getvalue().splitlines()) <= width
     spec = invoke("table", "--tree")
     assert spec.exit_code == 2 and "--tree applies only to --model" in spec.stderr
+
+
+def test_control_flow_that_reads_a_value_is_traced_on_the_example():
+    from incprof.capture.inputs import default
+
+    model = user_models().branchy()  # a zero input takes conv: 3 -> 4, 3x3, valid, on 8x8
+    records = tree_records(model, default(model, (8, 8), 3, 1))
+    by_name = {r["module"]: r for r in records.rows}
+    assert records.attrs["trace"].startswith("the example's values")
+    assert by_name["(Branchy)"]["macs"] == by_name["conv"]["macs"] == 6 * 6 * 4 * 3 * 3 * 3
+    assert (by_name["other"]["mark"], by_name["other"]["params"]) == ("never called", 8 * 27 + 8)
