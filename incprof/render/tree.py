@@ -25,7 +25,9 @@ def tree_summary(records: Records) -> list[str]:
                  "the same as the table's (table --model)." if same else
                  f"the table's (table --model) differ: params {t['params']:,}, MACs "
                  f"{t['macs']:,}, other ops {t['other_ops']:,}, from the graph captured with "
-                 f"{meta['capture']}, where the model's code took another path."),
+                 f"{meta['capture']}; an eager run dispatches other ops (torch decomposes some, "
+                 "such as a linear on a non-contiguous input into a matmul and an add, and a "
+                 "model's code can take another path when traced)."),
              "Each module's params, MACs and other ops are its subtotal: its own ops and every "
              "module under it, as run on this example. A module counts where it is called: one "
              "called from outside the module that owns it is listed under its caller too, as "
