@@ -149,3 +149,18 @@ def test_control_flow_that_reads_a_value_is_traced_on_the_example():
     assert records.attrs["trace"].startswith("the example's values")
     assert by_name["(Branchy)"]["macs"] == by_name["conv"]["macs"] == 6 * 6 * 4 * 3 * 3 * 3
     assert (by_name["other"]["mark"], by_name["other"]["params"]) == ("never called", 8 * 27 + 8)
+
+
+@pytest.mark.parametrize("name", ["shared_call", "coat_like"])
+def test_each_depth_agrees_with_the_table_at_that_depth(name):
+    """The table's rows come from the torch.export graph, the tree from an eager trace: each
+    module row of the table at depth d (not a parent's own ops) is the tree's subtotal there."""
+    from incprof.capture.rows import profile_model_records
+
+    model, example = getattr(user_models(), name)(), zeros(parse_inputs(["2x8"]))
+    tree = {r["module"]: r for r in tree_records(model, example).rows}
+    for depth in (1, 2):
+        rows = [r for r in profile_model_records(model, depth=depth, example=example).rows
+                if r["row"].count(".") + 1 == depth]
+        assert rows and all((r["params"], r["macs"], r["other_ops"]) == tuple(
+            tree[r["row"]][k] for k in ("params", "macs", "other_ops")) for r in rows)
