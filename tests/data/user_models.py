@@ -222,3 +222,94 @@ class WithAux(nn.Module):
 def with_aux():
     """The WithAux model."""
     return WithAux()
+
+
+class Owner(nn.Module):
+    """Owns ``proj`` but calls only ``fc``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Caller(nn.Module):
+    """Calls a module it does not own (held in a list, so not registered), twice."""
+
+    def __init__(self, proj: nn.Module) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.borrowed = [proj]
+
+    def forward(self, x):
+        return self.borrowed[0](self.fc(x)) + self.borrowed[0](x)
+
+
+class SharedCall(nn.Module):
+    """``a.proj`` is called only from inside ``b``; an ``aux`` head never runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = Owner()
+        self.b = Caller(self.a.proj)
+        self.aux = nn.Linear(8, 100)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def shared_call():
+    """The SharedCall model."""
+    return SharedCall()
+
+
+class PosBlock(nn.Module):
+    """timm CoaT's pattern: a block that owns an alias of a module registered at the top."""
+
+    def __init__(self, cpe: nn.Module) -> None:
+        super().__init__()
+        self.cpe = cpe
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(self.cpe(x))
+
+
+class CoatLike(nn.Module):
+    """``cpe`` registered first at the top, then inside each of two blocks, which call it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpe = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+        self.blocks = nn.ModuleList(PosBlock(self.cpe) for _ in range(2))
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def coat_like():
+    """The CoatLike model."""
+    return CoatLike()
+
+
+class Tied(nn.Module):
+    """A token embedding whose weight the output head reuses (tied, as in language models)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.head = nn.Linear(4, 10, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.head(self.embed(ids))
+
+
+def tied():
+    """The Tied model."""
+    return Tied()
