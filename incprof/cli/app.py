@@ -217,8 +217,9 @@ def table(
     size = parse_input_size(input_size)
     if mode is Mode.train:
         if model is not None:
-            table_train_model(ctx, model, model_arg, size, channels, depth, batch_size, fmt, output,
-                              wide)
+            table_train_model(ctx, model, model_arg,
+                              (input_, inputs, size, channels, batch_size, seq_len), depth, fmt,
+                              output, wide)
         else:
             table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze,
                         measure_memory, verify, fmt, output, wide)

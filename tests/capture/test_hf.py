@@ -136,3 +136,20 @@ def test_a_sequence_longer_than_the_positions_is_one_line_or_one_sweep_row():
     data = list(csv.DictReader(io.StringIO(swept.stdout)))
     assert [(r["input"], r["valid"]) for r in data] == [("input_ids=1x16:int64", "True"),
                                                           ("17 tokens", "False")]
+
+
+def test_bert_training_step_is_what_flop_counter_mode_counts_on_a_real_backward():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from incprof.analysis.model_training import model_training_records
+
+    from incprof.capture.models import parse_model_args
+
+    model = resolve_model("hf:bert", parse_model_args(BERT[1::2]))
+    example = inputs.default(model, seq_len=8, batch_size=2)
+    records = model_training_records(model, example=example)
+    with FlopCounterMode(display=False) as counter:
+        out = example.run(model.train())
+        sum(t.sum() for t in out.to_tuple()).backward()  # the loss: the sum of every output
+    assert 2 * records.attrs["totals"]["step_macs"] == counter.get_total_flops()
+    assert records.attrs["meta"]["input"] == "input_ids=2x8:int64"
