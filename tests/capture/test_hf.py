@@ -97,6 +97,16 @@ def test_default_inputs_come_from_the_config():
     (["--model", "hf:no_such_type"], "transformers has no model type 'no_such_type'"),
     (["--model", "hf:bert", "--model-arg", "no_field=1"], "BertConfig has no such field"),
     (["--model", "hf:bert", "--input-size", "8"], "use --seq-len"),
+    # the model's constructor rejects the config: 30 is no multiple of BERT's 12 heads
+    (["--model", "hf:bert", "--model-arg", "hidden_size=30"], "model 'hf:bert': the model refused "
+     "its config: ValueError: The hidden size (30) is not a multiple"),
+    # Marian's default pad token id (58100) is past a 1,000-word vocabulary
+    (["--model", "hf:marian", "--model-arg", "vocab_size=1000"], "model 'hf:marian': the model "
+     "refused its config: AssertionError: Padding_idx"),
+    # the config's validation says what is wrong, not only which field
+    (["--model", "hf:bert", "--model-arg", "num_hidden_layers=abc"],
+     "Validation error for field 'num_hidden_layers': TypeError: Field 'num_hidden_layers' "
+     "expected int, got str"),
 ])
 def test_hf_errors_are_one_line(args, reason):
     result = invoke("table", *args)
