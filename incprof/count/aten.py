@@ -266,10 +266,14 @@ ATEN: dict[str, AtenOp] = {
            "gelu gelu_ silu silu_ hardswish hardswish_ hardsigmoid hardsigmoid_ elu elu_ celu "
            "selu mish mish_ softplus prelu _prelu_kernel log_sigmoid log_sigmoid_forward "
            "hardshrink softshrink threshold threshold_ glu", per_output(1)),
-    **_ops("softmax _softmax", per_output(1), "softmax"),
+    # _safe_softmax: a softmax whose fully masked rows give zeros (T5's attention)
+    **_ops("softmax _softmax _safe_softmax", per_output(1), "softmax"),
     **_ops("log_softmax _log_softmax", per_output(1), "log_softmax"),
-    **_ops("add add_ sub sub_ mul mul_ div div_ rsub", per_output(1)),
+    **_ops("add add_ sub sub_ mul mul_ div div_ rsub neg neg_", per_output(1)),
     **_ops("eq ne lt le gt ge", per_output(1)),  # comparisons (a mask built at run time)
+    # masks combined (ELECTRA's attention mask): element-wise logic, 1 per output element
+    **_ops("__and__ __or__ bitwise_and bitwise_or logical_and logical_or logical_not "
+           "bitwise_not", per_output(1)),
     **_ops("max_pool2d max_pool2d_with_indices", per_window, "maxpool"),
     "avg_pool2d": AtenOp("avgpool", per_window),
     **_ops("max_pool1d max_pool3d avg_pool1d avg_pool3d", per_window),
@@ -285,7 +289,8 @@ ATEN: dict[str, AtenOp] = {
     **_free("rearrange", "cat concat", "concat"),
     **_free("rearrange", "embedding", "embedding"),
     **_free("rearrange", "stack split split_with_sizes chunk unbind slice select index getitem "
-                         "narrow as_strided expand expand_as permute transpose t swapaxes swapdims "
+                         "narrow as_strided expand expand_as permute transpose t numpy_T mT swapaxes "
+                         "swapdims "
                          "movedim roll flip repeat pad constant_pad_nd to _to_copy type_as copy "
                          "copy_ masked_fill item _local_scalar_dense index_select gather take"),
 }
@@ -302,8 +307,9 @@ RULES_TEXT = (
     "nn.MultiheadAttention's fused path its projections (2*L_q+L_k+L_v)*E*E plus 2*L_q*L_k*E, "
     "per batch; LSTM/GRU/RNN every weight matrix (W_ih, W_hh, W_hr) once per time step, batch "
     "element, layer and direction. Other ops: BatchNorm/LayerNorm/GroupNorm/RMSNorm 2 per output "
-    "element; ReLU, GELU, SiLU, ReLU6, Hardswish and other activations, softmax, add, sub, mul, "
-    "div and comparisons 1 per output element; attention 1 per query element (scaling) and 1 per score "
+    "element; ReLU, GELU, SiLU, ReLU6, Hardswish and other activations, softmax (and "
+    "_safe_softmax), add, sub, mul, div, neg, comparisons and mask logic (and, or, not) 1 per "
+    "output element; attention 1 per query element (scaling) and 1 per score "
     "(softmax), plus 1 per score averaging nn.MultiheadAttention's weights over heads; "
     "recurrent layers per step, layer and direction the gates' sums (G*H, plus 2*G*H with "
     "biases) and the cell's element-wise ops (LSTM 9H, GRU 8H, RNN H); einsum one per element "
