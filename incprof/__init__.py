@@ -22,26 +22,29 @@ def profile(arch="googlenet", *, input_size=None, batch_size: int = 1, channels:
 
     ``mode="train"``: one training step instead, row by row (incprof.analysis.training.
     training_records, with its options: ``optimizer=``, ``frozen=``, ``verify=``, ``measure=``;
-    for an ``nn.Module``, incprof.analysis.model_training.model_training_records).
+    for an ``nn.Module``, incprof.analysis.model_training.model_training_records, on the same
+    example inputs as inference).
     """
     if mode not in ("inference", "train"):
         raise ValueError(f"mode must be inference or train, not {mode!r}")
+    example = None
+    if args is not None or kwargs is not None:
+        from .capture.inputs import Example
+
+        example = Example(tuple(args or ()), dict(kwargs or {}), "args")
     if mode == "train":
         if hasattr(arch, "named_modules"):
             from .analysis.model_training import model_training_records
 
             return model_training_records(arch, input_size, channels=channels, depth=module_depth,
-                                          batch_size=batch_size).to_frame()
+                                          batch_size=batch_size, example=example).to_frame()
         from .analysis.training import training_records
 
         return training_records(arch, input_size=input_size, batch_size=batch_size,
                                 **options).to_frame()
     if hasattr(arch, "named_modules"):
-        from .capture.inputs import Example
         from .capture.rows import profile_model_records
 
-        example = Example(tuple(args or ()), dict(kwargs or {}), "args") if (
-            args is not None or kwargs is not None) else None
         return profile_model_records(arch, input_size, channels=channels, depth=module_depth,
                                      batch_size=batch_size, example=example).to_frame()
     from .analysis.profile import profile_records

@@ -156,6 +156,36 @@ def join_rows(a_rows: dict, b_rows: dict, keys: tuple[str, ...]) -> list[dict]:
     return joined
 
 
+def join_merged(a_rows: dict, b_rows: dict, keys: tuple[str, ...]) -> tuple[dict, dict]:
+    """Both sides' rows (name -> record), where a row of one side merges rows of the other (an
+    export's 'conv1+bn1+act1', the model's 'conv1', 'bn1', 'act1'), with those rows made one
+    record under the merged name, in place of the first: ``keys`` summed, the last one's output."""
+    def merged(mine: dict, theirs: dict) -> dict:
+        out = dict(mine)
+        for name in theirs:
+            parts = name.split("+")
+            if len(parts) < 2 or name in mine or not all(p in out for p in parts):
+                continue
+            record = {**out[parts[-1]], "row": name}
+            for key in keys:
+                values = [out[p].get(key) for p in parts]
+                record[key] = None if None in values else sum(values)
+            out = {(name if n == parts[0] else n): (record if n == parts[0] else r)
+                   for n, r in out.items() if n not in parts[1:]}
+        return out
+
+    return merged(a_rows, b_rows), merged(b_rows, a_rows)
+
+
+def output_values(output: str) -> list[int]:
+    """An output size's dimensions without leading 1s: a spec's 1x1x20 and a model's 20 are the
+    same output."""
+    dims = [int(d) for d in output.split("x") if d.isdigit()] if output else []
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return dims
+
+
 def compare_networks_records(a: ArchSpec, b: ArchSpec, *, batch_size: int = 1,
                              verify: bool = False, labels: tuple[str, str] | None = None,
                              max_memory: int | None = None, latency=None) -> Records:

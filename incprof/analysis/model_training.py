@@ -35,19 +35,31 @@ OPERANDS = {"convolution": (0, 1), "_convolution": (0, 1), "conv2d": (0, 1), "ad
 
 
 def model_training_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
-                           batch_size: int = 2, label: str | None = None) -> Records:
+                           batch_size: int = 2, label: str | None = None,
+                           example=None) -> Records:
     """One row per module at ``depth`` of a training step of ``model`` (a copy, on meta tensors;
-    on the CPU with a zero input where the model reads values)."""
+    on the CPU with the example's zeros where the model reads values), run on ``example`` (a
+    capture.inputs.Example, the one inference counting uses; default: capture.inputs.default)."""
+    from ..capture.inputs import default
+    from ..errors import UsageError
+
     label = label or type(model).__name__
+    example = example or default(model, input_size, channels, batch_size)
     try:
-        rows, analytic, pricing, shape = _run(model, input_size, channels, batch_size, depth,
-                                              "meta")
+        rows, analytic, pricing = _run(model, example, depth, "meta", label)
         how = "meta tensors (shapes only, no arithmetic)"
-    except (RuntimeError, NotImplementedError) as exc:  # a model that reads values (.item())
-        rows, analytic, pricing, shape = _run(model, input_size, channels, batch_size, depth,
-                                              "cpu")
-        how = (f"the CPU with a zero input (real arithmetic: on meta tensors, "
-               f"{str(exc).splitlines()[0]})")
+    except UsageError:
+        raise
+    except Exception as exc:  # a model that reads values (.item()), or rejects the input
+        try:
+            rows, analytic, pricing = _run(model, example, depth, "cpu", label)
+        except UsageError:
+            raise
+        except Exception as again:  # the model rejected the input: one line naming it
+            raise UsageError(f"model {label}: rejects input {example.describe()}: "
+                             f"{type(again).__name__}: {_first_line(again)}") from None
+        how = (f"the CPU with the example's zeros (real arithmetic: on meta tensors, "
+               f"{_first_line(exc)})")
     records = []
     for name in rows.order:
         if name == rows.root and not (analytic.counts.get(name) or pricing.forward[name]
@@ -71,7 +83,7 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
     totals["check_agrees"] = all(r["check_agrees"] for r in records) and \
         totals["flop_counter_flops"] == 2 * totals["flop_counter_expected"]
     meta = {"model": label, "class": type(model).__name__, "mode": "train", "depth": depth,
-            "input": list(shape), "batch_size": batch_size, "ran_on": how,
+            "input": example.describe(), "batch_size": example.batch_size(), "ran_on": how,
             "conventions": "MACs: multiply-accumulates of the aten-op vocabulary's MAC ops "
             "(FlopCounterMode's FLOPs / 2), for the whole batch. " + RULES + " The loss is the "
             "sum of every output. Ran on " + how + ". " + MODEL_CHECK}
@@ -79,19 +91,26 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
                    tuple(c for c in COLUMNS if c not in ("row", "check_agrees")))
 
 
-def _run(model, input_size, channels: int, batch_size: int, depth: int, device: str):
-    """Both counts of one training step of a copy of ``model`` on ``device``."""
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _run(model, example, depth: int, device: str, label: str):
+    """Both counts of one training step of a copy of ``model`` on ``device``, run on a copy of
+    ``example`` there."""
     import copy
 
     import torch
     import torch.utils._pytree
 
-    from ..capture.rows import example_shape
+    from ..capture.inputs import Example, register_outputs
+    from ..errors import UsageError
     from ..nn.backward import _Pricing, parameter_shapes
 
     net = copy.deepcopy(model).to(device).train()
-    shape = example_shape(net, input_size, channels, batch_size)
-    x = torch.zeros(shape, device=device)
+    args, kwargs = torch.utils._pytree.tree_map_only(
+        torch.Tensor, lambda t: t.to(device), (example.args, example.kwargs))
+    x = Example(args, kwargs, example.source)
     params = {id(p): p for p in net.parameters()}
     rows = _Rows(net, depth)
     analytic = _Analytic(params, rows)
@@ -102,9 +121,13 @@ def _run(model, input_size, channels: int, batch_size: int, depth: int, device: 
 
     whole = FlopCounterMode(display=False)
     with rows, analytic, pricing, whole:
-        outputs = net(x)
+        outputs = x.run(net)
+        register_outputs(outputs)  # a dataclass output's tensors are leaves too
         leaves = [o for o in torch.utils._pytree.tree_leaves(outputs)
                   if isinstance(o, torch.Tensor) and o.requires_grad]
+        if not leaves:
+            raise UsageError(f"model {label}: its output ({type(outputs).__name__}) holds no "
+                             "tensor that needs a gradient, so there is no loss to train on")
         rows.assign(leaves, rows.root)
         pricing.backward = True
         analytic.active = False
@@ -114,7 +137,7 @@ def _run(model, input_size, channels: int, batch_size: int, depth: int, device: 
     for hook in hooks:
         hook.remove()
     pricing.flop_counter_flops = whole.get_total_flops()
-    return rows, analytic, pricing, shape
+    return rows, analytic, pricing
 
 
 class _Rows:

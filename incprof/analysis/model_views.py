@@ -13,7 +13,7 @@ import dataclasses
 
 from ..errors import UsageError
 from ..records import Records
-from .compare import NETWORK_COLUMNS, _derived, _int_columns, join_rows
+from .compare import NETWORK_COLUMNS, _derived, _int_columns, join_merged, join_rows, output_values
 
 # A model sweep's columns: one row per example (an image side or a sequence length).
 MODEL_SWEEP_COLUMNS = ["input", "valid", "reason", "params", "macs", "output", "not_counted",
@@ -55,10 +55,12 @@ def sweep_model_records(model, examples: list, *, label: str, latency=None) -> R
 
 
 def compare_profiles_records(a: Records, b: Records, labels: tuple[str, str]) -> Records:
-    """Two model profiles (or a model's and a spec's), rows joined by name, as
+    """Two model profiles (or a model's and a spec's), rows joined by name (an exported spec's
+    merged row to the model's rows it merges: compare.join_merged), as
     compare.compare_networks_records lays them out (level 'network'); rows in one side only are
     named in meta."""
-    a_rows, b_rows = ({r["row"]: r for r in side.rows} for side in (a, b))
+    a_rows, b_rows = join_merged(*({r["row"]: r for r in side.rows} for side in (a, b)),
+                                 ("params", "macs"))
     rows = join_rows(a_rows, b_rows, ("params", "macs"))
     title = {side: p.attrs["meta"].get("title") or f"{p.attrs['meta']['class']} on "
              f"{p.attrs['meta']['inputs']}, rows at depth {p.attrs['meta']['depth']}"
@@ -83,20 +85,11 @@ def compare_profiles_records(a: Records, b: Records, labels: tuple[str, str]) ->
 def diff_profiles_records(old: Records, new: Records, labels: tuple[str, str]) -> Records:
     """compare_profiles_records' rows whose params, MACs or output differ (level 'diff')."""
     compared = compare_profiles_records(old, new, labels)
-    rows = [r for r in compared.rows if (r["a_params"], r["a_macs"], _values(r["a_output"]))
-            != (r["b_params"], r["b_macs"], _values(r["b_output"]))]
+    rows = [r for r in compared.rows if (r["a_params"], r["a_macs"], output_values(r["a_output"]))
+            != (r["b_params"], r["b_macs"], output_values(r["b_output"]))]
     attrs = {"meta": {**compared.attrs["meta"], "level": "diff"},
              "totals": compared.attrs["totals"]}
     return dataclasses.replace(compared, rows=rows, attrs=attrs)
-
-
-def _values(output: str) -> list[int]:
-    """An output size's dimensions without leading 1s: a spec's 1x1x20 and a model's 20 are the
-    same output."""
-    dims = [int(d) for d in output.split("x") if d.isdigit()] if output else []
-    while dims and dims[0] == 1:
-        dims.pop(0)
-    return dims
 
 
 def _moved(example, device, dtype):

@@ -5,9 +5,9 @@ incprof's outcome, and its size bounded before the slow work.
 arguments, its prints go to stderr (Python's ``sys.stdout`` and, where it is the process's own,
 file descriptor 1), and ``os._exit`` raises instead of ending the process. On the way out the
 working folder, ``sys.argv``, ``sys.stdout`` and ``sys.stderr`` are as they were, and a
-``SystemExit``, an ``os._exit``, a run past ``--timeout`` (SIGALRM) or any other BaseException but
-Ctrl-C is one UsageError naming the model. Exceptions (``Exception``) pass through unchanged: the
-capture names where they came from.
+``SystemExit``, an ``os._exit``, a run past ``--timeout`` (CPU seconds, SIGPROF, or the wall-clock
+backstop, SIGALRM) or any other BaseException but Ctrl-C is one UsageError naming the model.
+Exceptions (``Exception``) pass through unchanged: the capture names where they came from.
 
 Limits, stated in docs/limits.md: this is the same process, so code that kills it some other way
 (a signal to itself, C's ``exit`` through ctypes) still can; the timeout interrupts Python code and
@@ -32,7 +32,12 @@ class _Exited(BaseException):
 
 
 class _Expired(BaseException):
-    """The model's code ran past --timeout."""
+    """The model's code ran past --timeout (its one argument: the message saying which limit)."""
+
+
+# The wall-clock backstop, in multiples of --timeout: a model that waits (sleeps, blocks on I/O)
+# spends no CPU time and is ended after this many times the limit in wall-clock seconds.
+WALL_FACTOR = 4
 
 
 @contextmanager
@@ -43,8 +48,13 @@ def user_code(ref: str, timeout_s: float | None = None):
 
     timeout_s = ceilings.current().timeout_s if timeout_s is None else timeout_s
     ref = quoted(ref, 200)
-    expired = (f"model {ref}: still running after {timeout_s:g} s, given up (--timeout "
-               "SECONDS, before the command, allows longer)")
+    more = "; --timeout SECONDS, before the command, allows more"
+    expired = {
+        "cpu": f"model {ref}: stopped after {timeout_s:g} CPU seconds, the --timeout limit (time "
+               f"the process computed; a busy machine does not shorten it){more}",
+        "wall": f"model {ref}: stopped after {WALL_FACTOR * timeout_s:g} wall-clock seconds "
+                f"({WALL_FACTOR} x --timeout {timeout_s:g}, the backstop for code that waits "
+                f"rather than computes){more}"}
     saved = _Saved()
     try:
         with redirect_stdout(sys.stderr), _fd1_to_stderr(), _no_os_exit(), \
@@ -52,8 +62,8 @@ def user_code(ref: str, timeout_s: float | None = None):
             yield
     except KeyboardInterrupt:
         raise
-    except _Expired:
-        raise UsageError(expired) from None
+    except _Expired as exc:
+        raise UsageError(exc.args[0]) from None
     except _Exited as exc:
         raise UsageError(f"model {ref}: its code called os._exit({quoted(exc.args[0])}); "
                          "that is the model's failure") from None
@@ -136,29 +146,37 @@ def _no_os_exit():
 
 
 @contextmanager
-def _alarm(timeout_s: float, message: str):
-    """Raise _Expired in the main thread after ``timeout_s`` seconds. Code that swallows it (a
-    bare ``except:`` in a loop) is not waited for: a second later incprof prints ``message`` and
-    ends with exit code 2 (nothing is being written meanwhile: outputs are written after)."""
+def _alarm(timeout_s: float, messages: dict):
+    """Raise _Expired in the main thread once the process has spent ``timeout_s`` CPU seconds
+    (ITIMER_PROF: user and system time of all its threads, so a busy machine does not shorten it)
+    or ``WALL_FACTOR`` times that in wall-clock seconds (ITIMER_REAL: a model that waits), with
+    ``messages["cpu"]`` or ``messages["wall"]``. Code that swallows it (a bare ``except:`` in a
+    loop) is not waited for: a wall-clock second later incprof prints the message and ends with
+    exit code 2 (nothing is being written meanwhile: outputs are written after)."""
     if timeout_s <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
-    fired = []
+    fired: list[str] = []
 
     def expired(signum, frame):
         if fired:
-            os.write(2, f"error: {message}\n".encode("utf-8", "replace"))
+            os.write(2, f"error: {fired[0]}\n".encode("utf-8", "replace"))
             _REAL_EXIT(2)
-        fired.append(True)
-        raise _Expired
+        fired.append(messages["cpu" if signum == signal.SIGPROF else "wall"])
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_REAL, 1.0)  # the swallowed case: a second from now
+        raise _Expired(fired[0])
 
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s, 1.0)
+    previous = {sig: signal.signal(sig, expired) for sig in (signal.SIGPROF, signal.SIGALRM)}
+    signal.setitimer(signal.ITIMER_PROF, timeout_s)
+    signal.setitimer(signal.ITIMER_REAL, WALL_FACTOR * timeout_s)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def check_modules(model, label: str) -> None:

@@ -114,8 +114,13 @@ def _check_size(ref: str, transformers, config) -> None:
 
     from ..count.limits import available_bytes
 
-    with torch.device("meta"):
-        params = sum(p.numel() for p in transformers.AutoModel.from_config(config).parameters())
+    try:
+        with torch.device("meta"):
+            model = transformers.AutoModel.from_config(config)
+    except Exception as exc:  # e.g. a hidden size that the heads do not divide
+        raise UsageError(f"model {ref!r}: the model refused its config: {type(exc).__name__}: "
+                         f"{_line(exc)}") from None
+    params = sum(p.numel() for p in model.parameters())
     if params * 4 > available_bytes() // 2:
         raise UsageError(f"model {quoted(ref)}: {params:,} params ({params * 4 / 1e9:.1f} GB in float32) "
                          "do not fit in half the memory left; make the config smaller with "
@@ -183,5 +188,10 @@ def _call(ref: str, make, kwargs: dict):
 
 
 def _line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else "(no message)"
+    """The message's first line, and the next one where the first ends in ':' and so only
+    announces it (huggingface_hub's "Validation error for field 'x':")."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    first = lines[0] + (" " + lines[1] if lines[0].endswith(":") and len(lines) > 1 else "")
+    return first[:300]

@@ -74,8 +74,11 @@ def ceilings(
                                          "than this in one forward pass, before capturing its "
                                          "graph.")] = DEFAULTS.max_ops,
     timeout: Annotated[float, typer.Option(min=0, help="Give up on a --model after this many "
-                                           "seconds: its import, factory, forward passes and "
-                                           "graph capture together (0: no limit).")
+                                           "CPU seconds of incprof's process (all its threads; a "
+                                           "busy machine does not shorten it), or 4 times as "
+                                           "many wall-clock seconds for code that waits: its "
+                                           "import, factory, forward passes and graph capture "
+                                           "together (0: no limit).")
                        ] = DEFAULTS.timeout_s,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Print incprof's version and exit.")] = False,
@@ -217,8 +220,9 @@ def table(
     size = parse_input_size(input_size)
     if mode is Mode.train:
         if model is not None:
-            table_train_model(ctx, model, model_arg, size, channels, depth, batch_size, fmt, output,
-                              wide)
+            table_train_model(ctx, model, model_arg,
+                              (input_, inputs, size, channels, batch_size, seq_len), depth, fmt,
+                              output, wide)
         else:
             table_train(spec or arch, flavor, aux, size, batch_size, optimizer, freeze,
                         measure_memory, verify, fmt, output, wide)

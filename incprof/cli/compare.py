@@ -22,6 +22,14 @@ from .shell import fail, user_errors
 from .training import Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode, compare_train
 
 
+def _side_given(ctx: typer.Context, param: typer.CallbackParam, value):
+    """Note that --spec or --model was given: click handles options in the order of the command
+    line, so that they fill the sides left free by A and B in the order they were given."""
+    if value:
+        ctx.meta.setdefault("incprof.compare.sides", []).append(param.name)
+    return value
+
+
 def compare(
     ctx: typer.Context,
     a: Annotated[Optional[str], typer.Argument(help="A, the original: a variant of --arch ("
@@ -29,7 +37,8 @@ def compare(
                                                "built-in architecture, or a YAML file.")] = None,
     b: Annotated[Optional[str], typer.Argument(help="B, the variant; same choices as A. saved = "
                                                "1 - B/A (negative: B costs more).")] = None,
-    spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", rich_help_panel=INPUT,
+    spec: Annotated[Optional[list[Path]], typer.Option("--spec", "-s", callback=_side_given,
+                                                       rich_help_panel=INPUT,
                                                        help="A spec file for the next free side "
                                                        "(A, then B); repeatable.")] = None,
     arch: Annotated[str, typer.Option("--arch", "-a", rich_help_panel=INPUT, help="The built-in "
@@ -65,7 +74,8 @@ def compare(
     threads: ThreadsOpt = None,
     max_memory: MaxMemoryOpt = None,
     model: Annotated[Optional[list[str]], typer.Option(
-        "--model", "-m", rich_help_panel=MODEL, help="An nn.Module (as for 'table --model'), "
+        "--model", "-m", callback=_side_given, rich_help_panel=MODEL, help="An nn.Module (as for "
+        "'table --model'), "
         "the next free side, counted from its captured rows (any model), rows joined by name at "
         "--depth; --level module and variant names (which rewrite the model) go through its "
         "exported spec. Repeatable. Importing a file or module runs its code.")] = None,
@@ -110,8 +120,10 @@ def compare(
                "compared from their captured rows, whole networks (--level module goes through "
                "their exported specs)")
         check_inputs(ctx, input_, inputs)
+        given = ctx.meta.get("incprof.compare.sides", [])
         _compare_rows(sides, models, model_arg, depth, (input_, inputs, None, 3, batch_size,
-                                                        seq_len), fmt, output, wide)
+                                                        seq_len), fmt, output, wide,
+                      models_first=not (a or b) and given[:1] == ["model"])
         return
     if models:
         refuse(ctx, ("depth", "input_", "inputs", "seq_len"), "applies to --model sides compared "
@@ -164,9 +176,10 @@ def compare(
 
 
 def _compare_rows(sides, models, model_arg, depth: int, example, fmt: Format, output: Path | None,
-                  wide: bool) -> None:
+                  wide: bool, models_first: bool = False) -> None:
     """compare with --model sides: each model's rows at ``depth`` on ``example`` (load_example's
-    arguments; a spec side's rows at the batch size), joined by name, whole networks."""
+    arguments; a spec side's rows at the batch size), joined by name, whole networks; A the side
+    given first (``models_first``: a --model before any spec)."""
     from ..analysis.model_views import compare_profiles_records
     from ..analysis.profile import profile_records
     from ..capture.rows import profile_model_records
@@ -186,6 +199,9 @@ def _compare_rows(sides, models, model_arg, depth: int, example, fmt: Format, ou
                 profiles.append(profile_model_records(module, depth=depth, label=ref,
                                                       example=load_example(module, *example)))
         labels = tuple(Path(s).stem if is_path(s) else s for s in sides) + tuple(models)
+        if models_first:  # the models' profiles come last: turn the list round
+            profiles = profiles[len(sides):] + profiles[:len(sides)]
+            labels = labels[len(sides):] + labels[:len(sides)]
         frame = compare_profiles_records(*profiles, labels=labels)
     write_result(fmt, output, lambda exact, compact: [
         render_compare.comparison_grid(frame, exact=exact, compact=compact)],

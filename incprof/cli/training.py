@@ -139,21 +139,23 @@ def compare_train(specs, labels, batch_size: int, optimizer: Optimizer, verify: 
         fail("FlopCounterMode's training-step counts disagree with the analytic counts", code=1)
 
 
-def table_train_model(ctx: typer.Context, ref: str, model_arg, size, channels: int, depth: int,
-                      batch_size: int, fmt: Format, output: Path | None, wide: bool) -> None:
-    """`incprof table --model --mode train`: a model's training step per module; exit 1 when
-    FlopCounterMode disagrees."""
+def table_train_model(ctx: typer.Context, ref: str, model_arg, example, depth: int,
+                      fmt: Format, output: Path | None, wide: bool) -> None:
+    """`incprof table --model --mode train`: a model's training step per module, on the example
+    inference counting uses (``example``: load_example's arguments); exit 1 when FlopCounterMode
+    disagrees."""
     from ..analysis.model_training import model_training_records
     from ..render import training as render_training
     from ..render.grid import json_text
-    from .options import load_model
+    from .options import load_example, load_model, user_code
 
     refuse(ctx, ("optimizer", "freeze", "measure_memory", "verify"), "applies with --mode train "
            "to specs only (a --model's frozen parameters are its own requires_grad flags; its "
            "step is always counted twice)")
-    with user_errors():
-        records = model_training_records(load_model(ref, model_arg), size, channels=channels,
-                                         depth=depth, batch_size=batch_size, label=ref)
+    with user_errors(), user_code(ref):
+        module = load_model(ref, model_arg)
+        records = model_training_records(module, depth=depth, label=ref,
+                                         example=load_example(module, *example))
     write_result(fmt, output, lambda exact, compact: [render_training.model_training_grid(
         records, exact=exact)], json=lambda: json_text(
         {"meta": records.attrs["meta"], "rows": records.rows, "totals": records.attrs["totals"]}),

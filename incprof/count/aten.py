@@ -162,8 +162,10 @@ def _einsum_letters(equation: str, operands: list) -> tuple[list[str], str]:
 def einsum(args, out):
     """An einsum as torch computes it (without opt_einsum): operands contracted left to right;
     before each product, an index that neither the other operand nor anything after needs is
-    summed out (other ops: one per element so reduced); a product costs the product of the sizes
-    of every index left. A one-operand einsum is a sum (a reduction) or a view."""
+    summed out (other ops: one per element so reduced); a product that sums an index the two
+    share costs the product of the sizes of every index left (MACs), one that sums none is an
+    element-wise product (torch runs a mul: other ops, one per element of the product). A
+    one-operand einsum is a sum (a reduction) or a view."""
     operands = [tuple(shape) for shape in args[1]]
     letters, output = _einsum_letters(args[0], operands)
     sizes: dict[str, int] = {}
@@ -183,7 +185,11 @@ def einsum(args, out):
     for i, term in enumerate(letters[1:], 1):
         later = "".join(letters[i + 1:]) + output
         current, term = reduce(current, term + later), reduce(term, current + later)
-        macs += math.prod(sizes[c] for c in set(current + term))
+        size = math.prod(sizes[c] for c in set(current + term))
+        if set(current) & set(term) - set(later):  # an index summed: a matrix product
+            macs += size
+        else:  # nothing summed: an element-wise product
+            other += size
         current = "".join(dict.fromkeys(c for c in current + term if c in later))
     reduce(current, output)
     return macs, other
@@ -226,7 +232,8 @@ def _free(way: str, names: str, kind: str | None = None) -> dict[str, AtenOp]:
 
 
 # MACs: conv, transposed conv and linear as above, matrix products M*N*K, an einsum as torch
-# contracts it, attention, nn.MultiheadAttention's fused path and recurrent layers as above. Other
+# contracts it (a product summing no index is element-wise: other ops), attention,
+# nn.MultiheadAttention's fused path and recurrent layers as above. Other
 # ops per output element (normalisations 2, activations and element-wise arithmetic 1), per input
 # element (reductions and adaptive pools), or per window (pools). baddbmm keeps a kind of its own:
 # FlopCounterMode counts it, fvcore and ptflops' aten backend do not, so the referee cannot price
@@ -259,10 +266,14 @@ ATEN: dict[str, AtenOp] = {
            "gelu gelu_ silu silu_ hardswish hardswish_ hardsigmoid hardsigmoid_ elu elu_ celu "
            "selu mish mish_ softplus prelu _prelu_kernel log_sigmoid log_sigmoid_forward "
            "hardshrink softshrink threshold threshold_ glu", per_output(1)),
-    **_ops("softmax _softmax", per_output(1), "softmax"),
+    # _safe_softmax: a softmax whose fully masked rows give zeros (T5's attention)
+    **_ops("softmax _softmax _safe_softmax", per_output(1), "softmax"),
     **_ops("log_softmax _log_softmax", per_output(1), "log_softmax"),
-    **_ops("add add_ sub sub_ mul mul_ div div_ rsub", per_output(1)),
+    **_ops("add add_ sub sub_ mul mul_ div div_ rsub neg neg_", per_output(1)),
     **_ops("eq ne lt le gt ge", per_output(1)),  # comparisons (a mask built at run time)
+    # masks combined (ELECTRA's attention mask): element-wise logic, 1 per output element
+    **_ops("__and__ __or__ bitwise_and bitwise_or logical_and logical_or logical_not "
+           "bitwise_not", per_output(1)),
     **_ops("max_pool2d max_pool2d_with_indices", per_window, "maxpool"),
     "avg_pool2d": AtenOp("avgpool", per_window),
     **_ops("max_pool1d max_pool3d avg_pool1d avg_pool3d", per_window),
@@ -278,7 +289,8 @@ ATEN: dict[str, AtenOp] = {
     **_free("rearrange", "cat concat", "concat"),
     **_free("rearrange", "embedding", "embedding"),
     **_free("rearrange", "stack split split_with_sizes chunk unbind slice select index getitem "
-                         "narrow as_strided expand expand_as permute transpose t swapaxes swapdims "
+                         "narrow as_strided expand expand_as permute transpose t numpy_T mT swapaxes "
+                         "swapdims "
                          "movedim roll flip repeat pad constant_pad_nd to _to_copy type_as copy "
                          "copy_ masked_fill item _local_scalar_dense index_select gather take"),
 }
@@ -288,18 +300,21 @@ RULES_TEXT = (
     "MACs: conv k_h*k_w*C_in/groups*C_out*H_out*W_out per image (transposed conv: per input "
     "position); linear, addmm, mm, bmm, matmul (1-D, broadcast, batched), mv, dot: output "
     "elements times the inner size (M*N*K); einsum as torch contracts it, left to right, an index "
-    "no later operand needs summed out first, each product the product of its remaining index "
-    "sizes; scaled dot-product attention (every aten form) L*S*(E+Ev) per batch and query head, "
+    "no later operand needs summed out first, each product that sums a shared index the product "
+    "of its remaining index sizes (one that sums none is element-wise: other ops); scaled "
+    "dot-product attention (every aten form) L*S*(E+Ev) per batch and query head, "
     "a causal or given mask not priced (every score counted, as the math backend computes them); "
     "nn.MultiheadAttention's fused path its projections (2*L_q+L_k+L_v)*E*E plus 2*L_q*L_k*E, "
     "per batch; LSTM/GRU/RNN every weight matrix (W_ih, W_hh, W_hr) once per time step, batch "
     "element, layer and direction. Other ops: BatchNorm/LayerNorm/GroupNorm/RMSNorm 2 per output "
-    "element; ReLU, GELU, SiLU, ReLU6, Hardswish and other activations, softmax, add, sub, mul, "
-    "div and comparisons 1 per output element; attention 1 per query element (scaling) and 1 per score "
+    "element; ReLU, GELU, SiLU, ReLU6, Hardswish and other activations, softmax (and "
+    "_safe_softmax), add, sub, mul, div, neg, comparisons and mask logic (and, or, not) 1 per "
+    "output element; attention 1 per query element (scaling) and 1 per score "
     "(softmax), plus 1 per score averaging nn.MultiheadAttention's weights over heads; "
     "recurrent layers per step, layer and direction the gates' sums (G*H, plus 2*G*H with "
     "biases) and the cell's element-wise ops (LSTM 9H, GRU 8H, RNN H); einsum one per element "
-    "summed out; max/avg pools the kernel area per output element; adaptive pools, mean, sum one "
+    "summed out and one per element of a product that sums no index; max/avg pools the kernel "
+    "area per output element; adaptive pools, mean, sum one "
     "per input element; views, cat, slicing, copies, padding, creating and filling tensors, "
     "masking, embeddings (a gather) and dropout (eval) are free. Any other op is listed as not "
     "counted, and the totals exclude it.")

@@ -115,6 +115,7 @@ def to_json(records: Records) -> str:
 def referee_training_grid(result: dict) -> Grid:
     """The referee in training mode (referee.training.referee_training) as a Grid."""
     meta = result["meta"]
+    given = meta["input"]  # a spec's shape, or a --model's inputs in words
     rows = [[t["tool"], t["version"], t["unit"], f"{t['reported']:,}", f"{t['predicted']:,}",
              f"{t['residual']:+,}" if t["residual"] else "0",
              ", ".join(f"{k} {v:+,}" for k, v in t["residual_from"].items())]
@@ -124,7 +125,8 @@ def referee_training_grid(result: dict) -> Grid:
     return Grid(
         f"{meta['title']}: a training step refereed ("
         f"{'model' if meta['flavor'] is None else meta['flavor'] + ' flavour'}, input "
-        f"{'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})",
+        f"{given if isinstance(given, str) else 'x'.join(map(str, given))}, "
+        f"batch {meta['batch_size']})",
         [("tool", "left"), ("version", "left"), ("unit", "left"), ("reported", "right"),
          ("predicted", "right"), ("residual", "right"), ("residual from", "left")], rows,
         summary=[("FlopCounterMode's training-step total is predicted to the unit." if zero else
@@ -180,9 +182,9 @@ def model_training_grid(records: Records, exact: bool = False) -> Grid:
               "=" if r["check_agrees"] else f"{r['check_forward_macs']:,}/"
               f"{r['check_input_grad_macs']:,}/{r['check_weight_grad_macs']:,}"]
              for r in records.rows]
-    n, c, *hw = meta["input"]
     summary = [
-        f"{meta['model']} ({meta['class']}), input {'x'.join(map(str, hw))}x{c}, batch {n}, rows: "
+        f"{meta['model']} ({meta['class']}), input {meta['input']}, batch {meta['batch_size']}, "
+        "rows: "
         f"modules at depth {meta['depth']}.",
         f"Training step: forward {t['forward_macs']:,} MACs + backward {t['backward_macs']:,} "
         f"(input gradients {t['input_grad_macs']:,}, weight gradients "

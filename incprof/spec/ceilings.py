@@ -31,11 +31,12 @@ class Ceilings:
     one-conv rows in 0.9 s, 3,200 in 1.9 s; the built-in GoogLeNet and Inception-v3 have 88 and
     116 layers); for a ``--model`` it also bounds the leaf modules. ``max_ops``: aten ops in one
     forward pass of a ``--model``, the nodes of its captured graph (the capture's time grows with
-    them; torchvision's swin_v2_b runs 2,807). ``timeout_s``: seconds a ``--model``'s
-    code and its capture may run (import, factory, forwards and graph capture together; 0: no
-    limit; 15 s keeps a runaway factory or forward under 20 s in all; ``table --model`` on
-    torchvision's efficientnet_b7, vit_h_14 and maxvit_t took 9 to 11 s on an idle shared 2-core
-    Xeon, and longer when it is busy: give those more).
+    them; torchvision's swin_v2_b runs 2,807). ``timeout_s``: CPU seconds a ``--model``'s
+    code and its capture may spend (import, factory, forwards and graph capture together; a busy
+    machine does not shorten it), with a wall-clock backstop of 4 times as many seconds for code
+    that waits (incprof.capture.guard); 0: no limit. ``table --model`` on torchvision's
+    efficientnet_b7, vit_h_14 and maxvit_t took 9 to 11 s on an idle shared 2-core Xeon: give
+    those more.
     """
 
     max_nodes: int = 200_000

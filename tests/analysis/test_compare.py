@@ -154,3 +154,20 @@ def test_diff_keeps_only_the_changed_rows(write_spec):
     assert (fc["a_params"], fc["b_params"]) == (8 * 5 + 5, 8 * 7 + 7)
     assert diff.attrs["totals"]["b_params"] - diff.attrs["totals"]["a_params"] == 2 * 9
     assert diff_records(old, old).rows == []
+
+
+def test_a_merged_row_joins_the_rows_it_merges_and_1x1_sizes_are_equal():
+    from incprof.analysis.compare import join_merged, join_rows, output_values
+
+    def row(name, params, macs, out):
+        return {"row": name, "params": params, "macs": macs, "output_size": out}
+
+    spec = {"a+b": row("a+b", 7, 30, "4x4x2"), "pool": row("pool", 0, 0, "1x1x2")}
+    model = {"a": row("a", 5, 10, "4x4x2"), "b": row("b", 2, 20, "4x4x2"),
+             "pool": row("pool", 0, 0, "2")}
+    left, right = join_merged(spec, model, ("params", "macs"))
+    assert left == spec and list(right) == ["a+b", "pool"]
+    assert (right["a+b"]["params"], right["a+b"]["macs"]) == (5 + 2, 10 + 20)
+    joined = join_rows(left, right, ("params", "macs"))
+    assert [r["row"] for r in joined] == ["a+b", "pool"]
+    assert output_values("1x1x2") == output_values("2") == [2] != output_values("2x1x1")

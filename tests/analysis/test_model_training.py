@@ -38,3 +38,66 @@ def test_user_models_agree_on_every_row(name, size):
     records = model_training_records(getattr(user_models(), name)(), size, batch_size=2)
     assert records.attrs["totals"]["check_agrees"], records.rows
     assert records.attrs["totals"]["step_macs"] > records.attrs["totals"]["forward_macs"]
+
+
+def _flop_counter_step_macs(net, args, kwargs=None) -> int:
+    """FlopCounterMode's MACs (FLOPs / 2) on a real forward and loss.backward() of ``net``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        out = net(*args, **(kwargs or {}))
+        logits = out.logits if hasattr(out, "logits") else out
+        logits.sum().backward()
+    return counter.get_total_flops() // 2
+
+
+def test_token_ids_train_on_the_given_example_as_flop_counter_mode_counts():
+    from torch import nn
+
+    from incprof.analysis.model_training import model_training_records
+    from incprof.capture.inputs import parse_inputs, zeros
+
+    net = nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    example = zeros(parse_inputs(["2x5:int64"]))
+    records = model_training_records(net, example=example)
+    totals = records.attrs["totals"]
+    tokens = 2 * 5
+    forward = tokens * (8 * 16 + 16 * 3)
+    # the embedding's output needs a gradient (its weight does): both linears get an input
+    # gradient and a weight gradient of their forward MACs each
+    assert (totals["forward_macs"], totals["input_grad_macs"], totals["weight_grad_macs"]) == (
+        forward, forward, forward)
+    assert totals["step_macs"] == _flop_counter_step_macs(net, example.args) == 3 * forward
+    assert totals["check_agrees"] and records.attrs["meta"]["input"] == "2x5:int64"
+
+
+def test_keyword_inputs_and_a_dataclass_output():
+    from incprof.analysis.model_training import model_training_records
+    from incprof.capture.inputs import Example
+
+    args, kwargs = user_models().tagger_inputs()
+    net = user_models().tagger()
+    records = model_training_records(net, example=Example(args, kwargs))
+    head = 2 * 6 * 8 * 5  # the head per token; the embedding's output needs a gradient
+    assert records.attrs["totals"]["step_macs"] == _flop_counter_step_macs(net, args, kwargs) \
+        == 3 * head
+    assert records.attrs["meta"]["input"] == "2x6:int64, mask=2x6"
+
+
+def test_an_output_with_no_tensor_to_take_a_loss_from_is_refused():
+    from torch import nn
+
+    from incprof.analysis.model_training import model_training_records
+    from incprof.capture.inputs import Example
+    from incprof.errors import UsageError
+
+    class Argmax(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x).argmax(-1)
+
+    with pytest.raises(UsageError, match="no tensor that needs a gradient"):
+        model_training_records(Argmax(), example=Example((torch.zeros(2, 4),)))

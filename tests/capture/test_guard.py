@@ -84,18 +84,34 @@ def test_prints_of_the_model_never_reach_stdout_in_a_process():
 
 
 def test_a_runaway_forward_ends_at_the_timeout():
+    """A loop computes: it spends the --timeout in CPU seconds."""
     result = invoke("--timeout", "0.5", "table", "--model", f"{HOSTILE}:looping",
                     "--input-size", "8")
     assert result.exit_code == 2
-    assert "still running after 0.5 s" in one_error_line(result)
+    line = one_error_line(result)
+    assert "stopped after 0.5 CPU seconds" in line and "--timeout SECONDS" in line
+
+
+def test_a_sleeping_model_ends_at_the_wall_clock_backstop():
+    """A model that waits spends no CPU time: the backstop, 4 x --timeout in wall-clock seconds,
+    ends it, and the line says which limit ran out."""
+    result = invoke("--timeout", "0.5", "table", "--model", f"{HOSTILE}:sleeping",
+                    "--input-size", "8")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "stopped after 2 wall-clock seconds (4 x --timeout 0.5" in line
+    assert "--timeout SECONDS" in line
 
 
 def test_a_model_that_swallows_the_timeout_is_ended():
-    done = run("--timeout", "3", "table", "--model", f"{HOSTILE}:swallowing", "--input-size", "8",
+    """Whichever limit runs out first (1 CPU second, or the 4 s wall-clock backstop: it sleeps
+    between its swallows), a second later it is ended with that limit's line."""
+    done = run("--timeout", "1", "table", "--model", f"{HOSTILE}:swallowing", "--input-size", "8",
                "-f", "csv")
     assert done.returncode == 2 and done.stdout == ""
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("error: ") and "still running after 3 s" in line
+    assert line.startswith("error: ") and ("stopped after 1 CPU seconds" in line
+                                            or "stopped after 4 wall-clock seconds" in line)
 
 
 @pytest.mark.parametrize("factory, ceiling", [("relus", "--max-layers"), ("chain", "--max-ops")])

@@ -97,6 +97,16 @@ def test_default_inputs_come_from_the_config():
     (["--model", "hf:no_such_type"], "transformers has no model type 'no_such_type'"),
     (["--model", "hf:bert", "--model-arg", "no_field=1"], "BertConfig has no such field"),
     (["--model", "hf:bert", "--input-size", "8"], "use --seq-len"),
+    # the model's constructor rejects the config: 30 is no multiple of BERT's 12 heads
+    (["--model", "hf:bert", "--model-arg", "hidden_size=30"], "model 'hf:bert': the model refused "
+     "its config: ValueError: The hidden size (30) is not a multiple"),
+    # Marian's default pad token id (58100) is past a 1,000-word vocabulary
+    (["--model", "hf:marian", "--model-arg", "vocab_size=1000"], "model 'hf:marian': the model "
+     "refused its config: AssertionError: Padding_idx"),
+    # the config's validation says what is wrong, not only which field
+    (["--model", "hf:bert", "--model-arg", "num_hidden_layers=abc"],
+     "Validation error for field 'num_hidden_layers': TypeError: Field 'num_hidden_layers' "
+     "expected int, got str"),
 ])
 def test_hf_errors_are_one_line(args, reason):
     result = invoke("table", *args)
@@ -136,3 +146,20 @@ def test_a_sequence_longer_than_the_positions_is_one_line_or_one_sweep_row():
     data = list(csv.DictReader(io.StringIO(swept.stdout)))
     assert [(r["input"], r["valid"]) for r in data] == [("input_ids=1x16:int64", "True"),
                                                           ("17 tokens", "False")]
+
+
+def test_bert_training_step_is_what_flop_counter_mode_counts_on_a_real_backward():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from incprof.analysis.model_training import model_training_records
+
+    from incprof.capture.models import parse_model_args
+
+    model = resolve_model("hf:bert", parse_model_args(BERT[1::2]))
+    example = inputs.default(model, seq_len=8, batch_size=2)
+    records = model_training_records(model, example=example)
+    with FlopCounterMode(display=False) as counter:
+        out = example.run(model.train())
+        sum(t.sum() for t in out.to_tuple()).backward()  # the loss: the sum of every output
+    assert 2 * records.attrs["totals"]["step_macs"] == counter.get_total_flops()
+    assert records.attrs["meta"]["input"] == "input_ids=2x8:int64"

@@ -138,3 +138,27 @@ def test_compare_models_on_given_inputs():
     assert int(data[-1]["a_macs"]) == int(data[-1]["b_macs"]) == 2 * 5 * 8 * 5  # 8 -> 5 per token
     refused = invoke("compare", "factorized", "--model", LIKE, "--input", "1x3x8x8")
     assert refused.exit_code == 2 and "--input applies to --model sides compared" in refused.stderr
+
+
+def test_compare_a_model_with_its_own_export(tmp_path):
+    """A is the side given first; the export's conv1+bn1+act1 joins the model's three rows; the
+    export's 1x1x5 and the model's 5 are the same output."""
+    model = f"{DATA / 'merged_rows.py'}:merged"
+    spec = tmp_path / "merged.yaml"
+    assert invoke("export", "--model", model, "--input-size", "8", "-o", str(spec)).exit_code == 0
+    data = rows(invoke("compare", "--model", model, "--spec", str(spec), "--input", "1x3x8x8",
+                       "-f", "csv"))
+    by_row = {r["row"]: r for r in data}
+    assert list(by_row) == ["conv1+bn1+act1", "pool", "fc", "TOTAL"]
+    conv = 6 * 6 * 3 * 9 * 4  # a 3x3 conv, 3 -> 4 channels, at 6x6
+    merged = by_row["conv1+bn1+act1"]
+    # the model's conv1 and bn1 params summed (the export folds nothing away: BN's weight and bias)
+    assert int(merged["a_params"]) == int(merged["b_params"]) == 3 * 9 * 4 + 2 * 4
+    assert int(merged["a_macs"]) == int(merged["b_macs"]) == conv
+    text = invoke("compare", "--model", model, "--spec", str(spec), "--input", "1x3x8x8")
+    assert text.exit_code == 0, text.output
+    flat = " ".join(text.stdout.split())
+    assert f"A = {model}" in flat and "B = merged" in flat
+    assert "Output sizes differ" not in flat and "Rows only in" not in flat
+    swapped = invoke("compare", "--spec", str(spec), "--model", model, "--input", "1x3x8x8")
+    assert "A = merged" in " ".join(swapped.stdout.split())

@@ -78,3 +78,20 @@ def test_referee_train_model_predicts_flop_counter_to_the_unit():
     tool = data["tools"][0]
     assert tool["residual"] == 0 and tool["reported"] > 0
     assert "real arithmetic" in data["meta"]["ran_on"]  # branchy reads a value (.item())
+
+
+def test_table_train_model_on_token_ids_and_keyword_inputs():
+    result = invoke("table", "--model", f"{MODELS}:tagger", "--mode", "train", "--input",
+                    "2x6:int64", "--input", "mask=2x6", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    head = 2 * 6 * 8 * 5  # the Linear(8, 5) per token: forward, input and weight gradients
+    assert data["totals"]["step_macs"] == 3 * head and data["totals"]["check_agrees"] is True
+    assert data["meta"]["input"] == "2x6:int64, mask=2x6"
+
+
+def test_table_train_model_refuses_a_missing_input_in_one_line():
+    result = invoke("table", "--model", f"{MODELS}:tagger", "--mode", "train", "--input",
+                    "mask=2x6")
+    assert result.exit_code == 2, result.output
+    assert "rejects input mask=2x6" in result.output and "Traceback" not in result.output

@@ -132,6 +132,11 @@ OTHER_CASES = {
     "layer_norm": (lambda x: F.layer_norm(x, (8,)), [], 2 * 192),
     "relu_ on a clone": (lambda x: x.clone().relu_(), [], 192),
     "softmax": (lambda x: F.softmax(x, 1), [], 192),
+    "_safe_softmax (T5)": (lambda x: torch.ops.aten._safe_softmax(x, 1), [], 192),
+    "neg": (lambda x: -x, [], 192),
+    # two comparisons and the & that combines them (ELECTRA's masks), each 1 per element
+    "__and__": (lambda x: (x > 0) & (x < 1), [], 3 * 192),
+    "x.T (numpy_T, a view)": (lambda x: x.flatten(1).T, [], 0),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2), [], 3 * 4 * 4 * 4),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 1), [], 3 * 6 * 6 * 9),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, 2), [], 192),

@@ -174,6 +174,10 @@ EINSUM = {
     "...ij,...jk->...ik": ([(2, 3, 4), (4, 5)], 2 * 3 * 4 * 5, 0),
     "ij,jk,kl->il": ([(3, 4), (4, 5), (5, 6)], 3 * 4 * 5 + 3 * 5 * 6, 0),
     "ij,j->i": ([(6, 4), (4,)], 24, 0),
+    "i,j->ij": ([(32,), (32,)], 0, 32 * 32),  # an outer product sums nothing: torch runs a mul
+    "ij,ij->ij": ([(4, 8), (4, 8)], 0, 4 * 8),  # element-wise
+    "ij,ij->i": ([(4, 8), (4, 8)], 4 * 8, 0),  # row-wise dot products
+    "bi,bj,bj->bij": ([(2, 3), (2, 4), (2, 4)], 0, 2 * 3 * 4 * 2),  # two element-wise products
     "ii->i": ([(5, 5)], 0, 0),  # a diagonal: a view
     "ij->j": ([(5, 7)], 0, 35),  # a sum over i
     "ij->": ([(5, 7)], 0, 35),
