@@ -30,8 +30,8 @@ STEM_CHANNELS = 4
 # every other kernel (a copy) is rated by its bytes alone.
 WINDOW_OPS = ("pool max", "pool avg", "pool global", "batchnorm", "relu", "lrn")
 # The class whose rate a profile without a class's own figures gives it (the datasheet profiles
-# have no "lrn", rated as an average pool, nor "conv grouped", rated as a depthwise conv).
-FALLBACK = {"lrn": "pool avg", "conv grouped": "conv depthwise"}
+# have no "conv grouped": rated as a depthwise conv).
+FALLBACK = {"conv grouped": "conv depthwise"}
 CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 conv": "conv 1xn"}
 
 
@@ -39,13 +39,15 @@ CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 con
 class Kernel:
     """One kernel of a layer, per image: its op class, its work (MACs, or window ops for a pool;
     0 for a kernel rated by bytes alone), the activation values it reads and writes, the weight
-    values it reads (once per batch) and its output positions."""
+    values it reads (once per batch) and its output positions; where a profile has no rate for
+    its op, the kernels torch runs for it (``instead``), priced one by one."""
 
     op: str
     work: int = 0
     values: int = 0
     weights: int = 0
     pixels: int = 1  # output positions per image (H*W; 1 for a linear layer): the rate's 2nd key
+    instead: tuple["Kernel", ...] = ()
 
 
 # A module call that runs no kernel of its own (a container, the identity): the overhead alone.
@@ -86,10 +88,12 @@ def _linear_kernels(layer: Linear, i: Shape, o: Shape) -> list[Kernel]:
 
 
 def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
-    # torch's local_response_norm: square, pad, a window average over channels, then scale,
-    # shift, power and divide; rated as one kernel of one window op per element and window size
-    # (a profile without "lrn" rates it as an average pool, FALLBACK)
-    return [Kernel("lrn", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2])]
+    # one window op per element and window size, rated as a whole where the profile measured it;
+    # else as torch's local_response_norm runs it: square, pad, a window average over channels,
+    # then scale, shift, power and divide, six passes over the tensor and an average pool
+    window = Kernel("pool avg", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2])
+    return [Kernel("lrn", window.work, window.values, 0, window.pixels,
+                   instead=(window, *[_pass(o)] * 6))]
 
 
 # Each layer type's kernels from its input and output shapes (a Branches or Residual: only what
@@ -235,6 +239,11 @@ class Rates:
 
     def kernel(self, k: Kernel, batch: int) -> Cost:
         """One kernel's cost for a batch."""
+        if k.instead and k.op not in self.rates:
+            total = Cost()
+            for part in k.instead:
+                total = total.then(self.kernel(part, batch))
+            return total
         rated = k.op in (*MAC_OPS, *WINDOW_OPS) and k.work > 0
         compute = (k.work * batch / self.rate(k.op, k.work * batch, k.pixels * batch) if rated
                    else 0.0)

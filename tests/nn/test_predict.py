@@ -160,14 +160,21 @@ def test_each_kernel_moves_its_bytes_at_the_bandwidth_of_its_rows_working_set():
         pytest.approx(moved / 1e9)
 
 
-def test_a_local_response_norm_is_one_kernel_rated_as_lrn_or_else_as_an_average_pool():
+def test_a_local_response_norm_is_one_kernel_rated_as_lrn_or_else_the_kernels_torch_runs():
     layer = LRN(size=5, alpha=1e-4, beta=0.75, k=1.0)
     (kernel,) = KERNEL_RULES[LRN](layer, (8, 4, 4), (8, 4, 4))
-    assert kernel == Kernel("lrn", 5 * 8 * 16, 2 * 8 * 16, 0, 16)
+    work, values = 5 * 8 * 16, 2 * 8 * 16
+    assert kernel.op == "lrn" and (kernel.work, kernel.values, kernel.pixels) == (work, values, 16)
     profile = _profile()
     profile["rates"]["fp32"]["lrn"] = [[1, 1, 2e9]]
-    assert Rates(profile, "fp32", "fp32", 4).rate("lrn", 100) == 2e9
-    assert Rates(_profile(), "fp32", "fp32", 4).rate("lrn", 100) == MACS_PER_S  # pool avg's
+    fast = {**profile, "bandwidth": [[10**18, 1e15]]}  # compute-bound: work / rate + overhead
+    assert Rates(fast, "fp32", "fp32", 4).kernel(kernel, 1).serial_s == \
+        pytest.approx(work / 2e9 + OVERHEAD_S)
+    # without an lrn rate: an average pool's window ops and six passes, seven overheads
+    cost = Rates(_profile(), "fp32", "fp32", 4).kernel(kernel, 1)
+    assert cost.kernels == 7
+    assert cost.serial_s == pytest.approx(_roof(work, values) + 6 * _roof(8 * 16, values)
+                                          + 7 * OVERHEAD_S)
 
 
 def test_a_grouped_conv_is_neither_depthwise_nor_dense():
