@@ -2,13 +2,15 @@
 
 A row runs as kernels (a conv, its BatchNorm, its ReLU, a concatenation, ...), each declared once
 per layer type in KERNEL_RULES. A kernel takes the longer of its compute time (its MACs or window
-ops at the profile's achievable rate for its op class and math) and its memory time (the values it
-reads and writes, weights included, at the profile's achievable bandwidth for that many bytes),
-plus the profile's per-kernel overhead (dispatch on the CPU, launch on a GPU). An Inception module
-is bounded both ways: its branches one after another (``serial``, how eager PyTorch runs them on one
-stream or thread) or side by side, the module as long as its slowest branch (``parallel``, what a
-device that overlapped them could reach). The prediction is the serial bound; the parallel one is
-shown beside it. Every figure comes from the profile (incprof.nn.profiles), none from code.
+ops at the profile's achievable rate for its op class and math, between the rates measured with
+hot and with cold caches by how many bytes the row moves against the knees of the profile's copy
+bandwidth) and its memory time (the values it reads and writes, weights included, at the
+bandwidth measured for as many bytes as the row moves), plus the profile's per-kernel overhead
+(dispatch on the CPU, launch on a GPU). An Inception module is bounded both ways: its branches one
+after another (``serial``, how eager PyTorch runs them on one stream or thread) or side by side,
+the module as long as its slowest branch (``parallel``, what a device that overlapped them could
+reach). The prediction is the serial bound; the parallel one is shown beside it. Every figure
+comes from the profile (incprof.nn.profiles), none from code.
 """
 
 from __future__ import annotations
