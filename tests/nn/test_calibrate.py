@@ -24,8 +24,9 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
         count = count or {"linear": len(LINEAR_SHAPES)}.get(op, len(ELEMENTWISE_SHAPES))
         assert len(points) == count and points == sorted(points)
         assert all(work > 0 and positions > 0 and rate > 0 for work, positions, rate in points)
-    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W for the smallest shape (176 -> 176 at 20x20)
-    assert rates["conv 1x1"][0][:2] == [176 * 176 * 20 * 20, 20 * 20]
+    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W; the smallest (352 -> 352 at 10x10 ties
+    # with 176 -> 176 at 20x20, and has fewer output positions)
+    assert rates["conv 1x1"][0][:2] == [352 * 352 * 10 * 10, 10 * 10]
     assert set(profile["cold_rates"]["fp32"]) == set(rates)
     assert profile["overhead_s"] > 0 and all(rate > 0 for _, rate in profile["bandwidth"])
     path = write_profile(profile)
