@@ -31,6 +31,7 @@ from typing import Callable
 from .latency import _num_threads, resolve_device
 from .timing import TimingOptions, adaptive_time, timer
 from .machine import cpu_name, load_average
+from .predict import cache_knees
 
 # The shapes are a generic grid, not any network's rows: square maps of SIDES (a factor of about
 # sqrt(2) apart, 7 to 56) with a width that doubles as the side halves (64 channels at 56, 512 at
@@ -230,6 +231,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         "source": f"incprof calibrate --device {device_name} --dtype {dtype}"
                   + (f" --threads {threads}" if threads else "") + f" on {time.strftime('%Y-%m-%d')}",
         "rates": rates, "cold_rates": cold, "bandwidth": bandwidth,
+        "cache_knees": list(cache_knees(sorted(bandwidth))),
         "overhead_s": overhead, "call_s": call,
         "threads": used, "torch": torch.__version__, "dtype": dtype, "calibration_batch": batch,
         "load_avg": [load_before, load_average()], "device_slug": slug(name),

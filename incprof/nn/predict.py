@@ -192,7 +192,8 @@ class Rates:
         # profile has them (see rate)
         self.cold = read(profile["cold_rates"]) if "cold_rates" in profile else self.rates
         self.bandwidth = sorted(profile["bandwidth"])  # [[bytes, bytes/s], ...]
-        self.hot_below, self.cold_above = cache_knees(self.bandwidth)
+        # where caches end: as the profile says (calibrate writes it), else read off its copies
+        self.hot_below, self.cold_above = profile.get("cache_knees") or cache_knees(self.bandwidth)
         self.overhead_s = profile["overhead_s"]
         self.call_s = profile.get("call_s", self.overhead_s)
         self.value_bytes = value_bytes

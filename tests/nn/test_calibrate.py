@@ -28,6 +28,8 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
     # with 176 -> 176 at 20x20, and has fewer output positions)
     assert rates["conv 1x1"][0][:2] == [352 * 352 * 10 * 10, 10 * 10]
     assert set(profile["cold_rates"]["fp32"]) == set(rates)
+    hot, cold = profile["cache_knees"]
+    assert hot <= cold and hot in [size for size, _ in profile["bandwidth"]]
     assert profile["overhead_s"] > 0 and all(rate > 0 for _, rate in profile["bandwidth"])
     path = write_profile(profile)
     assert path.startswith(str(tmp_path))

@@ -129,6 +129,8 @@ def test_a_row_past_the_cache_runs_at_the_cold_rates():
     assert rates.rate("conv 1x1", 10) == pytest.approx(1e9)
     rates.working_set = 2000  # halfway on a log scale
     assert rates.rate("conv 1x1", 10) == pytest.approx(2e9)
+    # knees written into the profile (as calibrate does) are taken as they are
+    assert Rates({**profile, "cache_knees": [10, 40]}, "fp32", "fp32", 4).cold_above == 40
 
 
 def test_the_cache_knees_are_where_copies_slow_down_and_where_they_reach_memory():
