@@ -70,8 +70,9 @@ CONV_SHAPES = {
     "conv stem": [(3, 32, (3, 3), 2, 1, 224), (3, 32, (3, 3), 2, 1, 320),
                   (3, 64, (7, 7), 2, 1, 224), (3, 64, (3, 3), 1, 1, 112)],
 }
-# (rows, in features, out features): one image (a matrix-vector product) and a batch of 64
-LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 4096, 4096),
+# (rows, in features, out features): one image (a matrix-vector product, up to 64 MB of weights,
+# past the caches) and a batch of 64
+LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 8192, 2048),
                  (64, 1024, 1000), (64, 2048, 1000)]
 # (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools of stride 2 and 1,
 # 3x3 average pools, a 7x7 average over the final map, global averages.
