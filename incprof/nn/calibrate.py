@@ -1,18 +1,23 @@
 """``incprof calibrate``: microbenchmarks that measure a device profile (incprof.nn.profiles) on
 this machine, in about 30 seconds.
 
-Each op class the latency model rates is timed on shapes taken from the Inception family, small to
-large, and each shape's work (MACs or window ops) kept beside its rate, since small kernels run
-further from the peak: 1x1, nxn, 1xn and depthwise convolutions, the stem's conv on the image and a
-linear layer (a GEMM) in MAC/s, max and average pooling in window ops/s; on CUDA with fp32 both
-with TF32 off (``fp32``) and on (``tf32``). Copy bandwidth (read and write) is measured for a range
-of sizes, from ones that fit a cache to ones that do not, and the overhead is the time of one ReLU
-module on a one-value tensor. Convolutions run at batch 1 on the CPU and at batch 32 on CUDA, where
-batch 1 cannot fill the device: the rates are what the device achieves, the roofline's ceilings. On
-the CPU each figure is the median process CPU time of a call, which a busy machine does not stretch
-as it stretches the wall-clock time. The kernels of a kind are timed in turn, round after round, so
-that each runs after other data and weights have passed through the caches, as in a network, rather
-than on data it has just cached itself.
+Each op class the latency model rates is timed on a generic grid of shapes (CONV_SHAPES: not any
+network's rows), small maps with many channels to large maps with few, and each shape's work
+(MACs or window ops) and output positions kept beside its rate, since small kernels run further
+from the peak: 1x1, nxn, 1xn, depthwise and grouped convolutions, the stem's conv on the image and
+a linear layer (a GEMM, a matrix-vector product at batch 1) in MAC/s; max, average and global
+pooling, BatchNorm, ReLU and local response norm passes in window ops/s; on CUDA with fp32 both
+with TF32 off (``fp32``) and on (``tf32``). Every module runs as a network runs it (convs and
+linear layers with a bias, ReLU in place). The overhead of an empty op (one ReLU module on a
+one-value tensor) and of an empty module call are measured first, and each rate is taken from a
+call's time less that overhead, which the model adds back to every kernel. Copy bandwidth (read
+and write) is measured for a range of sizes, from ones that fit a cache to ones that do not; its
+knees tell the model where caches end (incprof.nn.predict.cache_knees). Convolutions run at batch
+1 on the CPU and at batch 32 on CUDA, where batch 1 cannot fill the device. On the CPU each figure
+is the median process CPU time of a call, which a busy machine stretches less than the wall
+clock. Each kernel is timed twice: alone and repeated (hot caches), and in turn with the others of
+its kind, round after round (cold: each runs after the others' data and weights have passed
+through the caches).
 """
 
 from __future__ import annotations
@@ -26,37 +31,64 @@ from typing import Callable
 from .latency import _num_threads, resolve_device
 from .timing import TimingOptions, adaptive_time, timer
 from .machine import cpu_name, load_average
+from .predict import cache_knees
 
-# (in channels, out channels, kernel, stride, groups, input side) per conv class, "same" padding:
-# rows of GoogLeNet, Inception-v3 and Xception, small to large.
+# The shapes are a generic grid, not any network's rows: square maps of SIDES (a factor of about
+# sqrt(2) apart, 7 to 56) with a width that doubles as the side halves (64 channels at 56, 512 at
+# 7), as in most image networks; per side a few channel ratios, so that each class is measured
+# from small maps with many channels to large maps with few. A stem's larger maps (80 to 160, at
+# least 32 channels) are measured at one ratio.
+SIDES = (7, 10, 14, 20, 28, 40, 56)
+LARGE_SIDES = (80, 112, 160)
+
+
+def width(side: int) -> int:
+    """The grid's channel count at this side: 64 * 56 / side, to a multiple of 16, at least 32."""
+    return max(32, round(64 * 56 / side / 16) * 16)
+
+
+def _grid(ratios, kernel, sides=SIDES):
+    """(in, out, kernel, stride 1, groups 1, side) for each side and (in, out) channel ratio."""
+    return [(round(width(s) * a), round(width(s) * b), kernel, 1, 1, s)
+            for s in sides for a, b in ratios]
+
+
+# (in channels, out channels, kernel, stride, groups, input side) per conv class, "same" padding
 CONV_SHAPES = {
-    "conv 1x1": [(832, 32, (1, 1), 1, 1, 7), (480, 96, (1, 1), 1, 1, 14),
-                 (192, 64, (1, 1), 1, 1, 28), (64, 64, (1, 1), 1, 1, 56),
-                 (768, 192, (1, 1), 1, 1, 17), (256, 64, (1, 1), 1, 1, 56),
-                 (1024, 256, (1, 1), 1, 1, 14)],
-    "conv nxn": [(160, 320, (3, 3), 1, 1, 7), (112, 224, (3, 3), 1, 1, 14),
-                 (96, 128, (3, 3), 1, 1, 28), (128, 192, (3, 3), 1, 1, 28),
-                 (64, 192, (3, 3), 1, 1, 56), (448, 384, (3, 3), 1, 1, 8),
-                 (64, 96, (3, 3), 1, 1, 35)],
-    "conv 1xn": [(384, 384, (1, 3), 1, 1, 8), (192, 192, (1, 7), 1, 1, 8),
-                 (128, 128, (1, 7), 1, 1, 17), (160, 192, (7, 1), 1, 1, 17)],
-    "conv depthwise": [(728, 728, (3, 3), 1, 728, 19), (128, 128, (3, 3), 1, 128, 56)],
+    "conv 1x1": _grid([(1, 1), (4, 1), (1, 4)], (1, 1)) + _grid([(1, 2)], (1, 1), LARGE_SIDES),
+    "conv nxn": _grid([(1, 1), (0.5, 1), (1, 2)], (3, 3)) + _grid([(1, 2)], (3, 3), LARGE_SIDES)
+    + _grid([(0.25, 0.5)], (5, 5), (7, 14, 28, 56)),
+    "conv 1xn": _grid([(0.5, 0.5)], (1, 7), (10, 20)) + _grid([(0.5, 0.5)], (7, 1), (14, 28))
+    + _grid([(1, 1)], (1, 3), (7, 14)) + _grid([(1, 1)], (3, 1), (10, 20)),
+    "conv depthwise": [(width(s), width(s), (3, 3), 1, width(s), s) for s in (7, 14, 28, 56, 112)]
+    + [(128, 128, (3, 3), 2, 128, 56), (256, 256, (5, 5), 1, 256, 14),
+       (128, 128, (5, 5), 1, 128, 28)],
+    # groups of 8 and 32 channels (neither 1 nor depthwise): as many small convs as groups
+    "conv grouped": [(2 * width(s), 2 * width(s), (3, 3), 1, 2 * width(s) // g, s)
+                     for s in (7, 14, 28, 56) for g in (8, 32)],
     # the first conv on the image: few input channels, which the libraries run apart
-    "conv stem": [(3, 32, (3, 3), 2, 1, 299), (3, 64, (7, 7), 2, 1, 224)],
+    "conv stem": [(3, 32, (3, 3), 2, 1, 224), (3, 32, (3, 3), 2, 1, 320),
+                  (3, 64, (7, 7), 2, 1, 224), (3, 64, (3, 3), 1, 1, 112)],
 }
-# (rows, in features, out features): one image (a matrix-vector product) and a batch of 64
-LINEAR_SHAPES = [(1, 1024, 1000), (1, 2048, 1000), (64, 1024, 1000), (64, 2048, 1000)]
-# (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools as the stems and
-# Inception branches have, 3x3 average pools (Inception-v3's branches) and a 7x7 final average.
+# (rows, in features, out features): one image (a matrix-vector product, up to 64 MB of weights,
+# past the caches) and a batch of 64
+LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 8192, 2048),
+                 (64, 1024, 1000), (64, 2048, 1000)]
+# (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools of stride 2 and 1,
+# 3x3 average pools, a 7x7 average over the final map, global averages.
 POOL_SHAPES = {
-    "pool max": [("max", 832, 14, 3, 2), ("max", 192, 56, 3, 2), ("max", 480, 28, 3, 1),
-                 ("max", 64, 112, 3, 2), ("max", 192, 28, 3, 1)],
-    "pool avg": [("avg", 1024, 7, 7, 1), ("avg", 768, 17, 3, 1), ("avg", 288, 35, 3, 1)],
-    "pool global": [("global", 2048, 8, 0, 1), ("global", 1024, 7, 0, 1),
-                    ("global", 2048, 7, 0, 1)],
+    "pool max": [("max", width(s) * m, s, 3, 2) for s in (14, 28, 56, 112) for m in (1, 4)]
+    + [("max", width(s) * m, s, 3, 1) for s in (7, 14, 28) for m in (1, 4)],
+    "pool avg": [("avg", width(s) * m, s, 3, 1) for s in (10, 20, 40) for m in (1, 4)]
+    + [("avg", 1024, 7, 7, 1)],
+    "pool global": [("global", 4 * width(s), s, 0, 1) for s in (7, 10, 14)],
 }
-# (channels, side): one pass of BatchNorm (eval) and of an in-place ReLU, small maps to large
-ELEMENTWISE_SHAPES = [(2048, 8), (768, 17), (192, 28), (64, 112), (256, 56)]
+# (channels, side): one pass of BatchNorm (eval), of an in-place ReLU and of a local response
+# norm, small maps to large
+# torch's default window: LocalResponseNorm(5), as in AlexNet and GoogLeNet
+LRN_SIZE = 5
+ELEMENTWISE_SHAPES = [(4 * width(7), 7), (width(14), 14), (width(28), 28), (width(56), 56),
+                      (width(112), 112)]
 COPY_BYTES = [2**16, 2**18, 2**20, 2**21, 2**22, 2**23, 2**24, 2**26]
 
 
@@ -90,14 +122,16 @@ def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> lis
 
 
 def _rated(found: list[tuple[str, int, int, Callable[[], object]]], device, budget_s: float,
-           cold: bool) -> dict[str, list[list[float]]]:
+           cold: bool, overhead_s: float = 0.0) -> dict[str, list[list[float]]]:
     """Each (op, work, output positions, call) timed, alone and repeated (hot caches) or in turn
-    with the others (``cold``); per op its sorted [work, positions, work per second] points."""
+    with the others (``cold``); per op its sorted [work, positions, work per second] points. Each
+    call's time less ``overhead_s`` (the dispatch that the model adds to every kernel, so that a
+    kernel of a measured shape is predicted at its measured time), never below a tenth of it."""
     seconds = (_time_round([fn for *_, fn in found], device, budget_s) if cold else
                [_time_s(fn, device, budget_s / len(found)) for *_, fn in found])
     rates: dict[str, list[list[float]]] = {}
     for (op, work, pixels, _), took in zip(found, seconds):
-        rates.setdefault(op, []).append([work, pixels, work / took])
+        rates.setdefault(op, []).append([work, pixels, work / max(took - overhead_s, took / 10)])
     return {op: sorted(points) for op, points in rates.items()}
 
 
@@ -124,12 +158,12 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         for op, shapes in CONV_SHAPES.items():
             for cin, cout, kernel, stride, groups, side in shapes:
                 conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
-                                       groups=groups, bias=False).to(device, torch_dtype)
+                                       groups=groups).to(device, torch_dtype)
                 x = tensor(batch, cin, side, side)
                 pixels = conv(x).numel() // cout  # output positions, the batch's
                 convs.append((op, conv.weight.numel() * pixels, pixels, partial(conv, x)))
         for rows, features, out in LINEAR_SHAPES:
-            linear = torch.nn.Linear(features, out, bias=False).to(device, torch_dtype)
+            linear = torch.nn.Linear(features, out).to(device, torch_dtype)
             linears.append(("linear", rows * features * out, rows,
                             partial(linear, tensor(rows, features))))
         for op, shapes in POOL_SHAPES.items():
@@ -147,10 +181,20 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         for channels, side in ELEMENTWISE_SHAPES:
             x = tensor(batch, channels, side, side)
             norm = torch.nn.BatchNorm2d(channels).to(device, torch_dtype).eval()
+            lrn = torch.nn.LocalResponseNorm(LRN_SIZE)
             others += [("batchnorm", x.numel(), batch * side * side, partial(norm, x)),
-                       ("relu", x.numel(), batch * side * side, partial(torch.relu_, x))]
+                       ("relu", x.numel(), batch * side * side,
+                        partial(torch.nn.ReLU(inplace=True), x)),
+                       ("lrn", LRN_SIZE * x.numel(), batch * side * side, partial(lrn, x))]
         count = 2 * ((len(convs) + len(linears)) * len(maths) + len(others)) + len(COPY_BYTES) + 2
         each = budget_s / count
+        if progress:
+            progress("calibrating the overhead of an empty op")
+        # first: every other figure is taken less this dispatch (see _rated)
+        relu, one = torch.nn.ReLU(), tensor(1)
+        overhead = _time_s(lambda: relu(one), device, each)
+        empty = torch.nn.Sequential()  # a module call that runs no kernel
+        call = _time_s(lambda: empty(one), device, each)
         rates: dict[str, dict[str, list]] = {}
         cold: dict[str, dict[str, list]] = {}
         tf32_before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
@@ -162,14 +206,15 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                     progress(f"calibrating convolutions and GEMMs ({math})")
                 torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
                 for table, is_cold in ((rates, False), (cold, True)):
-                    table[math] = {**_rated(convs, device, each * len(convs), is_cold),
-                                   **_rated(linears, device, each * len(linears), is_cold)}
+                    table[math] = {**_rated(convs, device, each * len(convs), is_cold, overhead),
+                                   **_rated(linears, device, each * len(linears), is_cold,
+                                           overhead)}
         finally:
             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32_before
         if progress:
-            progress("calibrating pooling, BatchNorm and ReLU")
+            progress("calibrating pooling, BatchNorm, ReLU and LRN")
         for table, is_cold in ((rates, False), (cold, True)):
-            shared = _rated(others, device, each * len(others), is_cold)
+            shared = _rated(others, device, each * len(others), is_cold, overhead)
             for math in table:
                 table[math].update(shared)
         bandwidth = []
@@ -179,12 +224,6 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
             src = tensor(size // torch_dtype.itemsize)
             dst = torch.empty_like(src)
             bandwidth.append([size * 2, 2 * size / _time_s(lambda: dst.copy_(src), device, each)])
-        if progress:
-            progress("calibrating the overhead of an empty op")
-        relu, one = torch.nn.ReLU(), tensor(1)
-        overhead = _time_s(lambda: relu(one), device, each)
-        empty = torch.nn.Sequential()  # a module call that runs no kernel
-        call = _time_s(lambda: empty(one), device, each)
         used = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()
     return {
@@ -193,24 +232,11 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         "source": f"incprof calibrate --device {device_name} --dtype {dtype}"
                   + (f" --threads {threads}" if threads else "") + f" on {time.strftime('%Y-%m-%d')}",
         "rates": rates, "cold_rates": cold, "bandwidth": bandwidth,
-        "cache": {"bytes": _cache_bytes(bandwidth), **CACHE_SHARES},
+        "cache_knees": list(cache_knees(sorted(bandwidth))),
         "overhead_s": overhead, "call_s": call,
         "threads": used, "torch": torch.__version__, "dtype": dtype, "calibration_batch": batch,
         "load_avg": [load_before, load_average()], "device_slug": slug(name),
     }
-
-
-# Where a row's bytes moved fall against the cache (the largest copy that runs at half the best
-# bandwidth or more): hot rates below the first share of it, cold above the second, blended
-# between. Fitted to GoogLeNet's, Inception-v3's and ResNet-50's rows on a 2-core EPYC at one
-# thread (docs/latency.md); written into each profile, where it can be changed.
-CACHE_SHARES = {"hot_below": 0.5, "cold_above": 1.0}
-
-
-def _cache_bytes(bandwidth: list[list[float]]) -> int:
-    """The largest bytes moved by a copy that ran at half the best bandwidth or more."""
-    best = max(rate for _, rate in bandwidth)
-    return max(size for size, rate in bandwidth if rate >= best / 2)
 
 
 def write_profile(profile: dict) -> str:

@@ -2,13 +2,15 @@
 
 A row runs as kernels (a conv, its BatchNorm, its ReLU, a concatenation, ...), each declared once
 per layer type in KERNEL_RULES. A kernel takes the longer of its compute time (its MACs or window
-ops at the profile's achievable rate for its op class and math) and its memory time (the values it
-reads and writes, weights included, at the profile's achievable bandwidth for that many bytes),
-plus the profile's per-kernel overhead (dispatch on the CPU, launch on a GPU). An Inception module
-is bounded both ways: its branches one after another (``serial``, how eager PyTorch runs them on one
-stream or thread) or side by side, the module as long as its slowest branch (``parallel``, what a
-device that overlapped them could reach). The prediction is the serial bound; the parallel one is
-shown beside it. Every figure comes from the profile (incprof.nn.profiles), none from code.
+ops at the profile's achievable rate for its op class and math, between the rates measured with
+hot and with cold caches by how many bytes the row moves against the knees of the profile's copy
+bandwidth) and its memory time (the values it reads and writes, weights included, at the
+bandwidth measured for as many bytes as the row moves), plus the profile's per-kernel overhead
+(dispatch on the CPU, launch on a GPU). An Inception module is bounded both ways: its branches one
+after another (``serial``, how eager PyTorch runs them on one stream or thread) or side by side,
+the module as long as its slowest branch (``parallel``, what a device that overlapped them could
+reach). The prediction is the serial bound; the parallel one is shown beside it. Every figure
+comes from the profile (incprof.nn.profiles), none from code.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, Global
 from ..spec.shapes import numel, rule, walk
 
 # The op classes a profile rates: MAC/s for these ...
-MAC_OPS = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv stem", "linear")
+MAC_OPS = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv grouped", "conv stem",
+           "linear")
 # A conv on at most this many input channels (an image) is a stem conv, rated apart.
 STEM_CHANNELS = 4
 # ... ops/s for these (a pool's window ops, one op per value for BatchNorm and ReLU-like passes);
 # every other kernel (a copy) is rated by its bytes alone.
-WINDOW_OPS = ("pool max", "pool avg", "pool global", "batchnorm", "relu")
+WINDOW_OPS = ("pool max", "pool avg", "pool global", "batchnorm", "relu", "lrn")
+# The class whose rate a profile without a class's own figures gives it (the datasheet profiles
+# have no "conv grouped": rated as a depthwise conv).
+FALLBACK = {"conv grouped": "conv depthwise"}
 CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 conv": "conv 1xn"}
 
 
@@ -35,13 +41,15 @@ CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 con
 class Kernel:
     """One kernel of a layer, per image: its op class, its work (MACs, or window ops for a pool;
     0 for a kernel rated by bytes alone), the activation values it reads and writes, the weight
-    values it reads (once per batch) and its output positions."""
+    values it reads (once per batch) and its output positions; where a profile has no rate for
+    its op, the kernels torch runs for it (``instead``), priced one by one."""
 
     op: str
     work: int = 0
     values: int = 0
     weights: int = 0
     pixels: int = 1  # output positions per image (H*W; 1 for a linear layer): the rate's 2nd key
+    instead: tuple["Kernel", ...] = ()
 
 
 # A module call that runs no kernel of its own (a container, the identity): the overhead alone.
@@ -58,8 +66,8 @@ def _conv_kernels(layer: Conv | Separable, i: Shape, o: Shape) -> list[Kernel]:
                       hw)]
     else:
         weights = layer.kernel[0] * layer.kernel[1] * (i[0] // layer.groups) * layer.out
-        op = ("conv depthwise" if layer.groups > 1 else "conv stem" if i[0] <= STEM_CHANNELS
-              else CONV_OPS[_kernel_class(layer)])
+        op = ("conv depthwise" if layer.groups == i[0] > 1 else "conv grouped" if layer.groups > 1
+              else "conv stem" if i[0] <= STEM_CHANNELS else CONV_OPS[_kernel_class(layer)])
         out = [Kernel(op, weights * hw, numel(i) + numel(o), weights, hw)]
     out.append(CALL)  # the module that holds the conv, its BatchNorm and ReLU
     if layer.bn_eps is not None:
@@ -82,10 +90,12 @@ def _linear_kernels(layer: Linear, i: Shape, o: Shape) -> list[Kernel]:
 
 
 def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
-    # torch's local_response_norm: square, pad, a window average over channels, then scale,
-    # shift, power and divide: six passes over the tensor and one window op per element and size.
-    return [Kernel("pool avg", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2]),
-            *[_pass(o)] * 6]
+    # one window op per element and window size, rated as a whole where the profile measured it;
+    # else as torch's local_response_norm runs it: square, pad, a window average over channels,
+    # then scale, shift, power and divide, six passes over the tensor and an average pool
+    window = Kernel("pool avg", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2])
+    return [Kernel("lrn", window.work, window.values, 0, window.pixels,
+                   instead=(window, *[_pass(o)] * 6))]
 
 
 # Each layer type's kernels from its input and output shapes (a Branches or Residual: only what
@@ -150,6 +160,22 @@ class Cost:
 _COST_FIELDS = tuple(f.name for f in fields(Cost))
 
 
+# The knees of the copy-bandwidth curve: hot caches up to the largest size that copies at
+# HOT_SHARE of the best bandwidth or more; cold from the smallest size that copies at most
+# COLD_MARGIN above the bandwidth of the largest size measured (main memory).
+HOT_SHARE, COLD_MARGIN = 0.9, 0.1
+
+
+def cache_knees(bandwidth: list[list[float]]) -> tuple[float, float]:
+    """(hot_below, cold_above) bytes from a profile's copy bandwidth ([[bytes, bytes/s], ...],
+    sorted): where the copies leave the fastest cache, and where they reach main memory."""
+    best = max(rate for _, rate in bandwidth)
+    hot = max(size for size, rate in bandwidth if rate >= HOT_SHARE * best)
+    memory = bandwidth[-1][1]
+    cold = min(size for size, rate in bandwidth if size >= hot and rate <= memory * (1 + COLD_MARGIN))
+    return hot, max(cold, hot)
+
+
 class Rates:
     """A device profile read for one math (fp32, tf32, fp16, bf16) and value size."""
 
@@ -163,18 +189,17 @@ class Rates:
 
         self.rates = read(profile["rates"])
         # rates measured with other kernels' data between the calls (cold caches), where the
-        # profile has them; a row moving more bytes than the cache holds runs at those
+        # profile has them (see rate)
         self.cold = read(profile["cold_rates"]) if "cold_rates" in profile else self.rates
-        cache = profile.get("cache", {"bytes": 1, "hot_below": 0, "cold_above": 0})
-        self.hot_below = cache["bytes"] * cache["hot_below"]
-        self.cold_above = cache["bytes"] * cache["cold_above"]
-        self.coldness = 0.0  # 0: hot rates, 1: cold rates, between: log-interpolated
         self.bandwidth = sorted(profile["bandwidth"])  # [[bytes, bytes/s], ...]
+        # where caches end: as the profile says (calibrate writes it), else read off its copies
+        self.hot_below, self.cold_above = profile.get("cache_knees") or cache_knees(self.bandwidth)
         self.overhead_s = profile["overhead_s"]
         self.call_s = profile.get("call_s", self.overhead_s)
         self.value_bytes = value_bytes
+        self.working_set = 0  # the bytes the row being priced moves (see predict_rows)
 
-    def bytes_per_s(self, size: int) -> float:
+    def bytes_per_s(self, size: float) -> float:
         """The bandwidth measured at the smallest size at least ``size`` bytes (the largest past
         them all)."""
         for limit, rate in self.bandwidth:
@@ -182,31 +207,30 @@ class Rates:
                 return rate
         return self.bandwidth[-1][1]
 
-    def set_working_set(self, moved_bytes: float) -> None:
-        """Choose between hot and cold rates for a row that moves ``moved_bytes``: hot below the
-        profile's ``cache.hot_below`` share of its cache, cold above ``cache.cold_above``, and
-        between them log-interpolated."""
-        low, high = self.hot_below, self.cold_above
-        if moved_bytes <= low or high <= low:
-            self.coldness = 0.0 if moved_bytes <= high or high <= 0 else 1.0
-        else:
-            self.coldness = min(1.0, math.log(moved_bytes / low) / math.log(high / low))
+    def coldness(self) -> float:
+        """How far the row being priced is from hot caches: 0 where its working set is at most
+        ``hot_below``, 1 from ``cold_above``, log-interpolated between (see cache_knees)."""
+        low, high, size = self.hot_below, self.cold_above, self.working_set
+        if size <= low:
+            return 0.0
+        return 1.0 if size >= high else math.log(size / low) / math.log(high / low)
 
     def rate(self, op: str, work: int, pixels: int = 1) -> float:
-        """The profile's rate for ``op`` at this much work over this many output positions,
-        blended between its hot and cold rates by ``coldness`` (see ``_nearest``)."""
+        """The profile's rate for ``op`` at this much work over this many output positions (see
+        ``_nearest``), between its hot and cold rates by the row's ``coldness``."""
         hot = self._nearest(self.rates, op, work, pixels)
-        if self.coldness == 0:
+        cold = self.coldness()
+        if cold == 0:
             return hot
-        cold = self._nearest(self.cold, op, work, pixels)
-        return math.exp((1 - self.coldness) * math.log(hot) + self.coldness * math.log(cold))
+        far = self._nearest(self.cold, op, work, pixels)
+        return math.exp((1 - cold) * math.log(hot) + cold * math.log(far))
 
     @staticmethod
     def _nearest(table: dict, op: str, work: int, pixels: int) -> float:
         """The measured [work, pixels, rate] points of ``op`` nearest on log scales (the sum of
         the two log distances), the two nearest weighted by inverse distance; an exact match is
         itself."""
-        points = table.get(op)
+        points = table.get(op) or table.get(FALLBACK.get(op, op))
         if not points:
             raise KeyError(f"the device profile has no rate for {op}")
         near = sorted((abs(math.log(work / w)) + abs(math.log(pixels / p)), r)
@@ -218,11 +242,16 @@ class Rates:
 
     def kernel(self, k: Kernel, batch: int) -> Cost:
         """One kernel's cost for a batch."""
+        if k.instead and k.op not in self.rates:
+            total = Cost()
+            for part in k.instead:
+                total = total.then(self.kernel(part, batch))
+            return total
         rated = k.op in (*MAC_OPS, *WINDOW_OPS) and k.work > 0
         compute = (k.work * batch / self.rate(k.op, k.work * batch, k.pixels * batch) if rated
                    else 0.0)
         moved = (k.values * batch + k.weights) * self.value_bytes
-        memory = moved / self.bytes_per_s(moved) if moved else 0.0
+        memory = moved / self.bytes_per_s(max(moved, self.working_set)) if moved else 0.0
         busy = max(compute, memory)
         overhead = self.call_s if k.op == "call" else self.overhead_s
         total = busy + overhead
@@ -245,16 +274,34 @@ def sequence_cost(layers, in_shape: Shape, rates: Rates, batch: int) -> Cost:
     return total
 
 
+def _kernels(layers, in_shape: Shape):
+    """Every kernel of a layer sequence, its branches' and residual parts' included."""
+    for layer, i, o in walk(layers, in_shape)[0]:
+        if isinstance(layer, Branches):
+            for branch in layer.branches:
+                yield from _kernels(branch, i)
+        elif isinstance(layer, Residual):
+            yield from _kernels(layer.body, i)
+            yield from _kernels(layer.shortcut, i)
+        yield from rule(KERNEL_RULES, layer)(layer, i, o)
+
+
+def moved_bytes(layers, in_shape: Shape, batch: int, value_bytes: int) -> int:
+    """The bytes a layer sequence's kernels read and write for a batch: activations, and the
+    weights once."""
+    return sum((k.values * batch + k.weights) * value_bytes for k in _kernels(layers, in_shape))
+
+
 def predict_rows(placed, profile: dict, maths: tuple[str, str], value_bytes: int,
                  batch: int) -> dict[str, Cost]:
     """Each placed row's (``spec.shapes.place``) predicted cost for a batch, by name, with
-    ``maths`` the math of its convs and of its linear layers (profiles.maths_for)."""
+    ``maths`` the math of its convs and of its linear layers (profiles.maths_for). A row's
+    kernels move their bytes at the bandwidth measured for as many bytes as the whole row moves:
+    the cache level its data lives in when it runs."""
     rates = Rates(profile, *maths, value_bytes)
     call = rates.kernel(CALL, batch)  # the row's own module
     out = {}
     for p in placed:
-        rates.set_working_set(0)
-        first = sequence_cost(p.layers, p.in_shape, rates, batch)
-        rates.set_working_set(first.moved_bytes)
+        rates.working_set = moved_bytes(p.layers, p.in_shape, batch, value_bytes)
         out[p.name] = call.then(sequence_cost(p.layers, p.in_shape, rates, batch))
     return out

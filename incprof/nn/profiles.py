@@ -7,8 +7,12 @@ kernel of that many MACs over that many output positions (a linear layer's: its 
 ops/s of a pool),
 ``bandwidth`` (pairs of [bytes, bytes/s]: the bandwidth measured when copying up to that many
 bytes), ``overhead_s`` (the time of one kernel that does nothing: dispatch or launch), optionally
-``call_s`` (the time of a module call that runs no kernel; default ``overhead_s``) and the
-conditions it was measured under (``threads``, ``torch``, ``dtype``).
+``call_s`` (the time of a module call that runs no kernel; default ``overhead_s``) and
+``cold_rates`` (``rates`` measured with cold caches; default ``rates``) and ``cache_knees``
+([bytes, bytes]: up to the first a row runs at the hot rates, from the second at the cold ones;
+default: read off ``bandwidth``, incprof.nn.predict.cache_knees), and the conditions it was
+measured under (``threads``, ``torch``, ``dtype``). Other fields are kept and ignored (an older
+profile's ``cache``).
 
 Built-in datasheet profiles live in ``incprof/nn/devices/`` (package data beside the model that
 reads them, kept apart from ``tables/``, which holds only architectures). Calibrated profiles are

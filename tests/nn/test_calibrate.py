@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from incprof.nn.calibrate import (CONV_SHAPES, ELEMENTWISE_SHAPES, LINEAR_SHAPES, POOL_SHAPES,
-                                  calibrate, write_profile)
+                                  calibrate, width, write_profile)
 from incprof.nn.predict import MAC_OPS, WINDOW_OPS
 from incprof.nn.profiles import cached_profile, check_profile
 
@@ -24,11 +24,34 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
         count = count or {"linear": len(LINEAR_SHAPES)}.get(op, len(ELEMENTWISE_SHAPES))
         assert len(points) == count and points == sorted(points)
         assert all(work > 0 and positions > 0 and rate > 0 for work, positions, rate in points)
-    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W for the smallest shape (832 -> 32 at 7x7)
-    assert rates["conv 1x1"][0][:2] == [832 * 32 * 7 * 7, 7 * 7]
+    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W; the smallest (352 -> 352 at 10x10 ties
+    # with 176 -> 176 at 20x20, and has fewer output positions)
+    assert rates["conv 1x1"][0][:2] == [352 * 352 * 10 * 10, 10 * 10]
     assert set(profile["cold_rates"]["fp32"]) == set(rates)
+    hot, cold = profile["cache_knees"]
+    assert hot <= cold and hot in [size for size, _ in profile["bandwidth"]]
     assert profile["overhead_s"] > 0 and all(rate > 0 for _, rate in profile["bandwidth"])
     path = write_profile(profile)
     assert path.startswith(str(tmp_path))
     found = cached_profile(profile["device_slug"], 1, "fp32", torch.__version__)
     assert found["rates"] == profile["rates"]
+
+
+def test_the_grid_keeps_its_widths_and_classes():
+    # 64 channels at 56, twice as many at half the side, 512 at 7; never fewer than 32
+    assert [width(side) for side in (56, 28, 14, 7, 112, 160)] == [64, 128, 256, 512, 32, 32]
+    for cin, cout, kernel, stride, groups, side in CONV_SHAPES["conv grouped"]:
+        assert 1 < groups < cin and cin % groups == 0  # neither dense nor depthwise
+    for cin, cout, kernel, stride, groups, side in CONV_SHAPES["conv depthwise"]:
+        assert groups == cin == cout
+
+
+def test_a_rate_is_taken_from_the_time_less_the_overhead(monkeypatch):
+    from incprof.nn import calibrate as module
+
+    took = {"big": 5e-6, "tiny": 1.05e-6}
+    monkeypatch.setattr(module, "_time_s", lambda fn, device, budget: took[fn()])
+    found = [("relu", 1000, 10, lambda: "big"), ("relu", 10, 1, lambda: "tiny")]
+    rates = module._rated(found, None, 1.0, cold=False, overhead_s=1e-6)
+    # 1000 ops in 5 us less 1 us; 10 ops in 1.05 us less 1 us is below a tenth of 1.05 us
+    assert rates["relu"] == [[10, 1, pytest.approx(10 / 1.05e-7)], [1000, 10, pytest.approx(1000 / 4e-6)]]

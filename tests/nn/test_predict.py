@@ -5,9 +5,10 @@ import math
 
 import pytest
 
-from incprof.nn.predict import Cost, Kernel, Rates, predict_rows, sequence_cost
+from incprof.nn.predict import (KERNEL_RULES, Cost, Kernel, Rates, _conv_kernels, cache_knees,
+                                moved_bytes, predict_rows, sequence_cost)
 from incprof.nn.profiles import maths_for
-from incprof.spec.layers import Branches, Conv, Linear, Pool
+from incprof.spec.layers import LRN, Branches, Conv, Linear, Pool
 from incprof.spec.shapes import Placed
 
 MACS_PER_S = 1e9
@@ -116,19 +117,75 @@ def test_tf32_applies_to_fp32_on_cuda_only():
 
 
 def test_a_row_past_the_cache_runs_at_the_cold_rates():
-    profile = {**_profile(points=[[1, 1, 4e9]]), "cache": {"bytes": 1000, "hot_below": 0.25,
-                                                            "cold_above": 0.5}}
+    # copies run at the best bandwidth up to 1000 bytes, at main memory's from 4000
+    bandwidth = [[100, 8e10], [1000, 9e10], [2000, 3e10], [4000, 1.05e10], [8000, 1e10]]
+    profile = {**_profile(points=[[1, 1, 4e9]]), "bandwidth": bandwidth}
     profile["cold_rates"] = _profile(points=[[1, 1, 1e9]])["rates"]
     rates = Rates(profile, "fp32", "fp32", 4)
-    rates.set_working_set(250)
+    assert (rates.hot_below, rates.cold_above) == (1000, 4000)
+    rates.working_set = 1000
     assert rates.rate("conv 1x1", 10) == 4e9
-    rates.set_working_set(500)
+    rates.working_set = 4000
     assert rates.rate("conv 1x1", 10) == pytest.approx(1e9)
-    rates.set_working_set(math.sqrt(250 * 500))  # halfway on a log scale
+    rates.working_set = 2000  # halfway on a log scale
     assert rates.rate("conv 1x1", 10) == pytest.approx(2e9)
+    # knees written into the profile (as calibrate does) are taken as they are
+    assert Rates({**profile, "cache_knees": [10, 40]}, "fp32", "fp32", 4).cold_above == 40
 
 
-def test_the_cache_is_the_largest_copy_at_half_the_best_bandwidth():
-    from incprof.nn.calibrate import _cache_bytes
+def test_the_cache_knees_are_where_copies_slow_down_and_where_they_reach_memory():
+    # 90% of the best (9e10) is 8.1e10: the last size at or above it is 100 (1000 is not);
+    # main memory (the largest size) copies at 2e10, and 10% above it is 2.2e10: from 10000
+    curve = [[10, 5e10], [100, 9e10], [1000, 4.5e10], [10000, 2.1e10], [100000, 2e10]]
+    assert cache_knees(curve) == (100, 10000)
+    # a curve that never slows down: hot up to its largest size, cold past it
+    assert cache_knees([[10, 5e10], [100, 5e10]]) == (100, 100)
 
-    assert _cache_bytes([[10, 5e10], [100, 9e10], [1000, 4.5e10], [10000, 2e10]]) == 1000
+
+def test_each_kernel_moves_its_bytes_at_the_bandwidth_of_its_rows_working_set():
+    # a 1x1 conv of 4 -> 4 channels on 10x10, no ReLU, with fast compute: memory-bound
+    conv = Conv(out=4, kernel=(1, 1), relu=False)
+    values, weights = 2 * 4 * 100, 16
+    moved = (values + weights) * 4
+    assert moved_bytes((conv,), (4, 10, 10), 1, 4) == moved
+    profile = {**_profile(points=[[1, 1, 1e15]]), "bandwidth": [[moved, 1e10], [10**9, 1e9]]}
+    row = Placed("r", (conv,), (4, 10, 10), (4, 10, 10))
+    alone = predict_rows([row], profile, ("fp32", "fp32"), 4, 1)["r"]
+    assert alone.memory_s == pytest.approx(moved / 1e10)
+    # the same conv in a row that moves more than the cache holds runs at main memory's rate
+    big = Placed("r", (Conv(out=4000, kernel=(1, 1), relu=False), conv), (4, 10, 10),
+                 (4, 10, 10))
+    rates = Rates(profile, "fp32", "fp32", 4)
+    rates.working_set = moved_bytes(big.layers, big.in_shape, 1, 4)
+    assert rates.working_set > moved
+    assert rates.kernel(Kernel("conv 1x1", 1600, values, weights, 100), 1).memory_s == \
+        pytest.approx(moved / 1e9)
+
+
+def test_a_local_response_norm_is_one_kernel_rated_as_lrn_or_else_the_kernels_torch_runs():
+    layer = LRN(size=5, alpha=1e-4, beta=0.75, k=1.0)
+    (kernel,) = KERNEL_RULES[LRN](layer, (8, 4, 4), (8, 4, 4))
+    work, values = 5 * 8 * 16, 2 * 8 * 16
+    assert kernel.op == "lrn" and (kernel.work, kernel.values, kernel.pixels) == (work, values, 16)
+    profile = _profile()
+    profile["rates"]["fp32"]["lrn"] = [[1, 1, 2e9]]
+    fast = {**profile, "bandwidth": [[10**18, 1e15]]}  # compute-bound: work / rate + overhead
+    assert Rates(fast, "fp32", "fp32", 4).kernel(kernel, 1).serial_s == \
+        pytest.approx(work / 2e9 + OVERHEAD_S)
+    # without an lrn rate: an average pool's window ops and six passes, seven overheads
+    cost = Rates(_profile(), "fp32", "fp32", 4).kernel(kernel, 1)
+    assert cost.kernels == 7
+    assert cost.serial_s == pytest.approx(_roof(work, values) + 6 * _roof(8 * 16, values)
+                                          + 7 * OVERHEAD_S)
+
+
+def test_a_grouped_conv_is_neither_depthwise_nor_dense():
+    def op(conv, channels):
+        return _conv_kernels(conv, (channels, 8, 8), (conv.out, 8, 8))[0].op
+
+    assert op(Conv(out=64, kernel=(3, 3), padding=(1, 1), groups=64), 64) == "conv depthwise"
+    assert op(Conv(out=64, kernel=(3, 3), padding=(1, 1), groups=4), 64) == "conv grouped"
+    assert op(Conv(out=64, kernel=(3, 3), padding=(1, 1)), 64) == "conv nxn"
+    profile = _profile()
+    profile["rates"]["fp32"]["conv depthwise"] = [[1, 1, 5e9]]  # no "conv grouped": depthwise's
+    assert Rates(profile, "fp32", "fp32", 4).rate("conv grouped", 100) == 5e9
