@@ -89,6 +89,13 @@ def _recurrent_detail(module, args) -> tuple:
             module.bias, getattr(module, "proj_size", 0), steps, batch)
 
 
+def _call_detail(args, kwargs) -> tuple:
+    """A watched call's arguments, each tensor as its shape: (args, keyword items)."""
+    def plain(value):
+        return _shape(value) if hasattr(value, "shape") else value
+    return tuple(plain(a) for a in args), tuple((k, plain(v)) for k, v in kwargs.items())
+
+
 def _einsum_detail(args) -> tuple:
     """(equation, operand shapes) of a torch.einsum call."""
     operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
@@ -120,7 +127,8 @@ def _shape(value) -> tuple:
 
 
 def model_ops(model, x, watch=()) -> ModelOps:
-    """The inventory of ``model`` run once on ``x`` (the whole batch), with each name in ``watch``
+    """The inventory of ``model`` run once on ``x`` (the whole batch: a tensor or an
+    incprof.capture.inputs.Example of any args and kwargs), with each name in ``watch``
     (``F.relu``, ``Tensor.add``, ``torch.matmul``) recorded as a call wherever it is called
     through its attribute outside a module of a kind in ``MODULE_KINDS``."""
     import importlib
@@ -139,7 +147,7 @@ def model_ops(model, x, watch=()) -> ModelOps:
     for _, module in model.named_modules(remove_duplicate=False):
         paths[id(module)] = paths.get(id(module), 0) + 1
     macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
-    batch = int(x.shape[0])
+    batch = x.batch_size() if hasattr(x, "batch_size") else int(x.shape[0])  # an Example's
     aten, jit, calls, executed = [], [], [], {}
     whole_until = 0  # the records up to here run inside a call in JIT_CALLS
     inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
@@ -183,9 +191,12 @@ def model_ops(model, x, watch=()) -> ModelOps:
                 (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else ()
             affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
             bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
+            leaf = not any(True for _ in module.children())
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
                             bias, getattr(module, "size", 0), batch, detail, within,
-                            paths.get(id(module), 1)))
+                            paths.get(id(module), 1), type(module).__name__,
+                            tuple((n, p.numel()) for n, p in module.named_parameters())
+                            if leaf else ()))
             if kind in JIT_MODULES and index >= whole_until:
                 whole_until = r.meta["last"]
                 jit.append(Op(kind, calls[-1].in_shape, calls[-1].out_shape, span, batch=batch))
@@ -197,7 +208,7 @@ def model_ops(model, x, watch=()) -> ModelOps:
         inner = modules[-1][1] if modules else None
         if inner in (None, "module", *FOREIGN_KINDS.values(), *_OPEN_MODULES):
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
-                            batch=batch))
+                            batch=batch, detail=_call_detail(r.args, r.meta["kwargs"])))
     by_kind: dict[str, int] = {}
     for kind, params in executed.values():
         by_kind[kind] = by_kind.get(kind, 0) + params
