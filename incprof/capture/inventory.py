@@ -126,11 +126,12 @@ def _shape(value) -> tuple:
     return tuple(int(s) for s in shape) if shape else ()
 
 
-def model_ops(model, x, watch=()) -> ModelOps:
+def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
     """The inventory of ``model`` run once on ``x`` (the whole batch: a tensor or an
     incprof.capture.inputs.Example of any args and kwargs), with each name in ``watch``
     (``F.relu``, ``Tensor.add``, ``torch.matmul``) recorded as a call wherever it is called
-    through its attribute outside a module of a kind in ``MODULE_KINDS``."""
+    through its attribute outside a module of a kind in ``MODULE_KINDS``; ``hooks``: with a
+    forward hook attached to every module, as the peers that hook modules run it."""
     import importlib
 
     from .rows import node_counts, op_name
@@ -142,7 +143,13 @@ def model_ops(model, x, watch=()) -> ModelOps:
         module, cls = _OWNERS[prefix]
         owner = importlib.import_module(module)
         owners[name] = (getattr(owner, cls) if cls else owner, attr)
-    records = dispatch_trace(model, x, owners)
+    attached = [m.register_forward_hook(lambda *_: None) for m in model.modules()] if hooks \
+        else []  # as a peer that hooks every module runs it
+    try:
+        records = dispatch_trace(model, x, owners)
+    finally:
+        for handle in attached:
+            handle.remove()
     paths: dict[int, int] = {}  # module -> its names in the module tree (a shared module's: 2+)
     for _, module in model.named_modules(remove_duplicate=False):
         paths[id(module)] = paths.get(id(module), 0) + 1

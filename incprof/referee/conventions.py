@@ -224,18 +224,22 @@ CALLS = "patched calls"
 # (accumulate_flops), thop too (dfs_count) and also hooks the module once per path
 # (model.apply), so every call is counted that many times;
 # "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
-# path without it, so a model's inventory is taken both ways).
+# path without it, so a model's inventory is taken both ways); "hooks" whether it attaches forward
+# hooks to the model's own modules (nn.TransformerEncoderLayer takes its fused path only where
+# none is attached; FlopCounterMode's module tracker hooks globally).
 CONVENTIONS = {
     # fvcore: an affine LayerNorm or GroupNorm 5 per element, else 4 (jit_handles.py,
     # norm_flop_counter); aten::lstm, gru and rnn have no handle
-    "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "jit", "ops": {
+    "fvcore": {"unit": "MACs", "params": "all", "grad": True, "hooks": True, "level": "jit",
+               "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in",
         "layer_norm": "4*in + affine_in", "group_norm": "4*in + affine_in",
         "torch.einsum": "fvcore_einsum"}},
-    "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
+    "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "hooks": False,
+                     "level": "aten", "ops": {
         "conv": "2*macs", "linear": "2*macs"}},
-    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls",
-                        "tree": 1, "apart": True, "ops": {
+    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "hooks": True,
+                        "level": "calls", "tree": 1, "apart": True, "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
         "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
@@ -249,12 +253,13 @@ CONVENTIONS = {
         "lstm": "ptflops_rnn@1", "gru": "ptflops_rnn@1", "rnn": "ptflops_rnn@1",
         "multihead_attention": "ptflops_attention@1",
         "timm_attention": "ptflops_timm_attention@1", **_PTFLOPS_FUNCTIONS}},
-    "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
+    "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "hooks": True,
+                     "level": "aten", "ops": {
         "conv": "macs + bias", "linear": "macs + bias"}},
     # thop: count_normalization 2 per element, 4 when affine; PReLU 1 per element; recurrent
     # layers its own cell formulas
-    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "tree": 2,
-             "ops": {
+    "thop": {"unit": "MACs", "params": "executed", "grad": False, "hooks": True, "level": "calls",
+             "tree": 2, "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
         "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax",
         "layer_norm": "2*in + 2*affine_in", "prelu": "in", "lstm": "thop_rnn",
@@ -262,13 +267,14 @@ CONVENTIONS = {
     # torchinfo: parameters times output positions for a conv, times the batch for the rest,
     # times the output's first two dimensions (batch and steps) for a recurrent layer; on a
     # model, its rule for any leaf module ("modules", _torchinfo_module) prices every module call
-    "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "level": "calls",
-                  "modules": "torchinfo_module", "ops": {
+    "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "hooks": True,
+                  "level": "calls", "modules": "torchinfo_module", "ops": {
         "conv": "macs + bias", "linear": "params", "batchnorm": "params",
         "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
         "prelu": "params", "embedding": "params", "lstm": "rnn_params", "gru": "rnn_params",
         "rnn": "rnn_params", "module": "params"}},
-    "torchscan": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
+    "torchscan": {"unit": "MACs", "params": "all", "grad": False, "hooks": True,
+                  "level": "calls", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "maxpool": "ts_maxpool",
         "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive"}},
 }
@@ -277,8 +283,8 @@ CONVENTIONS = {
 THOP_MODULES = frozenset({"conv", "linear", "batchnorm", "layer_norm", "prelu", "softmax", "relu",
                           "relu6", "leaky_relu", "maxpool", "avgpool", "adaptive_avgpool",
                           "dropout", "lstm", "gru", "rnn"})
-# The inventory views the peers see: (level, grad).
-_VIEWS = tuple(sorted({(c["level"], c["grad"]) for c in CONVENTIONS.values()}))
+# The inventory views the peers see: (level, grad, hooks).
+_VIEWS = tuple(sorted({(c["level"], c["grad"], c["hooks"]) for c in CONVENTIONS.values()}))
 # Every attribute some peer sees calls through (kinds named like "F.relu").
 WATCHED = tuple(sorted({kind for c in CONVENTIONS.values() for kind in c["ops"] if "." in kind}))
 
@@ -318,8 +324,9 @@ def predict(ops: list[Op], tool: str, batch: int, images: int | None = None,
             value = evaluate(rules[op.kind], op, batch, images, per_image)
         else:
             continue
-        if value:
-            out[op.kind] = out.get(op.kind, 0) + value * op.copies ** tree
+        if value:  # a module of no kind under its class name, as the peers' breakdowns
+            key = op.module if op.kind == "module" else op.kind
+            out[key] = out.get(key, 0) + value * op.copies ** tree
     return out
 
 
@@ -419,18 +426,19 @@ def _model_inventory(model, label, example, default: tuple):
     example = example or inputs.default(model, *default)
     check_modules(model, label)
     inventories = {}
-    for grad in sorted({grad for _, grad in _VIEWS}):  # one run per autograd mode
+    for grad, hooks in sorted({view[1:] for view in _VIEWS}):  # one run per way of running
         try:
             with torch.set_grad_enabled(grad), op_ceiling(label):
-                inventories[grad] = model_ops(copy.deepcopy(model), example, WATCHED)
+                inventories[grad, hooks] = model_ops(copy.deepcopy(model), example, WATCHED,
+                                                     hooks)
         except UsageError:
             raise
         except Exception as exc:  # the model rejected the input: one line naming it
             text = str(exc).strip().splitlines()
             raise UsageError(f"model {label}: rejects input {example.describe()}: "
                              f"{type(exc).__name__}: {text[0] if text else ''}") from None
-    views = {(level, grad): getattr(inventories[grad], level) for level, grad in _VIEWS}
-    inventory = inventories[False]
+    views = {view: getattr(inventories[view[1:]], view[0]) for view in _VIEWS}
+    inventory = inventories[CONVENTIONS["thop"]["grad"], CONVENTIONS["thop"]["hooks"]]
     params = {"all": inventory.params,
               "executed": sum(n for kind, n in inventory.executed.items() if kind in THOP_MODULES)}
     meta = {"arch": label, "title": label, "flavor": None, "aux": False}
@@ -451,7 +459,7 @@ def _tool_row(tool: str, make, example, views: dict, params: dict) -> dict:
     row["version"] = peers.version(tool)
     import torch
 
-    predicted = predict(views[convention["level"], convention["grad"]], tool,
+    predicted = predict(views[convention["level"], convention["grad"], convention["hooks"]], tool,
                         example.batch_size(), peers.images(tool, example))
     device = "meta" if tool in peers.META else "cpu"  # meta: no weight init, no arithmetic
     threads = torch.get_num_threads()
@@ -474,7 +482,7 @@ def _tool_row(tool: str, make, example, views: dict, params: dict) -> dict:
         row["params_reported"] = reading.params
         row["params_residual"] = reading.params - row["params_predicted"]
     if row["residual"]:
-        expected = breakdown(views[convention["level"], convention["grad"]], tool,
+        expected = breakdown(views[convention["level"], convention["grad"], convention["hooks"]], tool,
                              example.batch_size(), peers.images(tool, example))
         kinds = sorted(set(expected) | set(reading.by_kind))
         row["residual_from"] = {k: reading.by_kind.get(k, 0) - expected.get(k, 0) for k in kinds

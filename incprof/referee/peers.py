@@ -183,8 +183,8 @@ def _by_kind(pairs, kind_of) -> dict:
 
 
 def _module_kind(name: str) -> str:
-    """A module class's op kind, as the inventory names it ("module" for a class of no kind)."""
-    return MODULE_KINDS.get(name, "module")
+    """A module class's op kind, as the inventory names it (its class name for one of no kind)."""
+    return MODULE_KINDS.get(name, name)
 
 
 def _fvcore_kind(name: str) -> str:
@@ -192,16 +192,14 @@ def _fvcore_kind(name: str) -> str:
 
 
 def _fvcore(model, example) -> Reading:
-    import torch
     from fvcore.nn import FlopCountAnalysis, parameter_count
 
-    with torch.no_grad():
-        analysis = FlopCountAnalysis(model, _positional(model, example))
-        analysis.unsupported_ops_warnings(False)
-        analysis.uncalled_modules_warnings(False)
-        analysis.tracer_warnings("none")
-        total = int(analysis.total())
-        by_operator = analysis.by_operator()
+    analysis = FlopCountAnalysis(model, _positional(model, example))  # autograd on, as documented
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    total = int(analysis.total())
+    by_operator = analysis.by_operator()
     return Reading(total, int(parameter_count(model)[""]),
                    _by_kind(by_operator.items(), _fvcore_kind))
 

@@ -130,8 +130,9 @@ def referee_grid(result: dict) -> Grid:
         conventions=("Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "
                      "BatchNorm, pooling, ReLU, softmax, LRN) under each tool's conventions, for "
                      "the whole batch; residual = reported - predicted. " + (
-                     "The model runs in eval mode on zero inputs; its ops are recorded in one "
-                     "eager run with autograd on and one with it off, as each peer runs it."
+                     "The model runs in eval mode on zero inputs; its ops are recorded in eager "
+                     "runs with autograd on or off and forward hooks on its modules or none, as "
+                     "each peer runs it."
                      if meta["flavor"] is None else
                      "The network is built in eval mode on a zero input" + (
                          ", with its aux heads: they do not run, and only the parameter totals "
