@@ -471,7 +471,12 @@ def _tool_row(tool: str, make, example, views: dict, params: dict) -> dict:
     except Exception as exc:  # the peer's own failure on this model: its row says so, the
         # other peers still run
         text = str(exc).strip().splitlines()
-        row["failed"] = f"{type(exc).__name__}: {text[0][:200] if text else ''}".rstrip(": ")
+        line = f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+        cause = exc.__cause__  # a peer that wraps the model's own error (torchinfo)
+        if cause is not None:
+            said = str(cause).strip().splitlines()
+            line += f" (from {type(cause).__name__}: {said[0] if said else ''})"
+        row["failed"] = (text[0] if isinstance(exc, peers.PeerFailed) else line)[:240]
         return row
     finally:
         torch.set_num_threads(threads)

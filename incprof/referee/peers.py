@@ -64,6 +64,11 @@ DESCRIPTIONS = {
 }
 
 
+class PeerFailed(RuntimeError):
+    """A peer's own failure, caught and printed by the peer: its message is the exception's
+    first line as the peer printed it (``ValueError: ...``)."""
+
+
 @dataclass(frozen=True)
 class Reading:
     """What one peer reports for the whole batch."""
@@ -222,13 +227,14 @@ def _ptflops(backend: str):
 
         x = _ptflops_input(example)
         x = _keywords(model, example) if x is None else x
-        said = io.StringIO()  # its per-layer listing, or the exception it caught
-        macs, params = get_model_complexity_info(
-            model, tuple(example.shape()[1:]) or (1,), as_strings=False,
-            print_per_layer_stat=True, flops_units="Mac", backend=backend,
-            input_constructor=lambda _: x, ost=said)
+        said = io.StringIO()  # its per-layer listing, or the exception it caught and printed
+        with contextlib.redirect_stdout(said):
+            macs, params = get_model_complexity_info(
+                model, tuple(example.shape()[1:]) or (1,), as_strings=False,
+                print_per_layer_stat=True, flops_units="Mac", backend=backend,
+                input_constructor=lambda _: x, ost=said)
         if macs is None:
-            raise RuntimeError(_ptflops_failure(said.getvalue(), backend))
+            raise PeerFailed(_ptflops_failure(said.getvalue(), backend))
         listing = _ptflops_modules if backend == "pytorch" else _ptflops_ops
         return Reading(int(macs), int(params), listing(model, said.getvalue(), int(macs)))
     return runner
