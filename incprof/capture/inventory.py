@@ -117,6 +117,7 @@ class ModelOps:
     calls: list
     params: int  # every parameter, each shared one once
     executed: dict  # op kind -> the parameters of the leaf modules of that kind that ran
+    called: tuple = ()  # the module calls in the order they began, each module by its first name
 
 
 def _shape(value) -> tuple:
@@ -219,4 +220,8 @@ def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
     by_kind: dict[str, int] = {}
     for kind, params in executed.values():
         by_kind[kind] = by_kind.get(kind, 0) + params
-    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()), by_kind)
+    first = {}
+    for name, module in model.named_modules():
+        first.setdefault(id(module), name)
+    called = tuple(first[id(r.meta["module"])] for r in records if r.op == "call_module")
+    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()), by_kind, called)

@@ -18,6 +18,7 @@ import math
 from ..count.analytic import MAX_BATCH
 from ..count.inventory import Op, network_ops
 from ..spec.shapes import numel
+from .bookkeeping import torchinfo_params
 
 
 def _features(op: Op) -> int:
@@ -216,9 +217,11 @@ CALLS = "patched calls"
 
 # What each peer counts. "unit" says whether the total is MACs or FLOPs (2 per MAC); "params"
 # which parameters its parameter total holds: "all" (every parameter of the module, aux heads
-# included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
-# none; "level" which view of a model's inventory it sees (incprof.count.inventory): "aten" ops, "jit" (the
-# aten ops with each call torch.jit records whole as one op: fvcore traces with torch.jit) or "calls";
+# included), "executed" (the modules of a known kind that ran in eval mode) or "torchinfo" (its
+# own bookkeeping, which counts a shared module's parameters again: incprof.referee.bookkeeping),
+# None where it gives none; "level" which view of a model's inventory it sees
+# (incprof.count.inventory): "aten" ops, "jit" (the aten ops with each call torch.jit records
+# whole as one op: fvcore traces with torch.jit) or "calls";
 # "tree" the power of a module's paths in the module tree (a module shared by two parents has
 # two) its module counts are multiplied by: ptflops sums its counts once per path
 # (accumulate_flops), thop too (dfs_count) and also hooks the module once per path
@@ -267,7 +270,7 @@ CONVENTIONS = {
     # torchinfo: parameters times output positions for a conv, times the batch for the rest,
     # times the output's first two dimensions (batch and steps) for a recurrent layer; on a
     # model, its rule for any leaf module ("modules", _torchinfo_module) prices every module call
-    "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "hooks": True,
+    "torchinfo": {"unit": "MACs", "params": "torchinfo", "grad": False, "hooks": True,
                   "level": "calls", "modules": "torchinfo_module", "ops": {
         "conv": "macs + bias", "linear": "params", "batchnorm": "params",
         "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
@@ -381,7 +384,8 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
         counted = param_totals(spec, input_size)
         check_memory(spec, input_size, batch_size, max_memory)
         views = dict.fromkeys(_VIEWS, ops)  # every layer of a spec is its module
-        params = {"all": counted["params_with_aux"], "executed": counted["params"]}
+        params = {"all": counted["params_with_aux"], "executed": counted["params"],
+                  "torchinfo": counted["params_with_aux"]}  # no module of a spec is shared
         shape = (batch_size, spec.input[0], *(input_size or spec.input[1:]))
         meta = {"arch": spec.name, "title": spec.title, "flavor": flavor, "aux": bool(spec.aux)}
         example = _image(shape)
@@ -439,8 +443,10 @@ def _model_inventory(model, label, example, default: tuple):
                              f"{type(exc).__name__}: {text[0] if text else ''}") from None
     views = {view: getattr(inventories[view[1:]], view[0]) for view in _VIEWS}
     inventory = inventories[CONVENTIONS["thop"]["grad"], CONVENTIONS["thop"]["hooks"]]
+    hooked = inventories[CONVENTIONS["torchinfo"]["grad"], CONVENTIONS["torchinfo"]["hooks"]]
     params = {"all": inventory.params,
-              "executed": sum(n for kind, n in inventory.executed.items() if kind in THOP_MODULES)}
+              "executed": sum(n for kind, n in inventory.executed.items() if kind in THOP_MODULES),
+              "torchinfo": torchinfo_params(model, hooked.called)}
     meta = {"arch": label, "title": label, "flavor": None, "aux": False}
     return views, params, example, lambda device: copy.deepcopy(model), meta  # as it is
 

@@ -259,3 +259,17 @@ def test_the_referees_input_options_are_checked():
                                           "tests/data/user_models.py:functional", *args])
         assert result.exit_code == 2, result.output
         assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.peers
+def test_torchinfo_counts_a_shared_modules_parameters_as_its_bookkeeping_does():
+    """On the CoaT pattern (96 parameters: stem 16, shared cpe 40, two 1x1 convs of 20) torchinfo
+    reports 196, worked by hand from torchinfo 1.8's source: the cpe is registered last under
+    blocks.1, so blocks.1 and blocks.0 are inserted as uncalled containers before its first call
+    (both then recursive), blocks.0's own entry gets no children and keeps all its 60, blocks.1's
+    keeps 60 - 20, blocks' leftover 80 - 180 is clamped to 0 on its own row but counts -100 in
+    the root's, whose leftover is 0: 16 + 60 + 40 + 20 + 40 + 20. The referee predicts it."""
+    rows = {t["tool"]: t for t in ref.referee(model=Shared(), input_size=8)["tools"]}
+    assert rows["torchinfo"]["params_reported"] == 196
+    assert rows["torchinfo"]["params_residual"] == 0
+    assert rows["fvcore"]["params_reported"] == 16 + 40 + 20 + 20
