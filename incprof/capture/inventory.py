@@ -20,8 +20,11 @@ MODULE_KINDS = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "Linear": 
                 "LayerNorm": "layer_norm", "GroupNorm": "group_norm", "RMSNorm": "rms_norm",
                 "ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
                 "ELU": "elu", "GELU": "gelu",
-                "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
-                "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
+                **{f"MaxPool{d}d": "maxpool" for d in (1, 2, 3)},
+                **{f"AvgPool{d}d": "avgpool" for d in (1, 2, 3)},
+                **{f"AdaptiveAvgPool{d}d": "adaptive_avgpool" for d in (1, 2, 3)},
+                **{f"AdaptiveMaxPool{d}d": "adaptive_maxpool" for d in (1, 2, 3)},
+                "LocalResponseNorm": "lrn",
                 "Softmax": "softmax", "Dropout": "dropout", "Embedding": "embedding",
                 "MultiheadAttention": "multihead_attention",
                 "LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
@@ -38,8 +41,9 @@ JIT_MODULES = ("lstm", "gru", "rnn")
 # An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
 # (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
 _POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
-# Calls torch.jit records as one op (fvcore sees them whole, not the aten ops they run).
-JIT_CALLS = ("torch.einsum",)
+# Calls torch.jit records as one op (fvcore sees them whole, not the aten ops they run: a 1-D
+# adaptive average pool runs as a 2-D one at dispatch).
+JIT_CALLS = ("torch.einsum", "F.adaptive_avg_pool1d")
 
 
 def _attention_detail(module, args) -> tuple:
@@ -212,7 +216,8 @@ def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
         if r.target in JIT_CALLS and index >= whole_until:
             whole_until = r.meta["last"]
             jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
-                          batch=batch, detail=_einsum_detail(r.args)))
+                          batch=batch,
+                          detail=_einsum_detail(r.args) if r.target == "torch.einsum" else ()))
         inner = modules[-1][1] if modules else None
         if inner in (None, "module", *FOREIGN_KINDS.values(), *_OPEN_MODULES):
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,

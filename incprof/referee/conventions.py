@@ -21,6 +21,17 @@ from ..spec.shapes import numel
 from .bookkeeping import torchinfo_params
 
 
+def _spatial(op: Op) -> tuple:
+    """The dimensions after the channels (a spec's op has no batch dimension)."""
+    return op.in_shape[2 if op.batch else 1:], op.out_shape[2 if op.batch else 1:]
+
+
+def _torchscan_kernel(op: Op) -> int:
+    """torchscan's approximate kernel of an adaptive pool (modules/_pooling.py): per axis
+    in // out where out divides in, else in % out + 1; their product."""
+    return math.prod(i // o if i % o == 0 else i % o + 1 for i, o in zip(*_spatial(op)))
+
+
 def _features(op: Op) -> int:
     """The size of the dimension after the batch (the first of a spec's per-image shape)."""
     return op.in_shape[1 if op.batch else 0]
@@ -164,20 +175,21 @@ TERMS = {
     # the weights times V (N tokens of the head size); its qkv and proj Linear inside are not
     # counted, the hooked module's children being left out of its sum
     # torchscan (modules/macs.py): max pool kernel - 1 per output element, average pool kernel - 1
-    # + 2 (the 2-D input's spatial dimensions), adaptive average pool its approximate kernel
-    # (per axis in // out, else in % out + 1) area - 1 + 2
+    # + the spatial dimensions (2 for a 2-D pool), adaptive average pool its approximate kernel
+    # (per axis in // out, else in % out + 1) area - 1 + the spatial dimensions, adaptive max
+    # pool that area - 1
     "ts_maxpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] - 1),
-    "ts_avgpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] + 1),
-    "ts_adaptive": lambda op, n: n * numel(op.out_shape) * (math.prod(
-        i // o if i % o == 0 else i % o + 1
-        for i, o in zip(op.in_shape[-2:], op.out_shape[-2:])) + 1),
+    "ts_avgpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] - 1
+                                                           + len(_spatial(op)[0])),
+    "ts_adaptive": lambda op, n: n * numel(op.out_shape) * (_torchscan_kernel(op) - 1
+                                                            + len(_spatial(op)[0])),
+    "ts_adaptive_max": lambda op, n: n * numel(op.out_shape) * (_torchscan_kernel(op) - 1),
     "ptflops_timm_attention": lambda op, n: n * op.in_shape[-2] * op.detail[0] * (
         op.detail[1] + op.in_shape[-2] * (2 * op.detail[1] + 1)) * op.in_shape[0],
     # thop: (window area + 1 division) per output element, the window area as the float
     # in/out ratio per axis, the product truncated once (thop/vision/calc_func.py)
     "thop_adaptive": lambda op, n: int(
-        (op.in_shape[-2] / op.out_shape[-2] * (op.in_shape[-1] / op.out_shape[-1]) + 1)
-        * (n * numel(op.out_shape))),
+        (math.prod(i / o for i, o in zip(*_spatial(op))) + 1) * (n * numel(op.out_shape))),
     # thop: exp, add and divide over the classes: 3C - 1 per row of C (count_softmax)
     "thop_softmax": lambda op, n: n * numel(op.in_shape) // _features(op)
     * (3 * _features(op) - 1),
@@ -245,7 +257,8 @@ CONVENTIONS = {
                         "level": "calls", "tree": 1, "apart": True, "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
-        "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
+        "adaptive_avgpool": "in@1 + in", "adaptive_maxpool": "in@1 + in", "softmax": "in",
+        "lrn": "lrn_internals",
         # its relu hook on the module, plus the patched functional the module calls (nn.ReLU6
         # and nn.LeakyReLU call F.hardtanh and F.leaky_relu, which it does not patch)
         "relu6": "out@1", "leaky_relu": "out@1", "prelu": "out@1 + in", "elu": "out@1 + in",
@@ -279,12 +292,14 @@ CONVENTIONS = {
     "torchscan": {"unit": "MACs", "params": "all", "grad": False, "hooks": True,
                   "level": "calls", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "maxpool": "ts_maxpool",
-        "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive"}},
+        "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive",
+        "adaptive_maxpool": "ts_adaptive_max"}},
 }
 # The module kinds whose parameters thop counts: the leaf modules it has a rule for that ran
 # (thop/profile.py register_hooks; count_parameters is registered beside each rule).
 THOP_MODULES = frozenset({"conv", "linear", "batchnorm", "layer_norm", "prelu", "softmax", "relu",
                           "relu6", "leaky_relu", "maxpool", "avgpool", "adaptive_avgpool",
+                          "adaptive_maxpool",
                           "dropout", "lstm", "gru", "rnn"})
 # The inventory views the peers see: (level, grad, hooks).
 _VIEWS = tuple(sorted({(c["level"], c["grad"], c["hooks"]) for c in CONVENTIONS.values()}))

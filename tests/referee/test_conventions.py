@@ -273,3 +273,34 @@ def test_torchinfo_counts_a_shared_modules_parameters_as_its_bookkeeping_does():
     assert rows["torchinfo"]["params_reported"] == 196
     assert rows["torchinfo"]["params_residual"] == 0
     assert rows["fvcore"]["params_reported"] == 16 + 40 + 20 + 20
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("batch", [1, 2])
+def test_one_dimensional_signals_and_every_pool(batch):
+    """Conv1d over a 1-D signal with 1-D pools (max, average, adaptive average and max) and a
+    3-D adaptive max pool: each peer's rule for the pool's own dimensions (torchscan: kernel - 1
+    + 1 spatial dimension for a 1-D average pool; fvcore: no handle for a 1-D adaptive average
+    pool, which runs as a 2-D one at dispatch) predicts its total to the unit."""
+    class Signal(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv1d(4, 8, 3), nn.BatchNorm1d(8), nn.ReLU6(), nn.MaxPool1d(2),
+                nn.AvgPool1d(3), nn.Conv1d(8, 8, 1, groups=2), nn.AdaptiveMaxPool1d(2),
+                nn.AdaptiveAvgPool1d(1))
+            self.cube = nn.AdaptiveMaxPool3d(1)
+
+        def forward(self, x):
+            x = self.body(x.reshape(x.shape[0], 4, 48))
+            return self.cube(x.reshape(x.shape[0], 1, 2, 2, 2))
+
+    rows = ref.referee(model=Signal(), input_size=8, batch_size=batch)["tools"]
+    for t in rows:
+        assert t["residual"] == 0, (t["tool"], t["residual_from"])
+    (torchscan,) = [t for t in rows if t["tool"] == "torchscan"]
+    # conv 8*46*12 + BN 2*8*46 + max pool 8*23*(2-1) + avg pool 8*7*(3-1+1) + conv 8*7*4
+    # + adaptive max pool to 2 (kernel 7 % 2 + 1 = 2) 8*2*(2-1) + adaptive avg (kernel 2) 8*(2-1+1)
+    # + the 3-D adaptive max pool (kernel 2x2x2) 1*(8-1)
+    assert torchscan["reported"] == batch * (8 * 46 * 12 + 2 * 8 * 46 + 8 * 23 + 8 * 7 * 3
+                                             + 8 * 7 * 4 + 8 * 2 + 8 * 2 + 7)
