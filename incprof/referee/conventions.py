@@ -223,10 +223,6 @@ _PTFLOPS_FUNCTIONS = {
     **dict.fromkeys(("F.interpolate", "F.upsample"), "ptflops_interpolate"),
 }
 
-# The key of ptflops' patched calls in its breakdown: its per-layer listing gives each module
-# hook's count, and the rest of its total is what it counted through patched functions.
-CALLS = "patched calls"
-
 # What each peer counts. "unit" says whether the total is MACs or FLOPs (2 per MAC); "params"
 # which parameters its parameter total holds: "all" (every parameter of the module, aux heads
 # included), "executed" (the modules of a known kind that ran in eval mode) or "torchinfo" (its
@@ -351,7 +347,9 @@ def predict(ops: list[Op], tool: str, batch: int, images: int | None = None,
 def breakdown(ops: list[Op], tool: str, batch: int, images: int | None = None) -> dict[str, int]:
     """A tool's predicted total split as its own breakdown splits it (incprof.referee.peers):
     per op kind, and for ptflops' pytorch backend ("apart") its module hooks' counts per kind
-    and its patched calls' counts together under ``CALLS``."""
+    and its patched calls' counts together under ``peers.CALLS``."""
+    from .peers import CALLS
+
     if not CONVENTIONS[tool].get("apart"):
         return predict(ops, tool, batch, images)
     calls = sum(predict(ops, tool, batch, images, per_image=False).values())

@@ -32,13 +32,18 @@ META = frozenset({"flop_counter", "ptflops_aten", "thop", "torchinfo"})
 # reports "conv", and its einsum is the whole torch.einsum call (incprof.capture.inventory.JIT_CALLS).
 _FVCORE_KINDS = {"conv": "conv", "einsum": "torch.einsum"}
 
+# The key of ptflops' patched calls in its breakdown: its per-layer listing gives each module
+# hook's count, and the rest of its total is what it counted through patched functions.
+CALLS = "patched calls"
+
 # One line per peer: how it runs and what it counts, for the docs and the report.
 DESCRIPTIONS = {
-    "fvcore": "FlopCountAnalysis(model, x).total(): traces with torch.jit; conv and linear MACs "
+    "fvcore": "FlopCountAnalysis(model, x).total(), autograd on: traces with torch.jit; conv and linear MACs "
               "without bias, BatchNorm 2 per element (eval, affine), adaptive average pooling "
               "1 per input element; max/avg pooling, ReLU, LRN and softmax 0",
-    "flop_counter": "torch.utils.flop_counter.FlopCounterMode, get_total_flops(): dispatch-level "
-                    "conv and matmul FLOPs, 2 per MAC, no bias; nothing else",
+    "flop_counter": "torch.utils.flop_counter.FlopCounterMode, get_total_flops(), under "
+                    "torch.no_grad(): dispatch-level conv and matmul FLOPs, 2 per MAC, no bias; "
+                    "nothing else",
     "ptflops_pytorch": "ptflops get_model_complexity_info(backend='pytorch'): module hooks plus "
                        "patched torch.nn.functional calls; conv and linear MACs plus bias, BN 2 "
                        "per element, ReLU and every pool counted twice (its module hook and the "
@@ -103,7 +108,11 @@ def version(tool: str) -> str | None:
 
 def run(tool: str, model, example) -> Reading:
     """Run one peer on ``model`` (eval mode) with ``example`` (an incprof.capture.inputs.Example:
-    args and kwargs), given the peer's own way; its printing is swallowed."""
+    args and kwargs; or one tensor), given the peer's own way; its printing is swallowed."""
+    if not hasattr(example, "run"):
+        from ..capture.inputs import Example
+
+        example = Example((example,))
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return _RUNNERS[tool](model, example)
 
@@ -248,7 +257,6 @@ def _ptflops_modules(model, listing: str, total: int) -> dict:
     from ptflops.pytorch_ops import MODULES_MAPPING
 
     from ..capture.inventory import module_kind
-    from .conventions import CALLS
 
     values = [float(v) for v in re.findall(r"(\S+) Mac, ", listing)]
     named = list(model.named_modules(remove_duplicate=False))
