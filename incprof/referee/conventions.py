@@ -165,8 +165,6 @@ TERMS = {
     "in": lambda op, n: n * numel(op.in_shape),
     "out": lambda op, n: n * numel(op.out_shape),
     "params": lambda op, n: n * max(op.batch, 1) * op.params,  # once per image
-    # torchinfo's recurrent layers: every parameter times the output's first two dimensions
-    "rnn_params": lambda op, n: n * numel(op.out_shape[:2]) * op.params,
     "torchinfo_module": lambda op, n: n * _torchinfo_module(op),
     "affine_in": lambda op, n: n * numel(op.in_shape) if op.bias else 0,  # an affine norm's
     "thop_rnn": lambda op, n: n * _thop_rnn(op),
@@ -276,15 +274,12 @@ CONVENTIONS = {
         "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax",
         "layer_norm": "2*in + 2*affine_in", "prelu": "in", "lstm": "thop_rnn",
         "gru": "thop_rnn", "rnn": "thop_rnn"}},
-    # torchinfo: parameters times output positions for a conv, times the batch for the rest,
-    # times the output's first two dimensions (batch and steps) for a recurrent layer; on a
-    # model, its rule for any leaf module ("modules", _torchinfo_module) prices every module call
+    # torchinfo: a spec's layers, parameters times output positions for a conv, times the batch
+    # for the rest; a model's leaf module calls, its rule for any class ("modules",
+    # _torchinfo_module: a recurrent layer's weights times the batch and the steps)
     "torchinfo": {"unit": "MACs", "params": "torchinfo", "grad": False, "hooks": True,
                   "level": "calls", "modules": "torchinfo_module", "ops": {
-        "conv": "macs + bias", "linear": "params", "batchnorm": "params",
-        "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
-        "prelu": "params", "embedding": "params", "lstm": "rnn_params", "gru": "rnn_params",
-        "rnn": "rnn_params", "module": "params"}},
+        "conv": "macs + bias", "linear": "params", "batchnorm": "params"}},
     "torchscan": {"unit": "MACs", "params": "all", "grad": False, "hooks": True,
                   "level": "calls", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "maxpool": "ts_maxpool",

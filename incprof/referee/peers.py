@@ -38,9 +38,9 @@ CALLS = "patched calls"
 
 # One line per peer: how it runs and what it counts, for the docs and the report.
 DESCRIPTIONS = {
-    "fvcore": "FlopCountAnalysis(model, x).total(), autograd on: traces with torch.jit; conv and linear MACs "
-              "without bias, BatchNorm 2 per element (eval, affine), adaptive average pooling "
-              "1 per input element; max/avg pooling, ReLU, LRN and softmax 0",
+    "fvcore": "FlopCountAnalysis(model, x).total(), autograd on: traces with torch.jit; conv "
+              "and linear MACs without bias, BatchNorm 2 per element (eval, affine), adaptive "
+              "average pooling 1 per input element; max/avg pooling, ReLU, LRN and softmax 0",
     "flop_counter": "torch.utils.flop_counter.FlopCounterMode, get_total_flops(), under "
                     "torch.no_grad(): dispatch-level conv and matmul FLOPs, 2 per MAC, no bias; "
                     "nothing else",
@@ -182,8 +182,8 @@ def _positional(model, example) -> tuple:
         args.append(kwargs.pop(p.name, p.default))
     if kwargs:
         raise TypeError(f"this peer takes positional inputs only, and "
-                        f"{type(model).__name__}.forward takes {', '.join(kwargs)} by keyword "
-                        "only")
+                        f"{type(model).__name__}.forward cannot take {', '.join(kwargs)} in "
+                        "position")
     return tuple(args)
 
 
