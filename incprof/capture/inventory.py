@@ -83,12 +83,13 @@ def _kernel_area(kernel) -> int:
 
 def _recurrent_detail(module, args) -> tuple:
     """(input size, hidden size, layers, bidirectional, bias, proj size, steps, batch) of an
-    nn.LSTM/GRU/RNN call."""
-    shape = args[0].shape if args and hasattr(args[0], "shape") else ()
+    nn.LSTM/GRU/RNN call. An unbatched input (steps, features) gives its features as the batch:
+    thop and ptflops read an input's first two dimensions as steps and batch whatever it holds."""
+    shape = tuple(args[0].shape) if args and hasattr(args[0], "shape") else ()
     if len(shape) == 3:
         batch, steps = (shape[0], shape[1]) if module.batch_first else (shape[1], shape[0])
     else:
-        batch, steps = 1, shape[0] if shape else 0
+        steps, batch = (*shape, 0, 0)[:2]
     return (module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
             module.bias, getattr(module, "proj_size", 0), steps, batch)
 

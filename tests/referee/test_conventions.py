@@ -63,6 +63,17 @@ class SelfAttention(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
+class Unbatched(nn.Module):
+    """An LSTM and a 2-layer GRU on one unbatched sequence: the 3x8x8 input as (16*N, 12)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm, self.gru = nn.LSTM(12, 16), nn.GRU(16, 4, num_layers=2)
+
+    def forward(self, x):
+        return self.gru(self.lstm(x.reshape(-1, 12))[0])[0]
+
+
 class Conv1D(nn.Module):
     """Hugging Face GPT-2's Conv1D: a linear layer as torch.addmm, weight stored (in, out)."""
 
@@ -96,6 +107,8 @@ MODELS = {
     "transformer encoder": lambda: Tokens(nn.TransformerEncoder(
         nn.TransformerEncoderLayer(12, 2, 24, batch_first=True), 2, enable_nested_tensor=False)),
     "addmm conv1d": lambda: Tokens(nn.Sequential(Conv1D(12, 20), nn.GELU(), Conv1D(20, 12))),
+    # unbatched (steps, features): thop and ptflops read the features as the batch
+    "unbatched recurrent": lambda: Unbatched(),
 }
 
 
