@@ -24,7 +24,7 @@ MODULE_KINDS = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "Linear": 
                 **{f"AvgPool{d}d": "avgpool" for d in (1, 2, 3)},
                 **{f"AdaptiveAvgPool{d}d": "adaptive_avgpool" for d in (1, 2, 3)},
                 **{f"AdaptiveMaxPool{d}d": "adaptive_maxpool" for d in (1, 2, 3)},
-                "LocalResponseNorm": "lrn",
+                "LocalResponseNorm": "lrn", "Upsample": "upsample",
                 "Softmax": "softmax", "Dropout": "dropout", "Embedding": "embedding",
                 "MultiheadAttention": "multihead_attention",
                 "LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
@@ -201,7 +201,9 @@ def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
             detail = _attention_detail(module, r.args) if kind == "multihead_attention" else \
                 _recurrent_detail(module, r.args) if kind in JIT_MODULES else \
                 (module.num_heads, module.head_dim) if kind == "timm_attention" else \
-                (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else ()
+                (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else \
+                ((_shape(r.meta["in"]), module.size, module.scale_factor, module.mode), ()) \
+                if kind == "upsample" else ()  # as it calls F.interpolate
             affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
             bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
             leaf = not any(True for _ in module.children())

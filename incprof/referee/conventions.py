@@ -196,6 +196,12 @@ TERMS = {
     "fvcore_einsum": lambda op, n: n * _fvcore_einsum(op),  # shapes of the whole batch
     "ptflops_attention": lambda op, n: n * max(op.batch, 1) * _ptflops_attention(op),
     "ptflops_matmul": lambda op, n: n * _ptflops_matmul(op),
+    # ptflops' nn.Upsample hook: the first image's output elements
+    "first_out": lambda op, n: n * numel(op.out_shape[1:] if op.batch else op.out_shape),
+    # thop's nn.Upsample (calc_func.py, calculate_upsample): per output element 1 (nearest),
+    # 5 (linear), 11 (bilinear) or 259 (bicubic); another mode 0
+    "thop_upsample": lambda op, n: n * numel(op.out_shape) * {
+        "nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}.get(op.detail[0][3], 0),
     "ptflops_addmm": lambda op, n: n * _ptflops_addmm(op),
     "ptflops_interpolate": lambda op, n: n * _ptflops_interpolate(op),
     "lrn_internals": lambda op, n: n * numel(op.in_shape) // op.in_shape[-3]
@@ -252,6 +258,7 @@ CONVENTIONS = {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
         "adaptive_avgpool": "in@1 + in", "adaptive_maxpool": "in@1 + in", "softmax": "in",
+        "upsample": "first_out@1 + ptflops_interpolate",
         "lrn": "lrn_internals",
         # its relu hook on the module, plus the patched functional the module calls (nn.ReLU6
         # and nn.LeakyReLU call F.hardtanh and F.leaky_relu, which it does not patch)
@@ -273,7 +280,7 @@ CONVENTIONS = {
         "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
         "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax",
         "layer_norm": "2*in + 2*affine_in", "prelu": "in", "lstm": "thop_rnn",
-        "gru": "thop_rnn", "rnn": "thop_rnn"}},
+        "gru": "thop_rnn", "rnn": "thop_rnn", "upsample": "thop_upsample"}},
     # torchinfo: a spec's layers, parameters times output positions for a conv, times the batch
     # for the rest; a model's leaf module calls, its rule for any class ("modules",
     # _torchinfo_module: a recurrent layer's weights times the batch and the steps)
@@ -290,7 +297,7 @@ CONVENTIONS = {
 # (thop/profile.py register_hooks; count_parameters is registered beside each rule).
 THOP_MODULES = frozenset({"conv", "linear", "batchnorm", "layer_norm", "prelu", "softmax", "relu",
                           "relu6", "leaky_relu", "maxpool", "avgpool", "adaptive_avgpool",
-                          "adaptive_maxpool",
+                          "adaptive_maxpool", "upsample",
                           "dropout", "lstm", "gru", "rnn"})
 # The inventory views the peers see: (level, grad, hooks).
 _VIEWS = tuple(sorted({(c["level"], c["grad"], c["hooks"]) for c in CONVENTIONS.values()}))

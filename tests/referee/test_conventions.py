@@ -208,13 +208,28 @@ def test_torchinfo_and_ptflops_price_an_addmm_layer_by_their_own_rules():
 
 @pytest.mark.peers
 def test_a_residual_names_the_module_hook_it_comes_from():
-    """ptflops hooks nn.Upsample, for which the referee has no rule: its per-layer listing names
-    the module, and the residual is its count, the first image's output elements (4 x 16 x 16);
-    the F.interpolate call inside is predicted, as its patched-call count."""
-    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Upsample(scale_factor=2))
+    """ptflops hooks nn.InstanceNorm2d, for which the referee has no rule: its per-layer listing
+    names the module, and the residual is its count, the input's elements (4 x 8 x 8)."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.InstanceNorm2d(4))
     (row,) = ref.referee(model=model, input_size=8, tools=("ptflops_pytorch",))["tools"]
-    assert row["residual"] == 4 * 16 * 16
-    assert row["residual_from"] == {"Upsample": 4 * 16 * 16}
+    assert row["residual"] == 4 * 8 * 8
+    assert row["residual_from"] == {"InstanceNorm2d": 4 * 8 * 8}
+
+
+@pytest.mark.peers
+def test_upsampling_under_every_peers_rule():
+    """nn.Upsample, nearest (x2) and bilinear (to 12x12), at a batch of 2: thop prices 1 and 11
+    per output element (calc_func.py, calculate_upsample), and its total and ptflops' are
+    predicted. fvcore prices the aten upsample ops 1 and 4 per output element (flop_count.py),
+    which the aten vocabulary has no rule for: its residual names them with their size."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Upsample(scale_factor=2),
+                          nn.Upsample(size=(12, 12), mode="bilinear"))
+    rows = {t["tool"]: t for t in ref.referee(model=model, input_size=8, batch_size=2)["tools"]}
+    assert all(t["residual"] == 0 for name, t in rows.items() if name != "fvcore"), rows
+    conv = 2 * 4 * 3 * 8 * 8
+    assert rows["thop"]["reported"] == conv + 2 * 4 * 16 * 16 + 11 * 2 * 4 * 12 * 12
+    assert rows["fvcore"]["residual_from"] == {"upsample_nearest2d": 2 * 4 * 16 * 16,
+                                               "upsample_bilinear2d": 4 * 2 * 4 * 12 * 12}
 
 
 class KeywordAttention(nn.Module):
