@@ -20,8 +20,11 @@ MODULE_KINDS = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "Linear": 
                 "LayerNorm": "layer_norm", "GroupNorm": "group_norm", "RMSNorm": "rms_norm",
                 "ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
                 "ELU": "elu", "GELU": "gelu",
-                "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
-                "AdaptiveAvgPool2d": "adaptive_avgpool", "LocalResponseNorm": "lrn",
+                **{f"MaxPool{d}d": "maxpool" for d in (1, 2, 3)},
+                **{f"AvgPool{d}d": "avgpool" for d in (1, 2, 3)},
+                **{f"AdaptiveAvgPool{d}d": "adaptive_avgpool" for d in (1, 2, 3)},
+                **{f"AdaptiveMaxPool{d}d": "adaptive_maxpool" for d in (1, 2, 3)},
+                "LocalResponseNorm": "lrn", "Upsample": "upsample",
                 "Softmax": "softmax", "Dropout": "dropout", "Embedding": "embedding",
                 "MultiheadAttention": "multihead_attention",
                 "LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
@@ -38,8 +41,9 @@ JIT_MODULES = ("lstm", "gru", "rnn")
 # An adaptive average pool to 1x1 runs as aten.mean below autograd, but is traced by torch.jit
 # (fvcore) as itself: a mean inside such a pool keeps the pool's kind.
 _POOLS = {"adaptive_avgpool", *(f"F.adaptive_avg_pool{d}d" for d in (1, 2, 3))}
-# Calls torch.jit records as one op (fvcore sees them whole, not the aten ops they run).
-JIT_CALLS = ("torch.einsum",)
+# Calls torch.jit records as one op (fvcore sees them whole, not the aten ops they run: a 1-D
+# adaptive average pool runs as a 2-D one at dispatch).
+JIT_CALLS = ("torch.einsum", "F.adaptive_avg_pool1d")
 
 
 def _attention_detail(module, args) -> tuple:
@@ -79,14 +83,22 @@ def _kernel_area(kernel) -> int:
 
 def _recurrent_detail(module, args) -> tuple:
     """(input size, hidden size, layers, bidirectional, bias, proj size, steps, batch) of an
-    nn.LSTM/GRU/RNN call."""
-    shape = args[0].shape if args and hasattr(args[0], "shape") else ()
+    nn.LSTM/GRU/RNN call. An unbatched input (steps, features) gives its features as the batch:
+    thop and ptflops read an input's first two dimensions as steps and batch whatever it holds."""
+    shape = tuple(args[0].shape) if args and hasattr(args[0], "shape") else ()
     if len(shape) == 3:
         batch, steps = (shape[0], shape[1]) if module.batch_first else (shape[1], shape[0])
     else:
-        batch, steps = 1, shape[0] if shape else 0
+        steps, batch = (*shape, 0, 0)[:2]
     return (module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
             module.bias, getattr(module, "proj_size", 0), steps, batch)
+
+
+def _call_detail(args, kwargs) -> tuple:
+    """A watched call's arguments, each tensor as its shape: (args, keyword items)."""
+    def plain(value):
+        return _shape(value) if hasattr(value, "shape") else value
+    return tuple(plain(a) for a in args), tuple((k, plain(v)) for k, v in kwargs.items())
 
 
 def _einsum_detail(args) -> tuple:
@@ -110,6 +122,7 @@ class ModelOps:
     calls: list
     params: int  # every parameter, each shared one once
     executed: dict  # op kind -> the parameters of the leaf modules of that kind that ran
+    called: tuple = ()  # the module calls in the order they began, each module by its first name
 
 
 def _shape(value) -> tuple:
@@ -119,10 +132,12 @@ def _shape(value) -> tuple:
     return tuple(int(s) for s in shape) if shape else ()
 
 
-def model_ops(model, x, watch=()) -> ModelOps:
-    """The inventory of ``model`` run once on ``x`` (the whole batch), with each name in ``watch``
+def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
+    """The inventory of ``model`` run once on ``x`` (the whole batch: a tensor or an
+    incprof.capture.inputs.Example of any args and kwargs), with each name in ``watch``
     (``F.relu``, ``Tensor.add``, ``torch.matmul``) recorded as a call wherever it is called
-    through its attribute outside a module of a kind in ``MODULE_KINDS``."""
+    through its attribute outside a module of a kind in ``MODULE_KINDS``; ``hooks``: with a
+    forward hook attached to every module, as the peers that hook modules run it."""
     import importlib
 
     from .rows import node_counts, op_name
@@ -134,12 +149,18 @@ def model_ops(model, x, watch=()) -> ModelOps:
         module, cls = _OWNERS[prefix]
         owner = importlib.import_module(module)
         owners[name] = (getattr(owner, cls) if cls else owner, attr)
-    records = dispatch_trace(model, x, owners)
+    attached = [m.register_forward_hook(lambda *_: None) for m in model.modules()] if hooks \
+        else []  # as a peer that hooks every module runs it
+    try:
+        records = dispatch_trace(model, x, owners)
+    finally:
+        for handle in attached:
+            handle.remove()
     paths: dict[int, int] = {}  # module -> its names in the module tree (a shared module's: 2+)
     for _, module in model.named_modules(remove_duplicate=False):
         paths[id(module)] = paths.get(id(module), 0) + 1
     macs = [node_counts(r)[0] if r.op == "call_function" else 0 for r in records]
-    batch = int(x.shape[0])
+    batch = x.batch_size() if hasattr(x, "batch_size") else int(x.shape[0])  # an Example's
     aten, jit, calls, executed = [], [], [], {}
     whole_until = 0  # the records up to here run inside a call in JIT_CALLS
     inside: list[tuple[int, str]] = []  # the calls that enclose the current record: (last, kind)
@@ -180,12 +201,17 @@ def model_ops(model, x, watch=()) -> ModelOps:
             detail = _attention_detail(module, r.args) if kind == "multihead_attention" else \
                 _recurrent_detail(module, r.args) if kind in JIT_MODULES else \
                 (module.num_heads, module.head_dim) if kind == "timm_attention" else \
-                (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else ()
+                (_kernel_area(module.kernel_size),) if kind in ("maxpool", "avgpool") else \
+                ((_shape(r.meta["in"]), module.size, module.scale_factor, module.mode), ()) \
+                if kind == "upsample" else ()  # as it calls F.interpolate
             affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
             bias = bool(affine) if affine is not None else getattr(module, "bias", None) is not None
+            leaf = not any(True for _ in module.children())
             calls.append(Op(kind, _shape(r.meta["in"]), _shape(r.meta["val"]), span, params,
                             bias, getattr(module, "size", 0), batch, detail, within,
-                            paths.get(id(module), 1)))
+                            paths.get(id(module), 1), type(module).__name__,
+                            tuple((n, p.numel()) for n, p in module.named_parameters())
+                            if leaf else ()))
             if kind in JIT_MODULES and index >= whole_until:
                 whole_until = r.meta["last"]
                 jit.append(Op(kind, calls[-1].in_shape, calls[-1].out_shape, span, batch=batch))
@@ -193,12 +219,17 @@ def model_ops(model, x, watch=()) -> ModelOps:
         if r.target in JIT_CALLS and index >= whole_until:
             whole_until = r.meta["last"]
             jit.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
-                          batch=batch, detail=_einsum_detail(r.args)))
+                          batch=batch,
+                          detail=_einsum_detail(r.args) if r.target == "torch.einsum" else ()))
         inner = modules[-1][1] if modules else None
         if inner in (None, "module", *FOREIGN_KINDS.values(), *_OPEN_MODULES):
             calls.append(Op(r.target, _shape(r.meta["in"]), _shape(r.meta["val"]), span,
-                            batch=batch))
+                            batch=batch, detail=_call_detail(r.args, r.meta["kwargs"])))
     by_kind: dict[str, int] = {}
     for kind, params in executed.values():
         by_kind[kind] = by_kind.get(kind, 0) + params
-    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()), by_kind)
+    first = {}
+    for name, module in model.named_modules():
+        first.setdefault(id(module), name)
+    called = tuple(first[id(r.meta["module"])] for r in records if r.op == "call_module")
+    return ModelOps(aten, jit, calls, sum(p.numel() for p in model.parameters()), by_kind, called)

@@ -34,7 +34,7 @@ def dispatch_trace(model, x, watch: dict | None = None) -> list:
     its output (``val``) and the span of records it ran (``first``, ``last``). ``watch`` maps a
     name to an (object, attribute) pair, such as ``{"F.relu": (torch.nn.functional, "relu")}``:
     while the model runs, each call through that attribute is a record with op "call_python"
-    (target: the name) and the same meta."""
+    (target: the name) and the same meta, with its keyword arguments (``kwargs``)."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_map
@@ -70,7 +70,7 @@ def dispatch_trace(model, x, watch: dict | None = None) -> list:
 
     def watched(name: str, function):
         def call(*args, **kwargs):
-            open_record("call_python", name, args, {})
+            open_record("call_python", name, args, {"kwargs": kwargs})
             out = function(*args, **kwargs)
             close_record(out)
             return out

@@ -12,7 +12,7 @@ from ..count.analytic import MAX_BATCH
 from .options import (INPUT, MODEL, ArchOpt, ChannelsLastOpt, ChannelsOpt, CompileOpt, DeviceOpt, DType,
                       FlavorOpt, Format, FormatOpt, InputOpt, InputsOpt, InputSizeOpt, ModelArgOpt, ModelOpt,
                       OutputOpt, RepeatsOpt, SeqLenOpt, SpecOpt, SummaryOpt, ThreadsOpt, TimingDTypeOpt,
-                      WarmupOpt, check_network, load_example, load_model, parse_input_size,
+                      WarmupOpt, check_inputs, check_network, load_example, load_model, parse_input_size,
                       parse_int_list, refuse, user_code)
 from .output import check_outputs, emit, hinting, load_hint, progress, show, write_result
 from .shell import user_errors
@@ -157,16 +157,20 @@ def referee_cmd(
     model: ModelOpt = None,
     model_arg: ModelArgOpt = None,
     channels: ChannelsOpt = 3,
+    input_: InputOpt = None,
+    inputs: InputsOpt = None,
+    seq_len: SeqLenOpt = None,
     mode: ModeOpt = Mode.inference,
     freeze: FreezeOpt = None,
     summary: SummaryOpt = False,
 ) -> None:
     """Every peer counter's total beside incprof's prediction of it, and published figures refereed.
 
-    Runs each installed peer (fvcore, FlopCounterMode, ptflops' two backends, thop, torchinfo)
-    on the built network, or on any nn.Module with --model, and predicts its total from
-    incprof's own per-op counts under that tool's conventions; then, for a spec, checks its
-    published figures against every convention. Peers: pip install 'incprof\\[peers]'.
+    Runs each installed peer (fvcore, FlopCounterMode, ptflops' two backends, thop, torchinfo,
+    torchscan) on the built network, or on any nn.Module with --model (on the same inputs as
+    table --model: --input, --inputs, or its default), and predicts its total from incprof's own
+    per-op counts under that tool's conventions; then, for a spec, checks its published figures
+    against every convention. Peers: pip install 'incprof\\[peers]'.
 
     Exit code 1 when a residual is not zero; 3 when a peer failed (raised) on the network,
     which its row shows as "failed: FIRST LINE" while the other peers still run.
@@ -179,9 +183,12 @@ def referee_cmd(
     from ..spec.registry import resolve
 
     check_network(ctx, model)
+    check_inputs(ctx, input_, inputs)
     check_outputs(output)
     check_mode(ctx, mode)
     if mode is Mode.train:
+        refuse(ctx, ("input_", "inputs", "seq_len"), "applies to --mode inference: a training "
+               "step is refereed on the image input")
         referee_train(ctx, spec or arch, flavor, aux, parse_input_size(input_size), batch_size,
                       freeze, fmt, output)
         return
@@ -189,8 +196,10 @@ def referee_cmd(
         size = parse_input_size(input_size)
         if model is not None:
             with user_code(model):
-                result = referee(model=load_model(model, model_arg), label=model, input_size=size,
-                                 batch_size=batch_size, channels=channels)
+                module = load_model(model, model_arg)
+                example = load_example(module, input_, inputs, size, channels, batch_size,
+                                       seq_len)
+                result = referee(model=module, label=model, example=example)
             figures = []
         else:
             network = resolve(spec or arch)

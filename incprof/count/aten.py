@@ -278,7 +278,8 @@ ATEN: dict[str, AtenOp] = {
     "avg_pool2d": AtenOp("avgpool", per_window),
     **_ops("max_pool1d max_pool3d avg_pool1d avg_pool3d", per_window),
     **_ops("adaptive_avg_pool2d _adaptive_avg_pool2d", per_input, "adaptive_avgpool"),
-    **_ops("adaptive_avg_pool1d adaptive_max_pool2d mean sum amax", per_input),
+    "adaptive_max_pool2d": AtenOp("adaptive_maxpool", per_input),
+    **_ops("adaptive_avg_pool1d mean sum amax", per_input),
     **_free("size", "size sym_size dim _assert_tensor_metadata"),
     **_free("same", "view _unsafe_view reshape flatten unflatten squeeze unsqueeze view_as "
                     "reshape_as alias detach clone contiguous identity"),

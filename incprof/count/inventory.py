@@ -31,6 +31,8 @@ class Op:
     detail: tuple = ()  # what a kind's own formula needs
     within: tuple = ()  # a model's module call: the kinds of the module calls around it
     copies: int = 1  # a model's module call: the module's paths in the module tree (shared: 2+)
+    module: str = ""  # a model's module call: the module's class name
+    weights: tuple = ()  # a model's leaf module call: (name, elements) of each parameter
 
 
 def spec_ops(layers: tuple[Layer, ...], in_shape: tuple) -> list[Op]:

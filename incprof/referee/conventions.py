@@ -18,6 +18,18 @@ import math
 from ..count.analytic import MAX_BATCH
 from ..count.inventory import Op, network_ops
 from ..spec.shapes import numel
+from .bookkeeping import torchinfo_params
+
+
+def _spatial(op: Op) -> tuple:
+    """The dimensions after the channels (a spec's op has no batch dimension)."""
+    return op.in_shape[2 if op.batch else 1:], op.out_shape[2 if op.batch else 1:]
+
+
+def _torchscan_kernel(op: Op) -> int:
+    """torchscan's approximate kernel of an adaptive pool (modules/_pooling.py): per axis
+    in // out where out divides in, else in % out + 1; their product."""
+    return math.prod(i // o if i % o == 0 else i % o + 1 for i, o in zip(*_spatial(op)))
 
 
 def _features(op: Op) -> int:
@@ -93,6 +105,57 @@ def _ptflops_rnn(op: Op) -> int:
     return total * steps * batch * directions
 
 
+def _ptflops_matmul(op: Op) -> int:
+    """ptflops' count of a patched matrix product (pytorch_ops.py, _matmul_tensor_flops_hook):
+    the first operand's elements times the second's last dimension, whatever the broadcast."""
+    first, second = op.detail[0][:2]
+    return numel(first) * second[-1]
+
+
+def _ptflops_addmm(op: Op) -> int:
+    """ptflops' count of torch.addmm or baddbmm (_addmm_tensor_flops_hook): the product's
+    first operand's elements times the second's last dimension, plus the added input's own
+    elements (not broadcast) unless beta is 0."""
+    (added, first, second, *_), keywords = op.detail
+    return numel(first) * second[-1] + (numel(added) if dict(keywords).get("beta", 1) else 0)
+
+
+def _ptflops_interpolate(op: Op) -> int:
+    """ptflops' count of F.interpolate or F.upsample (_interpolate_functional_flops_hook): the
+    size asked for (an int raised to the spatial dimensions) times N and C, else the input's
+    elements times the scale factor (a tuple's entries cast to int and multiplied, a number
+    raised to the spatial dimensions), truncated."""
+    args, keywords = op.detail
+    named = dict(keywords)
+    shape = named.get("input", args[0] if args else ())
+    size = named.get("size", args[1] if len(args) > 1 else None)
+    spatial = len(shape) - 2
+    if size is not None:
+        area = math.prod(size) if isinstance(size, (tuple, list)) else int(size) ** spatial
+        return area * math.prod(shape[:2])
+    scale = named.get("scale_factor", args[2] if len(args) > 2 else None)
+    if isinstance(scale, (tuple, list)) and len(scale) == spatial:
+        return numel(shape) * math.prod(int(s) for s in scale)
+    return int(numel(shape) * scale ** spatial)
+
+
+def _torchinfo_module(op: Op) -> int:
+    """torchinfo's count of a leaf module call (layer_info.py, calculate_macs): each parameter
+    named weight or bias times the output's positions (a class named Conv*: the output's size
+    without its second dimension; any other: its first dimension), each other parameter whose
+    name holds weight or bias (a recurrent layer's weight_ih_l0) times the output's first two
+    dimensions; any other parameter 0. The output is the first tensor a module returns."""
+    out = op.out_shape
+    total = 0
+    for name, elements in op.weights:
+        if name in ("weight", "bias"):
+            total += elements * (numel(out[:1] + out[2:]) if "Conv" in op.module else
+                                 (out[0] if out else 0))
+        elif "weight" in name or "bias" in name:
+            total += elements * numel(out[:2])
+    return total
+
+
 # Each term: (op, n) -> int, for n copies of the op (a spec's op is one image's; a model's op, which
 # covers its batch already, is taken once). Shapes are indexed from the end, so (C, H, W) and
 # (N, C, H, W) read alike.
@@ -102,8 +165,7 @@ TERMS = {
     "in": lambda op, n: n * numel(op.in_shape),
     "out": lambda op, n: n * numel(op.out_shape),
     "params": lambda op, n: n * max(op.batch, 1) * op.params,  # once per image
-    # torchinfo's recurrent layers: every parameter times the output's first two dimensions
-    "rnn_params": lambda op, n: n * numel(op.out_shape[:2]) * op.params,
+    "torchinfo_module": lambda op, n: n * _torchinfo_module(op),
     "affine_in": lambda op, n: n * numel(op.in_shape) if op.bias else 0,  # an affine norm's
     "thop_rnn": lambda op, n: n * _thop_rnn(op),
     "ptflops_rnn": lambda op, n: n * _ptflops_rnn(op),
@@ -111,20 +173,21 @@ TERMS = {
     # the weights times V (N tokens of the head size); its qkv and proj Linear inside are not
     # counted, the hooked module's children being left out of its sum
     # torchscan (modules/macs.py): max pool kernel - 1 per output element, average pool kernel - 1
-    # + 2 (the 2-D input's spatial dimensions), adaptive average pool its approximate kernel
-    # (per axis in // out, else in % out + 1) area - 1 + 2
+    # + the spatial dimensions (2 for a 2-D pool), adaptive average pool its approximate kernel
+    # (per axis in // out, else in % out + 1) area - 1 + the spatial dimensions, adaptive max
+    # pool that area - 1
     "ts_maxpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] - 1),
-    "ts_avgpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] + 1),
-    "ts_adaptive": lambda op, n: n * numel(op.out_shape) * (math.prod(
-        i // o if i % o == 0 else i % o + 1
-        for i, o in zip(op.in_shape[-2:], op.out_shape[-2:])) + 1),
+    "ts_avgpool": lambda op, n: n * numel(op.out_shape) * (op.detail[0] - 1
+                                                           + len(_spatial(op)[0])),
+    "ts_adaptive": lambda op, n: n * numel(op.out_shape) * (_torchscan_kernel(op) - 1
+                                                            + len(_spatial(op)[0])),
+    "ts_adaptive_max": lambda op, n: n * numel(op.out_shape) * (_torchscan_kernel(op) - 1),
     "ptflops_timm_attention": lambda op, n: n * op.in_shape[-2] * op.detail[0] * (
         op.detail[1] + op.in_shape[-2] * (2 * op.detail[1] + 1)) * op.in_shape[0],
     # thop: (window area + 1 division) per output element, the window area as the float
     # in/out ratio per axis, the product truncated once (thop/vision/calc_func.py)
     "thop_adaptive": lambda op, n: int(
-        (op.in_shape[-2] / op.out_shape[-2] * (op.in_shape[-1] / op.out_shape[-1]) + 1)
-        * (n * numel(op.out_shape))),
+        (math.prod(i / o for i, o in zip(*_spatial(op))) + 1) * (n * numel(op.out_shape))),
     # thop: exp, add and divide over the classes: 3C - 1 per row of C (count_softmax)
     "thop_softmax": lambda op, n: n * numel(op.in_shape) // _features(op)
     * (3 * _features(op) - 1),
@@ -132,15 +195,26 @@ TERMS = {
     # channel-padded square (C + size - 1 planes), div.mul(alpha), .add(k)
     "fvcore_einsum": lambda op, n: n * _fvcore_einsum(op),  # shapes of the whole batch
     "ptflops_attention": lambda op, n: n * max(op.batch, 1) * _ptflops_attention(op),
+    "ptflops_matmul": lambda op, n: n * _ptflops_matmul(op),
+    # ptflops' nn.Upsample hook: the first image's output elements
+    "first_out": lambda op, n: n * numel(op.out_shape[1:] if op.batch else op.out_shape),
+    # thop's nn.Upsample (calc_func.py, calculate_upsample): per output element 1 (nearest),
+    # 5 (linear), 11 (bilinear) or 259 (bicubic); another mode 0
+    "thop_upsample": lambda op, n: n * numel(op.out_shape) * {
+        "nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259}.get(op.detail[0][3], 0),
+    "ptflops_addmm": lambda op, n: n * _ptflops_addmm(op),
+    "ptflops_interpolate": lambda op, n: n * _ptflops_interpolate(op),
     "lrn_internals": lambda op, n: n * numel(op.in_shape) // op.in_shape[-3]
     * (4 * op.in_shape[-3] + op.size - 1),
 }
 
 # ptflops' pytorch backend also patches these attributes while it runs (pytorch_ops.py,
 # FUNCTIONAL_MAPPING and TENSOR_OPS_MAPPING) and counts every call through them, per batch: the
-# input's elements for activations and pools, the (broadcast) output's for add and mul, and
-# M*N*K for matrix products. A call made inside a module of a known kind (nn.ReLU calls F.relu)
-# is part of that module's own rule below ("relu": "out@1 + in").
+# input's elements for activations and pools, the (broadcast) output's for add and mul, the
+# first operand's elements times the second's last dimension for matrix products (plus the
+# added input's elements for addmm and baddbmm), and the output size for interpolation. A call
+# made inside a module of a known kind (nn.ReLU calls F.relu) is part of that module's own rule
+# below ("relu": "out@1 + in").
 _PTFLOPS_FUNCTIONS = {
     **dict.fromkeys([f"F.{f}" for f in ("relu", "prelu", "elu", "relu6", "gelu", "silu",
                                         "softmax")] +
@@ -148,34 +222,44 @@ _PTFLOPS_FUNCTIONS = {
                      for d in (1, 2, 3)], "in"),
     **dict.fromkeys(("torch.add", "Tensor.add", "torch.mul", "Tensor.mul"), "out"),
     **dict.fromkeys(("torch.matmul", "Tensor.matmul", "torch.mm", "Tensor.mm", "torch.bmm",
-                     "Tensor.bmm"), "macs"),
+                     "Tensor.bmm"), "ptflops_matmul"),
+    **dict.fromkeys(("torch.addmm", "Tensor.addmm", "torch.baddbmm"), "ptflops_addmm"),
+    **dict.fromkeys(("F.interpolate", "F.upsample"), "ptflops_interpolate"),
 }
 
 # What each peer counts. "unit" says whether the total is MACs or FLOPs (2 per MAC); "params"
 # which parameters its parameter total holds: "all" (every parameter of the module, aux heads
-# included) or "executed" (the modules of a known kind that ran in eval mode), None where it gives
-# none; "level" which view of a model's inventory it sees (incprof.count.inventory): "aten" ops, "jit" (the
-# aten ops with each call torch.jit records whole as one op: fvcore traces with torch.jit) or "calls";
+# included), "executed" (the modules of a known kind that ran in eval mode) or "torchinfo" (its
+# own bookkeeping, which counts a shared module's parameters again: incprof.referee.bookkeeping),
+# None where it gives none; "level" which view of a model's inventory it sees
+# (incprof.count.inventory): "aten" ops, "jit" (the aten ops with each call torch.jit records
+# whole as one op: fvcore traces with torch.jit) or "calls";
 # "tree" the power of a module's paths in the module tree (a module shared by two parents has
 # two) its module counts are multiplied by: ptflops sums its counts once per path
 # (accumulate_flops), thop too (dfs_count) and also hooks the module once per path
 # (model.apply), so every call is counted that many times;
 # "grad" whether it runs the model with autograd on (nn.MultiheadAttention, for one, takes a fused
-# path without it, so a model's inventory is taken both ways).
+# path without it, so a model's inventory is taken both ways); "hooks" whether it attaches forward
+# hooks to the model's own modules (nn.TransformerEncoderLayer takes its fused path only where
+# none is attached; FlopCounterMode's module tracker hooks globally).
 CONVENTIONS = {
     # fvcore: an affine LayerNorm or GroupNorm 5 per element, else 4 (jit_handles.py,
     # norm_flop_counter); aten::lstm, gru and rnn have no handle
-    "fvcore": {"unit": "MACs", "params": "all", "grad": False, "level": "jit", "ops": {
+    "fvcore": {"unit": "MACs", "params": "all", "grad": True, "hooks": True, "level": "jit",
+               "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "adaptive_avgpool": "in",
         "layer_norm": "4*in + affine_in", "group_norm": "4*in + affine_in",
         "torch.einsum": "fvcore_einsum"}},
-    "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "level": "aten", "ops": {
+    "flop_counter": {"unit": "FLOPs", "params": None, "grad": False, "hooks": False,
+                     "level": "aten", "ops": {
         "conv": "2*macs", "linear": "2*macs"}},
-    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "level": "calls",
-                        "tree": 1, "ops": {
+    "ptflops_pytorch": {"unit": "MACs", "params": "all", "grad": True, "hooks": True,
+                        "level": "calls", "tree": 1, "apart": True, "ops": {
         "conv": "macs@1 + bias@1", "linear": "macs@1 + bias@1", "batchnorm": "2*in@1",
         "relu": "out@1 + in", "maxpool": "in@1 + in", "avgpool": "in@1 + in",
-        "adaptive_avgpool": "in@1 + in", "softmax": "in", "lrn": "lrn_internals",
+        "adaptive_avgpool": "in@1 + in", "adaptive_maxpool": "in@1 + in", "softmax": "in",
+        "upsample": "first_out@1 + ptflops_interpolate",
+        "lrn": "lrn_internals",
         # its relu hook on the module, plus the patched functional the module calls (nn.ReLU6
         # and nn.LeakyReLU call F.hardtanh and F.leaky_relu, which it does not patch)
         "relu6": "out@1", "leaky_relu": "out@1", "prelu": "out@1 + in", "elu": "out@1 + in",
@@ -186,62 +270,92 @@ CONVENTIONS = {
         "lstm": "ptflops_rnn@1", "gru": "ptflops_rnn@1", "rnn": "ptflops_rnn@1",
         "multihead_attention": "ptflops_attention@1",
         "timm_attention": "ptflops_timm_attention@1", **_PTFLOPS_FUNCTIONS}},
-    "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "level": "aten", "ops": {
+    "ptflops_aten": {"unit": "MACs", "params": "all", "grad": True, "hooks": True,
+                     "level": "aten", "ops": {
         "conv": "macs + bias", "linear": "macs + bias"}},
     # thop: count_normalization 2 per element, 4 when affine; PReLU 1 per element; recurrent
     # layers its own cell formulas
-    "thop": {"unit": "MACs", "params": "executed", "grad": False, "level": "calls", "tree": 2,
-             "ops": {
+    "thop": {"unit": "MACs", "params": "executed", "grad": False, "hooks": True, "level": "calls",
+             "tree": 2, "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "4*in", "avgpool": "out",
         "adaptive_avgpool": "thop_adaptive", "softmax": "thop_softmax",
         "layer_norm": "2*in + 2*affine_in", "prelu": "in", "lstm": "thop_rnn",
-        "gru": "thop_rnn", "rnn": "thop_rnn"}},
-    # torchinfo: parameters times output positions for a conv, times the batch for the rest,
-    # times the output's first two dimensions (batch and steps) for a recurrent layer
-    "torchinfo": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
-        "conv": "macs + bias", "linear": "params", "batchnorm": "params",
-        "layer_norm": "params", "group_norm": "params", "rms_norm": "params",
-        "prelu": "params", "embedding": "params", "lstm": "rnn_params", "gru": "rnn_params",
-        "rnn": "rnn_params", "module": "params"}},
-    "torchscan": {"unit": "MACs", "params": "all", "grad": False, "level": "calls", "ops": {
+        "gru": "thop_rnn", "rnn": "thop_rnn", "upsample": "thop_upsample"}},
+    # torchinfo: a spec's layers, parameters times output positions for a conv, times the batch
+    # for the rest; a model's leaf module calls, its rule for any class ("modules",
+    # _torchinfo_module: a recurrent layer's weights times the batch and the steps)
+    "torchinfo": {"unit": "MACs", "params": "torchinfo", "grad": False, "hooks": True,
+                  "level": "calls", "modules": "torchinfo_module", "ops": {
+        "conv": "macs + bias", "linear": "params", "batchnorm": "params"}},
+    "torchscan": {"unit": "MACs", "params": "all", "grad": False, "hooks": True,
+                  "level": "calls", "ops": {
         "conv": "macs", "linear": "macs", "batchnorm": "2*in", "maxpool": "ts_maxpool",
-        "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive"}},
+        "avgpool": "ts_avgpool", "adaptive_avgpool": "ts_adaptive",
+        "adaptive_maxpool": "ts_adaptive_max"}},
 }
 # The module kinds whose parameters thop counts: the leaf modules it has a rule for that ran
 # (thop/profile.py register_hooks; count_parameters is registered beside each rule).
 THOP_MODULES = frozenset({"conv", "linear", "batchnorm", "layer_norm", "prelu", "softmax", "relu",
                           "relu6", "leaky_relu", "maxpool", "avgpool", "adaptive_avgpool",
+                          "adaptive_maxpool", "upsample",
                           "dropout", "lstm", "gru", "rnn"})
-# The inventory views the peers see: (level, grad).
-_VIEWS = tuple(sorted({(c["level"], c["grad"]) for c in CONVENTIONS.values()}))
+# The inventory views the peers see: (level, grad, hooks).
+_VIEWS = tuple(sorted({(c["level"], c["grad"], c["hooks"]) for c in CONVENTIONS.values()}))
 # Every attribute some peer sees calls through (kinds named like "F.relu").
 WATCHED = tuple(sorted({kind for c in CONVENTIONS.values() for kind in c["ops"] if "." in kind}))
 
-def evaluate(expression: str, op: Op, batch: int) -> int:
-    """The value of a convention expression (``"2*in@1 + bias"``) for one op and a batch size."""
+def evaluate(expression: str, op: Op, batch: int, images: int | None = None,
+             per_image: bool | None = None) -> int:
+    """The value of a convention expression (``"2*in@1 + bias"``) for one op and a batch size;
+    a model's op (which covers its batch already) has its ``@1`` terms divided by ``images``
+    (the images the tool divides by; default the op's batch). ``per_image`` True or False keeps
+    only the ``@1`` terms, or only the others."""
     total = 0
     for term in expression.split("+"):
         term = term.strip()
         factor, _, name = term.rpartition("*")
         name, _, per = name.partition("@")
+        if per_image is not None and per_image != (per == "1"):
+            continue
         if not op.batch:
             value = TERMS[name](op, 1 if per == "1" else batch)
         else:  # the op covers the batch already: one image's share is an even part of it
-            value = TERMS[name](op, 1) // (op.batch if per == "1" else 1)
+            value = TERMS[name](op, 1) // ((images or op.batch) if per == "1" else 1)
         total += int(factor or 1) * value
     return total
 
 
-def predict(ops: list[Op], tool: str, batch: int) -> dict[str, int]:
-    """A tool's predicted total per op kind (kinds it counts as zero left out), for a batch."""
+def predict(ops: list[Op], tool: str, batch: int, images: int | None = None,
+            per_image: bool | None = None) -> dict[str, int]:
+    """A tool's predicted total per op kind (kinds it counts as zero left out), for a batch
+    (``images`` and ``per_image`` as ``evaluate``)."""
     rules = CONVENTIONS[tool]["ops"]
+    modules = CONVENTIONS[tool].get("modules")  # one rule for every module call of a model
     out: dict[str, int] = {}
     tree = CONVENTIONS[tool].get("tree", 0)
     for op in ops:  # a module inside one the tool prices whole is part of that one's count
-        if op.kind in rules and not any(kind in rules for kind in op.within):
-            value = evaluate(rules[op.kind], op, batch)
-            out[op.kind] = out.get(op.kind, 0) + value * op.copies ** tree
+        if modules and op.module:
+            value = evaluate(modules, op, batch, images, per_image)
+        elif op.kind in rules and not any(kind in rules for kind in op.within):
+            value = evaluate(rules[op.kind], op, batch, images, per_image)
+        else:
+            continue
+        if value:  # a module of no kind under its class name, as the peers' breakdowns
+            key = op.module if op.kind == "module" else op.kind
+            out[key] = out.get(key, 0) + value * op.copies ** tree
     return out
+
+
+def breakdown(ops: list[Op], tool: str, batch: int, images: int | None = None) -> dict[str, int]:
+    """A tool's predicted total split as its own breakdown splits it (incprof.referee.peers):
+    per op kind, and for ptflops' pytorch backend ("apart") its module hooks' counts per kind
+    and its patched calls' counts together under ``peers.CALLS``."""
+    from .peers import CALLS
+
+    if not CONVENTIONS[tool].get("apart"):
+        return predict(ops, tool, batch, images)
+    calls = sum(predict(ops, tool, batch, images, per_image=False).values())
+    return {**predict(ops, tool, batch, images, per_image=True), **({CALLS: calls} if calls else {})}
 
 
 def param_totals(spec, input_hw) -> dict[str, int]:
@@ -259,20 +373,22 @@ def param_totals(spec, input_hw) -> dict[str, int]:
 
 def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "paper",
             aux: bool = True, input_size=None, batch_size: int = 1, channels: int = 3,
-            tools=None, max_memory: int | None = None) -> dict:
-    """Run every installed peer on the built network, or on ``model`` (any ``nn.Module``; then
-    ``input_size`` and ``channels`` shape its input, as in incprof.capture.rows), in eval mode on a
-    zero input of ``batch_size``, and set its total beside incprof's prediction for its
-    conventions. Returns plain data: ``meta``, and ``tools``: per peer its installed flag, unit,
-    reported and predicted totals and parameter totals, their residuals, and the op kinds a
-    non-zero residual comes from."""
+            tools=None, max_memory: int | None = None, example=None, seq_len=None) -> dict:
+    """Run every installed peer on the built network, or on ``model`` (any ``nn.Module``), in eval
+    mode on zero inputs, and set its total beside incprof's prediction for its conventions. A
+    model runs on ``example`` (an incprof.capture.inputs.Example: any args and kwargs), else on
+    its default inputs (incprof.capture.inputs.default: an image of ``input_size``, ``channels``
+    and ``batch_size``, or a Hugging Face model's inputs, ``seq_len`` token ids); each peer is
+    given them its own way (incprof.referee.peers). Returns plain data: ``meta``, and ``tools``:
+    per peer its installed flag, unit, reported and predicted totals and parameter totals, their
+    residuals, and the op kinds a non-zero residual comes from."""
     from . import peers
 
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch size must be from 1 to {MAX_BATCH}, got {batch_size}")
     if model is not None:
-        views, params, shape, make, meta = _model_inventory(model, label, input_size, channels,
-                                                            batch_size)
+        views, params, example, make, meta = _model_inventory(model, label, example, (
+            input_size, channels, batch_size, seq_len))
     else:
         from ..count.limits import check_memory
         from ..nn.build import build
@@ -283,54 +399,74 @@ def referee(arch=None, *, model=None, label: str | None = None, flavor: str = "p
         counted = param_totals(spec, input_size)
         check_memory(spec, input_size, batch_size, max_memory)
         views = dict.fromkeys(_VIEWS, ops)  # every layer of a spec is its module
-        params = {"all": counted["params_with_aux"], "executed": counted["params"]}
-        shape = (spec.input[0], *(input_size or spec.input[1:]))
+        params = {"all": counted["params_with_aux"], "executed": counted["params"],
+                  "torchinfo": counted["params_with_aux"]}  # no module of a spec is shared
+        shape = (batch_size, spec.input[0], *(input_size or spec.input[1:]))
         meta = {"arch": spec.name, "title": spec.title, "flavor": flavor, "aux": bool(spec.aux)}
+        example = _image(shape)
 
         def make(device: str):
             import torch
 
             with torch.device(device):  # zero weights: no peer's count reads their values
                 return build(spec, input_size, weights="zero").eval()
-    rows = [_tool_row(tool, make, (batch_size, *shape), views, params) for tool in
-            tools or peers.PEERS]
-    return {"meta": {**meta, "input": list(shape[1:]), "batch_size": batch_size}, "tools": rows}
+    rows = [_tool_row(tool, make, example, views, params) for tool in tools or peers.PEERS]
+    shape = example.shape()
+    return {"meta": {**meta, "input": list(shape[2:]), "batch_size": shape[0] if shape else 1,
+                     **({"inputs": example.describe()} if model is not None else {})},
+            "tools": rows}
 
 
-def _model_inventory(model, label, input_size, channels: int, batch_size: int):
-    """A model's inventory views, parameter totals, per-image input shape, a maker of fresh copies
+def _image(shape: tuple):
+    """A spec's example: one zero image of ``shape`` (N, C, H, W)."""
+    import torch
+
+    from ..capture.inputs import Example
+
+    return Example((torch.zeros(shape),), {}, "image")
+
+
+def _model_inventory(model, label, example, default: tuple):
+    """A model's inventory views, parameter totals, example (``example``, else its default made
+    from ``default``: input size, channels, batch size, sequence length), a maker of fresh copies
     (the peers leave hooks and buffers on what they count; a user's model stays on its own device)
     and its meta."""
     import copy
 
     import torch
 
-    from ..capture.guard import check_size
+    from ..capture import inputs
+    from ..capture.guard import check_modules, op_ceiling
     from ..capture.inventory import model_ops
-    from ..capture.rows import _first_line, example_shape
     from ..errors import UsageError
 
     label = label or type(model).__name__
     model = model.eval()
-    shape = example_shape(model, input_size, channels, batch_size)
-    check_size(model, torch.zeros(shape), label)
+    example = example or inputs.default(model, *default)
+    check_modules(model, label)
     inventories = {}
-    for grad in sorted({grad for _, grad in _VIEWS}):  # one run per autograd mode
+    for grad, hooks in sorted({view[1:] for view in _VIEWS}):  # one run per way of running
         try:
-            with torch.set_grad_enabled(grad):
-                inventories[grad] = model_ops(copy.deepcopy(model), torch.zeros(shape), WATCHED)
+            with torch.set_grad_enabled(grad), op_ceiling(label):
+                inventories[grad, hooks] = model_ops(copy.deepcopy(model), example, WATCHED,
+                                                     hooks)
+        except UsageError:
+            raise
         except Exception as exc:  # the model rejected the input: one line naming it
-            raise UsageError(f"model {label}: rejects input {'x'.join(map(str, shape))}: "
-                             f"{type(exc).__name__}: {_first_line(exc)}") from None
-    views = {(level, grad): getattr(inventories[grad], level) for level, grad in _VIEWS}
-    inventory = inventories[False]
+            text = str(exc).strip().splitlines()
+            raise UsageError(f"model {label}: rejects input {example.describe()}: "
+                             f"{type(exc).__name__}: {text[0] if text else ''}") from None
+    views = {view: getattr(inventories[view[1:]], view[0]) for view in _VIEWS}
+    inventory = inventories[CONVENTIONS["thop"]["grad"], CONVENTIONS["thop"]["hooks"]]
+    hooked = inventories[CONVENTIONS["torchinfo"]["grad"], CONVENTIONS["torchinfo"]["hooks"]]
     params = {"all": inventory.params,
-              "executed": sum(n for kind, n in inventory.executed.items() if kind in THOP_MODULES)}
+              "executed": sum(n for kind, n in inventory.executed.items() if kind in THOP_MODULES),
+              "torchinfo": torchinfo_params(model, hooked.called)}
     meta = {"arch": label, "title": label, "flavor": None, "aux": False}
-    return views, params, shape[1:], lambda device: copy.deepcopy(model), meta  # as it is
+    return views, params, example, lambda device: copy.deepcopy(model), meta  # as it is
 
 
-def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
+def _tool_row(tool: str, make, example, views: dict, params: dict) -> dict:
     from . import peers
 
     convention = CONVENTIONS[tool]
@@ -344,17 +480,24 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
     row["version"] = peers.version(tool)
     import torch
 
-    predicted = predict(views[convention["level"], convention["grad"]], tool, shape[0])
+    predicted = predict(views[convention["level"], convention["grad"], convention["hooks"]], tool,
+                        example.batch_size(), peers.images(tool, example))
     device = "meta" if tool in peers.META else "cpu"  # meta: no weight init, no arithmetic
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one forward pass: more threads only wait on a busy machine
     try:  # a fresh model for every peer: peers leave hooks and attributes
-        model, x = make(device), torch.zeros(shape)
-        reading = peers.run(tool, model, x.to(next(model.parameters(), x).device))
+        model = make(device)
+        where = next(model.parameters(), torch.zeros(())).device  # the inputs go with it
+        reading = peers.run(tool, model, peers.moved(example, where))
     except Exception as exc:  # the peer's own failure on this model: its row says so, the
         # other peers still run
         text = str(exc).strip().splitlines()
-        row["failed"] = f"{type(exc).__name__}: {text[0][:200] if text else ''}".rstrip(": ")
+        line = f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+        cause = exc.__cause__  # a peer that wraps the model's own error (torchinfo)
+        if cause is not None:
+            said = str(cause).strip().splitlines()
+            line += f" (from {type(cause).__name__}: {said[0] if said else ''})"
+        row["failed"] = (text[0] if isinstance(exc, peers.PeerFailed) else line)[:240]
         return row
     finally:
         torch.set_num_threads(threads)
@@ -365,10 +508,11 @@ def _tool_row(tool: str, make, shape: tuple, views: dict, params: dict) -> dict:
         row["params_reported"] = reading.params
         row["params_residual"] = reading.params - row["params_predicted"]
     if row["residual"]:
-        kinds = sorted(set(predicted) | set(reading.by_kind))
-        row["residual_from"] = {k: reading.by_kind.get(k, 0) - predicted.get(k, 0) for k in kinds
-                                if reading.by_kind.get(k, 0) != predicted.get(k, 0)} \
-            if reading.by_kind else "the tool gives no per-op breakdown"
+        expected = breakdown(views[convention["level"], convention["grad"], convention["hooks"]], tool,
+                             example.batch_size(), peers.images(tool, example))
+        kinds = sorted(set(expected) | set(reading.by_kind))
+        row["residual_from"] = {k: reading.by_kind.get(k, 0) - expected.get(k, 0) for k in kinds
+                                if reading.by_kind.get(k, 0) != expected.get(k, 0)}
     return row
 
 

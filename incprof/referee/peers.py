@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import re
 from dataclasses import dataclass, field
 
 from ..capture.inventory import MODULE_KINDS
@@ -31,13 +32,18 @@ META = frozenset({"flop_counter", "ptflops_aten", "thop", "torchinfo"})
 # reports "conv", and its einsum is the whole torch.einsum call (incprof.capture.inventory.JIT_CALLS).
 _FVCORE_KINDS = {"conv": "conv", "einsum": "torch.einsum"}
 
+# The key of ptflops' patched calls in its breakdown: its per-layer listing gives each module
+# hook's count, and the rest of its total is what it counted through patched functions.
+CALLS = "patched calls"
+
 # One line per peer: how it runs and what it counts, for the docs and the report.
 DESCRIPTIONS = {
-    "fvcore": "FlopCountAnalysis(model, x).total(): traces with torch.jit; conv and linear MACs "
-              "without bias, BatchNorm 2 per element (eval, affine), adaptive average pooling "
-              "1 per input element; max/avg pooling, ReLU, LRN and softmax 0",
-    "flop_counter": "torch.utils.flop_counter.FlopCounterMode, get_total_flops(): dispatch-level "
-                    "conv and matmul FLOPs, 2 per MAC, no bias; nothing else",
+    "fvcore": "FlopCountAnalysis(model, x).total(), autograd on: traces with torch.jit; conv "
+              "and linear MACs without bias, BatchNorm 2 per element (eval, affine), adaptive "
+              "average pooling 1 per input element; max/avg pooling, ReLU, LRN and softmax 0",
+    "flop_counter": "torch.utils.flop_counter.FlopCounterMode, get_total_flops(), under "
+                    "torch.no_grad(): dispatch-level conv and matmul FLOPs, 2 per MAC, no bias; "
+                    "nothing else",
     "ptflops_pytorch": "ptflops get_model_complexity_info(backend='pytorch'): module hooks plus "
                        "patched torch.nn.functional calls; conv and linear MACs plus bias, BN 2 "
                        "per element, ReLU and every pool counted twice (its module hook and the "
@@ -61,6 +67,11 @@ DESCRIPTIONS = {
                  "output positions for convs (bias included) and parameters times batch for the "
                  "rest (linear with bias; BatchNorm 2 per channel)",
 }
+
+
+class PeerFailed(RuntimeError):
+    """A peer's own failure, caught and printed by the peer: its message is the exception's
+    first line as the peer printed it (``ValueError: ...``)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +106,85 @@ def version(tool: str) -> str | None:
         return None
 
 
-def run(tool: str, model, x) -> Reading:
-    """Run one peer on ``model`` (eval mode) with input ``x``; its printing is swallowed."""
+def run(tool: str, model, example) -> Reading:
+    """Run one peer on ``model`` (eval mode) with ``example`` (an incprof.capture.inputs.Example:
+    args and kwargs; or one tensor), given the peer's own way; its printing is swallowed."""
+    if not hasattr(example, "run"):
+        from ..capture.inputs import Example
+
+        example = Example((example,))
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return _RUNNERS[tool](model, x)
+        return _RUNNERS[tool](model, example)
+
+
+def moved(example, device):
+    """``example`` with its tensors on ``device``."""
+    import torch
+    from torch.utils._pytree import tree_map
+
+    from ..capture.inputs import Example
+
+    to = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
+    return Example(tree_map(to, example.args), tree_map(to, example.kwargs), example.source)
+
+
+def images(tool: str, example) -> int | None:
+    """What ``tool`` divides its per-image module counts by, where that is not the batch:
+    ptflops' pytorch backend divides by the length of the first positional input it calls the
+    model with, and by 1 when it calls it with keywords (pytorch_engine.py,
+    batch_counter_hook)."""
+    if tool != "ptflops_pytorch" or _ptflops_input(example) is not None:
+        return None
+    return 1
+
+
+def _ptflops_input(example):
+    """The one tensor ptflops' input_constructor returns for ``example``, or None where it must
+    return a dict of keywords (ptflops calls ``model(x)`` or ``model(**x)``, nothing else)."""
+    if len(example.args) == 1 and not example.kwargs:
+        return example.args[0]
+    return None
+
+
+def _parameters(model):
+    import inspect
+
+    return list(inspect.signature(model.forward).parameters.values())
+
+
+def _keywords(model, example) -> dict:
+    """Every input of ``example`` as a keyword, the positional ones named by the model's
+    ``forward``: for a peer that calls ``model(**inputs)``."""
+    import inspect
+
+    named = [p for p in _parameters(model) if p.kind in (p.POSITIONAL_ONLY,
+                                                        p.POSITIONAL_OR_KEYWORD)]
+    if len(example.args) > len(named) or any(
+            p.kind is inspect.Parameter.POSITIONAL_ONLY for p in named[:len(example.args)]):
+        raise TypeError(f"{type(model).__name__}.forward cannot take its "
+                        f"{len(example.args)} positional inputs by keyword, as this peer "
+                        "passes them")
+    return {**{p.name: a for p, a in zip(named, example.args)}, **example.kwargs}
+
+
+def _positional(model, example) -> tuple:
+    """Every input of ``example`` in position, in the order of the model's ``forward`` (a
+    parameter between them not given takes its default): for a peer that calls
+    ``model(*inputs)``."""
+    kwargs = dict(example.kwargs)
+    args = list(example.args)
+    for p in _parameters(model)[len(args):]:
+        if not kwargs:
+            break
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or (
+                p.name not in kwargs and p.default is p.empty):
+            break
+        args.append(kwargs.pop(p.name, p.default))
+    if kwargs:
+        raise TypeError(f"this peer takes positional inputs only, and "
+                        f"{type(model).__name__}.forward cannot take {', '.join(kwargs)} in "
+                        "position")
+    return tuple(args)
 
 
 def _by_kind(pairs, kind_of) -> dict:
@@ -111,6 +197,7 @@ def _by_kind(pairs, kind_of) -> dict:
 
 
 def _module_kind(name: str) -> str:
+    """A module class's op kind, as the inventory names it (its class name for one of no kind)."""
     return MODULE_KINDS.get(name, name)
 
 
@@ -118,52 +205,99 @@ def _fvcore_kind(name: str) -> str:
     return _FVCORE_KINDS.get(name) or kind(name)
 
 
-def _fvcore(model, x) -> Reading:
-    import torch
+def _fvcore(model, example) -> Reading:
     from fvcore.nn import FlopCountAnalysis, parameter_count
 
-    with torch.no_grad():
-        analysis = FlopCountAnalysis(model, x)
-        analysis.unsupported_ops_warnings(False)
-        analysis.uncalled_modules_warnings(False)
-        analysis.tracer_warnings("none")
-        total = int(analysis.total())
-        by_operator = analysis.by_operator()
+    analysis = FlopCountAnalysis(model, _positional(model, example))  # autograd on, as documented
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    total = int(analysis.total())
+    by_operator = analysis.by_operator()
     return Reading(total, int(parameter_count(model)[""]),
                    _by_kind(by_operator.items(), _fvcore_kind))
 
 
-def _flop_counter(model, x) -> Reading:
+def _flop_counter(model, example) -> Reading:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(x)
+        example.run(model)
     counts = counter.get_flop_counts().get("Global", {})
     return Reading(int(counter.get_total_flops()), None,
                    _by_kind(((str(op).split(".")[-1], v) for op, v in counts.items()), kind))
 
 
 def _ptflops(backend: str):
-    def runner(model, x) -> Reading:
+    def runner(model, example) -> Reading:
         from ptflops import get_model_complexity_info
 
-        macs, params = get_model_complexity_info(
-            model, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False,
-            backend=backend, input_constructor=lambda _: x)
+        x = _ptflops_input(example)
+        x = _keywords(model, example) if x is None else x
+        said = io.StringIO()  # its per-layer listing, or the exception it caught and printed
+        with contextlib.redirect_stdout(said):
+            macs, params = get_model_complexity_info(
+                model, tuple(example.shape()[1:]) or (1,), as_strings=False,
+                print_per_layer_stat=True, flops_units="Mac", backend=backend,
+                input_constructor=lambda _: x, ost=said)
         if macs is None:
-            raise RuntimeError(f"ptflops ({backend} backend) failed on this model")
-        return Reading(int(macs), int(params))
+            raise PeerFailed(_ptflops_failure(said.getvalue(), backend))
+        listing = _ptflops_modules if backend == "pytorch" else _ptflops_ops
+        return Reading(int(macs), int(params), listing(model, said.getvalue(), int(macs)))
     return runner
 
 
-def _thop(model, x) -> Reading:
+def _ptflops_modules(model, listing: str, total: int) -> dict:
+    """ptflops' pytorch backend's breakdown, read from its per-layer listing (the model's repr
+    with each module's count, per image, in units of Mac): each module it hooks
+    (pytorch_ops.MODULES_MAPPING) by op kind, and the rest of its total, counted through its
+    patched functions, as ``CALLS``. Empty where the listing does not name every module."""
+    from ptflops.pytorch_ops import MODULES_MAPPING
+
+    from ..capture.inventory import module_kind
+
+    values = [float(v) for v in re.findall(r"(\S+) Mac, ", listing)]
+    named = list(model.named_modules(remove_duplicate=False))
+    if len(values) != len(named):
+        return {}
+    out: dict[str, float] = {}
+    hooked = None  # the module whose count covers the ones inside it
+    for (name, module), value in zip(named, values):
+        if hooked is not None and name.startswith(hooked):
+            continue
+        if type(module) in MODULES_MAPPING:
+            hooked = f"{name}."
+            kind_of = module_kind(module)  # else its class: a hook no rule here describes
+            kind_of = type(module).__name__ if kind_of in (None, "module") else kind_of
+            out[kind_of] = out.get(kind_of, 0) + value
+    out[CALLS] = total - sum(out.values())
+    return {k: round(v) for k, v in out.items() if round(v)}
+
+
+def _ptflops_ops(model, listing: str, total: int) -> dict:
+    """ptflops' aten backend's breakdown, read from its per-layer listing: the "Global" module's
+    count per aten op (``aten.mm: 1234 Mac``), by op kind."""
+    section = listing.split("Module:  Global", 1)[-1].split("Module: ", 1)[0]
+    return _by_kind(((op, int(float(v))) for op, v in
+                     re.findall(r"^aten\.(\w+): (\S+) Mac$", section, re.MULTILINE)), kind)
+
+
+def _ptflops_failure(printed: str, backend: str) -> str:
+    """The exception ptflops caught and printed (``<class 'KeyError'>: 'x'``) as one line."""
+    caught = re.search(r"^<class '(?:[\w.]*\.)?(\w+)'>: (.*)$", printed, re.MULTILINE)
+    return f"{caught[1]}: {caught[2]}" if caught else \
+        f"ptflops ({backend} backend) failed on this model"
+
+
+def _thop(model, example) -> Reading:
     import torch
     from thop import profile
 
     with torch.no_grad():
-        total, params, layers = profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+        total, params, layers = profile(model, inputs=_positional(model, example), verbose=False,
+                                        ret_layer_info=True)
     modules = dict(model.named_modules(remove_duplicate=False))  # thop names a shared one twice
     pairs = []
 
@@ -178,19 +312,23 @@ def _thop(model, x) -> Reading:
     return Reading(int(total), int(params), _by_kind(pairs, _module_kind))
 
 
-def _torchinfo(model, x) -> Reading:
+def _torchinfo(model, example) -> Reading:
     from torchinfo import summary
 
-    stats = summary(model, input_data=[x], verbose=0, mode="eval")
+    if example.args:  # model(*input_data, **kwargs)
+        stats = summary(model, input_data=list(example.args), verbose=0, mode="eval",
+                        **example.kwargs)
+    else:  # model(**input_data)
+        stats = summary(model, input_data=dict(example.kwargs), verbose=0, mode="eval")
     pairs = [(layer.class_name, layer.macs) for layer in stats.summary_list if layer.is_leaf_layer]
     return Reading(int(stats.total_mult_adds), int(stats.total_params),
                    _by_kind(pairs, _module_kind))
 
 
-def _torchscan(model, x) -> Reading:
+def _torchscan(model, example) -> Reading:
     import torchscan
 
-    report = torchscan.crawl_module(model, args=(x,))
+    report = torchscan.crawl_module(model, args=tuple(example.args), kwargs=dict(example.kwargs))
     totals = report["totals"]
     pairs = [(layer["type"], layer["metrics"]["macs"]["known_value"] or 0)
              for layer in report["layers"] if "macs" in layer["metrics"]]

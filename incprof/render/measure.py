@@ -113,8 +113,9 @@ def referee_grid(result: dict) -> Grid:
     zero = all(t["residual"] == 0 and not t["params_residual"] for t in ran)
     return Grid(
         f"{meta['title']}: peer counters refereed ("
-        f"{'model' if meta['flavor'] is None else meta['flavor'] + ' flavour'}, input "
-        f"{'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})",
+        f"{'model' if meta['flavor'] is None else meta['flavor'] + ' flavour'}, " + (
+            f"inputs {meta['inputs']})" if meta.get("inputs") else
+            f"input {'x'.join(map(str, meta['input']))}, batch {meta['batch_size']})"),
         [("tool", "left"), ("version", "left"), ("unit", "left"), ("reported", "right"),
          ("predicted", "right"),
          ("residual", "right"), ("params reported", "right"), ("params predicted", "right"),
@@ -129,8 +130,9 @@ def referee_grid(result: dict) -> Grid:
         conventions=("Predicted: incprof's own per-op counts (conv and linear MACs, bias adds, "
                      "BatchNorm, pooling, ReLU, softmax, LRN) under each tool's conventions, for "
                      "the whole batch; residual = reported - predicted. " + (
-                     "The model runs in eval mode on a zero input; its ops are recorded in one "
-                     "eager run with autograd on and one with it off, as each peer runs it."
+                     "The model runs in eval mode on zero inputs; its ops are recorded in eager "
+                     "runs with autograd on or off and forward hooks on its modules or none, as "
+                     "each peer runs it."
                      if meta["flavor"] is None else
                      "The network is built in eval mode on a zero input" + (
                          ", with its aux heads: they do not run, and only the parameter totals "

@@ -259,6 +259,7 @@ def test_meta_peers_read_on_meta_tensors_what_they_read_on_real_ones(flavor):
     torchvision's)."""
     import torch
 
+    from incprof.capture.inputs import Example
     from incprof.nn.build import build
     from incprof.spec.variants import apply_flavor
 
@@ -268,5 +269,6 @@ def test_meta_peers_read_on_meta_tensors_what_they_read_on_real_ones(flavor):
         for device in ("cpu", "meta"):
             with torch.device(device):
                 model = build(spec).eval()
-            readings.append(peers.run(tool, model, torch.zeros(2, *spec.input, device=device)))
+            x = torch.zeros(2, *spec.input, device=device)
+            readings.append(peers.run(tool, model, Example((x,))))
         assert readings[0] == readings[1], tool
