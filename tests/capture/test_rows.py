@@ -296,3 +296,16 @@ def test_a_recurrent_row_shows_its_output_sequence_not_its_hidden_state():
     assert rows["lstm"]["output_size"] == "7x48"
     assert rows["gru"]["output_size"] == "1x12"
     assert rows["embed"]["output_size"] == "7x16"
+
+
+def test_a_module_that_runs_no_op_is_a_row_of_zeros():
+    """An nn.Identity and an eval-mode Dropout run no aten op; each is still a row (called once,
+    nothing counted), its output the module's: 16 channels of 8x8 after the 3x3 conv on 10x10."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.Identity(),
+                                torch.nn.Dropout(0.5))
+    rows = {r["row"]: r for r in incprof.profile(model, input_size=10).to_dict(orient="records")}
+    assert list(rows) == ["0", "1", "2"]
+    for name in ("1", "2"):
+        assert (rows[name]["calls"], rows[name]["params"], rows[name]["macs"],
+                rows[name]["other_ops"], rows[name]["ops"]) == (1, 0, 0, 0, "")
+        assert rows[name]["output_size"] == "8x8x16"
