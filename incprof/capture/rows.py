@@ -149,21 +149,25 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
     return Captured(_rows(model, records, depth), method, x.shape(), label, x.describe())
 
 
+META = "one pass on meta tensors (shapes, no arithmetic)"
 FAKE = "one pass on fake tensors (FakeTensorMode: shapes, no arithmetic)"
 
 
 def record_ops(model, x: Example, label: str) -> tuple[list, str]:
     """The records of one pass of ``model`` on ``x`` (capture.trace.dispatch_trace, under
-    FlopCounterMode), and how it ran: on fake tensors (torch's FakeTensorMode: shapes without
-    arithmetic), or, for a model whose control flow reads a value, on the example itself. The
-    pass is stopped past --max-ops."""
-    try:
-        with op_ceiling(label):
-            return _on_fake_tensors(model, x), FAKE
-    except UsageError:
-        raise
-    except Exception as exc:  # e.g. data-dependent control flow: follow the example input
-        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+    FlopCounterMode), and how it ran: on meta tensors (the model's parameters, buffers and inputs
+    as tensors without data), else, where the model needs more (a tensor it makes itself on the
+    CPU), on fake tensors (torch's FakeTensorMode), else, for a model whose control flow reads a
+    value, on the example itself. Each pass is stopped past --max-ops."""
+    reason = ""
+    for attempt, method in ((_on_meta_tensors, META), (_on_fake_tensors, FAKE)):
+        try:
+            with op_ceiling(label):
+                return attempt(model, x), method
+        except UsageError:
+            raise
+        except Exception as exc:  # e.g. data-dependent control flow: follow the example input
+            reason = f"{type(exc).__name__}: {_first_line(exc)}"
     try:
         with op_ceiling(label):
             records = dispatch_trace(model, x, _whole(), flops=True)
@@ -175,9 +179,37 @@ def record_ops(model, x: Example, label: str) -> tuple[list, str]:
     return records, f"an eager trace of the example input's own path (on fake tensors: {reason})"
 
 
+class _Stateless:
+    """An example run with the model's parameters and buffers replaced by ``state``
+    (torch.func.functional_call), the model itself untouched."""
+
+    def __init__(self, state: dict, example: Example) -> None:
+        self.state, self.example = state, example
+
+    def run(self, model):
+        from torch.func import functional_call
+
+        return functional_call(model, self.state, self.example.args, self.example.kwargs)
+
+
+def _on_meta_tensors(model, x: Example) -> list:
+    """dispatch_trace under FlopCounterMode with the parameters, buffers and inputs on the meta
+    device. Autograd stays on, as a user's run has it: no_grad would send nn.MultiheadAttention
+    down its fused path."""
+    import torch
+
+    def meta(value):
+        if not isinstance(value, torch.Tensor):
+            return value
+        return torch.empty_like(value, device="meta").requires_grad_(value.requires_grad)
+
+    state = {name: meta(t) for name, t in (*model.named_parameters(), *model.named_buffers())}
+    example = Example(tuple(map(meta, x.args)), {k: meta(v) for k, v in x.kwargs.items()})
+    return dispatch_trace(model, _Stateless(state, example), _whole(), flops=True)
+
+
 def _on_fake_tensors(model, x: Example) -> list:
-    """dispatch_trace under FlopCounterMode with every input tensor made fake. Autograd stays
-    on, as a user's run has it: no_grad would send nn.MultiheadAttention down its fused path."""
+    """dispatch_trace under FlopCounterMode with every input tensor made fake (autograd on)."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 

@@ -81,10 +81,10 @@ def test_a_factory_makes_any_inputs():
 
 
 def test_outputs_of_any_structure_are_counted():
-    # the Tagger returns a dataclass holding a dict: counted on fake tensors
+    # the Tagger returns a dataclass holding a dict: counted on meta tensors
     result = invoke("table", "--model", TAGGER, "--input", "1x3:int64")
     assert result.exit_code == 0, result.output
-    assert "captured with one pass on fake tensors" in " ".join(result.stdout.split())
+    assert "captured with one pass on meta tensors" in " ".join(result.stdout.split())
 
 
 def test_the_image_default_stays():
