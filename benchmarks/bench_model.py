@@ -8,7 +8,8 @@ Usage: python benchmarks/bench_model.py [--repeats N] [--model NAME ...] [--bert
 ``--bert`` also times transformers' BERT (its default config) on 128 token ids: incprof counts
 ``--model hf:bert --seq-len 128``; each peer builds ``AutoModel.from_config`` and runs it on a
 1x128 tensor of zero ids.
-Run it with an interpreter that has torchvision and the peers (the reference environment,
+incprof runs with ``--timeout 600``: its default (15 s, import included) can end a run on a
+loaded machine. Run it with an interpreter that has torchvision and the peers (the reference environment,
 .venv-ref, with incprof and its CLI dependencies importable). Numbers depend on the machine and
 its load; they are printed, never asserted.
 """
@@ -54,8 +55,8 @@ def bert_commands() -> dict[str, list[str]]:
     build = ("import torch; from transformers import AutoConfig, AutoModel\n"
              "m = AutoModel.from_config(AutoConfig.for_model('bert')).eval(); "
              "x = torch.zeros(1, 128, dtype=torch.long)\n")
-    return {"incprof": py + ["-m", "incprof", "table", "--model", "hf:bert", "--seq-len", "128",
-                             "-f", "csv"],
+    return {"incprof": py + ["-m", "incprof", "--timeout", "600", "table", "--model", "hf:bert",
+                             "--seq-len", "128", "-f", "csv"],
             **{peer: py + ["-c", build + code] for peer, code in BERT_PEERS.items()}}
 
 
@@ -64,8 +65,8 @@ def commands(model: str) -> dict[str, list[str]]:
     py = [sys.executable]
     build = (f"import torch, torchvision; m = torchvision.models.get_model({model!r}, "
              "weights=None).eval(); x = torch.zeros(1, 3, 224, 224)\n")
-    return {"incprof": py + ["-m", "incprof", "table", "--model", f"torchvision:{model}", "-f",
-                             "csv"],
+    return {"incprof": py + ["-m", "incprof", "--timeout", "600", "table", "--model",
+                             f"torchvision:{model}", "-f", "csv"],
             **{peer: py + ["-c", build + code] for peer, code in PEERS.items()}}
 
 
