@@ -1,6 +1,6 @@
-"""Any ``nn.Module``: record every aten op it runs in one pass on fake tensors, attribute each to
-the module that called it, and count params, MACs and other ops per row, and FlopCounterMode's
-FLOPs of the same ops in the same pass.
+"""Any ``nn.Module``: record every aten op it runs in one pass on meta tensors (see
+``record_ops``), attribute each to the module that called it, and count params, MACs and other
+ops per row, and FlopCounterMode's FLOPs of the same ops in the same pass.
 
 Rows are the modules at ``depth`` (1: the model's top-level children), as they are called: a
 module registered in one place and called from inside another (a shared one) counts in the row

@@ -1,14 +1,15 @@
 """An eager trace of a model on an example input: each aten op (recorded under a TorchDispatchMode)
 with the stack of modules that called it, as records shaped like graph nodes (capture.rows's
 node_counts reads them). It is the one recorder of a model's ops: incprof.capture.rows counts a
-model's rows from it (on fake tensors, under torch's FlopCounterMode, whose FLOPs each op record
-keeps), and the referee's inventory (incprof.capture.inventory) reads it too, with each module
+model's rows from it (on meta or fake tensors, under torch's FlopCounterMode, whose FLOPs each
+op record keeps), and the referee's inventory (incprof.capture.inventory) reads it too, with each module
 call's input and output and the Python-level calls some peers see by patching attributes.
 torch is imported inside the function only.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from itertools import count
 
 
@@ -31,11 +32,11 @@ class _Value:
 
 def dispatch_trace(model, x, watch: dict | None = None, *, flops: bool = False) -> list:
     """The aten ops the model runs on ``x`` (eagerly, autograd on, control flow as the example
-    takes it; on fake tensors where ``x`` holds them and a FakeTensorMode is active), each with
+    takes it; on meta or fake tensors where ``x`` holds them), each with
     the stack of module calls it ran in (``nn_module_stack``: call id -> (path, class name), the
     path as the module is called: a child's path under its caller's, else its registered name).
     Each module call is a record with op "call_module" (its args as called) whose meta also holds
-    the module, its path, its first input (``in``), its output (``val``) and the span of records
+    the module, its first input (``in``), its output (``val``) and the span of records
     it ran (``first``, ``last``). ``watch`` maps a name to an (object, attribute) pair, such as
     ``{"F.relu": (torch.nn.functional, "relu")}``: while the model runs, each call through that
     attribute is a record with op "call_python" (target: the name) and the same meta. With
@@ -75,7 +76,7 @@ def dispatch_trace(model, x, watch: dict | None = None, *, flops: bool = False) 
             child = children.get(stack[-1][2], {}).get(id(module)) if stack else None
             path = name if child is None else f"{stack[-1][1][0]}.{child}".lstrip(".")
             stack.append((next(ids), (path, type(module).__name__), id(module)))
-            open_record("call_module", None, args, {"module": module, "path": path})
+            open_record("call_module", None, args, {"module": module})  # may run no op
 
     def pop(module, args, out):
         if names.get(id(module)) is not None and stack:
@@ -108,7 +109,7 @@ def dispatch_trace(model, x, watch: dict | None = None, *, flops: bool = False) 
         class Counting(FlopCounterMode):
             def __init__(self) -> None:
                 super().__init__(display=False)
-                self.mod_tracker = _Untracked()  # the module stack is the hooks' above
+                self.mod_tracker = nullcontext()  # the module stack is the hooks' above
 
             def _count_flops(self, func_packet, out, args, kwargs):
                 if func_packet is torch.ops.prim.device:  # a query, as size and stride are
@@ -134,12 +135,3 @@ def dispatch_trace(model, x, watch: dict | None = None, *, flops: bool = False) 
             hook.remove()
     return records
 
-
-class _Untracked:
-    """FlopCounterMode's module tracker, replaced: nothing to track."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args) -> None:
-        return None
