@@ -162,8 +162,7 @@ def record_ops(model, x: Example, label: str) -> tuple[list, str]:
     reason = ""
     for attempt, method in ((_on_meta_tensors, META), (_on_fake_tensors, FAKE)):
         try:
-            with op_ceiling(label):
-                return attempt(model, x), method
+            return attempt(model, x, label), method
         except UsageError:
             raise
         except Exception as exc:  # e.g. data-dependent control flow: follow the example input
@@ -192,7 +191,7 @@ class _Stateless:
         return functional_call(model, self.state, self.example.args, self.example.kwargs)
 
 
-def _on_meta_tensors(model, x: Example) -> list:
+def _on_meta_tensors(model, x: Example, label: str) -> list:
     """dispatch_trace under FlopCounterMode with the parameters, buffers and inputs on the meta
     device. Autograd stays on, as a user's run has it: no_grad would send nn.MultiheadAttention
     down its fused path."""
@@ -205,10 +204,11 @@ def _on_meta_tensors(model, x: Example) -> list:
 
     state = {name: meta(t) for name, t in (*model.named_parameters(), *model.named_buffers())}
     example = Example(tuple(map(meta, x.args)), {k: meta(v) for k, v in x.kwargs.items()})
-    return dispatch_trace(model, _Stateless(state, example), _whole(), flops=True)
+    with op_ceiling(label):  # the model's ops only: the meta tensors above are made before
+        return dispatch_trace(model, _Stateless(state, example), _whole(), flops=True)
 
 
-def _on_fake_tensors(model, x: Example) -> list:
+def _on_fake_tensors(model, x: Example, label: str) -> list:
     """dispatch_trace under FlopCounterMode with every input tensor made fake (autograd on)."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -216,9 +216,10 @@ def _on_fake_tensors(model, x: Example) -> list:
     with FakeTensorMode(allow_non_fake_inputs=True) as mode:
         fake = {id(v): mode.from_tensor(v) for v in (*x.args, *x.kwargs.values())
                 if isinstance(v, torch.Tensor)}
-        return dispatch_trace(model, Example(tuple(fake.get(id(v), v) for v in x.args),
-                                             {k: fake.get(id(v), v) for k, v in x.kwargs.items()}),
-                              _whole(), flops=True)
+        example = Example(tuple(fake.get(id(v), v) for v in x.args),
+                          {k: fake.get(id(v), v) for k, v in x.kwargs.items()})
+        with op_ceiling(label):
+            return dispatch_trace(model, example, _whole(), flops=True)
 
 
 def _whole() -> dict:
