@@ -188,7 +188,8 @@ class _Stateless:
     def run(self, model):
         from torch.func import functional_call
 
-        return functional_call(model, self.state, self.example.args, self.example.kwargs)
+        return functional_call(model, self.state, self.example.args, self.example.kwargs,
+                               tie_weights=False)
 
 
 def _on_meta_tensors(model, x: Example, label: str) -> list:
@@ -197,12 +198,21 @@ def _on_meta_tensors(model, x: Example, label: str) -> list:
     down its fused path."""
     import torch
 
+    made: dict[int, object] = {}  # tensor -> its meta twin: one per tensor, however named
+
     def meta(value):
         if not isinstance(value, torch.Tensor):
             return value
-        return torch.empty_like(value, device="meta").requires_grad_(value.requires_grad)
+        if id(value) not in made:
+            made[id(value)] = torch.empty_like(value, device="meta").requires_grad_(
+                value.requires_grad)
+        return made[id(value)]
 
-    state = {name: meta(t) for name, t in (*model.named_parameters(), *model.named_buffers())}
+    # each module once (one reached under two names is swapped and put back once), each of its
+    # tensors (a tied one the same twin in every module that holds it)
+    state = {f"{prefix}.{name}".lstrip("."): meta(t) for prefix, module in model.named_modules()
+             for name, t in (*module.named_parameters(recurse=False, remove_duplicate=False),
+                             *module.named_buffers(recurse=False, remove_duplicate=False))}
     example = Example(tuple(map(meta, x.args)), {k: meta(v) for k, v in x.kwargs.items()})
     with op_ceiling(label):  # the model's ops only: the meta tensors above are made before
         return dispatch_trace(model, _Stateless(state, example), _whole(), flops=True)

@@ -335,3 +335,20 @@ def test_a_module_that_runs_no_op_is_a_row_of_zeros():
         assert (rows[name]["calls"], rows[name]["params"], rows[name]["macs"],
                 rows[name]["other_ops"], rows[name]["ops"]) == (1, 0, 0, 0, "")
         assert rows[name]["output_size"] == "8x8x16"
+
+
+def test_the_meta_pass_leaves_the_model_as_it_was():
+    """The pass swaps in meta tensors and puts every one back, a module reached under two names
+    and a weight tied between two modules included."""
+    from incprof.capture.inputs import Example
+    from incprof.capture.rows import META, capture
+
+    model = user_models().aliased()
+    tied = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 10, bias=False))
+    tied[1].weight = tied[0].weight
+    for net, x in ((model, torch.zeros(1, 4)), (tied, torch.zeros(1, 3, dtype=torch.long))):
+        before = {n: t for n, t in net.state_dict(keep_vars=True).items()}
+        assert capture(net, example=Example((x,))).method == META
+        after = net.state_dict(keep_vars=True)
+        assert all(after[n] is t and t.device.type == "cpu" for n, t in before.items())
+        net(x)  # it still runs on real tensors
