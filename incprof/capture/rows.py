@@ -105,10 +105,8 @@ def _arg(value):
 
 
 def node_counts(node) -> tuple[int, int, bool]:
-    """(MACs, other ops, counted) of one call_function node, from the shapes in its meta, by its
-    rule in incprof.count.aten (Python builtins on sizes are free)."""
-    if node.target.__class__.__name__ == "builtin_function_or_method":
-        return 0, 0, True
+    """(MACs, other ops, counted) of one recorded op (capture.trace), from the shapes in its meta,
+    by its rule in incprof.count.aten."""
     op = ATEN.get(op_name(node.target).split(".")[-1])
     counts = op and op.rule([_arg(a) for a in node.args], _shape(node.meta.get("val")))
     if counts is None:
