@@ -6,10 +6,10 @@ counts it once.
 
 Usage: python benchmarks/bench_model.py [--repeats N] [--model NAME ...] [--bert]
 ``--bert`` also times transformers' BERT (its default config) on 128 token ids: incprof counts
-``make_bert`` below (the model built without drawing its weights, as ``skip_init`` builds zoo
-models, fed ids read from a 1x1x1x128 input); each peer builds ``AutoModel.from_config`` and runs
-it on a 1x128 tensor of zero ids.
-Run it with an interpreter that has torchvision and the peers (the reference environment,
+``--model hf:bert --seq-len 128``; each peer builds ``AutoModel.from_config`` and runs it on a
+1x128 tensor of zero ids.
+incprof runs with ``--timeout 600``: its default (15 s, import included) can end a run on a
+loaded machine. Run it with an interpreter that has torchvision and the peers (the reference environment,
 .venv-ref, with incprof and its CLI dependencies importable). Numbers depend on the machine and
 its load; they are printed, never asserted.
 """
@@ -49,35 +49,14 @@ BERT_PEERS = {
 }
 
 
-def make_bert():
-    """transformers' BERT from its default config, built without drawing its weights, on token
-    ids read from a float input of shape (1, 1, 1, L)."""
-    import torch
-    from transformers import AutoConfig, AutoModel
-
-    from incprof.capture.skip_init import skip_init
-
-    class Tokens(torch.nn.Module):
-        def __init__(self, model) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            return self.model(input_ids=x.long().flatten(1)).last_hidden_state
-
-    with skip_init():
-        return Tokens(AutoModel.from_config(AutoConfig.for_model("bert"))).eval()
-
-
 def bert_commands() -> dict[str, list[str]]:
     """The measured processes for BERT at sequence length 128."""
     py = [sys.executable]
     build = ("import torch; from transformers import AutoConfig, AutoModel\n"
              "m = AutoModel.from_config(AutoConfig.for_model('bert')).eval(); "
              "x = torch.zeros(1, 128, dtype=torch.long)\n")
-    return {"incprof": py + ["-m", "incprof", "table", "--model",
-                             f"{__file__}:make_bert", "--channels", "1", "--input-size", "1x128",
-                             "-f", "csv"],
+    return {"incprof": py + ["-m", "incprof", "--timeout", "600", "table", "--model", "hf:bert",
+                             "--seq-len", "128", "-f", "csv"],
             **{peer: py + ["-c", build + code] for peer, code in BERT_PEERS.items()}}
 
 
@@ -86,8 +65,8 @@ def commands(model: str) -> dict[str, list[str]]:
     py = [sys.executable]
     build = (f"import torch, torchvision; m = torchvision.models.get_model({model!r}, "
              "weights=None).eval(); x = torch.zeros(1, 3, 224, 224)\n")
-    return {"incprof": py + ["-m", "incprof", "table", "--model", f"torchvision:{model}", "-f",
-                             "csv"],
+    return {"incprof": py + ["-m", "incprof", "--timeout", "600", "table", "--model",
+                             f"torchvision:{model}", "-f", "csv"],
             **{peer: py + ["-c", build + code] for peer, code in PEERS.items()}}
 
 

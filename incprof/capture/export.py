@@ -16,6 +16,10 @@ torch is imported inside the functions only.
 
 from __future__ import annotations
 
+import io
+import logging
+from contextlib import contextmanager, redirect_stderr
+
 from ..count.aten import Free
 from ..errors import UsageError
 from ..spec.shapes import numel
@@ -23,7 +27,8 @@ from .export_graph import Graph, flat_nodes
 from .export_layers import COMBINERS, WRITERS, clean, node_shape
 from .export_names import legal_name, legal_text, original_comment
 from .guard import check_size
-from .rows import example_shape, export_program, op_name
+from .inputs import Example
+from .rows import _first_line, example_shape, op_name
 
 # The ops that give their input's values in the same order (a reshape, an alias or a copy): a
 # flatten before a linear layer, or nothing.
@@ -238,3 +243,35 @@ def spec_of_model(model, input_size=None, *, channels: int = 3, depth: int = 1,
         notes.append(dropped_line(left_out))
     rows = [{k: v for k, v in row.items() if k != "_module"} for row in data["rows"]]
     return parse_spec({**data, "rows": rows}, label)
+
+
+def export_program(model, x, label: str):
+    """``torch.export.export(model, args, kwargs, strict=False)`` on ``x`` (an inputs.Example or
+    one tensor), with a failure as one UsageError line."""
+    import torch
+    import torch.fx.config as fx_config
+
+    x = x if isinstance(x, Example) else Example((x,))
+    emit = fx_config.do_not_emit_stack_traces
+    fx_config.do_not_emit_stack_traces = True  # no node's stack trace is read: a fifth of export
+    try:
+        with _quiet_torch_logs():
+            return torch.export.export(model, x.args, x.kwargs, strict=False)
+    except Exception as exc:  # any failure to trace is the user's model's, reported in one line
+        raise UsageError(f"model {label}: does not trace with torch.export: "
+                         f"{type(exc).__name__}: {_first_line(exc)}") from None
+    finally:
+        fx_config.do_not_emit_stack_traces = emit
+
+
+@contextmanager
+def _quiet_torch_logs():
+    """Keep torch's own log lines (graphs printed on a failed trace) off the user's terminal."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)

@@ -223,15 +223,18 @@ def check_size(model, x, label: str) -> None:
     """Refuse (UsageError) a model past --max-layers in leaf modules, or past --max-ops in the
     aten ops of one forward pass on one image of ``x``, before the graph capture: the pass runs
     on fake tensors (shapes only, no arithmetic). A model that cannot run so (data-dependent
-    control flow) is left to the capture, which reports its own failures."""
+    control flow) is left to the capture, which reports its own failures. The output's dataclasses
+    are registered with torch's pytree (inputs.register_outputs)."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from .inputs import register_outputs
 
     check_modules(model, label)
     one = x[:1]
     try:
         with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True), op_ceiling(label):
-            model(one)
+            register_outputs(model(one))  # so that torch.export can return them
     except UsageError:
         raise
     except Exception:  # noqa: BLE001 - the capture that follows reports the model's own failure

@@ -1,5 +1,6 @@
-"""Any ``nn.Module``: capture its graph, attribute every aten op to the module that called it, and
-count params, MACs and other ops per row; then count again with torch's FlopCounterMode.
+"""Any ``nn.Module``: record every aten op it runs in one pass on meta tensors (see
+``record_ops``), attribute each to the module that called it, and count params, MACs and other
+ops per row, and FlopCounterMode's FLOPs of the same ops in the same pass.
 
 Rows are the modules at ``depth`` (1: the model's top-level children), as they are called: a
 module registered in one place and called from inside another (a shared one) counts in the row
@@ -15,18 +16,16 @@ torch is imported inside the functions only.
 
 from __future__ import annotations
 
-import io
-import logging
-from collections import Counter, defaultdict
-from contextlib import contextmanager, redirect_stderr
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..count.aten import ATEN, RULES_TEXT
 from ..errors import UsageError
 from ..records import Records
 from .guard import check_modules, op_ceiling
-from .inputs import Example, default, register_outputs
+from .inputs import Example, default
 from .inputs import image_shape as example_shape  # noqa: F401 (the referee's import)
+from .trace import dispatch_trace
 
 # A model profile's columns, in order: one row per module at the chosen depth.
 MODEL_COLUMNS = ["row", "module", "calls", "params", "shared_params", "macs", "other_ops",
@@ -71,33 +70,43 @@ class Captured:
 
 
 def op_name(target) -> str:
-    """'aten.conv2d' for aten.conv2d.default; the function's name for other call targets."""
+    """'aten.conv2d' for aten.conv2d.default or its packet aten.conv2d; the function's name for
+    other call targets."""
     packet = getattr(target, "_overloadpacket", None)
-    if packet is not None:
-        return str(packet)
+    if packet is not None or hasattr(target, "_qualified_op_name"):
+        return str(packet or target)
     return getattr(target, "__name__", str(target))
 
 
 def _shape(value) -> tuple | None:
+    """The shape of a tensor, or of the first tensor in a tuple, list, dict or dataclass (an
+    LSTM's output sequence, a Hugging Face ModelOutput's first field); None where there is none."""
+    if hasattr(value, "shape"):
+        return tuple(int(s) for s in value.shape)
+    if isinstance(value, dict):
+        value = list(value.values())
+    elif hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        value = [getattr(value, name) for name in value.__dataclass_fields__]
     if isinstance(value, (tuple, list)):
-        value = next((v for v in value if hasattr(v, "shape")), None)
-    return tuple(int(s) for s in value.shape) if hasattr(value, "shape") else None
+        return next((shape for shape in map(_shape, value) if shape is not None), None)
+    return None
 
 
 def _arg(value):
-    """An argument as the vocabulary's rules take it: a tensor as its shape, lists item by item."""
+    """An argument as the vocabulary's rules take it: a tensor (or a graph value) as its shape,
+    lists item by item."""
     if hasattr(value, "meta"):
         return _shape(value.meta.get("val"))
+    if hasattr(value, "shape"):
+        return _shape(value)
     if isinstance(value, (tuple, list)):
         return [_arg(v) for v in value]
     return value
 
 
 def node_counts(node) -> tuple[int, int, bool]:
-    """(MACs, other ops, counted) of one call_function node, from the shapes in its meta, by its
-    rule in incprof.count.aten (Python builtins on sizes are free)."""
-    if node.target.__class__.__name__ == "builtin_function_or_method":
-        return 0, 0, True
+    """(MACs, other ops, counted) of one recorded op (capture.trace), from the shapes in its meta,
+    by its rule in incprof.count.aten."""
     op = ATEN.get(op_name(node.target).split(".")[-1])
     counts = op and op.rule([_arg(a) for a in node.args], _shape(node.meta.get("val")))
     if counts is None:
@@ -125,30 +134,128 @@ def call_row(paths: list[str], depth: int) -> str:
 
 def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_size: int = 1,
             label: str | None = None, example: Example | None = None) -> Captured:
-    """Count ``model`` per row (see the module docstring) on ``example`` (default: inputs.default);
-    also counts every row again with FlopCounterMode. Raises UsageError (naming ``label``) for an
-    input the model rejects or a model that does not trace."""
+    """Count ``model`` per row (see the module docstring) on ``example`` (default: inputs.default),
+    each row counted again by FlopCounterMode in the same pass. Raises UsageError (naming
+    ``label``) for an input the model rejects."""
     label = label or type(model).__name__
     if depth < 1:
         raise UsageError(f"model {label}: --depth must be 1 or more, got {depth}")
     model = model.eval()
     x = example or default(model, input_size, channels, batch_size)
     check_modules(model, label)
-    with op_ceiling(label):  # counted on the first forward pass, before the graph capture
-        flops, no_formula, no_formula_macs = _flop_counter(model, x, label, depth)
-    try:
-        nodes, method = list(export_program(model, x, label).graph.nodes), \
-            "torch.export (non-strict)"
-    except UsageError as exc:  # e.g. data-dependent control flow: follow the example input
-        from .trace import dispatch_trace
+    records, method = record_ops(model, x, label)
+    return Captured(_rows(model, records, depth), method, x.shape(), label, x.describe())
 
-        nodes = dispatch_trace(model, x)
-        method = (f"an eager trace of the example input's own path ({exc.args[0].split(': ', 1)[1]})")
+
+META = "one pass on meta tensors (shapes, no arithmetic)"
+FAKE = "one pass on fake tensors (FakeTensorMode: shapes, no arithmetic)"
+
+
+def record_ops(model, x: Example, label: str) -> tuple[list, str]:
+    """The records of one pass of ``model`` on ``x`` (capture.trace.dispatch_trace, under
+    FlopCounterMode), and how it ran: on meta tensors (the model's parameters, buffers and inputs
+    as tensors without data), else, where the model needs more (a tensor it makes itself on the
+    CPU), on fake tensors (torch's FakeTensorMode), else, for a model whose control flow reads a
+    value, on the example itself. Each pass is stopped past --max-ops."""
+    reason = ""
+    for attempt, method in ((_on_meta_tensors, META), (_on_fake_tensors, FAKE)):
+        try:
+            return attempt(model, x, label), method
+        except UsageError:
+            raise
+        except Exception as exc:  # e.g. data-dependent control flow: follow the example input
+            reason = f"{type(exc).__name__}: {_first_line(exc)}"
+    try:
+        with op_ceiling(label):
+            records = dispatch_trace(model, x, _whole(), flops=True)
+    except UsageError:
+        raise
+    except Exception as exc:  # the model rejected the input: one line naming it
+        raise UsageError(f"model {label}: rejects input {x.describe()}: "
+                         f"{type(exc).__name__}: {_first_line(exc)}") from None
+    return records, f"an eager trace of the example input's own path (on fake tensors: {reason})"
+
+
+class _Stateless:
+    """An example run with the model's parameters and buffers replaced by ``state``
+    (torch.func.functional_call), the model itself untouched."""
+
+    def __init__(self, state: dict, example: Example) -> None:
+        self.state, self.example = state, example
+
+    def run(self, model):
+        from torch.func import functional_call
+
+        return functional_call(model, self.state, self.example.args, self.example.kwargs,
+                               tie_weights=False)
+
+
+def _on_meta_tensors(model, x: Example, label: str) -> list:
+    """dispatch_trace under FlopCounterMode with the parameters, buffers and inputs on the meta
+    device. Autograd stays on, as a user's run has it: no_grad would send nn.MultiheadAttention
+    down its fused path."""
+    import torch
+
+    made: dict[int, object] = {}  # tensor -> its meta twin: one per tensor, however named
+
+    def meta(value):
+        if not isinstance(value, torch.Tensor):
+            return value
+        if id(value) not in made:
+            made[id(value)] = torch.empty_like(value, device="meta").requires_grad_(
+                value.requires_grad)
+        return made[id(value)]
+
+    # each module once (one reached under two names is swapped and put back once), each of its
+    # tensors (a tied one the same twin in every module that holds it)
+    state = {f"{prefix}.{name}".lstrip("."): meta(t) for prefix, module in model.named_modules()
+             for name, t in (*module.named_parameters(recurse=False, remove_duplicate=False),
+                             *module.named_buffers(recurse=False, remove_duplicate=False))}
+    example = Example(tuple(map(meta, x.args)), {k: meta(v) for k, v in x.kwargs.items()})
+    with op_ceiling(label):  # the model's ops only: the meta tensors above are made before
+        return dispatch_trace(model, _Stateless(state, example), _whole(), flops=True)
+
+
+def _on_fake_tensors(model, x: Example, label: str) -> list:
+    """dispatch_trace under FlopCounterMode with every input tensor made fake (autograd on)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        fake = {id(v): mode.from_tensor(v) for v in (*x.args, *x.kwargs.values())
+                if isinstance(v, torch.Tensor)}
+        example = Example(tuple(fake.get(id(v), v) for v in x.args),
+                          {k: fake.get(id(v), v) for k, v in x.kwargs.items()})
+        with op_ceiling(label):
+            return dispatch_trace(model, example, _whole(), flops=True)
+
+
+def _whole() -> dict:
+    """The aten ops that torch decomposes before a dispatch recorder sees them, whose rule counts
+    them whole (as a graph keeps them), watched where the model calls them: nn.LSTM, GRU and RNN
+    call torch._VF.lstm (aten.lstm), ...; attention and RMSNorm their torch.nn.functional
+    function; torch.einsum. The ops torch runs inside (a CPU GRU's addmm and gates, an LSTM's
+    mkldnn_rnn_layer, attention's CPU flash kernel or the math backend's bmm) are
+    FlopCounterMode's side of the count only."""
+    import torch
+
+    functional = torch.nn.functional
+    return {**{f"aten.{name}": (torch._VF, name) for name in ("lstm", "gru", "rnn_tanh", "rnn_relu")},
+            "aten.scaled_dot_product_attention": (functional, "scaled_dot_product_attention"),
+            "aten.rms_norm": (functional, "rms_norm"), "aten.einsum": (torch, "einsum")}
+
+
+def _rows(model, records: list, depth: int) -> list[ModelRow]:
+    """The rows at ``depth`` of one recorded pass: each op counted by its rule and by
+    FlopCounterMode in the row ``call_row`` gives it; a row for each module at that depth (or a
+    shallower leaf) that ran; params where their module ran (see ``capture``)."""
     types = {name: type(m).__name__ for name, m in model.named_modules()}
     leaves = {name for name, m in model.named_modules() if not any(True for _ in m.children())}
     root = f"({type(model).__name__})"
     rows: dict[str, ModelRow] = {}
     call_keys: dict[str, set] = {}
+    outputs: dict[str, tuple | None] = {}  # row -> the output of its module's last call
+    flops: Counter = Counter()
     ran_in: dict[str, dict] = {}  # module path -> the rows it ran in, in order (dict as a set)
 
     def row_for(key: str) -> ModelRow:
@@ -157,25 +264,38 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
             call_keys[key] = set()
         return rows[key]
 
-    for node in nodes:
-        if node.op not in ("call_function", "call_module"):
+    whole_until = 0  # the records before this index run inside an op counted whole
+    for index, node in enumerate(records):
+        if node.op not in ("call_function", "call_module", "call_python"):
             continue
-        stack = list((node.meta.get("nn_module_stack") or {}).items())
+        stack = list(node.meta["nn_module_stack"].items())
         path = stack[-1][1][0] if stack else ""
         if node.op == "call_module" and not (path and (path.count(".") + 1 == depth
                                                        or path in leaves)):
             continue  # a parent's row comes from its own ops, where they run
         key = call_row([p for _, (p, _) in stack], depth)
+        row = row_for(key)
+        level = [k for k, (p, _) in stack if p == key]
+        call_keys[key].add(level[-1] if level else "")
+        if node.op == "call_module":
+            if path == key:
+                outputs[key] = _shape(node.meta["val"])
+            continue
         for _, (p, _) in stack:  # the modules running inside the row (not the row's parents)
             if p and not key.startswith(p + "."):
                 ran_in.setdefault(p, {})[key] = True
-        row = row_for(key)
-        level = [k for k, (p, _) in stack if _row_key(p, depth) == key and p == key]
-        call_keys[key].add(level[-1] if level else "")
-        if node.op == "call_module":
-            continue
         macs, other, counted = node_counts(node)
         name = op_name(node.target)
+        whole = node.op == "call_python"
+        if whole:  # FlopCounterMode counts the ops inside it
+            whole_until = max(whole_until, node.meta["last"])
+        elif node.meta["flops"] is not None:
+            flops[key] += node.meta["flops"]
+        elif macs:  # FlopCounterMode has no formula for it: named, with incprof's MACs
+            row.no_flop_formula[name] += 1
+            row.no_flop_formula_macs += macs
+        if index < whole_until and not whole:
+            continue  # inside an op counted whole: FlopCounterMode's side only
         row.ops[name.split(".")[-1]] += 1
         row.macs += macs
         row.other_ops += other
@@ -184,8 +304,6 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
         out = _shape(node.meta.get("val"))
         if out is not None:
             row.output_shape = out
-    for key, row in rows.items():
-        row.calls = len(call_keys[key])
     seen: dict[int, set] = {}  # param -> the rows that have it, the first counting it
     named: dict[int, list] = {}
     for name, module in model.named_modules(remove_duplicate=False):
@@ -203,129 +321,15 @@ def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_
                     row_for(key).shared_params += param.numel()
                 seen.setdefault(id(param), set()).add(key)
     for key, row in rows.items():
+        row.calls = len(call_keys[key])
+        row.output_shape = outputs[key] if key in outputs else row.output_shape
         row.flop_counter_macs = flops[key] // 2
-        row.no_flop_formula, row.no_flop_formula_macs = no_formula[key], no_formula_macs[key]
-    return Captured(list(rows.values()), method, x.shape(), label, x.describe())
-
-
-def export_program(model, x, label: str):
-    """``torch.export.export(model, args, kwargs, strict=False)`` on ``x`` (an inputs.Example or
-    one tensor), with a failure as one UsageError line."""
-    import torch
-    import torch.fx.config as fx_config
-
-    x = x if isinstance(x, Example) else Example((x,))
-    emit = fx_config.do_not_emit_stack_traces
-    fx_config.do_not_emit_stack_traces = True  # no node's stack trace is read: a fifth of export
-    try:
-        with _quiet_torch_logs():
-            return torch.export.export(model, x.args, x.kwargs, strict=False)
-    except Exception as exc:  # any failure to trace is the user's model's, reported in one line
-        raise UsageError(f"model {label}: does not trace with torch.export: "
-                         f"{type(exc).__name__}: {_first_line(exc)}") from None
-    finally:
-        fx_config.do_not_emit_stack_traces = emit
-
-
-@contextmanager
-def _quiet_torch_logs():
-    """Keep torch's own log lines (graphs printed on a failed trace) off the user's terminal."""
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        logger.setLevel(level)
+    return list(rows.values())
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
-
-
-def _dispatched(value):
-    """A dispatched op's argument as the vocabulary's rules take it (a tensor as its shape)."""
-    if hasattr(value, "shape"):
-        return tuple(int(s) for s in value.shape)
-    if isinstance(value, (tuple, list)):
-        return [_dispatched(v) for v in value]
-    return value
-
-
-def _flop_counter(model, x: Example, label: str, depth: int) -> tuple[Counter, dict, Counter]:
-    """FlopCounterMode's FLOPs per row (its formulas, each op in the row ``call_row`` gives it,
-    as the graph count attributes ops), and per row the ops it ran with no formula that
-    incprof's rules give MACs (op -> calls) and those MACs. The model runs eagerly on fake
-    tensors (torch's FakeTensorMode: shapes without arithmetic)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    names: dict[int, str] = {}
-    for name, module in model.named_modules(remove_duplicate=False):
-        names.setdefault(id(module), name)
-    children = {id(m): {id(c): n for n, c in m.named_children()} for m in model.modules()}
-    calls: list[tuple[int, str]] = []  # (module, path as torch.export names it: as called)
-    flops: Counter = Counter()
-    no_formula: defaultdict = defaultdict(Counter)
-    no_formula_macs: Counter = Counter()
-
-    class Counting(FlopCounterMode):
-        def _count_flops(self, func_packet, out, args, kwargs):
-            key = call_row([path for _, path in calls], depth)
-            if func_packet in self.flop_registry:
-                flops[key] += self.flop_registry[func_packet](*args, **kwargs, out_val=out)
-                return out
-            op = ATEN.get(str(func_packet).split(".")[-1])
-            counts = op and op.rule([_dispatched(a) for a in args], _shape(out))
-            if counts and counts[0]:
-                no_formula[key][str(func_packet)] += 1
-                no_formula_macs[key] += counts[0]
-            return out
-
-    def push(module, args):
-        if id(module) in names:
-            parent, path = calls[-1] if calls else (None, "")
-            child = children.get(parent, {}).get(id(module))
-            calls.append((id(module), names[id(module)] if child is None else
-                          f"{path}.{child}".lstrip(".")))
-
-    def pop(module, args, out):
-        if id(module) in names and calls:
-            calls.pop()
-
-    def run(fake: bool) -> None:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        for tally in (flops, no_formula, no_formula_macs, calls):
-            tally.clear()
-        if not fake:
-            with Counting(display=False):
-                register_outputs(x.run(model))  # so that torch.export can return it
-            return
-        with FakeTensorMode(allow_non_fake_inputs=True) as mode, Counting(display=False):
-            fake = {id(v): mode.from_tensor(v) for v in (*x.args, *x.kwargs.values())
-                    if isinstance(v, torch.Tensor)}
-            register_outputs(Example(tuple(fake.get(id(v), v) for v in x.args),
-                                     {k: fake.get(id(v), v) for k, v in x.kwargs.items()}).run(model))
-
-    hooks = [torch.nn.modules.module.register_module_forward_pre_hook(push),
-             torch.nn.modules.module.register_module_forward_hook(pop)]
-    try:  # with autograd on, as torch.export traces: no_grad would send nn.MultiheadAttention
-        # down its fused fast path. Fake tensors first: shapes only, no arithmetic; a model whose
-        # control flow reads a value runs for real.
-        try:
-            run(fake=True)
-        except Exception:
-            run(fake=False)
-    except Exception as exc:  # the model rejected the input: one line naming it
-        raise UsageError(f"model {label}: rejects input {x.describe()}: "
-                         f"{type(exc).__name__}: {_first_line(exc)}") from None
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return flops, no_formula, no_formula_macs
 
 
 def format_output(shape: tuple | None) -> str:

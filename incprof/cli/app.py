@@ -207,9 +207,6 @@ def table(
 
     Example: incprof table --arch googlenet --format csv -o googlenet.csv
     """
-    from ..analysis.profile import profile_records
-    from ..render import profile as render_profile
-
     check_network(ctx, model)
     check_timing(ctx, latency)
     if not (latency or predict):
@@ -252,6 +249,9 @@ def table(
         return
     if tree:
         fail("--tree applies only to --model")
+    from ..analysis.profile import profile_records  # a spec's: not imported for a --model
+    from ..render import profile as render_profile
+
     with user_errors(), progress("counting from the spec") as step:
         df = profile_records(
             spec or arch, flavor=flavor, aux=aux, input_size=size,

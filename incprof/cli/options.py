@@ -216,6 +216,8 @@ def parse_int_list(text: str, option: str, largest: int) -> list[int]:
 
 def parse_columns(text: str) -> tuple[str, ...]:
     """'rf,memory' -> ('rf', 'memory'); 'all' -> every group."""
+    if not text.strip():
+        return ()
     from ..render.profile import COLUMN_GROUPS
 
     groups = tuple(g.strip() for g in text.split(",") if g.strip())

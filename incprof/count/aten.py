@@ -165,8 +165,9 @@ def einsum(args, out):
     summed out (other ops: one per element so reduced); a product that sums an index the two
     share costs the product of the sizes of every index left (MACs), one that sums none is an
     element-wise product (torch runs a mul: other ops, one per element of the product). A
-    one-operand einsum is a sum (a reduction) or a view."""
-    operands = [tuple(shape) for shape in args[1]]
+    one-operand einsum is a sum (a reduction) or a view. The operands come as one list
+    (aten.einsum) or one by one (torch.einsum)."""
+    operands = [tuple(shape) for shape in (args[1] if isinstance(args[1], list) else args[1:])]
     letters, output = _einsum_letters(args[0], operands)
     sizes: dict[str, int] = {}
     for term, shape in zip(letters, operands):
@@ -281,16 +282,17 @@ ATEN: dict[str, AtenOp] = {
     "adaptive_max_pool2d": AtenOp("adaptive_maxpool", per_input),
     **_ops("adaptive_avg_pool1d mean sum amax", per_input),
     **_free("size", "size sym_size dim _assert_tensor_metadata"),
-    **_free("same", "view _unsafe_view reshape flatten unflatten squeeze unsqueeze view_as "
-                    "reshape_as alias detach clone contiguous identity"),
+    **_free("same", "view _unsafe_view reshape flatten unflatten squeeze squeeze_ unsqueeze "
+                    "unsqueeze_ view_as reshape_as alias detach detach_ clone contiguous identity"),
     **_free("pass", "dropout dropout_ feature_dropout native_dropout alpha_dropout", "dropout"),
     **_free("new", "zeros ones full empty arange zeros_like ones_like full_like empty_like "
                    "new_zeros new_ones new_empty new_full fill fill_ zero_ lift_fresh "
-                   "lift_fresh_copy"),
+                   "lift_fresh_copy empty_strided new_empty_strided scalar_tensor"),
     **_free("rearrange", "cat concat", "concat"),
     **_free("rearrange", "embedding", "embedding"),
-    **_free("rearrange", "stack split split_with_sizes chunk unbind slice select index getitem "
-                         "narrow as_strided expand expand_as permute transpose t numpy_T mT swapaxes "
+    **_free("rearrange", "stack split split_with_sizes unsafe_split unsafe_split_with_sizes "
+                         "chunk unsafe_chunk unbind slice select index getitem narrow diagonal as_strided "
+                         "as_strided_ expand expand_as permute transpose transpose_ t t_ numpy_T mT swapaxes "
                          "swapdims "
                          "movedim roll flip repeat pad constant_pad_nd to _to_copy type_as copy "
                          "copy_ masked_fill item _local_scalar_dense index_select gather take"),

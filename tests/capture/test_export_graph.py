@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from incprof.capture.rows import export_program
+from incprof.capture.export import export_program
 from incprof.errors import UsageError
 from incprof.capture.export_graph import Graph
 
