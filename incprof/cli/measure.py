@@ -177,7 +177,7 @@ def referee_cmd(
     Example: incprof referee --arch inception_v3 --input-size 299
     Example: incprof referee --model torchvision:resnet50
     """
-    from ..referee.conventions import referee
+    from ..referee.referee import referee
     from ..referee.published import referee_figures
     from ..render import measure as render_measure
     from ..spec.registry import resolve

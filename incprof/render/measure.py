@@ -80,7 +80,7 @@ def _pct(value) -> str:
 
 
 def referee_grid(result: dict) -> Grid:
-    """An ``incprof.referee.conventions.referee`` result as a Grid: each peer's total beside incprof's
+    """An ``incprof.referee.referee.referee`` result as a Grid: each peer's total beside incprof's
     prediction for its conventions, and the residuals, as exact integers."""
     from ..referee.peers import DESCRIPTIONS
 

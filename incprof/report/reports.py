@@ -295,7 +295,8 @@ def family_report(out: Path) -> str:
 def referee_report(out: Path) -> str:
     """referee.md: every peer counter's total on every built-in network, predicted to the unit
     from incprof's per-op counts, and every published figure refereed."""
-    from ..referee.conventions import CONVENTIONS, referee_runs
+    from ..referee.conventions import CONVENTIONS
+    from ..referee.referee import referee_runs
     from ..referee.peers import DESCRIPTIONS
     from ..referee.published import referee_figures
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner  # noqa: E402
 from incprof.cli.app import app  # noqa: E402
 from incprof.referee import conventions as ref  # noqa: E402
 from incprof.referee import peers  # noqa: E402
+from incprof.referee.referee import referee  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -117,7 +118,7 @@ MODELS = {
 @pytest.mark.parametrize("name", MODELS)
 def test_every_peer_predicted_on_sequence_layers(name, batch):
     torch.manual_seed(0)
-    result = ref.referee(model=MODELS[name](), label=name, input_size=8, batch_size=batch)
+    result = referee(model=MODELS[name](), label=name, input_size=8, batch_size=batch)
     for t in result["tools"]:
         assert t["installed"] and not t["failed"], t
         assert t["residual"] == 0, (t["tool"], t["reported"], t["predicted"], t["residual_from"])
@@ -146,7 +147,7 @@ def test_a_peer_that_raises_gets_its_own_row_and_the_exit_code_says_so(monkeypat
         raise RuntimeError("no rule for this layer\nsecond line")
 
     monkeypatch.setitem(peers._RUNNERS, "torchinfo", broken)
-    rows = {t["tool"]: t for t in ref.referee(model=MODELS["norms"](), input_size=8)["tools"]}
+    rows = {t["tool"]: t for t in referee(model=MODELS["norms"](), input_size=8)["tools"]}
     assert rows["torchinfo"]["failed"] == "RuntimeError: no rule for this layer"
     assert rows["torchinfo"]["reported"] is None
     assert all(t["residual"] == 0 for name, t in rows.items() if name != "torchinfo")
@@ -186,7 +187,7 @@ def test_a_shared_module_is_counted_as_each_peer_walks_the_tree():
     (cpe, *_) = [op for op in model_ops(model, torch.zeros(1, 3, 8, 8)).calls
                  if op.kind == "conv" and op.params == 40]
     assert cpe.copies == 3
-    rows = {t["tool"]: t for t in ref.referee(model=model, input_size=8)["tools"]}
+    rows = {t["tool"]: t for t in referee(model=model, input_size=8)["tools"]}
     cpe_macs = 2 * 4 * 9 * 64  # two calls of the depthwise 3x3 on 8x8
     assert ref.predict([cpe], "thop", 1) == {"conv": 9 * cpe_macs // 2}
     for tool in ("thop", "ptflops_pytorch", "fvcore", "flop_counter", "ptflops_aten"):
@@ -200,7 +201,7 @@ def test_torchinfo_and_ptflops_price_an_addmm_layer_by_their_own_rules():
     Conv* is each weight or bias parameter times the output's size without its second dimension
     (2 x 20), ptflops patches torch.addmm and prices it M*K*N plus the bias's own elements."""
     model = Tokens(Conv1D(12, 20))
-    rows = {t["tool"]: t for t in ref.referee(model=model, input_size=8, batch_size=2)["tools"]}
+    rows = {t["tool"]: t for t in referee(model=model, input_size=8, batch_size=2)["tools"]}
     assert rows["torchinfo"]["reported"] == (12 * 20 + 20) * (2 * 20)
     assert rows["ptflops_pytorch"]["reported"] == 2 * 16 * 12 * 20 + 20
     assert rows["torchinfo"]["residual"] == rows["ptflops_pytorch"]["residual"] == 0
@@ -211,7 +212,7 @@ def test_a_residual_names_the_module_hook_it_comes_from():
     """ptflops hooks nn.InstanceNorm2d, for which the referee has no rule: its per-layer listing
     names the module, and the residual is its count, the input's elements (4 x 8 x 8)."""
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.InstanceNorm2d(4))
-    (row,) = ref.referee(model=model, input_size=8, tools=("ptflops_pytorch",))["tools"]
+    (row,) = referee(model=model, input_size=8, tools=("ptflops_pytorch",))["tools"]
     assert row["residual"] == 4 * 8 * 8
     assert row["residual_from"] == {"InstanceNorm2d": 4 * 8 * 8}
 
@@ -224,7 +225,7 @@ def test_upsampling_under_every_peers_rule():
     which the aten vocabulary has no rule for: its residual names them with their size."""
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Upsample(scale_factor=2),
                           nn.Upsample(size=(12, 12), mode="bilinear"))
-    rows = {t["tool"]: t for t in ref.referee(model=model, input_size=8, batch_size=2)["tools"]}
+    rows = {t["tool"]: t for t in referee(model=model, input_size=8, batch_size=2)["tools"]}
     assert all(t["residual"] == 0 for name, t in rows.items() if name != "fvcore"), rows
     conv = 2 * 4 * 3 * 8 * 8
     assert rows["thop"]["reported"] == conv + 2 * 4 * 16 * 16 + 11 * 2 * 4 * 12 * 12
@@ -245,7 +246,7 @@ class KeywordAttention(nn.Module):
 def test_a_peer_that_fails_inside_itself_is_named_by_its_own_error():
     """ptflops catches the error of its nn.MultiheadAttention hook (it unpacks the positional
     inputs, and there are none) and prints it: the row shows that line; the others still run."""
-    rows = {t["tool"]: t for t in ref.referee(model=Tokens(KeywordAttention()),
+    rows = {t["tool"]: t for t in referee(model=Tokens(KeywordAttention()),
                                                input_size=8)["tools"]}
     assert rows["ptflops_pytorch"]["failed"] == \
         "ValueError: not enough values to unpack (expected 3, got 0)"
@@ -297,7 +298,7 @@ def test_torchinfo_counts_a_shared_modules_parameters_as_its_bookkeeping_does():
     (both then recursive), blocks.0's own entry gets no children and keeps all its 60, blocks.1's
     keeps 60 - 20, blocks' leftover 80 - 180 is clamped to 0 on its own row but counts -100 in
     the root's, whose leftover is 0: 16 + 60 + 40 + 20 + 40 + 20. The referee predicts it."""
-    rows = {t["tool"]: t for t in ref.referee(model=Shared(), input_size=8)["tools"]}
+    rows = {t["tool"]: t for t in referee(model=Shared(), input_size=8)["tools"]}
     assert rows["torchinfo"]["params_reported"] == 196
     assert rows["torchinfo"]["params_residual"] == 0
     assert rows["fvcore"]["params_reported"] == 16 + 40 + 20 + 20
@@ -323,7 +324,7 @@ def test_one_dimensional_signals_and_every_pool(batch):
             x = self.body(x.reshape(x.shape[0], 4, 48))
             return self.cube(x.reshape(x.shape[0], 1, 2, 2, 2))
 
-    rows = ref.referee(model=Signal(), input_size=8, batch_size=batch)["tools"]
+    rows = referee(model=Signal(), input_size=8, batch_size=batch)["tools"]
     for t in rows:
         assert t["residual"] == 0, (t["tool"], t["residual_from"])
     (torchscan,) = [t for t in rows if t["tool"] == "torchscan"]

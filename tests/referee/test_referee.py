@@ -16,6 +16,7 @@ from incprof.capture import inventory as model_inventory
 from incprof.count import inventory as ops_mod
 from incprof.referee import peers
 from incprof.referee import conventions as ref
+from incprof.referee.referee import referee
 from incprof.cli.app import app
 from incprof.spec.registry import parse_spec, resolve
 
@@ -50,7 +51,7 @@ def assert_zero(result):
 @pytest.mark.slow
 @pytest.mark.peers
 def test_every_peer_predicted_to_the_unit(arch, flavor, aux, size, batch):
-    result = ref.referee(arch, flavor=flavor, aux=aux, input_size=size, batch_size=batch)
+    result = referee(arch, flavor=flavor, aux=aux, input_size=size, batch_size=batch)
     assert [t["tool"] for t in result["tools"]] == list(peers.PEERS)
     assert_zero(result)
 
@@ -81,7 +82,7 @@ EVERY_KIND = {
 
 @pytest.mark.peers
 def test_every_layer_kind_predicted_to_the_unit():
-    result = ref.referee(parse_spec(EVERY_KIND), batch_size=3)
+    result = referee(parse_spec(EVERY_KIND), batch_size=3)
     assert_zero(result)
 
 
@@ -127,7 +128,7 @@ def test_ptflops_pytorch_counts_modules_per_image_and_functionals_per_batch():
 @pytest.mark.peers
 def test_a_peer_not_installed_is_listed(monkeypatch):
     monkeypatch.setattr(peers, "installed", lambda tool: tool != "thop")
-    result = ref.referee(parse_spec(EVERY_KIND), tools=("thop", "ptflops_aten"))
+    result = referee(parse_spec(EVERY_KIND), tools=("thop", "ptflops_aten"))
     thop, aten = result["tools"]
     assert (thop["tool"], thop["installed"], thop["reported"]) == ("thop", False, None)
     assert aten["installed"] and aten["residual"] == 0
@@ -181,7 +182,7 @@ def test_a_residual_names_the_ops_it_comes_from(monkeypatch, tmp_path):
     exits 1."""
     rules = {k: v for k, v in ref.CONVENTIONS["thop"]["ops"].items() if k != "batchnorm"}
     monkeypatch.setitem(ref.CONVENTIONS, "thop", {**ref.CONVENTIONS["thop"], "ops": rules})
-    (thop,) = ref.referee(parse_spec(EVERY_KIND), batch_size=2, tools=("thop",))["tools"]
+    (thop,) = referee(parse_spec(EVERY_KIND), batch_size=2, tools=("thop",))["tools"]
     assert thop["residual"] == 2 * 4 * 2 * 384
     assert thop["residual_from"] == {"batchnorm": 2 * 4 * 2 * 384}
     import yaml
@@ -209,7 +210,7 @@ MODELS = [("functional", 32), ("inception_like", 32), ("five_by_five", 16),
 @pytest.mark.parametrize("name,side", MODELS, ids=[m for m, _ in MODELS])
 def test_every_peer_predicted_on_the_test_models(name, side, batch):
     model = getattr(user_models(), name)()
-    result = ref.referee(model=model, label=name, input_size=side, batch_size=batch)
+    result = referee(model=model, label=name, input_size=side, batch_size=batch)
     assert result["meta"]["input"] == [side, side] and result["meta"]["flavor"] is None
     assert_zero(result)
 

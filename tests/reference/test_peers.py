@@ -98,7 +98,7 @@ REFEREED = [("torchvision:googlenet", 224, 2), ("torchvision:inception_v3", 299,
 
 @pytest.mark.parametrize("name,side,batch", REFEREED, ids=[n for n, _, _ in REFEREED])
 def test_referee_model_residual_zero(name, side, batch):
-    from incprof.referee.conventions import referee
+    from incprof.referee.referee import referee
 
     result = referee(model=resolve_model(name), label=name, input_size=side, batch_size=batch)
     for t in result["tools"]:

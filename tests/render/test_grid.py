@@ -168,7 +168,7 @@ def test_compare_keeps_the_counts_in_its_first_table(defaults, width):
 
 
 def _referee_result():
-    """A referee result as incprof.referee.conventions.referee returns it (the layout, not the
+    """A referee result as incprof.referee.referee.referee returns it (the layout, not the
     numbers, is under test)."""
     tool = {"tool": "fvcore", "installed": True, "version": "0.1.5", "unit": "MACs",
             "reported": 1_582_671_872, "predicted": 1_582_671_872, "residual": 0,
