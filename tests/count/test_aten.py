@@ -138,6 +138,16 @@ OTHER_CASES = {
     # two comparisons and the & that combines them (ELECTRA's masks), each 1 per element
     "__and__": (lambda x: (x > 0) & (x < 1), [], 3 * 192),
     "x.T (numpy_T, a view)": (lambda x: x.flatten(1).T, [], 0),
+    # RMSNorm written out (LLaMA): pow, mean over 8, add, rsqrt, mul; then rotary cos and sin
+    "rms norm by hand": (lambda x: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6), [],
+                         192 + 192 + 24 + 24 + 192),
+    "cos, sin": (lambda x: x.cos() + x.sin(), [], 3 * 192),
+    # T5's relative position buckets: abs, log, minimum, where, clamp
+    "abs, log, minimum, where, clamp": (
+        lambda x: torch.where(x > 0, torch.minimum(x.abs().log(), x), x.clamp(0, 1)), [],
+        6 * 192),
+    "exp, sqrt, reciprocal, erf, maximum": (
+        lambda x: torch.maximum(x.exp().sqrt().reciprocal(), x.erf()), [], 5 * 192),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2), [], 3 * 4 * 4 * 4),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 1), [], 3 * 6 * 6 * 9),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, 2), [], 192),
@@ -168,7 +178,7 @@ def test_native_batch_norm_legit_is_a_batch_norm_for_every_reader():
 
 
 def test_every_reader_reads_the_table_when_it_meets_an_op(monkeypatch):
-    """exp has no rule; given one (3 per output element, kind "exponential"), capture counts it
+    """erfinv has no rule; given one (3 per output element, kind "inverse_erf"), capture counts it
     and the inventory names its kind; made free, export passes it and the cross-check leaves it
     out; the peers' breakdowns take its kind."""
     from incprof.capture import export
@@ -176,16 +186,16 @@ def test_every_reader_reads_the_table_when_it_meets_an_op(monkeypatch):
     from incprof.nn import crosscheck
     from incprof.referee import peers
 
-    model = Call(lambda x: torch.exp(x))
-    assert _totals(model)["not_counted"] == {"aten.exp": 1}
-    monkeypatch.setitem(ATEN, "exp", AtenOp("exponential", per_output(3)))
+    model = Call(lambda x: torch.erfinv(x))
+    assert _totals(model)["not_counted"] == {"aten.erfinv": 1}
+    monkeypatch.setitem(ATEN, "erfinv", AtenOp("inverse_erf", per_output(3)))
     totals = _totals(model)
     assert (totals["other_ops"], totals["not_counted"]) == (3 * 192, {})
-    assert [op.kind for op in model_ops(model, torch.zeros(1, 3, 8, 8)).aten] == ["exponential"]
-    assert peers._fvcore_kind("exp") == "exponential"
-    assert "exp" not in export.FREE and "exp" not in crosscheck._NO_COMPUTE
-    monkeypatch.setitem(ATEN, "exp", AtenOp("exp", nothing, free="same"))
-    assert "exp" in export.FREE and "exp" in crosscheck._NO_COMPUTE
+    assert [op.kind for op in model_ops(model, torch.zeros(1, 3, 8, 8)).aten] == ["inverse_erf"]
+    assert peers._fvcore_kind("erfinv") == "inverse_erf"
+    assert "erfinv" not in export.FREE and "erfinv" not in crosscheck._NO_COMPUTE
+    monkeypatch.setitem(ATEN, "erfinv", AtenOp("erfinv", nothing, free="same"))
+    assert "erfinv" in export.FREE and "erfinv" in crosscheck._NO_COMPUTE
 
 
 def test_the_cross_check_lists_what_the_table_does_not_make_free(monkeypatch):
