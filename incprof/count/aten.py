@@ -274,7 +274,7 @@ ATEN: dict[str, AtenOp] = {
     **_ops("eq ne lt le gt ge", per_output(1)),  # comparisons (a mask built at run time)
     # element-wise math (RMSNorm's pow and rsqrt, rotary embeddings' cos and sin, T5's relative
     # position buckets): 1 per output element, whatever the function
-    **_ops("pow pow_ sqrt sqrt_ rsqrt rsqrt_ exp exp_ log log_ cos sin abs reciprocal erf "
+    **_ops("pow pow_ sqrt sqrt_ rsqrt rsqrt_ log log_ cos sin abs reciprocal erf "
            "minimum maximum where clamp clamp_ clamp_min clamp_min_ clamp_max clamp_max_",
            per_output(1)),
     # masks combined (ELECTRA's attention mask): element-wise logic, 1 per output element
@@ -317,7 +317,7 @@ RULES_TEXT = (
     "element, layer and direction. Other ops: BatchNorm/LayerNorm/GroupNorm/RMSNorm 2 per output "
     "element; ReLU, GELU, SiLU, ReLU6, Hardswish and other activations, softmax (and "
     "_safe_softmax), add, sub, mul, div, neg, comparisons, mask logic (and, or, not) and "
-    "element-wise math (pow, sqrt, rsqrt, exp, log, cos, sin, abs, reciprocal, erf, minimum, "
+    "element-wise math (pow, sqrt, rsqrt, log, cos, sin, abs, reciprocal, erf, minimum, "
     "maximum, where, clamp) 1 per output element; attention 1 per query element (scaling) and 1 per score "
     "(softmax), plus 1 per score averaging nn.MultiheadAttention's weights over heads; "
     "recurrent layers per step, layer and direction the gates' sums (G*H, plus 2*G*H with "
