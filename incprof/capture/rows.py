@@ -258,9 +258,11 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
     flops: Counter = Counter()
     ran_in: dict[str, dict] = {}  # module path -> the rows it ran in, in order (dict as a set)
 
-    def row_for(key: str) -> ModelRow:
+    def row_for(key: str, called: str | None = None) -> ModelRow:
+        """The row ``key``, made on first use; its class is the registered module's, else that of
+        the module ``called`` under that path (a shared one), else the model's."""
         if key not in rows:
-            rows[key] = ModelRow(key or root, types.get(key, type(model).__name__))
+            rows[key] = ModelRow(key or root, types.get(key) or called or type(model).__name__)
             call_keys[key] = set()
         return rows[key]
 
@@ -274,7 +276,7 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
                                                        or path in leaves)):
             continue  # a parent's row comes from its own ops, where they run
         key = call_row([p for _, (p, _) in stack], depth)
-        row = row_for(key)
+        row = row_for(key, next((c for _, (p, c) in stack if p == key), None))
         level = [k for k, (p, _) in stack if p == key]
         call_keys[key].add(level[-1] if level else "")
         if node.op == "call_module":

@@ -352,3 +352,15 @@ def test_the_meta_pass_leaves_the_model_as_it_was():
         after = net.state_dict(keep_vars=True)
         assert all(after[n] is t and t.device.type == "cpu" for n, t in before.items())
         net(x)  # it still runs on real tensors
+
+
+def test_a_row_reached_through_an_alias_names_the_class_that_runs_there():
+    """CoaT's pattern: ``cpe`` is registered at the top first, so ``blocks.0.cpe`` is not one of
+    named_modules' names; its row still carries the class of the module called there."""
+    import torch
+
+    model = user_models().coat_like()
+    rows = {r["row"]: r for r in incprof.profile(model, args=(torch.zeros(1, 8),),
+                                                  module_depth=3).to_dict(orient="records")}
+    assert [rows[f"blocks.{i}.cpe"]["module"] for i in (0, 1)] == \
+        [type(model.blocks[0].cpe).__name__] * 2
