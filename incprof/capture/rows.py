@@ -133,17 +133,19 @@ def call_row(paths: list[str], depth: int) -> str:
 
 
 def capture(model, input_size=None, *, channels: int = 3, depth: int = 1, batch_size: int = 1,
-            label: str | None = None, example: Example | None = None) -> Captured:
+            label: str | None = None, example: Example | None = None,
+            recorded: tuple[list, str] | None = None) -> Captured:
     """Count ``model`` per row (see the module docstring) on ``example`` (default: inputs.default),
     each row counted again by FlopCounterMode in the same pass. Raises UsageError (naming
-    ``label``) for an input the model rejects."""
+    ``label``) for an input the model rejects. ``recorded``: ``record_ops``' result on that
+    example, where the caller already has it (the module tree)."""
     label = label or type(model).__name__
     if depth < 1:
         raise UsageError(f"model {label}: --depth must be 1 or more, got {depth}")
     model = model.eval()
     x = example or default(model, input_size, channels, batch_size)
     check_modules(model, label)
-    records, method = record_ops(model, x, label)
+    records, method = recorded or record_ops(model, x, label)
     return Captured(_rows(model, records, depth), method, x.shape(), label, x.describe())
 
 
@@ -245,6 +247,18 @@ def _whole() -> dict:
             "aten.rms_norm": (functional, "rms_norm"), "aten.einsum": (torch, "einsum")}
 
 
+def inside_whole(records: list) -> set[int]:
+    """The indices of the op records run inside an op counted whole (a "call_python" record, see
+    ``_whole``): FlopCounterMode's side of the count only."""
+    inner, until = set(), 0
+    for index, record in enumerate(records):
+        if record.op == "call_python":
+            until = max(until, record.meta["last"])
+        elif index < until:
+            inner.add(index)
+    return inner
+
+
 def _rows(model, records: list, depth: int) -> list[ModelRow]:
     """The rows at ``depth`` of one recorded pass: each op counted by its rule and by
     FlopCounterMode in the row ``call_row`` gives it; a row for each module at that depth (or a
@@ -266,7 +280,7 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
             call_keys[key] = set()
         return rows[key]
 
-    whole_until = 0  # the records before this index run inside an op counted whole
+    inner = inside_whole(records)
     for index, node in enumerate(records):
         if node.op not in ("call_function", "call_module", "call_python"):
             continue
@@ -288,15 +302,13 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
                 ran_in.setdefault(p, {})[key] = True
         macs, other, counted = node_counts(node)
         name = op_name(node.target)
-        whole = node.op == "call_python"
-        if whole:  # FlopCounterMode counts the ops inside it
-            whole_until = max(whole_until, node.meta["last"])
-        elif node.meta["flops"] is not None:
+        whole = node.op == "call_python"  # FlopCounterMode counts the ops inside it instead
+        if not whole and node.meta["flops"] is not None:
             flops[key] += node.meta["flops"]
-        elif macs:  # FlopCounterMode has no formula for it: named, with incprof's MACs
+        elif not whole and macs:  # FlopCounterMode has no formula for it: named, with our MACs
             row.no_flop_formula[name] += 1
             row.no_flop_formula_macs += macs
-        if index < whole_until and not whole:
+        if index in inner:
             continue  # inside an op counted whole: FlopCounterMode's side only
         row.ops[name.split(".")[-1]] += 1
         row.macs += macs
@@ -350,13 +362,15 @@ def _listed(counts: Counter) -> str:
 
 def profile_model_records(model, input_size=None, *, channels: int = 3, depth: int = 1,
                           batch_size: int = 1, label: str | None = None,
-                          example: Example | None = None) -> Records:
-    """One row per module at ``depth`` (see ``capture``): params, MACs, other ops, FlopCounterMode's
-    MACs, the ops it has no formula for and their MACs by incprof's rules, calls, output size, op
-    kinds and ops not counted. Totals in ``attrs["totals"]`` (``not_counted``: op -> calls,
-    excluded from every total; ``flop_counter_agrees``), run facts in ``attrs["meta"]``."""
+                          example: Example | None = None,
+                          recorded: tuple[list, str] | None = None) -> Records:
+    """One row per module at ``depth`` (see ``capture``, which takes ``recorded``): params, MACs,
+    other ops, FlopCounterMode's MACs, the ops it has no formula for and their MACs by incprof's
+    rules, calls, output size, op kinds and ops not counted. Totals in ``attrs["totals"]``
+    (``not_counted``: op -> calls, excluded from every total; ``flop_counter_agrees``), run facts
+    in ``attrs["meta"]``."""
     captured = capture(model, input_size, channels=channels, depth=depth, batch_size=batch_size,
-                       label=label, example=example)
+                       label=label, example=example, recorded=recorded)
     rows = [{"row": r.name, "module": r.module, "calls": r.calls, "params": r.params,
              "shared_params": r.shared_params, "macs": r.macs, "other_ops": r.other_ops,
              "flop_counter_macs": r.flop_counter_macs, "no_flop_formula": _listed(r.no_flop_formula),

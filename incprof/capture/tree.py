@@ -6,10 +6,11 @@ A module runs where it is called: one called by a module that does not own it (a
 registered elsewhere) is a node under its caller, named ``[its.name]``, or by the name under which
 the caller owns it (an alias). Each op counts in the node of the innermost module running it, each
 parameter once (where its module first runs, else where it is defined), so every subtotal is the
-sum of what is under it, at every depth. The ops come from one eager trace on fake tensors
-(capture.trace, shapes without arithmetic; a model whose control flow reads a value runs for
-real), counted by the same rules as the table (capture.rows.node_counts); the table's own profile
-rides along for its FlopCounterMode check. torch is imported inside the functions only.
+sum of what is under it, at every depth. The ops come from the table's own pass
+(capture.rows.record_ops: on meta tensors, shapes without arithmetic; a model whose control flow
+reads a value runs for real), counted by the same rules (capture.rows.node_counts); the table's
+profile at the deepest depth is made from the same records, for its FlopCounterMode check.
+torch is imported inside the functions only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..records import Records
 from .inputs import Example
-from .rows import node_counts, profile_model_records
+from .rows import inside_whole, node_counts, profile_model_records, record_ops
 
 TREE_COLUMNS = ["module", "depth", "class", "calls", "params", "macs", "other_ops", "mark"]
 
@@ -43,24 +44,6 @@ class _Node:
     @property
     def name(self) -> str:
         return ".".join(self.path)
-
-
-def fake_trace(model, example: Example) -> tuple[list, str]:
-    """capture.trace.dispatch_trace of ``model`` on fake copies of the example's tensors (shapes,
-    no arithmetic), or on the example itself where the model cannot run so; and which, in words."""
-    import torch
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    from .trace import dispatch_trace
-
-    try:
-        with FakeTensorMode(allow_non_fake_inputs=True) as mode:
-            fake = lambda v: mode.from_tensor(v) if isinstance(v, torch.Tensor) else v  # noqa: E731
-            return dispatch_trace(model, Example(
-                tuple(map(fake, example.args)), {k: fake(v) for k, v in example.kwargs.items()})), \
-                "fake tensors (shapes, no arithmetic)"
-    except Exception:  # noqa: BLE001 - control flow that reads a value: run it for real
-        return dispatch_trace(model, example), "the example's values (its control flow reads them)"
 
 
 class _Tree:
@@ -190,15 +173,17 @@ def tree_records(model, example: Example, *, max_depth: int | None = None,
     (depth 0, the totals); ``attrs["profile"]`` is the table's profile at the deepest depth
     (profile_model_records), ``attrs["depths"]`` each depth's MACs summed over its modules,
     ``attrs["shared"]`` the shared modules and tied params (_Tree.shared), ``attrs["trace"]``
-    what the trace ran on (fake_trace)."""
+    how the pass ran (record_ops)."""
     model = model.eval()
     deepest = max((name.count(".") + 1 for name, _ in model.named_modules() if name), default=1)
-    profile = profile_model_records(model, depth=deepest, label=label, example=example)
+    trace, traced_on = record_ops(model, example, label or type(model).__name__)
+    profile = profile_model_records(model, depth=deepest, label=label, example=example,
+                                    recorded=(trace, traced_on))
     tree = _Tree(model)
-    trace, traced_on = fake_trace(model, example)
+    inner = inside_whole(trace)  # counted whole where the model called them
     for index, record in enumerate(trace):
         node = tree.place(record.meta.get("nn_module_stack") or {})
-        if node is None:
+        if node is None or index in inner:
             continue
         if record.op == "call_module":
             node.calls += 1

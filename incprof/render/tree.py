@@ -18,16 +18,13 @@ def tree_summary(records: Records) -> list[str]:
     profile, root = records.attrs["profile"], records.rows[0]
     meta, t = profile.attrs["meta"], profile.attrs["totals"]
     same = all(root[k] == t[k] for k in ("params", "macs", "other_ops"))
-    lines = [f"{meta['model']} ({meta['class']}), {input_text(meta)}, the tree traced on "
+    lines = [f"{meta['model']} ({meta['class']}), {input_text(meta)}, captured with "
              f"{records.attrs['trace']}.",
              f"Total: params {root['params']:,} ({human(root['params'])}), MACs {root['macs']:,} "
              f"({human(root['macs'])}), other ops {root['other_ops']:,}; " + (
                  "the same as the table's (table --model)." if same else
                  f"the table's (table --model) differ: params {t['params']:,}, MACs "
-                 f"{t['macs']:,}, other ops {t['other_ops']:,}, from the graph captured with "
-                 f"{meta['capture']}; an eager run dispatches other ops (torch decomposes some, "
-                 "such as a linear on a non-contiguous input into a matmul and an add, and a "
-                 "model's code can take another path when traced)."),
+                 f"{t['macs']:,}, other ops {t['other_ops']:,}, counted from the same pass."),
              "Each module's params, MACs and other ops are its subtotal: its own ops and every "
              "module under it, as run on this example. A module counts where it is called: one "
              "called from outside the module that owns it is listed under its caller too, as "
@@ -98,7 +95,7 @@ def to_csv(records: Records) -> str:
 
 
 def to_json(records: Records) -> str:
-    """JSON: the profile's meta, what the tree was traced on, the modules, each depth's MACs,
+    """JSON: the profile's meta, how the pass was captured, the modules, each depth's MACs,
     and the shared modules."""
     return json_text({"meta": records.attrs["profile"].attrs["meta"],
                       "trace": records.attrs["trace"], "modules": records.rows,

@@ -59,7 +59,7 @@ def test_a_shared_module_counts_under_the_module_that_calls_it():
     assert root["macs"] == 4 * linear == real_macs(model, example)
     assert root["params"] == sum(p.numel() for p in model.parameters())
     assert records.attrs["depths"] == {0: 4 * linear, 1: 4 * linear, 2: 4 * linear}
-    assert records.attrs["trace"].startswith("fake tensors")  # no real forward pass
+    assert records.attrs["trace"].startswith("one pass on meta tensors")  # no real forward pass
     assert records.attrs["shared"] == [{
         "module": "a.proj", "class": "Linear", "names": ["a.proj"], "runs_as": ["b.[a.proj]"],
         "calls": 2, "params": 8 * 8 + 8, "params_at": "b.[a.proj]"}]
@@ -146,15 +146,15 @@ def test_control_flow_that_reads_a_value_is_traced_on_the_example():
     model = user_models().branchy()  # a zero input takes conv: 3 -> 4, 3x3, valid, on 8x8
     records = tree_records(model, default(model, (8, 8), 3, 1))
     by_name = {r["module"]: r for r in records.rows}
-    assert records.attrs["trace"].startswith("the example's values")
+    assert records.attrs["trace"].startswith("an eager trace of the example input's own path")
     assert by_name["(Branchy)"]["macs"] == by_name["conv"]["macs"] == 6 * 6 * 4 * 3 * 3 * 3
     assert (by_name["other"]["mark"], by_name["other"]["params"]) == ("never called", 8 * 27 + 8)
 
 
 @pytest.mark.parametrize("name", ["shared_call", "coat_like"])
 def test_each_depth_agrees_with_the_table_at_that_depth(name):
-    """The table's rows come from the torch.export graph, the tree from an eager trace: each
-    module row of the table at depth d (not a parent's own ops) is the tree's subtotal there."""
+    """Each module row of the table at depth d (not a parent's own ops, counted in its own pass)
+    is the tree's subtotal there."""
     from incprof.capture.rows import profile_model_records
 
     model, example = getattr(user_models(), name)(), zeros(parse_inputs(["2x8"]))
