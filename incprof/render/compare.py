@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..analysis.compare import output_values
 from ..records import Records
 from ..units import human
-from .grid import Grid, commas, conditions, ms_cell, rows_csv, unstable_note
+from .grid import Grid, commas, conditions, ms_cell, rows_csv, sweep_latency_note, unstable_note
 
 
 def fewer(saving_pct) -> str:
@@ -198,9 +198,7 @@ def sweep_grid(records: Records, exact: bool = False) -> Grid:
              *([ms_cell(r["latency_ms"], r["latency_unstable"])] if env else []), _first_clause(r["reason"])]
             for r in records.rows]
     smallest = meta["min_input_size"]
-    machine = [f"MACHINE-DEPENDENT: latency is the whole network's median at batch 1 on "
-               f"{env['device']} ({env['device_type']}), torch {env['torch']}, {env['dtype']}, "
-               f"{env['threads']} CPU threads{conditions(env)}.", unstable_note(env)] if env else []
+    machine = sweep_latency_note(env, "the whole network's median at batch 1")
     return Grid(
         f"{meta['title']}: input resolution sweep",
         [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),

@@ -87,6 +87,14 @@ def unstable_note(env: dict) -> str:
             f"({env['busy'] or 'not the case here'}); the reasons are in csv and json.")
 
 
+def sweep_latency_note(env: dict | None, measured: str) -> list[str]:
+    """A sweep's MACHINE-DEPENDENT line (each latency is ``measured``, such as "the whole model's
+    median") and what '?' means; nothing without a timing (``env`` None)."""
+    return [f"MACHINE-DEPENDENT: latency is {measured} on {env['device']} ({env['device_type']}), "
+            f"torch {env['torch']}, {env['dtype']}, {env['threads']} CPU threads"
+            f"{conditions(env)}.", unstable_note(env)] if env else []
+
+
 def _cells(grid: Grid) -> list[list[str]]:
     """The header row and the rows of a Grid as terminal-safe text (a header may keep a line
     break of its own)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..records import Records
 from ..units import human
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell, rows_csv,
-                   unstable_note)
+                   sweep_latency_note, unstable_note)
 
 
 def summary_lines(records: Records) -> list[str]:
@@ -132,9 +132,7 @@ def sweep_grid(records: Records, exact: bool = False) -> Grid:
     rows = [[r["input"], "yes" if r["valid"] else "no", number(r["params"]), number(r["macs"]),
              r["output"] or "", *([ms_cell(r["latency_ms"], r["latency_unstable"])] if env else []),
              r["not_counted"] or "", r["reason"] or ""] for r in records.rows]
-    machine = [f"MACHINE-DEPENDENT: latency is the whole model's median on {env['device']} "
-               f"({env['device_type']}), torch {env['torch']}, {env['dtype']}, {env['threads']} CPU "
-               f"threads{conditions(env)}.", unstable_note(env)] if env else []
+    machine = sweep_latency_note(env, "the whole model's median")
     return Grid(
         f"{meta['model']} ({meta['class']}): input sweep",
         [("input", "right"), ("valid", "center"), ("params", "right"), ("MACs", "right"),
