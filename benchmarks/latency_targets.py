@@ -10,7 +10,10 @@ Targets (issue 24): the network's predicted latency within 10% of the measured o
 80% of the rows within 25%. Each figure is given against the process CPU time of each repeat
 (which a busy machine stretches less than it stretches the wall clock; the targets are judged on
 it) and against the wall-clock median, with the 1-minute load before and after every network.
-Misses are printed as they are. Numbers depend on the machine; they are printed, never asserted.
+Predictions are scaled by the machine's speed while each network is timed against its speed during
+the calibration (the speed probe, incprof.nn.probe; "speed x" above 1 is slower); the network error
+of the unscaled prediction is printed beside. Misses are printed as they are. Numbers depend on the
+machine; they are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -47,10 +50,10 @@ def met(p: dict, key: str) -> bool:
             and p[f"{key}within_{round(ROW_BAND * 100)}"] >= ROW_SHARE)
 
 
-HEADER = ("| network | rows | predicted ms | measured CPU ms (wall) | network error CPU (wall) | "
-          "median abs row error CPU (wall) | rows within 10% CPU (wall) | rows within 25% CPU "
-          "(wall) | targets met CPU (wall) | load before -> after |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+HEADER = ("| network | rows | speed x | predicted ms | measured CPU ms (wall) | network error CPU "
+          "(wall) | unscaled: network error CPU | median abs row error CPU (wall) | rows within "
+          "10% CPU (wall) | rows within 25% CPU (wall) | targets met CPU (wall) | load before -> "
+          "after |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 
 
 def line(name: str, profile: str, threads: int) -> str:
@@ -59,7 +62,7 @@ def line(name: str, profile: str, threads: int) -> str:
     from incprof.nn.latency import TimingOptions
 
     if ":" in name and importlib.util.find_spec("torchvision") is None:
-        return f"| {name} | skipped: needs torchvision (run in .venv-ref) |||||||||"
+        return f"| {name} | skipped: needs torchvision (run in .venv-ref) |||||||||||"
     before = os.getloadavg()[0]
     records = profile_records(spec_of(name), aux=False, device_profile=profile,
                               latency=TimingOptions(device="cpu", threads=threads))
@@ -71,8 +74,11 @@ def line(name: str, profile: str, threads: int) -> str:
         return f"{p['cpu_' + key]:{form}} ({p[key]:{form}})"
 
     verdict = f"{'yes' if met(p, 'cpu_') else 'NO'} ({'yes' if met(p, '') else 'no'})"
-    return (f"| {name} | {p['cpu_rows']} | {p['network_ms']:.1f} | {network['cpu_ms']:.1f} "
-            f"({network['median_ms']:.1f}) | {pair('network_error', '+.1%')} | "
+    speed = "-" if p["speed_factor"] is None else f"{p['speed_factor']:.3f}"
+    unscaled = p["network_ms_at_calibration"] / network["cpu_ms"] - 1
+    return (f"| {name} | {p['cpu_rows']} | {speed} | {p['network_ms']:.1f} | "
+            f"{network['cpu_ms']:.1f} ({network['median_ms']:.1f}) | "
+            f"{pair('network_error', '+.1%')} | {unscaled:+.1%} | "
             f"{pair('median_abs_row_error', '.0%')} | {pair('within_10', '.0%')} | "
             f"{pair('within_25', '.0%')} | {verdict} | {before:.2f} -> {after:.2f} |")
 

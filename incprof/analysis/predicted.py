@@ -41,20 +41,27 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
                     batch_size: int, env: dict | None) -> dict:
     """Add each main row's predicted_ms, predicted_parallel_ms, predicted_bound and
     predicted_error (predicted / measured - 1, where a row was timed) to ``records``; return
-    the network's figures (see accuracy and ceilings)."""
+    the network's figures (see accuracy and ceilings). Where the run timed the speed probe on
+    the profile's own device, thread count and dtype, every predicted time is the profile's
+    scaled by the machine's speed in the run against its speed at calibration
+    (incprof.nn.probe.speed_factor; ``speed_factor`` and ``network_ms_at_calibration`` in the
+    result); else it is the profile's as it stands."""
     from ..nn.predict import Cost, predict_rows
+    from ..nn.probe import speed_factor
     from ..nn.profiles import label, maths_for
 
     maths = maths_for(profile, dtype, env and env.get("tf32"))
     main = [p for p in placed if not p.is_aux]
     costs = predict_rows(main, profile, maths, value_bytes, batch_size)
+    factor, speed_note = speed_factor(profile, env)
+    scale = 1000 * (factor or 1)  # seconds to milliseconds, at the run's speed
     for record in records:
         cost = costs.get(record["row"])
         if cost is None:
             continue
-        ms = cost.serial_s * 1000
+        ms = cost.serial_s * scale
         record.update(predicted_ms=round(ms, 4),
-                      predicted_parallel_ms=round(cost.parallel_s * 1000, 4),
+                      predicted_parallel_ms=round(cost.parallel_s * scale, 4),
                       predicted_bound=cost.bound,
                       predicted_error=_error(ms, record.get("latency_ms")))
     total = Cost()
@@ -62,8 +69,10 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
         total = total.then(cost)
     out = {"profile": label(profile), "calibrated": profile["calibrated"],
            "source": profile["source"], "maths": list(maths),
-           "network_ms": round(total.serial_s * 1000, 4),
-           "network_parallel_ms": round(total.parallel_s * 1000, 4),
+           "network_ms": round(total.serial_s * scale, 4),
+           "network_parallel_ms": round(total.parallel_s * scale, 4),
+           "network_ms_at_calibration": round(total.serial_s * 1000, 4),
+           "speed_factor": None if factor is None else round(factor, 4), "speed_note": speed_note,
            "ceilings": ceilings(total, batch_size)}
     out.update(accuracy(records, out["network_ms"]))
     return out

@@ -17,7 +17,9 @@ knees tell the model where caches end (incprof.nn.predict.cache_knees). Convolut
 is the median process CPU time of a call, which a busy machine stretches less than the wall
 clock. Each kernel is timed twice: alone and repeated (hot caches), and in turn with the others of
 its kind, round after round (cold: each runs after the others' data and weights have passed
-through the caches).
+through the caches). On the CPU the speed probe (incprof.nn.probe) runs between the sections;
+its median time is kept, so that a later run can tell how much faster or slower the machine
+runs then.
 """
 
 from __future__ import annotations
@@ -28,68 +30,13 @@ import time
 from functools import partial
 from typing import Callable
 
+from .grid import (CALIBRATION_BATCH, CONV_SHAPES, COPY_BYTES, ELEMENTWISE_SHAPES, LINEAR_SHAPES,
+                   LRN_SIZE, POOL_SHAPES)
 from .latency import _num_threads, resolve_device
-from .timing import TimingOptions, adaptive_time, timer
 from .machine import cpu_name, load_average
 from .predict import cache_knees
-
-# The shapes are a generic grid, not any network's rows: square maps of SIDES (a factor of about
-# sqrt(2) apart, 7 to 56) with a width that doubles as the side halves (64 channels at 56, 512 at
-# 7), as in most image networks; per side a few channel ratios, so that each class is measured
-# from small maps with many channels to large maps with few. A stem's larger maps (80 to 160, at
-# least 32 channels) are measured at one ratio.
-SIDES = (7, 10, 14, 20, 28, 40, 56)
-LARGE_SIDES = (80, 112, 160)
-
-
-def width(side: int) -> int:
-    """The grid's channel count at this side: 64 * 56 / side, to a multiple of 16, at least 32."""
-    return max(32, round(64 * 56 / side / 16) * 16)
-
-
-def _grid(ratios, kernel, sides=SIDES):
-    """(in, out, kernel, stride 1, groups 1, side) for each side and (in, out) channel ratio."""
-    return [(round(width(s) * a), round(width(s) * b), kernel, 1, 1, s)
-            for s in sides for a, b in ratios]
-
-
-# (in channels, out channels, kernel, stride, groups, input side) per conv class, "same" padding
-CONV_SHAPES = {
-    "conv 1x1": _grid([(1, 1), (4, 1), (1, 4)], (1, 1)) + _grid([(1, 2)], (1, 1), LARGE_SIDES),
-    "conv nxn": _grid([(1, 1), (0.5, 1), (1, 2)], (3, 3)) + _grid([(1, 2)], (3, 3), LARGE_SIDES)
-    + _grid([(0.25, 0.5)], (5, 5), (7, 14, 28, 56)),
-    "conv 1xn": _grid([(0.5, 0.5)], (1, 7), (10, 20)) + _grid([(0.5, 0.5)], (7, 1), (14, 28))
-    + _grid([(1, 1)], (1, 3), (7, 14)) + _grid([(1, 1)], (3, 1), (10, 20)),
-    "conv depthwise": [(width(s), width(s), (3, 3), 1, width(s), s) for s in (7, 14, 28, 56, 112)]
-    + [(128, 128, (3, 3), 2, 128, 56), (256, 256, (5, 5), 1, 256, 14),
-       (128, 128, (5, 5), 1, 128, 28)],
-    # groups of 8 and 32 channels (neither 1 nor depthwise): as many small convs as groups
-    "conv grouped": [(2 * width(s), 2 * width(s), (3, 3), 1, 2 * width(s) // g, s)
-                     for s in (7, 14, 28, 56) for g in (8, 32)],
-    # the first conv on the image: few input channels, which the libraries run apart
-    "conv stem": [(3, 32, (3, 3), 2, 1, 224), (3, 32, (3, 3), 2, 1, 320),
-                  (3, 64, (7, 7), 2, 1, 224), (3, 64, (3, 3), 1, 1, 112)],
-}
-# (rows, in features, out features): one image (a matrix-vector product, up to 64 MB of weights,
-# past the caches) and a batch of 64
-LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 8192, 2048),
-                 (64, 1024, 1000), (64, 2048, 1000)]
-# (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools of stride 2 and 1,
-# 3x3 average pools, a 7x7 average over the final map, global averages.
-POOL_SHAPES = {
-    "pool max": [("max", width(s) * m, s, 3, 2) for s in (14, 28, 56, 112) for m in (1, 4)]
-    + [("max", width(s) * m, s, 3, 1) for s in (7, 14, 28) for m in (1, 4)],
-    "pool avg": [("avg", width(s) * m, s, 3, 1) for s in (10, 20, 40) for m in (1, 4)]
-    + [("avg", 1024, 7, 7, 1)],
-    "pool global": [("global", 4 * width(s), s, 0, 1) for s in (7, 10, 14)],
-}
-# (channels, side): one pass of BatchNorm (eval), of an in-place ReLU and of a local response
-# norm, small maps to large
-# torch's default window: LocalResponseNorm(5), as in AlexNet and GoogLeNet
-LRN_SIZE = 5
-ELEMENTWISE_SHAPES = [(4 * width(7), 7), (width(14), 14), (width(28), 28), (width(56), 56),
-                      (width(112), 112)]
-COPY_BYTES = [2**16, 2**18, 2**20, 2**21, 2**22, 2**23, 2**24, 2**26]
+from .probe import PROBE_CALLS, make_probe, probe_ms
+from .timing import TimingOptions, adaptive_time, timer
 
 
 def _time_s(fn: Callable[[], object], device, budget_s: float) -> float:
@@ -147,7 +94,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
     cuda = device.type == "cuda"
     torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     maths = ([False, True] if cuda and dtype == "fp32" else [False])
-    batch = 32 if cuda else 1
+    batch = CALIBRATION_BATCH[device.type]
     load_before = load_average()
 
     def tensor(*shape):
@@ -186,12 +133,21 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                        ("relu", x.numel(), batch * side * side,
                         partial(torch.nn.ReLU(inplace=True), x)),
                        ("lrn", LRN_SIZE * x.numel(), batch * side * side, partial(lrn, x))]
+        # the CPU's speed drifts with what else runs on the machine: its probe, between the
+        # sections, so that its median spans them all
+        probe, probe_samples = (None if cuda else make_probe(device, torch_dtype)), []
+
+        def sample_probe() -> None:
+            if probe is not None:
+                probe_samples.extend(probe() for _ in range(PROBE_CALLS))
+
         count = 2 * ((len(convs) + len(linears)) * len(maths) + len(others)) + len(COPY_BYTES) + 2
         each = budget_s / count
         if progress:
             progress("calibrating the overhead of an empty op")
         # first: every other figure is taken less this dispatch (see _rated)
         relu, one = torch.nn.ReLU(), tensor(1)
+        sample_probe()
         overhead = _time_s(lambda: relu(one), device, each)
         empty = torch.nn.Sequential()  # a module call that runs no kernel
         call = _time_s(lambda: empty(one), device, each)
@@ -206,6 +162,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                     progress(f"calibrating convolutions and GEMMs ({math})")
                 torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
                 for table, is_cold in ((rates, False), (cold, True)):
+                    sample_probe()
                     table[math] = {**_rated(convs, device, each * len(convs), is_cold, overhead),
                                    **_rated(linears, device, each * len(linears), is_cold,
                                            overhead)}
@@ -214,6 +171,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         if progress:
             progress("calibrating pooling, BatchNorm, ReLU and LRN")
         for table, is_cold in ((rates, False), (cold, True)):
+            sample_probe()
             shared = _rated(others, device, each * len(others), is_cold, overhead)
             for math in table:
                 table[math].update(shared)
@@ -224,6 +182,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
             src = tensor(size // torch_dtype.itemsize)
             dst = torch.empty_like(src)
             bandwidth.append([size * 2, 2 * size / _time_s(lambda: dst.copy_(src), device, each)])
+        sample_probe()
         used = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()
     return {
@@ -233,7 +192,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                   + (f" --threads {threads}" if threads else "") + f" on {time.strftime('%Y-%m-%d')}",
         "rates": rates, "cold_rates": cold, "bandwidth": bandwidth,
         "cache_knees": list(cache_knees(sorted(bandwidth))),
-        "overhead_s": overhead, "call_s": call,
+        "overhead_s": overhead, "call_s": call, "probe_s": probe and probe_ms(probe_samples) / 1000,
         "threads": used, "torch": torch.__version__, "dtype": dtype, "calibration_batch": batch,
         "load_avg": [load_before, load_average()], "device_slug": slug(name),
     }

@@ -9,10 +9,12 @@ latest half of the samples is added) or the time budget is spent; fixed counts c
 from one forward pass), and the whole network end to end, in eval mode (no aux heads), in parts
 between chunks of rows, so that a change in the machine's speed reaches both alike.
 
-Conditions are recorded, not assumed: the thread count, the machine load before and after, and on
-CUDA whether TF32 is allowed for convolutions and matmuls. A figure is marked unstable (with the
-reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10 exceeds ``SPREAD_LIMIT``,
-or when the 1-minute load average exceeded the thread count while it was measured.
+Conditions are recorded, not assumed: the thread count, the machine load before and after, on
+CUDA whether TF32 is allowed for convolutions and matmuls, and on the CPU the time of the speed
+probe (incprof.nn.probe), run once per part of the whole network's timing. A figure is marked
+unstable (with the reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10
+exceeds ``SPREAD_LIMIT``, or when the 1-minute load average exceeded the thread count while it
+was measured.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Callable
 
 from ..errors import UsageError
 from .machine import cpu_name, gpu_peak, load_average
+from .probe import PROBE_CALLS, make_probe, probe_ms
 from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, adaptive_time, instability, timer
 
 DTYPES = ("fp32", "fp16", "bf16")
@@ -99,6 +102,7 @@ def environment(device, options: TimingOptions, batch_size: int) -> dict:
         "min_repeats": options.min_repeats, "spread_limit": SPREAD_LIMIT,
         "measured_peak_method": ("torch.cuda.max_memory_allocated" if cuda else
                                  "torch.profiler allocation events"),
+        "probe_ms": None,  # on the CPU, the speed probe's median time (incprof.nn.probe)
     }
 
 
@@ -316,17 +320,24 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
         network_cpu: list[float] = []
         network = Sliced(timer(lambda: whole(x), device, network_cpu), options.network_budget_s,
                          options, len(chunks) + 1)
+        # on the CPU the speed probe once per part too: how fast the machine ran, for the
+        # prediction (incprof.nn.probe)
+        probe = make_probe(device, dtype) if device.type == "cpu" else None
+        probe_samples: list[float] = []
         try:
             for chunk in [*chunks, []]:
                 if progress:
                     progress("timing the whole network")
                 network.run_slice()
+                if probe is not None:
+                    probe_samples.extend(probe() for _ in range(PROBE_CALLS))
                 for p in chunk:
                     if progress:
                         progress(f"timing row {p.name}")
                     timings.rows[p.name] = _time_row(model.row(p.name), inputs[p.name], device,
                                                      options, batch_size)
             timings.network = _with_cpu(network.stats(), network_cpu)
+            timings.env["probe_ms"] = probe_ms(probe_samples)
         except torch.cuda.OutOfMemoryError:
             timings.network = f"CUDA out of memory at batch {batch_size}"
     return timings

@@ -55,7 +55,7 @@ def prediction_lines(records: Records) -> list[str]:
              f"{p['maths'][1]}): each row a roofline per kernel (the longer of compute at the "
              "profile's rate and memory at its bandwidth) plus a per-kernel overhead; branches "
              f"run one after another. Network {p['network_ms']:.3f} ms (branches side by side: "
-             f"{p['network_parallel_ms']:.3f} ms) at batch {batch}."]
+             f"{p['network_parallel_ms']:.3f} ms) at batch {batch}." + _speed(p)]
     lines.append("Ceilings (images/s, no overhead): compute-bound "
                  f"{c['compute_images_per_s'] or '-'}, memory-bound {c['memory_images_per_s'] or '-'}, "
                  f"roofline {c['roofline_images_per_s'] or '-'}"
@@ -73,6 +73,17 @@ def prediction_lines(records: Records) -> list[str]:
                      f"{_share(p['cpu_within_10'])}, within ±25% {_share(p['cpu_within_25'])}")
         lines.append(line + ". error = predicted / measured - 1.")
     return lines
+
+
+def _speed(p: dict) -> str:
+    """Whether the prediction was scaled by the machine's speed in the run (incprof.nn.probe)."""
+    if p.get("speed_factor") is not None:
+        return (f" Scaled by the machine's speed in this run: {p['speed_note']}, x"
+                f"{p['speed_factor']:.3f} (at calibration's speed: "
+                f"{p['network_ms_at_calibration']:.3f} ms).")
+    if p.get("speed_note") in (None, "nothing was timed"):
+        return ""
+    return f" Not scaled by the machine's speed: {p['speed_note']}."
 
 
 def _pct(value) -> str:

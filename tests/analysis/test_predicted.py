@@ -57,3 +57,24 @@ def test_the_ceilings_table_covers_every_network_and_datasheet_profile():
     for r in records.rows:  # the roofline is under both bounds, the prediction under it
         assert r["b64_bf16_roofline"] <= min(r["b64_bf16_compute"], r["b64_bf16_memory"])
         assert r["b64_bf16_predicted"] < r["b64_bf16_roofline"]
+
+
+def test_a_timed_run_scales_the_prediction_by_the_machine_speed_against_calibration():
+    from incprof.analysis.predicted import add_predictions
+    from incprof.nn.profiles import load_profile
+    from incprof.spec.registry import load
+    from incprof.spec.shapes import place
+
+    placed = place(load("googlenet", "paper", False))
+    profile = {**load_profile("l4"), "device_slug": "nvidia-l4", "threads": 1, "dtype": "fp32",
+               "probe_s": 0.004}
+    env = {"device": "NVIDIA L4", "threads": 1, "dtype": "fp32", "probe_ms": 5.0, "tf32": None}
+    as_profiled = [{"row": p.name} for p in placed]
+    as_run = [{"row": p.name} for p in placed]
+    calibrated = add_predictions(as_profiled, placed, profile, "fp32", 4, 1, None)
+    run = add_predictions(as_run, placed, profile, "fp32", 4, 1, env)
+    assert calibrated["speed_factor"] is None and run["speed_factor"] == 1.25  # 5 ms over 4 ms
+    assert run["network_ms_at_calibration"] == calibrated["network_ms"]
+    assert run["network_ms"] == pytest.approx(1.25 * calibrated["network_ms"], rel=1e-6)
+    for before, after in zip(as_profiled, as_run):
+        assert after["predicted_ms"] == pytest.approx(1.25 * before["predicted_ms"], abs=1e-4)  # 4 places

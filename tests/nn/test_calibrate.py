@@ -4,8 +4,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from incprof.nn.calibrate import (CONV_SHAPES, ELEMENTWISE_SHAPES, LINEAR_SHAPES, POOL_SHAPES,
-                                  calibrate, width, write_profile)
+from incprof.nn.calibrate import calibrate, write_profile
+from incprof.nn.grid import CONV_SHAPES, ELEMENTWISE_SHAPES, LINEAR_SHAPES, POOL_SHAPES, width
 from incprof.nn.predict import MAC_OPS, WINDOW_OPS
 from incprof.nn.profiles import cached_profile, check_profile
 
@@ -31,6 +31,7 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
     hot, cold = profile["cache_knees"]
     assert hot <= cold and hot in [size for size, _ in profile["bandwidth"]]
     assert profile["overhead_s"] > 0 and all(rate > 0 for _, rate in profile["bandwidth"])
+    assert profile["probe_s"] > 0  # the speed probe's median, to scale a later run's predictions
     path = write_profile(profile)
     assert path.startswith(str(tmp_path))
     found = cached_profile(profile["device_slug"], 1, "fp32", torch.__version__)

@@ -171,9 +171,9 @@ def test_cuda_environment_records_tf32_and_the_peak_of_that_math(monkeypatch):
 def test_an_unknown_gpu_gets_no_peak(monkeypatch):
     from incprof.nn.latency import environment
 
-    FakeCuda(monkeypatch, name="NVIDIA H100 NVL")
+    FakeCuda(monkeypatch, name="NVIDIA H200 NVL")
     env = environment(torch.device("cuda", 0), TimingOptions(), 1)
-    assert env["device"] == "NVIDIA H100 NVL" and env["peak"] is None
+    assert env["device"] == "NVIDIA H200 NVL" and env["peak"] is None
 
 
 def test_cuda_steps_are_timed_with_events(monkeypatch):
@@ -285,6 +285,7 @@ def test_time_spec_on_cpu_times_every_row_and_the_network():
     assert env["tf32"] is None and env["min_repeats"] == 20
     assert timings.network.unstable.startswith("3 repeats, fewer than 20")
     assert timings.measured_peak_bytes > 0
+    assert env["probe_ms"] > 0  # the speed probe, timed beside the network
 
 
 def test_channels_last_and_profile_columns():

@@ -22,7 +22,13 @@ def test_gpu_peaks_by_full_name_and_math():
     assert gpu_peak("NVIDIA H100 PCIe", "fp32", tf32=True)["macs_per_s"] == 756e12 / 2 / 2
     assert gpu_peak("NVIDIA H200", "fp32")["bytes_per_s"] == 4.8e12
     assert gpu_peak("NVIDIA A100-SXM4-80GB", "fp32", tf32=True)["macs_per_s"] == 156e12 / 2
-    for unknown in ("NVIDIA H100 NVL", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "Some CPU"):
+    # the NVL's datasheet column (FP32 60 teraFLOPS, BF16 1,671 with sparsity), the L4's (BF16 242
+    # with sparsity, 300 GB/s): their own, not the SXM's or a neighbour's
+    assert gpu_peak("NVIDIA H100 NVL", "fp32")["macs_per_s"] == 60e12 / 2
+    assert gpu_peak("NVIDIA H100 NVL", "bf16")["macs_per_s"] == 1671e12 / 2 / 2
+    assert gpu_peak("NVIDIA L4", "bf16")["macs_per_s"] == 242e12 / 2 / 2
+    assert gpu_peak("NVIDIA L4", "fp32")["bytes_per_s"] == 300e9
+    for unknown in ("NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "NVIDIA L40S", "Some CPU"):
         assert gpu_peak(unknown, "fp32") is None, unknown  # no neighbour's peak
 
 
@@ -31,7 +37,8 @@ def test_gpu_peaks_and_datasheet_profiles_are_one_source():
     named = {p["datasheet"]["cuda_name"]: p for p in map(profiles.load_profile,
                                                          profiles.builtin_names())}
     assert set(gpu_peaks()) == {name for name in named if name} == {
-        "NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H200", "NVIDIA A100-SXM4-80GB"}
+        "NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H100 NVL", "NVIDIA H200",
+        "NVIDIA A100-SXM4-80GB", "NVIDIA L4"}
     for card, profile in named.items():
         if card is None:
             continue

@@ -237,3 +237,27 @@ def test_summary_prints_the_table_and_one_totals_line():
                                                    "6,998,552")
     assert "Conventions:" in full.stdout and "Conventions:" not in short.stdout
     assert "inception_5b" in short.stdout  # the table is all there
+
+
+def test_the_prediction_says_whether_the_machine_speed_scaled_it():
+    from incprof.records import Records
+    from incprof.render.measure import prediction_lines
+
+    p = {"profile": "AMD EPYC, 1 thread, fp32", "source": "incprof calibrate", "maths": ["fp32"] * 2,
+         "network_ms": 12.5, "network_parallel_ms": 10.0, "network_ms_at_calibration": 10.0,
+         "speed_factor": 1.25, "speed_note": "the speed probe took 25.00 ms in this run against "
+         "20.00 ms at calibration", "ceilings": {"compute_images_per_s": None,
+                                                "memory_images_per_s": None,
+                                                "roofline_images_per_s": None}}
+
+    def first(prediction):
+        records = Records([], [], {"totals": {"prediction": prediction}, "meta": {"batch_size": 1}})
+        return prediction_lines(records)[0]
+
+    assert first(p).endswith("at batch 1. Scaled by the machine's speed in this run: the speed "
+                             "probe took 25.00 ms in this run against 20.00 ms at calibration, "
+                             "x1.250 (at calibration's speed: 10.000 ms).")
+    other = {**p, "speed_factor": None, "speed_note": "the device profile has no speed probe"}
+    assert first(other).endswith(" Not scaled by the machine's speed: the device profile has no "
+                                 "speed probe.")
+    assert first({**p, "speed_factor": None, "speed_note": "nothing was timed"}).endswith("batch 1.")

@@ -1,0 +1,85 @@
+"""The speed probe: the calibration's own dense convolutions, run in turn, timed while a CPU's
+device profile is calibrated and again beside every measurement on that CPU, so that a
+prediction can follow the machine's speed now. No torch at import.
+
+A shared machine's speed drifts. On this project's 2-core machine the same network at one
+thread took 78 ms in one minute and 109 ms a few minutes later, while its time over one round of
+this probe moved by about 5% (benchmarks/latency_targets.py prints both). A small kernel timed
+alone does not see that drift: its data stay in the nearest cache. The probe runs every
+shape of calibrate's generic grid (incprof.nn.grid.CONV_SHAPES) of the dense classes (1x1, nxn,
+1xn and stem convs; not depthwise or grouped ones, whose times vary most from one process to the
+next) once, one after another, as the calibration's cold rounds do: each reads weights that the
+others pushed out of the caches, as a network's layers do.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Callable
+
+from .grid import CALIBRATION_BATCH, CONV_SHAPES
+from .timing import timer
+
+# the conv classes of the calibration grid that the probe runs
+PROBE_CLASSES = ("conv 1x1", "conv nxn", "conv 1xn", "conv stem")
+# rounds of the probe at each point of a run where it is sampled: between the sections of a
+# calibration, between the parts of a network's timing
+PROBE_CALLS = 2
+
+
+def make_probe(device, dtype) -> Callable[[], float]:
+    """A step that runs one round of the probe on ``device`` in ``dtype`` (a torch dtype) at the
+    calibration's batch (CALIBRATION_BATCH) and returns its milliseconds: the process
+    CPU time on the CPU (which a busy machine stretches less than the wall clock), CUDA event
+    time on CUDA. Run once (a warm-up) before it is returned."""
+    import torch
+
+    batch, layers = CALIBRATION_BATCH[device.type], []
+    for op in PROBE_CLASSES:
+        for cin, cout, kernel, stride, groups, side in CONV_SHAPES[op]:
+            conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
+                                   groups=groups).to(device, dtype).eval()
+            layers.append((conv, torch.randn(batch, cin, side, side, device=device, dtype=dtype)))
+
+    def run() -> None:
+        with torch.inference_mode():
+            for conv, x in layers:
+                conv(x)
+
+    cpu_ms: list[float] = []
+    step = timer(run, device, cpu_ms)
+
+    def once() -> float:
+        wall_ms = step()
+        return cpu_ms[-1] if cpu_ms else wall_ms
+
+    once()
+    return once
+
+
+def probe_ms(samples: list[float]) -> float | None:
+    """The probe's time over a run: the median of its samples (None without any)."""
+    return statistics.median(samples) if samples else None
+
+
+def speed_factor(profile: dict, env: dict | None) -> tuple[float | None, str]:
+    """How much slower (above 1) or faster the machine ran a timed run (``env``, see
+    incprof.nn.latency.environment) than when ``profile`` was calibrated: the probe's time in the
+    run over its time at calibration, with how it was found; (None, why not) where the two cannot
+    be compared: nothing timed, a datasheet profile, another device, thread count or dtype."""
+    from .profiles import slug
+
+    if env is None:
+        return None, "nothing was timed"
+    if not profile.get("probe_s"):
+        return None, ("the device profile has no speed probe (a datasheet's, a CUDA device's or an "
+                      "older one)")
+    if env.get("probe_ms") is None:
+        return None, "the run timed no speed probe"
+    same = (profile.get("device_slug") == slug(env["device"]) and profile.get("threads")
+            == env["threads"] and profile.get("dtype") == env["dtype"])
+    if not same:
+        return None, "the device profile was calibrated on another device, thread count or dtype"
+    factor = env["probe_ms"] / (profile["probe_s"] * 1000)
+    return factor, (f"the speed probe took {env['probe_ms']:.2f} ms in this run against "
+                    f"{profile['probe_s'] * 1000:.2f} ms at calibration")
