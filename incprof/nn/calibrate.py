@@ -1,25 +1,24 @@
 """``incprof calibrate``: microbenchmarks that measure a device profile (incprof.nn.profiles) on
 this machine, in about 30 seconds.
 
-Each op class the latency model rates is timed on a generic grid of shapes (CONV_SHAPES: not any
-network's rows), small maps with many channels to large maps with few, and each shape's work
+Each op class the latency model rates is timed on a generic grid of shapes (incprof.nn.grid: not
+any network's rows), small maps with many channels to large maps with few, and each shape's work
 (MACs or window ops) and output positions kept beside its rate, since small kernels run further
 from the peak: 1x1, nxn, 1xn, depthwise and grouped convolutions, the stem's conv on the image and
-a linear layer (a GEMM, a matrix-vector product at batch 1) in MAC/s; max, average and global
-pooling, BatchNorm, ReLU and local response norm passes in window ops/s; on CUDA with fp32 both
-with TF32 off (``fp32``) and on (``tf32``). Every module runs as a network runs it (convs and
-linear layers with a bias, ReLU in place). The overhead of an empty op (one ReLU module on a
-one-value tensor) and of an empty module call are measured first, and each rate is taken from a
-call's time less that overhead, which the model adds back to every kernel. Copy bandwidth (read
+a linear layer (a GEMM, a matrix-vector product at batch 1) in MAC/s; max, average, global and
+adaptive average pooling, BatchNorm, ReLU and local response norm passes in window ops/s; on CUDA
+with fp32 both with TF32 off (``fp32``) and on (``tf32``). Every module runs as a network runs it
+(convs and linear layers with a bias, ReLU in place). The overhead of an empty op (one ReLU module
+on a one- value tensor) and of an empty module call are measured first, and each rate is taken from
+a call's time less that overhead, which the model adds back to every kernel. Copy bandwidth (read
 and write) is measured for a range of sizes, from ones that fit a cache to ones that do not; its
-knees tell the model where caches end (incprof.nn.predict.cache_knees). Convolutions run at batch
-1 on the CPU and at batch 32 on CUDA, where batch 1 cannot fill the device. On the CPU each figure
-is the median process CPU time of a call, which a busy machine stretches less than the wall
-clock. Each kernel is timed twice: alone and repeated (hot caches), and in turn with the others of
-its kind, round after round (cold: each runs after the others' data and weights have passed
-through the caches). On the CPU the speed probe (incprof.nn.probe) runs between the sections;
-its median time is kept, so that a later run can tell how much faster or slower the machine
-runs then.
+knees tell the model where caches end (incprof.nn.predict.cache_knees). Convolutions run at batch 1
+on the CPU and at batch 32 on CUDA, where batch 1 cannot fill the device. On the CPU each figure is
+the median process CPU time of a call, which a busy machine stretches less than the wall clock.
+Each kernel is timed twice: alone and repeated (hot caches), and in turn with the others of its
+kind, round after round (cold: each runs after the others' data and weights have passed through the
+caches). On the CPU the speed probe (incprof.nn.probe) runs between the sections; its median time
+is kept, so that a later run can tell how much faster or slower the machine runs then.
 """
 
 from __future__ import annotations
@@ -118,12 +117,15 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                 # stride 1 keeps the size (padding), stride 2 rounds up (as the papers' pools)
                 padding = kernel // 2 if stride == 1 and kernel < side else 0
                 pool = (torch.nn.AdaptiveAvgPool2d(1) if kind == "global" else
+                        torch.nn.AdaptiveAvgPool2d(kernel) if kind == "adaptive" else
                         (torch.nn.MaxPool2d if kind == "max" else torch.nn.AvgPool2d)(
                             kernel, stride, padding, ceil_mode=stride > 1))
                 x = tensor(batch, channels, side, side)
                 work, pixels = kernel * kernel * pool(x).numel(), pool(x).numel() // channels
                 if kind == "global":  # one op per input value over the input's positions
                     work, pixels = x.numel(), x.numel() // channels
+                elif kind == "adaptive":  # one op per output value
+                    work = pool(x).numel()
                 others.append((op, work, pixels, partial(pool, x)))
         for channels, side in ELEMENTWISE_SHAPES:
             x = tensor(batch, channels, side, side)

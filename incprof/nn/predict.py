@@ -30,10 +30,11 @@ MAC_OPS = ("conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv grouped",
 STEM_CHANNELS = 4
 # ... ops/s for these (a pool's window ops, one op per value for BatchNorm and ReLU-like passes);
 # every other kernel (a copy) is rated by its bytes alone.
-WINDOW_OPS = ("pool max", "pool avg", "pool global", "batchnorm", "relu", "lrn")
+WINDOW_OPS = ("pool max", "pool avg", "pool global", "pool adaptive", "batchnorm", "relu", "lrn")
 # The class whose rate a profile without a class's own figures gives it (the datasheet profiles
-# have no "conv grouped": rated as a depthwise conv).
-FALLBACK = {"conv grouped": "conv depthwise"}
+# have no "conv grouped": rated as a depthwise conv; a profile without an adaptive pool's own
+# rates, a datasheet's or an older calibration's, rates it as an average pool).
+FALLBACK = {"conv grouped": "conv depthwise", "pool adaptive": "pool avg"}
 CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 conv": "conv 1xn"}
 
 
@@ -98,6 +99,15 @@ def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
                    instead=(window, *[_pass(o)] * 6))]
 
 
+def _adaptive_kernels(layer: AdaptiveAvgPool, i: Shape, o: Shape) -> list[Kernel]:
+    # to one position a global average; else torch's adaptive kernel, one op per output value:
+    # its time goes with the values it writes (calibrated: about the same per value for windows of
+    # one position and of four), not with what it reads
+    if o[1] * o[2] == 1:
+        return [Kernel("pool global", numel(i), numel(i) + numel(o), 0, i[1] * i[2])]
+    return [Kernel("pool adaptive", numel(o), numel(i) + numel(o), 0, o[1] * o[2])]
+
+
 # Each layer type's kernels from its input and output shapes (a Branches or Residual: only what
 # it adds to its parts, the concatenation or the sum; ``row_costs`` walks the parts).
 KERNEL_RULES = {
@@ -108,8 +118,7 @@ KERNEL_RULES = {
     # a global or adaptive average: one op per input value, rated as a global average
     GlobalAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
                                                i[1] * i[2])],
-    AdaptiveAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
-                                                 i[1] * i[2])],
+    AdaptiveAvgPool: lambda layer, i, o: _adaptive_kernels(layer, i, o),
     LRN: _lrn_kernels,
     ReLU: lambda layer, i, o: [_pass(o)],
     Softmax: lambda layer, i, o: [_pass(o)],

@@ -189,3 +189,21 @@ def test_a_grouped_conv_is_neither_depthwise_nor_dense():
     profile = _profile()
     profile["rates"]["fp32"]["conv depthwise"] = [[1, 1, 5e9]]  # no "conv grouped": depthwise's
     assert Rates(profile, "fp32", "fp32", 4).rate("conv grouped", 100) == 5e9
+
+
+def test_an_adaptive_pool_is_rated_by_the_values_it_writes():
+    from incprof.spec.layers import AdaptiveAvgPool
+
+    def kernel(size, shape):
+        layer = AdaptiveAvgPool(size=size)
+        return KERNEL_RULES[AdaptiveAvgPool](layer, shape, (shape[0], *size))[0]
+
+    # one op per output value, whatever its window: 256 channels of 6x6, read from 13x13
+    assert kernel((6, 6), (256, 13, 13)) == Kernel("pool adaptive", 256 * 36, 256 * (169 + 36),
+                                                  0, 36)
+    assert kernel((7, 7), (512, 7, 7)).work == kernel((7, 7), (512, 14, 14)).work == 512 * 49
+    # to one position it is a global average, one op per input value
+    assert kernel((1, 1), (512, 7, 7)) == Kernel("pool global", 512 * 49, 512 * 50, 0, 49)
+    profile = _profile()  # no "pool adaptive" rates: an average pool's
+    profile["rates"]["fp32"]["pool avg"] = [[1, 1, 3e9]]
+    assert Rates(profile, "fp32", "fp32", 4).rate("pool adaptive", 100) == 3e9
