@@ -101,7 +101,9 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
     if latency is not None:
         from ..nn.latency import time_spec
 
-        timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory)
+        # the speed probe too: a prediction follows the machine's speed (incprof.nn.probe)
+        timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory,
+                            probe=True)
     items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
     records = []
     for rc in counted:

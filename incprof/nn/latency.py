@@ -10,8 +10,9 @@ from one forward pass), and the whole network end to end, in eval mode (no aux h
 between chunks of rows, so that a change in the machine's speed reaches both alike.
 
 Conditions are recorded, not assumed: the thread count, the machine load before and after, on
-CUDA whether TF32 is allowed for convolutions and matmuls, and on the CPU the time of the speed
-probe (incprof.nn.probe), run once per part of the whole network's timing. A figure is marked
+CUDA whether TF32 is allowed for convolutions and matmuls, and on the CPU, where a prediction is
+to follow, the time of the speed probe (incprof.nn.probe), run once per part of the whole
+network's timing. A figure is marked
 unstable (with the reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10
 exceeds ``SPREAD_LIMIT``, or when the 1-minute load average exceeded the thread count while it
 was measured.
@@ -202,15 +203,16 @@ def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
 
 def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions = TimingOptions(),
               progress: Callable[[str], None] | None = None, max_memory: int | None = None,
-              rows: bool = True) -> Timings:
+              rows: bool = True, probe: bool = False) -> Timings:
     """Time every row of ``spec`` alone (unless ``rows=False``) and the whole network, on
     ``options.threads`` threads. With rows, also measure the peak memory of one whole forward
-    pass (``measured_peak_bytes``). Every figure taken on a busy machine (1-minute load above the
-    thread count, before or after) is marked unstable."""
+    pass (``measured_peak_bytes``); with ``probe``, on the CPU, the speed probe beside the
+    network (``env["probe_ms"]``, for a prediction: incprof.nn.probe). Every figure taken on a
+    busy machine (1-minute load above the thread count, before or after) is marked unstable."""
     if options.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
     with _num_threads(options.threads), _tf32(options.tf32):
-        timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows)
+        timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows, probe)
         env = timings.env
         env["load_avg_end"] = load_average()
         loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
@@ -259,7 +261,7 @@ def _time_row(module, row_input, device, options: TimingOptions, batch_size: int
 
 
 def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max_memory,
-          rows: bool) -> Timings:
+          rows: bool, probe: bool) -> Timings:
     import torch
 
     from ..spec.shapes import place
@@ -322,15 +324,15 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
                          options, len(chunks) + 1)
         # on the CPU the speed probe once per part too: how fast the machine ran, for the
         # prediction (incprof.nn.probe)
-        probe = make_probe(device, dtype) if device.type == "cpu" else None
+        speed = make_probe(device, dtype) if probe and device.type == "cpu" else None
         probe_samples: list[float] = []
         try:
             for chunk in [*chunks, []]:
                 if progress:
                     progress("timing the whole network")
                 network.run_slice()
-                if probe is not None:
-                    probe_samples.extend(probe() for _ in range(PROBE_CALLS))
+                if speed is not None:
+                    probe_samples.extend(speed() for _ in range(PROBE_CALLS))
                 for p in chunk:
                     if progress:
                         progress(f"timing row {p.name}")
