@@ -130,7 +130,9 @@ def calibrate_cmd(
     typer.echo(f"{profile['name']}: conv 1x1 up to {best('conv 1x1'):.1f} GMAC/s, conv nxn up to "
                f"{best('conv nxn'):.1f} GMAC/s, copy up to "
                f"{max(r for _, r in profile['bandwidth']) / 1e9:.1f} GB/s, "
-               f"{profile['overhead_s'] * 1e6:.1f} us per empty op; load "
+               f"{profile['overhead_s'] * 1e6:.1f} us per empty op"
+               + (f", speed probe {profile['probe_s'] * 1e3:.1f} ms" if profile["probe_s"] else "")
+               + "; load "
                f"{profile['load_avg'][0]} -> {profile['load_avg'][1]}")
     typer.echo(f"wrote {path}")
 

@@ -130,6 +130,8 @@ def test_calibrate_writes_into_the_cache_and_says_so(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     (written,) = tmp_path.glob("*-1t-fp32-torch*.json")
     assert f"wrote {written}" in result.stdout and "GMAC/s" in result.stdout
+    probe_s = json.loads(written.read_text())["probe_s"]
+    assert f"speed probe {probe_s * 1e3:.1f} ms; load" in result.stdout
 
 
 def test_the_load_hint_waits_for_the_first_timing_step(monkeypatch, capsys):
