@@ -101,7 +101,7 @@ def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: 
                  brief: bool = False) -> None:
     """`incprof table --model`: the model's rows (or with ``tree``, 0 for every depth, its module
     tree; with ``views``, their columns, plot and latency), in the format asked; exit 1 when
-    FlopCounterMode disagrees with the graph count."""
+    FlopCounterMode disagrees with the per-op count."""
     from ..capture.rows import profile_model_records
     from ..render import model as render_model
 
@@ -138,7 +138,7 @@ def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: 
                      json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df),
                      wide=wide, brief=brief)
     if not df.attrs["totals"]["flop_counter_agrees"]:
-        fail("FlopCounterMode's counts disagree with the graph count (see the FlopCounter column)",
+        fail("FlopCounterMode's counts disagree with the per-op count (see the FlopCounter column)",
              code=1)
 
 

@@ -37,11 +37,11 @@ def summary_lines(records: Records) -> list[str]:
                          f"(counts it as 0); incprof's rule gives it {r['no_flop_formula_macs']:,} "
                          f"MACs, and FlopCounterMode counts the other {r['flop_counter_macs']:,}.")
     ruled = t.get("no_flop_formula_macs", 0)
-    lines.append(("FlopCounterMode (FLOPs / 2) agrees with the graph count on every row: "
+    lines.append(("FlopCounterMode (FLOPs / 2) agrees with the per-op count on every row: "
                   f"{t['flop_counter_macs']:,} MACs" + (
                       f", plus {ruled:,} by incprof's rule where it has no formula." if ruled
                       else ".") if t["flop_counter_agrees"] else
-                  "FlopCounterMode DISAGREES with the graph count (see the FlopCounter column): "
+                  "FlopCounterMode DISAGREES with the per-op count (see the FlopCounter column): "
                   f"{t['flop_counter_macs']:,} MACs against {t['macs']:,}."))
     lines += [f"not shown: {line}." for line in records.attrs.get("not_shown", [])]
     timing = records.attrs.get("latency")

@@ -1,10 +1,10 @@
 """`--model` on the reference implementations themselves (issue 14): for torchvision googlenet,
 inception_v3 and resnet50, and timm inception_v4, inception_resnet_v2 and legacy_xception, built
 without pretrained weights:
-- the graph count agrees with FlopCounterMode (FLOPs / 2) on every row, and leaves no op uncounted;
+- the per-op count agrees with FlopCounterMode (FLOPs / 2) on every row, and leaves no op uncounted;
 - its totals equal the model's own parameter count (modules called in eval) and the MACs that
   FlopCounterMode measures on the whole model;
-- `export` writes a spec that incprof's parser reads, whose analytic counts equal the graph counts
+- `export` writes a spec that incprof's parser reads, whose analytic counts equal the per-op counts
   row by row, and whose built network, with the model's weights loaded by order of use (shapes
   asserted), gives the model's outputs in eval mode, in float64.
 Input sizes are reduced (each model accepts them) to keep the tier quick."""
