@@ -1,5 +1,6 @@
-"""The command line: the typer app, its ceilings, and the commands on one network (table, export,
-report, check, list); cli_compare and cli_measure hold the others, registered here in --help order.
+"""The command line: the typer app, its ceilings, and the commands on one network (table, check,
+list); cli_model (table --model, export), cli_reports (report), cli_compare and cli_measure hold the
+others, registered here in --help order.
 
 Commands are thin: they parse options (options.py), call one library function and hand the result
 to output.py. Heavy libraries (torch, pandas, matplotlib) are imported inside the commands, so
@@ -15,23 +16,24 @@ from typing import Annotated, Optional
 import typer
 
 from .. import __version__
-from ..count.analytic import MAX_BATCH
 from ..errors import SpecError, quoted
 from ..render.text import terminal
 from ..spec.ceilings import DEFAULTS, Ceilings, using
 from . import compare as cli_compare
 from . import draw as cli_draw
 from . import measure as cli_measure
-from .options import (BUDGETS, INPUT, LATENCY, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
+from . import model as cli_model
+from . import reports as cli_reports
+from .options import (BUDGETS, INPUT, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, ChannelsLastOpt,
                       ChannelsOpt, CompileOpt, DepthOpt, DeviceOpt, DeviceProfileOpt, DType, FlavorOpt,
                       Format, FormatOpt, InputOpt, InputSizeOpt, InputsOpt, LatencyOpt, MaxMemoryOpt,
                       ModelArgOpt, ModelOpt, OutputOpt, PredictOpt, RepeatsOpt, SeqLenOpt, SpecOpt,
-                      SummaryOpt, TF32Opt, ThreadsOpt, TimingDTypeOpt, VerifyOpt, WarmupOpt, WideOpt,
-                      check_inputs, check_network, check_timing, check_wide, folder_path, load_example,
+                      SummaryOpt, TF32Opt, ThreadsOpt, VerifyOpt, WarmupOpt, WideOpt,
+                      check_inputs, check_network, check_timing, check_wide, load_example,
                       load_model, model_spec, output_path, parse_columns, parse_count, parse_input_size,
                       refuse, timing_options, user_code)
-from .output import check_outputs, check_plot, draw, emit, hinting, progress, write_result
-from .shell import App, Group, fail, say, unwritten, user_errors
+from .output import check_outputs, check_plot, draw, hinting, progress, write_result
+from .shell import App, Group, fail, user_errors
 from .training import (FreezeOpt, MeasureMemoryOpt, Mode, ModeOpt, Optimizer, OptimizerOpt, check_mode,
                        table_train, table_train_model)
 
@@ -94,52 +96,6 @@ def ceilings(
     ctx.with_resource(using(Ceilings(max_nodes=max_nodes, max_bytes=max_bytes, max_side=max_side,
                                      max_count=count, max_layers=max_layers,
                                      max_ops=max_ops, timeout_s=timeout)))
-
-
-def _table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: Path | None,
-                 wide: bool, tree: int | None, views: dict,
-                 brief: bool = False) -> None:
-    """`incprof table --model`: the model's rows (or with ``tree``, 0 for every depth, its module
-    tree; with ``views``, their columns, plot and latency), in the format asked; exit 1 when
-    FlopCounterMode disagrees with the per-op count."""
-    from ..capture.rows import profile_model_records
-    from ..render import model as render_model
-
-    with user_errors(), user_code(ref):
-        module = load_model(ref, model_arg)
-        example = load_example(module, *example)
-        if tree is not None:
-            from ..capture.tree import tree_records
-            from ..render import tree as render_tree
-
-            records = tree_records(module, example, max_depth=tree or None, label=ref)
-            df = records.attrs["profile"]
-        else:
-            df = profile_model_records(module, depth=depth, label=ref, example=example)
-        if views["columns"] or views["latency"]:
-            from ..analysis.model_views import model_views
-
-            with progress("timing rows" if views["latency"] else "counting"):
-                df = model_views(df, module, example, columns=views["columns"],
-                                 dtype=views["dtype"], latency=views["latency"])
-        if views["plot"] is not None:
-            from ..records import Records
-            from ..render.plot import rows_params_macs_bars
-
-            draw(rows_params_macs_bars, views["plot"], Records(df.columns, [
-                dict(r, aux=False) for r in df.rows], {**df.attrs, "meta": {
-                    **df.attrs["meta"], "title": ref}}))
-    if tree is not None:
-        write_result(fmt, output, lambda exact, compact: [render_tree.tree_grid(records, exact=exact)],
-                     json=lambda: render_tree.to_json(records), csv=lambda: render_tree.to_csv(records),
-                     wide=wide, brief=brief)
-    else:
-        write_result(fmt, output, lambda exact, compact: [render_model.model_grid(df, exact=exact)],
-                     json=lambda: render_model.to_json(df), csv=lambda: render_model.to_csv(df),
-                     wide=wide, brief=brief)
-    if not df.attrs["totals"]["flop_counter_agrees"]:
-        fail("FlopCounterMode's counts disagree with the per-op count (see the FlopCounter column)",
-             code=1)
 
 
 def table(
@@ -242,7 +198,7 @@ def table(
         if tree and (latency or plot or columns):
             fail("--tree does not combine with --latency, --plot or --columns")
         given = ctx.get_parameter_source("depth").name == "COMMANDLINE"
-        _table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
+        cli_model.table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
                      depth, fmt, output, wide, (depth if given else 0) if tree else None,
                      {"columns": groups, "dtype": dtype.value, "latency": timing, "plot": plot},
                      summary)
@@ -270,133 +226,6 @@ def table(
     if df.attrs["totals"]["check_agrees"] is False:
         fail("FlopCounterMode's counts disagree with the analytic counts (see the FlopCounter "
              "column)", code=1)
-
-
-def export_model(
-    model: Annotated[str, typer.Option("--model", "-m", rich_help_panel=MODEL, help="The "
-                                       "nn.Module: torchvision:NAME, timm:NAME, "
-                                       "path/to/file.py:factory or package.module:factory. "
-                                       "Importing a file or module runs its code.")],
-    model_arg: ModelArgOpt = None,
-    channels: ChannelsOpt = 3,
-    depth: Annotated[int, typer.Option(min=1, rich_help_panel=MODEL, help="Rows follow the "
-                                       "modules at this depth (1: the top-level children).")] = 1,
-    input_size: Annotated[Optional[str], typer.Option(rich_help_panel=INPUT, help="Height x "
-                                                      "width of the example input in pixels: HxW "
-                                                      "or S. Default: the model's (timm), else "
-                                                      "224.")] = None,
-    output: OutputOpt = None,
-) -> None:
-    """Write a model as a spec (the tables/*.yaml schema), rows named after its modules.
-
-    Where the model has a layer the schema cannot express, the error names the first such node.
-    Modules that never run on the example (aux heads in eval) are left out, named in one line with
-    their params.
-    Example: incprof export --model torchvision:googlenet -o googlenet.yaml
-    """
-    from ..capture.export import dropped_line, export_spec, to_yaml
-
-    size = parse_input_size(input_size)
-    check_outputs(output)
-    left_out: dict = {}
-    with user_errors(), user_code(model):
-        data = export_spec(load_model(model, model_arg), size, channels=channels, depth=depth,
-                           label=model, left_out=left_out)
-    emit(to_yaml(data, left_out), output)
-    if dropped_line(left_out):
-        say(dropped_line(left_out), prefix="note: ")
-
-
-def report(
-    ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", parser=folder_path, metavar="<path>", rich_help_panel=OUTPUT,
-                                      help="Folder for the markdown reports and their figures; "
-                                      "created if need be.")
-                   ] = Path("reports"),
-    referee: Annotated[bool, typer.Option("--referee", rich_help_panel=OUTPUT, help="Also write "
-                                          "referee.md: every peer counter run on every built-in "
-                                          "network (needs incprof\\[peers]; most of the time of "
-                                          "all the reports).")] = False,
-    latency: Annotated[bool, typer.Option("--latency", rich_help_panel=LATENCY, help="Write a "
-                                          "machine-dependent latency report under OUT/latency/ "
-                                          "instead, named after its environment.")] = False,
-    arch: Annotated[str, typer.Option("--arch", "-a", rich_help_panel=LATENCY, help="With "
-                                      "--latency: the network to time (a built-in name or a "
-                                      "spec file), in the "
-                                      "paper flavour without aux heads (the report is named "
-                                      "after it, so it takes no --flavor).")] = "googlenet",
-    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, rich_help_panel=LATENCY,
-                                            help="With --latency: images per batch.")] = 1,
-    device: DeviceOpt = "auto",
-    dtype: TimingDTypeOpt = DType.fp32,
-    mode: Annotated[Mode, typer.Option(rich_help_panel=OUTPUT, help="inference: every counting "
-                                       "report (training.md among them); train: training.md "
-                                       "alone, each network's training step row by row.")
-                    ] = Mode.inference,
-    threads: ThreadsOpt = None,
-    tf32: TF32Opt = None,
-    channels_last: ChannelsLastOpt = False,
-    compile_model: CompileOpt = False,
-    device_profile: DeviceProfileOpt = None,
-) -> None:
-    """Write the counting reports and their SVG figures.
-
-    googlenet.md, naive-vs-reduced.md, factorizations.md, inception_v3.md, family.md and
-    training.md, ceilings.md (datasheet ceilings per network and device) into --out, and with
-    --referee referee.md. They are byte-for-byte reproducible; CI regenerates them all (incprof
-    report --referee) and fails if they drift.
-    Example: incprof report --referee --out reports
-    """
-    from ..report.latency import latency_report
-    from ..report.reports import REFEREE_REPORTS, REPORTS, write_reports
-
-    if latency:
-        refuse(ctx, ("referee",), "does not apply with --latency, which writes the latency report "
-               "alone")
-    else:
-        refuse(ctx, ("arch", "batch_size", "device", "dtype", "threads", "tf32", "channels_last",
-                     "compile_model", "device_profile"), "applies only with --latency")
-    check_outputs(folder=out)
-    from ..files import folder_made_for
-
-    if mode is Mode.train:
-        refuse(ctx, ("referee", "latency"), "does not apply with --mode train, which writes "
-               "training.md alone")
-        from ..files import write_atomic
-        from ..report.reports import training_report
-
-        unwritten().append(str(out / "training.md"))
-        with folder_made_for(out), user_errors():
-            out.mkdir(parents=True, exist_ok=True)
-            write_atomic(out / "training.md", training_report(out))
-        unwritten().remove(str(out / "training.md"))
-        typer.echo(f"wrote {terminal(str(out / 'training.md'))}")
-        return
-    if latency:
-        from ..nn.latency import TimingOptions
-
-        unwritten().append(str(out / "latency"))
-        with folder_made_for(out), user_errors(), progress("timing") as step:
-            path = latency_report(arch, out, batch_size, TimingOptions(
-                device=device, dtype=dtype.value, threads=threads, tf32=tf32,
-                channels_last=channels_last, compile=compile_model), device_profile,
-                hinting(step, threads))
-        typer.echo(f"wrote {terminal(str(path))}")
-        return
-    names = [*REPORTS, *(REFEREE_REPORTS if referee else [])]
-    pending = unwritten()
-    pending[:] = [str(out / name) for name in names]
-
-    def written(name: str) -> None:
-        pending.remove(str(out / name))
-        if pending:
-            step(f"writing {Path(pending[0]).name}")
-
-    with folder_made_for(out), user_errors(), progress("writing reports", len(names)) as step:
-        step(f"writing {Path(pending[0]).name}")
-        paths = write_reports(out, written, referee)
-    for path in paths:
-        typer.echo(f"wrote {terminal(str(path))}")
 
 
 def check(
@@ -479,9 +308,9 @@ def list_archs() -> None:
 
 
 # Registered in this order, which --help keeps.
-for _name, _command in (("table", table), ("export", export_model),
+for _name, _command in (("table", table), ("export", cli_model.export_model),
                         ("compare", cli_compare.compare), ("factorize", cli_compare.factorize),
-                        ("report", report), ("check", check), ("diff", cli_compare.diff),
+                        ("report", cli_reports.report), ("check", check), ("diff", cli_compare.diff),
                         ("sweep", cli_compare.sweep_sizes), ("bench", cli_measure.bench),
                         ("calibrate", cli_measure.calibrate_cmd),
                         ("list", list_archs), ("referee", cli_measure.referee_cmd),
