@@ -2,14 +2,14 @@
 device profile is calibrated and again beside every measurement on that CPU, so that a
 prediction can follow the machine's speed now. No torch at import.
 
-A shared machine's speed drifts. On this project's 2-core machine the same network at one
-thread took 78 ms in one minute and 109 ms a few minutes later, while its time over one round of
-this probe moved by about 5% (benchmarks/latency_targets.py prints both). A small kernel timed
-alone does not see that drift: its data stay in the nearest cache. The probe runs every
-shape of calibrate's generic grid (incprof.nn.grid.CONV_SHAPES) of the dense classes (1x1, nxn,
-1xn and stem convs; not depthwise or grouped ones, whose times vary most from one process to the
-next) once, one after another, as the calibration's cold rounds do: each reads weights that the
-others pushed out of the caches, as a network's layers do.
+A shared machine's speed drifts. On this project's 2-core machine googlenet at one thread took 109
+ms and, about a minute later, 78 ms, while its time over one round of this probe timed beside it
+stayed between 0.64 and 0.72. A small kernel timed alone does not see that drift: its data stay in
+the nearest cache. The probe runs every shape of calibrate's generic grid
+(incprof.nn.grid.CONV_SHAPES) of the dense classes (1x1, nxn, 1xn and stem convs; not depthwise or
+grouped ones, whose times vary most from one process to the next) once, one after another, as the
+calibration's cold rounds do: each reads weights that the others pushed out of the caches, as a
+network's layers do.
 """
 
 from __future__ import annotations
