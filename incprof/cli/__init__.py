@@ -11,8 +11,16 @@ import sys
 
 
 def _stopped_while_starting(signum, frame):
+    # os._exit, not SystemExit: a SystemExit raised here can be swallowed (in an atexit callback
+    # when the signal comes as the process ends, or by a library's ``except BaseException``) and
+    # the run end with 0 after saying "interrupted"
     sys.stderr.write("interrupted\n")
-    raise SystemExit(128 + signum)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            pass
+    os._exit(128 + signum)
 
 
 def _run_as_command() -> bool:

@@ -161,26 +161,28 @@ def test_a_failed_block_removes_only_the_empty_folders_it_made(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_while_the_cli_imports_is_one_line(signum):
-    """Sent as soon as incprof.cli is imported (python -X importtime reports each import as it
-    ends), while typer, rich and the commands still import."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "incprof", "table",
-                                "--no-verify", "-f", "csv"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env,
-                               preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in
-                                                   (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)])
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if line.split("|")[-1].strip() == "incprof.cli":
-            process.send_signal(signum)
-            break
-    rest = process.stderr.read()
-    process.wait(timeout=60)
-    said = [line for line in (lines + rest.splitlines(True)) if not line.startswith("import time:")]
-    assert process.returncode == 128 + signum, "".join(said)
-    (line,) = "".join(said).strip().splitlines()
-    assert line.startswith("interrupted")
+    """The process sends itself the signal as soon as incprof.cli is imported, while typer, rich
+    and the commands are still to import (a parent reading -X importtime's lines could lag behind
+    a child that had finished)."""
+    code = ("import os, signal, sys; sys.argv[0] = 'incprof'; import incprof.cli; "
+            f"os.kill(os.getpid(), {int(signum)}); import incprof.cli.app; print('not stopped')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in
+                                                (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)])
+    assert result.returncode == 128 + signum, result.stderr
+    assert result.stderr == "interrupted\n" and result.stdout == ""
+
+
+def test_a_signal_as_the_process_ends_is_not_an_exit_of_0():
+    """A signal handled in an atexit callback (where a SystemExit is ignored) still ends the
+    process with 128 + its number, after one line."""
+    code = ("import atexit, os, signal, sys; sys.argv[0] = 'incprof'; import incprof.cli; "
+            "atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM)); print('done')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    assert (result.returncode, result.stdout, result.stderr) == (143, "done\n", "interrupted\n")
 
 
 @pytest.mark.parametrize("args", [("table", "--input-size", "9" * 100_000),
