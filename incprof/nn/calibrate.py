@@ -6,19 +6,20 @@ any network's rows), small maps with many channels to large maps with few, and e
 (MACs or window ops) and output positions kept beside its rate, since small kernels run further
 from the peak: 1x1, nxn, 1xn, depthwise and grouped convolutions, the stem's conv on the image and
 a linear layer (a GEMM, a matrix-vector product at batch 1) in MAC/s; max, average, global and
-adaptive average pooling, BatchNorm, ReLU and local response norm passes in window ops/s; on CUDA
-with fp32 both with TF32 off (``fp32``) and on (``tf32``). Every module runs as a network runs it
-(convs and linear layers with a bias, ReLU in place). The overhead of an empty op (one ReLU module
-on a one- value tensor) and of an empty module call are measured first, and each rate is taken from
-a call's time less that overhead, which the model adds back to every kernel. Copy bandwidth (read
-and write) is measured for a range of sizes, from ones that fit a cache to ones that do not; its
-knees tell the model where caches end (incprof.nn.predict.cache_knees). Convolutions run at batch 1
-on the CPU and at batch 32 on CUDA, where batch 1 cannot fill the device. On the CPU each figure is
-the median process CPU time of a call, which a busy machine stretches less than the wall clock.
-Each kernel is timed twice: alone and repeated (hot caches), and in turn with the others of its
-kind, round after round (cold: each runs after the others' data and weights have passed through the
-caches). On the CPU the speed probe (incprof.nn.probe) runs between the sections; its median time
-is kept, so that a later run can tell how much faster or slower the machine runs then.
+adaptive average pooling, BatchNorm, ReLU and local response norm passes in window ops/s (an
+adaptive pool's per output value); on CUDA with fp32 both with TF32 off (``fp32``) and on
+(``tf32``). Every module runs as a network runs it (convs and linear layers with a bias, ReLU in
+place). The overhead of an empty op (one ReLU module on a one-value tensor) and of an empty module
+call are measured first, and each rate is taken from a call's time less that overhead, which the
+model adds back to every kernel. Copy bandwidth (read and write) is measured for a range of sizes,
+from ones that fit a cache to ones that do not; its knees tell the model where caches end
+(incprof.nn.predict.cache_knees). Convolutions run at batch 1 on the CPU and at batch 32 on CUDA,
+where batch 1 cannot fill the device. On the CPU each figure is the median process CPU time of a
+call, which a busy machine stretches less than the wall clock. Each kernel is timed twice: alone
+and repeated (hot caches), and in turn with the others of its kind, round after round (cold: each
+runs after the others' data and weights have passed through the caches). On the CPU the speed probe
+(incprof.nn.probe) runs between the sections; its median time is kept, so that a later run can tell
+how much faster or slower the machine runs then.
 """
 
 from __future__ import annotations
