@@ -99,12 +99,17 @@ def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
                    instead=(window, *[_pass(o)] * 6))]
 
 
+def _global_kernels(layer, i: Shape, o: Shape) -> list[Kernel]:
+    # a global average: one op per input value over the input's positions
+    return [Kernel("pool global", numel(i), numel(i) + numel(o), 0, i[1] * i[2])]
+
+
 def _adaptive_kernels(layer: AdaptiveAvgPool, i: Shape, o: Shape) -> list[Kernel]:
     # to one position a global average; else torch's adaptive kernel, one op per output value:
     # its time goes with the values it writes (calibrated: about the same per value for windows of
     # one position and of four), not with what it reads
     if o[1] * o[2] == 1:
-        return [Kernel("pool global", numel(i), numel(i) + numel(o), 0, i[1] * i[2])]
+        return _global_kernels(layer, i, o)
     return [Kernel("pool adaptive", numel(o), numel(i) + numel(o), 0, o[1] * o[2])]
 
 
@@ -115,10 +120,7 @@ KERNEL_RULES = {
     Pool: lambda layer, i, o: [Kernel(f"pool {layer.kind}",
                                       layer.kernel[0] * layer.kernel[1] * numel(o),
                                       numel(i) + numel(o), 0, o[1] * o[2])],
-    # a global or adaptive average: one op per input value, rated as a global average
-    GlobalAvgPool: lambda layer, i, o: [Kernel("pool global", numel(i), numel(i) + numel(o), 0,
-                                               i[1] * i[2])],
-    AdaptiveAvgPool: lambda layer, i, o: _adaptive_kernels(layer, i, o),
+    GlobalAvgPool: _global_kernels, AdaptiveAvgPool: _adaptive_kernels,
     LRN: _lrn_kernels,
     ReLU: lambda layer, i, o: [_pass(o)],
     Softmax: lambda layer, i, o: [_pass(o)],
