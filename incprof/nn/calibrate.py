@@ -35,7 +35,7 @@ from .grid import (CALIBRATION_BATCH, CONV_SHAPES, COPY_BYTES, ELEMENTWISE_SHAPE
 from .latency import _num_threads, resolve_device
 from .machine import cpu_name, load_average
 from .predict import cache_knees
-from .probe import PROBE_CALLS, make_probe, probe_ms
+from .probe import make_probe, probe_ms
 from .timing import TimingOptions, adaptive_time, timer
 
 
@@ -142,7 +142,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
 
         def sample_probe() -> None:
             if probe is not None:
-                probe_samples.extend(probe() for _ in range(PROBE_CALLS))
+                probe_samples.extend(probe())
 
         count = 2 * ((len(convs) + len(linears)) * len(maths) + len(others)) + len(COPY_BYTES) + 2
         each = budget_s / count

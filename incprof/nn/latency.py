@@ -11,11 +11,10 @@ between chunks of rows, so that a change in the machine's speed reaches both ali
 
 Conditions are recorded, not assumed: the thread count, the machine load before and after, on
 CUDA whether TF32 is allowed for convolutions and matmuls, and on the CPU, where a prediction is
-to follow, the time of the speed probe (incprof.nn.probe), run once per part of the whole
-network's timing. A figure is marked
-unstable (with the reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10
-exceeds ``SPREAD_LIMIT``, or when the 1-minute load average exceeded the thread count while it
-was measured.
+to follow, the time of the speed probe (incprof.nn.probe), sampled once per part of the whole
+network's timing. A figure is marked unstable (with the reason) when it has fewer than
+``min_repeats`` repeats, when its p90/p10 exceeds ``SPREAD_LIMIT``, or when the 1-minute load
+average exceeded the thread count while it was measured.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from typing import Callable
 
 from ..errors import UsageError
 from .machine import cpu_name, gpu_peak, load_average
-from .probe import PROBE_CALLS, make_probe, probe_ms
+from .probe import make_probe, probe_ms
 from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, adaptive_time, instability, timer
 
 DTYPES = ("fp32", "fp16", "bf16")
@@ -332,7 +331,7 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
                     progress("timing the whole network")
                 network.run_slice()
                 if speed is not None:
-                    probe_samples.extend(speed() for _ in range(PROBE_CALLS))
+                    probe_samples.extend(speed())
                 for p in chunk:
                     if progress:
                         progress(f"timing row {p.name}")

@@ -22,16 +22,16 @@ from .timing import timer
 
 # the conv classes of the calibration grid that the probe runs
 PROBE_CLASSES = ("conv 1x1", "conv nxn", "conv 1xn", "conv stem")
-# rounds of the probe at each point of a run where it is sampled: between the sections of a
-# calibration, between the parts of a network's timing
+# rounds of the probe in a sample, taken at each point of a run where it is sampled: between the
+# sections of a calibration, between the parts of a network's timing
 PROBE_CALLS = 2
 
 
-def make_probe(device, dtype) -> Callable[[], float]:
-    """A step that runs one round of the probe on ``device`` in ``dtype`` (a torch dtype) at the
-    calibration's batch (CALIBRATION_BATCH) and returns its milliseconds: the process
-    CPU time on the CPU (which a busy machine stretches less than the wall clock), CUDA event
-    time on CUDA. Run once (a warm-up) before it is returned."""
+def make_probe(device, dtype) -> Callable[[], list[float]]:
+    """A sample of the probe: a step that runs PROBE_CALLS rounds of it on ``device`` in ``dtype``
+    (a torch dtype) at the calibration's batch (CALIBRATION_BATCH) and returns each round's
+    milliseconds: the process CPU time on the CPU (which a busy machine stretches less than the
+    wall clock), CUDA event time on CUDA. One round (a warm-up) runs before it is returned."""
     import torch
 
     batch, layers = CALIBRATION_BATCH[device.type], []
@@ -54,7 +54,7 @@ def make_probe(device, dtype) -> Callable[[], float]:
         return cpu_ms[-1] if cpu_ms else wall_ms
 
     once()
-    return once
+    return lambda: [once() for _ in range(PROBE_CALLS)]
 
 
 def probe_ms(samples: list[float]) -> float | None:
@@ -62,15 +62,16 @@ def probe_ms(samples: list[float]) -> float | None:
     return statistics.median(samples) if samples else None
 
 
-def speed_factor(profile: dict, env: dict | None) -> tuple[float | None, str]:
+def speed_factor(profile: dict, env: dict | None) -> tuple[float | None, str | None]:
     """How much slower (above 1) or faster the machine ran a timed run (``env``, see
     incprof.nn.latency.environment) than when ``profile`` was calibrated: the probe's time in the
     run over its time at calibration, with how it was found; (None, why not) where the two cannot
-    be compared: nothing timed, a datasheet profile, another device, thread count or dtype."""
+    be compared: a datasheet profile, another device, thread count or dtype; (None, None) where
+    nothing was timed."""
     from .profiles import slug
 
-    if env is None:
-        return None, "nothing was timed"
+    if env is None:  # a prediction alone: nothing to say
+        return None, None
     if not profile.get("probe_s"):
         return None, ("the device profile has no speed probe (a datasheet's, a CUDA device's or an "
                       "older one)")

@@ -81,7 +81,7 @@ def _speed(p: dict) -> str:
         return (f" Scaled by the machine's speed in this run: {p['speed_note']}, x"
                 f"{p['speed_factor']:.3f} (at calibration's speed: "
                 f"{p['network_ms_at_calibration']:.3f} ms).")
-    if p.get("speed_note") in (None, "nothing was timed"):
+    if p.get("speed_note") is None:  # nothing was timed
         return ""
     return f" Not scaled by the machine's speed: {p['speed_note']}."
 

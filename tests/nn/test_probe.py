@@ -2,7 +2,7 @@
 
 import pytest
 
-from incprof.nn.probe import PROBE_CLASSES, speed_factor
+from incprof.nn.probe import PROBE_CALLS, PROBE_CLASSES, speed_factor
 
 CPU = {"device": "AMD EPYC", "threads": 1, "dtype": "fp32", "probe_ms": 25.0}
 PROFILE = {"device_slug": "amd-epyc", "threads": 1, "dtype": "fp32", "probe_s": 0.02}
@@ -21,8 +21,9 @@ def test_a_probe_round_runs_each_dense_grid_conv_once():
                for cin, cout, (kh, kw), stride, groups, side in CONV_SHAPES[op])
     probe = make_probe(torch.device("cpu"), torch.float32)
     with FlopCounterMode(display=False) as counter:
-        took_ms = probe()
-    assert counter.get_total_flops() // 2 == macs and took_ms > 0
+        took_ms = probe()  # a sample: PROBE_CALLS rounds
+    assert counter.get_total_flops() // 2 == PROBE_CALLS * macs
+    assert len(took_ms) == PROBE_CALLS and all(ms > 0 for ms in took_ms)
     assert "conv depthwise" not in PROBE_CLASSES and "conv grouped" not in PROBE_CLASSES
 
 
@@ -34,7 +35,6 @@ def test_the_speed_factor_is_the_run_probe_over_the_calibration_probe():
 
 
 @pytest.mark.parametrize("profile, env, why", [
-    (PROFILE, None, "nothing was timed"),
     ({**PROFILE, "probe_s": None}, CPU, "no speed probe"),
     (PROFILE, {**CPU, "probe_ms": None}, "timed no speed probe"),
     (PROFILE, {**CPU, "device": "Intel Xeon"}, "another device"),
@@ -44,3 +44,7 @@ def test_the_speed_factor_is_the_run_probe_over_the_calibration_probe():
 def test_no_factor_where_the_probes_cannot_be_compared(profile, env, why):
     factor, note = speed_factor(profile, env)
     assert factor is None and why in note
+
+
+def test_nothing_timed_has_no_factor_and_nothing_to_say():
+    assert speed_factor(PROFILE, None) == (None, None)
