@@ -111,7 +111,7 @@ def time_model(model, example, options, rows: dict | None = None):
     such module alone on the inputs it receives in the model, into ``rows`` (name -> Stats)."""
     import torch
 
-    from ..nn.latency import DTYPES, adaptive_time, environment, instability, resolve_device, timer
+    from ..nn.latency import DTYPES, environment, instability, resolve_device, time_in_rounds
     from ..nn.machine import load_average
 
     if options.dtype not in DTYPES:
@@ -130,6 +130,7 @@ def time_model(model, example, options, rows: dict | None = None):
         model = model.eval().to(device=device, dtype=dtype)
         x = _moved(example, device, dtype)
         with torch.inference_mode():
+            called = {}
             if rows:
                 seen: dict = {}
                 hooks = [module.register_forward_pre_hook(
@@ -140,16 +141,22 @@ def time_model(model, example, options, rows: dict | None = None):
                 finally:
                     for hook in hooks:
                         hook.remove()
-                for name, module in list(rows.items()):
+                for name, module in rows.items():
                     args, kwargs = seen.get(name, (None, None))
-                    rows[name] = "never called" if args is None else adaptive_time(
-                        timer(lambda m=module, a=args, k=kwargs: m(*a, **k), device),
-                        options.row_budget_s, options)
-            try:
-                stats = adaptive_time(timer(lambda: x.run(model), device), options.network_budget_s,
-                                      options)
-            except (RuntimeError, NotImplementedError) as exc:
-                stats = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                    if args is None:
+                        rows[name] = "never called"
+                    else:
+                        called[name] = lambda m=module, a=args, k=kwargs: m(*a, **k)
+
+            def failed(exc: Exception) -> str | None:
+                if not isinstance(exc, (RuntimeError, NotImplementedError)):
+                    return None
+                return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+            stats, figures = time_in_rounds(lambda: x.run(model), called, device, options,
+                                            failed=failed)
+            if called:
+                rows.update(figures)
     finally:
         torch.set_num_threads(before)
     env["load_avg_end"] = load_average()

@@ -6,15 +6,16 @@ Method: the model and inputs live on the device throughout; everything runs unde
 warm-up, timed repeats continue until the median is stable (it moves less than ``rel_tol`` when the
 latest half of the samples is added) or the time budget is spent; fixed counts can be set instead
 (incprof.nn.timing). Each row is timed alone on the real input it receives in the network (captured
-from one forward pass), and the whole network end to end, in eval mode (no aux heads), in parts
-between chunks of rows, so that a change in the machine's speed reaches both alike.
+from one forward pass), and the whole network end to end, in eval mode (no aux heads); both in
+interleaved rounds (a part of the network's repeats, then a part of every row's, ``ROUNDS`` times),
+so that a change in the machine's speed reaches every figure alike.
 
 Conditions are recorded, not assumed: the thread count, the machine load before and after, on
 CUDA whether TF32 is allowed for convolutions and matmuls, and on the CPU, where a prediction is
-to follow, the time of the speed probe (incprof.nn.probe), sampled once per part of the whole
-network's timing. A figure is marked unstable (with the reason) when it has fewer than
-``min_repeats`` repeats, when its p90/p10 exceeds ``SPREAD_LIMIT``, or when the 1-minute load
-average exceeded the thread count while it was measured.
+to follow, the time of the speed probe (incprof.nn.probe), sampled once per round. A figure is
+marked unstable (with the reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10
+exceeds ``SPREAD_LIMIT``, or when the 1-minute load average exceeded the thread count while it was
+measured.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Callable
 from ..errors import UsageError
 from .machine import cpu_name, gpu_peak, load_average
 from .probe import make_probe, probe_ms
-from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, adaptive_time, instability, timer
+from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
 
 DTYPES = ("fp32", "fp16", "bf16")
 
@@ -229,14 +230,9 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
     return timings
 
 
-# The whole network's timing is split into this many parts, between chunks of rows.
-NETWORK_SLICES = 5
-
-
-def _chunks(items: list, count: int) -> list[list]:
-    """``items`` in at most ``count`` consecutive chunks of near-equal length (none empty)."""
-    count = min(count, len(items))
-    return [items[len(items) * i // count: len(items) * (i + 1) // count] for i in range(count)]
+# Rows and the whole network are each timed in this many rounds, one round of every row after
+# each part of the whole network, so that a drift in the machine's speed reaches every figure alike.
+ROUNDS = 5
 
 
 def _with_cpu(stats: Stats, cpu_ms: list[float]) -> Stats:
@@ -246,17 +242,43 @@ def _with_cpu(stats: Stats, cpu_ms: list[float]) -> Stats:
     return dataclasses.replace(stats, cpu_ms=statistics.median(timed) if timed else None)
 
 
-def _time_row(module, row_input, device, options: TimingOptions, batch_size: int) -> Stats | str:
-    """One row timed alone on its real input; an error message where CUDA runs out of memory."""
-    import torch
+def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], object]], device,
+                   options: TimingOptions, progress: Callable[[str], None] | None = None,
+                   between: Callable[[], object] | None = None,
+                   failed: Callable[[Exception], str | None] = lambda exc: None
+                   ) -> tuple[Stats | str, dict[str, Stats | str]]:
+    """The whole network (``network``, one forward pass) and each row (``rows``: name -> one call)
+    timed in ROUNDS interleaved rounds: a part of the network's repeats, ``between()`` (the speed
+    probe), then a part of every row's, so that a drift in the machine's speed reaches every
+    figure alike. A call that raises is not called again where ``failed(exc)`` gives a message
+    for it (its figure), else the exception is raised. Returns (the network's figure, each row's
+    figure in ``rows`` order)."""
+    def timed(fn, budget_s):
+        cpu_ms: list[float] = []
+        return Sliced(timer(fn, device, cpu_ms), budget_s, options, ROUNDS), cpu_ms
 
-    cpu_ms: list[float] = []
-    try:
-        return _with_cpu(adaptive_time(timer(lambda: module(row_input), device, cpu_ms),
-                                       options.row_budget_s, options), cpu_ms)
-    except torch.cuda.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        return f"CUDA out of memory at batch {batch_size}"
+    parts = {None: timed(network, options.network_budget_s),
+             **{name: timed(fn, options.row_budget_s) for name, fn in rows.items()}}
+    figures: dict[str | None, Stats | str] = {}
+    for round_ in range(1, ROUNDS + 1):
+        for name, (sliced, _) in parts.items():
+            if name in figures:
+                continue
+            if progress:
+                progress(f"timing {'the whole network' if name is None else 'row ' + name} "
+                         f"(round {round_} of {ROUNDS})")
+            try:
+                sliced.run_slice()
+            except Exception as exc:
+                message = failed(exc)
+                if message is None:
+                    raise
+                figures[name] = message
+            if name is None and between is not None:
+                between()
+    for name, (sliced, cpu_ms) in parts.items():
+        figures.setdefault(name, _with_cpu(sliced.stats(), cpu_ms))
+    return figures.pop(None), {name: figures[name] for name in rows}
 
 
 def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max_memory,
@@ -314,31 +336,21 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             timings.compile_s = time.perf_counter() - begin
-        timed = main if rows else []
-        # The whole network is timed in parts between chunks of rows, so that a drift in the
-        # machine's speed reaches the rows and the whole alike.
-        chunks = _chunks(timed, NETWORK_SLICES - 1)
-        network_cpu: list[float] = []
-        network = Sliced(timer(lambda: whole(x), device, network_cpu), options.network_budget_s,
-                         options, len(chunks) + 1)
-        # on the CPU the speed probe once per part too: how fast the machine ran, for the
+        # on the CPU the speed probe once per round too: how fast the machine ran, for the
         # prediction (incprof.nn.probe)
         speed = make_probe(device, dtype) if probe and device.type == "cpu" else None
         probe_samples: list[float] = []
-        try:
-            for chunk in [*chunks, []]:
-                if progress:
-                    progress("timing the whole network")
-                network.run_slice()
-                if speed is not None:
-                    probe_samples.extend(speed())
-                for p in chunk:
-                    if progress:
-                        progress(f"timing row {p.name}")
-                    timings.rows[p.name] = _time_row(model.row(p.name), inputs[p.name], device,
-                                                     options, batch_size)
-            timings.network = _with_cpu(network.stats(), network_cpu)
-            timings.env["probe_ms"] = probe_ms(probe_samples)
-        except torch.cuda.OutOfMemoryError:
-            timings.network = f"CUDA out of memory at batch {batch_size}"
+
+        def out_of_memory(exc: Exception) -> str | None:
+            if not isinstance(exc, torch.cuda.OutOfMemoryError):
+                return None
+            torch.cuda.empty_cache()
+            return f"CUDA out of memory at batch {batch_size}"
+
+        timings.network, timings.rows = time_in_rounds(
+            lambda: whole(x),
+            {p.name: lambda m=model.row(p.name), y=inputs[p.name]: m(y) for p in main} if rows
+            else {}, device, options, progress,
+            None if speed is None else lambda: probe_samples.extend(speed()), out_of_memory)
+        timings.env["probe_ms"] = probe_ms(probe_samples)
     return timings

@@ -76,8 +76,8 @@ def adaptive_time(step: Callable[[], float], budget_s: float, options: TimingOpt
 
 
 class Sliced:
-    """Adaptive timing in ``slices`` parts, so that other timings can run between them (the whole
-    network's between the rows'): warm-up before the first part; each part takes its share of the
+    """Adaptive timing in ``slices`` parts, so that other timings can run between them (the rows'
+    and the whole network's, round by round): warm-up before the first part; each part takes its share of the
     budget and of the repeats; the median-is-stable stop applies to the samples of every part so
     far."""
 

@@ -716,11 +716,11 @@ def test_progress_labels_name_each_step():
                     latency=TimingOptions(device="cpu", warmup=1, repeats=1))
     assert [row.name for row in resolve(str(DATA / "tiny.yaml")).rows] == [
         "conv", "pool", "mixed", "gap", "fc"]
-    # the whole network is timed in five parts, between four chunks of rows
-    whole = "timing the whole network"
-    assert labels == ["counting with FlopCounterMode's formulas on an empty batch",
-                      whole, "timing row conv", whole, "timing row pool", whole,
-                      "timing row mixed", whole, "timing row gap", "timing row fc", whole]
+    # the whole network and every row, in five rounds
+    rounds = [f"timing {part} (round {n} of 5)" for n in range(1, 6)
+              for part in ["the whole network"] + [f"row {row}" for row in
+                                                   ("conv", "pool", "mixed", "gap", "fc")]]
+    assert labels == ["counting with FlopCounterMode's formulas on an empty batch", *rounds]
 
 
 def test_every_json_writes_text_as_it_is(tmp_path):

@@ -346,19 +346,50 @@ def test_unsupported_dtype_is_a_clear_error():
 def test_out_of_memory_rows_are_reported_and_others_still_run(monkeypatch):
     import incprof.nn.latency as latency
 
-    real = latency.adaptive_time
-    calls = {"n": 0}
+    real, made = latency.timer, []
 
-    def flaky(step, budget, options, clock=None):
-        calls["n"] += 1
-        if calls["n"] == 2:  # the second row runs out of memory
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        return real(step, budget, options)
+    def flaky(fn, device, cpu_ms=None):
+        made.append(fn)
+        step = real(fn, device, cpu_ms)
+        if len(made) != 3:  # the network's, then one per row: the second row is the pool
+            return step
+        calls = []
 
-    monkeypatch.setattr(latency, "adaptive_time", flaky)
+        def pool_step():
+            calls.append(1)
+            if len(calls) > 2:  # out of memory after its first round
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+            return step()
+        return pool_step
+
+    monkeypatch.setattr(latency, "timer", flaky)
     timings = time_spec(load_spec(DATA / "tiny.yaml"), None, 4, QUICK)
+    assert list(timings.rows) == ["conv", "pool", "mixed", "gap", "fc"]  # not the aux head
     assert timings.rows["pool"] == "CUDA out of memory at batch 4"
     assert timings.rows["mixed"].repeats == 3 and timings.network.repeats == 3
+
+
+def test_rows_and_the_network_are_timed_in_interleaved_rounds(monkeypatch):
+    import incprof.nn.latency as latency
+
+    real, order, made = latency.timer, [], []
+
+    def tracing(fn, device, cpu_ms=None):
+        label = f"row {len(made)}" if made else "network"  # the network's timer comes first
+        made.append(label)
+        step = real(fn, device, cpu_ms)
+        return lambda: order.append(label) or step()
+
+    monkeypatch.setattr(latency, "timer", tracing)
+    spec = load_spec(DATA / "tiny.yaml")
+    timings = time_spec(spec, None, 1, TimingOptions(device="cpu", warmup=1,
+                                                     repeats=latency.ROUNDS))
+    rows = len(timings.rows)
+    assert rows == 5  # the aux head is not timed
+    # one warm-up and one repeat per round: the network, then every row in order, each round
+    one_round = ["network", "network"] + [x for i in range(1, rows + 1) for x in [f"row {i}"] * 2]
+    later = ["network"] + [f"row {i}" for i in range(1, rows + 1)]
+    assert order == one_round + later * (latency.ROUNDS - 1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
