@@ -100,10 +100,16 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
     timings = None
     if latency is not None:
         from ..nn.latency import time_spec
+        from ..nn.probe import incomparable
+        from .predicted import resolve_profile
 
-        # the speed probe too: a prediction follows the machine's speed (incprof.nn.probe)
+        def probe(env: dict) -> bool:
+            # the speed probe too, where the prediction's profile has one to set it against: a
+            # prediction follows the machine's speed (incprof.nn.probe)
+            return incomparable(resolve_profile(device_profile, env, latency.dtype), env) is None
+
         timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory,
-                            probe=True)
+                            probe=probe)
     items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
     records = []
     for rc in counted:

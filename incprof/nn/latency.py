@@ -203,11 +203,12 @@ def check_timing_memory(spec, input_hw, batch_size: int, options: TimingOptions,
 
 def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions = TimingOptions(),
               progress: Callable[[str], None] | None = None, max_memory: int | None = None,
-              rows: bool = True, probe: bool = False) -> Timings:
+              rows: bool = True, probe: Callable[[dict], bool] | None = None) -> Timings:
     """Time every row of ``spec`` alone (unless ``rows=False``) and the whole network, on
     ``options.threads`` threads. With rows, also measure the peak memory of one whole forward
-    pass (``measured_peak_bytes``); with ``probe``, on the CPU, the speed probe beside the
-    network (``env["probe_ms"]``, for a prediction: incprof.nn.probe). Every figure taken on a
+    pass (``measured_peak_bytes``). On the CPU, where ``probe(env)`` (given the run's
+    environment before anything is timed) is true, also the speed probe beside the network
+    (``env["probe_ms"]``, for a prediction: incprof.nn.probe). Every figure taken on a
     busy machine (1-minute load above the thread count, before or after) is marked unstable."""
     if options.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
@@ -282,7 +283,7 @@ def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], o
 
 
 def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max_memory,
-          rows: bool, probe: bool) -> Timings:
+          rows: bool, probe: Callable[[dict], bool] | None) -> Timings:
     import torch
 
     from ..spec.shapes import place
@@ -338,7 +339,8 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
             timings.compile_s = time.perf_counter() - begin
         # on the CPU the speed probe once per round too: how fast the machine ran, for the
         # prediction (incprof.nn.probe)
-        speed = make_probe(device, dtype) if probe and device.type == "cpu" else None
+        speed = (make_probe(device, dtype) if probe and device.type == "cpu" and probe(timings.env)
+                 else None)
         probe_samples: list[float] = []
 
         def out_of_memory(exc: Exception) -> str | None:

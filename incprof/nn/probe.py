@@ -62,25 +62,35 @@ def probe_ms(samples: list[float]) -> float | None:
     return statistics.median(samples) if samples else None
 
 
+def incomparable(profile: dict | None, env: dict) -> str | None:
+    """Why a run timed on ``env`` (see incprof.nn.latency.environment) cannot be set against
+    ``profile``'s calibration through the probe, or None where it can: no profile, or one without
+    a probe time (a datasheet's, a CUDA device's, an older one), or one calibrated on another
+    device, thread count or dtype."""
+    from .profiles import slug
+
+    if not profile or not profile.get("probe_s"):
+        return ("the device profile has no speed probe (a datasheet's, a CUDA device's or an "
+                "older one)")
+    if (profile.get("device_slug"), profile.get("threads"), profile.get("dtype")) != (
+            slug(env["device"]), env["threads"], env["dtype"]):
+        return "the device profile was calibrated on another device, thread count or dtype"
+    return None
+
+
 def speed_factor(profile: dict, env: dict | None) -> tuple[float | None, str | None]:
     """How much slower (above 1) or faster the machine ran a timed run (``env``, see
     incprof.nn.latency.environment) than when ``profile`` was calibrated: the probe's time in the
     run over its time at calibration, with how it was found; (None, why not) where the two cannot
-    be compared: a datasheet profile, another device, thread count or dtype; (None, None) where
-    nothing was timed."""
-    from .profiles import slug
-
+    be compared (see incomparable) or the run timed no probe; (None, None) where nothing was
+    timed."""
     if env is None:  # a prediction alone: nothing to say
         return None, None
-    if not profile.get("probe_s"):
-        return None, ("the device profile has no speed probe (a datasheet's, a CUDA device's or an "
-                      "older one)")
+    why_not = incomparable(profile, env)
+    if why_not:
+        return None, why_not
     if env.get("probe_ms") is None:
         return None, "the run timed no speed probe"
-    same = (profile.get("device_slug") == slug(env["device"]) and profile.get("threads")
-            == env["threads"] and profile.get("dtype") == env["dtype"])
-    if not same:
-        return None, "the device profile was calibrated on another device, thread count or dtype"
     factor = env["probe_ms"] / (profile["probe_s"] * 1000)
     return factor, (f"the speed probe took {env['probe_ms']:.2f} ms in this run against "
                     f"{profile['probe_s'] * 1000:.2f} ms at calibration")

@@ -78,3 +78,39 @@ def test_a_timed_run_scales_the_prediction_by_the_machine_speed_against_calibrat
     assert run["network_ms"] == pytest.approx(1.25 * calibrated["network_ms"], rel=1e-6)
     for before, after in zip(as_profiled, as_run):
         assert after["predicted_ms"] == pytest.approx(1.25 * before["predicted_ms"], abs=1e-4)  # 4 places
+
+
+def test_the_speed_probe_runs_only_where_the_profile_has_a_probe_time_to_set_it_against(
+        tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from incprof.nn.latency import TimingOptions
+    from incprof.nn.machine import cpu_name
+    from incprof.nn.profiles import load_profile, profile_file, slug
+
+    monkeypatch.setenv("INCPROF_CACHE", str(tmp_path))
+    tiny = str(Path(__file__).parents[1] / "data" / "tiny.yaml")
+    quick = TimingOptions(device="cpu", warmup=1, repeats=1, threads=1)
+
+    def run(**given):
+        records = profile_records(tiny, aux=False, latency=quick, **given)
+        return records.attrs["meta"]["latency_env"], records.attrs["totals"]["prediction"]
+
+    env, prediction = run()  # no calibrated profile: nothing to set a probe against
+    assert env["probe_ms"] is None and prediction is None
+    env, prediction = run(device_profile="l4")  # a datasheet's: no probe time
+    assert env["probe_ms"] is None and prediction["speed_factor"] is None
+    assert "no speed probe" in prediction["speed_note"]
+    # a calibrated profile of this CPU at one thread (the L4's rates stand in for the measured)
+    calibrated = {**load_profile("l4"), "device_type": "cpu", "device_slug": slug(cpu_name()),
+                  "threads": 1, "dtype": "fp32", "probe_s": 0.5}
+    path = profile_file(cpu_name(), 1, "fp32", torch.__version__)
+    path.write_text(json.dumps(calibrated))
+    env, prediction = run()
+    assert env["probe_ms"] > 0 and prediction["speed_factor"] == round(env["probe_ms"] / 500, 4)
+    path.write_text(json.dumps({**calibrated, "threads": 2}))  # another thread count
+    env, prediction = run()
+    assert env["probe_ms"] is None and "another device" in prediction["speed_note"]

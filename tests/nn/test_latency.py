@@ -223,7 +223,7 @@ def test_peak_fraction_uses_the_math_each_row_runs(monkeypatch):
     spec = resolve("googlenet")
 
     def fake_time_spec(spec, input_hw, batch_size, options, progress=None, max_memory=None,
-                       probe=False):
+                       probe=None):
         timings = latency.Timings(env=env)
         timings.rows = {r.name: Stats(0.001, 0.001, 0.001, 0.001, 0.001, 20, 2) for r in spec.rows}
         timings.network = Stats(1.0, 1.0, 1.0, 1.0, 1.0, 20, 2)
@@ -287,8 +287,12 @@ def test_time_spec_on_cpu_times_every_row_and_the_network():
     assert timings.network.unstable.startswith("3 repeats, fewer than 20")
     assert timings.measured_peak_bytes > 0
     assert env["probe_ms"] is None  # no speed probe unless asked for
-    probed = time_spec(spec, None, 2, QUICK, rows=False, probe=True)
+    asked = []
+    probed = time_spec(spec, None, 2, QUICK, rows=False, probe=lambda env: asked.append(env) or 1)
     assert probed.env["probe_ms"] > 0  # the speed probe, timed beside the network
+    assert asked == [probed.env]  # asked once, before the timing, with the run's environment
+    declined = time_spec(spec, None, 2, QUICK, rows=False, probe=lambda env: False)
+    assert declined.env["probe_ms"] is None
 
 
 def test_channels_last_and_profile_columns():
