@@ -77,9 +77,11 @@ def adaptive_time(step: Callable[[], float], budget_s: float, options: TimingOpt
 
 class Sliced:
     """Adaptive timing in ``slices`` parts, so that other timings can run between them (the rows'
-    and the whole network's, round by round): warm-up before the first part; each part takes its share of the
-    budget and of the repeats; the median-is-stable stop applies to the samples of every part so
-    far."""
+    and the whole network's, round by round): a warm-up opens the first part (``warmup`` calls,
+    or adaptive: at least 2 and about a tenth of the budget) and, when adaptive, every later one
+    (at least 1 call and about a tenth of the part's budget: what ran between the parts has
+    pushed this one's data out of the caches); each part takes its share of the budget and of
+    the repeats; the median-is-stable stop applies to the samples of every part so far."""
 
     def __init__(self, step: Callable[[], float], budget_s: float, options: TimingOptions,
                  slices: int = 1, clock: Callable[[], float] = time.perf_counter) -> None:
@@ -92,20 +94,25 @@ class Sliced:
     def _share(self, total: int | None) -> int | None:
         return None if total is None else -(-total * (self.done + 1) // self.slices)
 
+    def _warm_up(self) -> None:
+        options, clock = self.options, self.clock
+        if options.warmup is not None:
+            calls = options.warmup if self.done == 0 else 0
+            least, seconds = calls, 0.0
+        else:  # adaptive
+            least, seconds = (2, 0.1 * self.budget_s * self.slices) if self.done == 0 else (
+                1, 0.1 * self.budget_s)
+        start, calls = clock(), 0
+        while calls < least or (options.warmup is None and clock() - start < seconds
+                                and calls < 50):
+            self.step()
+            calls += 1
+        self.warmup += calls
+
     def run_slice(self) -> None:
-        """Run the next part (warm-up first, on the first part)."""
+        """Run the next part (its warm-up first)."""
         options, clock, step = self.options, self.clock, self.step
-        if self.done == 0:
-            start = clock()
-            while True:
-                step()
-                self.warmup += 1
-                if options.warmup is not None:
-                    if self.warmup >= options.warmup:
-                        break
-                elif self.warmup >= 2 and (clock() - start >= 0.1 * self.budget_s * self.slices
-                                           or self.warmup >= 50):
-                    break
+        self._warm_up()
         repeats, least = self._share(options.repeats), self._share(options.min_repeats)
         most = self._share(options.max_repeats)
         samples, start = self.samples, clock()

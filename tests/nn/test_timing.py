@@ -1,4 +1,4 @@
-"""The timing in parts (Sliced): the whole network's repeats spread between the rows'."""
+"""The timing in parts (Sliced): every figure's repeats spread over rounds, between the others'."""
 
 from incprof.nn.timing import Sliced, TimingOptions
 
@@ -23,3 +23,20 @@ def test_adaptive_parts_each_take_their_share_of_the_minimum():
     for _ in range(3):
         timing.run_slice()
     assert len(timing.samples) == 20 and timing.stats().unstable is None
+
+
+def test_an_adaptive_warm_up_opens_every_part_a_tenth_of_its_budget():
+    now, calls = [0.0], []
+
+    def step():  # each call takes 10 ms on a fake clock
+        calls.append(1)
+        now[0] += 0.010
+        return 10.0
+
+    options = TimingOptions(repeats=4)  # adaptive warm-up, fixed repeats
+    timing = Sliced(step, 2.0, options, 4, clock=lambda: now[0])
+    timing.run_slice()
+    assert (len(calls), timing.warmup) == (20 + 1, 20)  # a tenth of 2 s: 200 ms of 10 ms calls
+    timing.run_slice()
+    assert (len(calls), timing.warmup) == (21 + 5 + 1, 25)  # a tenth of the part's 0.5 s
+    assert len(timing.samples) == 2
