@@ -118,8 +118,9 @@ CompileOpt = Annotated[bool, typer.Option(
     "--compile", rich_help_panel=LATENCY, help="torch.compile the whole network first; compile "
     "time is reported apart.")]
 WarmupOpt = Annotated[Optional[int], typer.Option(
-    min=0, rich_help_panel=LATENCY, help="Warm-up iterations. Default: adaptive, about a tenth "
-    "of the time budget.")]
+    min=0, rich_help_panel=LATENCY, help="Warm-up iterations, before the first of the five "
+    "timing rounds. Default: adaptive, about a tenth of the time budget, and a shorter warm-up "
+    "opening each later round.")]
 RepeatsOpt = Annotated[Optional[int], typer.Option(
     min=1, rich_help_panel=LATENCY, help="Timed repeats. Default: adaptive, until the median is "
     "stable (at least 20).")]
