@@ -278,7 +278,8 @@ def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], o
             if name is None and between is not None:
                 between()
     for name, (sliced, cpu_ms) in parts.items():
-        figures.setdefault(name, _with_cpu(sliced.stats(), cpu_ms))
+        if name not in figures:
+            figures[name] = _with_cpu(sliced.stats(), cpu_ms)
     return figures.pop(None), {name: figures[name] for name in rows}
 
 

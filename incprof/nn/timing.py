@@ -95,16 +95,14 @@ class Sliced:
         return None if total is None else -(-total * (self.done + 1) // self.slices)
 
     def _warm_up(self) -> None:
-        options, clock = self.options, self.clock
-        if options.warmup is not None:
-            calls = options.warmup if self.done == 0 else 0
-            least, seconds = calls, 0.0
-        else:  # adaptive
-            least, seconds = (2, 0.1 * self.budget_s * self.slices) if self.done == 0 else (
+        first = self.done == 0
+        if self.options.warmup is not None:  # fixed: before the first part only
+            least, seconds = (self.options.warmup if first else 0), 0.0
+        else:  # adaptive: a tenth of the whole budget before the first part, of its own later
+            least, seconds = (2, 0.1 * self.budget_s * self.slices) if first else (
                 1, 0.1 * self.budget_s)
-        start, calls = clock(), 0
-        while calls < least or (options.warmup is None and clock() - start < seconds
-                                and calls < 50):
+        start, calls = self.clock(), 0
+        while calls < least or (self.clock() - start < seconds and calls < 50):
             self.step()
             calls += 1
         self.warmup += calls

@@ -162,3 +162,34 @@ def test_compare_a_model_with_its_own_export(tmp_path):
     assert "Output sizes differ" not in flat and "Rows only in" not in flat
     swapped = invoke("compare", "--spec", str(spec), "--model", model, "--input", "1x3x8x8")
     assert "A = merged" in " ".join(swapped.stdout.split())
+
+
+def test_a_row_that_fails_alone_says_why_and_the_others_are_still_timed():
+    import torch
+
+    from incprof.analysis.model_views import time_model
+    from incprof.capture.inputs import Example
+    from incprof.nn.timing import TimingOptions
+
+    class Once(torch.nn.Module):  # runs in the model's first pass, then refuses
+        calls = 0
+
+        def forward(self, x):
+            Once.calls += 1
+            if Once.calls > 1:
+                raise RuntimeError("refused after the first call\nsecond line")
+            return x
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), Once(), torch.nn.Linear(4, 2))
+    Once.calls = -10**6  # no refusal yet
+    rows = {"0": model[0], "1": model[1], "unused": torch.nn.Linear(1, 1)}
+    stats, env = time_model(model, Example((torch.randn(2, 4),)), TimingOptions(
+        device="cpu", warmup=1, repeats=5), rows)
+    assert stats.repeats == 5 and rows["0"].repeats == 5 and rows["unused"] == "never called"
+    Once.calls = 0  # the pass that captures each row's input is its one call
+    rows = {"0": model[0], "1": model[1]}
+    stats, env = time_model(model, Example((torch.randn(2, 4),)), TimingOptions(
+        device="cpu", warmup=1, repeats=5), rows)
+    # the model itself now fails too: each figure is the error's first line, the rest still run
+    assert stats == rows["1"] == "refused after the first call"
+    assert rows["0"].repeats == 5
