@@ -45,7 +45,7 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
     the profile's own device, thread count and dtype, every predicted time is the profile's
     scaled by the machine's speed in the run against its speed at calibration
     (incprof.nn.probe.speed_factor; ``speed_factor`` and ``network_ms_at_calibration`` in the
-    result); else it is the profile's as it stands."""
+    result), and so are the ceilings; else they are the profile's as they stand."""
     from ..nn.predict import Cost, predict_rows
     from ..nn.probe import speed_factor
     from ..nn.profiles import label, maths_for
@@ -73,17 +73,18 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
            "network_parallel_ms": round(total.parallel_s * scale, 4),
            "network_ms_at_calibration": round(total.serial_s * 1000, 4),
            "speed_factor": None if factor is None else round(factor, 4), "speed_note": speed_note,
-           "ceilings": ceilings(total, batch_size)}
+           "ceilings": ceilings(total, batch_size, factor or 1)}
     out.update(accuracy(records, out["network_ms"]))
     return out
 
 
-def ceilings(total, batch_size: int) -> dict:
+def ceilings(total, batch_size: int, speed_factor: float = 1) -> dict:
     """Images/s bounds of a network from its summed cost: compute-bound (every kernel's MACs or
     window ops at the profile's rates, nothing else), memory-bound (every byte at the profile's
-    bandwidth, nothing else) and the roofline (each kernel the longer of the two; no overhead)."""
+    bandwidth, nothing else) and the roofline (each kernel the longer of the two; no overhead);
+    at the run's speed where a ``speed_factor`` scales the prediction (see add_predictions)."""
     def rate(seconds: float) -> float | None:
-        return round(batch_size / seconds, 2) if seconds > 0 else None
+        return round(batch_size / (seconds * speed_factor), 2) if seconds > 0 else None
 
     return {"compute_images_per_s": rate(total.all_compute_s),
             "memory_images_per_s": rate(total.all_memory_s),

@@ -76,6 +76,8 @@ def test_a_timed_run_scales_the_prediction_by_the_machine_speed_against_calibrat
     assert calibrated["speed_factor"] is None and run["speed_factor"] == 1.25  # 5 ms over 4 ms
     assert run["network_ms_at_calibration"] == calibrated["network_ms"]
     assert run["network_ms"] == pytest.approx(1.25 * calibrated["network_ms"], rel=1e-6)
+    for bound, images_per_s in calibrated["ceilings"].items():  # 1.25 times slower: 0.8 times
+        assert run["ceilings"][bound] == pytest.approx(0.8 * images_per_s, abs=0.01)  # 2 places
     for before, after in zip(as_profiled, as_run):
         assert after["predicted_ms"] == pytest.approx(1.25 * before["predicted_ms"], abs=1e-4)  # 4 places
 
