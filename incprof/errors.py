@@ -65,3 +65,8 @@ class OutputError(UsageError, OSError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name where it has none."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

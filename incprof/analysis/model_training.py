@@ -41,7 +41,7 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
     on the CPU with the example's zeros where the model reads values), run on ``example`` (a
     capture.inputs.Example, the one inference counting uses; default: capture.inputs.default)."""
     from ..capture.inputs import default
-    from ..errors import UsageError
+    from ..errors import UsageError, first_line
 
     label = label or type(model).__name__
     example = example or default(model, input_size, channels, batch_size)
@@ -57,9 +57,9 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
             raise
         except Exception as again:  # the model rejected the input: one line naming it
             raise UsageError(f"model {label}: rejects input {example.describe()}: "
-                             f"{type(again).__name__}: {_first_line(again)}") from None
+                             f"{type(again).__name__}: {first_line(again)}") from None
         how = (f"the CPU with the example's zeros (real arithmetic: on meta tensors, "
-               f"{_first_line(exc)})")
+               f"{first_line(exc)})")
     records = []
     for name in rows.order:
         if name == rows.root and not (analytic.counts.get(name) or pricing.forward[name]
@@ -89,10 +89,6 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
             "sum of every output. Ran on " + how + ". " + MODEL_CHECK}
     return Records(COLUMNS, records, {"totals": totals, "meta": meta},
                    tuple(c for c in COLUMNS if c not in ("row", "check_agrees")))
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _run(model, example, depth: int, device: str, label: str):

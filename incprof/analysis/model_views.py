@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from ..records import Records
 from .compare import NETWORK_COLUMNS, _derived, _int_columns, join_merged, join_rows, output_values
 
@@ -151,7 +151,7 @@ def time_model(model, example, options, rows: dict | None = None):
             def failed(exc: Exception) -> str | None:
                 if not isinstance(exc, (RuntimeError, NotImplementedError)):
                     return None
-                return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                return first_line(exc)[:200]
 
             stats, figures = time_in_rounds(lambda: x.run(model), called, device, options,
                                             failed=failed)

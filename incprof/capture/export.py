@@ -21,14 +21,14 @@ import logging
 from contextlib import contextmanager, redirect_stderr
 
 from ..count.aten import Free
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
 from .export_layers import COMBINERS, WRITERS, clean, node_shape
 from .export_names import legal_name, legal_text, original_comment
 from .guard import check_size
 from .inputs import Example
-from .rows import _first_line, example_shape, op_name
+from .rows import example_shape, op_name
 
 # The ops that give their input's values in the same order (a reshape, an alias or a copy): a
 # flatten before a linear layer, or nothing.
@@ -259,7 +259,7 @@ def export_program(model, x, label: str):
             return torch.export.export(model, x.args, x.kwargs, strict=False)
     except Exception as exc:  # any failure to trace is the user's model's, reported in one line
         raise UsageError(f"model {label}: does not trace with torch.export: "
-                         f"{type(exc).__name__}: {_first_line(exc)}") from None
+                         f"{type(exc).__name__}: {first_line(exc)[:300]}") from None
     finally:
         fx_config.do_not_emit_stack_traces = emit
 
