@@ -1,6 +1,7 @@
 """The speed probe: the calibration's own dense convolutions, run in turn, timed while a CPU's
-device profile is calibrated and again beside every measurement on that CPU, so that a
-prediction can follow the machine's speed now. No torch at import.
+device profile is calibrated and again beside every timing on that CPU that a calibrated profile
+will predict (see incomparable), so that a prediction can follow the machine's speed now. No
+torch at import.
 
 A shared machine's speed drifts. On this project's 2-core machine googlenet at one thread took 109
 ms and, about a minute later, 78 ms, while its time over one round of this probe timed beside it
@@ -23,7 +24,7 @@ from .timing import timer
 # the conv classes of the calibration grid that the probe runs
 PROBE_CLASSES = ("conv 1x1", "conv nxn", "conv 1xn", "conv stem")
 # rounds of the probe in a sample, taken at each point of a run where it is sampled: between the
-# sections of a calibration, between the parts of a network's timing
+# sections of a calibration, in each round of a timing (incprof.nn.latency.time_in_rounds)
 PROBE_CALLS = 2
 
 
