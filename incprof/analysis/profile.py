@@ -15,7 +15,7 @@ from ..spec.shapes import Placed, depth, format_shape
 from ..units import BINARY, SI, at_precision, prints_as, read_printed
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
-                   "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte",
+                   "latency_calls_per_repeat", "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte",
                    "peak_fraction", "latency_cpu_ms", "predicted_ms", "predicted_parallel_ms",
                    "predicted_bound", "predicted_error"]
 FLAG_THRESHOLD_PCT = 5.0
@@ -36,7 +36,7 @@ INT_COLUMNS = ["depth", *FILTER_COLUMNS, "params", "macs", "other_ops", "weights
                "check_params", "check_macs", *KIND_COLUMNS.values(), "paper_params", "paper_ops",
                "alt_params", "alt_macs", "rf_h", "rf_w", "jump_h", "jump_w", "activations",
                "activation_bytes", "peak_activation_bytes", "check_mac_outputs", "latency_repeats",
-               "bytes_moved"]
+               "latency_calls_per_repeat", "bytes_moved"]
 
 def conventions(batch_size: int, aux_heads: bool, paper_columns: bool) -> str:
     """The counting conventions of one profile, as a sentence block that says only what applies:
@@ -296,6 +296,7 @@ def _add_latency(records: list[dict], timings, counted, size: int, batch_size: i
             record.update(latency_cpu_ms=None if stats.cpu_ms is None else round(stats.cpu_ms, 4),
                           latency_ms=round(stats.median_ms, 4), latency_p10_ms=round(stats.p10_ms, 4),
                           latency_p90_ms=round(stats.p90_ms, 4), latency_repeats=stats.repeats,
+                          latency_calls_per_repeat=stats.calls_per_repeat,
                           latency_unstable=stats.unstable,
                           gmacs_per_s=None if rate is None else round(rate / 1e9, 3),
                           peak_fraction=None if not (peak and rate) else

@@ -36,17 +36,18 @@ from .latency import _num_threads, resolve_device
 from .machine import cpu_name, load_average
 from .predict import cache_knees
 from .probe import make_probe, probe_ms
-from .timing import TimingOptions, adaptive_time, timer
+from .timing import BLOCK_S, TimingOptions, adaptive_time, timer
 
 
 def _time_s(fn: Callable[[], object], device, budget_s: float) -> float:
     """The median seconds of one call of ``fn``, timed adaptively within ``budget_s``: CUDA
-    event time on CUDA, process CPU time on the CPU."""
+    event time on CUDA, process CPU time on the CPU, where a call shorter than BLOCK_S is timed
+    in blocks of calls, as a network's rows are (incprof.nn.latency.time_in_rounds)."""
     options = TimingOptions(min_repeats=5, max_repeats=2000)
     cpu_ms: list[float] = []
-    stats = adaptive_time(timer(fn, device, cpu_ms), budget_s, options)
-    timed = cpu_ms[-stats.repeats:]
-    return (statistics.median(timed) if timed else stats.median_ms) / 1000
+    stats = adaptive_time(timer(fn, device, cpu_ms), budget_s, options, cpu_ms=cpu_ms,
+                          block_s=BLOCK_S if device.type == "cpu" else 0.0)
+    return (stats.cpu_ms or stats.median_ms) / 1000
 
 
 def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> list[float]:

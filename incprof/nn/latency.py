@@ -15,7 +15,8 @@ CUDA whether TF32 is allowed for convolutions and matmuls, and on the CPU, where
 to follow, the time of the speed probe (incprof.nn.probe), sampled once per round. A figure is
 marked unstable (with the reason) when it has fewer than ``min_repeats`` repeats, when its p90/p10
 exceeds ``SPREAD_LIMIT``, or when the 1-minute load average exceeded the thread count while it was
-measured.
+measured. On the CPU a row shorter than a millisecond is timed in blocks of calls (see
+incprof.nn.timing.BLOCK_S), so that the clock's own cost is not counted in it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Callable
 from ..errors import UsageError
 from .machine import cpu_name, gpu_peak, load_average
 from .probe import make_probe, probe_ms
-from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
+from .timing import BLOCK_S, SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
 
 DTYPES = ("fp32", "fp16", "bf16")
 
@@ -236,13 +237,6 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
 ROUNDS = 5
 
 
-def _with_cpu(stats: Stats, cpu_ms: list[float]) -> Stats:
-    """``stats`` with the median CPU time of its timed repeats (the last ``stats.repeats`` of
-    ``cpu_ms``, after the warm-up), where the timer recorded any."""
-    timed = cpu_ms[-stats.repeats:] if cpu_ms else []
-    return dataclasses.replace(stats, cpu_ms=statistics.median(timed) if timed else None)
-
-
 def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], object]], device,
                    options: TimingOptions, progress: Callable[[str], None] | None = None,
                    between: Callable[[], object] | None = None,
@@ -253,16 +247,19 @@ def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], o
     probe), then a part of every row's, so that a drift in the machine's speed reaches every
     figure alike. A call that raises is not called again where ``failed(exc)`` gives a message
     for it (its figure), else the exception is raised. Returns (the network's figure, each row's
-    figure in ``rows`` order)."""
+    figure in ``rows`` order). On the CPU a call shorter than BLOCK_S is timed in blocks."""
+    block_s = BLOCK_S if device.type == "cpu" else 0.0
+
     def timed(fn, budget_s):
         cpu_ms: list[float] = []
-        return Sliced(timer(fn, device, cpu_ms), budget_s, options, ROUNDS), cpu_ms
+        return Sliced(timer(fn, device, cpu_ms), budget_s, options, ROUNDS, cpu_ms=cpu_ms,
+                      block_s=block_s)
 
     parts = {None: timed(network, options.network_budget_s),
              **{name: timed(fn, options.row_budget_s) for name, fn in rows.items()}}
     figures: dict[str | None, Stats | str] = {}
     for round_ in range(1, ROUNDS + 1):
-        for name, (sliced, _) in parts.items():
+        for name, sliced in parts.items():
             if name in figures:
                 continue
             if progress:
@@ -277,9 +274,9 @@ def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], o
                 figures[name] = message
             if name is None and between is not None:
                 between()
-    for name, (sliced, cpu_ms) in parts.items():
+    for name, sliced in parts.items():
         if name not in figures:
-            figures[name] = _with_cpu(sliced.stats(), cpu_ms)
+            figures[name] = sliced.stats()
     return figures.pop(None), {name: figures[name] for name in rows}
 
 

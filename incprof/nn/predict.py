@@ -124,7 +124,8 @@ KERNEL_RULES = {
     LRN: _lrn_kernels,
     ReLU: lambda layer, i, o: [_pass(o)],
     Softmax: lambda layer, i, o: [_pass(o)],
-    Dropout: lambda layer, i, o: [CALL],  # the identity at inference: a call only
+    # the identity at inference: its module's call and an op that does no work
+    Dropout: lambda layer, i, o: [Kernel("identity")],
     # the concatenation, and the calls of the module and of each branch
     Branches: lambda layer, i, o: [Kernel("copy", 0, 2 * numel(o)),
                                    *[CALL] * (1 + len(layer.branches))],

@@ -142,8 +142,9 @@ def latency_lines(records: Records) -> list[str]:
     network = t["network"]
     whole = (network if isinstance(network, str) else
              f"{network['median_ms']:.3f} ms median (p10 {network['p10_ms']:.3f}, p90 "
-             f"{network['p90_ms']:.3f}, {network['repeats']} repeats after {network['warmup']} "
-             "warm-up" + (f"; UNSTABLE: {network['unstable']}" if network["unstable"] else "")
+             f"{network['p90_ms']:.3f}, {network['repeats']} repeats"
+             + (f" of {network['calls_per_repeat']} calls" if network["calls_per_repeat"] > 1
+                else "") + f" after {network['warmup']} warm-up calls" + (f"; UNSTABLE: {network['unstable']}" if network["unstable"] else "")
              + ")")
     lines = [f"MACHINE-DEPENDENT: latency on {env['device']} ({env['device_type']}), torch "
              f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "

@@ -207,3 +207,15 @@ def test_an_adaptive_pool_is_rated_by_the_values_it_writes():
     profile = _profile()  # no "pool adaptive" rates: an average pool's
     profile["rates"]["fp32"]["pool avg"] = [[1, 1, 3e9]]
     assert Rates(profile, "fp32", "fp32", 4).rate("pool adaptive", 100) == 3e9
+
+
+def test_a_dropout_row_is_its_module_call_and_an_op_that_does_no_work():
+    # at inference a dropout returns its input: the row's call, then its module's op (rated as
+    # the profile's empty op, overhead_s), nothing moved
+    from incprof.spec.layers import Dropout
+
+    profile = {**_profile(), "call_s": 2e-6}
+    row = Placed("drop", (Dropout(p=0.4),), (1024, 1, 1), (1024, 1, 1))
+    cost = predict_rows([row], profile, ("fp32", "fp32"), 4, batch=1)["drop"]
+    assert cost.serial_s == pytest.approx(2e-6 + OVERHEAD_S)
+    assert cost.moved_bytes == 0 and cost.kernels == 2

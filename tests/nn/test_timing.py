@@ -40,3 +40,79 @@ def test_an_adaptive_warm_up_opens_every_part_a_tenth_of_its_budget():
     timing.run_slice()
     assert (len(calls), timing.warmup) == (21 + 5 + 1, 25)  # a tenth of the part's 0.5 s
     assert len(timing.samples) == 2
+
+
+class BlockStep:
+    """A step whose calls take ``call_ms`` each on a fake clock; it records the calls of every
+    repeat and, as timer does, one CPU time per repeat (per call: ``cpu_per_call_ms``)."""
+
+    def __init__(self, call_ms: float, cpu_per_call_ms: float = 0.0):
+        self.now, self.call_ms, self.blocks, self.cpu_ms = 0.0, call_ms, [], []
+        self.cpu_per_call_ms = cpu_per_call_ms
+
+    def __call__(self, calls: int = 1) -> float:
+        self.blocks.append(calls)
+        self.now += calls * self.call_ms / 1000
+        self.cpu_ms.append(self.cpu_per_call_ms)
+        return self.call_ms
+
+
+def test_a_short_call_is_timed_in_blocks_that_fill_block_s():
+    step = BlockStep(0.004)  # 4 us a call: 1 ms holds 250 of them
+    timing = Sliced(step, 1.0, TimingOptions(warmup=3), clock=lambda: step.now, block_s=1e-3)
+    timing.run_slice()
+    assert step.blocks[:3] == [1, 1, 1]  # the warm-up: one call a repeat
+    assert set(step.blocks[3:]) == {250} and timing.stats().calls_per_repeat == 250
+    assert timing.stats().median_ms == 0.004  # a call's time, not the block's
+
+
+def test_blocks_are_capped_and_long_calls_fixed_repeats_or_no_block_s_run_alone():
+    tiny = BlockStep(1e-6)
+    capped = Sliced(tiny, 1.0, TimingOptions(warmup=1), clock=lambda: tiny.now, block_s=1e-3)
+    capped.run_slice()
+    assert capped.block == 1000  # MAX_BLOCK, not a million calls
+    for call_ms, options, block_s in ((2.0, TimingOptions(warmup=1), 1e-3),
+                                      (0.004, TimingOptions(warmup=1, repeats=5), 1e-3),
+                                      (0.004, TimingOptions(warmup=1), 0.0)):
+        step = BlockStep(call_ms)
+        timing = Sliced(step, 1.0, options, clock=lambda: step.now, block_s=block_s)
+        timing.run_slice()
+        assert set(step.blocks) == {1} and timing.stats().calls_per_repeat == 1
+
+
+def test_with_no_warm_up_one_call_sizes_the_block_and_counts_as_warm_up():
+    step = BlockStep(0.01)
+    timing = Sliced(step, 1.0, TimingOptions(warmup=0), clock=lambda: step.now, block_s=1e-3)
+    timing.run_slice()
+    assert step.blocks[0] == 1 and set(step.blocks[1:]) == {100}
+    assert timing.stats().warmup == 1
+
+
+def test_the_cpu_time_is_the_timed_repeats_median_never_the_warm_ups():
+    # four parts, each 50 warm-up calls (the cap; a tenth of a part's budget holds 100 of these
+    # 1 ms calls) then 2 repeats: the warm-ups record 9 ms of CPU time, the repeats 5 ms
+    step, cpu = BlockStep(1.0), []
+
+    def recording(calls: int = 1) -> float:
+        cpu.append(9.0 if len(step.blocks) % 52 < 50 else 5.0)
+        return step(calls)
+
+    timing = Sliced(recording, 4.0, TimingOptions(repeats=8), 4, clock=lambda: step.now,
+                    cpu_ms=cpu)
+    for _ in range(4):
+        timing.run_slice()
+    assert (timing.warmup, cpu.count(9.0), cpu.count(5.0)) == (200, 200, 8)
+    assert timing.stats().cpu_ms == 5.0  # the last 8 CPU times recorded would be mostly 9 ms
+
+
+def test_the_cpu_timer_runs_a_block_of_calls_and_records_one_cpu_time_per_block():
+    import torch
+
+    from incprof.nn.timing import timer
+
+    calls, cpu = [], []
+    step = timer(lambda: calls.append(1), torch.device("cpu"), cpu)
+    took = step(7)
+    assert len(calls) == 7 and len(cpu) == 1 and took >= 0 and cpu[0] >= 0
+    step()
+    assert len(calls) == 8 and len(cpu) == 2
