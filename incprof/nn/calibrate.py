@@ -33,7 +33,7 @@ from typing import Callable
 from .grid import (CALIBRATION_BATCH, CONV_SHAPES, COPY_BYTES, ELEMENTWISE_SHAPES, LINEAR_SHAPES,
                    LRN_SIZE, POOL_SHAPES)
 from .latency import _num_threads, resolve_device
-from .machine import cpu_name, load_average
+from .machine import cpu_name, keep_freed_memory, load_average
 from .predict import cache_knees
 from .probe import make_probe, probe_ms
 from .timing import BLOCK_S, TimingOptions, adaptive_time, timer
@@ -96,6 +96,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
     torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     maths = ([False, True] if cuda and dtype == "fp32" else [False])
     batch = CALIBRATION_BATCH[device.type]
+    allocator = keep_freed_memory()  # as every timing it will predict runs
     load_before = load_average()
 
     def tensor(*shape):
@@ -198,7 +199,8 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         "cache_knees": list(cache_knees(sorted(bandwidth))),
         "overhead_s": overhead, "call_s": call, "probe_s": probe and probe_ms(probe_samples) / 1000,
         "threads": used, "torch": torch.__version__, "dtype": dtype, "calibration_batch": batch,
-        "load_avg": [load_before, load_average()], "device_slug": slug(name),
+        "load_avg": [load_before, load_average()], "allocator": allocator,
+        "device_slug": slug(name),
     }
 
 

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from ..errors import UsageError
-from .machine import cpu_name, gpu_peak, load_average
+from .machine import cpu_name, gpu_peak, keep_freed_memory, load_average
 from .probe import make_probe, probe_ms
 from .timing import BLOCK_S, SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
 
@@ -81,9 +81,11 @@ def _compile_failure(exc: Exception) -> UsageError | None:
 
 
 def environment(device, options: TimingOptions, batch_size: int) -> dict:
-    """Everything a latency figure depends on."""
+    """Everything a latency figure depends on; first it has glibc keep freed memory
+    (machine.keep_freed_memory), so that no figure depends on the allocator's history."""
     import torch
 
+    allocator = keep_freed_memory()
     cuda = device.type == "cuda"
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()
     # TF32 applies to CUDA only; torch allows it for cuDNN convolutions by default, not for matmuls.
@@ -98,7 +100,8 @@ def environment(device, options: TimingOptions, batch_size: int) -> dict:
         "dtype": options.dtype, "dtype_method": "model and inputs cast to the dtype",
         "batch_size": batch_size,
         "memory_format": "channels_last" if options.channels_last else "contiguous (NCHW)",
-        "threads": torch.get_num_threads(), "load_avg": load_average(), "load_avg_end": None,
+        "threads": torch.get_num_threads(), "allocator": allocator, "load_avg": load_average(),
+        "load_avg_end": None,
         "busy": None, "compile": options.compile, "cudnn_benchmark": cuda, "tf32": tf32,
         "peak": peaks if peaks and peaks["conv"] else None,
         "min_repeats": options.min_repeats, "spread_limit": SPREAD_LIMIT,

@@ -1,5 +1,5 @@
-"""The machine's facts recorded beside a timing: GPU peaks by full name, the load, the CPU name.
-No torch."""
+"""The machine's facts recorded beside a timing: GPU peaks by full name, the load, the CPU name,
+the allocator's condition (through a fake C library). No torch."""
 
 from conftest import fresh_check
 from incprof.nn import profiles
@@ -65,3 +65,48 @@ MACHINE = fresh_check("nn: import incprof.nn.machine",
 
 def test_machine_imports_no_torch(fresh):
     assert fresh[MACHINE] == {"imported": []}
+
+
+class FakeLibc:
+    """ctypes' view of a C library whose mallopt records its calls and answers ``result``."""
+
+    def __init__(self, result=1):
+        self.calls, self.result = [], result
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        return self.result
+
+
+def test_glibc_is_told_to_keep_freed_memory(monkeypatch):
+    import ctypes
+    import platform
+
+    from incprof.nn import machine
+
+    libc = FakeLibc()
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
+    monkeypatch.setattr("sys.platform", "linux")
+    said = machine.keep_freed_memory.__wrapped__()
+    # mallopt(3): M_MMAP_THRESHOLD is -3, M_TRIM_THRESHOLD -1; glibc's 64-bit ceiling is 32 MiB
+    assert libc.calls == [(-3, 32 * 1024 * 1024), (-1, 2**31 - 1)]
+    assert said.startswith("glibc malloc keeping freed memory (blocks up to 32 MiB")
+    libc.result = 0
+    assert machine.keep_freed_memory.__wrapped__() == "glibc malloc, as it is (mallopt refused)"
+
+
+def test_another_allocator_is_left_as_it_is(monkeypatch):
+    import ctypes
+    import platform
+
+    from incprof.nn import machine
+
+    libc = FakeLibc()
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: libc)
+    for system, libc_name in (("darwin", ""), ("linux", "")):  # macOS; a musl Linux
+        monkeypatch.setattr("sys.platform", system)
+        monkeypatch.setattr(platform, "libc_ver", lambda: (libc_name, ""))
+        assert machine.keep_freed_memory.__wrapped__().startswith("the platform's allocator")
+    assert libc.calls == []
+
