@@ -15,9 +15,9 @@ from ..spec.shapes import Placed, depth, format_shape
 from ..units import BINARY, SI, at_precision, prints_as, read_printed
 
 LATENCY_COLUMNS = ["latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_repeats",
-                   "latency_calls_per_repeat", "latency_unstable", "latency_error", "gmacs_per_s", "bytes_moved", "macs_per_byte",
-                   "peak_fraction", "latency_cpu_ms", "predicted_ms", "predicted_parallel_ms",
-                   "predicted_bound", "predicted_error"]
+                   "latency_calls_per_repeat", "latency_unstable", "latency_error", "gmacs_per_s",
+                   "bytes_moved", "macs_per_byte", "peak_fraction", "latency_cpu_ms", "predicted_ms",
+                   "predicted_parallel_ms", "predicted_bound", "predicted_error"]
 FLAG_THRESHOLD_PCT = 5.0
 # v3 paper, section 2, principle 1: avoid representational bottlenecks; flag drops beyond this.
 BOTTLENECK_FACTOR = 4.0

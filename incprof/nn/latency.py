@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field

@@ -140,12 +140,15 @@ def latency_lines(records: Records) -> list[str]:
     if env is None:
         return []
     network = t["network"]
-    whole = (network if isinstance(network, str) else
-             f"{network['median_ms']:.3f} ms median (p10 {network['p10_ms']:.3f}, p90 "
-             f"{network['p90_ms']:.3f}, {network['repeats']} repeats"
-             + (f" of {network['calls_per_repeat']} calls" if network["calls_per_repeat"] > 1
-                else "") + f" after {network['warmup']} warm-up calls" + (f"; UNSTABLE: {network['unstable']}" if network["unstable"] else "")
-             + ")")
+    if isinstance(network, str):
+        whole = network
+    else:
+        block = network["calls_per_repeat"]
+        whole = (f"{network['median_ms']:.3f} ms median (p10 {network['p10_ms']:.3f}, p90 "
+                 f"{network['p90_ms']:.3f}, {network['repeats']} repeats"
+                 + (f" of {block} calls" if block > 1 else "")
+                 + f" after {network['warmup']} warm-up calls"
+                 + (f"; UNSTABLE: {network['unstable']}" if network["unstable"] else "") + ")")
     lines = [f"MACHINE-DEPENDENT: latency on {env['device']} ({env['device_type']}), torch "
              f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
              f"{env['dtype']} ({env['dtype_method']}), batch {env['batch_size']}, "
