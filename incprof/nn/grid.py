@@ -43,13 +43,15 @@ CONV_SHAPES = {
 LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 8192, 2048),
                  (64, 1024, 1000), (64, 2048, 1000)]
 # (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools of stride 2 and 1,
-# 3x3 average pools, a 7x7 average over the final map, global averages, adaptive averages.
+# 3x3 average pools, a 7x7 average over the final map, global averages (the grid's width and 4x
+# it: a classifier's head is small, and a call's fixed cost weighs on a small one), adaptive
+# averages.
 POOL_SHAPES = {
     "pool max": [("max", width(s) * m, s, 3, 2) for s in (14, 28, 56, 112) for m in (1, 4)]
     + [("max", width(s) * m, s, 3, 1) for s in (7, 14, 28) for m in (1, 4)],
     "pool avg": [("avg", width(s) * m, s, 3, 1) for s in (10, 20, 40) for m in (1, 4)]
     + [("avg", 1024, 7, 7, 1)],
-    "pool global": [("global", 4 * width(s), s, 0, 1) for s in (7, 10, 14)],
+    "pool global": [("global", width(s) * m, s, 0, 1) for s in (7, 10, 14) for m in (1, 4)],
     # adaptive averages to a small map (the kernel field is the output side): windows of one
     # position up to a few, overlapping where the sides do not divide
     "pool adaptive": [("adaptive", width(s) // m, s, out, 1) for s in (7, 14) for m in (1, 4)
