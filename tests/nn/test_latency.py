@@ -396,6 +396,23 @@ def test_rows_and_the_network_are_timed_in_interleaved_rounds(monkeypatch):
     assert order == one_round + later * (latency.ROUNDS - 1)
 
 
+def test_on_the_cpu_a_call_far_under_a_millisecond_is_timed_in_blocks_and_says_so():
+    from incprof.analysis.profile import profile_records
+    from incprof.nn import latency
+    from incprof.nn.timing import MAX_BLOCK
+
+    # an empty call timed alone is the clock's cost, about 1.5 us here: a block of a millisecond
+    # holds hundreds of them (no more than MAX_BLOCK)
+    network, rows = latency.time_in_rounds(lambda: None, {"empty": lambda: None},
+                                           torch.device("cpu"), TimingOptions(device="cpu"))
+    for stats in (network, rows["empty"]):
+        assert 100 < stats.calls_per_repeat <= MAX_BLOCK
+    # fixed repeats stay one call each, and the records say how many calls a repeat ran
+    records = profile_records(load_spec(DATA / "tiny.yaml"), latency=TimingOptions(
+        device="cpu", warmup=1, repeats=2))
+    assert [r["latency_calls_per_repeat"] for r in records.rows if not r["aux"]] == [1] * 5
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_timing_uses_events():
     timings = time_spec(resolve("googlenet"), None, 1, TimingOptions(device="cuda", warmup=2,
