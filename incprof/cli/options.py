@@ -122,8 +122,9 @@ WarmupOpt = Annotated[Optional[int], typer.Option(
     "timing rounds. Default: adaptive, about a tenth of the time budget, and a shorter warm-up "
     "opening each later round.")]
 RepeatsOpt = Annotated[Optional[int], typer.Option(
-    min=1, rich_help_panel=LATENCY, help="Timed repeats. Default: adaptive, until the median is "
-    "stable (at least 20).")]
+    min=1, rich_help_panel=LATENCY, help="Timed repeats, one call each. Default: adaptive, until "
+    "the median is stable (at least 20); on the CPU a call under 1 ms then repeats as a block of "
+    "calls that fills 1 ms.")]
 ThreadsOpt = Annotated[Optional[int], typer.Option(
     min=1, rich_help_panel=LATENCY, help="CPU threads for torch while timing. Default: torch's "
     "own count.")]
