@@ -55,6 +55,8 @@ def summary_lines(records: Records) -> list[str]:
                      f"model: " + (whole if isinstance(whole, str) else
                                    ms_cell(whole, timing["network_unstable"]) + " ms") + ".")
         lines.append(unstable_note(env))
+        lines.append("Predicted beside measured (docs/latency.md): add --predict, which reads the "
+                     "model through its exported spec, where it has one.")
     return lines
 
 

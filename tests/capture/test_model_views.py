@@ -72,6 +72,10 @@ def test_table_latency_and_bench_on_a_model():
     data = rows(invoke("table", "--model", LIKE, "--input-size", "16", "--latency", "--device",
                        "cpu", "--warmup", "1", "--repeats", "2", "-f", "csv"))
     assert data[0]["row"] == "stem" and data[0]["latency_ms"]
+    text = invoke("table", "--model", LIKE, "--input-size", "16", "--latency", "--device", "cpu",
+                  "--warmup", "1", "--repeats", "2")
+    assert "add --predict, which reads the model through its exported spec" in " ".join(
+        text.stdout.split())
     bench = rows(invoke("bench", "--model", LIKE, "--batch-sizes", "1", "--device", "cpu",
                         "--warmup", "1", "--repeats", "2", "-f", "csv"))
     assert bench[0]["batch_size"] == "1"
