@@ -16,8 +16,9 @@ from ones that fit a cache to ones that do not; its knees tell the model where c
 (incprof.nn.predict.cache_knees). Convolutions run at batch 1 on the CPU and at batch 32 on CUDA,
 where batch 1 cannot fill the device. On the CPU each figure is the median process CPU time of a
 call, which a busy machine stretches less than the wall clock. Each kernel is timed twice: alone
-and repeated (hot caches), and in turn with the others of its kind, round after round (cold: each
-runs after the others' data and weights have passed through the caches). On the CPU the speed probe
+and repeated (hot caches; in two passes, the faster median kept, see _rated), and in turn with the
+others of its kind, round after round (cold: each runs after the others' data and weights have
+passed through the caches). On the CPU the speed probe
 (incprof.nn.probe) runs between the sections; its median time is kept, so that a later run can tell
 how much faster or slower the machine runs then.
 """
@@ -74,9 +75,18 @@ def _rated(found: list[tuple[str, int, int, Callable[[], object]]], device, budg
     """Each (op, work, output positions, call) timed, alone and repeated (hot caches) or in turn
     with the others (``cold``); per op its sorted [work, positions, work per second] points. Each
     call's time less ``overhead_s`` (the dispatch that the model adds to every kernel, so that a
-    kernel of a measured shape is predicted at its measured time), never below a tenth of it."""
-    seconds = (_time_round([fn for *_, fn in found], device, budget_s) if cold else
-               [_time_s(fn, device, budget_s / len(found)) for *_, fn in found])
+    kernel of a measured shape is predicted at its measured time), never below a tenth of it.
+
+    Alone, each is timed in two passes over them all, half the budget each, and the faster of its
+    two medians kept: a few hundred milliseconds of a neighbour's load on a shared machine fall
+    on a shape or two of one pass (on this project's machine one calibration's hot depthwise
+    rates came out at 0.53-0.61x another's for six of eight shapes, its cold rates within 5%)."""
+    if cold:
+        seconds = _time_round([fn for *_, fn in found], device, budget_s)
+    else:
+        passes = [[_time_s(fn, device, budget_s / 2 / len(found)) for *_, fn in found]
+                  for _ in range(2)]
+        seconds = [min(first, second) for first, second in zip(*passes)]
     rates: dict[str, list[list[float]]] = {}
     for (op, work, pixels, _), took in zip(found, seconds):
         rates.setdefault(op, []).append([work, pixels, work / max(took - overhead_s, took / 10)])

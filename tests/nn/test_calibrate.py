@@ -56,3 +56,21 @@ def test_a_rate_is_taken_from_the_time_less_the_overhead(monkeypatch):
     rates = module._rated(found, None, 1.0, cold=False, overhead_s=1e-6)
     # 1000 ops in 5 us less 1 us; 10 ops in 1.05 us less 1 us is below a tenth of 1.05 us
     assert rates["relu"] == [[10, 1, pytest.approx(10 / 1.05e-7)], [1000, 10, pytest.approx(1000 / 4e-6)]]
+
+
+def test_alone_each_shape_is_timed_in_two_passes_and_the_faster_median_kept(monkeypatch):
+    from incprof.nn import calibrate as module
+
+    # the first pass over the shapes is slowed (a neighbour's load) for "a", the second for "b"
+    times = iter([4e-6, 2e-6, 2e-6, 6e-6])  # pass 1: a, b; pass 2: a, b
+    calls = []
+
+    def timed(fn, device, budget):
+        calls.append((fn(), budget))
+        return next(times)
+
+    monkeypatch.setattr(module, "_time_s", timed)
+    found = [("relu", 100, 1, lambda: "a"), ("relu", 200, 1, lambda: "b")]
+    rates = module._rated(found, None, 1.0, cold=False)
+    assert calls == [("a", 0.25), ("b", 0.25), ("a", 0.25), ("b", 0.25)]  # the budget halved
+    assert rates["relu"] == [[100, 1, pytest.approx(100 / 2e-6)], [200, 1, pytest.approx(200 / 2e-6)]]
