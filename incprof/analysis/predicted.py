@@ -41,7 +41,8 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
                     batch_size: int, env: dict | None) -> dict:
     """Add each main row's predicted_ms, predicted_parallel_ms, predicted_bound and
     predicted_error (predicted / measured - 1, where a row was timed) to ``records``; return
-    the network's figures (see accuracy and ceilings). Where the run timed the speed probe on
+    the network's figures (see accuracy and ceilings): the network as its rows plus what they
+    add within a pass (network_s). Where the run timed the speed probe on
     the profile's own device, thread count and dtype, every predicted time is the profile's
     scaled by the machine's speed in the run against its speed at calibration
     (incprof.nn.probe.speed_factor; ``speed_factor`` and ``network_ms_at_calibration`` in the
@@ -69,13 +70,20 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
         total = total.then(cost)
     out = {"profile": label(profile), "calibrated": profile["calibrated"],
            "source": profile["source"], "maths": list(maths),
-           "network_ms": round(total.serial_s * scale, 4),
-           "network_parallel_ms": round(total.parallel_s * scale, 4),
-           "network_ms_at_calibration": round(total.serial_s * 1000, 4),
+           "network_ms": round(network_s(total) * scale, 4),
+           "network_parallel_ms": round((total.parallel_s + total.in_network_s) * scale, 4),
+           "network_ms_at_calibration": round(network_s(total) * 1000, 4),
+           "in_network_ms": round(total.in_network_s * scale, 4),
            "speed_factor": None if factor is None else round(factor, 4), "speed_note": speed_note,
            "ceilings": ceilings(total, batch_size, factor or 1)}
     out.update(accuracy(records, out["network_ms"]))
     return out
+
+
+def network_s(total) -> float:
+    """A pass of the whole network from its rows' summed cost: the rows as each is timed alone,
+    plus what they add within a pass (incprof.nn.predict.Rates.fresh_s)."""
+    return total.serial_s + total.in_network_s
 
 
 def ceilings(total, batch_size: int, speed_factor: float = 1) -> dict:
@@ -151,6 +159,6 @@ def ceiling_records():
                 key = f"b{batch}_{dtype}"
                 row.update({f"{key}_{k.removesuffix('_images_per_s')}": v
                             for k, v in ceilings(total, batch).items()})
-                row[f"{key}_predicted"] = round(batch / total.serial_s, 2)
+                row[f"{key}_predicted"] = round(batch / network_s(total), 2)
             rows.append(row)
     return Records(list(rows[0]), rows, {"profiles": {d: load_profile(d) for d in builtin_names()}})

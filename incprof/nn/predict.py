@@ -42,7 +42,8 @@ CONV_OPS = {"1x1 conv": "conv 1x1", "n x n conv": "conv nxn", "1 x n / n x 1 con
 class Kernel:
     """One kernel of a layer, per image: its op class, its work (MACs, or window ops for a pool;
     0 for a kernel rated by bytes alone), the activation values it reads and writes, the weight
-    values it reads (once per batch) and its output positions; where a profile has no rate for
+    values it reads (once per batch), its output positions and the values it writes into a
+    newly allocated buffer (``fresh``: 0 for an in-place pass); where a profile has no rate for
     its op, the kernels torch runs for it (``instead``), priced one by one."""
 
     op: str
@@ -51,6 +52,7 @@ class Kernel:
     weights: int = 0
     pixels: int = 1  # output positions per image (H*W; 1 for a linear layer): the rate's 2nd key
     instead: tuple["Kernel", ...] = ()
+    fresh: int = 0
 
 
 # A module call that runs no kernel of its own (a container, the identity): the overhead alone.
@@ -62,31 +64,32 @@ def _conv_kernels(layer: Conv | Separable, i: Shape, o: Shape) -> list[Kernel]:
     if isinstance(layer, Separable):
         mid = i[0] * layer.multiplier
         dw = layer.kernel[0] * layer.kernel[1] * mid
-        out = [Kernel("conv depthwise", dw * hw, numel(i) + mid * hw, dw, hw),
+        out = [Kernel("conv depthwise", dw * hw, numel(i) + mid * hw, dw, hw, fresh=mid * hw),
                Kernel("conv 1x1", mid * layer.out * hw, (mid + layer.out) * hw, mid * layer.out,
-                      hw)]
+                      hw, fresh=numel(o))]
     else:
         weights = layer.kernel[0] * layer.kernel[1] * (i[0] // layer.groups) * layer.out
         op = ("conv depthwise" if layer.groups == i[0] > 1 else "conv grouped" if layer.groups > 1
               else "conv stem" if i[0] <= STEM_CHANNELS else CONV_OPS[_kernel_class(layer)])
-        out = [Kernel(op, weights * hw, numel(i) + numel(o), weights, hw)]
+        out = [Kernel(op, weights * hw, numel(i) + numel(o), weights, hw, fresh=numel(o))]
     out.append(CALL)  # the module that holds the conv, its BatchNorm and ReLU
     if layer.bn_eps is not None:
-        out.append(Kernel("batchnorm", numel(o), 2 * numel(o), 4 * layer.out, hw))
+        out.append(Kernel("batchnorm", numel(o), 2 * numel(o), 4 * layer.out, hw, fresh=numel(o)))
     if layer.relu:
-        out.append(_pass(o))
+        out.append(_pass(o))  # in place
     return out
 
 
-def _pass(o: Shape, values: int = 2) -> Kernel:
+def _pass(o: Shape, values: int = 2, fresh: bool = False) -> Kernel:
     """One elementwise pass over a tensor of shape ``o`` (a ReLU, a sum, a scaling), touching
-    ``values`` values per element."""
-    return Kernel("relu", numel(o), values * numel(o), 0, o[1] * o[2] if len(o) == 3 else 1)
+    ``values`` values per element, into a new tensor where ``fresh`` (else in place)."""
+    return Kernel("relu", numel(o), values * numel(o), 0, o[1] * o[2] if len(o) == 3 else 1,
+                  fresh=numel(o) if fresh else 0)
 
 
 def _linear_kernels(layer: Linear, i: Shape, o: Shape) -> list[Kernel]:
     weights = numel(i) * layer.out
-    return [Kernel("linear", weights, numel(i) + layer.out, weights), CALL,
+    return [Kernel("linear", weights, numel(i) + layer.out, weights, fresh=layer.out), CALL,
             *([_pass((layer.out, 1, 1))] if layer.relu else [])]
 
 
@@ -96,12 +99,12 @@ def _lrn_kernels(layer: LRN, i: Shape, o: Shape) -> list[Kernel]:
     # then scale, shift, power and divide, six passes over the tensor and an average pool
     window = Kernel("pool avg", layer.size * numel(o), 2 * numel(o), 0, o[1] * o[2])
     return [Kernel("lrn", window.work, window.values, 0, window.pixels,
-                   instead=(window, *[_pass(o)] * 6))]
+                   instead=(window, *[_pass(o)] * 6), fresh=numel(o))]
 
 
 def _global_kernels(layer, i: Shape, o: Shape) -> list[Kernel]:
     # a global average: one op per input value over the input's positions
-    return [Kernel("pool global", numel(i), numel(i) + numel(o), 0, i[1] * i[2])]
+    return [Kernel("pool global", numel(i), numel(i) + numel(o), 0, i[1] * i[2], fresh=numel(o))]
 
 
 def _adaptive_kernels(layer: AdaptiveAvgPool, i: Shape, o: Shape) -> list[Kernel]:
@@ -110,7 +113,8 @@ def _adaptive_kernels(layer: AdaptiveAvgPool, i: Shape, o: Shape) -> list[Kernel
     # one position and of four), not with what it reads
     if o[1] * o[2] == 1:
         return _global_kernels(layer, i, o)
-    return [Kernel("pool adaptive", numel(o), numel(i) + numel(o), 0, o[1] * o[2])]
+    return [Kernel("pool adaptive", numel(o), numel(i) + numel(o), 0, o[1] * o[2],
+                   fresh=numel(o))]
 
 
 # Each layer type's kernels from its input and output shapes (a Branches or Residual: only what
@@ -119,25 +123,28 @@ KERNEL_RULES = {
     Conv: _conv_kernels, Separable: _conv_kernels, Linear: _linear_kernels,
     Pool: lambda layer, i, o: [Kernel(f"pool {layer.kind}",
                                       layer.kernel[0] * layer.kernel[1] * numel(o),
-                                      numel(i) + numel(o), 0, o[1] * o[2])],
+                                      numel(i) + numel(o), 0, o[1] * o[2], fresh=numel(o))],
     GlobalAvgPool: _global_kernels, AdaptiveAvgPool: _adaptive_kernels,
     LRN: _lrn_kernels,
-    ReLU: lambda layer, i, o: [_pass(o)],
-    Softmax: lambda layer, i, o: [_pass(o)],
+    ReLU: lambda layer, i, o: [_pass(o, fresh=True)],  # not in place (see nn.build)
+    Softmax: lambda layer, i, o: [_pass(o, fresh=True)],
     # the identity at inference: its module's call and an op that does no work
     Dropout: lambda layer, i, o: [Kernel("identity")],
     # the concatenation, and the calls of the module and of each branch
-    Branches: lambda layer, i, o: [Kernel("copy", 0, 2 * numel(o)),
+    Branches: lambda layer, i, o: [Kernel("copy", 0, 2 * numel(o), fresh=numel(o)),
                                    *[CALL] * (1 + len(layer.branches))],
-    Residual: lambda layer, i, o: [_pass(o, 3)] + [_pass(o)] * ((layer.scale != 1) + layer.relu),
+    # the sum, a scaling and a ReLU, each into a new tensor (see nn.build.Add)
+    Residual: lambda layer, i, o: [_pass(o, 3, fresh=True)] + [_pass(o, fresh=True)] * (
+        (layer.scale != 1) + layer.relu),
 }
 
 
 @dataclass(frozen=True)
 class Cost:
     """Predicted seconds of a row or part of one: the serial and parallel bounds; the serial time
-    split by what bounds each kernel (compute, memory) and the per-kernel overhead; and, for the
-    ceilings, every kernel's compute time and memory time whichever bounds it."""
+    split by what bounds each kernel (compute, memory) and the per-kernel overhead; for the
+    ceilings, every kernel's compute time and memory time whichever bounds it; and what the row
+    adds within a pass of the whole network (``in_network_s``, see Rates.kernel)."""
 
     serial_s: float = 0.0
     parallel_s: float = 0.0
@@ -148,6 +155,7 @@ class Cost:
     all_compute_s: float = 0.0
     all_memory_s: float = 0.0
     moved_bytes: float = 0.0
+    in_network_s: float = 0.0
 
     def then(self, other: "Cost") -> "Cost":
         """This, then ``other`` (field by field: dataclasses.astuple copies deeply, and this runs
@@ -252,10 +260,23 @@ class Rates:
         weights = [1 / d for d, _ in near]
         return math.exp(sum(w * math.log(r) for w, (_, r) in zip(weights, near)) / sum(weights))
 
+    def fresh_s(self, k: Kernel, batch: int) -> float:
+        """What writing ``k``'s new output costs more within a pass of the whole network than in
+        its row timed alone. Alone, each call's output lands in the buffer its previous call just
+        freed, still in the caches at the row's working set; in a pass, the allocator hands out
+        a block that other rows' data went through, so the write first reads each line in from
+        main memory: twice the bytes, at the bandwidth of the profile's largest copy, against
+        the row's own."""
+        if not k.fresh:
+            return 0.0
+        moved = 2 * k.fresh * batch * self.value_bytes
+        memory = self.bandwidth[-1][1]
+        return max(0.0, moved / memory - moved / self.bytes_per_s(max(moved, self.working_set)))
+
     def kernel(self, k: Kernel, batch: int) -> Cost:
         """One kernel's cost for a batch."""
         if k.instead and k.op not in self.rates:
-            total = Cost()
+            total = Cost(in_network_s=self.fresh_s(k, batch))
             for part in k.instead:
                 total = total.then(self.kernel(part, batch))
             return total
@@ -268,7 +289,8 @@ class Rates:
         overhead = self.call_s if k.op == "call" else self.overhead_s
         total = busy + overhead
         return Cost(total, total, busy if compute >= memory else 0.0,
-                    busy if memory > compute else 0.0, overhead, 1, compute, memory, moved)
+                    busy if memory > compute else 0.0, overhead, 1, compute, memory, moved,
+                    self.fresh_s(k, batch))
 
 
 def sequence_cost(layers, in_shape: Shape, rates: Rates, batch: int) -> Cost:

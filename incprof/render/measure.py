@@ -55,7 +55,10 @@ def prediction_lines(records: Records) -> list[str]:
              f"{p['maths'][1]}): each row a roofline per kernel (the longer of compute at the "
              "profile's rate and memory at its bandwidth) plus a per-kernel overhead; branches "
              f"run one after another. Network {p['network_ms']:.3f} ms (branches side by side: "
-             f"{p['network_parallel_ms']:.3f} ms) at batch {batch}." + _speed(p)]
+             f"{p['network_parallel_ms']:.3f} ms) at batch {batch}, of which "
+             f"{p['in_network_ms']:.3f} ms for writing the rows' new outputs into memory out of "
+             "the caches (a row timed alone writes into the buffer it has just freed)."
+             + _speed(p)]
     lines.append("Ceilings (images/s, no overhead): compute-bound "
                  f"{c['compute_images_per_s'] or '-'}, memory-bound {c['memory_images_per_s'] or '-'}, "
                  f"roofline {c['roofline_images_per_s'] or '-'}"

@@ -45,6 +45,8 @@ def test_predict_alone_runs_nothing_and_fills_every_main_row():
     assert all(r["predicted_ms"] is None for r in records.rows if r["aux"])
     p = records.attrs["totals"]["prediction"]
     assert p["calibrated"] is False and "UNCALIBRATED" in p["profile"]
+    # a datasheet gives one bandwidth: no cache for a row's new outputs to fall out of
+    assert p["in_network_ms"] == 0
     assert p["network_ms"] == pytest.approx(sum(r["predicted_ms"] for r in main), rel=1e-3)
     assert p["network_parallel_ms"] < p["network_ms"]  # googlenet's modules have 4 branches
     assert records.attrs["meta"]["latency_env"] is None
@@ -116,3 +118,19 @@ def test_the_speed_probe_runs_only_where_the_profile_has_a_probe_time_to_set_it_
     path.write_text(json.dumps({**calibrated, "threads": 2}))  # another thread count
     env, prediction = run()
     assert env["probe_ms"] is None and "another device" in prediction["speed_note"]
+
+
+def test_the_network_is_its_rows_plus_their_new_outputs_written_out_of_the_caches():
+    from incprof.analysis.predicted import add_predictions
+    from incprof.nn.profiles import load_profile
+    from incprof.spec.registry import load
+    from incprof.spec.shapes import place
+
+    placed = place(load("googlenet", "paper", False))
+    # copies at 1 TB/s up to 16 MiB, at 0.3 TB/s from main memory
+    profile = {**load_profile("l4"), "bandwidth": [[2**24, 1e12], [2**34, 3e11]]}
+    records = [{"row": p.name} for p in placed]
+    p = add_predictions(records, placed, profile, "fp32", 4, 1, None)
+    rows_ms = sum(r["predicted_ms"] for r in records if r.get("predicted_ms") is not None)
+    assert p["in_network_ms"] > 0
+    assert p["network_ms"] == pytest.approx(rows_ms + p["in_network_ms"], rel=1e-3)

@@ -200,10 +200,11 @@ def test_an_adaptive_pool_is_rated_by_the_values_it_writes():
 
     # one op per output value, whatever its window: 256 channels of 6x6, read from 13x13
     assert kernel((6, 6), (256, 13, 13)) == Kernel("pool adaptive", 256 * 36, 256 * (169 + 36),
-                                                  0, 36)
+                                                  0, 36, fresh=256 * 36)
     assert kernel((7, 7), (512, 7, 7)).work == kernel((7, 7), (512, 14, 14)).work == 512 * 49
     # to one position it is a global average, one op per input value
-    assert kernel((1, 1), (512, 7, 7)) == Kernel("pool global", 512 * 49, 512 * 50, 0, 49)
+    assert kernel((1, 1), (512, 7, 7)) == Kernel("pool global", 512 * 49, 512 * 50, 0, 49,
+                                                fresh=512)
     profile = _profile()  # no "pool adaptive" rates: an average pool's
     profile["rates"]["fp32"]["pool avg"] = [[1, 1, 3e9]]
     assert Rates(profile, "fp32", "fp32", 4).rate("pool adaptive", 100) == 3e9
@@ -219,3 +220,22 @@ def test_a_dropout_row_is_its_module_call_and_an_op_that_does_no_work():
     cost = predict_rows([row], profile, ("fp32", "fp32"), 4, batch=1)["drop"]
     assert cost.serial_s == pytest.approx(2e-6 + OVERHEAD_S)
     assert cost.moved_bytes == 0 and cost.kernels == 2
+
+
+def test_within_a_pass_each_new_output_is_written_into_memory_out_of_the_caches():
+    # copies run at 40 GB/s up to 1 MB and at 10 GB/s from main memory; a 3x3 conv 8 -> 16 on
+    # 10x10 with BatchNorm and ReLU writes two new outputs of 16x10x10 values (the conv's and
+    # BatchNorm's; the ReLU is in place): within a pass each costs twice its bytes (the line
+    # read in, then written) at main memory's bandwidth less the same at the row's own
+    profile = {**_profile(), "bandwidth": [[2**20, 4e10], [2**30, 1e10]]}
+    conv = Conv(out=16, kernel=(3, 3), padding=(1, 1), bn_eps=1e-5, relu=True)
+    row = Placed("r", (conv,), (8, 10, 10), (16, 10, 10))
+    cost = predict_rows([row], profile, ("fp32", "fp32"), 4, batch=1)["r"]
+    written = 2 * 2 * 16 * 10 * 10 * 4  # bytes moved: two outputs, each read in and written
+    assert cost.in_network_s == pytest.approx(written / 1e10 - written / 4e10)
+    # a row that already reaches main memory alone adds nothing
+    cold = Rates(profile, "fp32", "fp32", 4)
+    cold.working_set = 2**31
+    assert cold.fresh_s(Kernel("conv 1x1", 1, 1, fresh=1000), 1) == 0
+    # a datasheet profile (one bandwidth) adds nothing either
+    assert predict_rows([row], _profile(), ("fp32", "fp32"), 4, batch=1)["r"].in_network_s == 0

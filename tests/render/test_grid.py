@@ -245,6 +245,7 @@ def test_the_prediction_says_whether_the_machine_speed_scaled_it():
 
     p = {"profile": "AMD EPYC, 1 thread, fp32", "source": "incprof calibrate", "maths": ["fp32"] * 2,
          "network_ms": 12.5, "network_parallel_ms": 10.0, "network_ms_at_calibration": 10.0,
+         "in_network_ms": 0.5,
          "speed_factor": 1.25, "speed_note": "the speed probe took 25.00 ms in this run against "
          "20.00 ms at calibration", "ceilings": {"compute_images_per_s": None,
                                                 "memory_images_per_s": None,
@@ -254,10 +255,12 @@ def test_the_prediction_says_whether_the_machine_speed_scaled_it():
         records = Records([], [], {"totals": {"prediction": prediction}, "meta": {"batch_size": 1}})
         return prediction_lines(records)[0]
 
-    assert first(p).endswith("at batch 1. Scaled by the machine's speed in this run: the speed "
+    assert "at batch 1, of which 0.500 ms for writing the rows' new outputs into memory out of " \
+        "the caches" in first(p)
+    assert first(p).endswith("has just freed). Scaled by the machine's speed in this run: the speed "
                              "probe took 25.00 ms in this run against 20.00 ms at calibration, "
                              "x1.250 (at calibration's speed: 10.000 ms).")
     other = {**p, "speed_factor": None, "speed_note": "the device profile has no speed probe"}
     assert first(other).endswith(" Not scaled by the machine's speed: the device profile has no "
                                  "speed probe.")
-    assert first({**p, "speed_factor": None, "speed_note": None}).endswith("batch 1.")
+    assert first({**p, "speed_factor": None, "speed_note": None}).endswith("just freed).")
