@@ -54,7 +54,11 @@ def _time_s(fn: Callable[[], object], device, budget_s: float) -> float:
 def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> list[float]:
     """The median seconds of one call of each of ``fns``, timed in turn, round after round (at
     least 5, then until ``budget_s`` is spent), so that each runs after another's data and
-    weights, as the kernels of a network do, not on a cache it has just filled itself."""
+    weights, as the kernels of a network do, not on a cache it has just filled itself. Each call
+    is timed alone (a block would warm its caches), so the clock's own cost, timed the same way
+    in every round, is taken off each median (the overhead that _rated takes off next is timed
+    in blocks, without it)."""
+    fns = [*fns, lambda: None]  # last: the clock alone
     wall: list[list[float]] = [[] for _ in fns]
     cpu: list[list[float]] = [[] for _ in fns]
     steps = [timer(fn, device, cpu[i]) for i, fn in enumerate(fns)]
@@ -67,7 +71,8 @@ def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> lis
         for i, step in enumerate(steps):
             wall[i].append(step())
         rounds += 1
-    return [statistics.median(c if c else w) / 1000 for c, w in zip(cpu, wall)]
+    *medians, clock = [statistics.median(c if c else w) / 1000 for c, w in zip(cpu, wall)]
+    return [max(median - clock, median / 10) for median in medians]
 
 
 def _rated(found: list[tuple[str, int, int, Callable[[], object]]], device, budget_s: float,

@@ -217,6 +217,7 @@ class Rates:
         self.overhead_s = profile["overhead_s"]
         self.call_s = profile.get("call_s", self.overhead_s)
         self.value_bytes = value_bytes
+        self.cpu = profile.get("device_type") == "cpu"  # see fresh_s
         self.working_set = 0  # the bytes the row being priced moves (see predict_rows)
 
     def bytes_per_s(self, size: float) -> float:
@@ -266,8 +267,9 @@ class Rates:
         freed, still in the caches at the row's working set; in a pass, the allocator hands out
         a block that other rows' data went through, so the write first reads each line in from
         main memory: twice the bytes, at the bandwidth of the profile's largest copy, against
-        the row's own."""
-        if not k.fresh:
+        the row's own. On the CPU only: measured there (docs/latency.md); a GPU's caching
+        allocator and its caches are another matter, not measured."""
+        if not k.fresh or not self.cpu:
             return 0.0
         moved = 2 * k.fresh * batch * self.value_bytes
         memory = self.bandwidth[-1][1]

@@ -129,9 +129,13 @@ class Sliced:
         return took
 
     def _size_block(self, warm_ms: list[float]) -> None:
-        """Calls per timed repeat: enough to fill ``block_s`` at the warm-up's fastest call."""
-        if not warm_ms:  # no warm-up asked for: one call to size the block, counted as warm-up
-            warm_ms = [self.step()]
+        """Calls per timed repeat: enough to fill ``block_s`` at the warm-up's fastest call. Where
+        the warm-up ran fewer than two calls, calls to make up two, counted as warm-up: a
+        process's first call of a kernel (the library picking it, cold caches) can take many
+        times the rest."""
+        warm_ms = list(warm_ms)
+        while len(warm_ms) < 2:
+            warm_ms.append(self.step())
             self.warmup += 1
         fastest_ms = min(warm_ms)
         if 0 < fastest_ms < self.block_s * 1000:

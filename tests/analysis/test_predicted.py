@@ -122,15 +122,24 @@ def test_the_speed_probe_runs_only_where_the_profile_has_a_probe_time_to_set_it_
 
 def test_the_network_is_its_rows_plus_their_new_outputs_written_out_of_the_caches():
     from incprof.analysis.predicted import add_predictions
-    from incprof.nn.profiles import load_profile
-    from incprof.spec.registry import load
-    from incprof.spec.shapes import place
+    from incprof.spec.layers import Conv, Pool
+    from incprof.spec.shapes import Placed
 
-    placed = place(load("googlenet", "paper", False))
-    # copies at 1 TB/s up to 16 MiB, at 0.3 TB/s from main memory
-    profile = {**load_profile("l4"), "bandwidth": [[2**24, 1e12], [2**34, 3e11]]}
+    # a CPU profile whose copies run at 1 TB/s up to 16 MiB and at 0.25 TB/s from main memory;
+    # two small rows: a 1x1 conv 8 -> 16 on 10x10 (no BatchNorm; its ReLU in place) and a 2x2
+    # max pool to 16x5x5; each writes one new output, within a pass twice its bytes at main
+    # memory's bandwidth less the same at its own
+    ops = ("conv 1x1", "pool max", "relu", "linear")
+    profile = {"name": "hand", "device_type": "cpu", "calibrated": True, "source": "test",
+               "rates": {"fp32": {op: [[1, 1, 1e9]] for op in ops}},
+               "bandwidth": [[2**24, 1e12], [2**34, 2.5e11]], "overhead_s": 1e-6}
+    placed = [Placed("conv", (Conv(out=16, kernel=(1, 1)),), (8, 10, 10), (16, 10, 10)),
+              Placed("pool", (Pool(kind="max", kernel=(2, 2), stride=(2, 2)),), (16, 10, 10),
+                     (16, 5, 5))]
     records = [{"row": p.name} for p in placed]
     p = add_predictions(records, placed, profile, "fp32", 4, 1, None)
-    rows_ms = sum(r["predicted_ms"] for r in records if r.get("predicted_ms") is not None)
-    assert p["in_network_ms"] > 0
-    assert p["network_ms"] == pytest.approx(rows_ms + p["in_network_ms"], rel=1e-3)
+    written = 2 * (16 * 10 * 10 + 16 * 5 * 5) * 4
+    assert p["in_network_ms"] == pytest.approx((written / 2.5e11 - written / 1e12) * 1000,
+                                               abs=1e-4)
+    assert p["network_ms"] == pytest.approx(
+        sum(r["predicted_ms"] for r in records) + p["in_network_ms"], abs=2e-4)

@@ -74,3 +74,15 @@ def test_alone_each_shape_is_timed_in_two_passes_and_the_faster_median_kept(monk
     rates = module._rated(found, None, 1.0, cold=False)
     assert calls == [("a", 0.25), ("b", 0.25), ("a", 0.25), ("b", 0.25)]  # the budget halved
     assert rates["relu"] == [[100, 1, pytest.approx(100 / 2e-6)], [200, 1, pytest.approx(200 / 2e-6)]]
+
+
+def test_a_cold_round_takes_the_clocks_own_cost_off_each_median(monkeypatch):
+    from incprof.nn import calibrate as module
+
+    # a call times 5 us on the clock, the clock alone 1 us (each timed once a round)
+    def fake_timer(fn, device, cpu_ms=None):
+        return lambda: 0.001 if fn() is None else 0.005
+
+    monkeypatch.setattr(module, "timer", fake_timer)
+    assert module._time_round([lambda: "a", lambda: "b"], None, 0.0) == [
+        pytest.approx(4e-6), pytest.approx(4e-6)]

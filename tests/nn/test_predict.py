@@ -237,5 +237,7 @@ def test_within_a_pass_each_new_output_is_written_into_memory_out_of_the_caches(
     cold = Rates(profile, "fp32", "fp32", 4)
     cold.working_set = 2**31
     assert cold.fresh_s(Kernel("conv 1x1", 1, 1, fresh=1000), 1) == 0
-    # a datasheet profile (one bandwidth) adds nothing either
+    # a datasheet profile (one bandwidth) adds nothing either, nor a CUDA profile (not measured)
     assert predict_rows([row], _profile(), ("fp32", "fp32"), 4, batch=1)["r"].in_network_s == 0
+    cuda = {**profile, "device_type": "cuda"}
+    assert predict_rows([row], cuda, ("fp32", "fp32"), 4, batch=1)["r"].in_network_s == 0
