@@ -98,6 +98,7 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
             progress("counting with FlopCounterMode's formulas on an empty batch")
         measured = measure(spec, input_size, batch_size)
     timings = None
+    resolved: dict[str, dict | None] = {}  # dtype -> the device profile a timed run resolved
     if latency is not None:
         from ..nn.latency import time_spec
         from ..nn.probe import incomparable
@@ -105,8 +106,10 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
 
         def probe(env: dict) -> bool:
             # the speed probe too, where the prediction's profile has one to set it against: a
-            # prediction follows the machine's speed (incprof.nn.probe)
-            return incomparable(resolve_profile(device_profile, env, latency.dtype), env) is None
+            # prediction follows the machine's speed (incprof.nn.probe); the profile is kept for
+            # the prediction below, read once
+            resolved[latency.dtype] = resolve_profile(device_profile, env, latency.dtype)
+            return incomparable(resolved[latency.dtype], env) is None
 
         timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory,
                             probe=probe)
@@ -148,7 +151,8 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
         from .predicted import add_predictions, network_accuracy, resolve_profile
 
         env = timings.env if timings else None
-        device = resolve_profile(device_profile, env, dtype)
+        device = (resolved[dtype] if dtype in resolved else
+                  resolve_profile(device_profile, env, dtype))
         if device is not None:
             prediction = add_predictions(records, [rc.placed for rc in counted], device, dtype,
                                          size, batch_size, env)

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from .machine import cpu_name, gpu_peak, keep_freed_memory, load_average
 from .probe import make_probe, probe_ms
 from .timing import BLOCK_S, SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
@@ -316,7 +316,7 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
             raise UsageError(f"CUDA out of memory in one forward pass at batch {batch_size}; "
                              "lower --batch-size") from None
         except (RuntimeError, NotImplementedError) as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
+            first = first_line(exc)
             if not UNSUPPORTED_DTYPE.search(first):
                 raise
             raise UsageError(f"--dtype {options.dtype} does not run on {device.type} for this "

@@ -143,3 +143,23 @@ def test_the_network_is_its_rows_plus_their_new_outputs_written_out_of_the_cache
                                                abs=1e-4)
     assert p["network_ms"] == pytest.approx(
         sum(r["predicted_ms"] for r in records) + p["in_network_ms"], abs=2e-4)
+
+
+def test_a_timed_run_reads_its_device_profile_once(monkeypatch):
+    from conftest import DATA
+    from incprof.analysis import predicted
+    from incprof.nn.timing import TimingOptions
+    from incprof.spec.registry import load_spec
+
+    calls = []
+    real = predicted.resolve_profile
+
+    def counting(ref, env, dtype):
+        calls.append(dtype)
+        return real(ref, env, dtype)
+
+    monkeypatch.setattr(predicted, "resolve_profile", counting)
+    records = profile_records(load_spec(DATA / "tiny.yaml"), device_profile="h100-sxm",
+                              latency=TimingOptions(device="cpu", warmup=1, repeats=2))
+    assert calls == ["fp32"]  # for the probe's question, then kept for the prediction
+    assert records.attrs["totals"]["prediction"]["profile"].startswith("NVIDIA H100")
