@@ -111,6 +111,7 @@ def time_model(model, example, options, rows: dict | None = None):
     such module alone on the inputs it receives in the model, into ``rows`` (name -> Stats)."""
     import torch
 
+    from ..capture.inputs import for_timing
     from ..nn.latency import DTYPES, environment, instability, resolve_device, time_in_rounds
     from ..nn.machine import load_average
 
@@ -127,6 +128,7 @@ def time_model(model, example, options, rows: dict | None = None):
     try:
         env = environment(device, options, example.batch_size())
         env["dtype_method"] = "model and floating inputs cast to the dtype"
+        example, env["inputs"] = for_timing(example)
         model = model.eval().to(device=device, dtype=dtype)
         x = _moved(example, device, dtype)
         with torch.inference_mode():

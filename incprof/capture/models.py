@@ -2,6 +2,10 @@
 ``hf:TYPE`` (a Hugging Face transformers model from its default config, offline),
 ``path/to/file.py:factory`` and ``package.module:factory``.
 
+A library's model is built without drawing its initial weights (counting never reads a weight;
+``capture.skip_init``), unless it is to be timed (``draw_weights``): its kernels then run on the
+values torch's initialisers draw, seeded, not on zeros or leftover memory.
+
 Importing a user's file or module runs their code, as any tool that loads Python does.
 Every failure is a UsageError naming the reference and the reason.
 """
@@ -13,6 +17,7 @@ import importlib.util
 import inspect
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UsageError, quoted
@@ -50,15 +55,33 @@ def _value(text: str):
     return text
 
 
-def resolve_model(ref: str, kwargs: dict | None = None):
-    """The nn.Module a reference names, built with ``kwargs`` (for ``hf:``, config fields)."""
+def resolve_model(ref: str, kwargs: dict | None = None, *, draw_weights: bool = False):
+    """The nn.Module a reference names, built with ``kwargs`` (for ``hf:``, config fields); a
+    library's model with its initial weights drawn (seed 0) where ``draw_weights``, else left
+    undrawn (see the module's docstring). A user's factory builds its model as its code says."""
     kwargs = kwargs or {}
     prefix, sep, rest = ref.partition(":")
     if prefix in ("torchvision", "timm", "hf"):
         if not rest:
             raise UsageError(f"model {quoted(ref)}: give a model name after '{prefix}:'")
-        return _hf(ref, rest, kwargs) if prefix == "hf" else _zoo(ref, prefix, rest, kwargs)
+        with _weights(draw_weights):
+            return _hf(ref, rest, kwargs) if prefix == "hf" else _zoo(ref, prefix, rest, kwargs)
     return _call(ref, load_callable(ref, "model"), kwargs)
+
+
+@contextmanager
+def _weights(draw: bool):
+    """While open, a library model's initialisers draw from torch's generator seeded 0 (the
+    caller's random state restored after), or draw nothing (skip_init)."""
+    if not draw:
+        with skip_init():
+            yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        yield
 
 
 def load_callable(ref: str, what: str):
@@ -80,7 +103,7 @@ def load_callable(ref: str, what: str):
 def _hf(ref: str, model_type: str, fields: dict):
     """A transformers model (AutoModel, the bare model without a task head) from the library's
     default config for ``model_type``, ``fields`` set on it (and ``attn_implementation``: eager,
-    sdpa): no download, random weights."""
+    sdpa): no download, no pretrained weights."""
     try:
         import transformers
     except ImportError:
@@ -103,8 +126,7 @@ def _hf(ref: str, model_type: str, fields: dict):
         raise UsageError(f"model {quoted(ref)}: the config refused the fields: {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     _check_size(ref, transformers, config)
-    with skip_init():  # counting reads no weight: none is drawn
-        return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
+    return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
 
 
 def _check_size(ref: str, transformers, config) -> None:
@@ -138,12 +160,10 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
         builder = zoo.get_model_builder(name)
         if "weights_backbone" in inspect.signature(builder).parameters:
             kwargs = {"weights_backbone": None, **kwargs}  # no pretrained backbone either
-        with skip_init():  # counting reads no weight: none is drawn
-            return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
+        return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
     if not zoo.is_model(name):
         raise UsageError(f"model {quoted(ref)}: timm has no model {quoted(name)}")
-    with skip_init():
-        return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
+    return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
 
 
 def _load_file(ref: str, source: str, what: str):

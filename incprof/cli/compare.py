@@ -377,7 +377,7 @@ def sweep_sizes(
         from ..render.model import sweep_grid as model_sweep_grid
 
         with user_errors(), user_code(model):
-            module = load_model(model, model_arg)
+            module = load_model(model, model_arg, timed=timing is not None)
             if lengths:
                 load_example(module, seq_len=1)  # refuses --seq-lens for a model without tokens
             examples = []

@@ -75,7 +75,7 @@ def bench(
             from ..capture.rows import profile_model_records
 
             with user_code(model):
-                module = load_model(model, model_arg)
+                module = load_model(model, model_arg, timed=True)
                 size = parse_input_size(input_size)
                 examples = [load_example(module, input_, inputs, size, channels, n, seq_len)
                             for n in ([None] if input_ or inputs else sizes)]

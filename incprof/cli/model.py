@@ -23,7 +23,7 @@ def table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: P
     from ..render import model as render_model
 
     with user_errors(), user_code(ref):
-        module = load_model(ref, model_arg)
+        module = load_model(ref, model_arg, timed=bool(views and views["latency"]))
         example = load_example(module, *example)
         if tree is not None:
             from ..capture.tree import tree_records

@@ -297,13 +297,14 @@ def load_example(model, given=None, factory=None, input_size=None, channels: int
     return inputs.default(model, input_size, channels, batch_size, seq_len)
 
 
-def load_model(ref: str, model_arg):
-    """The nn.Module of a --model reference, with its --model-arg pairs; refused at once past
-    --max-layers leaf modules. Run it inside ``user_code(ref)``."""
+def load_model(ref: str, model_arg, *, timed: bool = False):
+    """The nn.Module of a --model reference, with its --model-arg pairs, its weights drawn where
+    it is to be ``timed`` (capture.models.resolve_model); refused at once past --max-layers leaf
+    modules. Run it inside ``user_code(ref)``."""
     from ..capture.guard import check_modules
     from ..capture.models import parse_model_args, resolve_model
 
-    model = resolve_model(ref, parse_model_args(model_arg))
+    model = resolve_model(ref, parse_model_args(model_arg), draw_weights=timed)
     check_modules(model, ref)
     return model
 

@@ -73,10 +73,11 @@ def once_each(grids: list[Grid]) -> list[Grid]:
 
 
 def conditions(env: dict) -> str:
-    """The machine load, the allocator and the TF32 settings a latency was measured under, as a
-    clause."""
+    """The machine load, the allocator, the TF32 settings and (for a model) the input values a
+    latency was measured under, as a clause."""
     load = "" if env["load_avg"] is None else f", 1-minute load {env['load_avg']:g}"
     load += f", {env['allocator']}" if env.get("allocator") else ""
+    load += f", {env['inputs']}" if env.get("inputs") else ""
     tf32 = "" if not env["tf32"] else (f", TF32 convs {'on' if env['tf32']['conv'] else 'off'} "
                                        f"matmuls {'on' if env['tf32']['matmul'] else 'off'}")
     return load + tf32

@@ -12,7 +12,7 @@ transformers = pytest.importorskip("transformers")  # the hf extra, installed by
 
 from conftest import invoke  # noqa: E402
 from incprof.capture import inputs  # noqa: E402
-from incprof.capture.models import resolve_model  # noqa: E402
+from incprof.capture.models import parse_model_args, resolve_model  # noqa: E402
 
 H, FF = 32, 64  # hidden width and feed-forward width of every tiny config here
 BERT = ["--model-arg", "num_hidden_layers=1", "--model-arg", f"hidden_size={H}",
@@ -163,3 +163,39 @@ def test_bert_training_step_is_what_flop_counter_mode_counts_on_a_real_backward(
         sum(t.sum() for t in out.to_tuple()).backward()  # the loss: the sum of every output
     assert 2 * records.attrs["totals"]["step_macs"] == counter.get_total_flops()
     assert records.attrs["meta"]["input"] == "input_ids=2x8:int64"
+
+
+def test_a_model_to_be_timed_is_built_with_drawn_weights():
+    """Counting builds a library's model without drawing its weights; a timed one draws them as
+    the library does with torch's generator seeded 0 (a build of transformers' own is the
+    reference), and leaves the caller's generator alone: zero weights, or pages never written,
+    would time kernels on data they never meet."""
+    fields = parse_model_args(BERT[1::2])
+    config = transformers.AutoConfig.for_model("bert", **{
+        k: v for k, v in fields.items() if k != "attn_implementation"})
+    torch.manual_seed(0)
+    expected = dict(transformers.AutoModel.from_config(config).named_parameters())
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    timed = dict(resolve_model("hf:bert", fields, draw_weights=True).named_parameters())
+    assert torch.equal(torch.get_rng_state(), state)
+    assert timed.keys() == expected.keys()
+    assert all(torch.equal(timed[name], expected[name]) for name in expected)
+    counted = resolve_model("hf:bert", fields)
+    assert not torch.equal(counted.pooler.dense.weight, expected["pooler.dense.weight"])
+
+
+def test_table_latency_times_a_model_built_with_drawn_weights(monkeypatch):
+    from incprof.capture import models
+
+    drawn = []
+    resolve = models.resolve_model
+    monkeypatch.setattr(models, "resolve_model", lambda ref, kwargs=None, *, draw_weights=False: (
+        drawn.append(draw_weights), resolve(ref, kwargs, draw_weights=draw_weights))[1])
+    for extra in ([], ["--latency", "--device", "cpu", "--warmup", "1", "--repeats", "2"]):
+        table("hf:bert", *BERT, "--seq-len", "8", *extra)
+    assert drawn == [False, True]
+    result = invoke("table", "--model", "hf:bert", *BERT, "--seq-len", "8", "--latency",
+                    "--device", "cpu", "--warmup", "1", "--repeats", "2")
+    assert "floating inputs standard normal (seed 0), any others zeros" in " ".join(
+        result.stdout.split())

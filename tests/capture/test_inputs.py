@@ -105,3 +105,19 @@ def test_the_python_api_takes_args_and_kwargs():
                          kwargs={"mask": torch.ones(2, 6)})
     assert int(df.set_index("row").loc["head", "macs"]) == tagger_macs(2, 6)
     assert df.attrs["meta"]["inputs"] == "2x6:int64, mask=2x6"
+
+
+def test_a_made_up_example_is_timed_on_drawn_values_and_a_given_one_as_it_is():
+    """Zeros make a data-dependent kernel fast (a max pool's comparisons all tie): what incprof
+    made up is timed on standard normal floats, the same each time; ints stay valid ids."""
+    import torch
+
+    made = inputs.zeros(inputs.parse_inputs(["2x3", "ids=2x4:int64"]))
+    timed, said = inputs.for_timing(made)
+    expected = torch.randn((2, 3), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(timed.args[0], expected)
+    assert torch.equal(timed.kwargs["ids"], torch.zeros(2, 4, dtype=torch.int64))
+    assert said == "floating inputs standard normal (seed 0), any others zeros"
+    assert torch.equal(made.args[0], torch.zeros(2, 3))  # the counted example is unchanged
+    given = inputs.Example((torch.ones(2, 3),), {}, "my.py:make")
+    assert inputs.for_timing(given) == (given, "the given inputs' own values (my.py:make)")
