@@ -22,7 +22,7 @@ import sys
 import threading
 from contextlib import contextmanager, redirect_stdout
 
-from ..errors import UsageError, quoted, shown
+from ..errors import UsageError, first_line, quoted, shown
 
 _REAL_EXIT = os._exit
 
@@ -74,7 +74,7 @@ def user_code(ref: str, timeout_s: float | None = None):
         raise
     except BaseException as exc:  # GeneratorExit and the like, raised by the model's code
         raise UsageError(f"model {ref}: its code raised {type(exc).__name__}: "
-                         f"{_first_line(exc)}") from None
+                         f"{first_line(exc)[:200]}") from None
     finally:
         saved.restore()
 
@@ -245,7 +245,3 @@ class _TooMany(BaseException):
     """The forward pass ran more ops than the ceiling (BaseException: the model's own
     ``except Exception`` cannot swallow it)."""
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else "(no message)"

@@ -74,8 +74,7 @@ def _compile_failure(exc: Exception) -> UsageError | None:
         exc = exc.inner_exception
     elif not isinstance(exc, (CppCompileError, InvalidCxxCompiler)):
         return None
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return UsageError(f"--compile failed ({type(exc).__name__}: {first}); drop --compile to "
+    return UsageError(f"--compile failed ({type(exc).__name__}: {first_line(exc)}); drop --compile to "
                       "time the network uncompiled")
 
 
