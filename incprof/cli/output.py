@@ -171,11 +171,12 @@ def load_hint(threads: int | None,
     import os
 
     from ..nn.machine import load_average
+    from ..render.grid import cpu_threads
 
     load = load_average()
     used = threads or os.cpu_count() or 1
     if load is not None and load > used:
-        typer.secho(f"note: the machine's load ({load:g}) exceeds the {used} CPU threads this "
+        typer.secho(f"note: the machine's load ({load:g}) exceeds the {cpu_threads(used)} this "
                     f"timing uses; {effect}"
                     + ("" if threads else "; --threads 1 is steadier on a busy machine"), err=True)
 

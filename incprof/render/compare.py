@@ -7,7 +7,8 @@ from __future__ import annotations
 from ..analysis.compare import output_values
 from ..records import Records
 from ..units import human
-from .grid import Grid, commas, conditions, ms_cell, rows_csv, sweep_latency_note, unstable_note
+from .grid import (Grid, commas, conditions, cpu_threads, ms_cell, rows_csv, sweep_latency_note,
+                   unstable_note)
 
 
 def fewer(saving_pct) -> str:
@@ -83,8 +84,8 @@ def comparison_grid(records: Records, exact: bool = False, compact: bool = False
         env = meta["latency_env"]
         summary.append(f"MACHINE-DEPENDENT: latency columns are medians on {env['device']} "
                        f"({env['device_type']}), torch {env['torch']}, {env['dtype']}, batch "
-                       f"{env['batch_size']}, {env['memory_format']}, {env['threads']} CPU "
-                       f"threads{conditions(env)}; the total row of a network comparison is "
+                       f"{env['batch_size']}, {env['memory_format']}, {cpu_threads(env['threads'])}"
+                       f"{conditions(env)}; the total row of a network comparison is "
                        "each whole network end to end.")
         summary.append(unstable_note(env))
     # The answer first: the counts and savings before the shapes (group 1), which a narrow

@@ -72,6 +72,11 @@ def once_each(grids: list[Grid]) -> list[Grid]:
             for i, g in enumerate(grids)]
 
 
+def cpu_threads(count: int) -> str:
+    """'1 CPU thread', '2 CPU threads'."""
+    return f"{count} CPU thread{'s' * (count != 1)}"
+
+
 def conditions(env: dict) -> str:
     """The machine load, the allocator, the TF32 settings and (for a model) the input values a
     latency was measured under, as a clause."""
@@ -86,7 +91,7 @@ def conditions(env: dict) -> str:
 def unstable_note(env: dict) -> str:
     """What the '?' after a latency means, from the run's own thresholds."""
     return (f"'?' marks an unstable latency: fewer than {env['min_repeats']} repeats, p90/p10 above "
-            f"{env['spread_limit']:g}, or a 1-minute load above the {env['threads']} threads "
+            f"{env['spread_limit']:g}, or a 1-minute load above the {cpu_threads(env['threads'])} "
             f"({env['busy'] or 'not the case here'}); the reasons are in csv and json.")
 
 
@@ -94,7 +99,7 @@ def sweep_latency_note(env: dict | None, measured: str) -> list[str]:
     """A sweep's MACHINE-DEPENDENT line (each latency is ``measured``, such as "the whole model's
     median") and what '?' means; nothing without a timing (``env`` None)."""
     return [f"MACHINE-DEPENDENT: latency is {measured} on {env['device']} ({env['device_type']}), "
-            f"torch {env['torch']}, {env['dtype']}, {env['threads']} CPU threads"
+            f"torch {env['torch']}, {env['dtype']}, {cpu_threads(env['threads'])}"
             f"{conditions(env)}.", unstable_note(env)] if env else []
 
 

@@ -5,7 +5,7 @@ papers' claims checked (incprof.analysis.claims)."""
 from __future__ import annotations
 
 from ..records import Records
-from .grid import Grid, conditions, ms_cell, unstable_note
+from .grid import Grid, conditions, cpu_threads, ms_cell, unstable_note
 
 
 def bench_grid(records: Records) -> Grid:
@@ -23,7 +23,7 @@ def bench_grid(records: Records) -> Grid:
         summary=[f"MACHINE-DEPENDENT: {env['device']} ({env['device_type']}), torch "
                  f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
                  f"{env['dtype']} ({env['dtype_method']}), {env['memory_format']}, "
-                 f"{env['threads']} CPU threads" + (", torch.compile" if env["compile"] else "")
+                 + cpu_threads(env['threads']) + (", torch.compile" if env["compile"] else "")
                  + conditions(env) + ".", unstable_note(env),
                  f"Whole network in eval mode (no aux heads), {meta['macs_per_image']:,} MACs per "
                  "image; median of adaptive repeats after warm-up."])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..records import Records
 from ..units import human
-from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell, rows_csv,
-                   sweep_latency_note, unstable_note)
+from .grid import (Grid, commas, conditions, cpu_threads, grid_markdown, grid_text, json_text,
+                   ms_cell, rows_csv, sweep_latency_note, unstable_note)
 
 
 def summary_lines(records: Records) -> list[str]:
@@ -51,7 +51,7 @@ def summary_lines(records: Records) -> list[str]:
         lines.append(f"MACHINE-DEPENDENT: latency is each row's module alone on the inputs it gets "
                      f"in the model (a row run more than once, or a parent's own ops: not timed), "
                      f"median ms on {env['device']} ({env['device_type']}), torch {env['torch']}, "
-                     f"{env['dtype']}, {env['threads']} CPU threads{conditions(env)}; the whole "
+                     f"{env['dtype']}, {cpu_threads(env['threads'])}{conditions(env)}; the whole "
                      f"model: " + (whole if isinstance(whole, str) else
                                    ms_cell(whole, timing["network_unstable"]) + " ms") + ".")
         lines.append(unstable_note(env))

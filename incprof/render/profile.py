@@ -7,8 +7,8 @@ from ..records import Records
 from ..spec.model import FILTER_COLUMNS
 from ..units import human
 from .measure import prediction_cells, prediction_lines
-from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text, ms_cell, rows_csv,
-                   signed_pct, unstable_note)
+from .grid import (Grid, commas, conditions, cpu_threads, grid_markdown, grid_text, json_text,
+                   ms_cell, rows_csv, signed_pct, unstable_note)
 
 FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red", "#5x5",
                                            "pool proj")))
@@ -152,7 +152,7 @@ def latency_lines(records: Records) -> list[str]:
     lines = [f"MACHINE-DEPENDENT: latency on {env['device']} ({env['device_type']}), torch "
              f"{env['torch']}, CUDA {env['cuda'] or '-'}, cuDNN {env['cudnn'] or '-'}, "
              f"{env['dtype']} ({env['dtype_method']}), batch {env['batch_size']}, "
-             f"{env['memory_format']}, {env['threads']} CPU threads"
+             f"{env['memory_format']}, {cpu_threads(env['threads'])}"
              + (", torch.compile" if env["compile"] else "") + conditions(env) + ".",
              f"Whole network (eval, no aux heads): {whole}; sum of the rows timed alone: "
              f"{t['sum_of_rows_ms']:.3f} ms.", unstable_note(env)]
