@@ -295,9 +295,15 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
     timings = Timings(env=environment(device, options, batch_size))
     main = [p for p in place(spec, input_hw) if not p.is_aux]
     try:
-        model = build(spec, input_hw).eval().to(device=device, dtype=dtype, memory_format=fmt)
-        x = torch.randn(batch_size, *main[0].in_shape, device=device, dtype=dtype)
-        x = x.contiguous(memory_format=fmt)
+        # the same weights and input in every run (seed 0; the caller's generator left as it was):
+        # some kernels' speed depends on the data (docs/latency.md)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = build(spec, input_hw).eval()
+            x = torch.randn(batch_size, *main[0].in_shape)
+        model = model.to(device=device, dtype=dtype, memory_format=fmt)
+        x = x.to(device=device, dtype=dtype).contiguous(memory_format=fmt)
+        timings.env["inputs"] = "weights drawn by torch's initialisers and a standard normal input, seed 0"
     except torch.cuda.OutOfMemoryError:
         raise UsageError(f"CUDA out of memory building the network at batch {batch_size}; "
                          "lower --batch-size") from None

@@ -295,6 +295,34 @@ def test_time_spec_on_cpu_times_every_row_and_the_network():
     assert declined.env["probe_ms"] is None
 
 
+def test_every_timing_runs_the_same_weights_and_input_and_leaves_the_generator_alone(
+        monkeypatch):
+    import torch
+
+    from incprof.nn import build as build_module
+
+    seen = []
+    real = build_module.build
+
+    def build(*args, **kwargs):  # keeps each network built for a timing
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(build_module, "build", build)
+    spec = load_spec(DATA / "tiny.yaml")
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    timings = time_spec(spec, None, 1, QUICK, rows=False)
+    assert torch.equal(torch.get_rng_state(), state)
+    time_spec(spec, None, 1, QUICK, rows=False)
+    torch.manual_seed(0)  # the reference: a build from torch's generator seeded 0
+    expected = real(spec)
+    for network in seen:
+        assert all(torch.equal(a, b) for a, b in zip(network.state_dict().values(),
+                                                     expected.state_dict().values()))
+    assert len(seen) == 2 and "standard normal input, seed 0" in timings.env["inputs"]
+
+
 def test_channels_last_and_profile_columns():
     from incprof.analysis.profile import profile_records
 
