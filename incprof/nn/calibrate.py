@@ -11,7 +11,7 @@ adaptive pool's per output value); on CUDA with fp32 both with TF32 off (``fp32`
 (``tf32``). Every module runs as a network runs it (convs and linear layers with a bias, ReLU in
 place). The overhead of an empty op (one ReLU module on a one-value tensor) and of an empty module
 call are measured first, and each rate is taken from a call's time less that overhead, which the
-model adds back to every kernel. Copy bandwidth (read and write) is measured for a range of sizes,
+model adds back to every kernel; both are measured again last, and the lower figure kept. Copy bandwidth (read and write) is measured for a range of sizes,
 from ones that fit a cache to ones that do not; its knees tell the model where caches end
 (incprof.nn.predict.cache_knees). Convolutions run at batch 1 on the CPU and at batch 32 on CUDA,
 where batch 1 cannot fill the device. On the CPU each figure is the median process CPU time of a
@@ -167,10 +167,10 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
             progress("calibrating the overhead of an empty op")
         # first: every other figure is taken less this dispatch (see _rated)
         relu, one = torch.nn.ReLU(), tensor(1)
-        sample_probe()
-        overhead = _time_s(lambda: relu(one), device, each)
         empty = torch.nn.Sequential()  # a module call that runs no kernel
-        call = _time_s(lambda: empty(one), device, each)
+        sample_probe()
+        overhead = _time_s(lambda: relu(one), device, each / 2)
+        call = _time_s(lambda: empty(one), device, each / 2)
         rates: dict[str, dict[str, list]] = {}
         cold: dict[str, dict[str, list]] = {}
         tf32_before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
@@ -202,6 +202,10 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
             src = tensor(size // torch_dtype.itemsize)
             dst = torch.empty_like(src)
             bandwidth.append([size * 2, 2 * size / _time_s(lambda: dst.copy_(src), device, each)])
+        # both overheads again, the lower kept: a machine just woken from idle ran one
+        # calibration's first figures at twice the dispatch time of the rest
+        overhead = min(overhead, _time_s(lambda: relu(one), device, each / 2))
+        call = min(call, _time_s(lambda: empty(one), device, each / 2))
         sample_probe()
         used = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()

@@ -12,8 +12,21 @@ from incprof.nn.profiles import cached_profile, check_profile
 
 @pytest.mark.slow  # every shape at least 7 times: tens of seconds at one thread
 def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path, monkeypatch):
+    from incprof.nn import calibrate as module
+
     monkeypatch.setenv("INCPROF_CACHE", str(tmp_path))
+    timed, time_s = [], module._time_s
+
+    def slowed_at_first(fn, device, budget):  # the first two figures (the overheads) tripled
+        timed.append(time_s(fn, device, budget) * (3 if len(timed) < 2 else 1))
+        return timed[-1]
+
+    monkeypatch.setattr(module, "_time_s", slowed_at_first)
     profile = calibrate("cpu", "fp32", threads=1, budget_s=0.5)
+    # an empty op's and an empty call's overhead, timed first and last: the lower kept
+    assert (profile["overhead_s"], profile["call_s"]) == (min(timed[0], timed[-2]),
+                                                          min(timed[1], timed[-1]))
+    assert timed[-2] < timed[0] and timed[-1] < timed[1]
     check_profile(profile, "calibrated")
     assert profile["calibrated"] is True and profile["threads"] == 1
     assert set(profile["rates"]) == {"fp32"}
