@@ -11,8 +11,9 @@ adaptive pool's per output value); on CUDA with fp32 both with TF32 off (``fp32`
 (``tf32``). Every module runs as a network runs it (convs and linear layers with a bias, ReLU in
 place). The overhead of an empty op (one ReLU module on a one-value tensor) and of an empty module
 call are measured first, and each rate is taken from a call's time less that overhead, which the
-model adds back to every kernel; both are measured again last, and the lower figure kept. Copy bandwidth (read and write) is measured for a range of sizes,
-from ones that fit a cache to ones that do not; its knees tell the model where caches end
+model adds back to every kernel; both are measured again last, and the lower figure kept. Copy
+bandwidth (read and write) is measured for a range of sizes, from ones that fit a cache to ones
+that do not; its knees tell the model where caches end
 (incprof.nn.predict.cache_knees). Convolutions run at batch 1 on the CPU and at batch 32 on CUDA,
 where batch 1 cannot fill the device. On the CPU each figure is the median process CPU time of a
 call, which a busy machine stretches less than the wall clock. Each kernel is timed twice: alone
