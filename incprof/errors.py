@@ -70,3 +70,10 @@ class OutputError(UsageError, OSError):
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type's name where it has none."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def described(exc: BaseException, limit: int = 300) -> str:
+    """'ValueError: its message's first line' (at most ``limit`` characters of it), or the type's
+    name alone where the message is empty."""
+    message = str(exc).strip()
+    return type(exc).__name__ + (f": {first_line(exc)[:limit]}" if message else "")

@@ -1,8 +1,9 @@
 """Counts as people write them: '7.00M' for display, '1.6G' or '6,998,552' parsed back, and
 figures as papers print them ('2.7K', '13.6M', '+25%', '2.5x') read with their precision. It holds
 the one suffix table (``SUFFIXES``: K = 1000 or, as some papers read it, 1024) and the one check
-of whether a count prints as a figure (``prints_as``). No heavy imports, so counting and the memory
-guard can use it without loading the presentation layer."""
+of whether a count prints as a figure (``prints_as``), and a thread count in words
+(``cpu_threads``). No heavy imports, so counting, timing and the memory guard can use it without
+loading the presentation layer."""
 
 from __future__ import annotations
 
@@ -107,3 +108,8 @@ def prints_as(value, figure: PrintedNumber, scale: int | None = None) -> bool:
     """Whether ``value`` prints as ``figure``: at its printed precision (``at_precision``) it is
     the printed number. 2712 prints as 2.7K with K = 1000, and not with K = 1024 (2.6K)."""
     return at_precision(value, figure, scale) == figure.exact
+
+
+def cpu_threads(count: int) -> str:
+    """'1 CPU thread', '2 CPU threads'."""
+    return f"{count} CPU thread{'s' * (count != 1)}"

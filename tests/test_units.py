@@ -115,3 +115,10 @@ def test_read_printed(text, suffixes, signed, parts, decimals):
 def test_read_printed_refuses(text, suffixes, signed):
     with pytest.raises(ValueError):
         units.read_printed(text, suffixes, signed)
+
+
+def test_threads_are_counted_in_words():
+    from incprof.units import cpu_threads
+
+    assert [cpu_threads(n) for n in (1, 2, 16)] == ["1 CPU thread", "2 CPU threads",
+                                                     "16 CPU threads"]

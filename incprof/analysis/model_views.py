@@ -22,7 +22,8 @@ MODEL_SWEEP_COLUMNS = ["input", "valid", "reason", "params", "macs", "output", "
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
-def sweep_model_records(model, examples: list, *, label: str, latency=None) -> Records:
+def sweep_model_records(model, examples: list, *, label: str, latency=None,
+                        weights: str | None = None) -> Records:
     """One row per (name, Example) in ``examples``: params, MACs and the last row's output from the
     model's rows, or why the model refused that input (or, given as text for the Example, why
     there is none); ``latency`` (nn.latency.TimingOptions) also times the whole model on each."""
@@ -46,7 +47,7 @@ def sweep_model_records(model, examples: list, *, label: str, latency=None) -> R
                       output=profile.rows[-1]["output_size"] if profile.rows else "",
                       not_counted=", ".join(f"{op} x {n}" for op, n in totals["not_counted"].items()))
         if latency is not None:
-            stats, env = time_model(model, example, latency)
+            stats, env = time_model(model, example, latency, weights=weights)
             record["latency_ms"] = stats if isinstance(stats, str) else round(stats.median_ms, 4)
             record["latency_unstable"] = None if isinstance(stats, str) else stats.unstable
         records.append(record)
@@ -105,15 +106,16 @@ def _moved(example, device, dtype):
                                kwargs={k: move(v) for k, v in example.kwargs.items()})
 
 
-def time_model(model, example, options, rows: dict | None = None):
+def time_model(model, example, options, rows: dict | None = None, weights: str | None = None):
     """(the whole model's Stats, or why it could not be timed; the environment), timed on the
-    example as nn.latency times a spec's network. With ``rows`` ({row name: module}), also each
-    such module alone on the inputs it receives in the model, into ``rows`` (name -> Stats)."""
+    example (its made-up values drawn: capture.inputs.for_timing) as nn.latency times a spec's
+    network. With ``rows`` ({row name: module}), also each such module alone on the inputs it
+    receives in the model, into ``rows`` (name -> Stats). ``weights`` says, in words, what the
+    model's weights hold (capture.models.timed_weights), for the environment."""
     import torch
 
     from ..capture.inputs import for_timing
-    from ..nn.latency import DTYPES, environment, instability, resolve_device, time_in_rounds
-    from ..nn.machine import load_average
+    from ..nn.latency import DTYPES, busy, environment, marked, resolve_device, time_in_rounds
 
     if options.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
@@ -129,6 +131,7 @@ def time_model(model, example, options, rows: dict | None = None):
         env = environment(device, options, example.batch_size())
         env["dtype_method"] = "model and floating inputs cast to the dtype"
         example, env["inputs"] = for_timing(example)
+        env["weights"] = weights
         model = model.eval().to(device=device, dtype=dtype)
         x = _moved(example, device, dtype)
         with torch.inference_mode():
@@ -161,29 +164,23 @@ def time_model(model, example, options, rows: dict | None = None):
                 rows.update(figures)
     finally:
         torch.set_num_threads(before)
-    env["load_avg_end"] = load_average()
-    loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
-    if loads and max(loads) > env["threads"]:  # as nn.latency.time_spec marks a busy machine
-        env["busy"] = f"load {max(loads):g} > {env['threads']} threads"
-        if not isinstance(stats, str):
-            stats = dataclasses.replace(stats, unstable=instability(stats, options.min_repeats,
-                                                                    env["busy"]))
+    reason = busy(env)  # as nn.latency.time_spec marks a busy machine
+    if reason:
+        stats = marked(stats, options.min_repeats, reason)
         for name, row in (rows or {}).items():
-            if not isinstance(row, str):
-                rows[name] = dataclasses.replace(row, unstable=instability(
-                    row, options.min_repeats, env["busy"]))
+            rows[name] = marked(row, options.min_repeats, reason)
     return stats, env
 
 
 def bench_model_records(model, examples: list, options, *, label: str, macs: int,
-                        advance=None) -> Records:
+                        advance=None, weights: str | None = None) -> Records:
     """nn.bench.bench_records' rows for a model: per (batch size, Example), the whole model's
     median and p10/p90 latency, examples/s and GMAC/s; ``macs`` is per example (batch 1)."""
     records, env = [], None
     for batch, example in examples:
         if advance:
             advance(f"timing batch {batch}")
-        stats, env = time_model(model, example, options)
+        stats, env = time_model(model, example, options, weights=weights)
         record = {"batch_size": batch, "latency_ms": None, "p10_ms": None, "p90_ms": None,
                   "repeats": None, "unstable": None, "images_per_s": None, "gmacs_per_s": None,
                   "error": None}
@@ -202,7 +199,7 @@ def bench_model_records(model, examples: list, options, *, label: str, macs: int
 
 
 def model_views(records: Records, model, example, *, columns=(), dtype: str = "fp32",
-                latency=None) -> Records:
+                latency=None, weights: str | None = None) -> Records:
     """A model profile with the asked view columns added per row: ``memory`` (activations: the
     row's output values times the dtype's bytes, for the batch) and, with ``latency``, each row
     timed alone on its real inputs and the whole model (``attrs["latency"]``). ``rf`` (a receptive
@@ -227,7 +224,7 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
     if latency is not None:
         named = dict(model.named_modules())
         modules = {r["row"]: named[r["row"]] for r in rows if r["row"] in named and r["calls"] == 1}
-        stats, env = time_model(model, example, latency, modules)
+        stats, env = time_model(model, example, latency, modules, weights)
         extra += ["latency_ms", "latency_unstable"]
         for r in rows:
             row = modules.get(r["row"])

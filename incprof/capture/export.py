@@ -21,7 +21,7 @@ import logging
 from contextlib import contextmanager, redirect_stderr
 
 from ..count.aten import Free
-from ..errors import UsageError, first_line
+from ..errors import UsageError, described
 from ..spec.shapes import numel
 from .export_graph import Graph, flat_nodes
 from .export_layers import COMBINERS, WRITERS, clean, node_shape
@@ -259,7 +259,7 @@ def export_program(model, x, label: str):
             return torch.export.export(model, x.args, x.kwargs, strict=False)
     except Exception as exc:  # any failure to trace is the user's model's, reported in one line
         raise UsageError(f"model {label}: does not trace with torch.export: "
-                         f"{type(exc).__name__}: {first_line(exc)[:300]}") from None
+                         f"{described(exc)}") from None
     finally:
         fx_config.do_not_emit_stack_traces = emit
 

@@ -22,7 +22,7 @@ import sys
 import threading
 from contextlib import contextmanager, redirect_stdout
 
-from ..errors import UsageError, first_line, quoted, shown
+from ..errors import UsageError, described, quoted, shown
 
 _REAL_EXIT = os._exit
 
@@ -73,8 +73,7 @@ def user_code(ref: str, timeout_s: float | None = None):
     except Exception:
         raise
     except BaseException as exc:  # GeneratorExit and the like, raised by the model's code
-        raise UsageError(f"model {ref}: its code raised {type(exc).__name__}: "
-                         f"{first_line(exc)[:200]}") from None
+        raise UsageError(f"model {ref}: its code raised {described(exc, 200)}") from None
     finally:
         saved.restore()
 

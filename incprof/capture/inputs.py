@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..seeded import SEED
 
 # The dtypes an --input may name, by the names torch gives them (and their short forms).
 DTYPES = {"float32": "float32", "float": "float32", "fp32": "float32", "float16": "float16",
@@ -136,26 +137,31 @@ def zeros(specs: list[InputSpec]) -> Example:
 MADE_UP = ("--input", "image", "config")
 
 
-def for_timing(example: Example, seed: int = 0) -> tuple[Example, str]:
+def for_timing(example: Example, seed: int = SEED) -> tuple[Example, str]:
     """(the example a model is timed on, what its values are, in words). Where incprof made the
     example up (``MADE_UP``), each floating tensor is drawn from the standard normal distribution
     (``seed``): kernels whose speed depends on the data run faster on zeros (a 3x3 max pool up to
-    3x on this project's CPU). Integer and bool tensors (token ids, masks) stay as they are; the
-    user's own values are untouched."""
+    3x on this project's CPU). Integer and bool tensors (token ids, masks) stay zeros; the user's
+    own values are untouched."""
     if example.source not in MADE_UP:
         return example, f"the given inputs' own values ({example.source})"
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
+    generator, kinds = torch.Generator().manual_seed(seed), set()
 
     def draw(value):
-        if _is_tensor(value) and value.is_floating_point():
+        if not _is_tensor(value):
+            return value
+        kinds.add(value.is_floating_point())
+        if value.is_floating_point():
             return torch.randn(value.shape, generator=generator).to(value.dtype)
         return value
 
     drawn = Example(tuple(map(draw, example.args)), {k: draw(v) for k, v in
                                                      example.kwargs.items()}, example.source)
-    return drawn, f"floating inputs standard normal (seed {seed}), any others zeros"
+    said = ([f"floating inputs standard normal (seed {seed})"] if True in kinds else []) + (
+        ["integer and bool inputs zeros"] if False in kinds else [])
+    return drawn, ", ".join(said)
 
 
 def image_shape(model, input_size=None, channels: int = 3, batch_size: int = 1) -> tuple:

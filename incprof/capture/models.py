@@ -17,10 +17,10 @@ import importlib.util
 import inspect
 import re
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UsageError, quoted
+from ..seeded import SEED, seeded
 from .skip_init import skip_init
 
 
@@ -61,27 +61,31 @@ def resolve_model(ref: str, kwargs: dict | None = None, *, draw_weights: bool = 
     undrawn (see the module's docstring). A user's factory builds its model as its code says."""
     kwargs = kwargs or {}
     prefix, sep, rest = ref.partition(":")
-    if prefix in ("torchvision", "timm", "hf"):
+    if prefix in LIBRARIES:
         if not rest:
             raise UsageError(f"model {quoted(ref)}: give a model name after '{prefix}:'")
-        with _weights(draw_weights):
-            return _hf(ref, rest, kwargs) if prefix == "hf" else _zoo(ref, prefix, rest, kwargs)
+        return (_hf(ref, rest, kwargs, draw_weights) if prefix == "hf" else
+                _zoo(ref, prefix, rest, kwargs, draw_weights))
     return _call(ref, load_callable(ref, "model"), kwargs)
 
 
-@contextmanager
-def _weights(draw: bool):
-    """While open, a library model's initialisers draw from torch's generator seeded 0 (the
-    caller's random state restored after), or draw nothing (skip_init)."""
-    if not draw:
-        with skip_init():
-            yield
-        return
-    import torch
+# The libraries whose models incprof builds itself, by the prefix of their references.
+LIBRARIES = {"torchvision": "torchvision", "timm": "timm", "hf": "transformers"}
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        yield
+
+def timed_weights(ref: str) -> str:
+    """What the weights of the model ``ref`` names hold when it is built to be timed, in words."""
+    library = LIBRARIES.get(ref.partition(":")[0])
+    return (f"weights drawn as {library} initialises them (seed {SEED})" if library else
+            "weights as the model's own code made them")
+
+
+def _library_call(ref: str, make, kwargs: dict, draw: bool):
+    """_call for a library's model: its initialisers drawing from torch's generator seeded 0
+    where ``draw`` (incprof.seeded: the caller's state restored after), else drawing nothing
+    (skip_init)."""
+    with seeded() if draw else skip_init():
+        return _call(ref, make, kwargs)
 
 
 def load_callable(ref: str, what: str):
@@ -100,7 +104,7 @@ def load_callable(ref: str, what: str):
     return make
 
 
-def _hf(ref: str, model_type: str, fields: dict):
+def _hf(ref: str, model_type: str, fields: dict, draw: bool):
     """A transformers model (AutoModel, the bare model without a task head) from the library's
     default config for ``model_type``, ``fields`` set on it (and ``attn_implementation``: eager,
     sdpa): no download, no pretrained weights."""
@@ -126,7 +130,7 @@ def _hf(ref: str, model_type: str, fields: dict):
         raise UsageError(f"model {quoted(ref)}: the config refused the fields: {type(exc).__name__}: "
                          f"{_line(exc)}") from None
     _check_size(ref, transformers, config)
-    return _call(ref, lambda: transformers.AutoModel.from_config(config), {})
+    return _library_call(ref, lambda: transformers.AutoModel.from_config(config), {}, draw)
 
 
 def _check_size(ref: str, transformers, config) -> None:
@@ -149,7 +153,7 @@ def _check_size(ref: str, transformers, config) -> None:
                          "--model-arg (num_hidden_layers=2, hidden_size=256, ...)")
 
 
-def _zoo(ref: str, library: str, name: str, kwargs: dict):
+def _zoo(ref: str, library: str, name: str, kwargs: dict, draw: bool):
     try:
         zoo = importlib.import_module("torchvision.models" if library == "torchvision" else "timm")
     except ImportError:
@@ -160,10 +164,11 @@ def _zoo(ref: str, library: str, name: str, kwargs: dict):
         builder = zoo.get_model_builder(name)
         if "weights_backbone" in inspect.signature(builder).parameters:
             kwargs = {"weights_backbone": None, **kwargs}  # no pretrained backbone either
-        return _call(ref, lambda **kw: builder(weights=None, **kw), kwargs)
+        return _library_call(ref, lambda **kw: builder(weights=None, **kw), kwargs, draw)
     if not zoo.is_model(name):
         raise UsageError(f"model {quoted(ref)}: timm has no model {quoted(name)}")
-    return _call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs)
+    return _library_call(ref, lambda **kw: zoo.create_model(name, pretrained=False, **kw), kwargs,
+                         draw)
 
 
 def _load_file(ref: str, source: str, what: str):

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..count.aten import ATEN, RULES_TEXT
-from ..errors import UsageError, first_line
+from ..errors import UsageError, described
 from ..records import Records
 from .guard import check_modules, op_ceiling
 from .inputs import Example, default
@@ -166,7 +166,7 @@ def record_ops(model, x: Example, label: str) -> tuple[list, str]:
         except UsageError:
             raise
         except Exception as exc:  # e.g. data-dependent control flow: follow the example input
-            reason = f"{type(exc).__name__}: {first_line(exc)[:300]}"
+            reason = described(exc)
     try:
         with op_ceiling(label):
             records = dispatch_trace(model, x, _whole(), flops=True)
@@ -174,7 +174,7 @@ def record_ops(model, x: Example, label: str) -> tuple[list, str]:
         raise
     except Exception as exc:  # the model rejected the input: one line naming it
         raise UsageError(f"model {label}: rejects input {x.describe()}: "
-                         f"{type(exc).__name__}: {first_line(exc)[:300]}") from None
+                         f"{described(exc)}") from None
     return records, f"an eager trace of the example input's own path (on fake tensors: {reason})"
 
 

@@ -374,6 +374,7 @@ def sweep_sizes(
     timing = timing_options(latency, device, dtype, False, False, warmup, repeats, threads)
     if model is not None:
         from ..analysis.model_views import sweep_model_records
+        from ..capture.models import timed_weights
         from ..render.model import sweep_grid as model_sweep_grid
 
         with user_errors(), user_code(model):
@@ -390,7 +391,8 @@ def sweep_sizes(
                     continue
                 examples.append((example.describe() if lengths else  # as a spec prints an image
                                  f"{n}x{n}x{example.shape()[1]}", example))
-            df = sweep_model_records(module, examples, label=model, latency=timing)
+            df = sweep_model_records(module, examples, label=model, latency=timing,
+                                     weights=timed_weights(model))
         write_result(fmt, output, lambda exact, compact: [model_sweep_grid(df, exact=exact)],
                      json=lambda: json_text(rows_payload(df)), csv=lambda: frame_csv(df))
         return

@@ -72,6 +72,7 @@ def bench(
     with user_errors(), progress("benchmarking", len(sizes)) as step:
         if model is not None:
             from ..analysis.model_views import bench_model_records
+            from ..capture.models import timed_weights
             from ..capture.rows import profile_model_records
 
             with user_code(model):
@@ -84,7 +85,8 @@ def bench(
                     input_ or inputs) else examples[0][1]
                 macs = profile_model_records(module, label=model, example=one).attrs["totals"]["macs"]
                 df = bench_model_records(module, examples, options, label=model,
-                                         macs=macs // one.batch_size(), advance=hinting(step, threads))
+                                         macs=macs // one.batch_size(), advance=hinting(step, threads),
+                                         weights=timed_weights(model))
         else:
             df = bench_records(load(spec or arch, flavor), sizes, options, hinting(step, threads))
     write_result(fmt, output, lambda exact, compact: [bench_grid(df)],

@@ -171,7 +171,7 @@ def load_hint(threads: int | None,
     import os
 
     from ..nn.machine import load_average
-    from ..render.grid import cpu_threads
+    from ..units import cpu_threads
 
     load = load_average()
     used = threads or os.cpu_count() or 1

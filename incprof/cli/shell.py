@@ -18,7 +18,7 @@ from typing import NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ..errors import SpecError, UsageError
+from ..errors import SpecError, UsageError, described
 
 # The outputs the running command has yet to write: a list made per invocation (Group.invoke), so
 # that one command's bookkeeping never reaches the next in the same process.
@@ -112,9 +112,7 @@ class Group(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the last line of defence, see the docstring
             if os.environ.get("INCPROF_TRACEBACK"):
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0]
-            say(f"internal error: {type(exc).__name__}: {first} (INCPROF_TRACEBACK=1 shows "
-                 "the traceback)")
+            say(f"internal error: {described(exc)} (INCPROF_TRACEBACK=1 shows the traceback)")
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 

@@ -17,7 +17,7 @@ that do not; its knees tell the model where caches end
 (incprof.nn.predict.cache_knees). Convolutions run at batch 1 on the CPU and at batch 32 on CUDA,
 where batch 1 cannot fill the device. On the CPU each figure is the median process CPU time of a
 call, which a busy machine stretches less than the wall clock. Each kernel is timed twice: alone
-and repeated (hot caches; in two passes, the faster median kept, see _rated), and in turn with the
+and repeated (hot caches; in two passes, the faster median kept, see _timed), and in turn with the
 others of its kind, round after round (cold: each runs after the others' data and weights have
 passed through the caches). On the CPU the speed probe
 (incprof.nn.probe) runs between the sections; its median time is kept, so that a later run can tell
@@ -57,7 +57,7 @@ def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> lis
     least 5, then until ``budget_s`` is spent), so that each runs after another's data and
     weights, as the kernels of a network do, not on a cache it has just filled itself. Each call
     is timed alone (a block would warm its caches), so the clock's own cost, timed the same way
-    in every round, is taken off each median (the overhead that _rated takes off next is timed
+    in every round, is taken off each median (the overhead that _rates takes off later is timed
     in blocks, without it)."""
     fns = [*fns, lambda: None]  # last: the clock alone
     wall: list[list[float]] = [[] for _ in fns]
@@ -76,12 +76,10 @@ def _time_round(fns: list[Callable[[], object]], device, budget_s: float) -> lis
     return [max(median - clock, median / 10) for median in medians]
 
 
-def _rated(found: list[tuple[str, int, int, Callable[[], object]]], device, budget_s: float,
-           cold: bool, overhead_s: float = 0.0) -> dict[str, list[list[float]]]:
+def _timed(found: list[tuple[str, int, int, Callable[[], object]]], device, budget_s: float,
+           cold: bool) -> dict[str, list[list[float]]]:
     """Each (op, work, output positions, call) timed, alone and repeated (hot caches) or in turn
-    with the others (``cold``); per op its sorted [work, positions, work per second] points. Each
-    call's time less ``overhead_s`` (the dispatch that the model adds to every kernel, so that a
-    kernel of a measured shape is predicted at its measured time), never below a tenth of it.
+    with the others (``cold``); per op its [work, positions, seconds per call] points.
 
     Alone, each is timed in two passes over them all, half the budget each, and the faster of its
     two medians kept: a few hundred milliseconds of a neighbour's load on a shared machine fall
@@ -93,10 +91,18 @@ def _rated(found: list[tuple[str, int, int, Callable[[], object]]], device, budg
         passes = [[_time_s(fn, device, budget_s / 2 / len(found)) for *_, fn in found]
                   for _ in range(2)]
         seconds = [min(first, second) for first, second in zip(*passes)]
-    rates: dict[str, list[list[float]]] = {}
+    timed: dict[str, list[list[float]]] = {}
     for (op, work, pixels, _), took in zip(found, seconds):
-        rates.setdefault(op, []).append([work, pixels, work / max(took - overhead_s, took / 10)])
-    return {op: sorted(points) for op, points in rates.items()}
+        timed.setdefault(op, []).append([work, pixels, took])
+    return timed
+
+
+def _rates(timed: dict[str, list[list[float]]], overhead_s: float) -> dict[str, list[list[float]]]:
+    """Per op its sorted [work, positions, work per second] points: each call's seconds less
+    ``overhead_s`` (the dispatch that the model adds to every kernel, so that a kernel of a
+    measured shape is predicted at its measured time), never below a tenth of them."""
+    return {op: sorted([work, pixels, work / max(took - overhead_s, took / 10)]
+                       for work, pixels, took in points) for op, points in timed.items()}
 
 
 def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None = None,
@@ -166,7 +172,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         each = budget_s / count
         if progress:
             progress("calibrating the overhead of an empty op")
-        # first: every other figure is taken less this dispatch (see _rated)
+        # every rate is taken less this dispatch (see _rates)
         relu, one = torch.nn.ReLU(), tensor(1)
         empty = torch.nn.Sequential()  # a module call that runs no kernel
         sample_probe()
@@ -184,16 +190,15 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                 torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
                 for table, is_cold in ((rates, False), (cold, True)):
                     sample_probe()
-                    table[math] = {**_rated(convs, device, each * len(convs), is_cold, overhead),
-                                   **_rated(linears, device, each * len(linears), is_cold,
-                                           overhead)}
+                    table[math] = {**_timed(convs, device, each * len(convs), is_cold),
+                                   **_timed(linears, device, each * len(linears), is_cold)}
         finally:
             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32_before
         if progress:
             progress("calibrating pooling, BatchNorm, ReLU and LRN")
         for table, is_cold in ((rates, False), (cold, True)):
             sample_probe()
-            shared = _rated(others, device, each * len(others), is_cold, overhead)
+            shared = _timed(others, device, each * len(others), is_cold)
             for math in table:
                 table[math].update(shared)
         bandwidth = []
@@ -207,6 +212,8 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         # calibration's first figures at twice the dispatch time of the rest
         overhead = min(overhead, _time_s(lambda: relu(one), device, each / 2))
         call = min(call, _time_s(lambda: empty(one), device, each / 2))
+        rates = {math: _rates(timed, overhead) for math, timed in rates.items()}
+        cold = {math: _rates(timed, overhead) for math, timed in cold.items()}
         sample_probe()
         used = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()

@@ -29,7 +29,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from ..errors import UsageError, first_line
+from ..errors import UsageError, described, first_line
+from ..seeded import SEED, seeded
+from ..units import cpu_threads
 from .machine import cpu_name, gpu_peak, keep_freed_memory, load_average
 from .probe import make_probe, probe_ms
 from .timing import BLOCK_S, SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
@@ -74,7 +76,7 @@ def _compile_failure(exc: Exception) -> UsageError | None:
         exc = exc.inner_exception
     elif not isinstance(exc, (CppCompileError, InvalidCxxCompiler)):
         return None
-    return UsageError(f"--compile failed ({type(exc).__name__}: {first_line(exc)}); drop --compile to "
+    return UsageError(f"--compile failed ({described(exc)}); drop --compile to "
                       "time the network uncompiled")
 
 
@@ -216,21 +218,31 @@ def time_spec(spec, input_hw=None, batch_size: int = 1, options: TimingOptions =
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
     with _num_threads(options.threads), _tf32(options.tf32):
         timings = _time(spec, input_hw, batch_size, options, progress, max_memory, rows, probe)
-        env = timings.env
-        env["load_avg_end"] = load_average()
-        loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
-        if loads and max(loads) > env["threads"]:
-            env["busy"] = f"load {max(loads):g} > {env['threads']} threads"
-
-            def mark(stats):
-                if not isinstance(stats, Stats):
-                    return stats
-                return dataclasses.replace(stats, unstable=instability(
-                    stats, options.min_repeats, env["busy"]))
-
-            timings.rows = {name: mark(stats) for name, stats in timings.rows.items()}
-            timings.network = mark(timings.network)
+        reason = busy(timings.env)
+        if reason:
+            timings.rows = {name: marked(stats, options.min_repeats, reason)
+                            for name, stats in timings.rows.items()}
+            timings.network = marked(timings.network, options.min_repeats, reason)
     return timings
+
+
+def busy(env: dict) -> str | None:
+    """Why the machine was busy while a timing ran (the 1-minute load, taken now into
+    ``env["load_avg_end"]`` and at the start, above the thread count), into ``env["busy"]``; None
+    where it was not."""
+    env["load_avg_end"] = load_average()
+    loads = [load for load in (env["load_avg"], env["load_avg_end"]) if load is not None]
+    if loads and max(loads) > env["threads"]:
+        env["busy"] = f"load {max(loads):g} > {cpu_threads(env['threads'])}"
+    return env["busy"]
+
+
+def marked(stats, min_repeats: int, busy_reason: str):
+    """A figure (Stats, or why there is none) taken on a busy machine, marked unstable with the
+    reason."""
+    if not isinstance(stats, Stats):
+        return stats
+    return dataclasses.replace(stats, unstable=instability(stats, min_repeats, busy_reason))
 
 
 # Rows and the whole network are each timed in this many rounds, one round of every row after
@@ -297,13 +309,13 @@ def _time(spec, input_hw, batch_size: int, options: TimingOptions, progress, max
     try:
         # the same weights and input in every run (seed 0; the caller's generator left as it was):
         # some kernels' speed depends on the data (docs/latency.md)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        with seeded():
             model = build(spec, input_hw).eval()
             x = torch.randn(batch_size, *main[0].in_shape)
         model = model.to(device=device, dtype=dtype, memory_format=fmt)
         x = x.to(device=device, dtype=dtype).contiguous(memory_format=fmt)
-        timings.env["inputs"] = "weights drawn by torch's initialisers and a standard normal input, seed 0"
+        timings.env["weights"] = f"weights drawn as torch initialises them (seed {SEED})"
+        timings.env["inputs"] = f"a standard normal input (seed {SEED})"
     except torch.cuda.OutOfMemoryError:
         raise UsageError(f"CUDA out of memory building the network at batch {batch_size}; "
                          "lower --batch-size") from None

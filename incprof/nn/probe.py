@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from typing import Callable
 
+from ..seeded import seeded
 from .grid import CALIBRATION_BATCH, CONV_SHAPES
 from .timing import timer
 
@@ -36,11 +37,13 @@ def make_probe(device, dtype) -> Callable[[], list[float]]:
     import torch
 
     batch, layers = CALIBRATION_BATCH[device.type], []
-    for op in PROBE_CLASSES:
-        for cin, cout, kernel, stride, groups, side in CONV_SHAPES[op]:
-            conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
-                                   groups=groups).to(device, dtype).eval()
-            layers.append((conv, torch.randn(batch, cin, side, side, device=device, dtype=dtype)))
+    with seeded():  # the timing it runs beside leaves the caller's generator as it was
+        for op in PROBE_CLASSES:
+            for cin, cout, kernel, stride, groups, side in CONV_SHAPES[op]:
+                conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
+                                       groups=groups).to(device, dtype).eval()
+                x = torch.randn(batch, cin, side, side).to(device, dtype)
+                layers.append((conv, x))
 
     def run() -> None:
         with torch.inference_mode():

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ..analysis.compare import output_values
 from ..records import Records
-from ..units import human
-from .grid import (Grid, commas, conditions, cpu_threads, ms_cell, rows_csv, sweep_latency_note,
+from ..units import cpu_threads, human
+from .grid import (Grid, commas, conditions, ms_cell, rows_csv, sweep_latency_note,
                    unstable_note)
 
 

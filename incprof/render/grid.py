@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..records import Records
+from ..units import cpu_threads
 from .text import csv_cell, json_document, markdown, terminal
 
 
@@ -72,17 +73,11 @@ def once_each(grids: list[Grid]) -> list[Grid]:
             for i, g in enumerate(grids)]
 
 
-def cpu_threads(count: int) -> str:
-    """'1 CPU thread', '2 CPU threads'."""
-    return f"{count} CPU thread{'s' * (count != 1)}"
-
-
 def conditions(env: dict) -> str:
-    """The machine load, the allocator, the TF32 settings and (for a model) the input values a
-    latency was measured under, as a clause."""
+    """The machine load, the allocator, the TF32 settings and the weights and inputs a latency
+    was measured under, as a clause."""
     load = "" if env["load_avg"] is None else f", 1-minute load {env['load_avg']:g}"
-    load += f", {env['allocator']}" if env.get("allocator") else ""
-    load += f", {env['inputs']}" if env.get("inputs") else ""
+    load += "".join(f", {env[key]}" for key in ("allocator", "weights", "inputs") if env.get(key))
     tf32 = "" if not env["tf32"] else (f", TF32 convs {'on' if env['tf32']['conv'] else 'off'} "
                                        f"matmuls {'on' if env['tf32']['matmul'] else 'off'}")
     return load + tf32

@@ -5,7 +5,8 @@ papers' claims checked (incprof.analysis.claims)."""
 from __future__ import annotations
 
 from ..records import Records
-from .grid import Grid, conditions, cpu_threads, ms_cell, unstable_note
+from ..units import cpu_threads
+from .grid import Grid, conditions, ms_cell, unstable_note
 
 
 def bench_grid(records: Records) -> Grid:

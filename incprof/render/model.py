@@ -4,8 +4,8 @@ CSV, JSON. Every format lists the ops that have no counting rule."""
 from __future__ import annotations
 
 from ..records import Records
-from ..units import human
-from .grid import (Grid, commas, conditions, cpu_threads, grid_markdown, grid_text, json_text,
+from ..units import cpu_threads, human
+from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text,
                    ms_cell, rows_csv, sweep_latency_note, unstable_note)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ..records import Records
 from ..spec.model import FILTER_COLUMNS
-from ..units import human
+from ..units import cpu_threads, human
 from .measure import prediction_cells, prediction_lines
-from .grid import (Grid, commas, conditions, cpu_threads, grid_markdown, grid_text, json_text,
+from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text,
                    ms_cell, rows_csv, signed_pct, unstable_note)
 
 FILTER_HEADERS = dict(zip(FILTER_COLUMNS, ("#1x1", "#3x3 red", "#3x3", "#5x5 red", "#5x5",

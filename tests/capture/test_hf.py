@@ -197,5 +197,11 @@ def test_table_latency_times_a_model_built_with_drawn_weights(monkeypatch):
     assert drawn == [False, True]
     result = invoke("table", "--model", "hf:bert", *BERT, "--seq-len", "8", "--latency",
                     "--device", "cpu", "--warmup", "1", "--repeats", "2")
-    assert "floating inputs standard normal (seed 0), any others zeros" in " ".join(
-        result.stdout.split())
+    assert ("weights drawn as transformers initialises them (seed 0), integer and bool inputs "
+            "zeros" in " ".join(result.stdout.split()))
+    quick = ["--device", "cpu", "--warmup", "1", "--repeats", "2", "--seq-len", "8"]
+    assert invoke("bench", "--model", "hf:bert", *BERT, "--batch-sizes", "1", *quick).exit_code == 0
+    assert invoke("sweep", "--model", "hf:bert", *BERT, "--seq-lens", "8", "--latency",
+                  *quick[:-2]).exit_code == 0
+    assert invoke("sweep", "--model", "hf:bert", *BERT, "--seq-lens", "8").exit_code == 0
+    assert drawn == [False, True, True, True, True, False]  # bench and sweep --latency draw

@@ -117,7 +117,14 @@ def test_a_made_up_example_is_timed_on_drawn_values_and_a_given_one_as_it_is():
     expected = torch.randn((2, 3), generator=torch.Generator().manual_seed(0))
     assert torch.equal(timed.args[0], expected)
     assert torch.equal(timed.kwargs["ids"], torch.zeros(2, 4, dtype=torch.int64))
-    assert said == "floating inputs standard normal (seed 0), any others zeros"
+    assert said == "floating inputs standard normal (seed 0), integer and bool inputs zeros"
     assert torch.equal(made.args[0], torch.zeros(2, 3))  # the counted example is unchanged
+    half = inputs.zeros(inputs.parse_inputs(["2x3:fp16", "2x3:bf16"]))
+    timed, said = inputs.for_timing(half)
+    assert [t.dtype for t in timed.args] == [torch.float16, torch.bfloat16]
+    assert all(torch.equal(t, expected.to(t.dtype)) for t in timed.args[:1])  # drawn first
+    assert said == "floating inputs standard normal (seed 0)"
+    ids = inputs.zeros(inputs.parse_inputs(["2x3:int64"]))
+    assert inputs.for_timing(ids)[1] == "integer and bool inputs zeros"
     given = inputs.Example((torch.ones(2, 3),), {}, "my.py:make")
     assert inputs.for_timing(given) == (given, "the given inputs' own values (my.py:make)")

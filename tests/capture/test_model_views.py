@@ -197,3 +197,22 @@ def test_a_row_that_fails_alone_says_why_and_the_others_are_still_timed():
     # the model itself now fails too: each figure is the error's first line, the rest still run
     assert stats == rows["1"] == "refused after the first call"
     assert rows["0"].repeats == 5
+
+
+def test_a_model_timed_on_a_busy_machine_is_marked_and_its_values_said(monkeypatch):
+    import torch
+
+    import incprof.nn.latency as latency
+    from incprof.analysis.model_views import time_model
+    from incprof.capture.inputs import Example
+    from incprof.nn.timing import TimingOptions
+
+    monkeypatch.setattr(latency, "load_average", lambda: 3.5)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    rows = {"0": model[0]}
+    stats, env = time_model(model, Example((torch.zeros(2, 4),), {}, "image"), TimingOptions(
+        device="cpu", warmup=1, repeats=20, threads=1), rows, "weights as made")
+    assert env["busy"] == "load 3.5 > 1 CPU thread"
+    assert stats.unstable.endswith(env["busy"]) and rows["0"].unstable.endswith(env["busy"])
+    assert (env["weights"], env["inputs"]) == ("weights as made",
+                                               "floating inputs standard normal (seed 0)")

@@ -45,6 +45,12 @@ def test_an_unexpected_error_is_one_line_exit_1(monkeypatch):
                                      "shows the traceback)")
     result = runner.invoke(app, ["table", "--no-verify"], env={"INCPROF_TRACEBACK": "1"})
     assert isinstance(result.exception, ValueError)
+    def silent(*args, **kwargs):
+        raise KeyError()
+
+    monkeypatch.setattr(incprof.analysis.profile, "profile_records", silent)
+    assert invoke("table", "--no-verify").stderr.strip() == (  # no message: the type alone
+        "error: internal error: KeyError (INCPROF_TRACEBACK=1 shows the traceback)")
 
 
 @pytest.mark.parametrize("error", [

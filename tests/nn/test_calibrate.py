@@ -22,11 +22,16 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
         return timed[-1]
 
     monkeypatch.setattr(module, "_time_s", slowed_at_first)
+    taken_off, rates = [], module._rates
+    monkeypatch.setattr(module, "_rates", lambda points, overhead_s: (
+        taken_off.append(overhead_s), rates(points, overhead_s))[1])
     profile = calibrate("cpu", "fp32", threads=1, budget_s=0.5)
-    # an empty op's and an empty call's overhead, timed first and last: the lower kept
+    # an empty op's and an empty call's overhead, timed first and last: the lower kept, and the
+    # one taken off every time that a rate is worked out from (hot and cold)
     assert (profile["overhead_s"], profile["call_s"]) == (min(timed[0], timed[-2]),
                                                           min(timed[1], timed[-1]))
     assert timed[-2] < timed[0] and timed[-1] < timed[1]
+    assert taken_off == [profile["overhead_s"]] * 2
     check_profile(profile, "calibrated")
     assert profile["calibrated"] is True and profile["threads"] == 1
     assert set(profile["rates"]) == {"fp32"}
@@ -66,7 +71,7 @@ def test_a_rate_is_taken_from_the_time_less_the_overhead(monkeypatch):
     took = {"big": 5e-6, "tiny": 1.05e-6}
     monkeypatch.setattr(module, "_time_s", lambda fn, device, budget: took[fn()])
     found = [("relu", 1000, 10, lambda: "big"), ("relu", 10, 1, lambda: "tiny")]
-    rates = module._rated(found, None, 1.0, cold=False, overhead_s=1e-6)
+    rates = module._rates(module._timed(found, None, 1.0, cold=False), overhead_s=1e-6)
     # 1000 ops in 5 us less 1 us; 10 ops in 1.05 us less 1 us is below a tenth of 1.05 us
     assert rates["relu"] == [[10, 1, pytest.approx(10 / 1.05e-7)], [1000, 10, pytest.approx(1000 / 4e-6)]]
 
@@ -84,9 +89,9 @@ def test_alone_each_shape_is_timed_in_two_passes_and_the_faster_median_kept(monk
 
     monkeypatch.setattr(module, "_time_s", timed)
     found = [("relu", 100, 1, lambda: "a"), ("relu", 200, 1, lambda: "b")]
-    rates = module._rated(found, None, 1.0, cold=False)
+    timed = module._timed(found, None, 1.0, cold=False)
     assert calls == [("a", 0.25), ("b", 0.25), ("a", 0.25), ("b", 0.25)]  # the budget halved
-    assert rates["relu"] == [[100, 1, pytest.approx(100 / 2e-6)], [200, 1, pytest.approx(200 / 2e-6)]]
+    assert timed["relu"] == [[100, 1, 2e-6], [200, 1, 2e-6]]
 
 
 def test_a_cold_round_takes_the_clocks_own_cost_off_each_median(monkeypatch):

@@ -269,9 +269,9 @@ def test_threads_and_load_are_recorded_and_a_busy_machine_is_unstable(monkeypatc
     assert all("load" not in (s.unstable or "") for s in quiet.rows.values())
     monkeypatch.setattr(latency, "load_average", lambda: 3.5)
     busy = time_spec(spec, None, 1, TimingOptions(device="cpu", warmup=1, repeats=20, threads=2))
-    assert busy.env["busy"] == "load 3.5 > 2 threads"
-    assert all(s.unstable.endswith("load 3.5 > 2 threads") for s in busy.rows.values())
-    assert busy.network.unstable.endswith("load 3.5 > 2 threads")
+    assert busy.env["busy"] == "load 3.5 > 2 CPU threads"
+    assert all(s.unstable.endswith("load 3.5 > 2 CPU threads") for s in busy.rows.values())
+    assert busy.network.unstable.endswith("load 3.5 > 2 CPU threads")
 
 
 def test_time_spec_on_cpu_times_every_row_and_the_network():
@@ -320,7 +320,8 @@ def test_every_timing_runs_the_same_weights_and_input_and_leaves_the_generator_a
     for network in seen:
         assert all(torch.equal(a, b) for a, b in zip(network.state_dict().values(),
                                                      expected.state_dict().values()))
-    assert len(seen) == 2 and "standard normal input, seed 0" in timings.env["inputs"]
+    assert len(seen) == 2 and timings.env["inputs"] == "a standard normal input (seed 0)"
+    assert timings.env["weights"] == "weights drawn as torch initialises them (seed 0)"
 
 
 def test_channels_last_and_profile_columns():
