@@ -73,7 +73,11 @@ def first_line(exc: BaseException) -> str:
 
 
 def described(exc: BaseException, limit: int = 300) -> str:
-    """'ValueError: its message's first line' (at most ``limit`` characters of it), or the type's
-    name alone where the message is empty."""
-    message = str(exc).strip()
-    return type(exc).__name__ + (f": {first_line(exc)[:limit]}" if message else "")
+    """'ValueError: its message's first line' (with the next where the first ends in ':' and so
+    only announces it, as huggingface_hub's "Validation error for field 'x':"), at most ``limit``
+    characters of the message; the type's name alone where the message is empty."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0] + (" " + lines[1] if lines[0].endswith(":") and len(lines) > 1 else "")
+    return f"{type(exc).__name__}: {first[:limit]}"

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "incprof"
 # Floors from the ground up. A module may import its own package and any package on a lower floor;
 # packages that share a floor stay apart. The face (incprof/__init__.py, __main__.py) stands on top.
 FLOORS = [
-    {"ground"},  # errors, units, records, files: the modules directly in incprof/
+    {"ground"},  # errors, units, records, files, seeded: the modules directly in incprof/
     {"spec"},
     {"count"},
     {"nn", "capture"},

@@ -41,7 +41,7 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
     on the CPU with the example's zeros where the model reads values), run on ``example`` (a
     capture.inputs.Example, the one inference counting uses; default: capture.inputs.default)."""
     from ..capture.inputs import default
-    from ..errors import UsageError, first_line
+    from ..errors import UsageError, described, first_line
 
     label = label or type(model).__name__
     example = example or default(model, input_size, channels, batch_size)
@@ -57,7 +57,7 @@ def model_training_records(model, input_size=None, *, channels: int = 3, depth: 
             raise
         except Exception as again:  # the model rejected the input: one line naming it
             raise UsageError(f"model {label}: rejects input {example.describe()}: "
-                             f"{type(again).__name__}: {first_line(again)}") from None
+                             f"{described(again)}") from None
         how = (f"the CPU with the example's zeros (real arithmetic: on meta tensors, "
                f"{first_line(exc)})")
     records = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from ..errors import UsageError, described
 from ..seeded import SEED
 
 # The dtypes an --input may name, by the names torch gives them (and their short forms).
@@ -161,7 +161,7 @@ def for_timing(example: Example, seed: int = SEED) -> tuple[Example, str]:
                                                      example.kwargs.items()}, example.source)
     said = ([f"floating inputs standard normal (seed {seed})"] if True in kinds else []) + (
         ["integer and bool inputs zeros"] if False in kinds else [])
-    return drawn, ", ".join(said)
+    return drawn, ", ".join(said) or "no tensor inputs"
 
 
 def image_shape(model, input_size=None, channels: int = 3, batch_size: int = 1) -> tuple:
@@ -231,7 +231,7 @@ def from_factory(ref: str, model=None) -> Example:
     given the model."""
     import inspect
 
-    from .models import _line, load_callable
+    from .models import load_callable
 
     make = load_callable(ref, "--inputs")
     try:
@@ -241,8 +241,7 @@ def from_factory(ref: str, model=None) -> Example:
     try:
         made = make(model) if takes else make()
     except Exception as exc:  # the user's factory failed: one line naming it
-        raise UsageError(f"--inputs {ref!r}: the factory raised {type(exc).__name__}: "
-                         f"{_line(exc)}") from None
+        raise UsageError(f"--inputs {ref!r}: the factory raised {described(exc)}") from None
     if _is_tensor(made):
         return Example((made,), {}, ref)
     if isinstance(made, dict):

@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import UsageError, quoted
+from ..errors import UsageError, described, quoted
 from ..seeded import SEED, seeded
 from .skip_init import skip_init
 
@@ -127,8 +127,7 @@ def _hf(ref: str, model_type: str, fields: dict, draw: bool):
     try:
         config = transformers.AutoConfig.for_model(model_type, **fields)
     except Exception as exc:
-        raise UsageError(f"model {quoted(ref)}: the config refused the fields: {type(exc).__name__}: "
-                         f"{_line(exc)}") from None
+        raise UsageError(f"model {quoted(ref)}: the config refused the fields: {described(exc)}") from None
     _check_size(ref, transformers, config)
     return _library_call(ref, lambda: transformers.AutoModel.from_config(config), {}, draw)
 
@@ -144,8 +143,7 @@ def _check_size(ref: str, transformers, config) -> None:
         with torch.device("meta"):
             model = transformers.AutoModel.from_config(config)
     except Exception as exc:  # e.g. a hidden size that the heads do not divide
-        raise UsageError(f"model {ref!r}: the model refused its config: {type(exc).__name__}: "
-                         f"{_line(exc)}") from None
+        raise UsageError(f"model {ref!r}: the model refused its config: {described(exc)}") from None
     params = sum(p.numel() for p in model.parameters())
     if params * 4 > available_bytes() // 2:
         raise UsageError(f"model {quoted(ref)}: {params:,} params ({params * 4 / 1e9:.1f} GB in float32) "
@@ -183,8 +181,7 @@ def _load_file(ref: str, source: str, what: str):
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's file failed to import: one line naming it
         sys.modules.pop(name, None)
-        raise UsageError(f"{what} {quoted(ref)}: importing {source} raised {type(exc).__name__}: "
-                         f"{_line(exc)}") from None
+        raise UsageError(f"{what} {quoted(ref)}: importing {source} raised {described(exc)}") from None
     return module
 
 
@@ -194,8 +191,7 @@ def _import(ref: str, source: str, what: str):
     except ModuleNotFoundError as exc:
         raise UsageError(f"{what} {quoted(ref)}: no module named {quoted(exc.name)}") from None
     except Exception as exc:
-        raise UsageError(f"{what} {quoted(ref)}: importing {source} raised {type(exc).__name__}: "
-                         f"{_line(exc)}") from None
+        raise UsageError(f"{what} {quoted(ref)}: importing {source} raised {described(exc)}") from None
 
 
 def _call(ref: str, make, kwargs: dict):
@@ -204,19 +200,8 @@ def _call(ref: str, make, kwargs: dict):
     try:
         model = make(**kwargs)
     except Exception as exc:
-        raise UsageError(f"model {quoted(ref)}: the factory raised {type(exc).__name__}: "
-                         f"{_line(exc)}") from None
+        raise UsageError(f"model {quoted(ref)}: the factory raised {described(exc)}") from None
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"model {quoted(ref)}: the factory returned {type(model).__name__}, "
                          "not an nn.Module")
     return model
-
-
-def _line(exc: BaseException) -> str:
-    """The message's first line, and the next one where the first ends in ':' and so only
-    announces it (huggingface_hub's "Validation error for field 'x':")."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    if not lines:
-        return "(no message)"
-    first = lines[0] + (" " + lines[1] if lines[0].endswith(":") and len(lines) > 1 else "")
-    return first[:300]

@@ -78,7 +78,7 @@ def _model_inventory(model, label, example, default: tuple):
     from ..capture import inputs
     from ..capture.guard import check_modules, op_ceiling
     from ..capture.inventory import model_ops
-    from ..errors import UsageError
+    from ..errors import UsageError, described
 
     label = label or type(model).__name__
     model = model.eval()
@@ -93,9 +93,8 @@ def _model_inventory(model, label, example, default: tuple):
         except UsageError:
             raise
         except Exception as exc:  # the model rejected the input: one line naming it
-            text = str(exc).strip().splitlines()
             raise UsageError(f"model {label}: rejects input {example.describe()}: "
-                             f"{type(exc).__name__}: {text[0] if text else ''}") from None
+                             f"{described(exc)}") from None
     views = {view: getattr(inventories[view[1:]], view[0]) for view in VIEWS}
     inventory = inventories[CONVENTIONS["thop"]["grad"], CONVENTIONS["thop"]["hooks"]]
     hooked = inventories[CONVENTIONS["torchinfo"]["grad"], CONVENTIONS["torchinfo"]["hooks"]]
