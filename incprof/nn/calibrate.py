@@ -208,8 +208,8 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
             src = tensor(size // torch_dtype.itemsize)
             dst = torch.empty_like(src)
             bandwidth.append([size * 2, 2 * size / _time_s(lambda: dst.copy_(src), device, each)])
-        # both overheads again, the lower kept: a machine just woken from idle ran one
-        # calibration's first figures at twice the dispatch time of the rest
+        # both overheads again, the lower kept: one calibration, the first job after minutes
+        # without any, took its first overheads at twice every other calibration's
         overhead = min(overhead, _time_s(lambda: relu(one), device, each / 2))
         call = min(call, _time_s(lambda: empty(one), device, each / 2))
         rates = {math: _rates(timed, overhead) for math, timed in rates.items()}
