@@ -55,6 +55,10 @@ def _value(text: str):
     return text
 
 
+# The libraries whose models incprof builds itself, by the prefix of their references.
+LIBRARIES = {"torchvision": "torchvision", "timm": "timm", "hf": "transformers"}
+
+
 def resolve_model(ref: str, kwargs: dict | None = None, *, draw_weights: bool = False):
     """The nn.Module a reference names, built with ``kwargs`` (for ``hf:``, config fields); a
     library's model with its initial weights drawn (seed 0) where ``draw_weights``, else left
@@ -67,10 +71,6 @@ def resolve_model(ref: str, kwargs: dict | None = None, *, draw_weights: bool = 
         return (_hf(ref, rest, kwargs, draw_weights) if prefix == "hf" else
                 _zoo(ref, prefix, rest, kwargs, draw_weights))
     return _call(ref, load_callable(ref, "model"), kwargs)
-
-
-# The libraries whose models incprof builds itself, by the prefix of their references.
-LIBRARIES = {"torchvision": "torchvision", "timm": "timm", "hf": "transformers"}
 
 
 def timed_weights(ref: str) -> str:

@@ -38,7 +38,7 @@ from .latency import _num_threads, resolve_device
 from .machine import cpu_name, keep_freed_memory, load_average
 from .predict import cache_knees
 from .probe import make_probe, probe_ms
-from .timing import BLOCK_S, TimingOptions, adaptive_time, timer
+from .timing import TimingOptions, adaptive_time, block_for, timer
 
 
 def _time_s(fn: Callable[[], object], device, budget_s: float) -> float:
@@ -48,7 +48,7 @@ def _time_s(fn: Callable[[], object], device, budget_s: float) -> float:
     options = TimingOptions(min_repeats=5, max_repeats=2000)
     cpu_ms: list[float] = []
     stats = adaptive_time(timer(fn, device, cpu_ms), budget_s, options, cpu_ms=cpu_ms,
-                          block_s=BLOCK_S if device.type == "cpu" else 0.0)
+                          block_s=block_for(device))
     return (stats.cpu_ms or stats.median_ms) / 1000
 
 
@@ -178,8 +178,9 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         sample_probe()
         overhead = _time_s(lambda: relu(one), device, each / 2)
         call = _time_s(lambda: empty(one), device, each / 2)
-        rates: dict[str, dict[str, list]] = {}
-        cold: dict[str, dict[str, list]] = {}
+        # per math, per op: [work, positions, seconds per call], hot and cold (rates at the end)
+        hot_s: dict[str, dict[str, list]] = {}
+        cold_s: dict[str, dict[str, list]] = {}
         tf32_before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
         torch.backends.cudnn.benchmark = True
         try:
@@ -188,7 +189,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
                 if progress:
                     progress(f"calibrating convolutions and GEMMs ({math})")
                 torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
-                for table, is_cold in ((rates, False), (cold, True)):
+                for table, is_cold in ((hot_s, False), (cold_s, True)):
                     sample_probe()
                     table[math] = {**_timed(convs, device, each * len(convs), is_cold),
                                    **_timed(linears, device, each * len(linears), is_cold)}
@@ -196,7 +197,7 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32_before
         if progress:
             progress("calibrating pooling, BatchNorm, ReLU and LRN")
-        for table, is_cold in ((rates, False), (cold, True)):
+        for table, is_cold in ((hot_s, False), (cold_s, True)):
             sample_probe()
             shared = _timed(others, device, each * len(others), is_cold)
             for math in table:
@@ -212,8 +213,8 @@ def calibrate(device_name: str = "cpu", dtype: str = "fp32", threads: int | None
         # without any, took its first overheads at twice every other calibration's
         overhead = min(overhead, _time_s(lambda: relu(one), device, each / 2))
         call = min(call, _time_s(lambda: empty(one), device, each / 2))
-        rates = {math: _rates(timed, overhead) for math, timed in rates.items()}
-        cold = {math: _rates(timed, overhead) for math, timed in cold.items()}
+        rates = {math: _rates(timed, overhead) for math, timed in hot_s.items()}
+        cold = {math: _rates(timed, overhead) for math, timed in cold_s.items()}
         sample_probe()
         used = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if cuda else cpu_name()

@@ -34,7 +34,7 @@ from ..seeded import SEED, seeded
 from ..units import cpu_threads
 from .machine import cpu_name, gpu_peak, keep_freed_memory, load_average
 from .probe import make_probe, probe_ms
-from .timing import BLOCK_S, SPREAD_LIMIT, Sliced, Stats, TimingOptions, instability, timer
+from .timing import SPREAD_LIMIT, Sliced, Stats, TimingOptions, block_for, instability, timer
 
 DTYPES = ("fp32", "fp16", "bf16")
 
@@ -261,12 +261,10 @@ def time_in_rounds(network: Callable[[], object], rows: dict[str, Callable[[], o
     figure alike. A call that raises is not called again where ``failed(exc)`` gives a message
     for it (its figure), else the exception is raised. Returns (the network's figure, each row's
     figure in ``rows`` order). On the CPU a call shorter than BLOCK_S is timed in blocks."""
-    block_s = BLOCK_S if device.type == "cpu" else 0.0
-
     def timed(fn, budget_s):
         cpu_ms: list[float] = []
         return Sliced(timer(fn, device, cpu_ms), budget_s, options, ROUNDS, cpu_ms=cpu_ms,
-                      block_s=block_s)
+                      block_s=block_for(device))
 
     parts = {None: timed(network, options.network_budget_s),
              **{name: timed(fn, options.row_budget_s) for name, fn in rows.items()}}

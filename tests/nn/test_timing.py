@@ -128,3 +128,12 @@ def test_the_cpu_timer_runs_a_block_of_calls_and_records_one_cpu_time_per_block(
     assert len(calls) == 7 and len(cpu) == 1 and took >= 0 and cpu[0] >= 0
     step()
     assert len(calls) == 8 and len(cpu) == 2
+
+
+def test_only_the_cpu_times_short_calls_in_blocks():
+    from types import SimpleNamespace
+
+    from incprof.nn.timing import BLOCK_S, block_for
+
+    assert block_for(SimpleNamespace(type="cpu")) == BLOCK_S == 1e-3
+    assert block_for(SimpleNamespace(type="cuda")) == 0.0  # CUDA events carry no clock cost
