@@ -106,16 +106,20 @@ def _moved(example, device, dtype):
                                kwargs={k: move(v) for k, v in example.kwargs.items()})
 
 
-def time_model(model, example, options, rows: dict | None = None, weights: str | None = None):
+def time_model(model, example, options, rows: dict | None = None, weights: str | None = None,
+               probe=None):
     """(the whole model's Stats, or why it could not be timed; the environment), timed on the
     example (its made-up values drawn: capture.inputs.for_timing) as nn.latency times a spec's
     network. With ``rows`` ({row name: module}), also each such module alone on the inputs it
     receives in the model, into ``rows`` (name -> Stats). ``weights`` says, in words, what the
-    model's weights hold (capture.models.timed_weights), for the environment."""
+    model's weights hold (capture.models.timed_weights), for the environment. On the CPU, where
+    ``probe(env)`` is true, the speed probe is timed in every round too (``env["probe_ms"]``, as
+    nn.latency.time_spec times it)."""
     import torch
 
     from ..capture.inputs import for_timing
     from ..nn.latency import DTYPES, busy, environment, marked, resolve_device, time_in_rounds
+    from ..nn.probe import make_probe, probe_ms
 
     if options.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
@@ -158,8 +162,13 @@ def time_model(model, example, options, rows: dict | None = None, weights: str |
                     return None
                 return first_line(exc)[:200]
 
-            stats, figures = time_in_rounds(lambda: x.run(model), called, device, options,
-                                            failed=failed)
+            speed = (make_probe(device, dtype) if probe and device.type == "cpu" and probe(env)
+                     else None)
+            samples: list[float] = []
+            stats, figures = time_in_rounds(
+                lambda: x.run(model), called, device, options,
+                between=None if speed is None else lambda: samples.extend(speed()), failed=failed)
+            env["probe_ms"] = probe_ms(samples)
             if called:
                 rows.update(figures)
     finally:
@@ -199,11 +208,17 @@ def bench_model_records(model, examples: list, options, *, label: str, macs: int
 
 
 def model_views(records: Records, model, example, *, columns=(), dtype: str = "fp32",
-                latency=None, weights: str | None = None) -> Records:
+                latency=None, weights: str | None = None, predict: bool = False,
+                device_profile: str | None = None) -> Records:
     """A model profile with the asked view columns added per row: ``memory`` (activations: the
     row's output values times the dtype's bytes, for the batch) and, with ``latency``, each row
-    timed alone on its real inputs and the whole model (``attrs["latency"]``). ``rf`` (a receptive
-    field) cannot be read from a model's rows: ``attrs["not_shown"]`` says so in one line."""
+    timed alone on its real inputs and the whole model (``attrs["latency"]``). With ``predict``,
+    or with ``latency`` where a device profile is found (analysis.predicted.resolve_profile:
+    ``device_profile``, else the one calibrated for the timed run), each row's latency predicted
+    from the ops it runs (``_predict``). ``rf`` (a receptive field) cannot be read from a model's
+    rows: ``attrs["not_shown"]`` says so in one line."""
+    from .predicted import resolve_profile
+
     rows = [dict(r) for r in records.rows]
     extra, not_shown = [], []
     wanted = set(columns) if "all" not in columns else {"rf", "memory", "bottleneck"}
@@ -220,19 +235,63 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
                          "a --model's rows have none to read (export the model to a spec for it)")
     if "bottleneck" in wanted:
         not_shown.append("bottleneck: applies to a spec's rows (export the model to a spec)")
-    timing = None
+    timing, stats, resolved = None, None, {}
+    dtype = latency.dtype if latency is not None else dtype
     if latency is not None:
+        from ..nn.probe import incomparable
+
+        def probe(env: dict) -> bool:  # as analysis.profile's: the profile kept for _predict
+            resolved["profile"] = resolve_profile(device_profile, env, dtype)
+            return incomparable(resolved["profile"], env) is None
+
         named = dict(model.named_modules())
         modules = {r["row"]: named[r["row"]] for r in rows if r["row"] in named and r["calls"] == 1}
-        stats, env = time_model(model, example, latency, modules, weights)
-        extra += ["latency_ms", "latency_unstable"]
+        stats, env = time_model(model, example, latency, modules, weights, probe)
+        extra += ["latency_ms", "latency_cpu_ms", "latency_unstable"]
         for r in rows:
             row = modules.get(r["row"])
             r["latency_ms"] = (None if row is None else row if isinstance(row, str) else
                                round(row.median_ms, 4))
+            r["latency_cpu_ms"] = (None if row is None or isinstance(row, str) or row.cpu_ms is None
+                                   else round(row.cpu_ms, 4))
             r["latency_unstable"] = None if row is None or isinstance(row, str) else row.unstable
         timing = {"network_ms": stats if isinstance(stats, str) else round(stats.median_ms, 4),
                   "network_unstable": None if isinstance(stats, str) else stats.unstable,
                   "env": env}
-    attrs = {**records.attrs, "views": extra, "not_shown": not_shown, "latency": timing}
+    totals = records.attrs["totals"]
+    if predict or timing is not None:
+        env = timing and timing["env"]
+        profile = (resolved["profile"] if "profile" in resolved else
+                   resolve_profile(device_profile, env, dtype))
+        if profile is not None:
+            totals = {**totals, "prediction": _predict(rows, records.attrs["meta"], model, example,
+                                                       profile, dtype, env, stats)}
+            extra += ["predicted_ms", "predicted_bound", "predicted_error"]
+    attrs = {**records.attrs, "totals": totals, "views": extra, "not_shown": not_shown,
+             "latency": timing}
     return Records([*records.columns, *extra], rows, attrs)
+
+
+def _predict(rows: list[dict], meta: dict, model, example, profile: dict, dtype: str,
+             env: dict | None, stats) -> dict:
+    """Each row's predicted latency from the ops it runs at inference (capture.row_ops, priced by
+    nn.predict_ops) added to ``rows``; the network's figures (analysis.predicted), with the ops
+    no rule prices (``unpriced``: op -> calls) and, where the whole model was timed (``stats``),
+    the network error."""
+    from collections import Counter
+    from dataclasses import asdict
+
+    from ..capture.row_ops import row_ops
+    from ..nn.predict_ops import predict_model_rows
+    from ..nn.profiles import maths_for
+    from .predicted import join_predictions, network_accuracy
+
+    maths = maths_for(profile, dtype, env and env.get("tf32"))
+    ops, _ = row_ops(model, example, meta["depth"], meta["model"])
+    costs, unpriced = predict_model_rows(ops, profile, maths, BYTES[dtype])
+    prediction = join_predictions(rows, costs, profile, maths, meta["batch_size"], env,
+                                  branches=False)
+    prediction["unpriced"] = dict(sorted(sum(unpriced.values(), Counter()).items()))
+    if stats is not None and not isinstance(stats, str):
+        network_accuracy(prediction, asdict(stats), meta["batch_size"])
+    return prediction

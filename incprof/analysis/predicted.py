@@ -15,17 +15,15 @@ def resolve_profile(ref: str | None, env: dict | None, dtype: str) -> dict | Non
     else the calibrated profile in the cache for the timed run's device, thread count, dtype and
     torch version (None where there is none); else, with nothing timed, the one for this CPU at
     one thread (a UsageError where there is none)."""
-    from importlib.metadata import version
-
     from ..errors import UsageError
     from ..nn.machine import cpu_name
-    from ..nn.profiles import builtin_names, cached_profile, load_profile
+    from ..nn.profiles import builtin_names, cached_profile, installed_torch, load_profile
 
     if ref is not None:
         return load_profile(ref)
     if env is not None:
         return cached_profile(env["device"], env["threads"], dtype, env["torch"])
-    found = cached_profile(cpu_name(), 1, dtype, version("torch"))
+    found = cached_profile(cpu_name(), 1, dtype, installed_torch())
     if found is None:
         raise UsageError(f"--predict: no calibrated {dtype} profile for this CPU at one thread; "
                          "run 'incprof calibrate --device cpu --threads 1' or give "
@@ -39,21 +37,32 @@ def _error(predicted: float, measured: float | None) -> float | None:
 
 def add_predictions(records: list[dict], placed, profile: dict, dtype: str, value_bytes: int,
                     batch_size: int, env: dict | None) -> dict:
-    """Add each main row's predicted_ms, predicted_parallel_ms, predicted_bound and
-    predicted_error (predicted / measured - 1, where a row was timed) to ``records``; return
-    the network's figures (see accuracy and ceilings): the network as its rows plus what they
-    add within a pass (network_s). Where the run timed the speed probe on
-    the profile's own device, thread count and dtype, every predicted time is the profile's
-    scaled by the machine's speed in the run against its speed at calibration
-    (incprof.nn.probe.speed_factor; ``speed_factor`` and ``network_ms_at_calibration`` in the
-    result), and so are the ceilings; else they are the profile's as they stand."""
-    from ..nn.predict import Cost, predict_rows
-    from ..nn.probe import speed_factor
-    from ..nn.profiles import label, maths_for
+    """Add each main row's prediction (nn.predict.predict_rows) to ``records`` and return the
+    network's figures: see join_predictions."""
+    from ..nn.predict import predict_rows
+    from ..nn.profiles import maths_for
 
     maths = maths_for(profile, dtype, env and env.get("tf32"))
     main = [p for p in placed if not p.is_aux]
-    costs = predict_rows(main, profile, maths, value_bytes, batch_size)
+    return join_predictions(records, predict_rows(main, profile, maths, value_bytes, batch_size),
+                            profile, maths, batch_size, env)
+
+
+def join_predictions(records: list[dict], costs: dict, profile: dict, maths: tuple[str, str],
+                     batch_size: int, env: dict | None, branches: bool = True) -> dict:
+    """Add each row's predicted_ms, predicted_parallel_ms, predicted_bound and predicted_error
+    (predicted / measured - 1, where a row was timed) from ``costs`` (row name -> nn.predict.Cost)
+    to ``records``; return the network's figures (see accuracy and ceilings): the network as
+    every cost in ``costs`` plus what they add within a pass (network_s); with ``branches``
+    False (a model's rows, read from its ops) no parallel bound. Where the run timed the speed
+    probe on the profile's own device, thread count and dtype, every predicted time is the
+    profile's scaled by the machine's speed in the run against its speed at calibration
+    (incprof.nn.probe.speed_factor; ``speed_factor`` and ``network_ms_at_calibration`` in the
+    result), and so are the ceilings; else they are the profile's as they stand."""
+    from ..nn.predict import Cost
+    from ..nn.probe import speed_factor
+    from ..nn.profiles import label
+
     factor, speed_note = speed_factor(profile, env)
     scale = 1000 * (factor or 1)  # seconds to milliseconds, at the run's speed
     for record in records:
@@ -62,7 +71,7 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
             continue
         ms = cost.serial_s * scale
         record.update(predicted_ms=round(ms, 4),
-                      predicted_parallel_ms=round(cost.parallel_s * scale, 4),
+                      predicted_parallel_ms=round(cost.parallel_s * scale, 4) if branches else None,
                       predicted_bound=cost.bound,
                       predicted_error=_error(ms, record.get("latency_ms")))
     total = Cost()
@@ -71,7 +80,8 @@ def add_predictions(records: list[dict], placed, profile: dict, dtype: str, valu
     out = {"profile": label(profile), "calibrated": profile["calibrated"],
            "source": profile["source"], "maths": list(maths),
            "network_ms": round(network_s(total) * scale, 4),
-           "network_parallel_ms": round((total.parallel_s + total.in_network_s) * scale, 4),
+           "network_parallel_ms": round((total.parallel_s + total.in_network_s) * scale, 4)
+           if branches else None,
            "network_ms_at_calibration": round(network_s(total) * 1000, 4),
            "in_network_ms": round(total.in_network_s * scale, 4),
            "speed_factor": None if factor is None else round(factor, 4), "speed_note": speed_note,

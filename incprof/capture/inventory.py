@@ -126,7 +126,7 @@ class ModelOps:
 
 
 def _shape(value) -> tuple:
-    from .rows import _shape as shape_of
+    from .rows import shape_of
 
     shape = shape_of(value)
     return tuple(int(s) for s in shape) if shape else ()

@@ -78,7 +78,7 @@ def op_name(target) -> str:
     return getattr(target, "__name__", str(target))
 
 
-def _shape(value) -> tuple | None:
+def shape_of(value) -> tuple | None:
     """The shape of a tensor, or of the first tensor in a tuple, list, dict or dataclass (an
     LSTM's output sequence, a Hugging Face ModelOutput's first field); None where there is none."""
     if hasattr(value, "shape"):
@@ -88,19 +88,19 @@ def _shape(value) -> tuple | None:
     elif hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
         value = [getattr(value, name) for name in value.__dataclass_fields__]
     if isinstance(value, (tuple, list)):
-        return next((shape for shape in map(_shape, value) if shape is not None), None)
+        return next((shape for shape in map(shape_of, value) if shape is not None), None)
     return None
 
 
-def _arg(value):
+def arg_shape(value):
     """An argument as the vocabulary's rules take it: a tensor (or a graph value) as its shape,
     lists item by item."""
     if hasattr(value, "meta"):
-        return _shape(value.meta.get("val"))
+        return shape_of(value.meta.get("val"))
     if hasattr(value, "shape"):
-        return _shape(value)
+        return shape_of(value)
     if isinstance(value, (tuple, list)):
-        return [_arg(v) for v in value]
+        return [arg_shape(v) for v in value]
     return value
 
 
@@ -108,7 +108,7 @@ def node_counts(node) -> tuple[int, int, bool]:
     """(MACs, other ops, counted) of one recorded op (capture.trace), from the shapes in its meta,
     by its rule in incprof.count.aten."""
     op = ATEN.get(op_name(node.target).split(".")[-1])
-    counts = op and op.rule([_arg(a) for a in node.args], _shape(node.meta.get("val")))
+    counts = op and op.rule([arg_shape(a) for a in node.args], shape_of(node.meta.get("val")))
     if counts is None:
         return 0, 0, False
     return *counts, True
@@ -153,23 +153,25 @@ META = "one pass on meta tensors (shapes, no arithmetic)"
 FAKE = "one pass on fake tensors (FakeTensorMode: shapes, no arithmetic)"
 
 
-def record_ops(model, x: Example, label: str) -> tuple[list, str]:
+def record_ops(model, x: Example, label: str, inference: bool = False) -> tuple[list, str]:
     """The records of one pass of ``model`` on ``x`` (capture.trace.dispatch_trace, under
     FlopCounterMode), and how it ran: on meta tensors (the model's parameters, buffers and inputs
     as tensors without data), else, where the model needs more (a tensor it makes itself on the
     CPU), on fake tensors (torch's FakeTensorMode), else, for a model whose control flow reads a
-    value, on the example itself. Each pass is stopped past --max-ops."""
+    value, on the example itself. Each pass is stopped past --max-ops. With ``inference``, the
+    pass runs as a timed model does instead, under torch.inference_mode() and without
+    FlopCounterMode (``_trace``)."""
     reason = ""
     for attempt, method in ((_on_meta_tensors, META), (_on_fake_tensors, FAKE)):
         try:
-            return attempt(model, x, label), method
+            return attempt(model, x, label, inference), method
         except UsageError:
             raise
         except Exception as exc:  # e.g. data-dependent control flow: follow the example input
             reason = described(exc)
     try:
         with op_ceiling(label):
-            records = dispatch_trace(model, x, _whole(), flops=True)
+            records = _trace(model, x, inference)
     except UsageError:
         raise
     except Exception as exc:  # the model rejected the input: one line naming it
@@ -192,7 +194,20 @@ class _Stateless:
                                tie_weights=False)
 
 
-def _on_meta_tensors(model, x: Example, label: str) -> list:
+def _trace(model, x, inference: bool) -> list:
+    """dispatch_trace for counting (under FlopCounterMode, autograd on, the ops counted whole
+    watched) or, with ``inference``, as a timed model runs: under torch.inference_mode(), where
+    torch dispatches the ops a module calls (conv2d, batch_norm, linear) without autograd's
+    decompositions or the clone it makes before an in-place op."""
+    if not inference:
+        return dispatch_trace(model, x, _whole(), flops=True)
+    import torch
+
+    with torch.inference_mode():
+        return dispatch_trace(model, x)
+
+
+def _on_meta_tensors(model, x: Example, label: str, inference: bool = False) -> list:
     """dispatch_trace under FlopCounterMode with the parameters, buffers and inputs on the meta
     device. Autograd stays on, as a user's run has it: no_grad would send nn.MultiheadAttention
     down its fused path."""
@@ -215,10 +230,10 @@ def _on_meta_tensors(model, x: Example, label: str) -> list:
                              *module.named_buffers(recurse=False, remove_duplicate=False))}
     example = Example(tuple(map(meta, x.args)), {k: meta(v) for k, v in x.kwargs.items()})
     with op_ceiling(label):  # the model's ops only: the meta tensors above are made before
-        return dispatch_trace(model, _Stateless(state, example), _whole(), flops=True)
+        return _trace(model, _Stateless(state, example), inference)
 
 
-def _on_fake_tensors(model, x: Example, label: str) -> list:
+def _on_fake_tensors(model, x: Example, label: str, inference: bool = False) -> list:
     """dispatch_trace under FlopCounterMode with every input tensor made fake (autograd on)."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -229,7 +244,7 @@ def _on_fake_tensors(model, x: Example, label: str) -> list:
         example = Example(tuple(fake.get(id(v), v) for v in x.args),
                           {k: fake.get(id(v), v) for k, v in x.kwargs.items()})
         with op_ceiling(label):
-            return dispatch_trace(model, example, _whole(), flops=True)
+            return _trace(model, example, inference)
 
 
 def _whole() -> dict:
@@ -295,7 +310,7 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
         call_keys[key].add(level[-1] if level else "")
         if node.op == "call_module":
             if path == key:
-                outputs[key] = _shape(node.meta["val"])
+                outputs[key] = shape_of(node.meta["val"])
             continue
         for _, (p, _) in stack:  # the modules running inside the row (not the row's parents)
             if p and not key.startswith(p + "."):
@@ -315,7 +330,7 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
         row.other_ops += other
         if not counted:
             row.not_counted[name] += 1
-        out = _shape(node.meta.get("val"))
+        out = shape_of(node.meta.get("val"))
         if out is not None:
             row.output_shape = out
     seen: dict[int, set] = {}  # param -> the rows that have it, the first counting it

@@ -30,7 +30,7 @@ from .options import (BUDGETS, INPUT, MODEL, OUTPUT, ArchOpt, BatchSizeOpt, Chan
                       ModelArgOpt, ModelOpt, OutputOpt, PredictOpt, RepeatsOpt, SeqLenOpt, SpecOpt,
                       SummaryOpt, TF32Opt, ThreadsOpt, VerifyOpt, WarmupOpt, WideOpt,
                       check_inputs, check_network, check_timing, check_wide, load_example,
-                      load_model, model_spec, output_path, parse_columns, parse_count, parse_input_size,
+                      load_model, output_path, parse_columns, parse_count, parse_input_size,
                       refuse, timing_options, user_code)
 from .output import check_outputs, check_plot, draw, hinting, progress, write_result
 from .shell import App, Group, fail, user_errors
@@ -185,22 +185,18 @@ def table(
                             threads, tf32)
     check_plot(plot)
     check_outputs(output, plot)
-    if model is not None and predict:  # the latency model reads layers: the exported spec's
-        refuse(ctx, ("input_", "inputs", "seq_len", "tree"), "does not apply with --predict, "
-               "which reads a --model through its exported spec")
-        with user_errors():
-            spec, model = model_spec(model, model_arg, size, channels, depth), None
     if model is not None:  # every view from the model's captured rows
         refuse(ctx, ("verify", "bottleneck_factor", "max_memory"), "applies to specs; a --model "
                "is counted from its captured graph")
         if not (latency or columns):
             refuse(ctx, ("dtype",), "applies to --model only with --columns memory or --latency")
-        if tree and (latency or plot or columns):
-            fail("--tree does not combine with --latency, --plot or --columns")
+        if tree and (latency or predict or plot or columns):
+            fail("--tree does not combine with --latency, --predict, --plot or --columns")
         given = ctx.get_parameter_source("depth").name == "COMMANDLINE"
         cli_model.table_model(model, model_arg, (input_, inputs, size, channels, batch_size, seq_len),
                      depth, fmt, output, wide, (depth if given else 0) if tree else None,
-                     {"columns": groups, "dtype": dtype.value, "latency": timing, "plot": plot},
+                     {"columns": groups, "dtype": dtype.value, "latency": timing, "plot": plot,
+                      "predict": predict, "device_profile": device_profile},
                      summary)
         return
     if tree:

@@ -33,14 +33,15 @@ def table_model(ref: str, model_arg, example, depth: int, fmt: Format, output: P
             df = records.attrs["profile"]
         else:
             df = profile_model_records(module, depth=depth, label=ref, example=example)
-        if views["columns"] or views["latency"]:
+        if views["columns"] or views["latency"] or views["predict"]:
             from ..analysis.model_views import model_views
             from ..capture.models import timed_weights
 
             with progress("timing rows" if views["latency"] else "counting"):
                 df = model_views(df, module, example, columns=views["columns"],
                                  dtype=views["dtype"], latency=views["latency"],
-                                 weights=timed_weights(ref))
+                                 weights=timed_weights(ref), predict=views["predict"],
+                                 device_profile=views["device_profile"])
         if views["plot"] is not None:
             from ..records import Records
             from ..render.plot import rows_params_macs_bars

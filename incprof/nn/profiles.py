@@ -77,6 +77,19 @@ def load_profile(ref: str) -> dict:
     return check_profile(data, str(path))
 
 
+def installed_torch() -> str:
+    """torch.__version__ of the installed torch, read from its version.py without importing it
+    (the distribution's metadata can lack the local part: '2.14.1' for '2.14.1+cu130')."""
+    import importlib.util
+    from importlib.metadata import version
+
+    found = importlib.util.find_spec("torch")
+    path = Path(found.origin).with_name("version.py") if found and found.origin else None
+    text = path.read_text() if path and path.is_file() else ""
+    match = re.search(r"^__version__ = ['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+    return match[1] if match else version("torch")
+
+
 def cached_profile(device: str, threads: int, dtype: str, torch_version: str) -> dict | None:
     """The calibrated profile for these conditions, or None where ``incprof calibrate`` has not
     written one."""

@@ -52,14 +52,21 @@ def prediction_lines(records: Records) -> list[str]:
         return []
     c, batch = p["ceilings"], records.attrs["meta"]["batch_size"]
     source = p["source"].rstrip(".")
+    parallel = p["network_parallel_ms"]
     lines = [f"PREDICTED with {p['profile']} ({source}; convs {p['maths'][0]}, linear layers "
              f"{p['maths'][1]}): each row a roofline per kernel (the longer of compute at the "
-             "profile's rate and memory at its bandwidth) plus a per-kernel overhead; branches "
-             f"run one after another. Network {p['network_ms']:.3f} ms (branches side by side: "
-             f"{p['network_parallel_ms']:.3f} ms) at batch {batch}, of which "
+             "profile's rate and memory at its bandwidth) plus a per-kernel overhead; "
+             + ("branches run one after another" if parallel is not None else
+                "each row's kernels read from the ops it runs at inference, one after another")
+             + f". Network {p['network_ms']:.3f} ms"
+             + ("" if parallel is None else f" (branches side by side: {parallel:.3f} ms)")
+             + f" at batch {batch}, of which "
              f"{p['in_network_ms']:.3f} ms for writing the rows' new outputs into memory out of "
              "the caches (a row timed alone writes into the buffer it has just freed)."
              + _speed(p)]
+    if p.get("unpriced"):
+        lines.append("NOT PRICED (no rule; the prediction leaves them out): " + ", ".join(
+            f"{op} x {n}" for op, n in p["unpriced"].items()) + ".")
     lines.append("Ceilings (images/s, no overhead): compute-bound "
                  f"{c['compute_images_per_s'] or '-'}, memory-bound {c['memory_images_per_s'] or '-'}, "
                  f"roofline {c['roofline_images_per_s'] or '-'}"

@@ -7,6 +7,7 @@ from ..records import Records
 from ..units import cpu_threads, human
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text,
                    ms_cell, rows_csv, sweep_latency_note, unstable_note)
+from .measure import prediction_cells, prediction_lines
 
 
 def summary_lines(records: Records) -> list[str]:
@@ -55,9 +56,11 @@ def summary_lines(records: Records) -> list[str]:
                      f"model: " + (whole if isinstance(whole, str) else
                                    ms_cell(whole, timing["network_unstable"]) + " ms") + ".")
         lines.append(unstable_note(env))
-        lines.append("Predicted beside measured (docs/latency.md): add --predict, which reads the "
-                     "model through its exported spec, where it has one.")
-    return lines
+        if t.get("prediction") is None:
+            lines.append("Predicted beside measured (docs/latency.md): none, no device profile "
+                         "calibrated for this device, thread count, dtype and torch; 'incprof "
+                         "calibrate' writes one, or give --device-profile.")
+    return lines + prediction_lines(records)
 
 
 def _flop_cell(row: dict) -> str:
@@ -86,11 +89,15 @@ def model_grid(records: Records, exact: bool = False) -> Grid:
                ("FlopCounter", "center"), ("ops", "left"), ("not counted", "left")]
     views = records.attrs.get("views", [])
     memory, timed = "activation_bytes" in views, "latency_ms" in views
-    headers[4:4] = [("activations", "right")] * memory + [("latency ms", "right")] * timed
+    predicted = "predicted_ms" in views
+    headers[4:4] = ([("activations", "right")] * memory + [("latency ms", "right")] * timed
+                    + [("predicted ms", "right"), ("bound", "left"),
+                       *[("error", "right")] * timed] * predicted)
     cells = [[r["row"], r["module"], str(r["calls"]), r["output_size"],
               *([f"{human(r['activation_bytes'])}B" if r["activation_bytes"] is not None else ""]
                 if memory else []),
               *([ms_cell(r["latency_ms"], r["latency_unstable"])] if timed else []),
+              *(prediction_cells(r, timed) if predicted else []),
               number(r["params"]), number(r["macs"]), number(r["other_ops"]),
               _flop_cell(r),
               r["ops"], r["not_counted"]] for r in records.rows]

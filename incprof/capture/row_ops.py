@@ -1,0 +1,70 @@
+"""Each row's ops as a timed model runs them, for the latency model (incprof.nn.predict_ops): one
+more pass of the model (capture.rows.record_ops with ``inference``: on meta tensors where it can,
+no arithmetic), under torch.inference_mode() as the model is timed, so that the ops are those
+eager PyTorch dispatches at inference (conv2d, batch_norm, linear), not autograd's
+decompositions. Each op keeps its name, its arguments as shapes, its output's shape and whether
+that output is a view of its input (a reshape that copies is a copy); each row, the module calls
+that run no op of their own (containers). Rows are named as capture.rows names them.
+
+torch is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .inputs import Example
+from .rows import arg_shape, call_row, op_name, record_ops, shape_of
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One op as it runs: its aten name ("conv2d"), its positional arguments (tensors as their
+    shapes), its output's shape (None for no tensor) and whether the output is a view of an
+    input (no values written)."""
+
+    name: str
+    args: tuple
+    out: tuple | None
+    view: bool
+
+
+@dataclass
+class RowOps:
+    """A row's ops in the order they ran, and its module calls that run no op of their own."""
+
+    ops: list[OpCall] = field(default_factory=list)
+    containers: int = 0
+
+
+def _is_view(record) -> bool:
+    """Whether every tensor the op gives shares its storage with one of its inputs (a view or
+    the input itself: inference tensors keep no view links, their storage tells)."""
+    def storages(value) -> list:
+        values = value if isinstance(value, (tuple, list)) else [value]
+        return [v.untyped_storage()._cdata for v in values if hasattr(v, "untyped_storage")]
+
+    given = storages(record.meta.get("val"))
+    inputs = {s for a in record.args for s in storages(getattr(a, "meta", {}).get("val"))}
+    return bool(given) and all(s in inputs for s in given)
+
+
+def row_ops(model, example: Example, depth: int, label: str) -> tuple[dict[str, RowOps], str]:
+    """The ops each row (the modules at ``depth``, as capture.rows) runs at inference on
+    ``example``, by row name; and how the pass ran (capture.rows.record_ops)."""
+    records, method = record_ops(model.eval(), example, label, inference=True)
+    root = f"({type(model).__name__})"
+    innermost = {next(reversed(r.meta["nn_module_stack"])) for r in records
+                 if r.op == "call_function" and r.meta["nn_module_stack"]}
+    rows: dict[str, RowOps] = {}
+    for record in records:
+        stack = record.meta["nn_module_stack"]
+        key = call_row([path for path, _ in stack.values()], depth) or root
+        row = rows.setdefault(key, RowOps())
+        if record.op == "call_module":
+            row.containers += next(reversed(stack)) not in innermost
+        elif record.op == "call_function":
+            row.ops.append(OpCall(op_name(record.target).split(".")[-1],
+                                  tuple(arg_shape(a) for a in record.args),
+                                  shape_of(record.meta.get("val")), _is_view(record)))
+    return rows, method

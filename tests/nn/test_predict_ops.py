@@ -1,0 +1,114 @@
+"""A model's ops priced as kernels (nn.predict_ops), against MACs and bytes worked out here and a
+hand-made profile whose every rate is flat."""
+
+import pytest
+
+from incprof.capture.row_ops import OpCall, RowOps
+from incprof.nn.predict import CALL
+from incprof.nn.predict_ops import op_kernels, predict_model_rows
+
+
+def conv(x, w, out, *rest):
+    return OpCall("conv2d", (x, w, (w[0],), [1, 1], [1, 1], [1, 1], *rest), out, False)
+
+
+@pytest.mark.parametrize("x, w, groups, op", [
+    ((1, 8, 16, 16), (16, 8, 3, 3), 1, "conv nxn"),
+    ((1, 8, 16, 16), (16, 8, 1, 1), 1, "conv 1x1"),
+    ((1, 8, 16, 16), (16, 8, 1, 7), 1, "conv 1xn"),
+    ((1, 8, 16, 16), (8, 1, 3, 3), 8, "conv depthwise"),
+    ((1, 8, 16, 16), (16, 4, 3, 3), 2, "conv grouped"),
+    ((1, 3, 16, 16), (16, 3, 3, 3), 1, "conv stem"),
+])
+def test_a_conv_is_one_kernel_of_its_class_with_its_macs_and_bytes(x, w, groups, op):
+    out = (1, w[0], 16, 16)
+    [k] = op_kernels(conv(x, w, out, groups))
+    kh, kw = w[2:]
+    assert k.op == op
+    assert k.work == kh * kw * (x[1] // groups) * w[0] * 16 * 16  # MACs per output, every output
+    assert (k.values, k.weights) == (x[1] * 256 + w[0] * 256, w[0] * w[1] * kh * kw)
+    assert (k.pixels, k.fresh) == (256, w[0] * 256)
+
+
+def test_a_linear_layer_and_a_batched_product_run_at_the_linear_rate():
+    [k] = op_kernels(OpCall("linear", ((2, 8), (4, 8), (4,)), (2, 4), False))
+    assert (k.op, k.work, k.pixels) == ("linear", 2 * 4 * 8, 2)
+    assert k.values == 2 * 8 + 4 * 8 + 4 + 2 * 4
+    [k] = op_kernels(OpCall("bmm", ((3, 5, 6), (3, 6, 7)), (3, 5, 7), False))
+    assert (k.op, k.work, k.pixels) == ("linear", 3 * 5 * 7 * 6, 3 * 5)
+
+
+def test_attention_is_two_products_and_a_softmax_over_its_scores():
+    q, k, v = (1, 2, 5, 8), (1, 2, 6, 8), (1, 2, 6, 4)
+    first, soft, second = op_kernels(
+        OpCall("scaled_dot_product_attention", (q, k, v), (1, 2, 5, 4), False))
+    assert (first.op, first.work) == ("linear", 2 * 5 * 6 * 8)  # Q K^T per head
+    assert (soft.op, soft.work) == ("relu", 2 * 5 * 6)
+    assert (second.op, second.work) == ("linear", 2 * 5 * 6 * 4)  # weights times V
+
+
+def test_pools_and_norms():
+    [k] = op_kernels(OpCall("max_pool2d", ((1, 8, 16, 16), [3, 3], [2, 2], [1, 1]),
+                            (1, 8, 8, 8), False))
+    assert (k.op, k.work, k.pixels) == ("pool max", 9 * 8 * 8 * 8, 64)
+    [k] = op_kernels(OpCall("adaptive_avg_pool2d", ((1, 8, 7, 7), [1, 1]), (1, 8, 1, 1), False))
+    assert (k.op, k.work, k.pixels) == ("pool global", 8 * 49, 49)
+    [k] = op_kernels(OpCall("batch_norm", ((1, 8, 4, 4),), (1, 8, 4, 4), False))
+    assert (k.op, k.work) == ("batchnorm", 128)
+    stats, norm = op_kernels(OpCall("layer_norm", ((2, 5, 8), [8]), (2, 5, 8), False))
+    assert (stats.op, norm.op) == ("relu", "batchnorm") and norm.work == 80
+
+
+def test_element_wise_ops_are_one_pass_in_place_or_into_a_new_tensor():
+    [fresh] = op_kernels(OpCall("gelu", ((2, 5, 8),), (2, 5, 8), False))
+    [same] = op_kernels(OpCall("relu_", ((2, 5, 8),), (2, 5, 8), True))
+    assert (fresh.op, fresh.work, fresh.values, fresh.fresh) == ("relu", 80, 160, 80)
+    assert (same.fresh, same.values) == (0, 160)
+    [add] = op_kernels(OpCall("add", ((2, 5, 8), (2, 5, 8)), (2, 5, 8), False))
+    assert add.values == 3 * 80
+
+
+def test_a_view_costs_a_call_a_copy_its_bytes_and_a_size_query_nothing():
+    assert op_kernels(OpCall("permute", ((1, 8, 4, 4), [0, 2, 3, 1]), (1, 4, 4, 8), True)) == [CALL]
+    [copy] = op_kernels(OpCall("contiguous", ((1, 4, 4, 8),), (1, 4, 4, 8), False))
+    assert (copy.op, copy.work, copy.values, copy.fresh) == ("copy", 0, 256, 128)
+    [cat] = op_kernels(OpCall("cat", ([(1, 3, 4, 4), (1, 5, 4, 4)], 1), (1, 8, 4, 4), False))
+    assert cat.values == 2 * 128
+    [zeros] = op_kernels(OpCall("zeros", ([2, 3],), (2, 3), False))
+    assert zeros.values == 6  # written, not read
+    assert op_kernels(OpCall("empty", ([2, 3],), (2, 3), False)) == [CALL]
+    assert op_kernels(OpCall("size", ((2, 3), 0), None, False)) == []
+
+
+def test_an_op_without_a_rule_has_no_kernels():
+    assert op_kernels(OpCall("cumsum", ((2, 8), 1), (2, 8), False)) is None
+
+
+# Every rate flat: 1e9 MAC/s or ops/s whatever the shape, hot or cold; 1e10 bytes/s.
+FLAT = {"name": "flat", "device_type": "cuda", "calibrated": False, "source": "a test",
+        "rates": {"fp32": {op: [[1, 1, 1e9]] for op in (
+            "conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv grouped", "conv stem",
+            "linear", "pool max", "pool avg", "pool global", "pool adaptive", "batchnorm",
+            "relu", "lrn")}},
+        "bandwidth": [[2 ** 40, 1e10]], "overhead_s": 3e-6, "call_s": 1e-6}
+
+
+def test_a_row_is_its_kernels_rooflines_its_overheads_and_its_containers_calls():
+    x, w, out = (1, 8, 16, 16), (16, 8, 3, 3), (1, 16, 16, 16)
+    row = RowOps([conv(x, w, out, 1), OpCall("relu_", (out,), out, True),
+                  OpCall("view", (out, [1, -1]), (1, 4096), True)], containers=2)
+    costs, unpriced = predict_model_rows({"block": row}, FLAT, ("fp32", "fp32"), 4)
+    macs = 9 * 8 * 16 * 256
+    conv_s = max(macs / 1e9, (8 * 256 + 16 * 256 + 16 * 8 * 9) * 4 / 1e10)
+    relu_s = max(4096 / 1e9, 2 * 4096 * 4 / 1e10)
+    expected = conv_s + relu_s + 2 * 3e-6 + 3 * 1e-6  # two kernels; a view and two containers
+    assert costs["block"].serial_s == pytest.approx(expected, rel=1e-12)
+    assert costs["block"].kernels == 5 and unpriced["block"] == {}
+
+
+def test_an_op_without_a_rule_is_named_not_priced():
+    row = RowOps([OpCall("cumsum", ((2, 8), 1), (2, 8), False),
+                  OpCall("linear", ((2, 8), (4, 8), (4,)), (2, 4), False)])
+    costs, unpriced = predict_model_rows({"head": row}, FLAT, ("fp32", "fp32"), 4)
+    assert unpriced["head"] == {"cumsum": 1}
+    assert costs["head"].kernels == 1
