@@ -1,10 +1,12 @@
 """The latency model's targets on this CPU at one thread: calibrate, then time googlenet,
 inception_v3 and torchvision's resnet50 (through its exported spec; needs torchvision, i.e.
 .venv-ref) row by row, in the same run, and print each network's prediction beside the
-measurement; then the same for held-out networks, on which nothing in the model was fitted.
+measurement; then the same for held-out networks, on which nothing in the model was fitted, and
+for held-out models as `table --model` predicts them, from the ops each row runs.
 
 Usage: PYTHONPATH=$PWD python benchmarks/latency_targets.py [--networks googlenet,inception_v3,
-       torchvision:resnet50] [--held-out NAMES | --held-out ''] [--budget-s 30] [--threads 1]
+       torchvision:resnet50] [--held-out NAMES | --held-out ''] [--from-ops NAMES | --from-ops '']
+       [--budget-s 30] [--threads 1]
 
 Targets (issue 24): the network's predicted latency within 10% of the measured one, and at least
 80% of the rows within 25%. Each figure is given against the process CPU time of each repeat
@@ -31,6 +33,12 @@ TARGETS = "googlenet,inception_v3,torchvision:resnet50"
 HELD_OUT = ("torchvision:resnet18,torchvision:vgg11,torchvision:alexnet,torchvision:squeezenet1_0,"
             "torchvision:regnet_x_400mf,torchvision:resnext50_32x4d,torchvision:mnasnet1_0,"
             "mobilenet_v1,xception,bn_inception,inception_v4")
+# Models as `table --model` reads them, rows their top-level modules, each priced from the ops it
+# runs: those no spec can express (ReLU6, SiLU, channel shuffles, dense concatenations, permutes
+# and LayerNorm, attention) and one that a spec can
+FROM_OPS = ("torchvision:mobilenet_v2,torchvision:efficientnet_b0,torchvision:shufflenet_v2_x1_0,"
+            "torchvision:densenet121,torchvision:convnext_tiny,torchvision:vit_b_16,"
+            "torchvision:resnet50")
 NETWORK_BAND, ROW_BAND, ROW_SHARE = 0.10, 0.25, 0.80
 
 
@@ -56,19 +64,26 @@ HEADER = ("| network | rows | speed x | predicted ms | measured CPU ms (wall) | 
           "after |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 
 
-def line(name: str, profile: str, threads: int) -> str:
-    """One network timed row by row and whole, as a table line."""
-    from incprof.analysis.profile import profile_records
+def line(name: str, profile: str, threads: int, ops: bool = False) -> str:
+    """One network timed row by row and whole, as a table line: a built-in spec or a model's
+    exported spec, or with ``ops`` a model as ``table --model`` times and predicts it (each row
+    priced from the ops it runs, incprof.nn.predict_ops)."""
     from incprof.nn.latency import TimingOptions
 
     if ":" in name and importlib.util.find_spec("torchvision") is None:
         return f"| {name} | skipped: needs torchvision (run in .venv-ref) |||||||||||"
     before = os.getloadavg()[0]
-    records = profile_records(spec_of(name), aux=False, device_profile=profile,
-                              latency=TimingOptions(device="cpu", threads=threads))
+    timing = TimingOptions(device="cpu", threads=threads)
+    if ops:
+        p, network = model_prediction(name, profile, timing)
+    else:
+        from incprof.analysis.profile import profile_records
+
+        records = profile_records(spec_of(name), aux=False, device_profile=profile,
+                                  latency=timing)
+        p = records.attrs["totals"]["prediction"]
+        network = records.attrs["totals"]["latency"]["network"]
     after = os.getloadavg()[0]
-    p = records.attrs["totals"]["prediction"]
-    network = records.attrs["totals"]["latency"]["network"]
 
     def pair(key: str, form: str) -> str:
         return f"{p['cpu_' + key]:{form}} ({p[key]:{form}})"
@@ -83,10 +98,32 @@ def line(name: str, profile: str, threads: int) -> str:
             f"{pair('within_25', '.0%')} | {verdict} | {before:.2f} -> {after:.2f} |")
 
 
+def model_prediction(name: str, profile: str, timing) -> tuple[dict, dict]:
+    """A model's prediction and its whole-network timing ({"cpu_ms", "median_ms"}), as
+    ``table --model NAME --latency`` makes them: weights drawn as its library draws them, its
+    default example, rows its top-level modules."""
+    from incprof.analysis.model_views import model_views
+    from incprof.capture.inputs import default
+    from incprof.capture.models import resolve_model, timed_weights
+    from incprof.capture.rows import profile_model_records
+
+    model = resolve_model(name, {}, draw_weights=True)
+    example = default(model, None, 3, 1)
+    records = model_views(profile_model_records(model, label=name, example=example), model,
+                          example, latency=timing, weights=timed_weights(name),
+                          device_profile=profile)
+    p = records.attrs["totals"]["prediction"]
+    # the whole model's times, back from the prediction and its errors against them
+    network = {"median_ms": p["network_ms"] / (1 + p["network_error"]),
+               "cpu_ms": p["network_ms"] / (1 + p["cpu_network_error"])}
+    return p, network
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", default=TARGETS)
     parser.add_argument("--held-out", default=HELD_OUT, help="'' for none")
+    parser.add_argument("--from-ops", default=FROM_OPS, help="'' for none")
     parser.add_argument("--budget-s", type=float, default=30.0, help="calibration seconds")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -103,12 +140,15 @@ def main() -> None:
           f"(load {load:.2f} -> {os.getloadavg()[0]:.2f}); targets: network within "
           f"{NETWORK_BAND:.0%}, at least {ROW_SHARE:.0%} of rows within {ROW_BAND:.0%}, judged "
           "on CPU time (wall clock in brackets)\n")
-    for title, names in (("Targets", args.networks), ("Held out", args.held_out)):
+    for title, names, ops in (("Targets", args.networks, False),
+                              ("Held out", args.held_out, False),
+                              ("Held out, predicted from the ops each row runs (table --model)",
+                               args.from_ops, True)):
         if not names:
             continue
         print(f"{title}\n\n{HEADER}")
         for name in names.split(","):
-            print(line(name, str(path), args.threads), flush=True)
+            print(line(name, str(path), args.threads, ops), flush=True)
         print()
 
 

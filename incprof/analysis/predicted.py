@@ -67,7 +67,9 @@ def join_predictions(records: list[dict], costs: dict, profile: dict, maths: tup
     scale = 1000 * (factor or 1)  # seconds to milliseconds, at the run's speed
     for record in records:
         cost = costs.get(record["row"])
-        if cost is None:
+        if cost is None:  # an aux head; a model's row that ran no op at inference
+            record.update(dict.fromkeys(("predicted_ms", "predicted_parallel_ms",
+                                         "predicted_bound", "predicted_error")))
             continue
         ms = cost.serial_s * scale
         record.update(predicted_ms=round(ms, 4),

@@ -3,8 +3,8 @@ more pass of the model (capture.rows.record_ops with ``inference``: on meta tens
 no arithmetic), under torch.inference_mode() as the model is timed, so that the ops are those
 eager PyTorch dispatches at inference (conv2d, batch_norm, linear), not autograd's
 decompositions. Each op keeps its name, its arguments as shapes, its output's shape and whether
-that output is a view of its input (a reshape that copies is a copy); each row, the module calls
-that run no op of their own (containers). Rows are named as capture.rows names them.
+that output is a view of its input (a reshape that copies is a copy); each row, its module
+calls. Rows are named as capture.rows names them.
 
 torch is imported inside the functions only.
 """
@@ -31,10 +31,10 @@ class OpCall:
 
 @dataclass
 class RowOps:
-    """A row's ops in the order they ran, and its module calls that run no op of their own."""
+    """A row's ops in the order they ran, and its module calls."""
 
     ops: list[OpCall] = field(default_factory=list)
-    containers: int = 0
+    calls: int = 0
 
 
 def _is_view(record) -> bool:
@@ -54,15 +54,13 @@ def row_ops(model, example: Example, depth: int, label: str) -> tuple[dict[str, 
     ``example``, by row name; and how the pass ran (capture.rows.record_ops)."""
     records, method = record_ops(model.eval(), example, label, inference=True)
     root = f"({type(model).__name__})"
-    innermost = {next(reversed(r.meta["nn_module_stack"])) for r in records
-                 if r.op == "call_function" and r.meta["nn_module_stack"]}
     rows: dict[str, RowOps] = {}
     for record in records:
         stack = record.meta["nn_module_stack"]
         key = call_row([path for path, _ in stack.values()], depth) or root
         row = rows.setdefault(key, RowOps())
         if record.op == "call_module":
-            row.containers += next(reversed(stack)) not in innermost
+            row.calls += 1
         elif record.op == "call_function":
             row.ops.append(OpCall(op_name(record.target).split(".")[-1],
                                   tuple(arg_shape(a) for a in record.args),

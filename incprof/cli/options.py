@@ -132,8 +132,9 @@ TF32Opt = Annotated[Optional[bool], typer.Option(
     "--tf32/--no-tf32", rich_help_panel=LATENCY, help="On CUDA, allow TF32 tensor cores for fp32 "
     "convs and matmuls, or not. Default: torch's (convs yes, matmuls no).")]
 PredictOpt = Annotated[bool, typer.Option(
-    "--predict", rich_help_panel=LATENCY, help="Predict each row's latency from its counts and "
-    "--device-profile, without running anything (see docs/latency.md).")]
+    "--predict", rich_help_panel=LATENCY, help="Predict each row's latency from its counts (a "
+    "--model's: from the ops each row runs) and --device-profile, without running anything "
+    "(see docs/latency.md).")]
 DeviceProfileOpt = Annotated[Optional[str], typer.Option(
     rich_help_panel=LATENCY, help="The device profile to predict with: a datasheet profile "
     "(h100-sxm, h100-pcie, h100-nvl, h200, a100, l4; uncalibrated) or a JSON file. Default with "

@@ -199,7 +199,8 @@ def cache_knees(bandwidth: list[list[float]]) -> tuple[float, float]:
 class Rates:
     """A device profile read for one math (fp32, tf32, fp16, bf16) and value size."""
 
-    def __init__(self, profile: dict, conv_math: str, linear_math: str, value_bytes: int) -> None:
+    def __init__(self, profile: dict, conv_math: str, linear_math: str, value_bytes: int,
+                 calls_apart: bool = False) -> None:
         for name in (conv_math, linear_math):
             if name not in profile["rates"]:
                 raise KeyError(f"the device profile {profile['name']!r} has no {name} rates "
@@ -216,6 +217,11 @@ class Rates:
         self.hot_below, self.cold_above = profile.get("cache_knees") or cache_knees(self.bandwidth)
         self.overhead_s = profile["overhead_s"]
         self.call_s = profile.get("call_s", self.overhead_s)
+        # with ``calls_apart`` every module call is priced apart (a "call" kernel each, see
+        # nn.predict_ops), so an op pays its dispatch alone: the overhead (timed as a module
+        # running one op) less a call, where the profile timed both
+        self.op_s = (self.overhead_s - self.call_s if calls_apart and "call_s" in profile
+                     and profile["call_s"] < self.overhead_s else self.overhead_s)
         self.value_bytes = value_bytes
         self.cpu = profile.get("device_type") == "cpu"  # see fresh_s
         self.working_set = 0  # the bytes the row being priced moves (see predict_rows)
@@ -288,7 +294,7 @@ class Rates:
         moved = (k.values * batch + k.weights) * self.value_bytes
         memory = moved / self.bytes_per_s(max(moved, self.working_set)) if moved else 0.0
         busy = max(compute, memory)
-        overhead = self.call_s if k.op == "call" else self.overhead_s
+        overhead = self.call_s if k.op == "call" else self.op_s
         total = busy + overhead
         return Cost(total, total, busy if compute >= memory else 0.0,
                     busy if memory > compute else 0.0, overhead, 1, compute, memory, moved,

@@ -19,8 +19,10 @@ or other ops by that vocabulary's rule, and its shapes, for the whole batch (pri
   of its input; a copy of its output's bytes where it is not (a concatenation, a contiguous
   copy); a tensor made from nothing: its bytes written.
 
-A row also pays the profile's call overhead for each module call that runs no op of its own.
-An op with no rule in the vocabulary is not priced: ``unpriced`` names it, per row.
+Overheads: each module call costs the profile's ``call_s`` (an empty module's call), and each
+op its own dispatch, the profile's ``overhead_s`` less ``call_s`` (``overhead_s`` is timed as a
+module that runs one op), where the profile timed both; a view, a call's. An op with no rule in
+the vocabulary is not priced: ``unpriced`` names it, per row.
 """
 
 from __future__ import annotations
@@ -159,7 +161,9 @@ def op_kernels(call) -> list[Kernel] | None:
         out = call.out or ()
         if op.free == "size":
             return []
-        if call.view or op.free == "pass" or call.name in UNWRITTEN:
+        if op.free == "pass":  # a dropout at inference: an op that does nothing
+            return [Kernel("identity")]
+        if call.view or call.name in UNWRITTEN:
             return [CALL]
         written = numel(out)
         read = 0 if op.free == "new" else written
@@ -180,10 +184,10 @@ def predict_model_rows(rows: dict, profile: dict, maths: tuple[str, str], value_
     """Each row's predicted cost (``rows``: name -> capture.row_ops.RowOps), its kernels moving
     their bytes at the bandwidth for as many bytes as the whole row moves (as
     nn.predict.predict_rows); and per row the ops not priced (op -> calls)."""
-    rates = Rates(profile, *maths, value_bytes)
+    rates = Rates(profile, *maths, value_bytes, calls_apart=True)
     costs, unpriced = {}, {}
     for name, row in rows.items():
-        kernels, missing = [CALL] * row.containers, Counter()
+        kernels, missing = [CALL] * row.calls, Counter()
         for call in row.ops:
             found = op_kernels(call)
             if found is None:

@@ -7,8 +7,9 @@ A shared machine's speed drifts. On this project's 2-core machine googlenet at o
 ms and, about a minute later, 78 ms, while its time over one round of this probe timed beside it
 stayed between 0.64 and 0.72. A small kernel timed alone does not see that drift: its data stay in
 the nearest cache. The probe runs every shape of calibrate's generic grid
-(incprof.nn.grid.CONV_SHAPES) of the dense classes (1x1, nxn, 1xn and stem convs; not depthwise or
-grouped ones, whose times vary most from one process to the next) once, one after another, as the
+(incprof.nn.grid.PROBE_SHAPES: the dense classes, 1x1, nxn, 1xn and stem convs, not depthwise or
+grouped ones, whose times vary most from one process to the next, nor the smallest maps, which
+later calibrations measure) once, one after another, as the
 calibration's cold rounds do: each reads weights that the others pushed out of the caches, as a
 network's layers do.
 """
@@ -19,11 +20,9 @@ import statistics
 from typing import Callable
 
 from ..seeded import seeded
-from .grid import CALIBRATION_BATCH, CONV_SHAPES
+from .grid import CALIBRATION_BATCH, PROBE_SHAPES
 from .timing import timer
 
-# the conv classes of the calibration grid that the probe runs
-PROBE_CLASSES = ("conv 1x1", "conv nxn", "conv 1xn", "conv stem")
 # rounds of the probe in a sample, taken at each point of a run where it is sampled: between the
 # sections of a calibration, in each round of a timing (incprof.nn.latency.time_in_rounds)
 PROBE_CALLS = 2
@@ -38,12 +37,11 @@ def make_probe(device, dtype) -> Callable[[], list[float]]:
 
     batch, layers = CALIBRATION_BATCH[device.type], []
     with seeded():  # the timing it runs beside leaves the caller's generator as it was
-        for op in PROBE_CLASSES:
-            for cin, cout, kernel, stride, groups, side in CONV_SHAPES[op]:
-                conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
-                                       groups=groups).to(device, dtype).eval()
-                x = torch.randn(batch, cin, side, side).to(device, dtype)
-                layers.append((conv, x))
+        for cin, cout, kernel, stride, groups, side in PROBE_SHAPES:
+            conv = torch.nn.Conv2d(cin, cout, kernel, stride, (kernel[0] // 2, kernel[1] // 2),
+                                   groups=groups).to(device, dtype).eval()
+            x = torch.randn(batch, cin, side, side).to(device, dtype)
+            layers.append((conv, x))
 
     def run() -> None:
         with torch.inference_mode():

@@ -41,15 +41,15 @@ def test_a_view_is_told_from_a_copy():
     assert own == {"permute": True, "contiguous": False, "mean": False}
 
 
-def test_module_calls_that_run_no_op_of_their_own_are_counted_per_row():
+def test_every_module_call_is_counted_in_its_row():
     rows, _ = row_ops(Net(), Example((torch.randn(2, 3, 8, 8),), {}), 1, "net")
-    # body is a Sequential: its call runs no op itself; the model's forward runs permute and
-    # mean itself; the Conv2d, BatchNorm2d, ReLU and Linear calls each run their op
-    assert (rows["body"].containers, rows["(Net)"].containers, rows["fc"].containers) == (1, 0, 0)
+    # body: the Sequential and its Conv2d, BatchNorm2d and ReLU; the model's own call; the Linear
+    assert (rows["body"].calls, rows["(Net)"].calls, rows["fc"].calls) == (4, 1, 1)
 
 
 def test_rows_follow_the_depth():
     rows, _ = row_ops(Net(), Example((torch.randn(1, 3, 8, 8),), {}), 2, "net")
     assert [name for name in rows if name.startswith("body")] == ["body", "body.0", "body.1",
                                                                    "body.2"]
-    assert rows["body"].ops == [] and rows["body"].containers == 1
+    assert rows["body"].ops == [] and rows["body"].calls == 1
+    assert [op.name for op in rows["body.0"].ops] == ["conv2d"] and rows["body.0"].calls == 1

@@ -171,3 +171,29 @@ def test_progress_shows_on_a_terminal_stderr_with_stdout_piped():
                 break
     assert process.stdout.read().count(b"throughput by batch size") == 1
     assert b"timing batch" in seen or b"benchmarking" in seen  # the transient progress line
+
+
+def test_a_model_no_spec_can_hold_is_predicted_from_its_ops(tmp_path):
+    pytest.importorskip("torch")
+
+    # Hardswish has no spec layer, so the model cannot be exported; its ops still price
+    model = f"{DATA / 'user_models.py'}:hardswish_net"
+    result = invoke("table", "--model", model, "--input-size", "16", "--predict",
+                    "--device-profile", "l4", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["row"] for r in data["rows"]] == ["0", "1"]
+    assert all(r["predicted_ms"] > 0 for r in data["rows"])
+    p = data["totals"]["prediction"]
+    assert "UNCALIBRATED" in p["profile"] and p["unpriced"] == {}
+    text = " ".join(invoke("table", "--model", model, "--input-size", "16", "--predict",
+                           "--device-profile", "l4").stdout.split())
+    assert "predicted ms" in text and "each row's kernels read from the ops it runs" in text
+
+
+def test_the_module_tree_takes_no_prediction():
+    pytest.importorskip("torch")
+    result = invoke("table", "--model", f"{DATA / 'user_models.py'}:hardswish_net", "--tree",
+                    "--predict", "--device-profile", "l4")
+    assert result.exit_code == 2
+    assert "--tree does not combine with --latency, --predict" in result.stderr

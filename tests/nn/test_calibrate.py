@@ -42,9 +42,9 @@ def test_a_cpu_calibration_rates_every_op_class_and_lands_in_the_cache(tmp_path,
         count = count or {"linear": len(LINEAR_SHAPES)}.get(op, len(ELEMENTWISE_SHAPES))
         assert len(points) == count and points == sorted(points)
         assert all(work > 0 and positions > 0 and rate > 0 for work, positions, rate in points)
-    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W; the smallest (352 -> 352 at 10x10 ties
-    # with 176 -> 176 at 20x20, and has fewer output positions)
-    assert rates["conv 1x1"][0][:2] == [352 * 352 * 10 * 10, 10 * 10]
+    # a 1x1 conv's work is its MACs: k*k*cin*cout*H*W; the smallest, 720 -> 360 at 5x5 (the
+    # grid's width at side 5 is 64 * 56 / 5 = 716.8, to a multiple of 16)
+    assert rates["conv 1x1"][0][:2] == [720 * 360 * 5 * 5, 5 * 5]
     assert set(profile["cold_rates"]["fp32"]) == set(rates)
     hot, cold = profile["cache_knees"]
     assert hot <= cold and hot in [size for size, _ in profile["bandwidth"]]

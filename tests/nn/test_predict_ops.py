@@ -93,17 +93,32 @@ FLAT = {"name": "flat", "device_type": "cuda", "calibrated": False, "source": "a
         "bandwidth": [[2 ** 40, 1e10]], "overhead_s": 3e-6, "call_s": 1e-6}
 
 
-def test_a_row_is_its_kernels_rooflines_its_overheads_and_its_containers_calls():
+def test_a_row_is_its_kernels_rooflines_its_ops_dispatch_and_its_module_calls():
     x, w, out = (1, 8, 16, 16), (16, 8, 3, 3), (1, 16, 16, 16)
     row = RowOps([conv(x, w, out, 1), OpCall("relu_", (out,), out, True),
-                  OpCall("view", (out, [1, -1]), (1, 4096), True)], containers=2)
+                  OpCall("view", (out, [1, -1]), (1, 4096), True)], calls=3)
     costs, unpriced = predict_model_rows({"block": row}, FLAT, ("fp32", "fp32"), 4)
     macs = 9 * 8 * 16 * 256
     conv_s = max(macs / 1e9, (8 * 256 + 16 * 256 + 16 * 8 * 9) * 4 / 1e10)
     relu_s = max(4096 / 1e9, 2 * 4096 * 4 / 1e10)
-    expected = conv_s + relu_s + 2 * 3e-6 + 3 * 1e-6  # two kernels; a view and two containers
+    # each op's dispatch: the overhead (a module running one op) less a module call; a view a
+    # call's; and the three module calls
+    expected = conv_s + relu_s + 2 * (3e-6 - 1e-6) + 1e-6 + 3 * 1e-6
     assert costs["block"].serial_s == pytest.approx(expected, rel=1e-12)
-    assert costs["block"].kernels == 5 and unpriced["block"] == {}
+    assert costs["block"].kernels == 6 and unpriced["block"] == {}
+
+
+def test_without_a_timed_call_an_op_pays_the_whole_overhead():
+    profile = {k: v for k, v in FLAT.items() if k != "call_s"}  # a datasheet's: no call_s
+    row = RowOps([OpCall("relu", ((1, 100),), (1, 100), False)], calls=1)
+    costs, _ = predict_model_rows({"act": row}, profile, ("fp32", "fp32"), 4)
+    assert costs["act"].serial_s == pytest.approx(max(100 / 1e9, 800 / 1e10) + 2 * 3e-6,
+                                                  rel=1e-12)
+
+
+def test_a_dropout_at_inference_is_an_op_that_does_nothing():
+    [k] = op_kernels(OpCall("dropout", ((1, 8), 0.5, False), (1, 8), True))
+    assert (k.op, k.work, k.values) == ("identity", 0, 0)
 
 
 def test_an_op_without_a_rule_is_named_not_priced():
