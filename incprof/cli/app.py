@@ -188,8 +188,9 @@ def table(
     if model is not None:  # every view from the model's captured rows
         refuse(ctx, ("verify", "bottleneck_factor", "max_memory"), "applies to specs; a --model "
                "is counted from its captured graph")
-        if not (latency or columns):
-            refuse(ctx, ("dtype",), "applies to --model only with --columns memory or --latency")
+        if not (latency or predict or columns):
+            refuse(ctx, ("dtype",), "applies to --model only with --columns memory, --latency "
+                   "or --predict")
         if tree and (latency or predict or plot or columns):
             fail("--tree does not combine with --latency, --predict, --plot or --columns")
         given = ctx.get_parameter_source("depth").name == "COMMANDLINE"

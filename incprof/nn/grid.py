@@ -38,8 +38,11 @@ CONV_SHAPES = {
     "conv depthwise": [(width(s), width(s), (3, 3), 1, width(s), s) for s in (7, 14, 28, 56, 112)]
     + [(128, 128, (3, 3), 2, 128, 56), (256, 256, (5, 5), 1, 256, 14),
        (128, 128, (5, 5), 1, 128, 28)]
-    # and small ones, whose call's fixed cost is most of their time (ShuffleNet's last stage)
-    + [(128, 128, (3, 3), 1, 128, 7), (256, 256, (3, 3), 2, 256, 14)],
+    # and small ones, whose call's fixed cost is most of their time (ShuffleNet's last stage),
+    # and few channels on a large map, which ran at half the rate of as many MACs on more
+    # channels (ShuffleNet's first stages: 58 channels at 56x56, stride 2, 3 GMAC/s here)
+    + [(128, 128, (3, 3), 1, 128, 7), (256, 256, (3, 3), 2, 256, 14),
+       (128, 128, (3, 3), 1, 128, 14), (64, 64, (3, 3), 1, 64, 28), (32, 32, (3, 3), 2, 32, 56)],
     # groups of 8 and 32 channels (neither 1 nor depthwise): as many small convs as groups
     "conv grouped": [(2 * width(s), 2 * width(s), (3, 3), 1, 2 * width(s) // g, s)
                      for s in (7, 14, 28, 56) for g in (8, 32)],
@@ -53,9 +56,10 @@ PROBE_CLASSES = ("conv 1x1", "conv nxn", "conv 1xn", "conv stem")
 PROBE_SHAPES = [shape for op in PROBE_CLASSES for shape in CONV_SHAPES[op]
                 if shape[5] not in SMALL_SIDES]
 # (rows, in features, out features): one image (a matrix-vector product, up to 64 MB of weights,
-# past the caches) and a batch of 64
+# past the caches), a batch of 64, and 256 rows (a transformer's tokens: ViT-B's 197 ran its
+# GEMMs at 44 GMAC/s here, where the 64-row ones ran at 39)
 LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 8192, 2048),
-                 (64, 1024, 1000), (64, 2048, 1000)]
+                 (64, 1024, 1000), (64, 2048, 1000), (256, 1024, 1024)]
 # (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools of stride 2 and 1,
 # 3x3 average pools, a 7x7 average over the final map, global averages (the grid's width and 4x
 # it: a classifier's head is small, and a call's fixed cost weighs on a small one), adaptive

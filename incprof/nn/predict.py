@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, fields, replace
 
 from ..count.analytic import _kernel_class
+from ..errors import UsageError
 from ..spec.layers import (LRN, AdaptiveAvgPool, Branches, Conv, Dropout, GlobalAvgPool, Linear, Pool,
                            ReLU, Residual, Separable, Shape, Softmax)
 from ..spec.shapes import numel, rule, walk
@@ -203,8 +204,9 @@ class Rates:
                  calls_apart: bool = False) -> None:
         for name in (conv_math, linear_math):
             if name not in profile["rates"]:
-                raise KeyError(f"the device profile {profile['name']!r} has no {name} rates "
-                               f"(it has {', '.join(profile['rates'])})")
+                raise UsageError(f"the device profile {profile['name']!r} has no {name} rates "
+                                 f"(it has {', '.join(profile['rates'])}): calibrate one for "
+                                 f"--dtype {name}, or predict in {', '.join(profile['rates'])}")
         def read(table: dict) -> dict:
             return {**table[conv_math], "linear": table[linear_math]["linear"]}
 
@@ -259,7 +261,8 @@ class Rates:
         itself."""
         points = table.get(op) or table.get(FALLBACK.get(op, op))
         if not points:
-            raise KeyError(f"the device profile has no rate for {op}")
+            raise UsageError(f"the device profile has no rate for {op}: recalibrate it "
+                             "('incprof calibrate') or add the class to its JSON")
         near = sorted((abs(math.log(work / w)) + abs(math.log(pixels / p)), r)
                       for w, p, r in points)[:2]
         if near[0][0] == 0 or len(near) == 1:

@@ -45,11 +45,14 @@ def _tensors(args) -> list[tuple]:
     return out
 
 
-def _positions(shape: tuple | None) -> int:
-    """Output positions of a tensor: every dimension but the channels (NCHW) or the last."""
+def _positions(shape: tuple | None, channels_at: int | None = None) -> int:
+    """Output positions of a tensor: every dimension but its channels, the second of a feature
+    map (N, C, H, W; any conv's output: ``channels_at`` 1), else the last (a sequence's
+    features, (B, L, E))."""
     if not shape:
         return 1
-    return max(1, numel(shape) // shape[1 if len(shape) >= 3 else -1])
+    at = channels_at if channels_at is not None else 1 if len(shape) >= 4 else -1
+    return max(1, numel(shape) // max(1, shape[at]))
 
 
 def _pass(out: tuple, values: int, in_place: bool) -> Kernel:
@@ -66,7 +69,7 @@ def _conv(call, macs: int, other: int) -> list[Kernel]:
           else "conv stem" if x[1] <= STEM_CHANNELS
           else "conv 1x1" if all(k == 1 for k in spatial)
           else "conv 1xn" if len(spatial) == 1 or 1 in spatial else "conv nxn")
-    return [Kernel(op, macs, numel(x) + numel(call.out), numel(w), _positions(call.out),
+    return [Kernel(op, macs, numel(x) + numel(call.out), numel(w), _positions(call.out, 1),
                    fresh=numel(call.out))]
 
 

@@ -197,3 +197,15 @@ def test_the_module_tree_takes_no_prediction():
                     "--predict", "--device-profile", "l4")
     assert result.exit_code == 2
     assert "--tree does not combine with --latency, --predict" in result.stderr
+
+
+def test_a_profile_without_the_dtypes_rates_is_one_line_exit_2(tmp_path):
+    from incprof.nn.profiles import load_profile
+
+    mine = tmp_path / "cpu.json"
+    l4 = load_profile("l4")
+    mine.write_text(json.dumps({**l4, "rates": {"fp32": l4["rates"]["fp32"]}}))
+    result = invoke("table", "--spec", TINY, "--no-verify", "--predict", "--dtype", "bf16",
+                    "--device-profile", str(mine))
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "has no bf16 rates (it has fp32)" in result.stderr

@@ -98,7 +98,7 @@ def test_an_unknown_flavor_is_named(command):
     (("table", "--model", MODEL, "--no-verify"), "--verify/--no-verify applies to specs; a --model "
      "is counted from its captured graph"),
     (("table", "--model", MODEL, "--dtype", "fp16"), "--dtype applies to --model only with "
-     "--columns memory or --latency"),
+     "--columns memory, --latency or --predict"),
     (("table", "--model", MODEL, "--input", "1x3:int64", "--input-size", "8"), "--input-size does "
      "not apply with --input/--inputs, whose shapes are given whole (batch first)"),
     (("table", "--model", MODEL, "--spec", TINY), "--spec does not apply with --model, which names "

@@ -5,6 +5,8 @@ import math
 
 import pytest
 
+from incprof.errors import UsageError
+
 from incprof.nn.predict import (KERNEL_RULES, Cost, Kernel, Rates, _conv_kernels, cache_knees,
                                 moved_bytes, predict_rows, sequence_cost)
 from incprof.nn.profiles import maths_for
@@ -96,11 +98,11 @@ def test_bandwidth_follows_the_size_moved():
 
 
 def test_a_profile_without_the_math_or_op_is_an_error():
-    with pytest.raises(KeyError, match="no bf16 rates"):
+    with pytest.raises(UsageError, match="no bf16 rates"):
         Rates(_profile(), "bf16", "bf16", 2)
     profile = _profile()
     del profile["rates"]["fp32"]["pool avg"]
-    with pytest.raises(KeyError, match="no rate for pool avg"):
+    with pytest.raises(UsageError, match="no rate for pool avg"):
         Rates(profile, "fp32", "fp32", 4).kernel(Kernel("pool avg", 10, 10), 1)
 
 

@@ -127,3 +127,12 @@ def test_an_op_without_a_rule_is_named_not_priced():
     costs, unpriced = predict_model_rows({"head": row}, FLAT, ("fp32", "fp32"), 4)
     assert unpriced["head"] == {"cumsum": 1}
     assert costs["head"].kernels == 1
+
+
+def test_positions_are_a_feature_maps_pixels_or_a_sequences_tokens():
+    [conv1d] = op_kernels(OpCall("conv1d", ((2, 8, 50), (16, 8, 3), (16,)), (2, 16, 48), False))
+    assert (conv1d.op, conv1d.pixels) == ("conv 1xn", 2 * 48)
+    [gelu] = op_kernels(OpCall("gelu", ((1, 197, 768),), (1, 197, 768), False))
+    assert gelu.pixels == 197
+    [bn] = op_kernels(OpCall("batch_norm", ((2, 8, 4, 4),), (2, 8, 4, 4), False))
+    assert bn.pixels == 2 * 16
