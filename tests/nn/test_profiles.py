@@ -1,6 +1,8 @@
 """Device profiles: the datasheet ones shipped as data, and where calibrated ones are kept."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -77,3 +79,13 @@ def test_a_missing_or_broken_profile_is_one_usage_error(tmp_path):
     bad.write_text(json.dumps({"name": "x", "rates": {}}))
     with pytest.raises(UsageError, match="not a device profile .missing device_type"):
         profiles.load_profile(str(bad))
+
+
+def test_the_installed_torch_is_read_without_importing_it():
+    torch = pytest.importorskip("torch")
+    code = ("import sys; from incprof.nn.profiles import installed_torch; "
+            "print(installed_torch()); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    # torch's own string, local part included ('2.14.1+cu130', where pip's metadata says 2.14.1)
+    assert out == [torch.__version__, "False"]
