@@ -235,8 +235,13 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
                          "a --model's rows have none to read (export the model to a spec for it)")
     if "bottleneck" in wanted:
         not_shown.append("bottleneck: applies to a spec's rows (export the model to a spec)")
-    timing, stats, resolved = None, None, {}
+    timing, stats, resolved, ops = None, None, {}, None
     dtype = latency.dtype if latency is not None else dtype
+    if predict or latency is not None:  # before timing casts the model to the timed dtype
+        from ..capture.row_ops import row_ops
+
+        ops, _ = row_ops(model, example, records.attrs["meta"]["depth"],
+                         records.attrs["meta"]["model"])
     if latency is not None:
         from ..nn.probe import incomparable
 
@@ -256,6 +261,8 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
                                    else round(row.cpu_ms, 4))
             r["latency_unstable"] = None if row is None or isinstance(row, str) else row.unstable
         timing = {"network_ms": stats if isinstance(stats, str) else round(stats.median_ms, 4),
+                  "network_cpu_ms": None if isinstance(stats, str) or stats.cpu_ms is None
+                  else round(stats.cpu_ms, 4),
                   "network_unstable": None if isinstance(stats, str) else stats.unstable,
                   "env": env}
     totals = records.attrs["totals"]
@@ -264,7 +271,7 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
         profile = (resolved["profile"] if "profile" in resolved else
                    resolve_profile(device_profile, env, dtype))
         if profile is not None:
-            totals = {**totals, "prediction": _predict(rows, records.attrs["meta"], model, example,
+            totals = {**totals, "prediction": _predict(rows, records.attrs["meta"], ops,
                                                        profile, dtype, env, stats)}
             extra += ["predicted_ms", "predicted_bound", "predicted_error"]
     attrs = {**records.attrs, "totals": totals, "views": extra, "not_shown": not_shown,
@@ -272,22 +279,20 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
     return Records([*records.columns, *extra], rows, attrs)
 
 
-def _predict(rows: list[dict], meta: dict, model, example, profile: dict, dtype: str,
+def _predict(rows: list[dict], meta: dict, ops: dict, profile: dict, dtype: str,
              env: dict | None, stats) -> dict:
-    """Each row's predicted latency from the ops it runs at inference (capture.row_ops, priced by
-    nn.predict_ops) added to ``rows``; the network's figures (analysis.predicted), with the ops
-    no rule prices (``unpriced``: op -> calls) and, where the whole model was timed (``stats``),
-    the network error."""
+    """Each row's predicted latency from the ops it runs at inference (``ops``: capture.row_ops,
+    priced by nn.predict_ops) added to ``rows``; the network's figures (analysis.predicted), with
+    the ops no rule prices (``unpriced``: op -> calls) and, where the whole model was timed
+    (``stats``), the network error."""
     from collections import Counter
     from dataclasses import asdict
 
-    from ..capture.row_ops import row_ops
     from ..nn.predict_ops import predict_model_rows
     from ..nn.profiles import maths_for
     from .predicted import join_predictions, network_accuracy
 
     maths = maths_for(profile, dtype, env and env.get("tf32"))
-    ops, _ = row_ops(model, example, meta["depth"], meta["model"])
     costs, unpriced = predict_model_rows(ops, profile, maths, BYTES[dtype])
     prediction = join_predictions(rows, costs, profile, maths, meta["batch_size"], env,
                                   branches=False)

@@ -1,9 +1,12 @@
 """Each row's ops as a timed model runs them, for the latency model (incprof.nn.predict_ops): one
-more pass of the model (capture.rows.record_ops with ``inference``: on meta tensors where it can,
-no arithmetic), under torch.inference_mode() as the model is timed, so that the ops are those
-eager PyTorch dispatches at inference (conv2d, batch_norm, linear), not autograd's
-decompositions. Each op keeps its name, its arguments as shapes, its output's shape and whether
-that output is a view of its input (a reshape that copies is a copy); each row, its module
+more pass of the model (capture.passes.record_ops with ``inference``: on meta tensors where it
+can, no arithmetic; else on fake tensors; else, for a model whose control flow reads its values,
+on the example itself), under torch.inference_mode() as the model is timed, so that the ops are
+those eager PyTorch dispatches at inference (conv2d, batch_norm, linear), not autograd's
+decompositions. Two fused CPU paths check the device and so take their unfused path on meta
+tensors: nn.MultiheadAttention's and nn.TransformerEncoderLayer's; they are priced as the ops of
+that path. Each op keeps its name, its arguments as shapes, its output's shape and whether that
+output shares an input's storage (a view; a reshape that copies is a copy); each row, its module
 calls. Rows are named as capture.rows names them.
 
 torch is imported inside the functions only.
@@ -14,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .inputs import Example
-from .rows import arg_shape, call_row, op_name, record_ops, shape_of
+from .passes import record_ops
+from .rows import arg_shape, call_row, op_name, shape_of
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def _is_view(record) -> bool:
 
 def row_ops(model, example: Example, depth: int, label: str) -> tuple[dict[str, RowOps], str]:
     """The ops each row (the modules at ``depth``, as capture.rows) runs at inference on
-    ``example``, by row name; and how the pass ran (capture.rows.record_ops)."""
+    ``example``, by row name; and how the pass ran (capture.passes.record_ops)."""
     records, method = record_ops(model.eval(), example, label, inference=True)
     root = f"({type(model).__name__})"
     rows: dict[str, RowOps] = {}

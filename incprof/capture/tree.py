@@ -7,7 +7,7 @@ registered elsewhere) is a node under its caller, named ``[its.name]``, or by th
 the caller owns it (an alias). Each op counts in the node of the innermost module running it, each
 parameter once (where its module first runs, else where it is defined), so every subtotal is the
 sum of what is under it, at every depth. The ops come from the table's own pass
-(capture.rows.record_ops: on meta tensors, shapes without arithmetic; a model whose control flow
+(capture.passes.record_ops: on meta tensors, shapes without arithmetic; a model whose control flow
 reads a value runs for real), counted by the same rules (capture.rows.node_counts); the table's
 profile at the deepest depth is made from the same records, for its FlopCounterMode check.
 torch is imported inside the functions only.
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from ..records import Records
 from .inputs import Example
-from .rows import inside_whole, node_counts, profile_model_records, record_ops
+from .passes import inside_whole, record_ops
+from .rows import node_counts, profile_model_records
 
 TREE_COLUMNS = ["module", "depth", "class", "calls", "params", "macs", "other_ops", "mark"]
 

@@ -204,9 +204,11 @@ class Rates:
                  calls_apart: bool = False) -> None:
         for name in (conv_math, linear_math):
             if name not in profile["rates"]:
+                hint = ("allow no TF32 (--no-tf32) or calibrate on the device" if name == "tf32"
+                        else f"calibrate one ('incprof calibrate --dtype {name}') or predict in "
+                        f"{' or '.join(profile['rates'])}")
                 raise UsageError(f"the device profile {profile['name']!r} has no {name} rates "
-                                 f"(it has {', '.join(profile['rates'])}): calibrate one for "
-                                 f"--dtype {name}, or predict in {', '.join(profile['rates'])}")
+                                 f"(it has {', '.join(profile['rates'])}): {hint}")
         def read(table: dict) -> dict:
             return {**table[conv_math], "linear": table[linear_math]["linear"]}
 
@@ -221,9 +223,13 @@ class Rates:
         self.call_s = profile.get("call_s", self.overhead_s)
         # with ``calls_apart`` every module call is priced apart (a "call" kernel each, see
         # nn.predict_ops), so an op pays its dispatch alone: the overhead (timed as a module
-        # running one op) less a call, where the profile timed both
-        self.op_s = (self.overhead_s - self.call_s if calls_apart and "call_s" in profile
-                     and profile["call_s"] < self.overhead_s else self.overhead_s)
+        # running one op) less a call; where the profile timed no call, each op the overhead and
+        # a call nothing
+        self.op_s = self.overhead_s
+        if calls_apart and "call_s" not in profile:
+            self.call_s = 0.0
+        elif calls_apart and self.call_s < self.overhead_s:
+            self.op_s = self.overhead_s - self.call_s
         self.value_bytes = value_bytes
         self.cpu = profile.get("device_type") == "cpu"  # see fresh_s
         self.working_set = 0  # the bytes the row being priced moves (see predict_rows)

@@ -21,7 +21,8 @@ or other ops by that vocabulary's rule, and its shapes, for the whole batch (pri
 
 Overheads: each module call costs the profile's ``call_s`` (an empty module's call), and each
 op its own dispatch, the profile's ``overhead_s`` less ``call_s`` (``overhead_s`` is timed as a
-module that runs one op), where the profile timed both; a view, a call's. An op with no rule in
+module that runs one op); a view, a call's. A profile that timed no call (a datasheet's: a GPU's
+kernel launch) prices each op at ``overhead_s`` and a module call or a view at nothing. An op with no rule in
 the vocabulary is not priced: ``unpriced`` names it, per row.
 """
 
@@ -83,13 +84,13 @@ def _product(call, macs: int, other: int) -> list[Kernel]:
 
 def _attention(call, macs: int, other: int) -> list[Kernel]:
     q, k, v = call.args[:3]
-    heads = numel(q) // (q[-2] * q[-1])
-    scores = heads * q[-2] * k[-2]
-    rows = heads * q[-2]
-    first = heads * q[-2] * k[-2] * q[-1]
-    return [Kernel("linear", first, numel(q) + numel(k) + scores, 0, rows, fresh=scores),
-            _pass((scores,), 2 * scores, True),
-            Kernel("linear", macs - first, scores + numel(v) + numel(call.out), 0, rows,
+    rows = numel(q) // q[-1]  # every head's queries
+    scores = (rows, k[-2])
+    first = rows * k[-2] * q[-1]
+    return [Kernel("linear", first, numel(q) + numel(k) + numel(scores), 0, rows,
+                   fresh=numel(scores)),
+            *_softmax_passes(scores, in_place=True),
+            Kernel("linear", macs - first, numel(scores) + numel(v) + numel(call.out), 0, rows,
                    fresh=numel(call.out))]
 
 
@@ -111,8 +112,13 @@ def _norm(call, macs: int, other: int) -> list[Kernel]:
     return kernels
 
 
+def _softmax_passes(out: tuple, in_place: bool) -> list[Kernel]:
+    """A softmax over the last dimension: its maxima and sums, then the division."""
+    return [_pass(out, 2 * numel(out), in_place), _pass(out, 2 * numel(out), True)]
+
+
 def _softmax(call, macs: int, other: int) -> list[Kernel]:
-    return [_pass(call.out, 2 * numel(call.out), False), _pass(call.out, 2 * numel(call.out), True)]
+    return _softmax_passes(call.out, in_place=False)
 
 
 def _pool(op: str):
@@ -127,8 +133,11 @@ def _average(call, macs: int, other: int) -> list[Kernel]:
     # torch's adaptive kernel, one op per output value (see nn.predict._adaptive_kernels)
     x, out = call.args[0], call.out or ()
     if numel(out[2:]) == 1 or call.name in ("mean", "sum", "amax"):
-        return [Kernel("pool global", numel(x), numel(x) + numel(out), 0,
-                       max(1, numel(x) // max(1, numel(out))), fresh=numel(out))]
+        # the positions averaged, the batch's: a feature map's N*H*W, else the values per output
+        positions = (numel(x) // max(1, x[1]) if len(x) >= 4 and numel(out[2:]) == 1
+                     else numel(x) // max(1, numel(out)))
+        return [Kernel("pool global", numel(x), numel(x) + numel(out), 0, max(1, positions),
+                       fresh=numel(out))]
     return [Kernel("pool adaptive", numel(out), numel(x) + numel(out), 0, _positions(out),
                    fresh=numel(out))]
 
@@ -152,6 +161,8 @@ KIND_KERNELS = {
 # The free ops that make a tensor without reading one, and write nothing into it.
 UNWRITTEN = ("empty", "empty_like", "new_empty", "empty_strided", "new_empty_strided",
              "lift_fresh", "scalar_tensor")
+# The free ops that write into their own input: values written, though the output is the input.
+IN_PLACE_WRITES = ("copy_", "fill_", "zero_")
 
 
 def op_kernels(call) -> list[Kernel] | None:
@@ -166,7 +177,7 @@ def op_kernels(call) -> list[Kernel] | None:
             return []
         if op.free == "pass":  # a dropout at inference: an op that does nothing
             return [Kernel("identity")]
-        if call.view or call.name in UNWRITTEN:
+        if (call.view and call.name not in IN_PLACE_WRITES) or call.name in UNWRITTEN:
             return [CALL]
         written = numel(out)
         read = 0 if op.free == "new" else written

@@ -33,7 +33,8 @@ class Head(nn.Module):
 
 def views(tmp_path, model, latency=None):
     profile = tmp_path / "flat.json"
-    profile.write_text(json.dumps(FLAT))
+    profile.write_text(json.dumps({**FLAT, "rates": {**FLAT["rates"],
+                                                     "bf16": FLAT["rates"]["fp32"]}}))
     example = Example((torch.randn(2, 8),), {})
     records = profile_model_records(model, label="m", example=example)
     return model_views(records, model, example, latency=latency, predict=True,
@@ -73,3 +74,16 @@ def test_timed_rows_get_their_error(tmp_path):
                                                      abs=1e-4 / r["latency_ms"] + 1e-4)
     p = records.attrs["totals"]["prediction"]
     assert p["rows"] == 2 and p["network_error"] is not None
+
+
+def test_a_model_timed_in_bf16_is_predicted_from_its_ops_as_loaded(tmp_path):
+    # the timing casts the model to bf16; the ops are recorded before, on the model as loaded
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+    records = views(tmp_path, model, TimingOptions(device="cpu", dtype="bf16", threads=1,
+                                                   warmup=1, repeats=3))
+    p = records.attrs["totals"]["prediction"]
+    assert p["maths"] == ["bf16", "bf16"] and p["rows"] == 2
+    # 2 bytes per value: Linear(8, 16)'s 192 values at 1e10 bytes/s, under its 256 MACs at 1e9
+    first = max(2 * 8 * 16 / 1e9, 192 * 2 / 1e10) + 1e-6 + 2e-6
+    assert records.rows[0]["predicted_ms"] == round(first * 1000, 4)
+    assert records.attrs["latency"]["network_cpu_ms"] > 0

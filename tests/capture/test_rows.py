@@ -173,7 +173,7 @@ def test_attention_modulelist_and_einsum_by_hand():
 def test_on_fake_tensors_a_row_names_the_cpu_attention_kernel(monkeypatch):
     """On fake tensors (a CPU device) torch runs its CPU flash kernel, which FlopCounterMode has
     no formula for: the row names it, with the MACs of incprof's rule (worked out as above)."""
-    from incprof.capture import rows as capture
+    from incprof.capture import passes as capture
 
     def refuse(*args):
         raise RuntimeError("refused for the test")
@@ -202,19 +202,20 @@ def test_the_fallbacks_count_what_the_meta_pass_counts(factory, monkeypatch):
     """Meta tensors, else fake tensors, else the example itself: the same rows. FlopCounterMode's
     side and the free ops around a kernel may differ (torch picks kernels and copies by device:
     attention's CPU kernel on fake tensors)."""
+    from incprof.capture import passes
     from incprof.capture import rows as capture
 
     model = getattr(user_models(), factory)()
     meta = capture.capture(model, 16)
-    assert meta.method == capture.META
+    assert meta.method == passes.META
 
     def refuse(*args):
         raise RuntimeError("refused for the test")
 
-    monkeypatch.setattr(capture, "_on_meta_tensors", refuse)
+    monkeypatch.setattr(passes, "_on_meta_tensors", refuse)
     fake = capture.capture(model, 16)
-    assert fake.method == capture.FAKE
-    monkeypatch.setattr(capture, "_on_fake_tensors", refuse)
+    assert fake.method == passes.FAKE
+    monkeypatch.setattr(passes, "_on_fake_tensors", refuse)
     eager = capture.capture(model, 16)
     assert eager.method == ("an eager trace of the example input's own path (on fake tensors: "
                             "RuntimeError: refused for the test)")
@@ -341,7 +342,8 @@ def test_the_meta_pass_leaves_the_model_as_it_was():
     """The pass swaps in meta tensors and puts every one back, a module reached under two names
     and a weight tied between two modules included."""
     from incprof.capture.inputs import Example
-    from incprof.capture.rows import META, capture
+    from incprof.capture.passes import META
+    from incprof.capture.rows import capture
 
     model = user_models().aliased()
     tied = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 10, bias=False))

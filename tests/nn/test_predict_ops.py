@@ -40,10 +40,11 @@ def test_a_linear_layer_and_a_batched_product_run_at_the_linear_rate():
 
 def test_attention_is_two_products_and_a_softmax_over_its_scores():
     q, k, v = (1, 2, 5, 8), (1, 2, 6, 8), (1, 2, 6, 4)
-    first, soft, second = op_kernels(
+    first, maxima, division, second = op_kernels(
         OpCall("scaled_dot_product_attention", (q, k, v), (1, 2, 5, 4), False))
-    assert (first.op, first.work) == ("linear", 2 * 5 * 6 * 8)  # Q K^T per head
-    assert (soft.op, soft.work) == ("relu", 2 * 5 * 6)
+    assert (first.op, first.work, first.pixels) == ("linear", 2 * 5 * 6 * 8, 2 * 5)  # Q K^T
+    # a softmax over the 2 x 5 x 6 scores, each of the 2 x 5 queries' rows: two passes
+    assert [(p.op, p.work, p.pixels) for p in (maxima, division)] == [("relu", 60, 10)] * 2
     assert (second.op, second.work) == ("linear", 2 * 5 * 6 * 4)  # weights times V
 
 
@@ -51,8 +52,10 @@ def test_pools_and_norms():
     [k] = op_kernels(OpCall("max_pool2d", ((1, 8, 16, 16), [3, 3], [2, 2], [1, 1]),
                             (1, 8, 8, 8), False))
     assert (k.op, k.work, k.pixels) == ("pool max", 9 * 8 * 8 * 8, 64)
-    [k] = op_kernels(OpCall("adaptive_avg_pool2d", ((1, 8, 7, 7), [1, 1]), (1, 8, 1, 1), False))
-    assert (k.op, k.work, k.pixels) == ("pool global", 8 * 49, 49)
+    [k] = op_kernels(OpCall("adaptive_avg_pool2d", ((2, 8, 7, 7), [1, 1]), (2, 8, 1, 1), False))
+    assert (k.op, k.work, k.pixels) == ("pool global", 2 * 8 * 49, 2 * 49)  # the batch's positions
+    [k] = op_kernels(OpCall("mean", ((2, 197, 768), [1]), (2, 768), False))
+    assert (k.op, k.work, k.pixels) == ("pool global", 2 * 197 * 768, 197)
     [k] = op_kernels(OpCall("batch_norm", ((1, 8, 4, 4),), (1, 8, 4, 4), False))
     assert (k.op, k.work) == ("batchnorm", 128)
     stats, norm = op_kernels(OpCall("layer_norm", ((2, 5, 8), [8]), (2, 5, 8), False))
@@ -78,6 +81,10 @@ def test_a_view_costs_a_call_a_copy_its_bytes_and_a_size_query_nothing():
     assert zeros.values == 6  # written, not read
     assert op_kernels(OpCall("empty", ([2, 3],), (2, 3), False)) == [CALL]
     assert op_kernels(OpCall("size", ((2, 3), 0), None, False)) == []
+    # written in place: its output is its input, but its values are written
+    [fill] = op_kernels(OpCall("fill_", ((2, 3), 0.0), (2, 3), True))
+    [copy_] = op_kernels(OpCall("copy_", ((2, 3), (2, 3)), (2, 3), True))
+    assert (fill.values, copy_.values) == (6, 12)
 
 
 def test_an_op_without_a_rule_has_no_kernels():
@@ -108,12 +115,12 @@ def test_a_row_is_its_kernels_rooflines_its_ops_dispatch_and_its_module_calls():
     assert costs["block"].kernels == 6 and unpriced["block"] == {}
 
 
-def test_without_a_timed_call_an_op_pays_the_whole_overhead():
+def test_without_a_timed_call_an_op_pays_the_whole_overhead_and_a_call_nothing():
     profile = {k: v for k, v in FLAT.items() if k != "call_s"}  # a datasheet's: no call_s
-    row = RowOps([OpCall("relu", ((1, 100),), (1, 100), False)], calls=1)
+    row = RowOps([OpCall("relu", ((1, 100),), (1, 100), False),
+                  OpCall("view", ((1, 100), [100]), (100,), True)], calls=1)
     costs, _ = predict_model_rows({"act": row}, profile, ("fp32", "fp32"), 4)
-    assert costs["act"].serial_s == pytest.approx(max(100 / 1e9, 800 / 1e10) + 2 * 3e-6,
-                                                  rel=1e-12)
+    assert costs["act"].serial_s == pytest.approx(max(100 / 1e9, 800 / 1e10) + 3e-6, rel=1e-12)
 
 
 def test_a_dropout_at_inference_is_an_op_that_does_nothing():
