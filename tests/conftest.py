@@ -33,6 +33,16 @@ def invoke(*args):
 
 MODELS = DATA / "user_models.py"  # nn.Modules written for the --model tests
 
+# A device profile whose every rate is flat, for predictions worked out by hand: 1e9 MAC/s or
+# ops/s whatever the shape, hot or cold; 1e10 bytes/s; 3 us per op with its module, 1 us per call.
+FLAT_PROFILE = {
+    "name": "flat", "device_type": "cpu", "calibrated": False, "source": "a test",
+    "rates": {"fp32": {op: [[1, 1, 1e9]] for op in (
+        "conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv grouped", "conv stem",
+        "linear", "pool max", "pool avg", "pool global", "pool adaptive", "batchnorm", "relu",
+        "lrn")}},
+    "bandwidth": [[2 ** 40, 1e10]], "overhead_s": 3e-6, "call_s": 1e-6}
+
 
 def user_models():
     """tests/data/user_models.py, imported as a module (it is a user's file, not a package)."""

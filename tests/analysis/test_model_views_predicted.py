@@ -13,14 +13,7 @@ from incprof.capture.inputs import Example  # noqa: E402
 from incprof.capture.rows import profile_model_records  # noqa: E402
 from incprof.nn.latency import TimingOptions  # noqa: E402
 
-# every rate 1e9 MAC/s or ops/s, 1e10 bytes/s, 3 us per op with its module, 1 us per call
-FLAT = {"name": "flat", "device_type": "cpu", "calibrated": False, "source": "a test",
-        "rates": {"fp32": {op: [[1, 1, 1e9]] for op in (
-            "conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv grouped", "conv stem",
-            "linear", "pool max", "pool avg", "pool global", "pool adaptive", "batchnorm",
-            "relu", "lrn")}},
-        "bandwidth": [[2 ** 40, 1e10]], "overhead_s": 3e-6, "call_s": 1e-6}
-
+from conftest import FLAT_PROFILE as FLAT  # noqa: E402
 
 class Head(nn.Module):
     def __init__(self) -> None:

@@ -3,6 +3,7 @@ hand-made profile whose every rate is flat."""
 
 import pytest
 
+from conftest import FLAT_PROFILE as FLAT
 from incprof.capture.row_ops import OpCall, RowOps
 from incprof.nn.predict import CALL
 from incprof.nn.predict_ops import op_kernels, predict_model_rows
@@ -89,15 +90,6 @@ def test_a_view_costs_a_call_a_copy_its_bytes_and_a_size_query_nothing():
 
 def test_an_op_without_a_rule_has_no_kernels():
     assert op_kernels(OpCall("cumsum", ((2, 8), 1), (2, 8), False)) is None
-
-
-# Every rate flat: 1e9 MAC/s or ops/s whatever the shape, hot or cold; 1e10 bytes/s.
-FLAT = {"name": "flat", "device_type": "cuda", "calibrated": False, "source": "a test",
-        "rates": {"fp32": {op: [[1, 1, 1e9]] for op in (
-            "conv 1x1", "conv nxn", "conv 1xn", "conv depthwise", "conv grouped", "conv stem",
-            "linear", "pool max", "pool avg", "pool global", "pool adaptive", "batchnorm",
-            "relu", "lrn")}},
-        "bandwidth": [[2 ** 40, 1e10]], "overhead_s": 3e-6, "call_s": 1e-6}
 
 
 def test_a_row_is_its_kernels_rooflines_its_ops_dispatch_and_its_module_calls():
