@@ -112,9 +112,10 @@ def time_model(model, example, options, rows: dict | None = None, weights: str |
     example (its made-up values drawn: capture.inputs.for_timing) as nn.latency times a spec's
     network. With ``rows`` ({row name: module}), also each such module alone on the inputs it
     receives in the model, into ``rows`` (name -> Stats). ``weights`` says, in words, what the
-    model's weights hold (capture.models.timed_weights), for the environment. On the CPU, where
-    ``probe(env)`` is true, the speed probe is timed in every round too (``env["probe_ms"]``, as
-    nn.latency.time_spec times it)."""
+    model's weights hold (capture.models.timed_weights), for the environment. ``probe(env)`` is
+    called once the environment is known, before the model is cast to the timed dtype and
+    device; on the CPU, where it is true, the speed probe is timed in every round too
+    (``env["probe_ms"]``, as nn.latency.time_spec times it)."""
     import torch
 
     from ..capture.inputs import for_timing
@@ -136,6 +137,7 @@ def time_model(model, example, options, rows: dict | None = None, weights: str |
         env["dtype_method"] = "model and floating inputs cast to the dtype"
         example, env["inputs"] = for_timing(example)
         env["weights"] = weights
+        probed = bool(probe and probe(env))
         model = model.eval().to(device=device, dtype=dtype)
         x = _moved(example, device, dtype)
         with torch.inference_mode():
@@ -162,8 +164,7 @@ def time_model(model, example, options, rows: dict | None = None, weights: str |
                     return None
                 return first_line(exc)[:200]
 
-            speed = (make_probe(device, dtype) if probe and device.type == "cpu" and probe(env)
-                     else None)
+            speed = make_probe(device, dtype) if probed and device.type == "cpu" else None
             samples: list[float] = []
             stats, figures = time_in_rounds(
                 lambda: x.run(model), called, device, options,
@@ -235,18 +236,25 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
                          "a --model's rows have none to read (export the model to a spec for it)")
     if "bottleneck" in wanted:
         not_shown.append("bottleneck: applies to a spec's rows (export the model to a spec)")
-    timing, stats, resolved, ops = None, None, {}, None
+    timing, stats, resolved, meta = None, None, {}, records.attrs["meta"]
     dtype = latency.dtype if latency is not None else dtype
-    if predict or latency is not None:  # before timing casts the model to the timed dtype
+
+    def record_ops() -> None:  # on the model as loaded: timing casts it to the timed dtype
         from ..capture.row_ops import row_ops
 
-        ops, _ = row_ops(model, example, records.attrs["meta"]["depth"],
-                         records.attrs["meta"]["model"])
+        resolved["ops"], _ = row_ops(model, example, meta["depth"], meta["model"])
+
+    if predict and latency is None:  # the profile first: none found is an error before the pass
+        resolved["profile"] = resolve_profile(device_profile, None, dtype)
+        record_ops()
     if latency is not None:
         from ..nn.probe import incomparable
 
-        def probe(env: dict) -> bool:  # as analysis.profile's: the profile kept for _predict
+        def probe(env: dict) -> bool:  # as analysis.profile's: the profile kept for _predict,
+            # and the ops recorded where there is one to price them with
             resolved["profile"] = resolve_profile(device_profile, env, dtype)
+            if resolved["profile"] is not None and "ops" not in resolved:
+                record_ops()
             return incomparable(resolved["profile"], env) is None
 
         named = dict(model.named_modules())
@@ -266,14 +274,11 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
                   "network_unstable": None if isinstance(stats, str) else stats.unstable,
                   "env": env}
     totals = records.attrs["totals"]
-    if predict or timing is not None:
-        env = timing and timing["env"]
-        profile = (resolved["profile"] if "profile" in resolved else
-                   resolve_profile(device_profile, env, dtype))
-        if profile is not None:
-            totals = {**totals, "prediction": _predict(rows, records.attrs["meta"], ops,
-                                                       profile, dtype, env, stats)}
-            extra += ["predicted_ms", "predicted_bound", "predicted_error"]
+    profile = resolved.get("profile")  # resolved above, or by the timing's probe
+    if profile is not None:
+        totals = {**totals, "prediction": _predict(rows, meta, resolved["ops"], profile, dtype,
+                                                   timing and timing["env"], stats)}
+        extra += ["predicted_ms", "predicted_bound", "predicted_error"]
     attrs = {**records.attrs, "totals": totals, "views": extra, "not_shown": not_shown,
              "latency": timing}
     return Records([*records.columns, *extra], rows, attrs)

@@ -80,3 +80,16 @@ def test_a_model_timed_in_bf16_is_predicted_from_its_ops_as_loaded(tmp_path):
     first = max(2 * 8 * 16 / 1e9, 192 * 2 / 1e10) + 1e-6 + 2e-6
     assert records.rows[0]["predicted_ms"] == round(first * 1000, 4)
     assert records.attrs["latency"]["network_cpu_ms"] > 0
+
+
+def test_with_no_profile_to_price_them_the_ops_are_not_recorded(tmp_path, monkeypatch):
+    import incprof.capture.row_ops as row_ops
+
+    monkeypatch.setenv("INCPROF_CACHE", str(tmp_path))  # nothing calibrated
+    monkeypatch.setattr(row_ops, "row_ops", lambda *args: pytest.fail("ops recorded"))
+    model = nn.Sequential(nn.Linear(8, 4))
+    example = Example((torch.randn(2, 8),), {})
+    records = model_views(profile_model_records(model, label="m", example=example), model,
+                          example, latency=TimingOptions(device="cpu", warmup=1, repeats=2))
+    assert "prediction" not in records.attrs["totals"]
+    assert "predicted_ms" not in records.attrs["views"] and records.rows[0]["latency_ms"] > 0
