@@ -40,6 +40,17 @@ def prediction_cells(r: dict, timed: bool) -> list[str]:
             *([("" if error is None else f"{error:+.0%}")] if timed else [])]
 
 
+def profile_named(records: Records) -> tuple[list[str], list[dict]]:
+    """The columns and rows of a profile for CSV: with a prediction, each predicted row names its
+    profile in ``predicted_profile`` (UNCALIBRATED for a datasheet's)."""
+    prediction = records.attrs["totals"].get("prediction")
+    if prediction is None:
+        return list(records.columns), list(records.rows)
+    return [*records.columns, "predicted_profile"], [
+        {**r, "predicted_profile": prediction["profile"] if r.get("predicted_ms") is not None
+         else None} for r in records.rows]
+
+
 def _share(value) -> str:
     return "-" if value is None else f"{value:.0%}"
 

@@ -7,7 +7,7 @@ from ..records import Records
 from ..units import cpu_threads, human
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text,
                    ms_cell, rows_csv, sweep_latency_note, unstable_note)
-from .measure import prediction_cells, prediction_lines
+from .measure import prediction_cells, prediction_lines, profile_named
 
 
 def summary_lines(records: Records) -> list[str]:
@@ -117,12 +117,14 @@ def to_markdown(records: Records) -> str:
 
 
 def to_csv(records: Records) -> str:
-    """CSV with raw integers, then a TOTAL line whose not_counted cell lists the uncounted ops."""
+    """CSV with raw integers, then a TOTAL line whose not_counted cell lists the uncounted ops;
+    with a prediction, each predicted row names its profile (render.measure.profile_named)."""
     t = records.attrs["totals"]
     total = {"row": "TOTAL", "params": t["params"], "macs": t["macs"], "other_ops": t["other_ops"],
              "flop_counter_macs": t["flop_counter_macs"],
              "not_counted": ", ".join(f"{op} x {k}" for op, k in t["not_counted"].items())}
-    return rows_csv(records.columns, records.rows + [total])
+    columns, rows = profile_named(records)
+    return rows_csv(columns, rows + [total])
 
 
 def to_json(records: Records) -> str:

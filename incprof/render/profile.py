@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..records import Records
 from ..spec.model import FILTER_COLUMNS
 from ..units import cpu_threads, human
-from .measure import prediction_cells, prediction_lines
+from .measure import prediction_cells, prediction_lines, profile_named
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text,
                    ms_cell, rows_csv, signed_pct, unstable_note)
 
@@ -275,12 +275,8 @@ def _total_rows(records: Records) -> list[dict]:
 def to_csv(records: Records) -> str:
     """CSV with raw integers: one line per row, then the two totals. With a prediction, each
     predicted row names its profile in ``predicted_profile`` (UNCALIBRATED for a datasheet's)."""
-    prediction = records.attrs["totals"].get("prediction")
-    if prediction is None:
-        return rows_csv(records.columns, records.rows + _total_rows(records))
-    rows = [{**r, "predicted_profile": prediction["profile"] if r.get("predicted_ms") is not None
-             else None} for r in records.rows]
-    return rows_csv([*records.columns, "predicted_profile"], rows + _total_rows(records))
+    columns, rows = profile_named(records)
+    return rows_csv(columns, rows + _total_rows(records))
 
 
 def to_json(records: Records) -> str:

@@ -189,6 +189,10 @@ def test_a_model_no_spec_can_hold_is_predicted_from_its_ops(tmp_path):
     text = " ".join(invoke("table", "--model", model, "--input-size", "16", "--predict",
                            "--device-profile", "l4").stdout.split())
     assert "predicted ms" in text and "each row's kernels read from the ops it runs" in text
+    table = list(csv.DictReader(io.StringIO(invoke(
+        "table", "--model", model, "--input-size", "16", "--predict", "--device-profile", "l4",
+        "-f", "csv").stdout)))
+    assert [r["predicted_profile"] for r in table] == [p["profile"]] * 2 + [""]  # and TOTAL
 
 
 def test_the_module_tree_takes_no_prediction():
