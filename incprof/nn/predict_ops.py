@@ -22,8 +22,9 @@ or other ops by that vocabulary's rule, and its shapes, for the whole batch (pri
 Overheads: each module call costs the profile's ``call_s`` (an empty module's call), and each
 op its own dispatch, the profile's ``overhead_s`` less ``call_s`` (``overhead_s`` is timed as a
 module that runs one op); a view, a call's. A profile that timed no call (a datasheet's: a GPU's
-kernel launch) prices each op at ``overhead_s`` and a module call or a view at nothing. An op with no rule in
-the vocabulary is not priced: ``unpriced`` names it, per row.
+kernel launch) prices each op at ``overhead_s`` and a module call or a view at nothing.
+
+An op with no rule in the vocabulary is not priced: ``unpriced`` names it, per row.
 """
 
 from __future__ import annotations
