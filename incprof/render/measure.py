@@ -51,6 +51,15 @@ def profile_named(records: Records) -> tuple[list[str], list[dict]]:
          else None} for r in records.rows]
 
 
+def one_image(meta: dict) -> bool:
+    """Whether a profile's example is one image per batch element: a spec's always; a model's
+    where its one input is N x C x H x W (not token ids, not several inputs)."""
+    if "inputs" not in meta:
+        return True
+    shape, inputs = meta["input"], meta["inputs"]
+    return len(shape) == 4 and inputs in ("", "x".join(map(str, shape)))
+
+
 def _share(value) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -78,10 +87,11 @@ def prediction_lines(records: Records) -> list[str]:
     if p.get("unpriced"):
         lines.append("NOT PRICED (no rule; the prediction leaves them out): " + ", ".join(
             f"{op} x {n}" for op, n in p["unpriced"].items()) + ".")
-    lines.append("Ceilings (images/s, no overhead): compute-bound "
+    per_s = "images/s" if one_image(records.attrs["meta"]) else "examples/s"
+    lines.append(f"Ceilings ({per_s}, no overhead): compute-bound "
                  f"{c['compute_images_per_s'] or '-'}, memory-bound {c['memory_images_per_s'] or '-'}, "
                  f"roofline {c['roofline_images_per_s'] or '-'}"
-                 + (f"; measured {p['measured_images_per_s']} images/s, {_share(p['of_roofline'])} "
+                 + (f"; measured {p['measured_images_per_s']} {per_s}, {_share(p['of_roofline'])} "
                     "of the roofline." if p.get("measured_images_per_s") else "."))
     if "rows" in p:
         line = (f"Prediction against the wall-clock medians: network error "

@@ -7,7 +7,7 @@ from ..records import Records
 from ..units import cpu_threads, human
 from .grid import (Grid, commas, conditions, grid_markdown, grid_text, json_text,
                    ms_cell, rows_csv, sweep_latency_note, unstable_note)
-from .measure import prediction_cells, prediction_lines, profile_named
+from .measure import one_image, prediction_cells, prediction_lines, profile_named
 
 
 def summary_lines(records: Records) -> list[str]:
@@ -74,11 +74,10 @@ def _flop_cell(row: dict) -> str:
 def input_text(meta: dict) -> str:
     """'input 224x224x3, batch 1' for one image (as the specs print it); else every input as
     --input spells it: 'inputs input_ids=1x128:int64, batch 1'."""
-    shape, inputs = meta["input"], meta.get("inputs", "")
-    if len(shape) == 4 and inputs in ("", "x".join(map(str, shape))):
-        n, c, h, w = shape
+    if one_image({"inputs": "", **meta}):
+        n, c, h, w = meta["input"]
         return f"input {h}x{w}x{c}, batch {n}"
-    return f"inputs {inputs}, batch {meta['batch_size']}"
+    return f"inputs {meta.get('inputs', '')}, batch {meta['batch_size']}"
 
 
 def model_grid(records: Records, exact: bool = False) -> Grid:

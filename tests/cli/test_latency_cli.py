@@ -213,3 +213,14 @@ def test_a_profile_without_the_dtypes_rates_is_one_line_exit_2(tmp_path):
                     "--device-profile", str(mine))
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "has no bf16 rates (it has fp32)" in result.stderr
+
+
+def test_a_token_model_is_predicted_in_examples_per_second():
+    pytest.importorskip("torch")
+    # the tagger: an embedding (a gather) and a linear layer (8 -> 5) per token, 2 x 6 tokens
+    result = invoke("table", "--model", f"{DATA / 'user_models.py'}:tagger", "--input",
+                    "2x6:int64", "--predict", "--device-profile", "l4")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "inputs 2x6:int64, batch 2" in text
+    assert "Ceilings (examples/s, no overhead)" in text and "images/s" not in text
