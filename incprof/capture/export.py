@@ -28,7 +28,7 @@ from .export_layers import COMBINERS, WRITERS, clean, node_shape
 from .export_names import legal_name, legal_text, original_comment
 from .guard import check_size
 from .inputs import Example
-from .rows import example_shape, op_name
+from .rows import aten_name, example_shape, own_row
 
 # The ops that give their input's values in the same order (a reshape, an alias or a copy): a
 # flatten before a linear layer, or nothing.
@@ -54,7 +54,7 @@ class _Writer:
         return items
 
     def combine(self, node, fork) -> tuple[dict, list]:
-        write = COMBINERS.get(op_name(node.target).split(".")[-1])
+        write = COMBINERS.get(aten_name(node.target))
         written = None if write is None else write(self, node, fork)
         if written is None:
             raise self.g.fail(node, "combines two tensors in a way the spec has no layer for (only "
@@ -62,7 +62,7 @@ class _Writer:
         return written
 
     def single(self, node, items: list) -> None:
-        g, short = self.g, op_name(node.target).split(".")[-1]
+        g, short = self.g, aten_name(node.target)
         if short in FREE:
             shape, before = node_shape(node), node_shape(node.args[0])
             if shape != before and not (len(shape) == 2 and shape[1] == numel(before[1:])):
@@ -94,10 +94,10 @@ def export_spec(model, input_size=None, *, channels: int = 3, depth: int = 1,
     writer = _Writer(graph)
     items = writer.sequence(graph.start, graph.output)
     for node in graph.inputs:
-        short = op_name(node.target).split(".")[-1]
+        short = aten_name(node.target)
         if node not in graph.used and short not in FREE:
             raise graph.fail(node, "its value is used outside the branch or block it belongs to")
-    root = f"({type(model).__name__})"
+    root = own_row(model)
     rows: list[dict] = []
     types = {name: type(m).__name__ for name, m in model.named_modules()}
     for layer, keys in items:

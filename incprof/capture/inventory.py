@@ -140,7 +140,7 @@ def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
     forward hook attached to every module, as the peers that hook modules run it."""
     import importlib
 
-    from .rows import node_counts, op_name
+    from .rows import aten_name, node_counts
     from .trace import dispatch_trace
 
     owners = {}
@@ -171,7 +171,7 @@ def model_ops(model, x, watch=(), hooks: bool = False) -> ModelOps:
         while modules and modules[-1][0] <= index:
             modules.pop()
         if r.op == "call_function":
-            short = op_name(r.target).split(".")[-1]
+            short = aten_name(r.target)
             if short == "mean" and any(kind in _POOLS for _, kind in inside):
                 short = "adaptive_avg_pool2d"
             args = [a for a in r.args if hasattr(a, "meta")]

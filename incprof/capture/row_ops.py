@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .inputs import Example
 from .passes import record_ops
-from .rows import arg_shape, call_row, op_name, shape_of
+from .rows import arg_shape, aten_name, call_row, own_row, shape_of
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def row_ops(model, example: Example, depth: int, label: str) -> tuple[dict[str, 
     """The ops each row (the modules at ``depth``, as capture.rows) runs at inference on
     ``example``, by row name; and how the pass ran (capture.passes.record_ops)."""
     records, method = record_ops(model.eval(), example, label, inference=True)
-    root = f"({type(model).__name__})"
+    root = own_row(model)
     rows: dict[str, RowOps] = {}
     for record in records:
         stack = record.meta["nn_module_stack"]
@@ -66,7 +66,7 @@ def row_ops(model, example: Example, depth: int, label: str) -> tuple[dict[str, 
         if record.op == "call_module":
             row.calls += 1
         elif record.op == "call_function":
-            row.ops.append(OpCall(op_name(record.target).split(".")[-1],
+            row.ops.append(OpCall(aten_name(record.target),
                                   tuple(arg_shape(a) for a in record.args),
                                   shape_of(record.meta.get("val")), _is_view(record)))
     return rows, method

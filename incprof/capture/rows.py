@@ -78,6 +78,17 @@ def op_name(target) -> str:
     return getattr(target, "__name__", str(target))
 
 
+def aten_name(target) -> str:
+    """The op's name without its namespace, as the vocabulary (incprof.count.aten) keys it:
+    'conv2d' for aten.conv2d.default (see op_name)."""
+    return op_name(target).split(".")[-1]
+
+
+def own_row(model) -> str:
+    """The name of the row of a model's own ops, run outside any child module: '(ClassName)'."""
+    return f"({type(model).__name__})"
+
+
 def shape_of(value) -> tuple | None:
     """The shape of a tensor, or of the first tensor in a tuple, list, dict or dataclass (an
     LSTM's output sequence, a Hugging Face ModelOutput's first field); None where there is none."""
@@ -107,7 +118,7 @@ def arg_shape(value):
 def node_counts(node) -> tuple[int, int, bool]:
     """(MACs, other ops, counted) of one recorded op (capture.trace), from the shapes in its meta,
     by its rule in incprof.count.aten."""
-    op = ATEN.get(op_name(node.target).split(".")[-1])
+    op = ATEN.get(aten_name(node.target))
     counts = op and op.rule([arg_shape(a) for a in node.args], shape_of(node.meta.get("val")))
     if counts is None:
         return 0, 0, False
@@ -155,7 +166,7 @@ def _rows(model, records: list, depth: int) -> list[ModelRow]:
     shallower leaf) that ran; params where their module ran (see ``capture``)."""
     types = {name: type(m).__name__ for name, m in model.named_modules()}
     leaves = {name for name, m in model.named_modules() if not any(True for _ in m.children())}
-    root = f"({type(model).__name__})"
+    root = own_row(model)
     rows: dict[str, ModelRow] = {}
     call_keys: dict[str, set] = {}
     outputs: dict[str, tuple | None] = {}  # row -> the output of its module's last call
