@@ -248,18 +248,13 @@ def model_views(records: Records, model, example, *, columns=(), dtype: str = "f
         resolved["profile"] = resolve_profile(device_profile, None, dtype)
         record_ops()
     if latency is not None:
-        from ..nn.probe import incomparable
-
-        def probe(env: dict) -> bool:  # as analysis.profile's: the profile kept for _predict,
-            # and the ops recorded where there is one to price them with
-            resolved["profile"] = resolve_profile(device_profile, env, dtype)
-            if resolved["profile"] is not None and "ops" not in resolved:
-                record_ops()
-            return incomparable(resolved["profile"], env) is None
+        from .predicted import profile_probe
 
         named = dict(model.named_modules())
         modules = {r["row"]: named[r["row"]] for r in rows if r["row"] in named and r["calls"] == 1}
-        stats, env = time_model(model, example, latency, modules, weights, probe)
+        # the ops recorded where a profile is found to price them with
+        stats, env = time_model(model, example, latency, modules, weights,
+                                profile_probe(device_profile, dtype, resolved, record_ops))
         extra += ["latency_ms", "latency_cpu_ms", "latency_unstable"]
         for r in rows:
             row = modules.get(r["row"])

@@ -31,6 +31,23 @@ def resolve_profile(ref: str | None, env: dict | None, dtype: str) -> dict | Non
     return found
 
 
+def profile_probe(ref: str | None, dtype: str, resolved: dict, found=None):
+    """The ``probe`` callback of a timing that a prediction follows (nn.latency.time_spec's,
+    analysis.model_views.time_model's): given the timed run's environment it resolves the device
+    profile (resolve_profile) into ``resolved["profile"]``, kept for the prediction, calls
+    ``found()`` where there is one, and says whether the speed probe is to be timed beside the
+    run: where the profile has a probe time to set it against (incprof.nn.probe)."""
+    from ..nn.probe import incomparable
+
+    def probe(env: dict) -> bool:
+        resolved["profile"] = resolve_profile(ref, env, dtype)
+        if found is not None and resolved["profile"] is not None:
+            found()
+        return incomparable(resolved["profile"], env) is None
+
+    return probe
+
+
 def _error(predicted: float, measured: float | None) -> float | None:
     return None if not measured else round(predicted / measured - 1, 4)
 

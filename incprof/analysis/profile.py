@@ -98,21 +98,13 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
             progress("counting with FlopCounterMode's formulas on an empty batch")
         measured = measure(spec, input_size, batch_size)
     timings = None
-    resolved: dict[str, dict | None] = {}  # dtype -> the device profile a timed run resolved
+    resolved: dict[str, dict | None] = {}  # the device profile a timed run resolved, read once
     if latency is not None:
         from ..nn.latency import time_spec
-        from ..nn.probe import incomparable
-        from .predicted import resolve_profile
-
-        def probe(env: dict) -> bool:
-            # the speed probe too, where the prediction's profile has one to set it against: a
-            # prediction follows the machine's speed (incprof.nn.probe); the profile is kept for
-            # the prediction below, read once
-            resolved[latency.dtype] = resolve_profile(device_profile, env, latency.dtype)
-            return incomparable(resolved[latency.dtype], env) is None
+        from .predicted import profile_probe
 
         timings = time_spec(spec, input_size, batch_size, latency, progress, max_memory,
-                            probe=probe)
+                            probe=profile_probe(device_profile, dtype, resolved))
     items = {**{r.name: r for r in spec.rows}, **{h.name: h for h in spec.aux}}
     records = []
     for rc in counted:
@@ -151,7 +143,7 @@ def profile_records(arch: str | ArchSpec = "googlenet", *, flavor: str = "paper"
         from .predicted import add_predictions, network_accuracy, resolve_profile
 
         env = timings.env if timings else None
-        device = (resolved[dtype] if dtype in resolved else
+        device = (resolved["profile"] if "profile" in resolved else  # not probed on CUDA
                   resolve_profile(device_profile, env, dtype))
         if device is not None:
             prediction = add_predictions(records, [rc.placed for rc in counted], device, dtype,

@@ -47,6 +47,11 @@ def _tensors(args) -> list[tuple]:
     return out
 
 
+def _values(call) -> int:
+    """The values an op reads and writes: every tensor argument's, and its output's."""
+    return sum(map(numel, _tensors(call.args))) + numel(call.out or ())
+
+
 def _positions(shape: tuple | None, channels_at: int | None = None) -> int:
     """Output positions of a tensor: every dimension but its channels, the second of a feature
     map (N, C, H, W; any conv's output: ``channels_at`` 1), else the last (a sequence's
@@ -76,7 +81,7 @@ def _conv(call, macs: int, other: int) -> list[Kernel]:
 
 
 def _product(call, macs: int, other: int) -> list[Kernel]:
-    values = sum(map(numel, _tensors(call.args))) + numel(call.out or ())
+    values = _values(call)
     if not macs:  # an einsum that sums no index: element-wise
         return [_pass(call.out or (), values, False)]
     rows = max(1, numel(call.out or ()) // (call.out[-1] if call.out else 1))
@@ -98,7 +103,7 @@ def _attention(call, macs: int, other: int) -> list[Kernel]:
 def _weighted_pass(call, macs: int, other: int) -> list[Kernel]:
     # a fused layer (nn.MultiheadAttention's fast path, a recurrent layer): its products at the
     # linear rate, its element-wise ops as one pass over as many values
-    values = sum(map(numel, _tensors(call.args))) + numel(call.out or ())
+    values = _values(call)
     rows = _positions(call.out)
     return [Kernel("linear", macs, values, 0, rows, fresh=numel(call.out or ())),
             *([Kernel("relu", other, 2 * other, 0, rows)] if other else [])]
@@ -190,8 +195,7 @@ def op_kernels(call) -> list[Kernel] | None:
     rule = KIND_KERNELS.get(op.kind)
     if rule is not None:
         return rule(call, macs, other)
-    values = sum(map(numel, _tensors(call.args))) + numel(call.out or ())
-    return [_pass(call.out or (), values, call.name.endswith("_"))]
+    return [_pass(call.out or (), _values(call), call.name.endswith("_"))]
 
 
 def predict_model_rows(rows: dict, profile: dict, maths: tuple[str, str], value_bytes: int

@@ -74,10 +74,10 @@ def _flop_cell(row: dict) -> str:
 def input_text(meta: dict) -> str:
     """'input 224x224x3, batch 1' for one image (as the specs print it); else every input as
     --input spells it: 'inputs input_ids=1x128:int64, batch 1'."""
-    if one_image({"inputs": "", **meta}):
+    if one_image(meta):
         n, c, h, w = meta["input"]
         return f"input {h}x{w}x{c}, batch {n}"
-    return f"inputs {meta.get('inputs', '')}, batch {meta['batch_size']}"
+    return f"inputs {meta['inputs']}, batch {meta['batch_size']}"
 
 
 def model_grid(records: Records, exact: bool = False) -> Grid:
