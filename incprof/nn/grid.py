@@ -56,8 +56,9 @@ PROBE_CLASSES = ("conv 1x1", "conv nxn", "conv 1xn", "conv stem")
 PROBE_SHAPES = [shape for op in PROBE_CLASSES for shape in CONV_SHAPES[op]
                 if shape[5] not in SMALL_SIDES]
 # (rows, in features, out features): one image (a matrix-vector product, up to 64 MB of weights,
-# past the caches), a batch of 64, and 256 rows (a transformer's tokens: ViT-B's 197 ran its
-# GEMMs at 44 GMAC/s here, where the 64-row ones ran at 39)
+# past the caches), a batch of 64, and 256 rows (a transformer's tokens: ViT-B's 197-token GEMMs
+# ran at 43-47 GMAC/s alone and repeated here, above the 35-39 that calibrations gave the 64-row
+# ones, the nearest shapes before)
 LINEAR_SHAPES = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 8192, 2048),
                  (64, 1024, 1000), (64, 2048, 1000), (256, 1024, 1024)]
 # (kind, channels, input side, kernel, stride) per pool class: 3x3 max pools of stride 2 and 1,
